@@ -1,0 +1,3 @@
+from keyroll.cli.main import entry
+
+entry()

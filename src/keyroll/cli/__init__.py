@@ -1,0 +1,1 @@
+"""The keyroll command line (typer + rich). Holds no logic the library does not expose."""

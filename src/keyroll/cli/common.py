@@ -1,0 +1,81 @@
+"""Shared CLI plumbing: options, config loading, consoles, JSON output, logging setup.
+
+Commands parse, build library objects, call one library function, render, and map errors
+to exit codes; they hold no logic of their own.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+from keyroll.config import Config, load_config
+from keyroll.core.redact import RedactingFilter
+from keyroll.core.serde import to_jsonable
+
+__all__ = [
+    "DryRunOpt",
+    "EnvFileOpt",
+    "JsonOpt",
+    "YesOpt",
+    "emit_json",
+    "err_console",
+    "get_config",
+    "out_console",
+    "setup_logging",
+    "state",
+]
+
+out_console = Console(highlight=False, soft_wrap=True)
+err_console = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+class _State:
+    debug: bool = False
+    quiet: bool = False
+
+
+state = _State()
+
+EnvFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--env-file",
+        help="dotenv file with VERCEL_TOKEN, UPSTASH_API_KEY, … (tokens are never taken from argv)",
+        dir_okay=False,
+    ),
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON on stdout")]
+DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="show what would happen; change nothing")]
+YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="consent to destructive steps without a prompt")]
+
+
+def get_config(env_file: Path | None) -> Config:
+    """Load the effective config and print its warnings (keys only, never values) to stderr."""
+    cfg = load_config(env_file)
+    for w in cfg.warnings:
+        err_console.print(f"[yellow]warning:[/] {w}")
+    return cfg
+
+
+def emit_json(obj: Any) -> None:
+    """Write a model object as JSON on stdout (secrets become fingerprints)."""
+    sys.stdout.write(json.dumps(to_jsonable(obj), indent=2) + "\n")
+    sys.stdout.flush()
+
+
+def setup_logging(debug: bool) -> None:
+    """Configure logging once, in the CLI callback, with the redaction filter attached."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(RedactingFilter())
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    root = logging.getLogger("keyroll")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.DEBUG if debug else logging.WARNING)
+    root.propagate = False

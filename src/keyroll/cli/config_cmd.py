@@ -1,0 +1,46 @@
+"""``keyroll config show``: the effective configuration, tokens as fingerprints."""
+
+from __future__ import annotations
+
+import typer
+from rich.table import Table
+
+from keyroll.cli.common import EnvFileOpt, JsonOpt, emit_json, get_config, out_console
+
+config_app = typer.Typer(help="Inspect keyroll's configuration.", no_args_is_help=True)
+
+
+@config_app.command("show")
+def show(env_file: EnvFileOpt = None, json_out: JsonOpt = False) -> None:
+    """Show the effective configuration; tokens appear as fingerprints only."""
+    cfg = get_config(env_file)
+    rows: dict[str, dict[str, str]] = {}
+    for name, tok in cfg.tokens().items():
+        rows[name] = {"value": tok.fingerprint if tok else "(not set)", "source": cfg.sources.get(name, "")}
+    plain = {
+        "VERCEL_TEAM_ID": cfg.vercel_team_id,
+        "UPSTASH_EMAIL": cfg.upstash_email,
+        "KEYROLL_VERCEL_API_URL": cfg.vercel_api_url,
+        "KEYROLL_UPSTASH_API_URL": cfg.upstash_api_url,
+        "KEYROLL_QSTASH_URL": cfg.qstash_url,
+        "KEYROLL_GITHUB_API_URL": cfg.github_api_url,
+        "KEYROLL_JOURNAL": str(cfg.journal_path),
+        "KEYROLL_JOURNAL_KEY": cfg.journal_key.fingerprint if cfg.journal_key else "(not set)",
+    }
+    for name, value in plain.items():
+        rows[name] = {"value": value or "(not set)", "source": cfg.sources.get(name, "")}
+    if json_out:
+        emit_json({"config": rows, "warnings": list(cfg.warnings)})
+        return
+    table = Table(title="keyroll configuration")
+    table.add_column("setting")
+    table.add_column("value")
+    table.add_column("source")
+    for name, row in rows.items():
+        table.add_row(name, row["value"], row["source"])
+    out_console.print(table)
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``config`` to the main app."""
+    app.add_typer(config_app, name="config")

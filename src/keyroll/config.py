@@ -1,0 +1,324 @@
+"""Configuration: environment, ``--env-file`` (dotenv syntax) and an optional ``keyroll.toml``.
+
+Control-plane tokens come from the environment or an env file, never from argv. Every base
+URL is overridable so that the sandbox (or an enterprise proxy) can be reached.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from keyroll.core.errors import ConfigError
+from keyroll.core.secret import Secret
+
+__all__ = [
+    "DEFAULT_URLS",
+    "TOKEN_KEYS",
+    "Config",
+    "load_config",
+    "parse_env_file",
+    "parse_env_text",
+]
+
+log = logging.getLogger(__name__)
+
+TOKEN_KEYS = ("VERCEL_TOKEN", "UPSTASH_API_KEY", "QSTASH_TOKEN", "GITHUB_TOKEN")
+"""Keys whose values are secrets (shown as fingerprints only)."""
+
+PLAIN_KEYS = (
+    "VERCEL_TEAM_ID",
+    "VERCEL_TEAM_SLUG",
+    "UPSTASH_EMAIL",
+    "GITHUB_OWNER",
+    "GITHUB_REPOS",
+    "KEYROLL_JOURNAL",
+)
+
+DEFAULT_URLS = {
+    "KEYROLL_VERCEL_API_URL": "https://api.vercel.com",
+    "KEYROLL_UPSTASH_API_URL": "https://api.upstash.com",
+    "KEYROLL_QSTASH_URL": "https://qstash.upstash.io",
+    "KEYROLL_GITHUB_API_URL": "https://api.github.com",
+}
+
+KNOWN_KEYS = frozenset(
+    (*TOKEN_KEYS, *PLAIN_KEYS, *DEFAULT_URLS, "KEYROLL_JOURNAL_KEY", "KEYROLL_SANDBOX_ADMIN_URL")
+)
+
+TOML_SECTIONS: dict[str, frozenset[str]] = {
+    "scope": frozenset({"projects", "exclude_projects", "github_repos", "github_org", "files", "git_repos"}),
+    "strategy": frozenset(
+        {"redis", "redis_acl", "qstash_token", "qstash_signing", "vector", "search", "default"}
+    ),
+    "policy": frozenset({"require_sensitive", "accept_downtime", "max_parallel_builds", "build_timeout_s"}),
+    "journal": frozenset({"path"}),
+}
+
+_KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
+
+
+def parse_env_text(text: str, *, source: str = "<env>") -> tuple[dict[str, str], list[str]]:
+    """Parse dotenv text; returns ``(values, warnings)``.
+
+    Supports ``export KEY=value``, comments (``#`` at line start or after whitespace in
+    unquoted values), single/double quotes, double-quoted escapes and multi-line quoted values.
+    Unquoted values are stripped; stray whitespace or line breaks inside token-like values
+    (the mistake Vercel's troubleshooting guide warns about) are removed with a warning that
+    names the key.
+
+    :raises ConfigError: on a malformed line, with its line number (never its value).
+    """
+    values: dict[str, str] = {}
+    warnings: list[str] = []
+    lines = text.splitlines()
+    i = 0
+    while i < len(lines):
+        lineno = i + 1
+        raw = lines[i]
+        i += 1
+        stripped = raw.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.startswith("export "):
+            stripped = stripped[len("export ") :].lstrip()
+        if "=" not in stripped:
+            raise ConfigError(
+                f"{source}:{lineno}: expected KEY=VALUE",
+                hint="fix the line or remove it (comments start with #)",
+            )
+        key, _, rest = stripped.partition("=")
+        key = key.strip()
+        if not _KEY_RE.match(key):
+            raise ConfigError(
+                f"{source}:{lineno}: invalid variable name", hint="names are letters, digits and _"
+            )
+        rest = rest.lstrip()
+        if rest[:1] in ("'", '"'):
+            quote = rest[0]
+            body = rest[1:]
+            collected: list[str] = []
+            while True:
+                end = _find_closing(body, quote)
+                if end >= 0:
+                    collected.append(body[:end])
+                    trailing = body[end + 1 :].strip()
+                    if trailing and not trailing.startswith("#"):
+                        raise ConfigError(f"{source}:{lineno}: unexpected text after closing quote of {key}")
+                    break
+                collected.append(body)
+                if i >= len(lines):
+                    raise ConfigError(f"{source}:{lineno}: unterminated quoted value for {key}")
+                body = lines[i]
+                i += 1
+            value = "\n".join(collected)
+            if quote == '"':
+                value = (
+                    value.replace("\\n", "\n").replace("\\t", "\t").replace('\\"', '"').replace("\\\\", "\\")
+                )
+        else:
+            value = re.split(r"\s+#", rest, maxsplit=1)[0].strip()
+        cleaned = _clean_token_like(value)
+        if cleaned != value:
+            warnings.append(f"{source}: {key} had stray whitespace or line breaks; they were removed")
+            value = cleaned
+        values[key] = value
+    return values, warnings
+
+
+def _find_closing(body: str, quote: str) -> int:
+    j = 0
+    while j < len(body):
+        ch = body[j]
+        if ch == "\\" and quote == '"':
+            j += 2
+            continue
+        if ch == quote:
+            return j
+        j += 1
+    return -1
+
+
+def _clean_token_like(value: str) -> str:
+    """Strip outer whitespace; remove inner whitespace when the rest looks like a single token."""
+    stripped = value.strip()
+    if re.search(r"\s", stripped):
+        squashed = re.sub(r"\s+", "", stripped)
+        # Only token-like values (no spaces intended): long, no word separators after squashing
+        if len(squashed) >= 16 and re.fullmatch(r"[A-Za-z0-9_\-+/=.:@]+", squashed) and "\n" in stripped:
+            return squashed
+        return stripped
+    return stripped
+
+
+def parse_env_file(path: Path) -> tuple[dict[str, str], list[str]]:
+    """Read and parse an env file.
+
+    :raises ConfigError: unreadable file or malformed content.
+    """
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(
+            f"cannot read env file {path}: {exc.strerror or exc}", hint="check the path"
+        ) from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ConfigError(f"env file {path} is not UTF-8 text", hint="save it as UTF-8") from None
+    return parse_env_text(text, source=str(path))
+
+
+@dataclass(frozen=True)
+class Config:
+    """Effective configuration. Tokens are :class:`Secret`; absent ones are ``None``."""
+
+    vercel_token: Secret | None = None
+    vercel_team_id: str = ""
+    vercel_team_slug: str = ""
+    upstash_email: str = ""
+    upstash_api_key: Secret | None = None
+    qstash_token: Secret | None = None
+    github_token: Secret | None = None
+    github_owner: str = ""
+    github_repos: tuple[str, ...] = ()
+    vercel_api_url: str = DEFAULT_URLS["KEYROLL_VERCEL_API_URL"]
+    upstash_api_url: str = DEFAULT_URLS["KEYROLL_UPSTASH_API_URL"]
+    qstash_url: str = DEFAULT_URLS["KEYROLL_QSTASH_URL"]
+    github_api_url: str = DEFAULT_URLS["KEYROLL_GITHUB_API_URL"]
+    journal_path: Path = Path(".keyroll/journal.db")
+    journal_key: Secret | None = None
+    sandbox_admin_url: str = ""
+    toml: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+    """where each key came from: ``env``, the env file path, or ``default``"""
+    warnings: tuple[str, ...] = ()
+
+    def tokens(self) -> dict[str, Secret | None]:
+        """The control-plane tokens by their environment name."""
+        return {
+            "VERCEL_TOKEN": self.vercel_token,
+            "UPSTASH_API_KEY": self.upstash_api_key,
+            "QSTASH_TOKEN": self.qstash_token,
+            "GITHUB_TOKEN": self.github_token,
+        }
+
+    def require(self, *keys: str) -> None:
+        """:raises ConfigError: naming the first missing key and where to set it."""
+        for key in keys:
+            value: object = {**self.tokens(), "UPSTASH_EMAIL": self.upstash_email}.get(key)
+            if not value:
+                raise ConfigError(
+                    f"{key} is not set",
+                    hint="export it or put it in a file passed with --env-file (never on the command line)",
+                )
+
+
+def _norm_url(key: str, value: str) -> str:
+    value = value.strip().rstrip("/")
+    if not re.match(r"^https?://[^\s/]+", value):
+        raise ConfigError(f"{key} must be an http(s) origin such as {DEFAULT_URLS[key]}")
+    return value
+
+
+def _load_toml(path: Path) -> dict[str, Any]:
+    try:
+        data = tomllib.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        raise ConfigError(f"cannot read {path}: {exc.strerror or exc}") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path} is not valid TOML: {exc}") from None
+    for section, body in data.items():
+        if section not in TOML_SECTIONS:
+            raise ConfigError(
+                f"{path}: unknown section [{section}]", hint=f"known: {', '.join(sorted(TOML_SECTIONS))}"
+            )
+        if not isinstance(body, dict):
+            raise ConfigError(f"{path}: [{section}] must be a table")
+        for key in body:
+            if key not in TOML_SECTIONS[section]:
+                raise ConfigError(
+                    f"{path}: unknown key {section}.{key}",
+                    hint=f"known: {', '.join(sorted(TOML_SECTIONS[section]))}",
+                )
+    return data
+
+
+def load_config(
+    env_file: Path | None = None,
+    *,
+    environ: dict[str, str] | None = None,
+    toml_path: Path | None = None,
+    strict_keys: bool = False,
+) -> Config:
+    """Merge the environment, an env file (which wins) and ``keyroll.toml``.
+
+    :param strict_keys: reject unknown ``KEYROLL_*`` keys in the env file.
+    :raises ConfigError: malformed files, bad URLs, unknown keys.
+    """
+    env = dict(os.environ if environ is None else environ)
+    sources: dict[str, str] = {k: "env" for k in KNOWN_KEYS if env.get(k)}
+    warnings: list[str] = []
+    if env_file is not None:
+        values, warns = parse_env_file(env_file)
+        warnings.extend(warns)
+        for key, value in values.items():
+            if key.startswith("KEYROLL_") and key not in KNOWN_KEYS:
+                raise ConfigError(
+                    f"{env_file}: unknown setting {key}", hint=f"known: {', '.join(sorted(KNOWN_KEYS))}"
+                )
+            if strict_keys and key not in KNOWN_KEYS:
+                raise ConfigError(f"{env_file}: unknown setting {key}")
+            env[key] = value
+            if key in KNOWN_KEYS:
+                sources[key] = str(env_file)
+    else:
+        for key in (*TOKEN_KEYS, "UPSTASH_EMAIL"):
+            if key in env:
+                cleaned = env[key].strip()
+                if cleaned != env[key]:
+                    warnings.append(
+                        f"environment: {key} had stray whitespace or line breaks; they were removed"
+                    )
+                    env[key] = cleaned
+    toml: dict[str, Any] = {}
+    if toml_path is None and Path("keyroll.toml").is_file():
+        toml_path = Path("keyroll.toml")
+    if toml_path is not None:
+        toml = _load_toml(toml_path)
+
+    def secret(key: str) -> Secret | None:
+        v = env.get(key, "")
+        return Secret(v) if v else None
+
+    urls = {k: _norm_url(k, env[k]) if env.get(k) else v for k, v in DEFAULT_URLS.items()}
+    for k in DEFAULT_URLS:
+        sources.setdefault(k, "default")
+    repos = tuple(r.strip() for r in env.get("GITHUB_REPOS", "").split(",") if r.strip())
+    journal = env.get("KEYROLL_JOURNAL") or toml.get("journal", {}).get("path") or ".keyroll/journal.db"
+    return Config(
+        vercel_token=secret("VERCEL_TOKEN"),
+        vercel_team_id=env.get("VERCEL_TEAM_ID", ""),
+        vercel_team_slug=env.get("VERCEL_TEAM_SLUG", ""),
+        upstash_email=env.get("UPSTASH_EMAIL", ""),
+        upstash_api_key=secret("UPSTASH_API_KEY"),
+        qstash_token=secret("QSTASH_TOKEN"),
+        github_token=secret("GITHUB_TOKEN"),
+        github_owner=env.get("GITHUB_OWNER", ""),
+        github_repos=repos,
+        vercel_api_url=urls["KEYROLL_VERCEL_API_URL"],
+        upstash_api_url=urls["KEYROLL_UPSTASH_API_URL"],
+        qstash_url=urls["KEYROLL_QSTASH_URL"],
+        github_api_url=urls["KEYROLL_GITHUB_API_URL"],
+        journal_path=Path(journal),
+        journal_key=secret("KEYROLL_JOURNAL_KEY"),
+        sandbox_admin_url=env.get("KEYROLL_SANDBOX_ADMIN_URL", ""),
+        toml=toml,
+        sources=sources,
+        warnings=tuple(warnings),
+    )

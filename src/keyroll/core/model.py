@@ -1,0 +1,372 @@
+"""The core model: credentials, where their copies live, the inventory, plans and steps.
+
+Pure data, no I/O. Every object is a frozen dataclass that round-trips through JSON with
+:func:`keyroll.core.serde.to_dict` / :func:`~keyroll.core.serde.from_dict`; secret values
+(fields marked ``secret``) are excluded from JSON and travel as :class:`Secret`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from dataclasses import dataclass, field
+from typing import Any, NewType
+
+from keyroll.core.secret import Fingerprint, Secret
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Confidence",
+    "Credential",
+    "CredentialKind",
+    "CredentialPlan",
+    "DeploymentId",
+    "DeploymentRef",
+    "EnvVarId",
+    "Form",
+    "Inventory",
+    "Location",
+    "LocationKind",
+    "Management",
+    "Plan",
+    "Product",
+    "ProjectId",
+    "Step",
+    "StepKind",
+    "StepState",
+    "Strategy",
+    "Unknown",
+]
+
+SCHEMA_VERSION = 1
+"""Version of the JSON formats (inventory, plan, report); bumped with an upgrade step."""
+
+ProjectId = NewType("ProjectId", str)
+EnvVarId = NewType("EnvVarId", str)
+DeploymentId = NewType("DeploymentId", str)
+
+
+def _secret_field() -> Any:
+    return field(default=None, metadata={"secret": True}, compare=False, repr=False)
+
+
+class Product(enum.StrEnum):
+    """The Upstash product a credential belongs to (``vercel``/``github``/``other`` for the rest)."""
+
+    REDIS = "redis"
+    QSTASH = "qstash"
+    VECTOR = "vector"
+    SEARCH = "search"
+    VERCEL = "vercel"
+    GITHUB = "github"
+    OTHER = "other"
+
+
+class CredentialKind(enum.StrEnum):
+    """What a credential value is, which decides how it can be rotated."""
+
+    REST_TOKEN = "rest_token"
+    READONLY_REST_TOKEN = "readonly_rest_token"
+    PASSWORD = "password"
+    ACL_PASSWORD = "acl_password"
+    ACL_REST_TOKEN = "acl_rest_token"
+    QSTASH_TOKEN = "qstash_token"
+    SIGNING_KEY_CURRENT = "signing_key_current"
+    SIGNING_KEY_NEXT = "signing_key_next"
+    INDEX_TOKEN = "index_token"
+    INDEX_READONLY_TOKEN = "index_readonly_token"
+    URL_WITH_PASSWORD = "url_with_password"
+    ACCESS_TOKEN = "access_token"
+    UNKNOWN = "unknown"
+
+
+class Management(enum.StrEnum):
+    """Who can rotate it: the native Upstash account (Developer API) or the Vercel integration (dashboard)."""
+
+    NATIVE = "native"
+    VERCEL_INTEGRATION = "vercel-integration"
+    UNKNOWN = "unknown"
+
+
+class Strategy(enum.StrEnum):
+    """Rotation strategies (DESIGN.md, "Strategies per credential")."""
+
+    REDIS_ACL = "redis_acl"
+    """Overlap via an ACL user; the default password is reset at the end."""
+    REDIS_ACL_PASSWORD = "redis_acl_password"
+    """Overlap on a custom ACL user: add a password, move, remove the old one."""
+    QSTASH_SIGNING = "qstash_signing"
+    """Double roll of the signing keys with an interlock."""
+    QSTASH_TOKEN = "qstash_token"
+    """Cutover: reset the token; needs --accept-downtime."""
+    INDEX_RESET = "index_reset"
+    """Cutover: reset a Vector/Search index's tokens; needs --accept-downtime."""
+    MANUAL = "manual"
+    """The user supplies the new value."""
+
+
+OVERLAP_STRATEGIES = frozenset({Strategy.REDIS_ACL, Strategy.REDIS_ACL_PASSWORD, Strategy.QSTASH_SIGNING})
+
+
+class Form(enum.StrEnum):
+    """How a copy of a credential is written at a location."""
+
+    PLAIN = "plain"
+    QUOTED = "quoted"
+    URL = "url"
+    """inside a URL, e.g. ``rediss://default:<pw>@host:6379``"""
+    URL_ENCODED = "url_encoded"
+    BASE64 = "base64"
+    UNKNOWN = "unknown"
+    """the value could not be read (sensitive var, GitHub secret)"""
+
+
+class Confidence(enum.StrEnum):
+    """How sure keyroll is that a location holds the credential."""
+
+    EXACT = "exact"
+    """the value was read and matched"""
+    PROBABLE = "probable"
+    """the value cannot be read; key name / integration id / content hint match"""
+    UNVERIFIED = "unverified"
+    """something could not be read and may hold it"""
+
+
+class LocationKind(enum.StrEnum):
+    """The kinds of places a copy can live."""
+
+    VERCEL_ENV = "vercel_env"
+    VERCEL_SHARED_ENV = "vercel_shared_env"
+    DEPLOYMENT = "deployment"
+    GITHUB_SECRET = "github_secret"
+    FILE = "file"
+    GIT_COMMIT = "git_commit"
+    UPSTASH = "upstash"
+    """the provider itself (where the credential is minted)"""
+
+
+@dataclass(frozen=True)
+class Credential:
+    """One Upstash credential, identified by the fingerprint of its value."""
+
+    fingerprint: Fingerprint
+    product: Product
+    kind: CredentialKind
+    resource_id: str = ""
+    """database id, index id, QStash user id …"""
+    resource_name: str = ""
+    management: Management = Management.UNKNOWN
+    strategy: Strategy | None = None
+    endpoint: str = ""
+    """REST URL or host the credential is used against (not secret)"""
+    acl_user: str = ""
+    """Redis ACL user the credential belongs to (``default`` for the default user)"""
+    related: tuple[Fingerprint, ...] = ()
+    """fingerprints that rotate together (e.g. the read-only token and password of the same database)"""
+    last4: str = ""
+    notes: tuple[str, ...] = ()
+    value: Secret | None = _secret_field()  # noqa: RUF009
+    """the current value when known; never serialised"""
+
+    def with_value(self, value: Secret | None) -> Credential:
+        """A copy carrying ``value`` (values are not part of JSON, so loading loses them)."""
+        return dataclasses.replace(self, value=value)
+
+
+@dataclass(frozen=True)
+class Location:
+    """One place that holds (or probably holds) a copy of a credential."""
+
+    kind: LocationKind
+    fingerprint: Fingerprint
+    """the credential this location holds (or probably holds)"""
+    form: Form = Form.PLAIN
+    confidence: Confidence = Confidence.EXACT
+    reason: str = ""
+    # Vercel env (project or shared)
+    project_id: str = ""
+    project_name: str = ""
+    env_id: str = ""
+    key: str = ""
+    targets: tuple[str, ...] = ()
+    git_branch: str = ""
+    custom_environment_ids: tuple[str, ...] = ()
+    env_type: str = ""
+    configuration_id: str = ""
+    content_hint: str = ""
+    linked_project_ids: tuple[str, ...] = ()
+    # deployments
+    deployment_id: str = ""
+    deployment_url: str = ""
+    serving: bool = False
+    """for deployments: currently serves a production alias, a branch or a custom environment"""
+    # GitHub
+    repo: str = ""
+    secret_scope: str = ""
+    """``repo``, ``env:<name>`` or ``org``"""
+    secret_name: str = ""
+    updated_at: str = ""
+    # files and git
+    path: str = ""
+    line: int = 0
+    column: int = 0
+    commit: str = ""
+    author_date: str = ""
+
+    def describe(self) -> str:
+        """A short, value-free description for tables and messages."""
+        k = self.kind
+        if k is LocationKind.VERCEL_ENV:
+            scope = ",".join(self.targets) or ",".join(self.custom_environment_ids)
+            br = f"@{self.git_branch}" if self.git_branch else ""
+            return f"vercel {self.project_name or self.project_id} {self.key} [{scope}{br}]"
+        if k is LocationKind.VERCEL_SHARED_ENV:
+            return f"vercel shared {self.key} → {len(self.linked_project_ids)} project(s)"
+        if k is LocationKind.DEPLOYMENT:
+            return f"deployment {self.deployment_id} ({self.project_name or self.project_id})"
+        if k is LocationKind.GITHUB_SECRET:
+            return f"github {self.repo} {self.secret_scope} {self.secret_name}"
+        if k is LocationKind.FILE:
+            return f"file {self.path}:{self.line}"
+        if k is LocationKind.GIT_COMMIT:
+            return f"git {self.commit[:10]} {self.path}:{self.line}"
+        return f"upstash {self.key or self.fingerprint}"
+
+
+@dataclass(frozen=True)
+class DeploymentRef:
+    """A deployment of an affected project, as inventory/plan/verify see it."""
+
+    project_id: str
+    deployment_id: str
+    url: str = ""
+    target: str = ""
+    """``production``, ``preview`` or a custom environment id"""
+    git_branch: str = ""
+    custom_environment_id: str = ""
+    created_at: int = 0
+    """ms since epoch (Vercel's unit)"""
+    state: str = "READY"
+    serving: bool = True
+    """True: current production / latest preview per branch / custom env; False: older, still answering"""
+
+
+@dataclass(frozen=True)
+class Unknown:
+    """Something inventory could not see, and why — reported, never silently skipped."""
+
+    where: str
+    reason: str
+    key: str = ""
+    project_id: str = ""
+    targets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Inventory:
+    """Credentials × locations, plus the deployments to redeploy and what could not be seen."""
+
+    credentials: tuple[Credential, ...] = ()
+    locations: tuple[Location, ...] = ()
+    deployments: tuple[DeploymentRef, ...] = ()
+    unknowns: tuple[Unknown, ...] = ()
+    generated_at: str = ""
+    version: int = SCHEMA_VERSION
+
+    def credential(self, fp: str) -> Credential | None:
+        """The credential with fingerprint ``fp`` (or a unique prefix of it), if any."""
+        matches = [c for c in self.credentials if c.fingerprint == fp or c.fingerprint.startswith(fp)]
+        return matches[0] if len(matches) == 1 else None
+
+    def locations_of(self, fp: str) -> tuple[Location, ...]:
+        """Every location of the credential ``fp``."""
+        return tuple(loc for loc in self.locations if loc.fingerprint == fp)
+
+    def affected_projects(self, fp: str) -> tuple[str, ...]:
+        """Project ids whose deployments use the credential (project vars and linked shared vars)."""
+        out: dict[str, None] = {}
+        for loc in self.locations_of(fp):
+            if loc.kind is LocationKind.VERCEL_ENV and loc.project_id:
+                out[loc.project_id] = None
+            elif loc.kind is LocationKind.VERCEL_SHARED_ENV:
+                for p in loc.linked_project_ids:
+                    out[p] = None
+        return tuple(out)
+
+    @property
+    def complete(self) -> bool:
+        """True when nothing was left unverified."""
+        return not self.unknowns and all(loc.confidence is Confidence.EXACT for loc in self.locations)
+
+
+class StepKind(enum.StrEnum):
+    """The actions a plan is made of (DESIGN.md, "Concepts")."""
+
+    MINT = "mint"
+    WRITE_ENV = "write_env"
+    REDEPLOY = "redeploy"
+    AWAIT_READY = "await_ready"
+    PROBE = "probe"
+    REVOKE = "revoke"
+    HUMAN = "human"
+    RESCAN = "rescan"
+
+
+class StepState(enum.StrEnum):
+    """A step's state in the journal."""
+
+    PENDING = "pending"
+    RUNNING = "running"
+    """intent written, outcome unknown (read back on resume)"""
+    DONE = "done"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+    ROLLED_BACK = "rolled_back"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One idempotent action with a precondition; ``params`` holds only non-secret data."""
+
+    id: str
+    kind: StepKind
+    credential: Fingerprint
+    description: str
+    depends_on: tuple[str, ...] = ()
+    params: dict[str, Any] = field(default_factory=dict, hash=False)
+    destructive: bool = False
+    """revoke / cutover reset: needs consent and is journaled before it runs"""
+    project_id: str = ""
+
+
+@dataclass(frozen=True)
+class CredentialPlan:
+    """The steps for one credential under one strategy."""
+
+    credential: Fingerprint
+    strategy: Strategy
+    steps: tuple[Step, ...]
+    expected_outage_s: float = 0.0
+    """0 for overlap strategies; ≈ one build for cutovers"""
+    requires_downtime_consent: bool = False
+    projects: tuple[str, ...] = ()
+    deployments: tuple[DeploymentRef, ...] = ()
+    human_steps: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Plan:
+    """An ordered DAG of steps for a set of credentials; deterministic and serialisable."""
+
+    id: str
+    created_at: str
+    inventory_digest: str
+    """digest of the inventory the plan was made from; apply refuses on drift"""
+    credentials: tuple[CredentialPlan, ...] = ()
+    version: int = SCHEMA_VERSION
+
+    @property
+    def steps(self) -> tuple[Step, ...]:
+        """All steps of all credentials, in plan order."""
+        return tuple(s for cp in self.credentials for s in cp.steps)

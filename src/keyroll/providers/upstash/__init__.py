@@ -1,0 +1,1 @@
+"""Upstash clients: Developer API, Redis REST, QStash, Vector, Search."""

@@ -1,0 +1,103 @@
+"""The sandbox world: shared state and the seams between the emulated services.
+
+One :class:`World` lives in one process. Each emulated service registers a Starlette app
+with :meth:`World.add_service`; :mod:`keyroll.sandbox.server` binds each to its own
+loopback port and records the base URL in :attr:`World.urls`.
+
+Seams between services (plain Python calls, no HTTP):
+
+* ``World.templates`` — values produced while seeding Upstash resources, by name
+  (``redis:<db-name>:rest_token``, ``qstash:signing_key_current`` …). Vercel seeding
+  resolves ``${name}`` placeholders in fleet env values from it, so the fleet file never
+  contains a credential.
+* ``World.behaviour`` — the deployment behaviour: called by the Vercel emulation for each
+  request to a READY deployment with the deployment's env snapshot; the Upstash emulation
+  installs one that really uses the credentials (Redis, QStash, Vector, Search).
+* ``World.hooks`` — named callables one service exposes to another, e.g.
+  ``vercel.resync_integration(configuration_id, {key: value})`` used by the Upstash admin
+  "Reset Credentials" button.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+
+__all__ = ["Behaviour", "Faults", "World"]
+
+Behaviour = Callable[[dict[str, str], Request], Awaitable[Response]]
+"""(deployment env snapshot, request) -> response; 5xx when a credential fails."""
+
+
+@dataclass
+class Faults:
+    """Fault injection, parsed from ``--faults`` (``key=value,…``).
+
+    ``error_rate`` (fraction of 5xx), ``timeout_rate`` (fraction of requests that hang
+    ``timeout_s``), ``partial_rate`` (fraction of upsert items that land in ``failed[]``),
+    ``error_builds`` (fraction of builds ending in ERROR), ``storm`` (seconds of 429 on every
+    rate-limited endpoint from start), ``redis_restart_after`` (seconds, once).
+    """
+
+    error_rate: float = 0.0
+    timeout_rate: float = 0.0
+    timeout_s: float = 5.0
+    partial_rate: float = 0.0
+    error_builds: float = 0.0
+    storm: float = 0.0
+    redis_restart_after: float = 0.0
+    seed: int = 0
+
+    @classmethod
+    def parse(cls, spec: str | None) -> Faults:
+        """Parse ``"error_rate=0.1,storm=2"``; raises ``ValueError`` naming a bad key."""
+        f = cls()
+        if not spec:
+            return f
+        for part in spec.split(","):
+            part = part.strip()
+            if not part:
+                continue
+            key, sep, value = part.partition("=")
+            key = key.strip().replace("-", "_")
+            if not sep or not hasattr(f, key):
+                raise ValueError(f"unknown fault {key!r}; known: {', '.join(f.__dataclass_fields__)}")
+            setattr(f, key, type(getattr(f, key))(value))
+        return f
+
+
+@dataclass
+class World:
+    """Shared state of one sandbox run."""
+
+    state_dir: Path
+    latency_ms: float = 0.0
+    build_seconds: float = 1.0
+    faults: Faults = field(default_factory=Faults)
+    rate_window_s: float = 60.0
+    """length of a rate-limit window; tests compress time by shrinking it"""
+    clock: Callable[[], float] = time.time
+    services: dict[str, Starlette] = field(default_factory=dict)
+    urls: dict[str, str] = field(default_factory=dict)
+    templates: dict[str, str] = field(default_factory=dict)
+    hooks: dict[str, Callable[..., Any]] = field(default_factory=dict)
+    behaviour: Behaviour | None = None
+    info: dict[str, Any] = field(default_factory=dict)
+    """extra data for ``sandbox.json`` (tokens, resources), filled by each service"""
+    startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+
+    def add_service(self, name: str, app: Starlette) -> None:
+        """Register an app to be served on its own loopback port under ``name``."""
+        self.services[name] = app
+
+    def now_ms(self) -> int:
+        """Current time in ms (Vercel's unit)."""
+        return int(self.clock() * 1000)

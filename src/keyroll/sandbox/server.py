@@ -1,0 +1,214 @@
+"""Run a :class:`~keyroll.sandbox.world.World`: every service on its own loopback port.
+
+:class:`Sandbox` is used three ways:
+
+* ``keyroll sandbox up`` — :meth:`Sandbox.serve_forever` in the foreground;
+* tests, the demo and benchmarks — ``with Sandbox(...) as sb:`` runs the servers in a
+  background thread with its own event loop and tears everything down on exit;
+* both write ``DIR/sandbox.json`` and ``DIR/sandbox.env`` (mode 0600).
+
+Services are installed by ``install(world, fleet)`` functions, in order: Upstash first
+(it mints the credentials that fleet templates refer to), then Vercel and GitHub.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib
+import json
+import logging
+import os
+import socket
+import threading
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from keyroll.sandbox.world import Faults, World
+
+__all__ = ["INSTALLERS", "Sandbox"]
+
+log = logging.getLogger(__name__)
+
+INSTALLERS = (
+    "keyroll.sandbox.upstash",
+    "keyroll.sandbox.vercel",
+    "keyroll.sandbox.github",
+)
+"""Modules with an ``install(world, fleet) -> None`` function, in installation order."""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+class Sandbox:
+    """The emulated world, served on 127.0.0.1."""
+
+    def __init__(
+        self,
+        state_dir: Path | str,
+        *,
+        fleet: str | dict[str, Any] | Path = "small",
+        latency_ms: float = 0.0,
+        build_seconds: float = 1.0,
+        faults: str | Faults | None = None,
+        rate_window_s: float = 60.0,
+    ) -> None:
+        self.state_dir = Path(state_dir)
+        self.state_dir.mkdir(parents=True, exist_ok=True)
+        self.world = World(
+            state_dir=self.state_dir,
+            latency_ms=latency_ms,
+            build_seconds=build_seconds,
+            faults=faults if isinstance(faults, Faults) else Faults.parse(faults),
+            rate_window_s=rate_window_s,
+        )
+        self.fleet_spec = fleet
+        self._servers: list[uvicorn.Server] = []
+        self._thread: threading.Thread | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+        self._installed = False
+
+    # -- set-up -------------------------------------------------------------------------
+    def install(self) -> None:
+        """Load the fleet and install every available service (idempotent)."""
+        if self._installed:
+            return
+        from keyroll.sandbox.fleet import load_fleet
+
+        fleet = load_fleet(self.fleet_spec)
+        for name in INSTALLERS:
+            try:
+                module = importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name == name:
+                    log.warning("sandbox service %s is not available", name)
+                    continue
+                raise
+            module.install(self.world, fleet)
+        for name in self.world.services:
+            self.world.urls[name] = f"http://127.0.0.1:{_free_port()}"
+        self._installed = True
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """Base URL of every service by name."""
+        return self.world.urls
+
+    def env(self) -> dict[str, str]:
+        """The variables of ``sandbox.env`` (control-plane tokens and base URLs)."""
+        env: dict[str, str] = dict(self.world.info.get("env", {}))
+        mapping = {
+            "vercel": "KEYROLL_VERCEL_API_URL",
+            "upstash": "KEYROLL_UPSTASH_API_URL",
+            "qstash": "KEYROLL_QSTASH_URL",
+            "github": "KEYROLL_GITHUB_API_URL",
+        }
+        for service, key in mapping.items():
+            if service in self.world.urls:
+                env[key] = self.world.urls[service]
+        if "admin" in self.world.urls:
+            env["KEYROLL_SANDBOX_ADMIN_URL"] = self.world.urls["admin"]
+        return env
+
+    def write_state_files(self) -> None:
+        """Write ``sandbox.json`` and ``sandbox.env`` (0600) into the state dir."""
+        info = {
+            "version": 1,
+            "urls": self.world.urls,
+            "env": self.env(),
+            **{k: v for k, v in self.world.info.items() if k != "env"},
+        }
+        self._write_private(self.state_dir / "sandbox.json", json.dumps(info, indent=2, default=str) + "\n")
+        lines = [f"{k}={v}" for k, v in sorted(self.env().items())]
+        self._write_private(self.state_dir / "sandbox.env", "\n".join(lines) + "\n")
+
+    @staticmethod
+    def _write_private(path: Path, text: str) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(text)
+        os.chmod(path, 0o600)
+
+    # -- running ------------------------------------------------------------------------
+    async def _serve(self) -> None:
+        for hook in self.world.startup:
+            await hook()
+        for name, app in self.world.services.items():
+            port = int(self.world.urls[name].rsplit(":", 1)[1])
+            config = uvicorn.Config(
+                app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off"
+            )
+            server = uvicorn.Server(config)
+            server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+            self._servers.append(server)
+        tasks = [asyncio.create_task(s.serve()) for s in self._servers]
+        while not all(s.started for s in self._servers):
+            if any(t.done() for t in tasks):
+                for t in tasks:
+                    if t.done() and t.exception():
+                        raise t.exception()  # type: ignore[misc]
+            await asyncio.sleep(0.01)
+        self.write_state_files()
+        self._ready.set()
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for hook in reversed(self.world.shutdown):
+                with contextlib.suppress(Exception):
+                    await hook()
+
+    def _thread_main(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        asyncio.set_event_loop(loop)
+        try:
+            loop.run_until_complete(self._serve())
+        except BaseException as exc:
+            self._error = exc
+            self._ready.set()
+        finally:
+            loop.close()
+
+    def start(self, timeout: float = 30.0) -> Sandbox:
+        """Start in a background thread; returns when every service answers."""
+        self.install()
+        self._thread = threading.Thread(target=self._thread_main, name="keyroll-sandbox", daemon=True)
+        self._thread.start()
+        if not self._ready.wait(timeout):
+            raise RuntimeError("sandbox did not start in time")
+        if self._error is not None:
+            raise RuntimeError(f"sandbox failed to start: {self._error!r}") from self._error
+        return self
+
+    def stop(self) -> None:
+        """Stop every server and run shutdown hooks (stops redis-server)."""
+        for s in self._servers:
+            s.should_exit = True
+        if self._thread is not None:
+            self._thread.join(timeout=15)
+        self._thread = None
+
+    def call(self, coro: Any, timeout: float = 30.0) -> Any:
+        """Run a coroutine on the sandbox's loop from another thread (tests use it to poke state)."""
+        assert self._loop is not None
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout)
+
+    def serve_forever(self) -> None:
+        """Foreground mode for ``keyroll sandbox up``: runs until interrupted."""
+        self.install()
+        with contextlib.suppress(KeyboardInterrupt):
+            asyncio.run(self._serve())
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,1 @@
+"""Finding credentials in text: detectors for Upstash/Vercel formats and a known-value matcher."""

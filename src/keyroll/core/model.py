@@ -25,12 +25,15 @@ __all__ = [
     "EnvVarId",
     "Form",
     "Inventory",
+    "JournalEntry",
     "Location",
     "LocationKind",
     "Management",
     "Plan",
     "Product",
     "ProjectId",
+    "RunRecord",
+    "RunState",
     "Step",
     "StepKind",
     "StepState",
@@ -370,3 +373,50 @@ class Plan:
     def steps(self) -> tuple[Step, ...]:
         """All steps of all credentials, in plan order."""
         return tuple(s for cp in self.credentials for s in cp.steps)
+
+
+class RunState(enum.StrEnum):
+    """Lifecycle of one ``apply`` run in the journal."""
+
+    RUNNING = "running"
+    INTERRUPTED = "interrupted"
+    """the process died or was stopped; ``keyroll resume`` continues"""
+    FAILED = "failed"
+    ROLLED_BACK = "rolled_back"
+    DONE = "done"
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One ``apply`` run as the journal records it."""
+
+    id: str
+    plan_id: str
+    started_at: float
+    """epoch seconds"""
+    state: RunState = RunState.RUNNING
+    finished_at: float | None = None
+    options: dict[str, Any] = field(default_factory=dict, hash=False)
+    """accept_downtime, yes, overrides (e.g. ``force_revoke``) — recorded for the report"""
+
+
+@dataclass(frozen=True)
+class JournalEntry:
+    """One journal line: the intent before an action or its outcome after (no secret values).
+
+    ``detail`` holds evidence: HTTP status, deployment ids, measured windows
+    (``window_s``), probe results, fingerprints of old/new values — never a value.
+    """
+
+    seq: int
+    ts: float
+    """epoch seconds"""
+    run_id: str
+    step_id: str
+    phase: str
+    """``intent`` | ``outcome`` | ``note``"""
+    state: StepState
+    kind: StepKind | None = None
+    credential: str = ""
+    project_id: str = ""
+    detail: dict[str, Any] = field(default_factory=dict, hash=False)

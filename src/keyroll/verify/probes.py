@@ -1,0 +1,243 @@
+"""Probes: does the provider accept a credential value? Tri-state, never a bare bool.
+
+One cheap, read-only call per product, against the provider itself (not a deployment):
+
+* Redis REST tokens (default, read-only, ACL user): ``PING`` on the REST URL. 401 or a
+  ``WRONGPASS`` error → invalid; a ``NOPERM`` error means the token authenticated → valid.
+* Redis passwords: ``AUTH`` over TCP (redis-py) on the ``redis(s)://`` endpoint.
+* QStash token: ``QStashAPI.check_token``.
+* QStash signing keys: the provider's ``GET /v2/keys`` (with a working QStash token) — a key
+  is valid while it is the current or next key.
+* Vector / Search index tokens: ``POST /info``.
+
+Anything else (no endpoint known, network failure, 5xx, no client configured) is UNKNOWN
+with the reason. Messages name products and fingerprints, never values.
+"""
+
+from __future__ import annotations
+
+import time
+import urllib.parse
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from keyroll.core.errors import AuthError, KeyrollError, NotFoundError, ProviderError
+from keyroll.core.model import Credential, CredentialKind, Product
+from keyroll.core.secret import Secret
+from keyroll.providers.factory import Providers
+from keyroll.verify.result import Verdict
+
+__all__ = ["ProbeOutcome", "probe_credential", "probe_signing_keys"]
+
+REST_KINDS = frozenset(
+    {CredentialKind.REST_TOKEN, CredentialKind.READONLY_REST_TOKEN, CredentialKind.ACL_REST_TOKEN}
+)
+PASSWORD_KINDS = frozenset(
+    {CredentialKind.PASSWORD, CredentialKind.ACL_PASSWORD, CredentialKind.URL_WITH_PASSWORD}
+)
+SIGNING_KINDS = frozenset({CredentialKind.SIGNING_KEY_CURRENT, CredentialKind.SIGNING_KEY_NEXT})
+INDEX_KINDS = frozenset({CredentialKind.INDEX_TOKEN, CredentialKind.INDEX_READONLY_TOKEN})
+
+
+@dataclass(frozen=True)
+class ProbeOutcome:
+    """A probe's verdict, what was asked (value-free), and when."""
+
+    verdict: Verdict
+    what: str
+    at: float
+    fingerprint: str = ""
+
+
+def _rejected_message(exc: KeyrollError) -> bool:
+    text = exc.message.upper()
+    return "WRONGPASS" in text or "UNAUTHORIZED" in text or "INVALID AUTH" in text
+
+
+async def _probe_redis_rest(providers: Providers, url: str, secret: Secret) -> tuple[Verdict, str]:
+    if providers.redis is None:
+        return Verdict.UNKNOWN, "no Redis REST client"
+    if not url:
+        return Verdict.UNKNOWN, "REST URL of the database unknown"
+    try:
+        await providers.redis.command(url, secret, "PING")
+    except AuthError as exc:
+        return Verdict.INVALID, f"Redis REST PING → {exc.status or 401}"
+    except NotFoundError:
+        return Verdict.UNKNOWN, "Redis REST PING → 404 (database gone?)"
+    except ProviderError as exc:
+        if "NOPERM" in exc.message.upper():
+            return Verdict.VALID, "Redis REST PING → NOPERM (authenticated, command not allowed)"
+        if exc.status in (401, 403) or _rejected_message(exc):
+            return Verdict.INVALID, f"Redis REST PING → {exc.status or 'WRONGPASS'}"
+        return Verdict.UNKNOWN, f"Redis REST PING failed ({exc.status or type(exc).__name__})"
+    except KeyrollError as exc:
+        return Verdict.UNKNOWN, f"Redis REST PING failed ({type(exc).__name__})"
+    return Verdict.VALID, "Redis REST PING → 200"
+
+
+def _tcp_target(credential: Credential, secret: Secret) -> tuple[str, int, bool, str] | None:
+    """(host, port, tls, user) for a password probe; None when no TCP endpoint is known."""
+    raw = secret.reveal()
+    for candidate in (raw, credential.endpoint):
+        if candidate.startswith(("redis://", "rediss://")):
+            parts = urllib.parse.urlsplit(candidate)
+            if parts.hostname:
+                user = urllib.parse.unquote(parts.username or "") or credential.acl_user or "default"
+                return parts.hostname, parts.port or 6379, parts.scheme == "rediss", user
+    return None
+
+
+def _password_of(secret: Secret) -> Secret:
+    raw = secret.reveal()
+    if raw.startswith(("redis://", "rediss://")):
+        parts = urllib.parse.urlsplit(raw)
+        return Secret(urllib.parse.unquote(parts.password or ""))
+    return secret
+
+
+async def _probe_redis_password(credential: Credential, secret: Secret) -> tuple[Verdict, str]:
+    target = _tcp_target(credential, secret)
+    if target is None:
+        return Verdict.UNKNOWN, "no redis:// endpoint known for a TCP AUTH probe"
+    host, port, tls, user = target
+    try:
+        import redis.asyncio as aioredis
+        from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
+    except ImportError:  # redis-py is optional at runtime
+        return Verdict.UNKNOWN, "redis-py is not installed: cannot probe a password over TCP"
+    password = _password_of(secret)
+    client = aioredis.Redis(
+        host=host,
+        port=port,
+        ssl=tls,
+        username=user,
+        password=password.reveal(),
+        socket_timeout=5,
+        socket_connect_timeout=5,
+    )
+    what = f"Redis AUTH {user}@{host}:{port}"
+    try:
+        await client.ping()
+    except AuthenticationError:
+        return Verdict.INVALID, f"{what} → WRONGPASS"
+    except NoPermissionError:
+        return Verdict.VALID, f"{what} → NOPERM (authenticated)"
+    except RedisError as exc:
+        if "WRONGPASS" in str(exc).upper() or "invalid username-password" in str(exc):
+            return Verdict.INVALID, f"{what} → WRONGPASS"
+        return Verdict.UNKNOWN, f"{what} failed ({type(exc).__name__})"
+    except OSError as exc:
+        return Verdict.UNKNOWN, f"{what} failed ({type(exc).__name__})"
+    finally:
+        await client.aclose()
+    return Verdict.VALID, f"{what} → OK"
+
+
+async def _probe_qstash_token(providers: Providers, secret: Secret) -> tuple[Verdict, str]:
+    if providers.qstash is None:
+        return Verdict.UNKNOWN, "no QStash client (QSTASH_TOKEN not set)"
+    try:
+        ok = await providers.qstash.check_token(secret)
+    except KeyrollError as exc:
+        return Verdict.UNKNOWN, f"QStash token check failed ({type(exc).__name__})"
+    return (
+        (Verdict.VALID, "QStash token check → 200") if ok else (Verdict.INVALID, "QStash token check → 401")
+    )
+
+
+async def _probe_index(
+    providers: Providers, product: Product, url: str, secret: Secret
+) -> tuple[Verdict, str]:
+    client = providers.vector if product is Product.VECTOR else providers.search
+    name = product.value.capitalize()
+    if client is None:
+        return Verdict.UNKNOWN, f"no {name} client"
+    if not url:
+        return Verdict.UNKNOWN, f"{name} REST URL unknown"
+    try:
+        await client.info(url, secret)
+    except AuthError as exc:
+        return Verdict.INVALID, f"{name} /info → {exc.status or 401}"
+    except ProviderError as exc:
+        if exc.status in (401, 403) or _rejected_message(exc):
+            return Verdict.INVALID, f"{name} /info → {exc.status or 401}"
+        return Verdict.UNKNOWN, f"{name} /info failed ({exc.status or type(exc).__name__})"
+    except KeyrollError as exc:
+        return Verdict.UNKNOWN, f"{name} /info failed ({type(exc).__name__})"
+    return Verdict.VALID, f"{name} /info → 200"
+
+
+async def probe_signing_keys(
+    providers: Providers,
+    keys: Sequence[Secret],
+    tokens: Sequence[Secret],
+    *,
+    clock: Callable[[], float] = time.time,
+) -> dict[str, ProbeOutcome]:
+    """Whether each signing key is still one QStash signs with (current or next).
+
+    ``tokens`` are QStash tokens to read ``GET /v2/keys`` with, tried in order (the new token
+    after a token rotation, then the configured one). Returns fingerprint → outcome.
+    """
+    out: dict[str, ProbeOutcome] = {}
+    if providers.qstash is None or not tokens:
+        for k in keys:
+            out[k.fingerprint] = ProbeOutcome(
+                Verdict.UNKNOWN, "no QStash token to read the signing keys", clock(), k.fingerprint
+            )
+        return out
+    last_error = ""
+    for token in tokens:
+        try:
+            live = await providers.qstash.get_keys(token)
+        except KeyrollError as exc:
+            last_error = type(exc).__name__
+            continue
+        at = clock()
+        current = {live.current, live.next}
+        for k in keys:
+            if k in current:
+                role = "current" if k == live.current else "next"
+                out[k.fingerprint] = ProbeOutcome(
+                    Verdict.VALID, f"QStash GET /v2/keys: it is the {role} key", at, k.fingerprint
+                )
+            else:
+                out[k.fingerprint] = ProbeOutcome(
+                    Verdict.INVALID, "QStash GET /v2/keys: neither current nor next", at, k.fingerprint
+                )
+        return out
+    for k in keys:
+        out[k.fingerprint] = ProbeOutcome(
+            Verdict.UNKNOWN, f"QStash GET /v2/keys failed ({last_error})", clock(), k.fingerprint
+        )
+    return out
+
+
+async def probe_credential(
+    providers: Providers,
+    credential: Credential,
+    secret: Secret,
+    *,
+    clock: Callable[[], float] = time.time,
+) -> ProbeOutcome:
+    """Ask the provider whether it accepts ``secret`` as ``credential`` (product, kind, endpoint).
+
+    Never raises for provider trouble: failures become UNKNOWN with the reason. Signing keys
+    need :func:`probe_signing_keys` (they are checked against the live key pair).
+    """
+    kind = credential.kind
+    product = credential.product
+    if product is Product.REDIS and kind in REST_KINDS:
+        verdict, what = await _probe_redis_rest(providers, credential.endpoint, secret)
+    elif product is Product.REDIS and kind in PASSWORD_KINDS:
+        verdict, what = await _probe_redis_password(credential, secret)
+    elif product is Product.QSTASH and kind is CredentialKind.QSTASH_TOKEN:
+        verdict, what = await _probe_qstash_token(providers, secret)
+    elif product in (Product.VECTOR, Product.SEARCH) and kind in INDEX_KINDS:
+        verdict, what = await _probe_index(providers, product, credential.endpoint, secret)
+    elif kind in SIGNING_KINDS:
+        verdict, what = Verdict.UNKNOWN, "signing keys are checked against GET /v2/keys"
+    else:
+        verdict, what = Verdict.UNKNOWN, f"no probe for {product.value} {kind.value}"
+    return ProbeOutcome(verdict, what, clock(), secret.fingerprint)

@@ -1,0 +1,188 @@
+"""``keyroll inventory``: every copy of every Upstash credential, and the blast radius.
+
+Exit codes: 0 everything was read and matched; 1 something is unverified or unknown
+(sensitive vars, GitHub secrets, unreadable projects …); 2 bad input (nothing was sent).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn
+
+from keyroll.cli.common import EnvFileOpt, JsonOpt, err_console, get_config, out_console, state
+from keyroll.config import Config
+from keyroll.core.errors import ExitCode
+from keyroll.core.model import Inventory
+from keyroll.inventory import (
+    InventoryFormat,
+    InventoryOptions,
+    options_from_config,
+    render,
+    render_table,
+    take_inventory,
+    validate_options,
+)
+from keyroll.providers.factory import open_providers
+
+__all__ = ["RichProgress", "register"]
+
+MAX_NOTES = 20
+
+
+class RichProgress:
+    """A :class:`keyroll.core.progress.Progress` observer drawing rich bars on stderr."""
+
+    def __init__(self, console: Console) -> None:
+        self._console = console
+        self._bars = Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            console=console,
+            transient=True,
+        )
+        self._tasks: dict[str, TaskID] = {}
+        self._notes = 0
+
+    def __enter__(self) -> RichProgress:
+        self._bars.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._bars.stop()
+        if self._notes > MAX_NOTES:
+            self._console.print(f"[dim]… {self._notes - MAX_NOTES} more notes[/]")
+
+    def task(self, name: str, total: int | None = None) -> str:
+        """Start a bar (``total=None``: indeterminate)."""
+        if name not in self._tasks:
+            self._tasks[name] = self._bars.add_task(name, total=total)
+        return name
+
+    def advance(self, task_id: str, n: int = 1, *, total: int | None = None) -> None:
+        """Advance a bar, optionally growing its total."""
+        tid = self._tasks.get(task_id)
+        if tid is None:
+            return
+        if total is not None:
+            self._bars.update(tid, total=total)
+        if n:
+            self._bars.advance(tid, n)
+
+    def finish(self, task_id: str) -> None:
+        """Mark a bar complete."""
+        tid = self._tasks.get(task_id)
+        if tid is not None:
+            task = next((t for t in self._bars.tasks if t.id == tid), None)
+            total = task.total if task is not None and task.total is not None else 1
+            self._bars.update(tid, total=total, completed=total)
+
+    def note(self, message: str) -> None:
+        """Print a one-line event above the bars (the first few only)."""
+        self._notes += 1
+        if self._notes <= MAX_NOTES:
+            self._bars.console.print(f"[dim]{message}[/]", markup=True, highlight=False)
+
+
+class _Silent:
+    def task(self, name: str, total: int | None = None) -> str:
+        return name
+
+    def advance(self, task_id: str, n: int = 1, *, total: int | None = None) -> None:
+        return None
+
+    def finish(self, task_id: str) -> None:
+        return None
+
+    def note(self, message: str) -> None:
+        return None
+
+
+async def _run(cfg: Config, options: InventoryOptions, progress: RichProgress | _Silent) -> Inventory:
+    async with open_providers(cfg) as providers:
+        return await take_inventory(providers, options, progress)
+
+
+def inventory(
+    env_file: EnvFileOpt = None,
+    project: Annotated[
+        list[str] | None,
+        typer.Option("--project", "-p", help="project id or name (repeatable); default: all"),
+    ] = None,
+    github_repo: Annotated[
+        list[str] | None, typer.Option("--github-repo", help="owner/repo whose Actions secrets to list")
+    ] = None,
+    github_org: Annotated[
+        list[str] | None, typer.Option("--github-org", help="organization whose Actions secrets to list")
+    ] = None,
+    path: Annotated[
+        list[Path] | None, typer.Option("--path", help="file or directory to search for known values")
+    ] = None,
+    git_repo: Annotated[
+        list[Path] | None, typer.Option("--git-repo", help="git work tree whose history to search")
+    ] = None,
+    json_out: JsonOpt = False,
+    fmt: Annotated[
+        InventoryFormat, typer.Option("--format", "-f", case_sensitive=False, help="output format")
+    ] = InventoryFormat.TABLE,
+    out: Annotated[
+        Path | None, typer.Option("--out", "-o", dir_okay=False, help="write the output to this file")
+    ] = None,
+    exclude_paused: Annotated[bool, typer.Option("--exclude-paused", help="skip paused projects")] = False,
+    no_deployments: Annotated[
+        bool, typer.Option("--no-deployments", help="do not list the deployments of affected projects")
+    ] = False,
+    concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="requests in flight at most")] = 16,
+) -> None:
+    """Find every copy of every Upstash credential: Vercel env vars (every project, target,
+    branch, custom environment, shared vars), deployments, GitHub Actions secrets, local files
+    and git history — and show each credential's blast radius.
+
+    Exit 0: complete. Exit 1: something could not be verified (listed). Exit 2: bad input.
+    """
+    cfg = get_config(env_file)
+    cfg.require("VERCEL_TOKEN")
+    options = options_from_config(
+        cfg,
+        projects=tuple(project or ()),
+        github_repos=tuple(github_repo or ()),
+        github_orgs=tuple(github_org or ()),
+        paths=tuple(path or ()),
+        git_repos=tuple(git_repo or ()),
+        include_paused=not exclude_paused,
+        include_deployments=not no_deployments,
+        concurrency=concurrency,
+    )
+    if options.github_repos or options.github_orgs:
+        cfg.require("GITHUB_TOKEN")
+    validate_options(options)
+    if json_out:
+        fmt = InventoryFormat.JSON
+    progress: RichProgress | _Silent = _Silent() if state.quiet else RichProgress(err_console)
+    if isinstance(progress, RichProgress):
+        with progress:
+            inv = asyncio.run(_run(cfg, options, progress))
+    else:
+        inv = asyncio.run(_run(cfg, options, progress))
+    if out is not None:
+        out.write_text(render(inv, fmt), encoding="utf-8")
+        err_console.print(f"wrote {out}")
+    elif fmt is InventoryFormat.TABLE:
+        out_console.print(render_table(inv))
+    else:
+        sys.stdout.write(render(inv, fmt))
+        sys.stdout.flush()
+    if not inv.complete:
+        raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+def register(app: typer.Typer) -> None:
+    """Attach ``inventory`` to the main app."""
+    app.command("inventory")(inventory)

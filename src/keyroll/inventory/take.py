@@ -1,0 +1,141 @@
+"""``take_inventory``: every source, concurrently, then one resolution pass.
+
+1. Upstash (Developer API, QStash keys), Vercel (projects, env vars, shared vars — values
+   read one by one, concurrently) and GitHub (secret names) at the same time;
+2. one matcher over every candidate value; Vercel values matched;
+3. unknown Redis tokens identified; deployments of affected projects listed while local
+   files and git histories are searched (in threads);
+4. the inventory assembled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Awaitable
+from typing import Any
+
+from keyroll.core.errors import UsageError
+from keyroll.core.model import DeploymentRef, Inventory, Unknown
+from keyroll.core.progress import NULL_PROGRESS, Progress
+from keyroll.inventory.deployments import collect_deployments
+from keyroll.inventory.files import FileScan, scan_files
+from keyroll.inventory.git import GitScan, check_git_repo, scan_git
+from keyroll.inventory.github import collect_github
+from keyroll.inventory.limiter import Limiter
+from keyroll.inventory.options import InventoryOptions
+from keyroll.inventory.records import GitHubSecretRecord, VercelSnapshot
+from keyroll.inventory.resolve import Resolver
+from keyroll.inventory.upstash import collect_upstash
+from keyroll.inventory.vercel import collect_vercel
+from keyroll.providers.factory import Providers
+
+__all__ = ["take_inventory", "validate_options"]
+
+_REPO = re.compile(r"^[A-Za-z0-9_.-]+/[A-Za-z0-9_.-]+$")
+
+
+def validate_options(options: InventoryOptions) -> None:
+    """Check the local parts of the scope before any request is sent.
+
+    :raises UsageError: a path that does not exist, a ``--git-repo`` that is not a git work
+        tree, a malformed ``owner/repo``, a concurrency below 1.
+    """
+    if options.concurrency < 1:
+        raise UsageError("concurrency must be at least 1")
+    for path in options.paths:
+        if not path.exists():
+            raise UsageError(f"{path} does not exist", hint="--path takes existing files or directories")
+    for repo in options.git_repos:
+        check_git_repo(repo)
+    for name in options.github_repos:
+        if not _REPO.match(name):
+            raise UsageError(
+                f"GitHub repository {name!r} is not owner/repo", hint="e.g. --github-repo acme/web"
+            )
+
+
+async def _gather(*aws: Awaitable[Any]) -> list[Any]:
+    """``asyncio.gather`` that cancels the siblings when one fails."""
+    tasks = [asyncio.ensure_future(a) for a in aws]
+    try:
+        return list(await asyncio.gather(*tasks))
+    except BaseException:
+        for t in tasks:
+            t.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        raise
+
+
+async def _none() -> None:
+    return None
+
+
+async def take_inventory(
+    providers: Providers, options: InventoryOptions, progress: Progress = NULL_PROGRESS
+) -> Inventory:
+    """Every copy of every Upstash credential, and what could not be seen.
+
+    Credentials carry ``value`` (in memory only) when it was learned. Provider failures on
+    single projects, vars, repositories or deployments become ``Inventory.unknowns``.
+
+    :raises UsageError: bad local scope (see :func:`validate_options`) or an unknown project.
+    :raises ProviderError: the Vercel project list cannot be read at all (bad token, outage).
+    """
+    validate_options(options)
+    limiter = Limiter(options.concurrency)
+
+    async def vercel_part() -> VercelSnapshot:
+        if providers.vercel is None:
+            return VercelSnapshot(
+                unknowns=[Unknown(where="vercel", reason="VERCEL_TOKEN is not set; Vercel was not listed")]
+            )
+        return await collect_vercel(providers.vercel, options, limiter, progress)
+
+    upstash, vercel, (github, github_unknowns) = await _gather(
+        collect_upstash(providers, limiter, progress),
+        vercel_part(),
+        collect_github(providers.github, options.github_repos, options.github_orgs, limiter, progress),
+    )
+    resolver = Resolver(upstash, vercel, options.extra_values)
+    if options.identify_tokens:
+        await resolver.identify(providers.redis, limiter)
+
+    affected = resolver.affected_projects()
+    want_deployments = options.include_deployments and providers.vercel is not None and affected
+    files_task = progress.task("files", total=None) if options.paths else ""
+    git_task = progress.task("git history", total=len(options.git_repos)) if options.git_repos else ""
+    results = await _gather(
+        collect_deployments(providers.vercel, affected, limiter, progress)  # type: ignore[arg-type]
+        if want_deployments
+        else _none(),
+        asyncio.to_thread(scan_files, options.paths, resolver.matcher) if options.paths else _none(),
+        *(asyncio.to_thread(scan_git, repo, resolver.matcher) for repo in options.git_repos),
+    )
+    deployments: list[DeploymentRef] = []
+    unknowns: list[Unknown] = list(github_unknowns)
+    if results[0] is not None:
+        deployments, dep_unknowns = results[0]
+        unknowns.extend(dep_unknowns)
+    files: FileScan | None = results[1]
+    gits: list[GitScan] = list(results[2:])
+    hits = []
+    sightings = []
+    if files is not None:
+        hits.extend(files.hits)
+        sightings.extend(files.sightings)
+        unknowns.extend(files.unknowns)
+        progress.finish(files_task)
+    for g in gits:
+        hits.extend(g.hits)
+        unknowns.extend(g.unknowns)
+    if git_task:
+        progress.finish(git_task)
+    github_records: list[GitHubSecretRecord] = github
+    return resolver.finish(
+        deployments=deployments,
+        github=github_records,
+        text_hits=hits,
+        sightings=sightings,
+        unknowns=unknowns,
+    )

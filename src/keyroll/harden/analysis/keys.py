@@ -15,6 +15,7 @@ from keyroll.harden.analysis.model import KeyShape
 __all__ = ["AclRules", "acl_rules", "glob_escape", "key_patterns"]
 
 _GLOB_SPECIAL = set("*?[]\\")
+_PUBSUB = frozenset({"publish", "subscribe", "psubscribe", "ssubscribe", "spublish"})
 
 
 def glob_escape(text: str) -> str:
@@ -47,10 +48,20 @@ class AclRules:
     read_only: bool
 
     def rules(self) -> list[str]:
-        """Rule tokens after ``on >password``: key patterns, then ``-@all`` and ``+cmd`` each."""
+        """Rule tokens after ``on >password``: key patterns, then ``-@all`` and ``+cmd`` each.
+
+        No commands means "the same rights as the default user" (``&* +@all``); a category
+        such as ``@read`` is granted as a category (``-@dangerous`` is then added).
+        """
         out = [f"~{p}" for p in self.key_patterns]
+        if not self.commands:
+            return [*out, "&*", "+@all"]
+        if any(c in _PUBSUB for c in self.commands):
+            out.append("&*")
         out.append("-@all")
         out.extend(f"+{c}" for c in self.commands)
+        if any(c.startswith("@") for c in self.commands):
+            out.append("-@dangerous")
         return out
 
     def line(self, password_placeholder: str = "<token from ACL GENTOKEN>") -> str:

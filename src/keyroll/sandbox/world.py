@@ -20,6 +20,7 @@ Seams between services (plain Python calls, no HTTP):
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -93,6 +94,17 @@ class World:
     """extra data for ``sandbox.json`` (tokens, resources), filled by each service"""
     startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    rate_limits: dict[str, int] = field(default_factory=dict)
+    """per-window request limits overriding a service's defaults, by ``service.class``
+    (e.g. ``{"vercel.env_write": 10}``); the window is :attr:`rate_window_s`"""
+    started_at: float = field(default=0.0)
+    """clock time the world was created (fault storms count from here)"""
+
+    def __post_init__(self) -> None:
+        if not self.started_at:
+            self.started_at = self.clock()
+        self._last_stamp = 0
+        self._stamp_lock = threading.Lock()
 
     def add_service(self, name: str, app: Starlette) -> None:
         """Register an app to be served on its own loopback port under ``name``."""
@@ -101,3 +113,14 @@ class World:
     def now_ms(self) -> int:
         """Current time in ms (Vercel's unit)."""
         return int(self.clock() * 1000)
+
+    def stamp_ms(self) -> int:
+        """A strictly increasing ms timestamp: creation times never tie, so
+        ``until``/``since`` cursors over them never skip or repeat an item."""
+        with self._stamp_lock:
+            self._last_stamp = max(self.now_ms(), self._last_stamp + 1)
+            return self._last_stamp
+
+    def limit_for(self, service: str, cls: str, default: int) -> int:
+        """The per-window limit of an endpoint class (``world.rate_limits`` overrides)."""
+        return int(self.rate_limits.get(f"{service}.{cls}", default))

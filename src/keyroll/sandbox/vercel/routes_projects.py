@@ -1,0 +1,89 @@
+"""Project and custom-environment routes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.routing import BaseRoute
+
+from keyroll.sandbox.vercel.app import Call, VercelApp, paginate
+from keyroll.sandbox.vercel.errors import not_found
+from keyroll.sandbox.vercel.render import custom_env_json, project_json
+
+__all__ = ["routes"]
+
+
+async def list_projects(call: Call) -> Any:
+    """``GET /v10/projects`` → ``{projects, pagination}``, newest ``updatedAt`` first.
+
+    The cursor is ``pagination.next``; it is accepted back as ``until`` or ``from``.
+    """
+    if not call.team_scoped:
+        return {"projects": [], "pagination": {"count": 0, "next": None, "prev": None}}
+    projects = list(call.state.projects.values())
+    search = call.query.get("search")
+    if search:
+        projects = [p for p in projects if search.lower() in p.name.lower()]
+    repo = call.query.get("repo")
+    if repo:
+        projects = [p for p in projects if p.repo and (p.repo == repo or p.repo.split("/")[-1] == repo)]
+    limit = call.int_query("limit", 20, lo=1, hi=100) or 20
+    until = call.int_query("until")
+    if until is None:
+        until = call.int_query("from")
+    page, pagination = paginate(
+        projects, lambda p: p.updated_at, limit=limit, until=until, since=call.int_query("since")
+    )
+    return {"projects": [project_json(call.state, p) for p in page], "pagination": pagination}
+
+
+async def get_project(call: Call) -> Any:
+    """``GET /v9/projects/{idOrName}`` with ``targets.production``."""
+    return project_json(call.state, call.project(call.param("project")), full=True)
+
+
+async def list_custom_environments(call: Call) -> Any:
+    """``GET /v9/projects/{p}/custom-environments`` → ``{accountLimit, environments}``."""
+    project = call.project(call.param("project"))
+    envs = list(project.custom_envs.values())
+    branch = call.query.get("gitBranch")
+    if branch:
+        envs = [ce for ce in envs if (ce.branch_matcher or {}).get("pattern") == branch]
+    return {
+        "accountLimit": {"total": 12},
+        "environments": [custom_env_json(ce, call.state, project) for ce in envs],
+    }
+
+
+async def get_custom_environment(call: Call) -> Any:
+    """``GET /v9/projects/{p}/custom-environments/{slugOrId}``."""
+    project = call.project(call.param("project"))
+    ref = call.param("ref")
+    ce = project.custom_env(ref)
+    if ce is None:
+        raise not_found(f"Custom environment {ref} was not found.")
+    return custom_env_json(ce, call.state, project)
+
+
+def routes(app: VercelApp) -> list[BaseRoute]:
+    """Every project route."""
+    out: list[BaseRoute] = []
+    for v in ("v4", "v8", "v9", "v10"):
+        out.append(app.route(f"/{v}/projects", "default", list_projects, ["GET"]))
+    for v in ("v1", "v8", "v9", "v10"):
+        out.append(app.route(f"/{v}/projects/{{project}}", "default", get_project, ["GET"]))
+    for v in ("v1", "v9"):
+        out.append(
+            app.route(
+                f"/{v}/projects/{{project}}/custom-environments", "default", list_custom_environments, ["GET"]
+            )
+        )
+        out.append(
+            app.route(
+                f"/{v}/projects/{{project}}/custom-environments/{{ref}}",
+                "default",
+                get_custom_environment,
+                ["GET"],
+            )
+        )
+    return out

@@ -40,18 +40,23 @@ class OwnAction:
     ids: frozenset[str] = frozenset()
 
 
-def _ids_in(detail: dict[str, Any]) -> set[str]:
-    """Every id-looking string in a detail dict (env ids, deployment ids), one level deep."""
+_ID_KEYS = frozenset({"id", "uid", "env_id", "deployment_id", "new", "old", "shared_env_id"})
+
+
+def _ids_in(detail: Any, depth: int = 0) -> set[str]:
+    """Ids keyroll touched, from a detail dict (``written[].env_id``, ``deployments[].new`` …)."""
     out: set[str] = set()
-    for key, value in detail.items():
-        if not (key.endswith("id") or key.endswith("ids") or key in ("new", "old", "deployments", "envs")):
-            continue
-        items = value if isinstance(value, (list, tuple)) else [value]
-        for v in items:
-            if isinstance(v, str) and v and not v.startswith("sha256:"):
-                out.add(v)
-            elif isinstance(v, dict):
-                out.update(str(x) for k, x in v.items() if k in ("id", "uid") and isinstance(x, str))
+    if depth > 3:
+        return out
+    if isinstance(detail, dict):
+        for key, value in detail.items():
+            if key in _ID_KEYS and isinstance(value, str) and value and not value.startswith("sha256:"):
+                out.add(value)
+            elif isinstance(value, (dict, list)):
+                out |= _ids_in(value, depth + 1)
+    elif isinstance(detail, list):
+        for item in detail:
+            out |= _ids_in(item, depth + 1)
     return out
 
 

@@ -1,1 +1,14 @@
-"""keyroll.report."""
+"""keyroll.report: the incident record (JSON, Markdown, HTML with a timeline chart)."""
+
+from keyroll.report.build import build_report
+from keyroll.report.interface import ReportFormat, ReportFormatChoice
+from keyroll.report.model import REPORT_VERSION, IncidentReport, ItemStatus
+
+__all__ = [
+    "REPORT_VERSION",
+    "IncidentReport",
+    "ItemStatus",
+    "ReportFormat",
+    "ReportFormatChoice",
+    "build_report",
+]

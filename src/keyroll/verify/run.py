@@ -129,7 +129,7 @@ def _targets_from_log(log: RunLog, journal: JournalReader | None, wanted: Sequen
         if journal is not None and log.run is not None:
             old_vals = list(read_secrets(journal, log.run.id, log.secret_names(fp, "old")))
             new_vals = list(read_secrets(journal, log.run.id, log.secret_names(fp, "new")))
-        old_fps = _group_fps(log.inventory, fp) | {s.fingerprint for s in old_vals}
+        old_fps = set(log.old_fingerprints(fp)) | {s.fingerprint for s in old_vals}
         new_fps = set(log.new_fingerprints(fp)) | {s.fingerprint for s in new_vals}
         new_fps -= old_fps
         out.append(
@@ -321,7 +321,7 @@ class _Verifier:
         paths = list(dict.fromkeys(paths))
         try:
             if inventory_fn is None:
-                from keyroll.inventory import take_inventory  # type: ignore[attr-defined]
+                from keyroll.inventory import take_inventory
 
                 inventory_fn = take_inventory
             from keyroll.inventory.options import InventoryOptions

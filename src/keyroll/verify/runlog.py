@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from keyroll.core.errors import KeyrollError, UsageError
@@ -60,6 +60,10 @@ class JournalReader(Protocol):
         """A journaled secret (needs the journal key)."""
         ...
 
+    def secret_fingerprints(self, run_id: str) -> dict[str, str]:
+        """``name → fingerprint`` of the run's journaled secrets (no key needed)."""
+        ...
+
 
 @dataclass(frozen=True)
 class Redeploy:
@@ -86,6 +90,8 @@ class EnvWrite:
     env_id: str = ""
     key: str = ""
     shared: bool = False
+    fingerprint: str = ""
+    """fingerprint of the value written (the new one)"""
 
 
 def _first(detail: dict[str, Any], *keys: str) -> Any:
@@ -123,6 +129,8 @@ class RunLog:
     """problems ``check_integrity()`` reported"""
     problems: tuple[str, ...] = ()
     """parts of the journal that could not be read, and why"""
+    secret_fps: dict[str, str] = field(default_factory=dict)
+    """journal secret name (``<gid>:<set>:<role>``) → fingerprint, for this run"""
 
     # -- structure -------------------------------------------------------------------------
     @property
@@ -172,6 +180,10 @@ class RunLog:
                 continue
             out.append(e)
         return tuple(out)
+
+    def kind_of(self, e: JournalEntry) -> StepKind | None:
+        """The step kind of an entry (from the entry, else from its planned step)."""
+        return self._kind(e)
 
     def _kind(self, e: JournalEntry) -> StepKind | None:
         if e.kind is not None:
@@ -243,78 +255,103 @@ class RunLog:
                 out[e.project_id] = None
         return tuple(out)
 
+    def write_target(self, e: JournalEntry) -> str:
+        """Where a write_env step wrote: ``vercel``, ``shared``, ``github`` or ``files``."""
+        st = self.step(e.step_id)
+        target = (st.params.get("target") if st is not None else None) or e.detail.get("target")
+        if isinstance(target, str) and target:
+            return target
+        return "vercel" if e.project_id else ""
+
+    def _locations(self, e: JournalEntry) -> list[dict[str, Any]]:
+        st = self.step(e.step_id)
+        specs = st.params.get("locations") if st is not None else None
+        return [x for x in specs if isinstance(x, dict)] if isinstance(specs, list) else []
+
     def _entry_projects(self, e: JournalEntry, fp: str) -> tuple[str, ...]:
+        """Projects whose deployments a write reaches (none for GitHub and file writes)."""
+        target = self.write_target(e)
+        if target in ("github", "files"):
+            return ()
         if e.project_id:
             return (e.project_id,)
-        listed = _first(e.detail, "projects", "project_ids", "linked_project_ids")
         st = self.step(e.step_id)
-        if listed is None and st is not None:
-            listed = _first(st.params, "projects", "project_ids", "linked_project_ids")
-            if listed is None and st.project_id:
-                return (st.project_id,)
-        if isinstance(listed, (list, tuple)):
-            return tuple(str(p) for p in listed)
-        return self.affected_projects(fp)
+        if st is not None and st.project_id:
+            return (st.project_id,)
+        out: dict[str, None] = {}
+        for spec in self._locations(e):
+            if spec.get("project_id"):
+                out[str(spec["project_id"])] = None
+            for p in spec.get("linked_project_ids") or ():
+                out[str(p)] = None
+        if out:
+            return tuple(out)
+        return self.affected_projects(fp) if target == "shared" else ()
 
     def env_written_at(self, fp: str, project_id: str) -> float | None:
-        """When the last env write of ``fp`` that reaches ``project_id`` completed (None: never)."""
-        best: float | None = None
-        for e in self.done(fp, StepKind.WRITE_ENV):
-            if project_id in self._entry_projects(e, fp):
-                t = _as_float(_first(e.detail, "env_written", "env_written_at", "written_at")) or e.ts
-                best = t if best is None else max(best, t)
-        return best
+        """When the last Vercel env write of ``fp`` reaching ``project_id`` completed (None: never)."""
+        return self.env_written_projects(fp).get(project_id)
 
     def env_written_projects(self, fp: str) -> dict[str, float]:
-        """Project id → when its env write completed, for every project written."""
+        """Project id → when its last Vercel env write (project or linked shared var) completed."""
         out: dict[str, float] = {}
         for e in self.done(fp, StepKind.WRITE_ENV):
-            t = _as_float(_first(e.detail, "env_written", "env_written_at", "written_at")) or e.ts
+            if self.write_target(e) not in ("vercel", "shared"):
+                continue
             for p in self._entry_projects(e, fp):
-                out[p] = max(out.get(p, 0.0), t)
+                out[p] = max(out.get(p, 0.0), e.ts)
         return out
 
     def env_writes(self, fp: str) -> tuple[EnvWrite, ...]:
-        """Every env var the run wrote for ``fp`` (from DONE write_env outcomes and their steps)."""
+        """Every Vercel env var the run wrote for ``fp`` (project and shared vars), with its time."""
         out: list[EnvWrite] = []
         for e in self.done(fp, StepKind.WRITE_ENV):
-            st = self.step(e.step_id)
-            params = st.params if st is not None else {}
-            at = _as_float(_first(e.detail, "env_written", "env_written_at", "written_at")) or e.ts
-            shared = bool(_first(e.detail, "shared") or _first(params, "shared"))
-            items = _first(e.detail, "items", "writes", "envs") or _first(params, "items", "writes", "envs")
-            found = False
-            if isinstance(items, list):
-                for it in items:
-                    if isinstance(it, dict):
-                        found = True
-                        out.append(
-                            EnvWrite(
-                                credential=fp,
-                                at=at,
-                                project_id=str(it.get("project_id") or it.get("projectId") or e.project_id),
-                                env_id=str(it.get("env_id") or it.get("id") or ""),
-                                key=str(it.get("key") or ""),
-                                shared=bool(it.get("shared", shared)),
-                            )
-                        )
-            ids = _first(e.detail, "env_ids", "env_id", "shared_env_ids", "shared_env_id") or _first(
-                params, "env_ids", "env_id", "shared_env_ids", "shared_env_id"
+            target = self.write_target(e)
+            if target not in ("vercel", "shared"):
+                continue
+            specs = {str(x.get("env_id", "")): x for x in self._locations(e)}
+            written = e.detail.get("written")
+            rows = (
+                [w for w in written if isinstance(w, dict)]
+                if isinstance(written, list)
+                else list(specs.values())
             )
-            keys = _first(e.detail, "keys", "key") or _first(params, "keys", "key")
-            id_list = ids if isinstance(ids, list) else ([ids] if ids else [])
-            key_list = keys if isinstance(keys, list) else ([keys] if keys else [])
-            projects = self._entry_projects(e, fp)
-            if id_list or key_list:
-                found = True
-                for p in projects or ("",):
-                    for i in id_list or [""]:
-                        for k in key_list or [""]:
-                            out.append(EnvWrite(fp, at, p, str(i), str(k), shared))
-            if not found:
-                for p in projects:
-                    out.append(EnvWrite(fp, at, p, shared=shared))
+            for w in rows:
+                env_id = str(w.get("env_id") or "")
+                spec = specs.get(env_id, {})
+                out.append(
+                    EnvWrite(
+                        credential=fp,
+                        at=e.ts,
+                        project_id=str(spec.get("project_id") or w.get("project_id") or e.project_id or ""),
+                        env_id=env_id,
+                        key=str(w.get("key") or spec.get("key") or ""),
+                        shared=target == "shared",
+                        fingerprint=str(w.get("fp") or ""),
+                    )
+                )
         return tuple(out)
+
+    def gid(self, fp: str) -> str:
+        """The group id of a credential plan (the prefix of its step ids)."""
+        for s in self.steps(fp):
+            return s.id.split("/", 1)[0]
+        return fp.split(":", 1)[-1]
+
+    def final_value_set(self, fp: str) -> str:
+        """The value set the last distribution phase wrote (what deployments should use now)."""
+        best: tuple[int, str] = (-1, "new")
+        for s in self.steps(fp):
+            if s.kind is StepKind.WRITE_ENV and isinstance(s.params.get("values"), str):
+                phase = int(s.params.get("phase") or 1)
+                if phase >= best[0]:
+                    best = (phase, s.params["values"])
+        return best[1]
+
+    def value_fingerprints(self, fp: str, value_set: str) -> dict[str, str]:
+        """``role → fingerprint`` of a journaled value set (``old``, ``new`` …; no key needed)."""
+        prefix = f"{self.gid(fp)}:{value_set}:"
+        return {n[len(prefix) :]: f for n, f in self.secret_fps.items() if n.startswith(prefix)}
 
     def revoked_at(self, fp: str) -> float | None:
         """When the old credential was revoked (the revoke/reset step's DONE outcome)."""
@@ -331,39 +368,46 @@ class RunLog:
 
     # -- evidence in detail ----------------------------------------------------------------
     def new_fingerprints(self, fp: str) -> tuple[str, ...]:
-        """Fingerprints of the new values minted for ``fp`` (may be several: token + password)."""
+        """Fingerprints of the values that replaced ``fp`` (final value set, and what the writes wrote)."""
         out: dict[str, None] = {}
-        for e in self.entries_for(fp):
-            if e.phase != "outcome":
+        for f in self.value_fingerprints(fp, self.final_value_set(fp)).values():
+            out[f] = None
+        last_phase = max(
+            (int(s.params.get("phase") or 1) for s in self.steps(fp) if s.kind is StepKind.WRITE_ENV),
+            default=1,
+        )
+        for e in self.done(fp, StepKind.WRITE_ENV):
+            st = self.step(e.step_id)
+            if st is not None and int(st.params.get("phase") or 1) != last_phase:
                 continue
-            v = _first(e.detail, "new_fingerprint", "new_fp", "new_fingerprints")
-            for item in v if isinstance(v, (list, tuple)) else [v]:
-                if isinstance(item, str) and item.startswith("sha256:") and item != fp:
-                    out[item] = None
-            fps = e.detail.get("fingerprints")
-            if isinstance(fps, dict):
-                new = fps.get("new")
-                for item in new if isinstance(new, (list, tuple)) else [new]:
-                    if isinstance(item, str) and item.startswith("sha256:"):
-                        out[item] = None
+            written = e.detail.get("written")
+            for w in written if isinstance(written, list) else []:
+                if isinstance(w, dict) and isinstance(w.get("fp"), str) and w["fp"].startswith("sha256:"):
+                    out[w["fp"]] = None
+        out.pop(fp, None)
+        return tuple(out)
+
+    def old_fingerprints(self, fp: str) -> tuple[str, ...]:
+        """Fingerprints of the values being replaced: the credential, its journaled ``old`` set and its group."""
+        out: dict[str, None] = {fp: None}
+        for f in self.value_fingerprints(fp, "old").values():
+            out[f] = None
+        cp = self.credential_plan(fp)
+        for s in cp.steps if cp is not None else ():
+            for spec in s.params.get("locations") or ():
+                if isinstance(spec, dict) and isinstance(spec.get("old_fp"), str):
+                    out[spec["old_fp"]] = None
+        if self.inventory is not None:
+            cred = self.inventory.credential(fp)
+            if cred is not None:
+                out.update(dict.fromkeys(cred.related))
         return tuple(out)
 
     def secret_names(self, fp: str, which: str) -> tuple[str, ...]:
-        """Names under which the journal stores the ``old`` or ``new`` values of ``fp``."""
-        out: dict[str, None] = {}
-        keys = (f"{which}_secret", f"{which}_secret_name", f"{which}_secrets", f"secret_{which}")
-        for e in self.entries_for(fp):
-            v = _first(e.detail, *keys)
-            for item in v if isinstance(v, (list, tuple)) else [v]:
-                if isinstance(item, str) and item:
-                    out[item] = None
-            names = e.detail.get("secrets")
-            if isinstance(names, dict):
-                v2 = names.get(which)
-                for item in v2 if isinstance(v2, (list, tuple)) else [v2]:
-                    if isinstance(item, str) and item:
-                        out[item] = None
-        return tuple(out)
+        """Journal names of the ``old`` values or of the final ``new`` values of ``fp``."""
+        value_set = self.final_value_set(fp) if which == "new" else which
+        prefix = f"{self.gid(fp)}:{value_set}:"
+        return tuple(n for n in self.secret_fps if n.startswith(prefix))
 
     def window_s(self, fp: str) -> float | None:
         """The measured cutover window (largest ``window_s`` journaled), None when not measured."""
@@ -380,45 +424,46 @@ class RunLog:
         return bool(self.run and self.run.options.get("force_revoke"))
 
     def redeploys(self, fp: str | None = None) -> tuple[Redeploy, ...]:
-        """Deployments created by the run (redeploy + await_ready entries), one per new id."""
-        by_new: dict[tuple[str, str], Redeploy] = {}
-        order: list[tuple[str, str]] = []
-        for e in self.entries_for(fp):
-            kind = self._kind(e)
-            if kind not in (StepKind.REDEPLOY, StepKind.AWAIT_READY) or e.phase == "intent":
+        """Deployments the run created: REDEPLOY outcomes (``deployments``) joined with AWAIT_READY (``ready``)."""
+        rows: dict[str, Redeploy] = {}
+        for e in self.done(fp, StepKind.REDEPLOY):
+            deps = e.detail.get("deployments")
+            for d in deps if isinstance(deps, list) else []:
+                if not isinstance(d, dict) or not d.get("new"):
+                    continue
+                new_id = str(d["new"])
+                started = (
+                    _as_float(d.get("started_at")) or _as_float(e.detail.get("redeploy_started")) or e.ts
+                )
+                rows[new_id] = Redeploy(
+                    project_id=e.project_id,
+                    credential=e.credential,
+                    new_id=new_id,
+                    old_id=str(d.get("old") or ""),
+                    target=str(d.get("target") or d.get("custom_environment_id") or ""),
+                    started_at=started,
+                )
+        for e in self.entries_for(fp, kind=StepKind.AWAIT_READY):
+            if e.phase != "outcome":
                 continue
-            new_id = str(_first(e.detail, "new_deployment_id", "deployment_id", "new", "id") or "")
-            old_id = str(_first(e.detail, "old_deployment_id", "from_deployment_id", "source", "old") or "")
-            if not new_id:
-                continue
-            key = (e.credential, new_id)
-            cur = by_new.get(key) or Redeploy(project_id=e.project_id, credential=e.credential, new_id=new_id)
-            if key not in by_new:
-                order.append(key)
-            started = cur.started_at
-            ready = cur.ready_at
-            state = cur.state
-            if kind is StepKind.REDEPLOY:
-                started = _as_float(_first(e.detail, "redeploy_started", "started_at")) or e.ts
-            if kind is StepKind.AWAIT_READY or _first(e.detail, "ready", "ready_at", "state"):
-                st = str(_first(e.detail, "state", "ready_state", "readyState") or "")
-                if e.state is StepState.DONE and not st and kind is StepKind.AWAIT_READY:
-                    st = "READY"
-                if st:
-                    state = st
-                if state == "READY":
-                    ready = _as_float(_first(e.detail, "ready_at", "ready")) or e.ts
-            by_new[key] = Redeploy(
-                project_id=cur.project_id or e.project_id,
-                credential=cur.credential,
-                new_id=new_id,
-                old_id=cur.old_id or old_id,
-                target=cur.target or str(_first(e.detail, "target") or ""),
-                started_at=started,
-                ready_at=ready,
-                state=state,
-            )
-        return tuple(by_new[k] for k in order)
+            ready = e.detail.get("ready")
+            for d in ready if isinstance(ready, list) else []:
+                if not isinstance(d, dict) or not d.get("new"):
+                    continue
+                new_id = str(d["new"])
+                cur = rows.get(new_id) or Redeploy(
+                    project_id=e.project_id,
+                    credential=e.credential,
+                    new_id=new_id,
+                    old_id=str(d.get("old") or ""),
+                )
+                state = str(d.get("state") or "")
+                rows[new_id] = replace(
+                    cur,
+                    state=state,
+                    ready_at=(_as_float(d.get("ready_at")) or e.ts) if state == "READY" else cur.ready_at,
+                )
+        return tuple(rows.values())
 
     def probe_entries(self, fp: str) -> tuple[JournalEntry, ...]:
         """Outcome entries of probe steps (the engine's own verification evidence)."""
@@ -460,6 +505,7 @@ def load_runlog(journal: JournalReader, run_id: str | None = None, *, path: str 
     entries = tuple(_read(problems, "entries", lambda: journal.entries(run.id), []))
     plan = _read(problems, "plan", lambda: journal.plan(run.id), None)
     inventory = _read(problems, "inventory", lambda: journal.inventory(run.id), None)
+    secret_fps = _read(problems, "secret names", lambda: dict(journal.secret_fingerprints(run.id)), {})
     return RunLog(
         path=path,
         run=run,
@@ -469,6 +515,7 @@ def load_runlog(journal: JournalReader, run_id: str | None = None, *, path: str 
         entries=entries,
         integrity=integrity,
         problems=tuple(problems),
+        secret_fps=secret_fps,
     )
 
 

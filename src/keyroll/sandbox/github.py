@@ -1,0 +1,541 @@
+"""The emulated GitHub Actions secrets API (repository, environment and organization secrets).
+
+Faithful to the REST API where keyroll and ``gh`` touch it: ``GET /user`` (with
+``X-OAuth-Scopes``), repository environments, secret lists (``{total_count, secrets}``,
+``per_page``/``page`` with a ``Link`` header), the scope's public key (a real Curve25519 key),
+``PUT`` with ``{encrypted_value, key_id}`` (201 created / 204 updated), ``DELETE`` (204).
+Errors are GitHub's ``{"message", "documentation_url", "status"}`` with 401/403/404/422.
+
+Values are never readable through the API. The sandbox decrypts each ``PUT`` with the
+scope's private key and keeps the plaintext so tests can check it through
+:func:`stored_secret` (hook ``github.secret_value``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import datetime as dt
+import json
+import logging
+import math
+import re
+import secrets
+import string
+import threading
+from collections.abc import Awaitable, Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from nacl.exceptions import CryptoError
+from nacl.public import PrivateKey, SealedBox
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from keyroll.sandbox.fleet import resolve_templates
+from keyroll.sandbox.guard import Guard
+from keyroll.sandbox.world import World
+
+__all__ = ["GitHubState", "install", "stored_secret"]
+
+log = logging.getLogger(__name__)
+
+DOCS = "https://docs.github.com/rest/actions/secrets"
+_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+DEFAULT_LIMITS = {"core": 5000}
+"""GitHub's primary limit for a personal access token: 5,000 requests per hour."""
+
+
+def _iso(ts: float) -> str:
+    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class StoredSecret:
+    """A secret's plaintext (sandbox-side only) and its dates."""
+
+    value: str
+    created_at: str
+    updated_at: str
+    visibility: str = "private"
+    selected_repository_ids: list[int] = field(default_factory=list)
+
+
+@dataclass
+class SecretScope:
+    """A repository, one of its environments, or an organization, with its key pair."""
+
+    label: str
+    key: PrivateKey
+    key_id: str
+    secrets: dict[str, StoredSecret] = field(default_factory=dict)
+
+
+@dataclass
+class Repo:
+    """A repository and its environments."""
+
+    id: int
+    full_name: str
+    scope: SecretScope
+    environments: dict[str, SecretScope] = field(default_factory=dict)
+    env_created: dict[str, str] = field(default_factory=dict)
+
+
+class ApiError(Exception):
+    """A GitHub-shaped error response."""
+
+    def __init__(
+        self, status: int, message: str, *, headers: dict[str, str] | None = None, **extra: Any
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or {}
+        self.extra = extra
+
+    def response(self) -> JSONResponse:
+        """``{"message", "documentation_url", "status"}``."""
+        body = {"message": self.message, "documentation_url": DOCS, "status": str(self.status), **self.extra}
+        return JSONResponse(body, status_code=self.status, headers=self.headers)
+
+
+class GitHubState:
+    """Repositories, environments, organizations and their secrets."""
+
+    def __init__(self, world: World, *, token: str, scopes: list[str], login: str) -> None:
+        self.world = world
+        self.token = token
+        self.scopes = scopes
+        self.login = login
+        self.repos: dict[str, Repo] = {}
+        self.orgs: dict[str, SecretScope] = {}
+        self.lock = threading.RLock()
+        self._next_id = 700_000_000
+
+    def new_scope(self, label: str) -> SecretScope:
+        """A secret scope with a fresh Curve25519 key pair."""
+        return SecretScope(label, PrivateKey.generate(), str(secrets.randbelow(10**18) + 10**17))
+
+    def add_repo(self, full_name: str) -> Repo:
+        """Create a repository (idempotent)."""
+        with self.lock:
+            key = full_name.lower()
+            if key not in self.repos:
+                self._next_id += 1
+                self.repos[key] = Repo(self._next_id, full_name, self.new_scope(full_name))
+            return self.repos[key]
+
+    def add_environment(self, repo: Repo, name: str) -> SecretScope:
+        """Create a repository environment (idempotent)."""
+        with self.lock:
+            if name not in repo.environments:
+                repo.environments[name] = self.new_scope(f"{repo.full_name} env:{name}")
+                repo.env_created[name] = _iso(self.world.clock())
+            return repo.environments[name]
+
+    def put(self, scope: SecretScope, name: str, value: str, **extra: Any) -> bool:
+        """Store a plaintext; returns True when it was created."""
+        now = _iso(self.world.clock())
+        with self.lock:
+            existing = scope.secrets.get(name)
+            if existing is None:
+                scope.secrets[name] = StoredSecret(value, now, now, **extra)
+                return True
+            existing.value = value
+            existing.updated_at = now
+            for k, v in extra.items():
+                setattr(existing, k, v)
+            return False
+
+    def value_of(
+        self, name: str, *, repo: str | None = None, environment: str | None = None, org: str | None = None
+    ) -> str | None:
+        """The stored plaintext of a secret (sandbox-only; the API never returns it)."""
+        with self.lock:
+            scope: SecretScope | None
+            if org is not None:
+                scope = self.orgs.get(org.lower())
+            else:
+                r = self.repos.get((repo or "").lower())
+                scope = None if r is None else (r.environments.get(environment) if environment else r.scope)
+            if scope is None or name not in scope.secrets:
+                return None
+            return scope.secrets[name].value
+
+
+def stored_secret(
+    world: World,
+    name: str,
+    *,
+    repo: str | None = None,
+    environment: str | None = None,
+    org: str | None = None,
+) -> str | None:
+    """Sandbox-only: the plaintext the emulated GitHub decrypted for a secret (tests use it)."""
+    hook = world.hooks.get("github.secret_value")
+    return None if hook is None else hook(name, repo=repo, environment=environment, org=org)
+
+
+# -- HTTP ---------------------------------------------------------------------------------
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class GitHubApp:
+    """The Starlette app over a :class:`GitHubState`."""
+
+    def __init__(self, world: World, state: GitHubState) -> None:
+        self.world = world
+        self.state = state
+        self.guard = Guard(world, "github", DEFAULT_LIMITS)
+
+    def _headers(self) -> dict[str, str]:
+        return {
+            "X-OAuth-Scopes": ", ".join(self.state.scopes),
+            "X-Accepted-OAuth-Scopes": "repo",
+            "X-GitHub-Media-Type": "github.v3; format=json",
+            "X-GitHub-Api-Version-Selected": "2022-11-28",
+            "X-GitHub-Request-Id": secrets.token_hex(8).upper(),
+        }
+
+    def wrap(self, handler: Handler, *, org_scope: bool = False) -> Handler:
+        """Latency, auth, rate limit, faults and error mapping around a handler."""
+
+        async def endpoint(request: Request) -> Response:
+            await self.guard.delay()
+            headers = self._headers()
+            try:
+                self._authorize(request, org_scope)
+                rate = self.guard.take("core")
+                headers.update(rate.headers())
+                headers["X-RateLimit-Used"] = str(rate.limit - rate.remaining)
+                headers["X-RateLimit-Resource"] = "core"
+                if not rate.allowed:
+                    if self.guard.storm_left() > 0:
+                        raise ApiError(
+                            429,
+                            "You have exceeded a secondary rate limit. Please wait a few minutes before you try again.",
+                            headers={"Retry-After": str(rate.retry_after_s)},
+                        )
+                    raise ApiError(
+                        403,
+                        f"API rate limit exceeded for user {self.state.login}.",
+                        headers={"Retry-After": str(max(1, math.ceil(rate.reset_s - self.world.clock())))},
+                    )
+                faults = self.world.faults
+                if self.guard.roll("timeout", faults.timeout_rate):
+                    await asyncio.sleep(faults.timeout_s)
+                    raise ApiError(504, "We couldn't respond to your request in time.")
+                if self.guard.roll("error", faults.error_rate):
+                    raise ApiError(502, "Server Error")
+                response = await handler(request)
+            except ApiError as exc:
+                response = exc.response()
+                for k, v in exc.headers.items():
+                    headers[k] = v
+            except Exception:
+                log.exception("github sandbox: unexpected error in %s %s", request.method, request.url.path)
+                response = ApiError(500, "Server Error").response()
+            for k, v in headers.items():
+                response.headers[k] = v
+            return response
+
+        return endpoint
+
+    def _authorize(self, request: Request, org_scope: bool) -> None:
+        auth = request.headers.get("authorization", "")
+        if not auth:
+            raise ApiError(401, "Requires authentication")
+        scheme, _, token = auth.partition(" ")
+        if scheme.lower() not in ("bearer", "token") or token.strip() != self.state.token:
+            raise ApiError(401, "Bad credentials")
+        if org_scope and "admin:org" not in self.state.scopes:
+            raise ApiError(403, "Resource not accessible by personal access token")
+        if not org_scope and "repo" not in self.state.scopes and request.url.path != "/user":
+            raise ApiError(403, "Resource not accessible by personal access token")
+
+    # -- lookups ----------------------------------------------------------------------
+    def repo(self, request: Request) -> Repo:
+        """The addressed repository (``/repos/{owner}/{repo}`` or ``/repositories/{id}``)."""
+        params = request.path_params
+        with self.state.lock:
+            if "repo_id" in params:
+                for r in self.state.repos.values():
+                    if str(r.id) == params["repo_id"]:
+                        return r
+            else:
+                r_found = self.state.repos.get(f"{params['owner']}/{params['repo']}".lower())
+                if r_found is not None:
+                    return r_found
+        raise ApiError(404, "Not Found")
+
+    def scope(self, request: Request) -> SecretScope:
+        """The secret scope a path addresses."""
+        params = request.path_params
+        if "org" in params:
+            org = self.state.orgs.get(params["org"].lower())
+            if org is None:
+                raise ApiError(404, "Not Found")
+            return org
+        repo = self.repo(request)
+        if "env" in params:
+            env = repo.environments.get(params["env"])
+            if env is None:
+                raise ApiError(404, "Not Found")
+            return env
+        return repo.scope
+
+    # -- handlers ---------------------------------------------------------------------
+    async def user(self, request: Request) -> Response:
+        """``GET /user``."""
+        return JSONResponse({"login": self.state.login, "id": 1, "type": "User", "name": self.state.login})
+
+    async def get_repo(self, request: Request) -> Response:
+        """``GET /repos/{owner}/{repo}``."""
+        r = self.repo(request)
+        owner, _, name = r.full_name.partition("/")
+        return JSONResponse(
+            {"id": r.id, "name": name, "full_name": r.full_name, "owner": {"login": owner}, "private": True}
+        )
+
+    async def environments(self, request: Request) -> Response:
+        """``GET /repos/{owner}/{repo}/environments``."""
+        r = self.repo(request)
+        page, per_page = _paging(request)
+        names = sorted(r.environments)
+        chunk = names[(page - 1) * per_page : page * per_page]
+        items = [
+            {
+                "id": 100 + i,
+                "name": n,
+                "url": f"/repos/{r.full_name}/environments/{n}",
+                "created_at": r.env_created.get(n, ""),
+                "updated_at": r.env_created.get(n, ""),
+                "protection_rules": [],
+                "deployment_branch_policy": None,
+            }
+            for i, n in enumerate(chunk)
+        ]
+        return JSONResponse(
+            {"total_count": len(names), "environments": items},
+            headers=_link(request, page, per_page, len(names)),
+        )
+
+    async def list_secrets(self, request: Request) -> Response:
+        """``GET …/secrets`` → ``{total_count, secrets}``."""
+        scope = self.scope(request)
+        page, per_page = _paging(request)
+        with self.state.lock:
+            names = sorted(scope.secrets)
+            chunk = names[(page - 1) * per_page : page * per_page]
+            items = [self._meta(request, n, scope.secrets[n]) for n in chunk]
+        return JSONResponse(
+            {"total_count": len(names), "secrets": items}, headers=_link(request, page, per_page, len(names))
+        )
+
+    def _meta(self, request: Request, name: str, s: StoredSecret) -> dict[str, Any]:
+        meta: dict[str, Any] = {"name": name, "created_at": s.created_at, "updated_at": s.updated_at}
+        if "org" in request.path_params:
+            meta["visibility"] = s.visibility
+            if s.visibility == "selected":
+                meta["selected_repositories_url"] = (
+                    f"/orgs/{request.path_params['org']}/actions/secrets/{name}/repositories"
+                )
+        return meta
+
+    async def public_key(self, request: Request) -> Response:
+        """``GET …/secrets/public-key`` → ``{key_id, key}``."""
+        scope = self.scope(request)
+        key = base64.b64encode(bytes(scope.key.public_key)).decode()
+        return JSONResponse({"key_id": scope.key_id, "key": key})
+
+    async def get_secret(self, request: Request) -> Response:
+        """``GET …/secrets/{name}`` → metadata (never the value)."""
+        scope = self.scope(request)
+        name = request.path_params["name"]
+        with self.state.lock:
+            s = scope.secrets.get(name)
+            if s is None:
+                raise ApiError(404, "Not Found")
+            return JSONResponse(self._meta(request, name, s))
+
+    async def put_secret(self, request: Request) -> Response:
+        """``PUT …/secrets/{name}`` with ``{encrypted_value, key_id}`` → 201 created / 204 updated."""
+        scope = self.scope(request)
+        name = request.path_params["name"]
+        if not _NAME_RE.match(name) or name.upper().startswith("GITHUB_"):
+            raise _invalid(
+                "name",
+                "Secret names can only contain alphanumeric characters or underscores, "
+                "must not start with a number or GITHUB_.",
+            )
+        body = await _json(request)
+        encrypted, key_id = body.get("encrypted_value"), body.get("key_id")
+        if not isinstance(encrypted, str) or not encrypted:
+            raise _invalid("encrypted_value", "encrypted_value is required and must be a string.")
+        if not isinstance(key_id, str) or not key_id:
+            raise _invalid("key_id", "key_id is required and must be a string.")
+        if key_id != scope.key_id:
+            raise _invalid("key_id", "key_id does not match the current public key of this scope.")
+        try:
+            value = SealedBox(scope.key).decrypt(base64.b64decode(encrypted, validate=True)).decode("utf-8")
+        except (binascii.Error, ValueError, CryptoError, UnicodeDecodeError):
+            raise _invalid(
+                "encrypted_value", "encrypted_value could not be decrypted with this scope's key."
+            ) from None
+        extra: dict[str, Any] = {}
+        if "org" in request.path_params:
+            visibility = body.get("visibility")
+            if visibility not in ("all", "private", "selected"):
+                raise _invalid("visibility", "visibility must be one of all, private, selected.")
+            ids = body.get("selected_repository_ids", [])
+            if not isinstance(ids, list) or not all(isinstance(i, int) for i in ids):
+                raise _invalid(
+                    "selected_repository_ids", "selected_repository_ids must be an array of integers."
+                )
+            extra = {"visibility": visibility, "selected_repository_ids": ids}
+        created = self.state.put(scope, name, value, **extra)
+        return JSONResponse({}, status_code=201) if created else Response(status_code=204)
+
+    async def delete_secret(self, request: Request) -> Response:
+        """``DELETE …/secrets/{name}`` → 204 (404 when absent)."""
+        scope = self.scope(request)
+        name = request.path_params["name"]
+        with self.state.lock:
+            if scope.secrets.pop(name, None) is None:
+                raise ApiError(404, "Not Found")
+        return Response(status_code=204)
+
+    def build(self) -> Starlette:
+        """All routes; unknown ones answer GitHub's 404 ``Not Found``."""
+        routes: list[Route] = [
+            Route("/user", self.wrap(self.user), methods=["GET"]),
+            Route("/repos/{owner}/{repo}", self.wrap(self.get_repo), methods=["GET"]),
+            Route("/repos/{owner}/{repo}/environments", self.wrap(self.environments), methods=["GET"]),
+        ]
+        prefixes = [
+            ("/repos/{owner}/{repo}/actions/secrets", False),
+            ("/repos/{owner}/{repo}/environments/{env}/secrets", False),
+            ("/repositories/{repo_id}/environments/{env}/secrets", False),
+            ("/orgs/{org}/actions/secrets", True),
+        ]
+        for prefix, org in prefixes:
+            routes += [
+                Route(prefix, self.wrap(self.list_secrets, org_scope=org), methods=["GET"]),
+                Route(f"{prefix}/public-key", self.wrap(self.public_key, org_scope=org), methods=["GET"]),
+                Route(f"{prefix}/{{name}}", self.wrap(self.get_secret, org_scope=org), methods=["GET"]),
+                Route(f"{prefix}/{{name}}", self.wrap(self.put_secret, org_scope=org), methods=["PUT"]),
+                Route(f"{prefix}/{{name}}", self.wrap(self.delete_secret, org_scope=org), methods=["DELETE"]),
+            ]
+
+        async def not_found(request: Request, exc: Exception) -> Response:
+            status = getattr(exc, "status_code", 404)
+            if status == 405:
+                return ApiError(404, "Not Found").response()
+            return ApiError(404, "Not Found").response()
+
+        return Starlette(routes=routes, exception_handlers={HTTPException: not_found})
+
+
+def _invalid(field_name: str, message: str) -> ApiError:
+    return ApiError(
+        422,
+        "Validation Failed",
+        errors=[{"resource": "Secret", "field": field_name, "code": "invalid", "message": message}],
+    )
+
+
+def _paging(request: Request) -> tuple[int, int]:
+    try:
+        per_page = int(request.query_params.get("per_page", "30"))
+        page = int(request.query_params.get("page", "1"))
+    except ValueError:
+        raise ApiError(422, "Invalid request.\n\nper_page and page must be integers.") from None
+    return max(1, page), min(100, max(1, per_page))
+
+
+def _link(request: Request, page: int, per_page: int, total: int) -> dict[str, str]:
+    last = max(1, math.ceil(total / per_page))
+    base = str(request.url.remove_query_params(["page"]))
+    sep = "&" if "?" in base else "?"
+    links = []
+    if page < last:
+        links.append(f'<{base}{sep}page={page + 1}>; rel="next"')
+        links.append(f'<{base}{sep}page={last}>; rel="last"')
+    if page > 1:
+        links.append(f'<{base}{sep}page={page - 1}>; rel="prev"')
+        links.append(f'<{base}{sep}page=1>; rel="first"')
+    return {"Link": ", ".join(links)} if links else {}
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    raw = await request.body()
+    try:
+        body = json.loads(raw) if raw.strip() else None
+    except (ValueError, RecursionError):
+        raise ApiError(400, "Problems parsing JSON") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "Problems parsing JSON")
+    return body
+
+
+# -- install ------------------------------------------------------------------------------
+
+
+def _token() -> str:
+    alphabet = string.ascii_letters + string.digits
+    return "ghp_" + "".join(secrets.choice(alphabet) for _ in range(36))
+
+
+def install(world: World, fleet: Mapping[str, Any]) -> None:
+    """Seed repositories, environments and organizations from ``fleet["github"]`` and register
+    the ``github`` service; puts ``GITHUB_TOKEN`` into ``world.info["env"]``.
+
+    :raises FleetError: a secret value names a template missing from ``world.templates``.
+    """
+    spec = dict(fleet.get("github") or {})
+    state = GitHubState(
+        world,
+        token=_token(),
+        scopes=list(spec.get("token_scopes") or ["repo", "admin:org", "workflow"]),
+        login=str(spec.get("user") or "sandbox-bot"),
+    )
+    for rspec in spec.get("repos", []):
+        repo = state.add_repo(rspec["name"])
+        for item in rspec.get("secrets", []):
+            where = f"github.repos.{rspec['name']}.secrets.{item['name']}"
+            state.put(
+                repo.scope, item["name"], resolve_templates(item["value"], world.templates, where=where)
+            )
+        for env_name, items in (rspec.get("environments") or {}).items():
+            scope = state.add_environment(repo, env_name)
+            for item in items:
+                where = f"github.repos.{rspec['name']}.environments.{env_name}.{item['name']}"
+                state.put(scope, item["name"], resolve_templates(item["value"], world.templates, where=where))
+    for ospec in spec.get("orgs", []):
+        org = state.orgs.setdefault(ospec["name"].lower(), state.new_scope(f"org:{ospec['name']}"))
+        for item in ospec.get("secrets", []):
+            where = f"github.orgs.{ospec['name']}.secrets.{item['name']}"
+            state.put(
+                org,
+                item["name"],
+                resolve_templates(item["value"], world.templates, where=where),
+                visibility="all",
+            )
+    for project in fleet.get("projects", []):
+        if project.get("repo"):
+            state.add_repo(project["repo"])
+    world.add_service("github", GitHubApp(world, state).build())
+    world.hooks["github.secret_value"] = state.value_of
+    world.hooks["github.state"] = lambda: state
+    world.info.setdefault("env", {})["GITHUB_TOKEN"] = state.token
+    world.info["github"] = {
+        "repos": sorted(r.full_name for r in state.repos.values()),
+        "orgs": sorted(state.orgs),
+    }

@@ -21,12 +21,13 @@ import logging
 import os
 import socket
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
+from keyroll.sandbox.tls import TlsFiles, make_certificates
 from keyroll.sandbox.world import Faults, World
 
 __all__ = ["INSTALLERS", "Sandbox"]
@@ -34,6 +35,9 @@ __all__ = ["INSTALLERS", "Sandbox"]
 log = logging.getLogger(__name__)
 
 UPSTASH_INSTALLER = "keyroll.sandbox.upstash"
+
+TLS_SERVICES = ("vercel", "github")
+"""Services also served over HTTPS with ``Sandbox(tls=True)``."""
 
 INSTALLERS = (
     UPSTASH_INSTALLER,
@@ -63,9 +67,14 @@ class Sandbox:
         rate_window_s: float = 60.0,
         templates: Mapping[str, str] | None = None,
         rate_limits: Mapping[str, int] | None = None,
+        tls: bool = False,
+        services: Sequence[str] | None = None,
     ) -> None:
         """:param templates: fixed ``${…}`` values (tests without the Upstash emulation).
         :param rate_limits: per-window limits by ``service.class`` (e.g. ``{"vercel.env_write": 5}``).
+        :param tls: also serve Vercel and GitHub over HTTPS (a sandbox CA in ``DIR/tls/``), for
+            clients that refuse plain HTTP such as the Vercel CLI.
+        :param services: install only these (``upstash``, ``vercel``, ``github``); default all.
         :raises ValueError: a bad ``faults`` spec.
         """
         self.state_dir = Path(state_dir)
@@ -80,6 +89,9 @@ class Sandbox:
             rate_limits=dict(rate_limits or {}),
         )
         self.fleet_spec = fleet
+        self.tls = tls
+        self.services = tuple(services) if services is not None else None
+        self.tls_files: TlsFiles | None = None
         self._servers: list[uvicorn.Server] = []
         self._thread: threading.Thread | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -97,6 +109,11 @@ class Sandbox:
 
         fleet = load_fleet(self.fleet_spec)
         for name in INSTALLERS:
+            if self.services is not None and name.rsplit(".", 1)[-1] not in self.services:
+                if name == UPSTASH_INSTALLER:
+                    for key, value in placeholder_templates(fleet).items():
+                        self.world.templates.setdefault(key, value)
+                continue
             try:
                 module = importlib.import_module(name)
             except ModuleNotFoundError as exc:
@@ -115,6 +132,11 @@ class Sandbox:
             install(self.world, fleet)
         for name in self.world.services:
             self.world.urls[name] = f"http://127.0.0.1:{_free_port()}"
+        if self.tls:
+            self.tls_files = make_certificates(self.state_dir / "tls")
+            for name in TLS_SERVICES:
+                if name in self.world.services:
+                    self.world.tls_urls[name] = f"https://127.0.0.1:{_free_port()}"
         self._installed = True
 
     @property
@@ -140,12 +162,14 @@ class Sandbox:
 
     def write_state_files(self) -> None:
         """Write ``sandbox.json`` and ``sandbox.env`` (0600) into the state dir."""
-        info = {
+        info: dict[str, Any] = {
             "version": 1,
             "urls": self.world.urls,
             "env": self.env(),
             **{k: v for k, v in self.world.info.items() if k != "env"},
         }
+        if self.tls_files is not None:
+            info["tls"] = {"urls": self.world.tls_urls, "ca_cert": str(self.tls_files.ca_cert)}
         self._write_private(self.state_dir / "sandbox.json", json.dumps(info, indent=2, default=str) + "\n")
         lines = [f"{k}={v}" for k, v in sorted(self.env().items())]
         self._write_private(self.state_dir / "sandbox.env", "\n".join(lines) + "\n")
@@ -161,10 +185,22 @@ class Sandbox:
     async def _serve(self) -> None:
         for hook in self.world.startup:
             await hook()
-        for name, app in self.world.services.items():
-            port = int(self.world.urls[name].rsplit(":", 1)[1])
+        listeners: list[tuple[Any, str, dict[str, Any]]] = [
+            (app, self.world.urls[name], {}) for name, app in self.world.services.items()
+        ]
+        if self.tls_files is not None:
+            ssl = {"ssl_certfile": str(self.tls_files.cert), "ssl_keyfile": str(self.tls_files.key)}
+            listeners += [(self.world.services[n], url, ssl) for n, url in self.world.tls_urls.items()]
+        for app, url, extra in listeners:
+            port = int(url.rsplit(":", 1)[1])
             config = uvicorn.Config(
-                app, host="127.0.0.1", port=port, log_level="warning", access_log=False, lifespan="off"
+                app,
+                host="127.0.0.1",
+                port=port,
+                log_level="warning",
+                access_log=False,
+                lifespan="off",
+                **extra,
             )
             server = uvicorn.Server(config)
             server.install_signal_handlers = lambda: None  # type: ignore[method-assign]

@@ -87,6 +87,8 @@ class World:
     clock: Callable[[], float] = time.time
     services: dict[str, Starlette] = field(default_factory=dict)
     urls: dict[str, str] = field(default_factory=dict)
+    tls_urls: dict[str, str] = field(default_factory=dict)
+    """``https://`` origins of services also served over TLS (``Sandbox(tls=True)``)"""
     templates: dict[str, str] = field(default_factory=dict)
     hooks: dict[str, Callable[..., Any]] = field(default_factory=dict)
     behaviour: Behaviour | None = None

@@ -101,6 +101,8 @@ def routes(app: VercelApp) -> list[BaseRoute]:
         app.route("/v1/teams", "default", list_teams, ["GET"], scoped=False),
         app.route("/v2/teams/{team}", "default", get_team, ["GET"], scoped=False),
         app.route("/v1/teams/{team}", "default", get_team, ["GET"], scoped=False),
+        app.route("/teams", "default", list_teams, ["GET"], scoped=False),
+        app.route("/teams/{team}", "default", get_team, ["GET"], scoped=False),
         app.route("/v3/events", "events", list_events, ["GET"]),
         app.route("/v1/integrations/configurations", "default", list_integrations, ["GET"]),
         app.route("/v1/integrations/configuration/{config}", "default", get_integration, ["GET"]),

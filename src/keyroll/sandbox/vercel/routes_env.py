@@ -238,6 +238,43 @@ async def delete_env_batch(call: Call) -> Any:
     return {"deleted": len(deleted), "ids": deleted}
 
 
+async def pull_env(call: Call) -> Any:
+    """``GET /v3/env/pull/{p}/{target}[/{gitBranch}]`` (``vercel env pull``) → ``{env: {KEY: value}}``,
+    decrypted; sensitive vars come back empty as they do for the real CLI."""
+    state = call.state
+    project = call.project(call.param("project"))
+    target = call.param("target")
+    branch = call.request.path_params.get("branch", "")
+    ce = None
+    if target not in ("production", "preview", "development"):
+        ce = project.custom_env(target)
+        if ce is None:
+            raise not_found(f"Custom environment {target} was not found.")
+    values: dict[str, str] = {}
+    with state.lock:
+        branch_vars = []
+        for ev in project.env.values():
+            if ce is not None:
+                if ce.id not in ev.custom_environment_ids:
+                    continue
+            elif target not in ev.target:
+                continue
+            if ev.git_branch is not None:
+                if ev.git_branch == branch:
+                    branch_vars.append(ev)
+                continue
+            values[ev.key] = "" if ev.type == "sensitive" else ev.value
+        for ev in branch_vars:
+            values[ev.key] = "" if ev.type == "sensitive" else ev.value
+    state.add_event(
+        "env-variable-read",
+        f"Environment variables of project {project.name} ({target}) were pulled",
+        project=project,
+        payload={"target": target, "gitBranch": branch or None, "keys": sorted(values)},
+    )
+    return {"env": values}
+
+
 def routes(app: VercelApp) -> list[BaseRoute]:
     """Every env var route."""
     out: list[BaseRoute] = []
@@ -252,4 +289,6 @@ def routes(app: VercelApp) -> list[BaseRoute]:
     for v in ("v9", "v10"):
         out.append(app.route(f"/{v}/projects/{{project}}/env/{{env_id}}", "env_write", edit_env, ["PATCH"]))
     out.append(app.route("/v1/projects/{project}/env", "env_write", delete_env_batch, ["DELETE"]))
+    out.append(app.route("/v3/env/pull/{project}/{target}", "env_read", pull_env, ["GET"]))
+    out.append(app.route("/v3/env/pull/{project}/{target}/{branch}", "env_read", pull_env, ["GET"]))
     return out

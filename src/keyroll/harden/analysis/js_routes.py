@@ -120,7 +120,7 @@ def collect_routes(mod: JsModule, b: JsBindings, out: SourceAnalysis) -> None:
                 mod.rel,
                 1,
                 "next-pages",
-                "/api" + _route_from_segments(m.group(1)),
+                ("/api" + _route_from_segments(m.group(1))).rstrip("/"),
                 (),
                 bool(protected),
                 protected,

@@ -38,7 +38,9 @@ _REDIS_PY = (
 )
 _FROM_URL = ("redis.from_url", "redis.asyncio.from_url")
 _DERIVE = frozenset({"pipeline", "client"})
-_IGNORED_ESCAPES = frozenset({"print", "repr", "str", "isinstance", "type", "id", "len"})
+_IGNORED_ESCAPES = frozenset(
+    {"print", "repr", "str", "isinstance", "type", "id", "len", "getattr", "hasattr"}
+)
 
 
 @dataclass

@@ -1,0 +1,378 @@
+"""The emulated Upstash: Developer API, Redis (REST + TCP on real redis-servers), QStash,
+Vector, Search, the deployment behaviour and the sandbox dashboard.
+
+:func:`install` mints every credential of the fleet's ``upstash`` section, fills
+``World.templates`` (the names of ``docs/sandbox.md``), registers the services
+(``upstash``, ``qstash``, ``admin``, one ``redis-<name>``/``vector-<name>``/``search-<name>``
+per resource), the hooks, ``World.behaviour``, and startup/shutdown hooks that run one
+redis-server per database.
+
+Modules: ``state`` (resources), ``tokens`` (credential formats), ``redis_server`` (processes),
+``redis_rest`` + ``acl`` (REST data plane), ``developer`` (Developer API), ``qstash``,
+``vector``, ``search`` + ``indexes``, ``resets`` (shared reset operations), ``behaviour``
+(deployments), ``admin`` (dashboard), ``chaos`` (latency/faults), ``transport`` (in-process
+HTTP between services).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import secrets
+import shutil
+import socket
+import tempfile
+import time
+import uuid
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from keyroll.sandbox.upstash import tokens
+from keyroll.sandbox.upstash.admin import create_app as admin_app
+from keyroll.sandbox.upstash.behaviour import DeploymentBehaviour
+from keyroll.sandbox.upstash.developer import create_app as developer_app
+from keyroll.sandbox.upstash.qstash import QStashService
+from keyroll.sandbox.upstash.redis_rest import create_app as redis_app
+from keyroll.sandbox.upstash.redis_server import RedisServer, find_redis_server
+from keyroll.sandbox.upstash.search import create_app as search_app
+from keyroll.sandbox.upstash.state import (
+    INTEGRATION,
+    NATIVE,
+    QStashUser,
+    RedisDB,
+    SearchIndex,
+    TokenBinding,
+    UpstashState,
+    VectorIndex,
+)
+from keyroll.sandbox.upstash.transport import LocalTransport
+from keyroll.sandbox.upstash.vector import create_app as vector_app
+from keyroll.sandbox.world import World
+
+__all__ = ["install"]
+
+_NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _items(section: Any, where: str) -> list[dict[str, Any]]:
+    if section is None:
+        return []
+    if not isinstance(section, list) or not all(isinstance(x, dict) for x in section):
+        raise ValueError(f"fleet: {where} must be a list of mappings")
+    names = [str(x.get("name", "")) for x in section]
+    for i, name in enumerate(names):
+        if not name or set(name) - _NAME_CHARS:
+            raise ValueError(f"fleet: {where}[{i}].name must be letters, digits, - or _")
+    if len(set(names)) != len(names):
+        raise ValueError(f"fleet: {where} has duplicate names")
+    return section
+
+
+def _managed(spec: dict[str, Any], where: str) -> tuple[str, str | None]:
+    managed = str(spec.get("managed_by", NATIVE))
+    if managed not in (NATIVE, INTEGRATION):
+        raise ValueError(f"fleet: {where}.managed_by must be {NATIVE} or {INTEGRATION}")
+    cfg = spec.get("configuration_id")
+    if managed == INTEGRATION and not cfg:
+        raise ValueError(f"fleet: {where} is managed by the Vercel integration but has no configuration_id")
+    return managed, (str(cfg) if cfg else None)
+
+
+def _seed(fleet: dict[str, Any]) -> UpstashState:
+    section = fleet.get("upstash") or {}
+    if not isinstance(section, dict):
+        raise ValueError("fleet: upstash must be a mapping")
+    team = fleet.get("team") if isinstance(fleet.get("team"), dict) else {}
+    state = UpstashState(
+        email=str(section.get("email", "sandbox@keyroll.test")),
+        api_key=secrets.token_hex(18),
+        team_name=str(section.get("team", team.get("slug", "")) if team else section.get("team", "")),
+    )
+    for i, spec in enumerate(_items(section.get("redis"), "upstash.redis")):
+        where = f"upstash.redis[{i}]"
+        managed, cfg = _managed(spec, where)
+        db_id = str(uuid.uuid4())
+        port = _free_port()
+        password = tokens.new_password()
+        db = RedisDB(
+            id=db_id,
+            name=str(spec["name"]),
+            tcp_port=port,
+            password=password,
+            rest_token=tokens.redis_rest_token(port, db_id, password),
+            readonly_token=tokens.redis_readonly_token(port, db_id),
+            managed_by=managed,
+            configuration_id=cfg,
+            credential_protection=bool(spec.get("credential_protection", False)),
+            region=str(spec.get("region", "us-east-1")),
+        )
+        db.tokens[db.rest_token] = TokenBinding("default", password, "rest")
+        db.tokens[db.readonly_token] = TokenBinding("default_ro", db.readonly_token, "readonly")
+        for j, user in enumerate(_items(spec.get("acl_users"), f"{where}.acl_users")):
+            name = str(user["name"])
+            if name in ("default", "default_ro"):
+                raise ValueError(f"fleet: {where}.acl_users[{j}] may not redefine {name}")
+            rules = str(user.get("rules", "~* &* +@all")).split()
+            acl_password = tokens.redis_gentoken(port, name, tokens.new_password())
+            rest = tokens.redis_resttoken(port)
+            db.tokens[rest] = TokenBinding(name, acl_password, "acl")
+            db.acl_users.append({"name": name, "rules": rules, "password": acl_password, "rest_token": rest})
+        state.redis[db.name] = db
+    for i, spec in enumerate(_items(section.get("vector"), "upstash.vector")):
+        managed, cfg = _managed(spec, f"upstash.vector[{i}]")
+        index_id = str(uuid.uuid4())
+        dim = spec.get("dimension", 8)
+        if not isinstance(dim, int) or not 1 <= dim <= 4096:
+            raise ValueError(f"fleet: upstash.vector[{i}].dimension must be an integer 1..4096")
+        state.vector[str(spec["name"])] = VectorIndex(
+            id=index_id,
+            name=str(spec["name"]),
+            token=tokens.index_token(1, index_id),
+            readonly_token=tokens.index_token(2, index_id),
+            dimension=dim,
+            similarity_function=str(spec.get("similarity", "COSINE")).upper(),
+            managed_by=managed,
+            configuration_id=cfg,
+        )
+    for i, spec in enumerate(_items(section.get("search"), "upstash.search")):
+        managed, cfg = _managed(spec, f"upstash.search[{i}]")
+        index_id = str(uuid.uuid4())
+        state.search[str(spec["name"])] = SearchIndex(
+            id=index_id,
+            name=str(spec["name"]),
+            token=tokens.index_token(1, index_id),
+            readonly_token=tokens.index_token(2, index_id),
+            managed_by=managed,
+            configuration_id=cfg,
+        )
+    q = section.get("qstash", {})
+    if q is not None:
+        if not isinstance(q, dict):
+            raise ValueError("fleet: upstash.qstash must be a mapping")
+        managed, cfg = _managed(q, "upstash.qstash")
+        user_id = str(uuid.uuid4())
+        state.qstash = QStashUser(
+            id=user_id,
+            token=tokens.qstash_token(user_id),
+            readonly_token=tokens.qstash_token(user_id),
+            current_signing_key=tokens.signing_key(),
+            next_signing_key=tokens.signing_key(),
+            region=str(q.get("region", "eu-central-1")),
+            managed_by=managed,
+            configuration_id=cfg,
+        )
+    return state
+
+
+def _templates(state: UpstashState, urls: dict[str, str]) -> dict[str, str]:
+    t: dict[str, str] = {}
+    for db in state.redis.values():
+        p = f"redis:{db.name}"
+        t.update(
+            {
+                f"{p}:rest_url": urls[db.service],
+                f"{p}:rest_token": db.rest_token,
+                f"{p}:readonly_rest_token": db.readonly_token,
+                f"{p}:password": db.password,
+                f"{p}:readonly_password": db.readonly_password,
+                f"{p}:redis_url": f"redis://default:{db.password}@127.0.0.1:{db.tcp_port}",
+                f"{p}:host": "127.0.0.1",
+                f"{p}:port": str(db.tcp_port),
+                f"{p}:id": db.id,
+            }
+        )
+        for user in db.acl_users:
+            t[f"{p}:acl:{user['name']}:password"] = user["password"]
+            t[f"{p}:acl:{user['name']}:rest_token"] = user["rest_token"]
+    if state.qstash is not None:
+        q = state.qstash
+        t.update(
+            {
+                "qstash:url": urls["qstash"],
+                "qstash:token": q.token,
+                "qstash:readonly_token": q.readonly_token,
+                "qstash:current_signing_key": q.current_signing_key,
+                "qstash:next_signing_key": q.next_signing_key,
+                # alias used in world.py's docstring
+                "qstash:signing_key_current": q.current_signing_key,
+                "qstash:signing_key_next": q.next_signing_key,
+            }
+        )
+    for kind, group in (("vector", state.vector), ("search", state.search)):
+        for index in group.values():
+            t.update(
+                {
+                    f"{kind}:{index.name}:url": urls[index.service],
+                    f"{kind}:{index.name}:token": index.token,
+                    f"{kind}:{index.name}:readonly_token": index.readonly_token,
+                    f"{kind}:{index.name}:id": index.id,
+                }
+            )
+    return t
+
+
+def _resources(state: UpstashState, urls: dict[str, str]) -> dict[str, Any]:
+    """``sandbox.json`` summary: ids, names, URLs — no credentials."""
+    return {
+        "redis": [
+            {
+                "id": d.id,
+                "name": d.name,
+                "rest_url": urls[d.service],
+                "tcp": f"127.0.0.1:{d.tcp_port}",
+                "managed_by": d.managed_by,
+                "configuration_id": d.configuration_id,
+                "acl_users": [u["name"] for u in d.acl_users],
+            }
+            for d in state.redis.values()
+        ],
+        "vector": [
+            {"id": v.id, "name": v.name, "url": urls[v.service], "managed_by": v.managed_by}
+            for v in state.vector.values()
+        ],
+        "search": [
+            {"id": s.id, "name": s.name, "url": urls[s.service], "managed_by": s.managed_by}
+            for s in state.search.values()
+        ],
+        "qstash": (
+            {
+                "id": state.qstash.id,
+                "region": state.qstash.region,
+                "url": urls["qstash"],
+                "managed_by": state.qstash.managed_by,
+            }
+            if state.qstash
+            else None
+        ),
+    }
+
+
+def install(world: World, fleet: dict[str, Any]) -> None:
+    """Install the Upstash emulation into ``world`` from the fleet's ``upstash`` section.
+
+    :raises ValueError: a malformed ``upstash`` section (message names the field).
+    :raises RuntimeError: no redis-server binary can be found.
+    """
+    from keyroll.sandbox.loadgen import LoadgenRegistry
+
+    state = _seed(fleet)
+    binary = find_redis_server() if state.redis else ""
+    started = {"t": time.monotonic()}
+
+    def started_at() -> float:
+        return started["t"]
+
+    # Ports are chosen now so that templates (URLs) exist before the Vercel seeding runs;
+    # the startup hook re-asserts them in case the server harness reassigned them.
+    urls: dict[str, str] = {}
+    for name in ("upstash", "qstash", "admin"):
+        urls[name] = f"http://127.0.0.1:{_free_port()}"
+    for db in state.redis.values():
+        urls[db.service] = f"http://127.0.0.1:{_free_port()}"
+    for index in [*state.vector.values(), *state.search.values()]:
+        urls[index.service] = f"http://127.0.0.1:{_free_port()}"
+    world.urls.update(urls)
+
+    client = httpx.AsyncClient(transport=LocalTransport(world), timeout=15)
+    qstash = QStashService(world, state, started_at)
+    qstash.client = client
+    behaviour = DeploymentBehaviour(world, client)
+    registry = LoadgenRegistry(world)
+    workdir = Path(tempfile.mkdtemp(prefix="keyroll-upstash-"))
+
+    async def restart_redis() -> None:
+        await asyncio.gather(*(db.server.restart() for db in state.redis.values() if db.server is not None))
+
+    world.add_service("upstash", developer_app(world, state, started_at))
+    world.add_service("qstash", qstash.app)
+    world.add_service(
+        "admin",
+        admin_app(
+            world,
+            state,
+            restart=restart_redis,
+            loadgen={"stats": registry.stats, "start": registry.start, "stop": registry.stop},
+        ),
+    )
+    for db in state.redis.values():
+        world.add_service(db.service, redis_app(world, db))
+    for v in state.vector.values():
+        world.add_service(v.service, vector_app(world, v))
+    for s in state.search.values():
+        world.add_service(s.service, search_app(world, s))
+
+    templates = _templates(state, urls)
+    world.templates.update(templates)
+    world.behaviour = behaviour
+    world.hooks["upstash.seed"] = lambda: dict(templates)
+    world.hooks["redis.restart"] = restart_redis
+    world.hooks["loadgen.stats"] = registry.stats
+    world.hooks["loadgen.register"] = registry.register
+    world.hooks["upstash.loop"] = lambda: state.loop
+    world.hooks["upstash.state"] = lambda: state
+    world.hooks["qstash.publish"] = lambda url, body=b"", tag="": qstash.publish(url, body, tag=tag).id
+    world.hooks["qstash.listen"] = qstash.listen
+    env = world.info.setdefault("env", {})
+    env["UPSTASH_EMAIL"] = state.email
+    env["UPSTASH_API_KEY"] = state.api_key
+    if state.qstash is not None and state.qstash.managed_by == NATIVE:
+        env["QSTASH_TOKEN"] = state.qstash.token
+    world.info["resources"] = _resources(state, urls)
+
+    async def startup() -> None:
+        state.loop = asyncio.get_running_loop()
+        started["t"] = time.monotonic()
+        world.urls.update(urls)
+        servers = []
+        for db in state.redis.values():
+            db.server = RedisServer(
+                name=db.name,
+                port=db.tcp_port,
+                workdir=workdir / db.name,
+                admin_password=state.admin_password,
+                default_password=db.password,
+                readonly_password=db.readonly_password,
+                binary=binary,
+            )
+            servers.append(db.server)
+        await asyncio.gather(*(s.start() for s in servers))
+        for db in state.redis.values():
+            assert db.server is not None
+            for user in db.acl_users:
+                await db.server.admin(
+                    "ACL", "SETUSER", user["name"], "reset", "on", ">" + user["password"], *user["rules"]
+                )
+            if db.acl_users:
+                await db.server.admin("ACL", "SAVE")
+        if world.faults.redis_restart_after > 0:
+
+            async def later() -> None:
+                await asyncio.sleep(world.faults.redis_restart_after)
+                await restart_redis()
+
+            state.spawn(later())
+
+    async def shutdown() -> None:
+        registry.stop()
+        for task in list(state.tasks):
+            task.cancel()
+        await asyncio.gather(
+            *(db.server.stop() for db in state.redis.values() if db.server is not None),
+            return_exceptions=True,
+        )
+        with contextlib.suppress(Exception):
+            await behaviour.aclose()
+        with contextlib.suppress(Exception):
+            await client.aclose()
+        shutil.rmtree(workdir, ignore_errors=True)
+
+    world.startup.append(startup)
+    world.shutdown.append(shutdown)

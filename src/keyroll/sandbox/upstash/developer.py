@@ -1,0 +1,408 @@
+"""The Upstash Developer API (``/v2/…`` and ``/auditlogs``), HTTP Basic email + API key.
+
+Field names and types follow the OpenAPI file of ``upstash/docs`` (``db_acl_enabled`` is the
+string ``"true"``/``"false"``, index resets answer ``"OK"`` …). Resources created through the
+Vercel integration live in another (Vercel-owned) account: they are absent from lists and
+answer 404 here, as in reality.
+
+Credential protection has no documented Developer API endpoint; the sandbox offers
+``POST /v2/redis/enable-credential-protection/{id}`` and ``…/disable-…`` in the style of the
+other toggles (``enable-tls``, ``enable-eviction``). With protection on, database reads omit
+``password``/``rest_token``/``read_only_rest_token``; turning it off revokes and reissues them.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import secrets
+import uuid
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from keyroll.sandbox.upstash import resets
+from keyroll.sandbox.upstash.chaos import ChaosMiddleware
+from keyroll.sandbox.upstash.redis_server import ServerError
+from keyroll.sandbox.upstash.state import QStashUser, RedisDB, SearchIndex, UpstashState, VectorIndex
+from keyroll.sandbox.world import World
+
+__all__ = ["create_app", "database_json"]
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+def _err(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def database_json(db: RedisDB, *, email: str, rest_url: str, credentials: bool = True) -> dict[str, Any]:
+    """A ``Database`` object as the Developer API returns it."""
+    out: dict[str, Any] = {
+        "database_id": db.id,
+        "database_name": db.name,
+        "database_type": "Pay as You Go",
+        "region": "global",
+        "port": db.tcp_port,
+        "creation_time": db.creation_time,
+        "state": "active",
+        "endpoint": rest_url,
+        "tls": False,
+        "user_email": email,
+        "customer_id": email,
+        "type": "payg",
+        "budget": 360,
+        "primary_region": db.region,
+        "primary_members": [db.region],
+        "all_members": [db.region],
+        "read_regions": [],
+        "eviction": False,
+        "auto_upgrade": False,
+        "consistent": False,
+        "modifying_state": "",
+        "db_max_clients": 10000,
+        "db_max_request_size": 10485760,
+        "db_disk_threshold": 107374182400,
+        "db_max_entry_size": 104857600,
+        "db_memory_threshold": 3221225472,
+        "db_max_commands_per_second": 10000,
+        "db_acl_enabled": "true",
+        "db_acl_default_user_status": "true",
+        "db_eviction": False,
+        "daily_backup_enabled": False,
+        "securityAddons": {
+            "ipWhitelisting": False,
+            "vpcPeering": False,
+            "privateLink": False,
+            "tlsMutualAuth": False,
+            "encryptionAtRest": False,
+        },
+        "prometheus_enabled": "false",
+        "prod_pack_enabled": db.credential_protection,
+    }
+    if credentials and not db.credential_protection:
+        out["password"] = db.password
+        out["rest_token"] = db.rest_token
+        out["read_only_rest_token"] = db.readonly_token
+    return out
+
+
+def vector_json(index: VectorIndex, *, email: str, url: str) -> dict[str, Any]:
+    """A ``VectorIndex`` object."""
+    return {
+        "customer_id": email,
+        "id": index.id,
+        "name": index.name,
+        "similarity_function": index.similarity_function,
+        "dimension_count": index.dimension,
+        "embedding_model": "",
+        "endpoint": url,
+        "token": index.token,
+        "read_only_token": index.readonly_token,
+        "type": "payg",
+        "region": index.region,
+        "max_vector_count": 5210000,
+        "max_daily_updates": -1,
+        "max_daily_queries": -1,
+        "max_monthly_bandwidth": -1,
+        "max_writes_per_second": 1000,
+        "max_query_per_second": 1000,
+        "max_reads_per_request": 1000,
+        "max_writes_per_request": 1000,
+        "max_total_metadata_size": 53687091200,
+        "reserved_price": 0,
+        "creation_time": index.creation_time,
+        "index_type": "DENSE",
+    }
+
+
+def search_json(index: SearchIndex, *, email: str, url: str) -> dict[str, Any]:
+    """A ``SearchIndex`` object (``vercel_email`` empty: a native account)."""
+    return {
+        "customer_id": email,
+        "id": index.id,
+        "name": index.name,
+        "endpoint": url,
+        "type": "payg",
+        "region": index.region,
+        "vercel_email": "",
+        "token": index.token,
+        "read_only_token": index.readonly_token,
+        "max_vector_count": 2000000,
+        "max_monthly_reranks": -1,
+        "max_daily_updates": -1,
+        "max_daily_queries": -1,
+        "max_monthly_bandwidth": -1,
+        "max_writes_per_second": 1000,
+        "max_query_per_second": 1000,
+        "max_reads_per_request": 100,
+        "max_writes_per_request": 100,
+        "creation_time": index.creation_time,
+        "input_enrichment_enabled": True,
+    }
+
+
+def qstash_json(user: QStashUser, *, email: str) -> dict[str, Any]:
+    """A ``QStashUser`` object."""
+    return {
+        "customer_id": email,
+        "id": user.id,
+        "token": user.token,
+        "read_only_token": user.readonly_token,
+        "active": True,
+        "state": "active",
+        "modifying_state": "",
+        "max_message_size": 1048576,
+        "max_requests_per_day": 1000000,
+        "max_requests_per_second": 100,
+        "max_retries": 5,
+        "max_topics": 100,
+        "max_schedules": 1000,
+        "max_queues": 100,
+        "prod_pack_enabled": False,
+        "prometheus_enabled": "false",
+        "timeout": 900,
+        "type": "paid",
+        "region": user.region,
+        "reserved_type": "",
+        "reserved_price": 0,
+        "created_by": email,
+        "creation_time": user.creation_time,
+        "deletion_time": 0,
+        "budget": 0,
+        "enterprise": "",
+    }
+
+
+def create_app(world: World, state: UpstashState, started: Callable[[], float]) -> Starlette:
+    """The Developer API service (``upstash``)."""
+    source = "API_KEY - keyroll-sandbox"
+
+    def authorized(request: Request) -> bool:
+        scheme, _, value = request.headers.get("authorization", "").partition(" ")
+        if scheme.lower() != "basic":
+            return False
+        try:
+            email, _, key = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+        except (binascii.Error, ValueError, UnicodeDecodeError):
+            return False
+        return secrets.compare_digest(email, state.email) and secrets.compare_digest(key, state.api_key)
+
+    def guarded(fn: Handler) -> Handler:
+        async def wrapper(request: Request) -> Response:
+            if not authorized(request):
+                return _err(401, "Unauthorized")
+            return await fn(request)
+
+        return wrapper
+
+    def url_of(service: str) -> str:
+        return world.urls.get(service, "")
+
+    def visible_db(request: Request) -> RedisDB | None:
+        db = state.redis_by_id(request.path_params["id"])
+        return None if db is None or db.integration_managed else db
+
+    def db_out(db: RedisDB, *, credentials: bool = True) -> dict[str, Any]:
+        return database_json(db, email=state.email, rest_url=url_of(db.service), credentials=credentials)
+
+    async def list_databases(request: Request) -> Response:
+        return JSONResponse([db_out(d) for d in state.redis.values() if not d.integration_managed])
+
+    async def get_database(request: Request) -> Response:
+        db = visible_db(request)
+        if db is None:
+            return _err(404, "database not found")
+        hide = request.query_params.get("credentials", "") == "hide"
+        return JSONResponse(db_out(db, credentials=not hide))
+
+    async def reset_password(request: Request) -> Response:
+        db = visible_db(request)
+        if db is None:
+            return _err(404, "database not found")
+        try:
+            await resets.reset_redis(state, db, source=source)
+        except ServerError:
+            return _err(500, "internal error, try again")
+        out = db_out(db, credentials=False)
+        # With credential protection the new credentials are shown once — here.
+        out.update(password=db.password, rest_token=db.rest_token, read_only_rest_token=db.readonly_token)
+        return JSONResponse(out)
+
+    async def enable_protection(request: Request) -> Response:
+        db = visible_db(request)
+        if db is None:
+            return _err(404, "database not found")
+        db.credential_protection = True
+        state.log(resets.ACTION_PROTECTION_ON, "Enable Credential Protection", db.name, source=source)
+        return JSONResponse("OK")
+
+    async def disable_protection(request: Request) -> Response:
+        db = visible_db(request)
+        if db is None:
+            return _err(404, "database not found")
+        try:
+            await resets.reset_redis(state, db, source=source)
+        except ServerError:
+            return _err(500, "internal error, try again")
+        db.credential_protection = False
+        state.log(resets.ACTION_PROTECTION_OFF, "Disable Credential Protection", db.name, source=source)
+        return JSONResponse(db_out(db))
+
+    def visible_vector(request: Request) -> VectorIndex | None:
+        v = state.vector_by_id(request.path_params["id"])
+        return None if v is None or v.managed_by != "native" else v
+
+    async def list_vector(request: Request) -> Response:
+        return JSONResponse(
+            [
+                vector_json(v, email=state.email, url=url_of(v.service))
+                for v in state.vector.values()
+                if v.managed_by == "native"
+            ]
+        )
+
+    async def get_vector(request: Request) -> Response:
+        v = visible_vector(request)
+        if v is None:
+            return _err(404, "index not found")
+        return JSONResponse(vector_json(v, email=state.email, url=url_of(v.service)))
+
+    async def reset_vector(request: Request) -> Response:
+        v = visible_vector(request)
+        if v is None:
+            return _err(404, "index not found")
+        resets.reset_vector(state, v, source=source)
+        return JSONResponse("OK")
+
+    def visible_search(request: Request) -> SearchIndex | None:
+        s = state.search_by_id(request.path_params["id"])
+        return None if s is None or s.managed_by != "native" else s
+
+    async def list_search(request: Request) -> Response:
+        return JSONResponse(
+            [
+                search_json(s, email=state.email, url=url_of(s.service))
+                for s in state.search.values()
+                if s.managed_by == "native"
+            ]
+        )
+
+    async def get_search(request: Request) -> Response:
+        s = visible_search(request)
+        if s is None:
+            return _err(404, "search index not found")
+        return JSONResponse(search_json(s, email=state.email, url=url_of(s.service)))
+
+    async def reset_search(request: Request) -> Response:
+        s = visible_search(request)
+        if s is None:
+            return _err(404, "search index not found")
+        resets.reset_search(state, s, source=source)
+        return JSONResponse("OK")
+
+    def qstash_user(request: Request | None = None) -> QStashUser | None:
+        user = state.qstash
+        if user is None or user.managed_by != "native":
+            return None
+        if request is not None and request.path_params.get("id") not in (None, user.id):
+            return None
+        return user
+
+    async def list_qstash(request: Request) -> Response:
+        user = qstash_user()
+        return JSONResponse([qstash_json(user, email=state.email)] if user else [])
+
+    async def get_qstash(request: Request) -> Response:
+        user = qstash_user(request)
+        if user is None:
+            return _err(404, "qstash user not found")
+        return JSONResponse(qstash_json(user, email=state.email))
+
+    async def rotate_qstash(request: Request) -> Response:
+        user = qstash_user(request)
+        if user is None:
+            return _err(404, "qstash user not found")
+        resets.reset_qstash_token(state, user, source=source)
+        return JSONResponse(qstash_json(user, email=state.email))
+
+    async def legacy_qstash(request: Request) -> Response:
+        user = qstash_user()
+        if user is None:
+            return _err(404, "qstash user not found")
+        return JSONResponse(qstash_json(user, email=state.email))
+
+    async def teams(request: Request) -> Response:
+        if not state.team_name:
+            return JSONResponse([])
+        team_id = str(uuid.uuid5(uuid.NAMESPACE_URL, f"keyroll-sandbox:{state.team_name}"))
+        return JSONResponse([{"team_id": team_id, "team_name": state.team_name, "copy_cc": False}])
+
+    async def audit_logs(request: Request) -> Response:
+        return JSONResponse(
+            [
+                {
+                    "log_id": e.log_id,
+                    "customer_id": state.email,
+                    "actor": state.email,
+                    "timestamp": e.timestamp,
+                    "action": e.action,
+                    "action_string": e.action_string,
+                    "source": e.source,
+                    "entity": e.entity,
+                    "secondary_entity": e.secondary_entity,
+                    "third_entity": "",
+                    "readable_format": "",
+                    "ip": "127.0.0.1",
+                    "ttl": e.timestamp + 180 * 86400,
+                    "reason": "",
+                    "notes": "",
+                }
+                for e in reversed(state.audit)
+            ]
+        )
+
+    async def not_found(request: Request) -> Response:
+        return _err(404, "not found")
+
+    def r(path: str, fn: Handler, method: str = "GET") -> Route:
+        return Route(path, guarded(fn), methods=[method])
+
+    routes = [
+        r("/v2/redis/databases", list_databases),
+        r("/v2/redis/database/{id}", get_database),
+        r("/v2/redis/reset-password/{id}", reset_password, "POST"),
+        r("/v2/redis/enable-credential-protection/{id}", enable_protection, "POST"),
+        r("/v2/redis/disable-credential-protection/{id}", disable_protection, "POST"),
+        r("/v2/vector/index", list_vector),
+        r("/v2/vector/index/{id}", get_vector),
+        r("/v2/vector/index/{id}/reset-password", reset_vector, "POST"),
+        r("/v2/search", list_search),
+        r("/v2/search/{id}", get_search),
+        r("/v2/search/{id}/reset-password", reset_search, "POST"),
+        r("/v2/qstash/users", list_qstash),
+        r("/v2/qstash/user", legacy_qstash),
+        r("/v2/qstash/user/{id}", get_qstash),
+        r("/v2/qstash/rotate-token/{id}", rotate_qstash, "POST"),
+        r("/v2/teams", teams),
+        r("/auditlogs", audit_logs),
+        Route("/{path:path}", guarded(not_found), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+    ]
+
+    async def method_not_allowed(request: Request, exc: Exception) -> Response:
+        return _err(405, "method not allowed")
+
+    async def http_error(request: Request, exc: Exception) -> Response:
+        status = getattr(exc, "status_code", 500)
+        return _err(status, "method not allowed" if status == 405 else "bad request")
+
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(ChaosMiddleware, world=world, name="upstash", control=True, started=started)],
+        exception_handlers={405: method_not_allowed, 400: http_error},
+    )

@@ -97,7 +97,12 @@ def run(argv: list[str] | None = None) -> int:
     except Exception as exc:  # click usage errors and the unexpected
         import click
 
-        if isinstance(exc, click.exceptions.ClickException):
+        try:  # typer >= 0.20 vendors click as typer._click: its usage errors are other classes
+            from typer._click.exceptions import ClickException as TyperClickException
+        except ImportError:  # pragma: no cover - older typer uses click itself
+            TyperClickException = click.exceptions.ClickException
+
+        if isinstance(exc, (click.exceptions.ClickException, TyperClickException)):
             exc.show()
             return int(ExitCode.USAGE)
         if debug:

@@ -4,7 +4,10 @@
   and corrected live from ``X-RateLimit-*`` headers and 429 ``Retry-After``.
 * :class:`ApiClient` — wraps an injected :class:`httpx.AsyncClient`; retries 429/5xx/timeouts
   with exponential backoff and full jitter; maps failures to :mod:`keyroll.core.errors`;
-  counts calls (benchmarks read :attr:`ApiClient.calls`).
+  counts calls (benchmarks read :attr:`ApiClient.calls`). A request that must not run twice
+  (creating a deployment) passes ``recover``: after an ambiguous failure (timeout, 5xx) it is
+  asked whether the first attempt took effect before anything is sent again.
+* :class:`BearerAuth` — ``Authorization: Bearer`` from a :class:`Secret`, revealed per request.
 
 Errors never contain secret values: messages carry the method, the path *template* the
 caller passes as ``what`` and the service's error code/message.
@@ -18,7 +21,7 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -31,8 +34,9 @@ from keyroll.core.errors import (
     RateLimitError,
     UnavailableError,
 )
+from keyroll.core.secret import Secret
 
-__all__ = ["ApiClient", "RetryPolicy", "TokenBucket", "error_message"]
+__all__ = ["ApiClient", "BearerAuth", "Recover", "RetryPolicy", "TokenBucket", "error_message"]
 
 log = logging.getLogger(__name__)
 
@@ -110,14 +114,34 @@ class TokenBucket:
         self._tokens = 0.0
 
 
+class BearerAuth(httpx.Auth):
+    """``Authorization: Bearer <token>``; the token stays a :class:`Secret` until the header is built."""
+
+    def __init__(self, token: Secret) -> None:
+        self._token = token
+
+    def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
+        request.headers["Authorization"] = f"Bearer {self._token.reveal()}"
+        yield request
+
+
+Recover = Callable[[], Awaitable[httpx.Response | None]]
+"""Asked after an ambiguous failure: the response of the first attempt if it took effect, else None."""
+
+
 @dataclass
 class RetryPolicy:
-    """How often and how long to retry 429/5xx/timeouts."""
+    """How often and how long to retry 429/5xx/timeouts.
+
+    ``attempts`` bounds 5xx/timeouts/connection errors; ``rate_limit_attempts`` bounds 429s
+    separately (each waits as long as the service says, so a storm costs time, not attempts).
+    """
 
     attempts: int = 6
     base_delay: float = 0.25
     max_delay: float = 20.0
     retry_statuses: frozenset[int] = frozenset({429, 500, 502, 503, 504})
+    rate_limit_attempts: int = 30
 
     def backoff(self, attempt: int) -> float:
         """Full-jitter exponential backoff for ``attempt`` (0-based)."""
@@ -197,6 +221,15 @@ class ApiClient:
         """All requests sent so far."""
         return sum(self.calls.values())
 
+    @staticmethod
+    def is_rate_limited(resp: httpx.Response) -> bool:
+        """429, or GitHub's 403 with ``X-RateLimit-Remaining: 0`` / ``Retry-After`` (rate limits)."""
+        if resp.status_code == 429:
+            return True
+        return resp.status_code == 403 and (
+            resp.headers.get("x-ratelimit-remaining") == "0" or "retry-after" in resp.headers
+        )
+
     async def request(
         self,
         method: str,
@@ -204,11 +237,14 @@ class ApiClient:
         *,
         what: str = "",
         ok: tuple[int, ...] = (),
+        recover: Recover | None = None,
         **kwargs: Any,
     ) -> httpx.Response:
         """Send with rate limiting and retries; return the response if 2xx (or in ``ok``).
 
         :param what: a value-free description for error messages (e.g. ``project web env API_KEY``).
+        :param recover: for requests that must not run twice: called after a timeout or 5xx,
+            before retrying; a response it returns is the answer.
         :raises AuthError: 401/403. :raises NotFoundError: 404.
         :raises RateLimitError: 429 after retries. :raises UnavailableError: 5xx/timeouts after retries.
         :raises ProviderError: any other failure.
@@ -217,27 +253,46 @@ class ApiClient:
         bucket = self.bucket(cls)
         last_exc: Exception | None = None
         resp: httpx.Response | None = None
-        for attempt in range(self.retry.attempts):
+        failures = 0
+        limited = 0
+        while True:
             await bucket.acquire()
             self.calls[cls] += 1
             try:
                 resp = await self.http.request(method, path, **kwargs)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
-                last_exc = exc
+                last_exc, resp = exc, None
                 log.debug(
-                    "%s %s %s: %s (attempt %d)", self.service, method, path, type(exc).__name__, attempt + 1
+                    "%s %s %s: %s (failure %d)", self.service, method, path, type(exc).__name__, failures + 1
                 )
-                await self.sleep(self.retry.backoff(attempt))
-                continue
-            bucket.observe(resp.headers)
-            if resp.status_code == 429:
-                wait = _retry_after(resp)
-                bucket.pause_until(wait if wait is not None else self.retry.backoff(attempt))
-                continue
-            if resp.status_code in self.retry.retry_statuses:
-                await self.sleep(self.retry.backoff(attempt))
-                continue
-            break
+            else:
+                bucket.observe(resp.headers)
+                if self.is_rate_limited(resp):
+                    limited += 1
+                    if limited >= self.retry.rate_limit_attempts:
+                        break
+                    wait = _retry_after(resp)
+                    log.debug("%s %s %s: rate limited, waiting %.2fs", self.service, method, path, wait or 0)
+                    bucket.pause_until(wait if wait is not None else self.retry.backoff(limited - 1))
+                    continue
+                if resp.status_code not in self.retry.retry_statuses:
+                    break
+                log.debug(
+                    "%s %s %s: HTTP %d (failure %d)",
+                    self.service,
+                    method,
+                    path,
+                    resp.status_code,
+                    failures + 1,
+                )
+            failures += 1
+            if failures >= self.retry.attempts:
+                break
+            await self.sleep(self.retry.backoff(failures - 1))
+            if recover is not None:
+                found = await recover()
+                if found is not None:
+                    return found
         where = what or f"{method} {path}"
         if resp is None:
             raise UnavailableError(
@@ -245,25 +300,35 @@ class ApiClient:
                 service=self.service,
                 hint="the service may be down or unreachable; run again later (keyroll resumes safely)",
             )
-        status = resp.status_code
-        if status < 300 or status in ok:
+        if resp.status_code < 300 or resp.status_code in ok:
             return resp
+        raise self.error_for(resp, where)
+
+    def error_for(self, resp: httpx.Response, where: str) -> ProviderError:
+        """The :class:`ProviderError` subclass for a failed response (message without values)."""
+        status = resp.status_code
         code, message = error_message(resp)
         text = (
             f"{self.service}: {where}: HTTP {status}"
             + (f" {code}" if code else "")
             + (f" — {message}" if message else "")
         )
+        if self.is_rate_limited(resp):
+            return RateLimitError(
+                text, service=self.service, status=status, code=code, hint="wait and run again"
+            )
         if status in (401, 403):
-            raise AuthError(
+            return AuthError(
                 text, service=self.service, status=status, code=code, hint=self.hint_for_auth or None
             )
         if status == 404:
-            raise NotFoundError(text, service=self.service, status=status, code=code)
-        if status == 429:
-            raise RateLimitError(
-                text, service=self.service, status=status, code=code, hint="wait and run again"
-            )
+            return NotFoundError(text, service=self.service, status=status, code=code)
         if status >= 500:
-            raise UnavailableError(text, service=self.service, status=status, code=code)
-        raise ProviderError(text, service=self.service, status=status, code=code)
+            return UnavailableError(
+                text,
+                service=self.service,
+                status=status,
+                code=code,
+                hint="run again later (keyroll resumes safely)",
+            )
+        return ProviderError(text, service=self.service, status=status, code=code)

@@ -403,6 +403,21 @@ class GitHubApp:
         created = self.state.put(scope, name, value, **extra)
         return JSONResponse({}, status_code=201) if created else Response(status_code=204)
 
+    async def org_secret_repos(self, request: Request) -> Response:
+        """``GET /orgs/{org}/actions/secrets/{name}/repositories`` (visibility ``selected``)."""
+        scope = self.scope(request)
+        with self.state.lock:
+            s = scope.secrets.get(request.path_params["name"])
+            if s is None:
+                raise ApiError(404, "Not Found")
+            by_id = {r.id: r for r in self.state.repos.values()}
+            repos = [
+                {"id": i, "full_name": by_id[i].full_name, "name": by_id[i].full_name.split("/")[-1]}
+                for i in s.selected_repository_ids
+                if i in by_id
+            ]
+        return JSONResponse({"total_count": len(repos), "repositories": repos})
+
     async def delete_secret(self, request: Request) -> Response:
         """``DELETE …/secrets/{name}`` → 204 (404 when absent)."""
         scope = self.scope(request)
@@ -425,6 +440,13 @@ class GitHubApp:
             ("/repositories/{repo_id}/environments/{env}/secrets", False),
             ("/orgs/{org}/actions/secrets", True),
         ]
+        routes.append(
+            Route(
+                "/orgs/{org}/actions/secrets/{name}/repositories",
+                self.wrap(self.org_secret_repos, org_scope=True),
+                methods=["GET"],
+            )
+        )
         for prefix, org in prefixes:
             routes += [
                 Route(prefix, self.wrap(self.list_secrets, org_scope=org), methods=["GET"]),

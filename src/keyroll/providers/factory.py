@@ -59,11 +59,11 @@ class Providers:
 async def open_providers(cfg: Config) -> AsyncIterator[Providers]:
     """Build the clients configured in ``cfg`` and close them on exit."""
     from keyroll.providers.github import GitHubClient
-    from keyroll.providers.upstash.developer import DeveloperClient  # type: ignore[attr-defined]
-    from keyroll.providers.upstash.qstash import QStashClient  # type: ignore[attr-defined]
-    from keyroll.providers.upstash.redis import RedisRESTClient  # type: ignore[attr-defined]
-    from keyroll.providers.upstash.search import SearchClient  # type: ignore[attr-defined]
-    from keyroll.providers.upstash.vector import VectorClient  # type: ignore[attr-defined]
+    from keyroll.providers.upstash.developer import DeveloperClient
+    from keyroll.providers.upstash.qstash import QStashClient
+    from keyroll.providers.upstash.redis import RedisRESTClient
+    from keyroll.providers.upstash.search import SearchClient
+    from keyroll.providers.upstash.vector import VectorClient
     from keyroll.providers.vercel import VercelClient
 
     p = Providers(config=cfg)

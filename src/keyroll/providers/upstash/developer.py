@@ -1,19 +1,53 @@
 """Upstash Developer API (``https://api.upstash.com/v2``, HTTP basic email + API key).
 
-Models, the :class:`DeveloperAPI` Protocol and the httpx client. Resources of accounts
-created through the Vercel integration are not reachable: the client raises
+Models, the :class:`DeveloperAPI` Protocol and :class:`DeveloperClient`. Resources of accounts
+created through the Vercel integration are not reachable (that account has no API key): a
+404/403 on a resource-specific call raises
 :class:`~keyroll.core.errors.ManagedByIntegrationError` with the dashboard instructions.
+
+Credential fields (``password``, ``rest_token``, ``read_only_rest_token``, ``token``,
+``read_only_token``) become :class:`Secret` on parse and are excluded from ``model_dump``.
 """
 
 from __future__ import annotations
 
-from typing import Protocol
+from typing import Any, Protocol
 
-from pydantic import BaseModel, ConfigDict, Field
+import httpx
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from keyroll.config import Config
+from keyroll.core.errors import ManagedByIntegrationError, NotFoundError, ProviderError
 from keyroll.core.secret import Secret
+from keyroll.providers.http import ApiClient, RetryPolicy
+from keyroll.providers.upstash.auth import SecretBasicAuth
 
-__all__ = ["DeveloperAPI", "QStashUser", "RedisDatabase", "SearchIndex", "VectorIndex"]
+__all__ = [
+    "INTEGRATION_HINT",
+    "AuditLog",
+    "DeveloperAPI",
+    "DeveloperClient",
+    "QStashUser",
+    "RedisDatabase",
+    "SearchIndex",
+    "Team",
+    "VectorIndex",
+]
+
+INTEGRATION_HINT = (
+    "this database is managed through the Vercel integration: reset it from the Vercel dashboard "
+    "(Integrations → Upstash → Manage → Open in Upstash → Reset Credentials), then let keyroll redeploy"
+)
+AUTH_HINT = (
+    "check UPSTASH_EMAIL and UPSTASH_API_KEY (Upstash console → Account → Management API); "
+    "accounts created through Vercel have no Developer API access"
+)
+
+
+def _secret(value: Any) -> Any:
+    if isinstance(value, str):
+        return Secret(value) if value else None
+    return value
 
 
 class _Model(BaseModel):
@@ -31,19 +65,37 @@ class RedisDatabase(_Model):
     state: str = "active"
     customer_id: str = ""
     db_acl_enabled: str = "false"
+    """``"true"``/``"false"`` — a string in the real API"""
+    prod_pack_enabled: bool = False
     password: Secret | None = Field(default=None, exclude=True)
     rest_token: Secret | None = Field(default=None, exclude=True)
     read_only_rest_token: Secret | None = Field(default=None, exclude=True)
+
+    _wrap = field_validator("password", "rest_token", "read_only_rest_token", mode="before")(_secret)
 
     @property
     def rest_url(self) -> str:
         """``https://<endpoint>`` (``.upstash.io`` appended to a bare slug); sandbox endpoints may carry a scheme."""
         ep = self.endpoint
         if ep.startswith(("http://", "https://")):
-            return ep
+            return ep.rstrip("/")
         if "." not in ep and ":" not in ep:
             ep = f"{ep}.upstash.io"
         return f"https://{ep}"
+
+    @property
+    def host(self) -> str:
+        """The TCP host (the endpoint without scheme and port)."""
+        ep = self.endpoint.split("://", 1)[-1].rstrip("/")
+        host = ep.rsplit(":", 1)[0] if ep.count(":") == 1 else ep
+        if "." not in host and host not in ("localhost",):
+            host = f"{host}.upstash.io"
+        return host
+
+    @property
+    def credentials_hidden(self) -> bool:
+        """True when the API returned no credentials (``credentials=hide`` or credential protection)."""
+        return self.password is None and self.rest_token is None
 
 
 class VectorIndex(_Model):
@@ -55,6 +107,13 @@ class VectorIndex(_Model):
     customer_id: str = ""
     token: Secret | None = Field(default=None, exclude=True)
     read_only_token: Secret | None = Field(default=None, exclude=True)
+
+    _wrap = field_validator("token", "read_only_token", mode="before")(_secret)
+
+    @property
+    def rest_url(self) -> str:
+        """The data-API URL (``https://<endpoint>.upstash.io`` unless the endpoint is already a URL)."""
+        return _index_url(self.endpoint)
 
 
 class SearchIndex(_Model):
@@ -68,6 +127,13 @@ class SearchIndex(_Model):
     token: Secret | None = Field(default=None, exclude=True)
     read_only_token: Secret | None = Field(default=None, exclude=True)
 
+    _wrap = field_validator("token", "read_only_token", mode="before")(_secret)
+
+    @property
+    def rest_url(self) -> str:
+        """The data-API URL."""
+        return _index_url(self.endpoint)
+
 
 class QStashUser(_Model):
     """A QStash user (one per region)."""
@@ -75,8 +141,41 @@ class QStashUser(_Model):
     id: str
     customer_id: str = ""
     region: str = ""
+    state: str = ""
     token: Secret | None = Field(default=None, exclude=True)
     read_only_token: Secret | None = Field(default=None, exclude=True)
+
+    _wrap = field_validator("token", "read_only_token", mode="before")(_secret)
+
+
+class Team(_Model):
+    """A team of the account."""
+
+    team_id: str
+    team_name: str = ""
+
+
+class AuditLog(_Model):
+    """One audit-log record (``GET /auditlogs``): who did what to which entity, when (epoch s)."""
+
+    log_id: str = ""
+    customer_id: str = ""
+    actor: str = ""
+    timestamp: int = 0
+    action: int | str = 0
+    action_string: str = ""
+    source: str = ""
+    entity: str = ""
+    secondary_entity: str = ""
+    ip: str = ""
+
+
+def _index_url(endpoint: str) -> str:
+    if endpoint.startswith(("http://", "https://")):
+        return endpoint.rstrip("/")
+    if endpoint and "." not in endpoint:
+        return f"https://{endpoint}.upstash.io"
+    return f"https://{endpoint}" if endpoint else ""
 
 
 class DeveloperAPI(Protocol):
@@ -129,3 +228,181 @@ class DeveloperAPI(Protocol):
     async def rotate_qstash_token(self, user_id: str) -> QStashUser:
         """Reset the QStash token; the old one is rejected at once."""
         ...
+
+
+class DeveloperClient:
+    """:class:`DeveloperAPI` over httpx; every request goes through :attr:`api`."""
+
+    def __init__(self, http: httpx.AsyncClient, *, retry: RetryPolicy | None = None) -> None:
+        """``http`` carries base URL (``https://api.upstash.com``), basic auth and timeout."""
+        self.http = http
+        self.api = ApiClient(
+            http,
+            "upstash",
+            limits={"default": (10.0, 1.0)},
+            retry=retry or RetryPolicy(),
+            hint_for_auth=AUTH_HINT,
+        )
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> DeveloperClient:
+        """Build from ``UPSTASH_EMAIL``/``UPSTASH_API_KEY`` and ``KEYROLL_UPSTASH_API_URL``.
+
+        :raises ConfigError: a credential is missing.
+        """
+        cfg.require("UPSTASH_EMAIL", "UPSTASH_API_KEY")
+        assert cfg.upstash_api_key is not None
+        http = httpx.AsyncClient(
+            base_url=cfg.upstash_api_url,
+            auth=SecretBasicAuth(cfg.upstash_email, cfg.upstash_api_key),
+            timeout=httpx.Timeout(30.0, connect=10.0),
+            headers={"Accept": "application/json"},
+        )
+        return cls(http)
+
+    async def aclose(self) -> None:
+        """Close the HTTP client."""
+        await self.http.aclose()
+
+    # -- plumbing -----------------------------------------------------------------------
+    async def _get(self, path: str, what: str, **params: str) -> Any:
+        resp = await self.api.request("GET", path, what=what, params=params or None)
+        return resp.json()
+
+    async def _resource(self, method: str, path: str, what: str, **params: str) -> Any:
+        """A call on one resource: 404/403 mean it lives in a Vercel-integration account."""
+        try:
+            resp = await self.api.request(method, path, what=what, params=params or None)
+        except NotFoundError as exc:
+            raise ManagedByIntegrationError(
+                f"upstash: {what}: not found in this account (HTTP 404)",
+                service="upstash",
+                status=404,
+                hint=INTEGRATION_HINT,
+            ) from exc
+        except ProviderError as exc:
+            if exc.status == 403:
+                raise ManagedByIntegrationError(
+                    f"upstash: {what}: forbidden for this account (HTTP 403)",
+                    service="upstash",
+                    status=403,
+                    hint=INTEGRATION_HINT,
+                ) from exc
+            raise
+        return resp.json()
+
+    @staticmethod
+    def _list(data: Any, what: str) -> list[Any]:
+        if data is None:
+            return []
+        if not isinstance(data, list):
+            raise ProviderError(f"upstash: {what}: unexpected answer (not a list)", service="upstash")
+        return data
+
+    # -- Redis --------------------------------------------------------------------------
+    async def list_redis(self) -> list[RedisDatabase]:
+        """``GET /v2/redis/databases``."""
+        data = await self._get("/v2/redis/databases", "list redis databases")
+        return [RedisDatabase.model_validate(d) for d in self._list(data, "list redis databases")]
+
+    async def get_redis(self, database_id: str, *, hide_credentials: bool = False) -> RedisDatabase:
+        """``GET /v2/redis/database/{id}`` (``?credentials=hide`` when asked).
+
+        :raises ManagedByIntegrationError: not visible to this account.
+        """
+        params = {"credentials": "hide"} if hide_credentials else {}
+        data = await self._resource(
+            "GET", f"/v2/redis/database/{database_id}", f"redis database {database_id}", **params
+        )
+        return RedisDatabase.model_validate(data)
+
+    async def reset_redis_password(self, database_id: str) -> RedisDatabase:
+        """``POST /v2/redis/reset-password/{id}``: the answer carries the new credentials.
+
+        :raises ManagedByIntegrationError: not visible to this account.
+        """
+        data = await self._resource(
+            "POST",
+            f"/v2/redis/reset-password/{database_id}",
+            f"reset password of redis database {database_id}",
+        )
+        db = RedisDatabase.model_validate(data)
+        if db.rest_token is None:  # an answer without credentials: read them back
+            db = await self.get_redis(database_id)
+        return db
+
+    async def set_credential_protection(self, database_id: str, enabled: bool) -> None:
+        """``POST /v2/redis/{enable,disable}-credential-protection/{id}`` (disabling reissues credentials)."""
+        action = "enable" if enabled else "disable"
+        await self._resource(
+            "POST",
+            f"/v2/redis/{action}-credential-protection/{database_id}",
+            f"{action} credential protection of redis database {database_id}",
+        )
+
+    # -- Vector / Search ----------------------------------------------------------------
+    async def list_vector(self) -> list[VectorIndex]:
+        """``GET /v2/vector/index``."""
+        data = await self._get("/v2/vector/index", "list vector indexes")
+        return [VectorIndex.model_validate(d) for d in self._list(data, "list vector indexes")]
+
+    async def get_vector(self, index_id: str) -> VectorIndex:
+        """``GET /v2/vector/index/{id}``. :raises ManagedByIntegrationError: not visible."""
+        data = await self._resource("GET", f"/v2/vector/index/{index_id}", f"vector index {index_id}")
+        return VectorIndex.model_validate(data)
+
+    async def reset_vector(self, index_id: str) -> VectorIndex:
+        """``POST /v2/vector/index/{id}/reset-password`` (answers ``"OK"``), then re-GET."""
+        await self._resource(
+            "POST", f"/v2/vector/index/{index_id}/reset-password", f"reset tokens of vector index {index_id}"
+        )
+        return await self.get_vector(index_id)
+
+    async def list_search(self) -> list[SearchIndex]:
+        """``GET /v2/search``."""
+        data = await self._get("/v2/search", "list search indexes")
+        return [SearchIndex.model_validate(d) for d in self._list(data, "list search indexes")]
+
+    async def get_search(self, index_id: str) -> SearchIndex:
+        """``GET /v2/search/{id}``. :raises ManagedByIntegrationError: not visible."""
+        data = await self._resource("GET", f"/v2/search/{index_id}", f"search index {index_id}")
+        return SearchIndex.model_validate(data)
+
+    async def reset_search(self, index_id: str) -> SearchIndex:
+        """``POST /v2/search/{id}/reset-password`` (answers ``"OK"``), then re-GET."""
+        await self._resource(
+            "POST", f"/v2/search/{index_id}/reset-password", f"reset tokens of search index {index_id}"
+        )
+        return await self.get_search(index_id)
+
+    # -- QStash -------------------------------------------------------------------------
+    async def list_qstash_users(self) -> list[QStashUser]:
+        """``GET /v2/qstash/users`` (one user per region)."""
+        data = await self._get("/v2/qstash/users", "list qstash users")
+        return [QStashUser.model_validate(d) for d in self._list(data, "list qstash users")]
+
+    async def get_qstash_user(self, user_id: str) -> QStashUser:
+        """``GET /v2/qstash/user/{id}``. :raises ManagedByIntegrationError: not visible."""
+        data = await self._resource("GET", f"/v2/qstash/user/{user_id}", f"qstash user {user_id}")
+        return QStashUser.model_validate(data)
+
+    async def rotate_qstash_token(self, user_id: str) -> QStashUser:
+        """``POST /v2/qstash/rotate-token/{id}``: the answer carries the new token."""
+        data = await self._resource(
+            "POST", f"/v2/qstash/rotate-token/{user_id}", f"reset token of qstash user {user_id}"
+        )
+        user = QStashUser.model_validate(data)
+        if user.token is None:
+            user = await self.get_qstash_user(user_id)
+        return user
+
+    # -- account ------------------------------------------------------------------------
+    async def list_teams(self) -> list[Team]:
+        """``GET /v2/teams``."""
+        data = await self._get("/v2/teams", "list teams")
+        return [Team.model_validate(d) for d in self._list(data, "list teams")]
+
+    async def list_audit_logs(self) -> list[AuditLog]:
+        """``GET /auditlogs`` (no ``/v2``): resets, rotations and other account actions."""
+        data = await self._get("/auditlogs", "list audit logs")
+        return [AuditLog.model_validate(d) for d in self._list(data, "list audit logs")]

@@ -2,6 +2,24 @@
 
 from __future__ import annotations
 
-from keyroll.providers.upstash.vector import IndexAPI
+from typing import Any, ClassVar
 
-__all__ = ["IndexAPI"]
+import httpx
+
+from keyroll.config import Config
+from keyroll.providers.upstash.probe import ProbeResult
+from keyroll.providers.upstash.vector import IndexAPI, IndexClient
+
+__all__ = ["IndexAPI", "ProbeResult", "SearchClient"]
+
+
+class SearchClient(IndexClient):
+    """Upstash Search (``UPSTASH_SEARCH_REST_URL``); paths take the index name as a suffix."""
+
+    service: ClassVar[str] = "search"
+    write_probe: ClassVar[tuple[str, Any]] = ("/delete/keyroll-write-probe", {"ids": ["keyroll-write-probe"]})
+
+    @classmethod
+    def from_config(cls, cfg: Config) -> SearchClient:
+        """A client for any Search URL."""
+        return cls(httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0)))

@@ -54,8 +54,8 @@ GID_R = FP_REDIS.split(":", 1)[1]
 GID_Q = FP_QSTASH.split(":", 1)[1]
 
 
-def inventory() -> Inventory:
-    """The inventory the plan was made from."""
+def inventory(*, redis_password: bool = True) -> Inventory:
+    """The inventory the plan was made from (``redis_password``: the database's password is a known copy too)."""
     creds = (
         Credential(
             FP_REDIS,
@@ -67,7 +67,7 @@ def inventory() -> Inventory:
             strategy=Strategy.REDIS_ACL,
             endpoint=REDIS_URL,
             acl_user="default",
-            related=(OLD_PW.fingerprint,),
+            related=(OLD_PW.fingerprint,) if redis_password else (),
         ),
         Credential(
             OLD_PW.fingerprint,
@@ -161,6 +161,8 @@ def inventory() -> Inventory:
             serving=False,
         ),
     )
+    if not redis_password:
+        creds = tuple(c for c in creds if c.fingerprint != OLD_PW.fingerprint)
     return Inventory(creds, locs, deps, generated_at="2025-10-09T08:50:00Z")
 
 
@@ -492,15 +494,18 @@ def entries(*, stop_after: float | None = None, forced: bool = False) -> list[Jo
     return seq.entries
 
 
-def secret_fps() -> dict[str, str]:
+def secret_fps(*, redis_password: bool = True) -> dict[str, str]:
     """The journal's secret names → fingerprints."""
-    return {
+    out = {
         f"{GID_R}:old:rest_token": FP_REDIS,
         f"{GID_R}:old:password": OLD_PW.fingerprint,
         f"{GID_R}:new:rest_token": NEW_REST.fingerprint,
         f"{GID_Q}:old:token": FP_QSTASH,
         f"{GID_Q}:new:token": NEW_QSTASH.fingerprint,
     }
+    if not redis_password:
+        del out[f"{GID_R}:old:password"]
+    return out
 
 
 SECRETS = {
@@ -512,7 +517,13 @@ SECRETS = {
 }
 
 
-def runlog(*, stop_after: float | None = None, forced: bool = False, state: RunState | None = None) -> RunLog:
+def runlog(
+    *,
+    stop_after: float | None = None,
+    forced: bool = False,
+    state: RunState | None = None,
+    redis_password: bool = True,
+) -> RunLog:
     """The sample run as a :class:`RunLog`."""
     es = entries(stop_after=stop_after, forced=forced)
     st = state or (RunState.DONE if stop_after is None else RunState.INTERRUPTED)
@@ -529,9 +540,9 @@ def runlog(*, stop_after: float | None = None, forced: bool = False, state: RunS
         run=run,
         runs=(run,),
         plan=plan(),
-        inventory=inventory(),
+        inventory=inventory(redis_password=redis_password),
         entries=tuple(es),
-        secret_fps=secret_fps(),
+        secret_fps=secret_fps(redis_password=redis_password),
     )
 
 
@@ -545,8 +556,9 @@ class FakeJournal:
         integrity: list[str] | None = None,
         broken_plan: bool = False,
         stop_after: float | None = None,
+        redis_password: bool = True,
     ) -> None:
-        self.log = runlog(stop_after=stop_after)
+        self.log = runlog(stop_after=stop_after, redis_password=redis_password)
         self.with_key = with_key
         self._integrity = integrity or []
         self.broken_plan = broken_plan
@@ -576,4 +588,4 @@ class FakeJournal:
         return SECRETS[name]
 
     def secret_fingerprints(self, run_id: str) -> dict[str, str]:
-        return secret_fps()
+        return dict(self.log.secret_fps)

@@ -24,8 +24,11 @@ _CATEGORY_KINDS: dict[EventCategory, frozenset[StepKind]] = {
     EventCategory.DEPLOYMENT: frozenset({StepKind.REDEPLOY, StepKind.AWAIT_READY}),
     EventCategory.CREDENTIAL: frozenset({StepKind.MINT, StepKind.REVOKE, StepKind.HUMAN}),
     EventCategory.INTEGRATION: frozenset({StepKind.HUMAN, StepKind.REVOKE, StepKind.MINT}),
-    EventCategory.TOKEN: frozenset({StepKind.MINT, StepKind.REVOKE}),
 }
+"""Which journaled step kinds can explain an event of each category (keyroll never creates tokens or members)."""
+
+CLOCK_SKEW_S = 10.0
+"""How far a provider's event time may precede keyroll's journaled intent (clock differences)."""
 
 
 @dataclass(frozen=True)
@@ -89,8 +92,10 @@ class OwnActions:
                 continue
             if event.project_id and a.projects and event.project_id not in a.projects:
                 continue
-            gap = abs(event.at - a.at)
-            if gap <= self.tolerance_s and (best is None or gap < abs(event.at - best.at)):
+            # the provider records the action after keyroll journaled its intent
+            if not (-CLOCK_SKEW_S <= event.at - a.at <= self.tolerance_s):
+                continue
+            if best is None or abs(event.at - a.at) < abs(event.at - best.at):
                 best = a
         return best
 

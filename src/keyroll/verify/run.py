@@ -293,19 +293,23 @@ class _Verifier:
         self.progress.finish(task)
         return dict(pairs)
 
-    async def answers(self, snaps: Sequence[ProjectDeployments]) -> dict[str, HttpAnswer]:
+    async def answers(
+        self, snaps: Sequence[ProjectDeployments], http: httpx.AsyncClient | None
+    ) -> dict[str, HttpAnswer]:
         if not self.o.probe_deployments:
             return {}
         live = [d for s in snaps if not s.error for d in serving(s)]
         if not live:
             return {}
-        async with httpx.AsyncClient(timeout=self.o.http_timeout_s, follow_redirects=True) as http:
 
-            async def one(d: Any) -> tuple[str, HttpAnswer]:
-                async with self.sem:
-                    return d.id, await http_probe(http, d, self.o.health_path, clock=self.clock)
+        async def one(client: httpx.AsyncClient, d: Any) -> tuple[str, HttpAnswer]:
+            async with self.sem:
+                return d.id, await http_probe(client, d, self.o.health_path, clock=self.clock)
 
-            return dict(await asyncio.gather(*(one(d) for d in live)))
+        if http is not None:
+            return dict(await asyncio.gather(*(one(http, d) for d in live)))
+        async with httpx.AsyncClient(timeout=self.o.http_timeout_s, follow_redirects=True) as own:
+            return dict(await asyncio.gather(*(one(own, d) for d in live)))
 
     # -- stale copies ----------------------------------------------------------------------
     async def rescan(
@@ -422,6 +426,7 @@ async def verify(
     progress: Progress = NULL_PROGRESS,
     *,
     inventory_fn: InventoryFn | None = None,
+    http: httpx.AsyncClient | None = None,
     clock: Callable[[], float] = time.time,
 ) -> VerifyResult:
     """Run every check for the selected credentials of a run (or of an inventory).
@@ -429,6 +434,8 @@ async def verify(
     :param source: an open journal (values for probes are decrypted from it), a :class:`RunLog`
         (no values: probes of journaled values are UNKNOWN unless the fresh inventory reads
         them), or an :class:`Inventory` with ``options.old_values``.
+    :param inventory_fn: replaces :func:`keyroll.inventory.take_inventory` (tests).
+    :param http: the client for GETs on deployment URLs (default: a fresh one with a timeout).
     :raises UsageError: a selected credential is not part of the run, or the run id is unknown.
     """
     started = clock()
@@ -456,7 +463,7 @@ async def verify(
         v.notes.append(f"stale copies: {after_error}")
     projects = list(dict.fromkeys(p for t in targets for p in t.projects)) if log is not None else []
     snaps = await v.read_projects(projects)
-    answers = await v.answers(list(snaps.values()))
+    answers = await v.answers(list(snaps.values()), http)
     checks: list[Check] = []
     task = progress.task("verify: probes", total=len(targets))
     tokens = v.qstash_tokens(targets, after, before)

@@ -1,0 +1,106 @@
+"""Anything else that looks like a secret: a random value assigned to a token/secret/password key.
+
+Low confidence by design: it exists so that credentials of formats keyroll does not know still
+show up, and it yields to every specific detector. Values must be long, random-looking
+(entropy, several character classes, a digit) and not code, a path, a URL or a placeholder.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+from keyroll.core.model import CredentialKind, Product
+from keyroll.scan.detectors.base import AnchoredDetector, Candidate
+from keyroll.scan.detectors.filters import (
+    char_classes,
+    entropy,
+    form_at,
+    is_identifier_like,
+    is_placeholder,
+    key_start,
+)
+from keyroll.scan.findings import Certainty, Rule
+
+__all__ = ["GENERIC_SECRET", "GenericSecretDetector", "is_random_value"]
+
+GENERIC_SECRET = Rule(
+    id="generic-secret",
+    name="Generic secret assignment",
+    description="A high-entropy value assigned to a key named like a token, secret, password or API key.",
+    product=Product.OTHER,
+    kind=CredentialKind.UNKNOWN,
+    confidence=Certainty.LOW,
+    remedy="if this is a live credential, rotate it and load it from the environment",
+)
+
+_WORDS = (
+    "token",
+    "secret",
+    "passw",
+    "pwd",
+    "api_key",
+    "apikey",
+    "api-key",
+    "access_key",
+    "accesskey",
+    "credential",
+)
+_KEY_SUFFIX_NOT_SECRET = re.compile(
+    r"(?i)(?:url|uri|file|path|name|type|id|len|length|field|label|header|prefix|env|var|endpoint|format|"
+    r"pattern|regex|dir|count|size|expires|expiry|expiration|at|ttl|kind|mode|hint|policy|class|"
+    r"tokenizer|tokens|hash|hashed|algorithm|alg|method|scheme|version)$"
+)
+_HEX = re.compile(r"[0-9a-fA-F]+")
+
+
+def _variants(word: str) -> tuple[str, ...]:
+    return (word, word.capitalize(), word.upper())
+
+
+def is_random_value(value: str) -> bool:
+    """Long and random-looking: a digit, two+ character classes, high entropy (hex: lower bar)."""
+    if len(value) < 16 or not any(c.isdigit() for c in value) or char_classes(value) < 2:
+        return False
+    if _HEX.fullmatch(value):
+        return len(value) >= 32 and entropy(value) >= 3.0
+    return entropy(value) >= 3.5
+
+
+class GenericSecretDetector(AnchoredDetector):
+    """High-entropy values under secret-like key names (``generic-secret``)."""
+
+    rules = (GENERIC_SECRET,)
+    anchors = (*(v for w in _WORDS for v in _variants(w)), "apiKey", "ApiKey", "accessKey", "AccessKey")
+    priority = 10
+    pattern = re.compile(
+        r"(?P<key>[A-Za-z0-9_.\-]{1,96})"
+        r"[\"'`\]]?[ \t]*(?::=|=>|=|:)[ \t]*(?:[A-Za-z]?[\"'`])?"
+        r"(?P<value>[A-Za-z0-9_\-+/=.~!@#$%^&*]{16,200})"
+    )
+
+    def at(self, text: str, pos: int, anchor: str) -> Iterator[Candidate]:
+        m = self.pattern.match(text, key_start(text, pos, 48))
+        if not m or m.end("key") < pos + len(anchor):
+            return
+        key = m.group("key")
+        value = m.group("value").rstrip(".")
+        if _KEY_SUFFIX_NOT_SECRET.search(key.rstrip("_-.")):
+            return
+        if "://" in value or value.startswith(("/", "./", "~")) or is_placeholder(value):
+            return
+        if is_identifier_like(value) or not is_random_value(value):
+            return
+        start = m.start("value")
+        end = start + len(value)
+        yield Candidate(
+            rule=GENERIC_SECRET,
+            start=start,
+            end=end,
+            value=value,
+            confidence=Certainty.LOW,
+            reason=f"high-entropy value assigned to {key}",
+            priority=self.priority,
+            key=key,
+            form=form_at(text, start, end),
+        )

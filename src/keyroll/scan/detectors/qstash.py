@@ -1,0 +1,126 @@
+"""QStash API tokens (base64 JSON ``{"UserID":…,"Password":…}``) and signing keys (``sig_…``).
+
+* Token: always starts ``eyJVc2VySUQi`` (base64 of ``{"UserID"``); reported only when it decodes
+  to a JSON object with ``UserID`` and ``Password``. The local dev server's published token
+  (user ``defaultUser``) is not a secret and is skipped.
+* Signing keys: ``sig_`` + 28 base58 characters in every observed key. The prefix is common in
+  code (``sig_handler``), so a key must look random (digits, both cases, entropy); a
+  ``QSTASH_*_SIGNING_KEY`` / ``currentSigningKey`` context raises it to high confidence and
+  decides current vs next.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterator
+
+from keyroll.core.model import CredentialKind, Product
+from keyroll.scan.detectors.base import AnchoredDetector, Candidate
+from keyroll.scan.detectors.filters import entropy, form_at, key_before, line_around
+from keyroll.scan.detectors.upstash_format import decode_b64
+from keyroll.scan.detectors.upstash_redis import token_run
+from keyroll.scan.findings import Certainty, Rule
+
+__all__ = ["QSTASH_SIGNING_KEY", "QSTASH_TOKEN", "QStashSigningKeyDetector", "QStashTokenDetector"]
+
+QSTASH_TOKEN = Rule(
+    id="upstash-qstash-token",
+    name="Upstash QStash token",
+    description="A QStash API token (publishes messages, manages schedules); a reset kills it at once.",
+    product=Product.QSTASH,
+    kind=CredentialKind.QSTASH_TOKEN,
+    confidence=Certainty.HIGH,
+    upstash=True,
+)
+QSTASH_SIGNING_KEY = Rule(
+    id="upstash-qstash-signing-key",
+    name="Upstash QStash signing key",
+    description="A QStash request-signing key (current or next); whoever holds it can forge QStash calls.",
+    product=Product.QSTASH,
+    kind=CredentialKind.SIGNING_KEY_CURRENT,
+    confidence=Certainty.HIGH,
+    upstash=True,
+)
+
+_DEV_USERS = frozenset({"defaultUser"})
+_SIG = re.compile(r"sig_([1-9A-HJ-NP-Za-km-z]{24,34})(?![A-Za-z0-9_])")
+_SIG_CONTEXT = re.compile(r"qstash|signing[_-]?key|signingkey|receiver", re.IGNORECASE)
+_NEXT = re.compile(r"next", re.IGNORECASE)
+
+
+class QStashTokenDetector(AnchoredDetector):
+    """QStash API tokens (``upstash-qstash-token``)."""
+
+    rules = (QSTASH_TOKEN,)
+    anchors = ("eyJVc2VySUQi",)
+    priority = 100
+
+    def at(self, text: str, pos: int, anchor: str) -> Iterator[Candidate]:
+        for value in token_run(text, pos):
+            raw = decode_b64(value)
+            if not raw:
+                continue
+            try:
+                obj = json.loads(raw)
+            except ValueError:
+                continue
+            if not isinstance(obj, dict) or not obj.get("UserID") or not obj.get("Password"):
+                continue
+            if obj["UserID"] in _DEV_USERS:
+                return
+            end = pos + len(value)
+            yield Candidate(
+                rule=QSTASH_TOKEN,
+                start=pos,
+                end=end,
+                value=value,
+                confidence=Certainty.HIGH,
+                reason="token structure (UserID/Password JSON)",
+                priority=self.priority,
+                key=key_before(text, pos),
+                form=form_at(text, pos, end),
+            )
+            return
+
+
+def is_random_key(body: str) -> bool:
+    """Looks generated rather than named: digits, both cases, high entropy."""
+    return (
+        any(c.isdigit() for c in body)
+        and any(c.isupper() for c in body)
+        and any(c.islower() for c in body)
+        and entropy(body) >= 3.6
+    )
+
+
+class QStashSigningKeyDetector(AnchoredDetector):
+    """QStash signing keys (``upstash-qstash-signing-key``)."""
+
+    rules = (QSTASH_SIGNING_KEY,)
+    anchors = ("sig_",)
+    priority = 90
+
+    def at(self, text: str, pos: int, anchor: str) -> Iterator[Candidate]:
+        if pos > 0 and (text[pos - 1].isalnum() or text[pos - 1] == "_"):
+            return
+        m = _SIG.match(text, pos)
+        if not m or not is_random_key(m.group(1)):
+            return
+        start, end = m.span()
+        key = key_before(text, start)
+        lo, hi = line_around(text, start, end, 200)
+        context = key + " " + text[lo:hi]
+        strong = bool(_SIG_CONTEXT.search(context))
+        yield Candidate(
+            rule=QSTASH_SIGNING_KEY,
+            start=start,
+            end=end,
+            value=m.group(),
+            confidence=Certainty.HIGH if strong else Certainty.MEDIUM,
+            reason="sig_ key format" + (" + QStash context" if strong else ""),
+            priority=self.priority,
+            kind=CredentialKind.SIGNING_KEY_NEXT if _NEXT.search(key) else CredentialKind.SIGNING_KEY_CURRENT,
+            key=key,
+            form=form_at(text, start, end),
+        )

@@ -1,0 +1,273 @@
+"""Scanning files, stdin and git history on every core: the library entry points of ``keyroll scan``.
+
+::
+
+    scan_paths(paths, options)   files and directories (walk → batches → process pool)
+    scan_stdin(stream, options)  one stream, chunked
+    scan_git(paths, options)     history of the repositories holding the paths (see git.py)
+    scan_text(text, path)        one in-memory text, in-process, findings keep their Secret
+
+Work is split into batches of files (a few MiB each) and run in a process pool with one
+worker per core (``jobs``); small scans run in-process. Each worker builds its own
+:class:`~keyroll.scan.textscan.TextScanner` once. Findings that come back from a worker carry
+fingerprints and previews only (``Finding.secret`` is ``None``): values never cross a process
+boundary in results. (Known values given with ``--known-values`` are handed to the workers at
+start-up as plain strings, by fork or pipe: they never touch disk or argv.)
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO, TypeVar
+
+from keyroll.core.progress import NULL_PROGRESS, Progress
+from keyroll.core.secret import Secret
+from keyroll.scan.findings import Certainty, Finding, ScanSummary
+from keyroll.scan.ignore import IgnoreRules
+from keyroll.scan.reader import ReadResult, scan_stream
+from keyroll.scan.textscan import TextScanner
+from keyroll.scan.walk import FileEntry, walk
+
+__all__ = ["ScanOptions", "ScanResult", "WorkerConfig", "scan_paths", "scan_stdin", "scan_text"]
+
+INLINE_BYTES = 4 * 1024 * 1024
+"""below this much input, scanning in-process beats starting a pool"""
+T = TypeVar("T")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class ScanOptions:
+    """How to scan. Values in ``known_values`` are secrets; everything else is plain data."""
+
+    jobs: int | None = None
+    """worker processes; ``None`` = one per core, 1 = in-process"""
+    max_file_bytes: int = 512 * 1024 * 1024
+    """larger files are skipped and counted as ``too_large`` (others are streamed in chunks)"""
+    min_confidence: Certainty = Certainty.LOW
+    known_values: tuple[Secret, ...] = ()
+    fingerprints: frozenset[str] = frozenset()
+    """fingerprints from an inventory: matching candidates are reported as known"""
+    ignore_file: Path | None = None
+    keep_values: bool = False
+    """attach ``Finding.secret`` (forces in-process scanning)"""
+
+    @property
+    def workers(self) -> int:
+        """The number of worker processes to use."""
+        if self.keep_values:
+            return 1
+        return max(1, self.jobs if self.jobs else (os.cpu_count() or 1))
+
+    def worker_config(self) -> WorkerConfig:
+        """The picklable part of the options that each worker needs."""
+        return WorkerConfig(
+            known=tuple(s.reveal() for s in self.known_values),
+            fingerprints=self.fingerprints,
+            min_confidence=self.min_confidence,
+            keep_values=self.keep_values,
+        )
+
+
+@dataclass(frozen=True)
+class WorkerConfig:
+    """What a worker needs to build its scanner (``known`` holds raw values: never log it)."""
+
+    known: tuple[str, ...] = field(default=(), repr=False)
+    fingerprints: frozenset[str] = frozenset()
+    min_confidence: Certainty = Certainty.LOW
+    keep_values: bool = False
+
+    def build(self) -> TextScanner:
+        """A scanner for this configuration."""
+        return TextScanner(
+            known=[Secret(v) for v in self.known],
+            fingerprints=self.fingerprints,
+            min_confidence=self.min_confidence,
+        )
+
+
+@dataclass
+class ScanResult:
+    """Findings (sorted by path, line, column) and the summary of the run."""
+
+    findings: list[Finding] = field(default_factory=list)
+    summary: ScanSummary = field(default_factory=ScanSummary)
+
+
+# -- worker side ----------------------------------------------------------------------------
+
+_worker_scanner: TextScanner | None = None
+_worker_config: WorkerConfig | None = None
+
+
+def _init_worker(config: WorkerConfig) -> None:
+    global _worker_scanner, _worker_config
+    _worker_config = config
+    _worker_scanner = config.build()
+
+
+def _scanner() -> tuple[TextScanner, WorkerConfig]:
+    assert _worker_scanner is not None and _worker_config is not None, "worker not initialised"
+    return _worker_scanner, _worker_config
+
+
+def account(summary: ScanSummary, res: ReadResult) -> None:
+    """Add one input's read result to the summary counters."""
+    if res.binary:
+        summary.skip("binary")
+        return
+    summary.files += 1
+    summary.bytes += res.bytes
+    summary.invalid_utf8 += res.invalid_utf8
+    summary.allowed += res.allowed
+    summary.below_threshold += res.below_threshold
+
+
+def _scan_file_batch(batch: Sequence[FileEntry]) -> tuple[list[Finding], ScanSummary]:
+    scanner, config = _scanner()
+    findings: list[Finding] = []
+    summary = ScanSummary()
+    for entry in batch:
+        try:
+            with open(entry.path, "rb") as fh:
+                res = scan_stream(fh, entry.path, scanner, keep_values=config.keep_values)
+        except OSError:
+            summary.skip("unreadable")
+            continue
+        account(summary, res)
+        findings.extend(res.findings)
+    return findings, summary
+
+
+# -- driver side ----------------------------------------------------------------------------
+
+
+def run_batches(
+    func: Callable[[T], R],
+    batches: Sequence[T],
+    config: WorkerConfig,
+    workers: int,
+    *,
+    inline: bool,
+    on_done: Callable[[int], None] = lambda i: None,
+) -> Iterator[R]:
+    """Run ``func`` over ``batches`` in-process or in a pool of ``workers`` processes.
+
+    Results come back in completion order; ``on_done(i)`` is called after batch ``i``.
+    """
+    if inline or workers <= 1 or len(batches) <= 1:
+        global _worker_scanner, _worker_config
+        saved = (_worker_scanner, _worker_config)
+        _init_worker(config)
+        try:
+            for i, b in enumerate(batches):
+                yield func(b)
+                on_done(i)
+        finally:
+            _worker_scanner, _worker_config = saved
+        return
+    method = "fork" if sys.platform.startswith("linux") else "spawn"
+    ctx = multiprocessing.get_context(method)
+    with ProcessPoolExecutor(
+        max_workers=min(workers, len(batches)), mp_context=ctx, initializer=_init_worker, initargs=(config,)
+    ) as pool:
+        futures: dict[Future[R], int] = {pool.submit(func, b): i for i, b in enumerate(batches)}
+        for fut in as_completed(futures):
+            yield fut.result()
+            on_done(futures[fut])
+
+
+def make_batches(items: Iterable[T], size_of: Callable[[T], int], target: int) -> list[list[T]]:
+    """Group items into batches of about ``target`` bytes (a big item forms its own batch)."""
+    batches: list[list[T]] = []
+    current: list[T] = []
+    acc = 0
+    for item in items:
+        n = size_of(item)
+        if n >= target:
+            batches.append([item])
+            continue
+        current.append(item)
+        acc += n
+        if acc >= target:
+            batches.append(current)
+            current, acc = [], 0
+    if current:
+        batches.append(current)
+    return batches
+
+
+def batch_target(total: int, workers: int) -> int:
+    """Batch size in bytes: about eight batches per worker, between 256 KiB and 16 MiB."""
+    return min(16 << 20, max(256 << 10, total // max(1, workers * 8)))
+
+
+def scan_paths(
+    paths: Sequence[Path], options: ScanOptions = ScanOptions(), progress: Progress = NULL_PROGRESS
+) -> ScanResult:
+    """Scan files and directories. Never raises for unreadable or odd inputs: they are counted.
+
+    :raises ScanError: an ignore file cannot be read.
+    """
+    started = time.perf_counter()
+    result = ScanResult()
+    ignore = IgnoreRules.for_targets(paths, options.ignore_file)
+    entries = list(walk(paths, result.summary, ignore=ignore, max_file_bytes=options.max_file_bytes))
+    total = sum(e.size for e in entries)
+    workers = options.workers
+    batches = make_batches(entries, lambda e: e.size, batch_target(total, workers))
+    task = progress.task("scan files", total=total)
+    sizes = [sum(e.size for e in b) for b in batches]
+    for findings, summary in run_batches(
+        _scan_file_batch,
+        batches,
+        options.worker_config(),
+        workers,
+        inline=total < INLINE_BYTES,
+        on_done=lambda i: progress.advance(task, sizes[i]),
+    ):
+        result.findings.extend(findings)
+        result.summary.merge(summary)
+    progress.finish(task)
+    return finish(result, started)
+
+
+def scan_stdin(stream: BinaryIO, options: ScanOptions = ScanOptions(), name: str = "<stdin>") -> ScanResult:
+    """Scan one stream (``--stdin``) in chunks, in-process."""
+    started = time.perf_counter()
+    result = ScanResult()
+    scanner = options.worker_config().build()
+    try:
+        res = scan_stream(stream, name, scanner, keep_values=options.keep_values)
+    except OSError:
+        result.summary.skip("unreadable")
+        return finish(result, started)
+    account(result.summary, res)
+    result.findings.extend(res.findings)
+    return finish(result, started)
+
+
+def scan_text(text: str, path: str = "<text>", options: ScanOptions = ScanOptions()) -> list[Finding]:
+    """Findings in one in-memory text, in-process; each finding keeps its value as a Secret."""
+    scanner = options.worker_config().build()
+    return scanner.scan(text, path, keep_values=True).findings
+
+
+def finish(result: ScanResult, started: float) -> ScanResult:
+    """Sort findings, fill the finding counters and the elapsed time."""
+    result.findings.sort(key=lambda f: (f.path, f.line, f.column, f.rule_id))
+    s = result.summary
+    s.findings = len(result.findings)
+    s.by_confidence = {}
+    for f in result.findings:
+        s.by_confidence[f.confidence.value] = s.by_confidence.get(f.confidence.value, 0) + 1
+    s.seconds = time.perf_counter() - started
+    return result

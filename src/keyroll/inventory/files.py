@@ -17,6 +17,7 @@ from pathlib import Path
 
 from keyroll.core.model import Form, Unknown
 from keyroll.core.secret import Secret
+from keyroll.inventory import matching
 from keyroll.inventory.classify import KeyClass, classify_key, classify_value
 from keyroll.inventory.records import TextHit
 from keyroll.scan.known import KnownValues
@@ -105,7 +106,7 @@ def scan_text(text: str, matcher: KnownValues, *, path: str, dotenv: bool, out: 
         if m:
             keys[i] = m.group(1)
     found: set[tuple[int, str]] = set()
-    for line, column, match in matcher.iter_lines(text):
+    for line, column, match in matching.iter_lines(matcher, text):
         out.hits.append(TextHit(match.fingerprint, match.form, path, line, column, key=keys.get(line, "")))
         found.add((line, match.fingerprint))
     for i, key in keys.items():

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from keyroll.core.errors import UsageError
 from keyroll.core.model import Unknown
+from keyroll.inventory import matching
 from keyroll.inventory.records import TextHit
 from keyroll.scan.known import KnownValues
 
@@ -63,7 +64,7 @@ class _Diff:
             self.numbers.clear()
             return
         text = "\n".join(self.lines)
-        for line, column, m in matcher.iter_lines(text):
+        for line, column, m in matching.iter_lines(matcher, text):
             out.hits.append(
                 TextHit(m.fingerprint, m.form, path, self.numbers[line - 1], column, commit, date)
             )

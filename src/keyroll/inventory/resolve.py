@@ -36,6 +36,7 @@ from keyroll.core.model import (
     Unknown,
 )
 from keyroll.core.secret import Fingerprint, Secret
+from keyroll.inventory import matching
 from keyroll.inventory.classify import (
     KeyClass,
     classify_hint,
@@ -245,6 +246,12 @@ class Resolver:
                 resource_name=native.resource_name if native else "",
                 integration=integration,
                 native=native is not None,
+                note=(
+                    f"not a credential the Developer API lists for {native.resource_name or native.resource_id}: "
+                    "an ACL user's token, or an old one"
+                    if native is not None
+                    else ""
+                ),
             )
         )
 
@@ -252,7 +259,7 @@ class Resolver:
         for r in self.readable():
             assert r.value is not None
             seen: set[Fingerprint] = set()
-            for m in self.matcher.find(r.value.reveal()):
+            for m in matching.find(self.matcher, r.value.reveal()):
                 if m.fingerprint in seen:
                     continue
                 seen.add(m.fingerprint)
@@ -396,6 +403,7 @@ class Resolver:
                 "redis_url": {K.PASSWORD},
             }.get(cls.role, set())
             target = normalize_endpoint(url)
+            by_url: dict[Fingerprint, str] = {}
             for fp, cred in creds.items():
                 if (
                     cred.product is cls.product
@@ -404,7 +412,11 @@ class Resolver:
                     and normalize_endpoint(cred.endpoint) == target
                 ):
                     name = cred.resource_name or cred.resource_id or url
-                    links.setdefault(fp, f"the URL var next to it points to {name}")
+                    by_url[fp] = f"the URL var next to it points to {name}"
+            # the resource's own credential (Developer API) beats other tokens seen on that endpoint
+            authoritative = {fp: how for fp, how in by_url.items() if fp in self.base}
+            for fp, how in (authoritative or by_url).items():
+                links.setdefault(fp, how)
         return sorted(links.items())
 
     def _unreadable_locations(self, creds: dict[Fingerprint, Credential]) -> None:

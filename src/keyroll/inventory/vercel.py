@@ -86,7 +86,10 @@ def _shared_record(var: SharedEnvVar) -> EnvRecord:
         configuration_id=str(_extra(var, "configurationId") or ""),
         content_hint=_extra(var, "contentHint"),
         linked_project_ids=tuple(var.project_ids),
-        all_custom_environments=bool(_extra(var, "applyToAllCustomEnvironments")),
+        all_custom_environments=bool(
+            getattr(var, "apply_to_all_custom_environments", False)
+            or _extra(var, "applyToAllCustomEnvironments")
+        ),
         value=var.value if _readable(var) else None,
     )
 

@@ -285,8 +285,8 @@ async def collect(
         )
     ctx = HardenContext(inventory=inventory, projects={p.id: ProjectFacts(p.id, p.name) for p in scoped})
     ctx.unmapped_sources = list(unmapped)
-    for u in inventory.unknowns:
-        ctx.unknowns.append(_unknown_text(u))
+    for unknown in inventory.unknowns:
+        ctx.unknowns.append(_unknown_text(unknown))
     if providers.upstash is not None:
         try:
             dbs = await providers.upstash.list_redis()

@@ -143,8 +143,9 @@ class HardenFormat(enum.StrEnum):
 
     def renderer(self) -> _Format:
         """The renderer class for this choice."""
-        return {
+        classes: dict[HardenFormat, type[_Format]] = {
             HardenFormat.TABLE: TableFormat,
             HardenFormat.JSON: JsonFormat,
             HardenFormat.MD: MarkdownFormat,
-        }[self]()
+        }
+        return classes[self]()

@@ -47,7 +47,9 @@ class HardenOptions:
     poll_interval_s: float = 0.0
     """0 = adaptive"""
     journal_path: str = ""
-    """where fixes that mint credentials journal them (default: the config's journal)"""
+    """where fixes that mint credentials journal them (default: ``harden.db`` next to the rotation journal)"""
+    probe_path: str = ""
+    """after a move, GET this path on every new deployment and require no 5xx (empty: skip)"""
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,15 @@ from keyroll.harden.analysis.sites import (
     value_args,
 )
 
-__all__ = ["JsBindings", "collect_bindings", "collect_calls", "derive", "lib_of", "resolve_module"]
+__all__ = [
+    "ClientSite",
+    "JsBindings",
+    "collect_bindings",
+    "collect_calls",
+    "derive",
+    "lib_of",
+    "resolve_module",
+]
 
 # module → (transport, what a default/namespace import is, constructor names)
 _LIBS = {
@@ -98,28 +106,28 @@ def _imports(mod: JsModule, b: JsBindings) -> None:
                         b.imports[local] = (src, mod.string_value(name) or mod.text(name))
         elif n.type == "call_expression" and mod.text(n.child_by_field_name("function")) == "require":
             args = mod.args(n)
-            src = mod.string_value(args[0]) if args else None
+            req = mod.string_value(args[0]) if args else None
             parent = n.parent
-            if src is None or parent is None or parent.type != "variable_declarator":
+            if req is None or parent is None or parent.type != "variable_declarator":
                 continue
             target = parent.child_by_field_name("name")
             if target is None:
                 continue
             if target.type == "identifier":
-                b.imports[mod.text(target)] = (src, "default")
+                b.imports[mod.text(target)] = (req, "default")
             elif target.type == "object_pattern":
                 for p in target.named_children:
                     if p.type == "shorthand_property_identifier_pattern":
-                        b.imports[mod.text(p)] = (src, mod.text(p))
+                        b.imports[mod.text(p)] = (req, mod.text(p))
                     elif p.type == "pair_pattern":
                         key = p.child_by_field_name("key")
                         val = p.child_by_field_name("value")
                         if val is not None and val.type == "identifier":
-                            b.imports[mod.text(val)] = (src, mod.text(key))
-    for local, (src, name) in b.imports.items():
-        if src == "@upstash/ratelimit" and name in ("Ratelimit", "default"):
+                            b.imports[mod.text(val)] = (req, mod.text(key))
+    for local, (spec_, imported) in b.imports.items():
+        if spec_ == "@upstash/ratelimit" and imported in ("Ratelimit", "default"):
             b.ratelimit_ctors.add(local)
-        if src.startswith("@upstash/qstash") and ("verifySignature" in name or name == "Receiver"):
+        if spec_.startswith("@upstash/qstash") and ("verifySignature" in imported or imported == "Receiver"):
             b.qstash_verify = True
 
 
@@ -245,11 +253,8 @@ def _derived(mod: JsModule, b: JsBindings, node: Node) -> ClientSite | None:
     node = mod.unwrap(node)
     if node.type == "binary_expression":  # globalThis.redis ?? new Redis()
         for side in ("left", "right"):
-            s = (
-                _client_ctor(mod, b, node.child_by_field_name(side))
-                if node.child_by_field_name(side)
-                else None
-            )
+            child = node.child_by_field_name(side)
+            s = _client_ctor(mod, b, child) if child is not None else None
             if s is not None:
                 return s
         return None

@@ -186,19 +186,21 @@ def from_upstash(record: Any) -> AuditEvent:
     """Normalise one Upstash audit-log record (``{log_id, actor, timestamp, action, entity, …}``)."""
     if hasattr(record, "model_dump"):
         record = record.model_dump(by_alias=False)
-    action = str(_get(record, "action", "") or _get(record, "action_string", "") or "")
-    text = str(_get(record, "action_string", "") or action)
+    code = _get(record, "action", "")
+    text = str(_get(record, "action_string", "") or "")
+    # ``action`` is a numeric code in the Developer API; ``action_string`` says what it means
+    action = text or str(code or "")
     entity = str(_get(record, "entity", "") or "")
     secondary = str(_get(record, "secondary_entity", "") or "")
     source = str(_get(record, "source", "") or "")
     described = " ".join(
-        p for p in (text, entity, secondary and f"({secondary})", source and f"via {source}") if p
+        p for p in (action, entity, secondary and f"({secondary})", source and f"via {source}") if p
     )
     return AuditEvent(
         source="upstash",
         id=str(_get(record, "log_id", "") or _get(record, "id", "") or ""),
         type=action,
-        category=classify_upstash_action(action + " " + text),
+        category=classify_upstash_action(action),
         at=parse_time(_get(record, "timestamp")) or 0.0,
         actor=str(_get(record, "actor", "") or ""),
         entity_id=entity,

@@ -318,10 +318,18 @@ class _Verifier:
         if not self.o.rescan:
             return None, "rescan disabled", (), self.clock()
         paths = list(self.o.paths)
+        repos: list[str] = []
+        orgs: list[str] = []
         if before is not None:
+            # look again everywhere the rotation's inventory found a copy
             for loc in before.locations:
                 if loc.kind is LocationKind.FILE and loc.path and Path(loc.path).exists():
                     paths.append(Path(loc.path))
+                elif loc.kind is LocationKind.GITHUB_SECRET and loc.repo:
+                    if loc.repo.startswith("org:"):
+                        orgs.append(loc.repo.removeprefix("org:"))
+                    else:
+                        repos.append(loc.repo)
         paths = list(dict.fromkeys(paths))
         try:
             if inventory_fn is None:
@@ -336,6 +344,8 @@ class _Verifier:
                 paths=tuple(paths),
                 git_repos=tuple(self.o.git_repos),
                 extra_values=tuple(old_values),
+                github_repos=tuple(dict.fromkeys((*base.github_repos, *repos))),
+                github_orgs=tuple(dict.fromkeys((*base.github_orgs, *orgs))),
             )
             after = await inventory_fn(self.p, opts)
         except ImportError:

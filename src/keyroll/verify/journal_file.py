@@ -1,0 +1,81 @@
+"""Open the journal for reading (verify, report, audit): its key when there is one, and what failed.
+
+Entries and runs are readable without the key; values (needed to probe old and new
+credentials) are not. A journal that cannot be opened at all is not an exception here: the
+caller gets the reason, so that a report can say the journal is damaged instead of crashing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from keyroll.config import Config
+from keyroll.core.errors import JournalError, UsageError
+from keyroll.core.secret import Secret
+from keyroll.rotate.journal import Journal
+from keyroll.rotate.keys import resolve_journal_key
+
+__all__ = ["OpenedJournal", "open_journal"]
+
+
+@dataclass
+class OpenedJournal:
+    """The outcome of opening the journal."""
+
+    path: Path
+    journal: Journal | None = None
+    error: str = ""
+    """why the journal could not be opened ('' when it was)"""
+    notes: tuple[str, ...] = ()
+    """e.g. that no key was found, so journaled values cannot be probed"""
+
+    @property
+    def keyed(self) -> bool:
+        """True when journaled values can be decrypted."""
+        return self.journal is not None and self.journal.has_key
+
+    def close(self) -> None:
+        """Close the journal if it was opened."""
+        if self.journal is not None:
+            self.journal.close()
+
+
+def open_journal(
+    cfg: Config,
+    *,
+    path: Path | None = None,
+    wrong_key_ok: bool = True,
+    prompt: Callable[[], Secret] | None = None,
+) -> OpenedJournal:
+    """Open ``cfg.journal_path`` (or ``path``) with its key when one is available.
+
+    :param wrong_key_ok: a wrong key falls back to reading without it (report); False makes it
+        an error (verify needs the values).
+    :raises UsageError: there is no journal file at all.
+    :raises ConfigError: ``KEYROLL_JOURNAL_KEY`` is shorter than 32 characters.
+    :raises JournalError: the key is wrong and ``wrong_key_ok`` is false.
+    """
+    where = Path(path or cfg.journal_path)
+    if not where.exists():
+        raise UsageError(
+            f"no journal at {where}",
+            hint="run `keyroll apply` first, or point KEYROLL_JOURNAL at the journal file",
+        )
+    key = resolve_journal_key(cfg.journal_key, where, prompt=prompt)
+    notes: list[str] = []
+    if key is None:
+        notes.append("no journal key (KEYROLL_JOURNAL_KEY or OS keyring): journaled values cannot be probed")
+    try:
+        return OpenedJournal(where, Journal.open(where, key), notes=tuple(notes))
+    except JournalError as exc:
+        if key is not None and "wrong key" in exc.message:
+            if not wrong_key_ok:
+                raise
+            notes.append(f"{exc.message}: read without it, journaled values cannot be probed")
+            try:
+                return OpenedJournal(where, Journal.open(where, None), notes=tuple(notes))
+            except JournalError as again:
+                return OpenedJournal(where, error=again.format_message(), notes=tuple(notes))
+        return OpenedJournal(where, error=exc.format_message(), notes=tuple(notes))

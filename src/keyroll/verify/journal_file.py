@@ -10,12 +10,14 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from keyroll.config import Config
 from keyroll.core.errors import JournalError, UsageError
 from keyroll.core.secret import Secret
-from keyroll.rotate.journal import Journal
-from keyroll.rotate.keys import resolve_journal_key
+
+if TYPE_CHECKING:
+    from keyroll.rotate.journal import Journal
 
 __all__ = ["OpenedJournal", "open_journal"]
 
@@ -57,6 +59,9 @@ def open_journal(
     :raises ConfigError: ``KEYROLL_JOURNAL_KEY`` is shorter than 32 characters.
     :raises JournalError: the key is wrong and ``wrong_key_ok`` is false.
     """
+    from keyroll.rotate.journal import Journal
+    from keyroll.rotate.keys import resolve_journal_key
+
     where = Path(path or cfg.journal_path)
     if not where.exists():
         raise UsageError(

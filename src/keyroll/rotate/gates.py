@@ -1,0 +1,278 @@
+"""Gates and probes: nothing is revoked (or rolled) until the evidence says it is safe.
+
+* :func:`revoke_gate` — every write of the phase is done, every affected serving deployment
+  was redeployed *after* its env write and is READY, the production alias points at the new
+  build, and the probes passed. ``--force-revoke`` turns a failed gate into a journaled override.
+* ``probe_new`` — the provider accepts every new value, and (with ``health_path``) every new
+  deployment answers 2xx without naming an old fingerprint.
+* ``probe_old`` — after revocation the provider rejects every old value.
+* ``rescan`` — the copies keyroll wrote read back with the new fingerprints; file backups go.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Any
+
+from keyroll.core.errors import KeyrollError, RotationError
+from keyroll.core.model import Step, StepKind, StepState
+from keyroll.core.secret import Secret
+from keyroll.rotate.distribute import backup_path
+from keyroll.rotate.redeploy import probe_deployment
+from keyroll.rotate.runtime import Action, GateFailed, Probe, Runtime, gid_of
+
+__all__ = ["ACTIONS", "probe_values", "revoke_gate"]
+
+
+def _phase_steps(step: Step, rt: Runtime, phase: int) -> list[Step]:
+    return [s for s in rt.group_of(step).steps if int(s.params.get("phase", 0) or 0) == phase]
+
+
+async def revoke_gate(step: Step, rt: Runtime, *, phase: int = 1) -> dict[str, Any]:
+    """Check that revoking (or rolling) is safe; returns the evidence for the journal.
+
+    :raises GateFailed: a check failed and ``--force-revoke`` was not given.
+    """
+    problems: list[str] = []
+    phase_steps = _phase_steps(step, rt, phase)
+    written: dict[str, float] = {}
+    for s in phase_steps:
+        rec = rt.records.get(s.id)
+        state = rec.state if rec else StepState.PENDING
+        if state not in (StepState.DONE, StepState.SKIPPED):
+            problems.append(f"{s.id} is {state.value}")
+            continue
+        if s.kind is StepKind.WRITE_ENV and s.params.get("action") == "write":
+            at = float(rt.detail(s.id).get("env_written_at", 0.0))
+            for spec in s.params.get("locations", []):
+                for p in (
+                    [spec.get("project_id", "")]
+                    if spec["kind"] == "vercel_env"
+                    else spec.get("linked_project_ids", [])
+                ):
+                    if p:
+                        written[p] = max(written.get(p, 0.0), at)
+        if (
+            s.kind is StepKind.PROBE
+            and s.params.get("action") == "probe_new"
+            and not rt.detail(s.id).get("ok", False)
+        ):
+            problems.append(f"{s.id}: probes did not pass")
+    fresh: dict[str, dict[str, float]] = {}
+    """project → {deployment id: redeploy started} over every redeploy of the run (any credential)"""
+    for cp in rt.plan.credentials:
+        for s in cp.steps:
+            if s.kind is StepKind.REDEPLOY:
+                detail = rt.detail(s.id)
+                for d in detail.get("deployments", []):
+                    fresh.setdefault(s.project_id, {})[d["new"]] = float(detail.get("redeploy_started", 0.0))
+    prod_projects: set[str] = set()
+    for s in phase_steps:
+        if s.kind is not StepKind.REDEPLOY:
+            continue
+        detail = rt.detail(s.id)
+        started = float(detail.get("redeploy_started", 0.0))
+        if (
+            s.project_id in written
+            and started
+            and started < written[s.project_id]
+            and not all(d.get("shared_build") for d in detail.get("deployments", []))
+        ):
+            problems.append(f"{s.project_id}: redeployed before its env write")
+        if any(d.get("target") == "production" for d in detail.get("deployments", [])):
+            prod_projects.add(s.project_id)
+    if rt.providers.vercel is not None:
+
+        async def check(project_id: str) -> None:
+            try:
+                project = await rt.vercel.get_project(project_id)
+            except KeyrollError as exc:
+                problems.append(f"{project_id}: cannot read the production target ({exc.message})")
+                return
+            current = (project.targets or {}).get("production") or {}
+            cur_id = str(current.get("id") or current.get("uid") or "")
+            if not cur_id:
+                return
+            started = fresh.get(project_id, {}).get(cur_id)
+            if started is not None and started >= written.get(project_id, 0.0):
+                return
+            created = float(current.get("createdAt") or 0) / 1000
+            if started is None and created and created >= written.get(project_id, float("inf")):
+                return
+            problems.append(f"{project_id}: production serves {cur_id}, built before the env change")
+
+        await asyncio.gather(*(check(p) for p in sorted(prod_projects)))
+    evidence: dict[str, Any] = {
+        "gate": "passed" if not problems else "failed",
+        "gate_problems": sorted(problems),
+    }
+    if problems:
+        if not rt.options.force_revoke:
+            raise GateFailed(
+                f"refusing to revoke: {problems[0]}"
+                + (f" (+{len(problems) - 1} more)" if len(problems) > 1 else ""),
+                hint="fix the deployment and run `keyroll resume`, or pass --force-revoke (recorded in the report)",
+            )
+        evidence["gate"] = "forced"
+        evidence["force_revoke"] = True
+    return evidence
+
+
+async def probe_values(rt: Runtime, spec: dict[str, Any], values: dict[str, Secret]) -> list[dict[str, Any]]:
+    """Ask the provider about each value of a set; ``[{role, fp, result}]``."""
+    product = spec.get("product", "")
+    strategy = spec.get("strategy", "")
+    out: list[dict[str, Any]] = []
+    if strategy == "manual":
+        return out
+    if product == "redis":
+        url = str(spec.get("rest_url") or "")
+        for role in ("rest_token", "readonly_rest_token"):
+            if role in values and url:
+                res = await rt.probe_redis(url, values[role], readonly=role.startswith("readonly"))
+                out.append({"role": role, "fp": values[role].fingerprint, "result": res.value})
+    elif product == "qstash" and strategy == "qstash_signing":
+        try:
+            keys = await rt.qstash.get_keys(rt.qstash_token())
+            have = {keys.current.fingerprint, keys.next.fingerprint}
+        except KeyrollError:
+            have = set()
+        for role in ("signing_current", "signing_next"):
+            if role in values:
+                fp = values[role].fingerprint
+                res = Probe.UNKNOWN if not have else (Probe.ACCEPTED if fp in have else Probe.REJECTED)
+                out.append({"role": role, "fp": fp, "result": res.value})
+    elif product == "qstash":
+        if "token" in values:
+            res = await rt.probe_qstash(values["token"])
+            out.append({"role": "token", "fp": values["token"].fingerprint, "result": res.value})
+    elif product in ("vector", "search"):
+        url = str(spec.get("rest_url") or "")
+        for role in ("token", "readonly_token"):
+            if role in values and url:
+                res = await rt.probe_index(product, url, values[role])
+                out.append({"role": role, "fp": values[role].fingerprint, "result": res.value})
+    return out
+
+
+async def _probe_new(step: Step, rt: Runtime) -> dict[str, Any]:
+    spec = rt.spec(step)
+    gid = gid_of(step)
+    phase = int(step.params.get("phase", 1) or 1)
+    set_name = step.params.get("values")
+    values = rt.values(gid, set_name) if set_name else {}
+    provider = await probe_values(rt, spec, values)
+    bad = [p for p in provider if p["result"] == Probe.REJECTED.value]
+    new_fps = {v.fingerprint for v in values.values()}
+    old_fps = {
+        loc["old_fp"]
+        for s in _phase_steps(step, rt, phase)
+        if s.params.get("action") == "write"
+        for loc in s.params.get("locations", [])
+    } - new_fps
+    deployments: list[dict[str, Any]] = []
+    ready_steps = [s for s in _phase_steps(step, rt, phase) if s.kind is StepKind.AWAIT_READY]
+    ready_at = [float(rt.detail(s.id).get("ready_at", 0.0)) for s in ready_steps]
+    if rt.options.health_path is not None:
+        targets = [
+            (s.project_id, d) for s in ready_steps for d in rt.detail(s.id).get("ready", []) if d.get("url")
+        ]
+        results = await asyncio.gather(
+            *(probe_deployment(rt.http, d["url"], rt.options.health_path, old_fps) for _, d in targets)
+        )
+        for (project_id, d), r in zip(targets, results, strict=True):
+            deployments.append({"project_id": project_id, "deployment": d["new"], **r})
+    failed = [d for d in deployments if not d.get("ok")]
+    detail: dict[str, Any] = {
+        "ok": not bad and not failed,
+        "probes": provider,
+        "deployments": deployments,
+        "probed_at": rt.now(),
+    }
+    if step.params.get("cutover"):
+        reset_step = next(s for s in rt.group_of(step).steps if s.params.get("cutover_reset"))
+        reset_at = float(rt.detail(reset_step.id).get("revoked_at", 0.0))
+        last_ready = max(ready_at, default=rt.done_at(reset_step.id))
+        detail["window_start"] = reset_at
+        detail["window_end"] = last_ready
+        detail["window_s"] = round(max(0.0, last_ready - reset_at), 3)
+    if bad or failed:
+        what = (
+            bad[0]["role"]
+            if bad
+            else f"deployment {failed[0]['deployment']} ({failed[0].get('status', failed[0].get('error'))})"
+        )
+        raise RotationError(
+            f"probe failed for {step.credential}: {what}",
+            hint="the new credential is not working everywhere; nothing was revoked",
+        )
+    return detail
+
+
+async def _probe_old(step: Step, rt: Runtime) -> dict[str, Any]:
+    spec = rt.spec(step)
+    gid = gid_of(step)
+    old = rt.values(gid, "old")
+    old.pop("username", None)
+    results = await probe_values(rt, spec, old)
+    still = [r for r in results if r["result"] == Probe.ACCEPTED.value]
+    detail = {"old_rejected": not still and bool(results), "probes": results, "probed_at": rt.now()}
+    if still:
+        raise RotationError(
+            f"the old credential {still[0]['fp']} ({still[0]['role']}) is still accepted after revocation",
+            hint="check the provider; `keyroll resume` probes again",
+        )
+    return detail
+
+
+async def _rescan(step: Step, rt: Runtime) -> dict[str, Any]:
+    stale: list[dict[str, Any]] = []
+    checked = 0
+    expected: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
+    for s in sorted(rt.group_of(step).steps, key=lambda s: int(s.params.get("phase", 1) or 1)):
+        if s.kind is not StepKind.WRITE_ENV:
+            continue
+        detail = rt.detail(s.id)
+        action, target = s.params.get("action"), s.params.get("target")
+        if action == "resync_wait":
+            fps = {w["env_id"]: w["fp"] for w in detail.get("resynced", []) if w.get("fp")}
+            for spec in s.params.get("locations", []):
+                key = (spec.get("project_id", ""), spec["env_id"])
+                if spec["env_id"] in fps:
+                    expected[key] = (spec, fps[spec["env_id"]])
+                else:
+                    expected.pop(key, None)
+        elif action == "write" and target == "vercel":
+            fps = {w["env_id"]: w["fp"] for w in detail.get("written", [])}
+            for spec in s.params.get("locations", []):
+                if spec.get("type") != "sensitive" and spec["env_id"] in fps:
+                    expected[(spec["project_id"], spec["env_id"])] = (spec, fps[spec["env_id"]])
+        elif action == "write" and target == "files" and rt.options.rewrite_files:
+            for f in detail.get("files", []):
+                b = backup_path(Path(f["path"]), rt.run_id)
+                if b.exists():
+                    b.unlink()
+    reads = list(expected.values())
+
+    async def read(spec: dict[str, Any], want: str) -> None:
+        nonlocal checked
+        try:
+            var = await rt.vercel.get_env(spec["project_id"], spec["env_id"])
+        except KeyrollError:
+            return
+        checked += 1
+        if var.value is not None and var.value.fingerprint != want:
+            stale.append({"project_id": spec["project_id"], "key": spec["key"], "fp": var.value.fingerprint})
+
+    if reads and rt.providers.vercel is not None:
+        await asyncio.gather(*(read(s, w) for s, w in reads))
+    return {"checked": checked, "stale": stale, "rescanned_at": rt.now()}
+
+
+ACTIONS: dict[str, Action] = {
+    "probe_new": Action(_probe_new),
+    "probe_old": Action(_probe_old),
+    "rescan": Action(_rescan),
+}
+"""Generic actions; strategies add their own."""

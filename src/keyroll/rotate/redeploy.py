@@ -1,0 +1,242 @@
+"""Redeploying the serving deployments of a project and waiting until they are READY.
+
+A redeploy is ``POST /v13/deployments?forceNew=1`` from the deployment being replaced (same
+target, git branch, custom environment), as ``vercel redeploy`` sends it. Builds share a
+bounded number of slots (``max_parallel_builds``); polling adapts to observed build times
+(first look after most of an expected build, then a few looks per build) so that waiting costs
+few API calls. ERROR/CANCELED/timeout fails the step, which rolls the credential back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any
+
+import httpx
+
+from keyroll.core.errors import KeyrollError
+from keyroll.core.model import Step
+from keyroll.providers.vercel import Deployment
+from keyroll.rotate.runtime import BuildFailed, Runtime
+
+__all__ = ["await_ready", "probe_deployment", "reconcile_redeploy", "redeploy"]
+
+_FAILED = frozenset({"ERROR", "CANCELED", "DELETED"})
+
+
+def _deployment(ref: dict[str, Any], project_name: str) -> Deployment:
+    target = ref.get("target") or ""
+    return Deployment(
+        id=ref["deployment_id"],
+        url=ref.get("url", ""),
+        name=project_name or ref["project_id"],
+        projectId=ref["project_id"],
+        target="production" if target == "production" else None,
+        readyState=ref.get("state") or "READY",
+        createdAt=int(ref.get("created_at") or 0),
+        git_branch=ref.get("git_branch") or "",
+        custom_environment_id=ref.get("custom_environment_id") or "",
+    )
+
+
+async def _one(rt: Runtime, ref: dict[str, Any], project_name: str) -> dict[str, Any]:
+    source = _deployment(ref, project_name)
+    if not project_name:
+        # the redeploy body needs the project name; read the source once when unknown
+        source = await rt.vercel.get_deployment(ref["deployment_id"])
+    new = await rt.vercel.redeploy(source)
+    return {
+        "old": ref["deployment_id"],
+        "new": new.id,
+        "url": new.url,
+        "target": ref.get("target", ""),
+        "git_branch": ref.get("git_branch", ""),
+        "custom_environment_id": ref.get("custom_environment_id", ""),
+        "created_at": new.created_at or int(time.time() * 1000),
+        "started_at": time.time(),
+    }
+
+
+async def redeploy(
+    step: Step,
+    rt: Runtime,
+    *,
+    adopt: list[dict[str, Any]] | None = None,
+    written_at: float | None = None,
+) -> dict[str, Any]:
+    """Redeploy every serving deployment of the step's project; holds one build slot per build
+    until :func:`await_ready` releases them.
+
+    A build of the same source deployment that another credential started *after* this step's
+    env writes already carries them: it is adopted instead of starting another build.
+    """
+    refs: list[dict[str, Any]] = list(step.params.get("deployments", []))
+    name = str(step.params.get("project_name") or "")
+    adopted = {a["old"]: a for a in adopt or []}
+    if written_at is None:
+        written_at = max(
+            (float(rt.detail(d).get("env_written_at", 0.0)) for d in step.depends_on), default=0.0
+        )
+    started = time.time()
+    results: list[dict[str, Any]] = []
+
+    async def run(ref: dict[str, Any]) -> None:
+        if ref["deployment_id"] in adopted:
+            results.append(adopted[ref["deployment_id"]])
+            return
+        key = (step.project_id, ref["deployment_id"])
+        for t0, fut in rt.project_builds.get(key, []):
+            if t0 >= written_at:
+                try:
+                    shared = await asyncio.shield(fut)
+                except Exception:
+                    break
+                results.append({**shared, "adopted": True, "shared_build": True})
+                return
+        loop = asyncio.get_running_loop()
+        mine: asyncio.Future[dict[str, Any]] = loop.create_future()
+        rt.project_builds.setdefault(key, []).append((time.time(), mine))
+        await rt.build_slots.acquire()
+        rt.held_slots[step.id] = rt.held_slots.get(step.id, 0) + 1
+        try:
+            result = await _one(rt, ref, name)
+        except BaseException as exc:
+            rt.build_slots.release()
+            rt.held_slots[step.id] -= 1
+            mine.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
+            mine.exception()  # mark retrieved
+            raise
+        mine.set_result(result)
+        results.append(result)
+
+    await asyncio.gather(*(run(r) for r in refs))
+    results.sort(key=lambda r: r["old"])
+    for r in results:
+        rt.note(f"{name or step.project_id}: redeploying {r['old']} → {r['new']}")
+    return {"redeploy_started": started, "env_written_at": written_at, "deployments": results}
+
+
+async def reconcile_redeploy(step: Step, rt: Runtime) -> dict[str, Any] | None:
+    """After a crash mid-redeploy: adopt deployments created since the intent; redeploy the rest."""
+    rec = rt.records.get(step.id)
+    since_ms = int((rec.ts if rec else 0) * 1000) - 2000
+    try:
+        recent = await rt.vercel.list_deployments(step.project_id, limit=50)
+    except KeyrollError:
+        return None
+    adopted: list[dict[str, Any]] = []
+    taken: set[str] = set()
+    for ref in step.params.get("deployments", []):
+        for d in sorted(recent, key=lambda d: d.created_at):
+            if d.id in taken or d.id == ref["deployment_id"] or d.created_at < since_ms:
+                continue
+            prod = ref.get("target") == "production"
+            same_target = (d.target == "production") == prod
+            same_env = (d.custom_environment_id or "") == (ref.get("custom_environment_id") or "")
+            same_branch = (
+                not ref.get("git_branch") or not d.git_branch or d.git_branch == ref.get("git_branch")
+            )
+            if same_target and same_env and same_branch:
+                taken.add(d.id)
+                adopted.append(
+                    {
+                        "old": ref["deployment_id"],
+                        "new": d.id,
+                        "url": d.url,
+                        "target": ref.get("target", ""),
+                        "git_branch": ref.get("git_branch", ""),
+                        "custom_environment_id": ref.get("custom_environment_id", ""),
+                        "created_at": d.created_at,
+                        "started_at": d.created_at / 1000,
+                        "adopted": True,
+                    }
+                )
+                break
+    detail = await redeploy(step, rt, adopt=adopted)
+    detail["reconciled"] = True
+    return detail
+
+
+async def await_ready(step: Step, rt: Runtime) -> dict[str, Any]:
+    """Poll the step's new deployments until READY (adaptive interval); release their build slots.
+
+    :raises BuildFailed: a build ended ERROR/CANCELED or exceeded ``build_timeout_s``.
+    """
+    source = rt.detail(step.params["redeploy_step"])
+    deployments: list[dict[str, Any]] = list(source.get("deployments", []))
+    try:
+        results = await asyncio.gather(*(_wait(rt, d) for d in deployments))
+    finally:
+        held = rt.held_slots.pop(step.params["redeploy_step"], 0)
+        for _ in range(held):
+            rt.build_slots.release()
+    failed = [r for r in results if r["state"] != "READY"]
+    if failed:
+        f = failed[0]
+        raise BuildFailed(
+            f"deployment {f['new']} of {step.project_id} ended {f['state']}",
+            hint="the old deployment keeps serving; the credential is rolled back",
+        )
+    for r in results:
+        rt.note(f"{step.project_id}: READY {r['new']}")
+    ready_at = max((r["ready_at"] for r in results), default=time.time())
+    return {"ready": results, "ready_at": ready_at}
+
+
+async def _wait(rt: Runtime, dep: dict[str, Any]) -> dict[str, Any]:
+    estimate = max(rt.builds.estimate_s, 0.0)
+    floor = max(rt.options.poll_interval_s, 0.01)
+    started = float(dep.get("started_at") or time.time())
+    deadline = started + rt.options.build_timeout_s
+    elapsed = time.time() - started
+    first = max(floor, 0.8 * estimate - elapsed)
+    await asyncio.sleep(first)
+    polls = 0
+    while True:
+        polls += 1
+        try:
+            current = await rt.vercel.get_deployment(dep["new"])
+            state = current.ready_state
+        except KeyrollError:
+            state = "UNKNOWN"
+        now = time.time()
+        if state == "READY":
+            rt.builds.observe(now - started)
+            return {
+                "old": dep["old"],
+                "new": dep["new"],
+                "state": state,
+                "ready_at": now,
+                "build_s": round(now - started, 3),
+                "polls": polls,
+                "url": dep.get("url", ""),
+            }
+        if state in _FAILED:
+            return {"old": dep["old"], "new": dep["new"], "state": state, "ready_at": now, "polls": polls}
+        if now > deadline:
+            return {"old": dep["old"], "new": dep["new"], "state": "TIMEOUT", "ready_at": now, "polls": polls}
+        await asyncio.sleep(max(floor, min(rt.builds.estimate_s / 5, 10.0)))
+
+
+def _url(url: str, path: str) -> str:
+    if not url.startswith(("http://", "https://")):
+        host = url.split("/", 1)[0]
+        local = host.startswith(("127.", "localhost", "[::1]"))
+        url = ("http://" if local else "https://") + url
+    return url.rstrip("/") + "/" + path.lstrip("/")
+
+
+async def probe_deployment(http: httpx.AsyncClient, url: str, path: str, bad_fps: set[str]) -> dict[str, Any]:
+    """GET ``path`` on a deployment: ok when 2xx and the body names no old fingerprint."""
+    try:
+        resp = await http.get(_url(url, path), timeout=15.0)
+    except httpx.HTTPError as exc:
+        return {"url": url, "ok": False, "error": type(exc).__name__}
+    body = resp.text[:20000]
+    stale = sorted(fp for fp in bad_fps if fp and fp in body)
+    ok = 200 <= resp.status_code < 300 and not stale
+    out: dict[str, Any] = {"url": url, "status": resp.status_code, "ok": ok}
+    if stale:
+        out["old_fingerprints_in_use"] = stale
+    return out

@@ -1,0 +1,317 @@
+"""Helpers shared by the strategies: group specs, Redis admin access, human steps, resync waits."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets as pysecrets
+import urllib.parse
+from typing import Any
+
+from keyroll.core.errors import AuthError, KeyrollError, ProviderError, RotationError
+from keyroll.core.model import CredentialKind, Management, Step, StepKind
+from keyroll.core.secret import Secret
+from keyroll.rotate.pipeline import PlanContext, projects_of
+from keyroll.rotate.runtime import Action, Probe, Runtime, WaitingForHuman, gid_of
+
+__all__ = [
+    "ACTIONS",
+    "acl",
+    "base_spec",
+    "generate_password",
+    "redeploy_only_steps",
+    "redis_admin",
+    "redis_endpoint",
+]
+
+ROLE_OF_KIND = {
+    CredentialKind.REST_TOKEN: "rest_token",
+    CredentialKind.ACL_REST_TOKEN: "rest_token",
+    CredentialKind.READONLY_REST_TOKEN: "readonly_rest_token",
+    CredentialKind.PASSWORD: "password",
+    CredentialKind.ACL_PASSWORD: "password",
+    CredentialKind.URL_WITH_PASSWORD: "url",
+    CredentialKind.QSTASH_TOKEN: "token",
+    CredentialKind.INDEX_TOKEN: "token",
+    CredentialKind.INDEX_READONLY_TOKEN: "readonly_token",
+    CredentialKind.SIGNING_KEY_CURRENT: "signing_current",
+    CredentialKind.SIGNING_KEY_NEXT: "signing_next",
+}
+
+
+def redis_endpoint(endpoint: str) -> dict[str, Any]:
+    """REST URL plus host/port/tls guesses from a credential's endpoint (URL or host)."""
+    ep = endpoint.strip()
+    if not ep:
+        return {"rest_url": "", "host": "", "port": 6379, "tls": True}
+    if ep.startswith(("redis://", "rediss://")):
+        parts = urllib.parse.urlsplit(ep)
+        return {
+            "rest_url": f"https://{parts.hostname}",
+            "host": parts.hostname or "",
+            "port": parts.port or 6379,
+            "tls": parts.scheme == "rediss",
+        }
+    if not ep.startswith(("http://", "https://")):
+        if "." not in ep and ":" not in ep:
+            ep = f"{ep}.upstash.io"
+        ep = f"https://{ep}"
+    parts = urllib.parse.urlsplit(ep)
+    return {"rest_url": ep.rstrip("/"), "host": parts.hostname or "", "port": 6379, "tls": True}
+
+
+def base_spec(ctx: PlanContext) -> dict[str, Any]:
+    """The JSON-able group spec every strategy starts from."""
+    g = ctx.group
+    p = g.primary
+    creds: dict[str, str] = {}
+    for c in g.credentials:
+        role = ROLE_OF_KIND.get(c.kind, "value")
+        creds.setdefault(role, str(c.fingerprint))
+    endpoint = (
+        next((c.endpoint for c in g.credentials if c.endpoint.startswith(("http://", "https://"))), "")
+        or p.endpoint
+    )
+    return {
+        "gid": g.gid,
+        "strategy": g.strategy.value,
+        "product": p.product.value,
+        "resource_id": p.resource_id,
+        "resource_name": p.resource_name,
+        "management": p.management.value,
+        "acl_user": next((c.acl_user for c in g.credentials if c.acl_user), ""),
+        "credentials": creds,
+        "fingerprints": [str(f) for f in g.fingerprints],
+        "rest_url": endpoint if endpoint.startswith(("http://", "https://")) else "",
+        "endpoint": endpoint,
+    }
+
+
+def redeploy_only_steps(
+    ctx: PlanContext, project_ids: list[str], *, after: list[str], tag: str, phase: int
+) -> tuple[list[Step], list[str]]:
+    """Redeploy + await steps (no writes) for projects whose vars someone else updated."""
+    steps: list[Step] = []
+    tails: list[str] = []
+    from keyroll.core.serde import to_jsonable
+
+    for project_id in project_ids:
+        serving = ctx.deployments(project_id)
+        if not serving:
+            continue
+        name = ctx.project_name(project_id)
+        rid = f"{ctx.gid}/redeploy{tag}/{project_id}"
+        steps.append(
+            Step(
+                rid,
+                StepKind.REDEPLOY,
+                ctx.fp,
+                f"redeploy {len(serving)} serving deployment(s) of {name or project_id}",
+                tuple(after),
+                {
+                    "action": "redeploy",
+                    "phase": phase,
+                    "project_name": name,
+                    "deployments": to_jsonable(serving),
+                    "build_estimate_s": ctx.build_estimate_s,
+                },
+                project_id=project_id,
+            )
+        )
+        aid = f"{ctx.gid}/ready{tag}/{project_id}"
+        steps.append(
+            Step(
+                aid,
+                StepKind.AWAIT_READY,
+                ctx.fp,
+                f"wait until the new deployments of {name or project_id} are READY",
+                (rid,),
+                {
+                    "action": "await",
+                    "phase": phase,
+                    "redeploy_step": rid,
+                    "build_estimate_s": ctx.build_estimate_s,
+                },
+                project_id=project_id,
+            )
+        )
+        tails.append(aid)
+    return steps, tails or list(after)
+
+
+def generate_password() -> Secret:
+    """A strong random password (used when the server does not implement ``ACL GENTOKEN``)."""
+    return Secret(pysecrets.token_urlsafe(32))
+
+
+async def gentoken(rt: Runtime, url: str, admin: Secret, user: str) -> tuple[Secret, bool]:
+    """``ACL GENTOKEN user`` (Upstash); a locally generated password when the server refuses it."""
+    assert rt.providers.redis is not None
+    try:
+        result = await rt.providers.redis.command(url, admin, "ACL", "GENTOKEN", user)
+    except ProviderError as exc:
+        if exc.status == 401 or "WRONGPASS" in str(exc):
+            raise
+        return generate_password(), False
+    if not isinstance(result, str) or not result:
+        return generate_password(), False
+    return Secret(result), True
+
+
+async def acl(rt: Runtime, url: str, admin: Secret, *args: str, what: str) -> Any:
+    """Run one ``ACL …`` command; server errors are re-raised without their text, because
+    Redis echoes rules (``>password``) in its error messages."""
+    assert rt.providers.redis is not None
+    try:
+        return await rt.providers.redis.command(url, admin, *args)
+    except AuthError:
+        raise RotationError(
+            f"{what}: the admin token was rejected", hint="check the database's default token"
+        ) from None
+    except ProviderError as exc:
+        raise RotationError(
+            f"{what} failed (HTTP {exc.status or '?'})",
+            hint="check that ACLs are enabled on the database (a paid plan) and the token may run ACL",
+        ) from None
+
+
+async def redis_admin(rt: Runtime, step: Step, *, prefer_new: bool = False) -> Secret:
+    """A REST token allowed to run ``ACL`` commands on the group's database.
+
+    :raises RotationError: none is known (no Developer API access and no admin token).
+    """
+    gid = gid_of(step)
+    spec = rt.spec(step)
+    order = [("reset", "rest_token"), ("admin", "rest_token")]
+    if prefer_new and spec.get("strategy") == "redis_acl":
+        order.insert(0, ("new", "rest_token"))
+    user = spec.get("acl_user") or "default"
+    if spec.get("strategy") == "redis_acl" or user in ("default", "keyroll-a", "keyroll-b"):
+        order.append(("old", "rest_token"))
+    for value_set, role in order:
+        value = rt.get_value(gid, value_set, role)
+        if value is not None:
+            return value
+    if spec.get("management") == Management.NATIVE.value and spec.get("resource_id") and rt.providers.upstash:
+        db = await rt.upstash.get_redis(spec["resource_id"])
+        if db.rest_token is not None:
+            rt.put_value(gid, "admin", "rest_token", db.rest_token)
+            return db.rest_token
+    raise RotationError(
+        f"no admin token for Redis database {spec.get('resource_name') or spec.get('resource_id') or gid}",
+        hint="set UPSTASH_EMAIL/UPSTASH_API_KEY, or make the default REST token readable to keyroll",
+    )
+
+
+def projects_with_locations(locations: list[dict[str, Any]]) -> list[str]:
+    """Projects affected by a list of copies."""
+    return projects_of(locations)
+
+
+# -- human steps and resync waits --------------------------------------------------------
+
+
+async def _old_default_probe(rt: Runtime, step: Step) -> Probe:
+    spec = rt.spec(step)
+    old = rt.get_value(gid_of(step), "old", "rest_token")
+    url = str(spec.get("rest_url") or "")
+    if old is None or not url:
+        return Probe.UNKNOWN
+    return await rt.probe_redis(url, old)
+
+
+async def _human(step: Step, rt: Runtime) -> dict[str, Any]:
+    instructions = str(step.params.get("instructions", step.description))
+    if rt.human is None:
+        raise WaitingForHuman(
+            f"waiting for a person: {instructions}",
+            hint="do it, then run `keyroll resume`",
+        )
+    from keyroll.rotate.gates import revoke_gate
+
+    evidence = await revoke_gate(step, rt)
+    asked = rt.now()
+    await rt.human.perform(step, instructions)
+    detail: dict[str, Any] = {
+        **evidence,
+        "human_asked_at": asked,
+        "human_done_at": rt.now(),
+        "revoked_at": rt.now(),
+    }
+    if step.params.get("action") == "human_reset":
+        result = await _old_default_probe(rt, step)
+        detail["old_probe"] = result.value
+        if result is Probe.ACCEPTED:
+            raise RotationError(
+                "the old credential still works — the dashboard reset was not done",
+                hint="click Reset Credentials for this database, then run `keyroll resume`",
+            )
+    else:
+        detail["confirmed"] = True
+    return detail
+
+
+async def _human_reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
+    if step.params.get("action") != "human_reset":
+        return None
+    if await _old_default_probe(rt, step) is Probe.REJECTED:
+        return {"human_done_at": rt.now(), "revoked_at": rt.now(), "old_probe": Probe.REJECTED.value}
+    return None
+
+
+async def _resync_wait(step: Step, rt: Runtime) -> dict[str, Any]:
+    """Wait until Vercel shows new values on the integration's vars (after the dashboard reset)."""
+    locations: list[dict[str, Any]] = list(step.params.get("locations", []))
+    human = next((s for s in rt.group_of(step).steps if s.params.get("action") == "human_reset"), None)
+    since = rt.done_at(human.id) if human else 0.0
+    human_detail = rt.detail(human.id) if human else {}
+    since = float(human_detail.get("human_asked_at", since) or since)
+    gid = gid_of(step)
+    ours = set(rt.fingerprints(gid, "new").values()) | set(rt.fingerprints(gid, "old").values())
+    deadline = rt.now() + rt.options.build_timeout_s
+    pending = {(loc["project_id"], loc["env_id"]): loc for loc in locations}
+    done: list[dict[str, Any]] = []
+    interval = max(rt.options.poll_interval_s, 0.05)
+    while pending:
+        for key, loc in list(pending.items()):
+            try:
+                var = await rt.vercel.get_env(loc["project_id"], loc["env_id"])
+            except KeyrollError:
+                continue
+            fp = var.value.fingerprint if var.value is not None else ""
+            changed = (fp and fp not in ours) or (not fp and var.updated_at / 1000 >= since)
+            if changed:
+                done.append(
+                    {
+                        "project_id": loc["project_id"],
+                        "env_id": loc["env_id"],
+                        "key": loc["key"],
+                        "fp": fp,
+                        "updated_at": var.updated_at,
+                    }
+                )
+                del pending[key]
+        if not pending:
+            break
+        if rt.now() > deadline:
+            keys = ", ".join(sorted(loc["key"] for loc in pending.values()))
+            raise RotationError(
+                f"Vercel did not resync {keys} after the dashboard reset",
+                hint="check the integration in the Vercel dashboard, then run `keyroll resume`",
+            )
+        await asyncio.sleep(interval)
+        interval = min(interval * 2, 5.0)
+    return {"resynced": done, "resynced_at": rt.now(), "env_written_at": rt.now()}
+
+
+ACTIONS: dict[str, Action] = {
+    "human_reset": Action(_human, _human_reconcile),
+    "human_revoke": Action(_human, _human_reconcile),
+    "resync_wait": Action(_resync_wait),
+}
+
+
+def describe_error(exc: BaseException) -> str:
+    """A one-line, value-free description of an exception."""
+    if isinstance(exc, KeyrollError):
+        return exc.message
+    return type(exc).__name__

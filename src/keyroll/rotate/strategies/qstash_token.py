@@ -1,0 +1,140 @@
+"""The QStash token → cutover (the provider has no overlap: the old token dies at the reset).
+
+Everything is prepared first (old values journaled, every write computed from the plan,
+deployments known from the inventory); then, with ``--accept-downtime`` and consent: reset →
+all env writes in parallel batches → every redeploy at once. The outage window (reset → last
+READY) is measured and journaled as ``window_s``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keyroll.core.errors import RotationError
+from keyroll.core.model import Step, StepKind
+from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps
+from keyroll.rotate.runtime import Action, Probe, Runtime, gid_of
+from keyroll.rotate.strategies.common import base_spec
+
+__all__ = ["ACTIONS", "build", "cutover_build"]
+
+
+def cutover_build(ctx: PlanContext, spec: dict[str, Any], action: str, description: str) -> StrategyPlan:
+    """The cutover layout shared by the QStash token and index resets."""
+    gid, fp = ctx.gid, ctx.fp
+    reset = Step(
+        f"{gid}/reset",
+        StepKind.MINT,
+        fp,
+        description,
+        (),
+        {"action": action, "group": spec, "cutover_reset": True},
+        destructive=True,
+    )
+    steps = [reset]
+    dist, tails = distribution_steps(ctx, ctx.locations, values="new", after=[reset.id])
+    steps += dist
+    probe = Step(
+        f"{gid}/probe",
+        StepKind.PROBE,
+        fp,
+        "probe the new token and deployments; measure the window",
+        tuple(tails),
+        {"action": "probe_new", "values": "new", "phase": 1, "cutover": True},
+    )
+    verify_old = Step(
+        f"{gid}/verify-old",
+        StepKind.PROBE,
+        fp,
+        "probe that the old token is rejected",
+        (probe.id,),
+        {"action": "probe_old"},
+    )
+    rescan = Step(
+        f"{gid}/rescan",
+        StepKind.RESCAN,
+        fp,
+        "read the written vars back",
+        (verify_old.id,),
+        {"action": "rescan"},
+    )
+    steps += [probe, verify_old, rescan]
+    warnings = [
+        f"cutover: the old value dies at the reset; requests fail until each project's new deployment is READY (≈ {ctx.build_estimate_s:.0f} s)"
+    ]
+    return StrategyPlan(
+        steps, expected_outage_s=ctx.build_estimate_s, requires_downtime_consent=True, warnings=warnings
+    )
+
+
+def build(ctx: PlanContext) -> StrategyPlan:
+    """Steps for one QStash user's token."""
+    spec = base_spec(ctx)
+    plan = cutover_build(ctx, spec, "qstash_reset", "reset the QStash token (the old one dies now)")
+    plan.warnings.append("keyroll's own QSTASH_TOKEN (env file) is this token: update it after the run")
+    return plan
+
+
+async def _user_id(rt: Runtime, spec: dict[str, Any], old_fp: str) -> str:
+    if spec.get("resource_id"):
+        return str(spec["resource_id"])
+    for user in await rt.upstash.list_qstash_users():
+        if user.token is not None and user.token.fingerprint == old_fp:
+            return user.id
+    raise RotationError(
+        "cannot find the QStash user of this token", hint="check UPSTASH_EMAIL / UPSTASH_API_KEY"
+    )
+
+
+def _store(rt: Runtime, gid: str, user: Any) -> dict[str, Any]:
+    if user.token is None:
+        raise RotationError("the QStash reset returned no token")
+    rt.put_value(gid, "new", "token", user.token)
+    fps = {"token": user.token.fingerprint}
+    if user.read_only_token is not None:
+        rt.put_value(gid, "new", "readonly_token", user.read_only_token)
+    return {"new": fps}
+
+
+async def _reset(step: Step, rt: Runtime) -> dict[str, Any]:
+    spec = rt.spec(step)
+    gid = gid_of(step)
+    uid = await _user_id(rt, spec, spec["credentials"].get("token", ""))
+    before = rt.now()
+    user = await rt.upstash.rotate_qstash_token(uid)
+    at = rt.now()
+    return {
+        **_store(rt, gid, user),
+        "user_id": uid,
+        "revoke_started_at": before,
+        "revoked_at": at,
+        "reset_at": at,
+    }
+
+
+async def _reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
+    gid = gid_of(step)
+    if rt.has_value(gid, "new", "token"):
+        return {
+            "new": rt.fingerprints(gid, "new"),
+            "revoked_at": rt.done_at(step.id) or rt.now(),
+            "reconciled": True,
+        }
+    old = rt.get_value(gid, "old", "token")
+    if old is None or await rt.probe_qstash(old) is not Probe.REJECTED:
+        return None
+    spec = rt.spec(step)
+    uid = await _user_id(rt, spec, "")
+    for user in await rt.upstash.list_qstash_users():
+        if user.id == uid:
+            rec = rt.records.get(step.id)
+            return {
+                **_store(rt, gid, user),
+                "user_id": uid,
+                "revoked_at": rec.ts if rec else rt.now(),
+                "reconciled": True,
+            }
+    return None
+
+
+ACTIONS: dict[str, Action] = {"qstash_reset": Action(_reset, _reconcile)}

@@ -1,0 +1,350 @@
+"""Redis default credentials → overlap through an ACL user (AWS "alternating users").
+
+Plan: ``mint`` (``ACL GENTOKEN`` → journal → ``ACL SETUSER keyroll-a on >tok ~* &* +@all``
+→ ``ACL RESTTOKEN`` → journal; a ``keyroll-ro-a`` user with ``+@read -@dangerous`` when
+read-only tokens are in use) → distribute (REST token, read-only token, ``redis(s)://`` URLs
+become ``keyroll-a:<tok>@…``) → redeploy → probe → revoke → probe old rejected → rescan.
+
+Revoke depends on who holds the credential today:
+
+* ``default`` on a native database: reset the default password (Developer API). Bare
+  password vars (used as ``AUTH <pw>`` by the default user) follow the new default password in
+  a second phase;
+* ``default`` on a Vercel-integration database: a ``human`` step (dashboard "Reset
+  Credentials"), then keyroll waits until Vercel resyncs the integration's vars, redeploys
+  those projects and verifies;
+* ``keyroll-a`` (a previous rotation): ``ACL DELUSER keyroll-a`` — the next rotation uses
+  ``keyroll-b``, and so on. No reset needed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from keyroll.core.errors import KeyrollError, RotationError
+from keyroll.core.model import Management, Step, StepKind
+from keyroll.core.secret import Secret
+from keyroll.rotate.gates import revoke_gate
+from keyroll.rotate.groups import is_keyroll_user
+from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps, projects_of
+from keyroll.rotate.runtime import Action, Probe, Runtime, gid_of
+from keyroll.rotate.strategies.common import (
+    acl,
+    base_spec,
+    gentoken,
+    redeploy_only_steps,
+    redis_admin,
+    redis_endpoint,
+)
+
+__all__ = ["ACTIONS", "build"]
+
+RW_RULES = ("on", "~*", "&*", "+@all")
+RO_RULES = ("on", "~*", "&*", "-@all", "+@read", "-@dangerous")
+
+
+def _ro_twin(user: str) -> str:
+    return user.replace("keyroll-", "keyroll-ro-", 1)
+
+
+def integration_instructions(name: str) -> str:
+    """What a person must click for an integration-managed database."""
+    return (
+        f"Reset the credentials of Upstash Redis database {name!r}: Vercel dashboard → Integrations → Upstash → "
+        "Manage → select the database → Open in Upstash → Reset Credentials. keyroll then waits until Vercel "
+        "shows the new values, redeploys the projects that use them and verifies."
+    )
+
+
+def build(ctx: PlanContext) -> StrategyPlan:
+    """Lay out the steps for one Redis database's default credentials."""
+    spec = base_spec(ctx)
+    ep = redis_endpoint(spec["endpoint"])
+    spec.update(host=ep["host"], port=ep["port"], tls=ep["tls"], rest_url=spec["rest_url"] or ep["rest_url"])
+    current = spec["acl_user"] if is_keyroll_user(spec["acl_user"]) else "default"
+    spec["acl_user"] = current
+    new_user = "keyroll-b" if current == "keyroll-a" else "keyroll-a"
+    integration = spec["management"] == Management.VERCEL_INTEGRATION.value
+    mode = "deluser" if current != "default" else ("human_reset" if integration else "reset_default")
+    spec["revoke_mode"] = mode
+    locs = ctx.locations
+    needs_ro = any(loc["role"] == "readonly_rest_token" for loc in locs)
+    warnings: list[str] = []
+    human: list[str] = []
+    phase1, phase2 = [], []
+    for loc in locs:
+        if mode == "reset_default" and loc["role"] == "password":
+            phase2.append(loc)
+        elif mode == "human_reset" and loc["role"] == "password" and not loc.get("configuration_id"):
+            warnings.append(
+                f"{loc.get('key') or loc.get('name')}: a bare password of the default user on an integration database "
+                "cannot follow the dashboard reset automatically; update it by hand afterwards"
+            )
+        else:
+            phase1.append(loc)
+    gid, fp = ctx.gid, ctx.fp
+    mint = Step(
+        f"{gid}/mint",
+        StepKind.MINT,
+        fp,
+        f"create ACL user {new_user} with the default user's rights"
+        + (f" and {_ro_twin(new_user)} (read-only)" if needs_ro else ""),
+        (),
+        {"action": "acl_mint", "group": spec, "user": new_user, "readonly": needs_ro},
+    )
+    steps: list[Step] = [mint]
+    dist, tails = distribution_steps(ctx, phase1, values="new", after=[mint.id])
+    steps += dist
+    probe = Step(
+        f"{gid}/probe",
+        StepKind.PROBE,
+        fp,
+        "probe the new tokens and deployments",
+        tuple(tails),
+        {"action": "probe_new", "values": "new", "phase": 1},
+    )
+    steps.append(probe)
+    name = spec["resource_name"] or spec["resource_id"] or gid
+    if mode == "deluser":
+        revoke = Step(
+            f"{gid}/revoke",
+            StepKind.REVOKE,
+            fp,
+            f"delete ACL user {current} (and {_ro_twin(current)})",
+            (probe.id,),
+            {"action": "deluser", "users": [current, _ro_twin(current)]},
+            destructive=True,
+        )
+    elif mode == "reset_default":
+        revoke = Step(
+            f"{gid}/revoke",
+            StepKind.REVOKE,
+            fp,
+            f"reset the default password of {name} (old password and both REST tokens die)",
+            (probe.id,),
+            {"action": "reset_default"},
+            destructive=True,
+        )
+    else:
+        text = integration_instructions(name)
+        human.append(text)
+        revoke = Step(
+            f"{gid}/revoke",
+            StepKind.HUMAN,
+            fp,
+            f"reset {name} in the Vercel/Upstash dashboard",
+            (probe.id,),
+            {"action": "human_reset", "instructions": text},
+            destructive=True,
+        )
+    steps.append(revoke)
+    verify_old = Step(
+        f"{gid}/verify-old",
+        StepKind.PROBE,
+        fp,
+        "probe that the old tokens are rejected",
+        (revoke.id,),
+        {"action": "probe_old"},
+    )
+    steps.append(verify_old)
+    last = verify_old.id
+    expected = 0.0
+    if phase2 and mode == "reset_default":
+        dist2, tails2 = distribution_steps(
+            ctx, phase2, values="reset", after=[verify_old.id], tag="2", phase=2
+        )
+        steps += dist2
+        probe2 = Step(
+            f"{gid}/probe2",
+            StepKind.PROBE,
+            fp,
+            "probe the new default password's deployments",
+            tuple(tails2),
+            {"action": "probe_new", "values": "reset", "phase": 2},
+        )
+        steps.append(probe2)
+        last = probe2.id
+        expected = ctx.build_estimate_s
+        warnings.append(
+            f"{len(phase2)} bare password var(s) authenticate as the default user; they get the new default password "
+            "after the reset — apps using them over TCP see errors until their redeploy is READY"
+        )
+    integration_locs = [loc for loc in phase1 if loc.get("configuration_id") and loc["kind"] == "vercel_env"]
+    if mode == "human_reset" and integration_locs:
+        resync = Step(
+            f"{gid}/resync",
+            StepKind.WRITE_ENV,
+            fp,
+            "wait until Vercel resyncs the integration's vars",
+            (verify_old.id,),
+            {"action": "resync_wait", "phase": 2, "locations": integration_locs},
+        )
+        steps.append(resync)
+        dist2, tails2 = redeploy_only_steps(
+            ctx, projects_of(integration_locs), after=[resync.id], tag="2", phase=2
+        )
+        steps += dist2
+        probe2 = Step(
+            f"{gid}/probe2",
+            StepKind.PROBE,
+            fp,
+            "probe the resynced deployments",
+            tuple(tails2),
+            {"action": "probe_new", "values": None, "phase": 2},
+        )
+        steps.append(probe2)
+        last = probe2.id
+    steps.append(
+        Step(
+            f"{gid}/rescan", StepKind.RESCAN, fp, "read the written vars back", (last,), {"action": "rescan"}
+        )
+    )
+    return StrategyPlan(steps, expected_outage_s=expected, human_steps=human, warnings=warnings)
+
+
+async def _whoami(rt: Runtime, url: str, token: Any) -> str:
+    assert rt.providers.redis is not None
+    try:
+        result = await rt.providers.redis.command(url, token, "ACL", "WHOAMI")
+    except KeyrollError:
+        return ""
+    return str(result) if isinstance(result, str) else ""
+
+
+async def _mint(step: Step, rt: Runtime) -> dict[str, Any]:
+    spec = rt.spec(step)
+    gid = gid_of(step)
+    url = spec["rest_url"]
+    if rt.providers.redis is None or not url:
+        raise RotationError(f"no Redis REST URL for {spec.get('resource_name') or gid}")
+    admin = await redis_admin(rt, step)
+    old_token = rt.get_value(gid, "old", "rest_token")
+    previous = spec.get("acl_user") or "default"
+    if old_token is not None:
+        who = await _whoami(rt, url, old_token)
+        if who:
+            previous = who
+    user = str(step.params.get("user") or "keyroll-a")
+    if previous == user:  # the plan expected the other one: alternate
+        user = "keyroll-b" if user == "keyroll-a" else "keyroll-a"
+    users: list[tuple[str, str, tuple[str, ...]]] = [(user, "", RW_RULES)]
+    if step.params.get("readonly"):
+        users.append((_ro_twin(user), "ro_", RO_RULES))
+    detail: dict[str, Any] = {"user": user, "previous_user": previous, "users": [], "gentoken": True}
+    rt.put_value(gid, "new", "username", Secret(user))
+    for name, prefix, rules in users:
+        pw = rt.get_value(gid, "new", f"{prefix}password")
+        if pw is None:
+            pw, native = await gentoken(rt, url, admin, name)
+            detail["gentoken"] = detail["gentoken"] and native
+            rt.put_value(gid, "new", f"{prefix}password", pw)  # journaled before it is used
+        await acl(
+            rt,
+            url,
+            admin,
+            "ACL",
+            "SETUSER",
+            name,
+            "reset",
+            *rules,
+            f">{pw.reveal()}",
+            what=f"ACL SETUSER {name}",
+        )
+        token_role = "rest_token" if not prefix else "readonly_rest_token"
+        result = await acl(
+            rt, url, admin, "ACL", "RESTTOKEN", name, pw.reveal(), what=f"ACL RESTTOKEN {name}"
+        )
+        if not isinstance(result, str) or not result:
+            raise RotationError(f"ACL RESTTOKEN {name} returned no token")
+        token = Secret(result)
+        rt.put_value(gid, "new", token_role, token)
+        detail["users"].append(
+            {"user": name, "password_fp": pw.fingerprint, "rest_token_fp": token.fingerprint}
+        )
+    rt.note(f"{spec.get('resource_name') or gid}: ACL user {user} ready")
+    return detail
+
+
+async def _reset_default(step: Step, rt: Runtime) -> dict[str, Any]:
+    evidence = await revoke_gate(step, rt)
+    spec = rt.spec(step)
+    gid = gid_of(step)
+    before = rt.now()
+    db = await rt.upstash.reset_redis_password(spec["resource_id"])
+    return {**_store_reset(rt, gid, db), **evidence, "revoke_started_at": before, "revoked_at": rt.now()}
+
+
+def _store_reset(rt: Runtime, gid: str, db: Any) -> dict[str, Any]:
+    fps: dict[str, str] = {}
+    for role, value in (
+        ("password", db.password),
+        ("rest_token", db.rest_token),
+        ("readonly_rest_token", db.read_only_rest_token),
+    ):
+        if value is not None:
+            rt.put_value(gid, "reset", role, value)
+            fps[role] = value.fingerprint
+    rt.put_value(gid, "reset", "username", Secret("default"))
+    return {"reset": fps}
+
+
+async def _reset_reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
+    gid = gid_of(step)
+    if rt.has_value(gid, "reset", "rest_token"):
+        return {"reset": rt.fingerprints(gid, "reset"), "revoked_at": rt.now()}
+    spec = rt.spec(step)
+    old = rt.get_value(gid, "old", "rest_token")
+    if old is None:
+        return None
+    if await rt.probe_redis(spec["rest_url"], old) is Probe.REJECTED:
+        db = await rt.upstash.get_redis(spec["resource_id"])
+        return {**_store_reset(rt, gid, db), "revoked_at": rt.now(), "reconciled": True}
+    return None
+
+
+async def _deluser(step: Step, rt: Runtime) -> dict[str, Any]:
+    evidence = await revoke_gate(step, rt)
+    spec = rt.spec(step)
+    mint = rt.detail(f"{gid_of(step)}/mint")
+    previous = str(mint.get("previous_user") or spec.get("acl_user") or "")
+    if not is_keyroll_user(previous):
+        if previous == "default" and spec.get("management") == Management.NATIVE.value:
+            return await _reset_default(step, rt)
+        raise RotationError(f"refusing to delete ACL user {previous!r}: keyroll only deletes its own users")
+    admin = await redis_admin(rt, step, prefer_new=True)
+    assert rt.providers.redis is not None
+    users = [previous, _ro_twin(previous)]
+    before = rt.now()
+    removed = await acl(rt, spec["rest_url"], admin, "ACL", "DELUSER", *users, what=f"ACL DELUSER {previous}")
+    return {
+        **evidence,
+        "deleted_users": users,
+        "removed": removed,
+        "revoke_started_at": before,
+        "revoked_at": rt.now(),
+    }
+
+
+async def undo_mint(step: Step, rt: Runtime) -> dict[str, Any]:
+    """Rollback: delete the ACL user(s) this run created (the old credentials still work)."""
+    gid = gid_of(step)
+    mint = rt.records.get(f"{gid}/mint")
+    if mint is None:
+        return {}
+    detail = dict(mint.detail or {})
+    user = str(detail.get("user") or step.params.get("user") or "")
+    if not is_keyroll_user(user):
+        return {}
+    spec = rt.spec(step)
+    admin = await redis_admin(rt, step)
+    assert rt.providers.redis is not None
+    users = [user, _ro_twin(user)]
+    await acl(rt, spec["rest_url"], admin, "ACL", "DELUSER", *users, what=f"ACL DELUSER {user}")
+    return {"deleted_users": users}
+
+
+ACTIONS: dict[str, Action] = {
+    "acl_mint": Action(_mint),
+    "reset_default": Action(_reset_default, _reset_reconcile),
+    "deluser": Action(_deluser),
+}

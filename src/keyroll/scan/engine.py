@@ -35,7 +35,7 @@ from keyroll.scan.reader import ReadResult, scan_stream
 from keyroll.scan.textscan import TextScanner
 from keyroll.scan.walk import FileEntry, walk
 
-__all__ = ["ScanOptions", "ScanResult", "WorkerConfig", "scan_paths", "scan_stdin", "scan_text"]
+__all__ = ["ScanOptions", "ScanResult", "WorkerConfig", "recount", "scan_paths", "scan_stdin", "scan_text"]
 
 INLINE_BYTES = 4 * 1024 * 1024
 """below this much input, scanning in-process beats starting a pool"""
@@ -261,13 +261,18 @@ def scan_text(text: str, path: str = "<text>", options: ScanOptions = ScanOption
     return scanner.scan(text, path, keep_values=True).findings
 
 
-def finish(result: ScanResult, started: float) -> ScanResult:
-    """Sort findings, fill the finding counters and the elapsed time."""
+def recount(result: ScanResult) -> ScanResult:
+    """Sort the findings and refresh the finding counters of the summary."""
     result.findings.sort(key=lambda f: (f.path, f.line, f.column, f.rule_id))
     s = result.summary
     s.findings = len(result.findings)
     s.by_confidence = {}
     for f in result.findings:
         s.by_confidence[f.confidence.value] = s.by_confidence.get(f.confidence.value, 0) + 1
-    s.seconds = time.perf_counter() - started
     return result
+
+
+def finish(result: ScanResult, started: float) -> ScanResult:
+    """Sort findings, fill the finding counters and the elapsed time."""
+    result.summary.seconds = time.perf_counter() - started
+    return recount(result)

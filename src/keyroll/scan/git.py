@@ -1,0 +1,358 @@
+"""Scanning git history: every blob reachable from the chosen refs, each scanned exactly once.
+
+1. ``git log --reverse -m --raw --no-renames -z`` over the refs (``HEAD``, or ``--all`` with
+   ``--all-refs``; ``^REV`` with ``--since REV``) lists, oldest first, every blob each commit
+   introduced and where — deleted files included, since their blobs were introduced by the
+   commit that added them. For each blob keep the earliest (commit, author date) per path.
+2. ``git cat-file --batch-check`` gives sizes (blobs over the limit are counted, not read).
+3. Workers each run one ``git cat-file --batch`` over their share of the unique blobs and scan
+   the contents; results map back to every path that blob had. A credential is reported once
+   per (rule, fingerprint, path) at the commit that introduced it, with the number of blob
+   versions that carried it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from keyroll.core.errors import ScanError
+from keyroll.core.progress import NULL_PROGRESS, Progress
+from keyroll.scan.engine import (
+    INLINE_BYTES,
+    ScanOptions,
+    ScanResult,
+    _scanner,
+    account,
+    batch_target,
+    finish,
+    make_batches,
+    run_batches,
+)
+from keyroll.scan.findings import Finding, ScanSummary
+from keyroll.scan.ignore import IGNORE_FILE, IgnoreRules
+from keyroll.scan.reader import scan_bytes
+
+__all__ = ["Repo", "find_repo", "history_blobs", "scan_git"]
+
+_EMPTY_SHA = "0" * 40
+_SUBMODULE_MODE = "160000"
+
+
+@dataclass(frozen=True)
+class Repo:
+    """A repository to scan: its git dir and (unless bare) its work tree."""
+
+    git_dir: str
+    top: str | None
+
+
+@dataclass
+class Intro:
+    """Where and when a blob entered history at one path."""
+
+    path: str
+    commit: str
+    date: str
+    seq: int
+    """order of the commit in the oldest-first log (smaller = earlier)"""
+
+
+@dataclass
+class History:
+    """The unique blobs of a history walk."""
+
+    blobs: dict[str, list[Intro]] = field(default_factory=dict)
+    commits: int = 0
+
+
+def _git(args: Sequence[str], *, git_dir: str | None = None, cwd: str | None = None) -> list[str]:
+    base = ["git"]
+    if git_dir:
+        base.append(f"--git-dir={git_dir}")
+    return [*base, *args] if cwd is None else [*base, "-C", cwd, *args]
+
+
+def _run(cmd: list[str]) -> subprocess.CompletedProcess[bytes]:
+    return subprocess.run(cmd, capture_output=True, check=False, stdin=subprocess.DEVNULL)
+
+
+def find_repo(path: Path) -> Repo | None:
+    """The repository containing ``path`` (a directory or a file in it), or ``None``.
+
+    :raises ScanError: ``git`` is not installed.
+    """
+    if shutil.which("git") is None:
+        raise ScanError("git is not installed", hint="install git, or scan files without --git")
+    where = str(path if path.is_dir() else path.parent)
+    if not os.path.isdir(where):
+        return None
+    res = _run(_git(["rev-parse", "--absolute-git-dir", "--is-bare-repository"], cwd=where))
+    if res.returncode != 0:
+        return None
+    git_dir, bare = res.stdout.decode().split("\n")[:2]
+    top = None
+    if bare.strip() != "true":
+        top_res = _run(_git(["rev-parse", "--show-toplevel"], cwd=where))
+        top = top_res.stdout.decode().strip() or None
+    return Repo(git_dir.strip(), top)
+
+
+def _verify_rev(repo: Repo, rev: str) -> bool:
+    return (
+        _run(_git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], git_dir=repo.git_dir)).returncode
+        == 0
+    )
+
+
+def history_blobs(repo: Repo, *, all_refs: bool = False, since: str | None = None) -> History:
+    """Every blob introduced by the commits in range, with its earliest introduction per path.
+
+    :raises ScanError: ``since`` is not a commit of this repository, or ``git log`` failed.
+    """
+    if since is not None and not _verify_rev(repo, since):
+        raise ScanError(
+            f"--since {since}: not a commit in {repo.top or repo.git_dir}",
+            hint="give a commit, tag or branch",
+        )
+    if all_refs:
+        revs = ["--all"]
+    elif _verify_rev(repo, "HEAD"):
+        revs = ["HEAD"]
+    else:
+        return History()  # no commits yet
+    if since is not None:
+        revs.append(f"^{since}")
+    cmd = _git(
+        [
+            "log",
+            "--reverse",
+            "-m",
+            "--raw",
+            "--no-renames",
+            "--no-abbrev",
+            "-z",
+            "--format=%x01%H %aI",
+            *revs,
+            "--",
+        ],
+        git_dir=repo.git_dir,
+    )
+    hist = History()
+    seen_commits: set[str] = set()
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+    ) as proc:
+        assert proc.stdout is not None
+        for seq, (commit, date, entries) in enumerate(_parse_log(proc.stdout)):
+            if commit not in seen_commits:
+                seen_commits.add(commit)
+                hist.commits += 1
+            for mode, sha, path in entries:
+                if sha == _EMPTY_SHA or mode == _SUBMODULE_MODE:
+                    continue
+                intros = hist.blobs.setdefault(sha, [])
+                if not any(i.path == path for i in intros):
+                    intros.append(Intro(path, commit, date, seq))
+        err = proc.stderr.read() if proc.stderr else b""
+        if proc.wait() != 0:
+            line = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["git log failed"]
+            raise ScanError(f"git log failed: {line[0]}", hint="check the repository and the refs")
+    return hist
+
+
+def _parse_log(stream: IO[bytes]) -> Iterator[tuple[str, str, list[tuple[str, str, str]]]]:
+    """``(commit, author date, [(new mode, new blob, path)])`` per log record, streaming."""
+    buf = b""
+    while True:
+        chunk = stream.read(1 << 20)
+        buf += chunk
+        parts = buf.split(b"\x01")
+        buf = parts.pop() if chunk else b""
+        for rec in parts if chunk else [*parts, buf]:
+            if rec:
+                yield _parse_record(rec)
+        if not chunk:
+            return
+
+
+def _parse_record(rec: bytes) -> tuple[str, str, list[tuple[str, str, str]]]:
+    header, _, rest = rec.partition(b"\0")
+    commit, _, date = header.decode().partition(" ")
+    fields = rest.lstrip(b"\n").split(b"\0")
+    entries: list[tuple[str, str, str]] = []
+    for i in range(0, len(fields) - 1, 2):
+        meta = fields[i].decode("ascii", "replace").lstrip(":").split()
+        if len(meta) < 5:
+            continue
+        path = fields[i + 1].decode("utf-8", "surrogateescape")
+        entries.append((meta[1], meta[3], path))
+    return commit, date, entries
+
+
+def _blob_sizes(repo: Repo, shas: Sequence[str]) -> dict[str, int]:
+    if not shas:
+        return {}
+    res = subprocess.run(
+        _git(["cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize)"], git_dir=repo.git_dir),
+        input="\n".join(shas).encode() + b"\n",
+        capture_output=True,
+        check=False,
+    )
+    sizes: dict[str, int] = {}
+    for line in res.stdout.decode().splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[1] == "blob":
+            sizes[parts[0]] = int(parts[2])
+    return sizes
+
+
+BlobTask = tuple[str, list[tuple[str, str]]]
+"""``(git dir, [(blob sha, a path it had)])``"""
+
+
+def _scan_blob_batch(task: BlobTask) -> tuple[list[tuple[str, list[Finding]]], ScanSummary]:
+    git_dir, blobs = task
+    scanner, config = _scanner()
+    summary = ScanSummary()
+    out: list[tuple[str, list[Finding]]] = []
+    with subprocess.Popen(
+        ["git", f"--git-dir={git_dir}", "cat-file", "--batch"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+    ) as proc:
+        assert proc.stdin is not None and proc.stdout is not None
+        for sha, path in blobs:
+            proc.stdin.write(sha.encode() + b"\n")
+            proc.stdin.flush()
+            header = proc.stdout.readline().split()
+            if len(header) != 3:  # "<sha> missing"
+                summary.skip("unreadable")
+                continue
+            data = proc.stdout.read(int(header[2]))
+            proc.stdout.read(1)  # the newline after the contents
+            res = scan_bytes(data, path, scanner, keep_values=config.keep_values)
+            account(summary, res)
+            if not res.binary:
+                summary.blobs += 1
+                summary.files -= 1  # blobs are counted as blobs, not files
+            if res.findings:
+                out.append((sha, res.findings))
+        proc.stdin.close()
+        proc.wait()
+    return out, summary
+
+
+def scan_git(
+    paths: Sequence[Path],
+    options: ScanOptions = ScanOptions(),
+    *,
+    all_refs: bool = False,
+    since: str | None = None,
+    progress: Progress = NULL_PROGRESS,
+) -> ScanResult:
+    """Scan the history of the repositories holding ``paths``.
+
+    A path outside any repository is counted (``not_git``) and named in a warning.
+
+    :raises ScanError: none of the paths is in a git repository, ``--since`` is unknown, git is
+        missing or fails.
+    """
+    started = time.perf_counter()
+    result = ScanResult()
+    repos: dict[str, Repo] = {}
+    for p in paths:
+        repo = find_repo(p)
+        if repo is None:
+            result.summary.skip("not_git")
+            result.summary.warnings.append(f"not a git repository: {p}")
+            continue
+        repos.setdefault(repo.git_dir, repo)
+    if not repos:
+        names = ", ".join(str(p) for p in paths)
+        raise ScanError(f"not a git repository: {names}", hint="run inside a repository or drop --git")
+    for repo in repos.values():
+        _scan_repo(repo, options, all_refs, since, progress, result)
+    return finish(result, started)
+
+
+def _scan_repo(
+    repo: Repo,
+    options: ScanOptions,
+    all_refs: bool,
+    since: str | None,
+    progress: Progress,
+    result: ScanResult,
+) -> None:
+    hist = history_blobs(repo, all_refs=all_refs, since=since)
+    result.summary.commits += hist.commits
+    ignore_files = [Path(repo.top) / IGNORE_FILE] if repo.top else []
+    if options.ignore_file is not None:
+        ignore_files.append(options.ignore_file)
+    ignore = IgnoreRules.load(ignore_files)
+    base = repo.top or repo.git_dir
+    wanted: dict[str, list[Intro]] = {}
+    for sha, intros in hist.blobs.items():
+        kept = [i for i in intros if not ignore.ignored(os.path.join(base, i.path))]
+        if len(kept) < len(intros) and not kept:
+            result.summary.skip("ignored")
+        if kept:
+            wanted[sha] = kept
+    sizes = _blob_sizes(repo, list(wanted))
+    todo: list[tuple[str, str]] = []
+    for sha, intros in wanted.items():
+        size = sizes.get(sha)
+        if size is None:
+            result.summary.skip("unreadable")
+        elif size > options.max_file_bytes:
+            result.summary.skip("too_large")
+        else:
+            todo.append((sha, intros[0].path))
+    total = sum(sizes[s] for s, _ in todo)
+    workers = options.workers
+    groups = make_batches(todo, lambda t: sizes[t[0]], batch_target(total, workers))
+    tasks: list[BlobTask] = [(repo.git_dir, g) for g in groups]
+    task_id = progress.task("scan git blobs", total=total)
+    group_sizes = [sum(sizes[s] for s, _ in g) for g in groups]
+    per_blob: list[tuple[str, list[Finding]]] = []
+    for found, summary in run_batches(
+        _scan_blob_batch,
+        tasks,
+        options.worker_config(),
+        workers,
+        inline=total < INLINE_BYTES,
+        on_done=lambda i: progress.advance(task_id, group_sizes[i]),
+    ):
+        per_blob.extend(found)
+        result.summary.merge(summary)
+    progress.finish(task_id)
+    result.findings.extend(_attribute(per_blob, wanted))
+
+
+def _attribute(per_blob: list[tuple[str, list[Finding]]], intros: dict[str, list[Intro]]) -> list[Finding]:
+    """One finding per (rule, fingerprint, path), at the earliest commit, counting blob versions."""
+    best: dict[tuple[str, str, str], tuple[int, Finding]] = {}
+    versions: dict[tuple[str, str, str], set[str]] = {}
+    for sha, findings in per_blob:
+        for f in findings:
+            for intro in intros[sha]:
+                key = (f.rule_id, str(f.fingerprint), intro.path)
+                versions.setdefault(key, set()).add(sha)
+                current = best.get(key)
+                if (
+                    current is None
+                    or intro.seq < current[0]
+                    or (intro.seq == current[0] and f.line < current[1].line)
+                ):
+                    best[key] = (
+                        intro.seq,
+                        f.with_changes(path=intro.path, commit=intro.commit, author_date=intro.date),
+                    )
+    return [f.with_changes(occurrences=len(versions[key])) for key, (_, f) in best.items()]

@@ -186,7 +186,6 @@ def _templates(state: UpstashState, urls: dict[str, str]) -> dict[str, str]:
                 f"{p}:redis_url": f"redis://default:{db.password}@127.0.0.1:{db.tcp_port}",
                 f"{p}:host": "127.0.0.1",
                 f"{p}:port": str(db.tcp_port),
-                f"{p}:id": db.id,
             }
         )
         for user in db.acl_users:
@@ -213,7 +212,6 @@ def _templates(state: UpstashState, urls: dict[str, str]) -> dict[str, str]:
                     f"{kind}:{index.name}:url": urls[index.service],
                     f"{kind}:{index.name}:token": index.token,
                     f"{kind}:{index.name}:readonly_token": index.readonly_token,
-                    f"{kind}:{index.name}:id": index.id,
                 }
             )
     return t

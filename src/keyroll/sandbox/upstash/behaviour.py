@@ -30,6 +30,8 @@ from dataclasses import dataclass
 import httpx
 import redis.asyncio as aioredis
 import redis.exceptions as rexc
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
@@ -227,7 +229,9 @@ class DeploymentBehaviour:
         if client is None:
             if len(self._tcp) > 256:
                 await self._drop_all()
-            client = aioredis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+            client = aioredis.from_url(
+                url, socket_timeout=5, socket_connect_timeout=2, retry=Retry(NoBackoff(), 1)
+            )
             self._tcp[url] = client
         try:
             if check.readonly:

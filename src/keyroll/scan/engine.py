@@ -58,6 +58,8 @@ class ScanOptions:
     ignore_file: Path | None = None
     keep_values: bool = False
     """attach ``Finding.secret`` (forces in-process scanning)"""
+    inline_bytes: int = INLINE_BYTES
+    """scan in-process below this many input bytes (starting a pool costs more)"""
 
     @property
     def workers(self) -> int:
@@ -231,7 +233,7 @@ def scan_paths(
         batches,
         options.worker_config(),
         workers,
-        inline=total < INLINE_BYTES,
+        inline=total < options.inline_bytes,
         on_done=lambda i: progress.advance(task, sizes[i]),
     ):
         result.findings.extend(findings)

@@ -25,7 +25,6 @@ from typing import IO
 from keyroll.core.errors import ScanError
 from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.scan.engine import (
-    INLINE_BYTES,
     ScanOptions,
     ScanResult,
     _scanner,
@@ -327,7 +326,7 @@ def _scan_repo(
         tasks,
         options.worker_config(),
         workers,
-        inline=total < INLINE_BYTES,
+        inline=total < options.inline_bytes,
         on_done=lambda i: progress.advance(task_id, group_sizes[i]),
     ):
         per_blob.extend(found)

@@ -118,6 +118,8 @@ def is_placeholder(value: str) -> bool:
 
 
 def _is_word(part: str) -> bool:
+    if part.isdigit():
+        return True  # version and build numbers
     if sum(c.isdigit() for c in part) > 3:
         return False
     if part.islower() or part.isupper() or part.isdigit():

@@ -48,7 +48,7 @@ _WORDS = (
 )
 _KEY_SUFFIX_NOT_SECRET = re.compile(
     r"(?i)(?:url|uri|file|path|name|type|id|len|length|field|label|header|prefix|env|var|endpoint|format|"
-    r"pattern|regex|dir|count|size|expires|expiry|expiration|at|ttl|kind|mode|hint|policy|class|"
+    r"pattern|regex|dir|count|size|expires|expiry|expiration|at|ttl|kind|mode|hint|policy|class|config|"
     r"tokenizer|tokens|hash|hashed|algorithm|alg|method|scheme|version)$"
 )
 _HEX = re.compile(r"[0-9a-fA-F]+")
@@ -85,7 +85,7 @@ class GenericSecretDetector(AnchoredDetector):
             return
         key = m.group("key")
         value = m.group("value").rstrip(".")
-        if _KEY_SUFFIX_NOT_SECRET.search(key.rstrip("_-.")):
+        if _KEY_SUFFIX_NOT_SECRET.search(key.rstrip("_-.")) or "tokeniz" in key.lower():
             return
         if "://" in value or value.startswith(("/", "./", "~")) or is_placeholder(value):
             return

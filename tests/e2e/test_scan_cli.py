@@ -1,0 +1,203 @@
+"""``keyroll scan`` end to end, in-process: exit codes, formats, baselines, inputs, bad input."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from keyroll.cli.main import run
+from keyroll.core.secret import fingerprint_of
+from keyroll.scan import synthetic
+from tests import canary as canary_mod
+
+
+def tok(kind: str = "redis") -> str:
+    maker = {
+        "redis": synthetic.redis_token,
+        "qstash": synthetic.qstash_token,
+        "vector": synthetic.index_token,
+        "sig": synthetic.qstash_signing_key,
+        "vercel": synthetic.vercel_token,
+    }[kind]
+    value = maker().reveal()
+    canary_mod.register(value)
+    return value
+
+
+@pytest.fixture
+def project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    toks = {k: tok(k) for k in ("redis", "qstash", "vector", "sig", "vercel")}
+    (tmp_path / ".env.local").write_text(
+        f'UPSTASH_REDIS_REST_TOKEN={toks["redis"]}\nQSTASH_TOKEN="{toks["qstash"]}"\n'
+    )
+    (tmp_path / "config.yaml").write_text(f"vector:\n  UPSTASH_VECTOR_REST_TOKEN: {toks['vector']}\n")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "hook.ts").write_text(
+        f'const r = new Receiver({{ currentSigningKey: "{toks["sig"]}" }})\n'
+    )
+    (tmp_path / "deploy.sh").write_text(f"vercel deploy --token {toks['vercel']}\n")
+    (tmp_path / "clean.py").write_text("print('nothing to see')\n")
+    monkeypatch.chdir(tmp_path)
+    return toks
+
+
+def test_findings_exit_1_text_report_and_summary(
+    project: dict[str, str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert run(["scan", "."]) == 1
+    out, err = capsys.readouterr()
+    lines = out.strip().splitlines()
+    assert len(lines) == 5
+    assert any("./.env.local:1:26" in ln and "upstash-redis-rest-token" in ln for ln in lines)
+    assert "scanned 5 files" in err and "5 findings" in err
+    for value in project.values():
+        assert value not in out + err
+
+
+def test_clean_tree_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n")
+    assert run(["scan", str(tmp_path)]) == 0
+    out, err = capsys.readouterr()
+    assert out == "" and "0 findings" in err
+
+
+def test_json_and_sarif_to_output_file(
+    project: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str], canary: canary_mod.Canary
+) -> None:
+    report = tmp_path / "out.json"
+    sarif = tmp_path / "out.sarif"
+    canary.watch(report, sarif)
+    assert run(["scan", ".", "--json", "--output", str(report)]) == 1
+    doc = json.loads(report.read_text())
+    assert {f["rule_id"] for f in doc["findings"]} == {
+        "upstash-redis-rest-token",
+        "upstash-qstash-token",
+        "upstash-vector-token",
+        "upstash-qstash-signing-key",
+        "vercel-access-token",
+    }
+    assert doc["summary"]["files"] == 5
+    assert run(["scan", ".", "--format", "sarif", "-o", str(sarif)]) == 1
+    assert json.loads(sarif.read_text())["version"] == "2.1.0"
+    assert capsys.readouterr().out == ""
+
+
+def test_baseline_accepts_then_new_finding_fails(
+    project: dict[str, str], tmp_path: Path, capsys: pytest.CaptureFixture[str], canary: canary_mod.Canary
+) -> None:
+    base = tmp_path / "baseline.json"
+    canary.watch(base)
+    assert run(["scan", ".", "--baseline", str(base), "--update-baseline"]) == 0
+    assert "baseline written" in capsys.readouterr().err
+    assert run(["scan", ".", "--baseline", str(base)]) == 0
+    assert "5 in baseline" in capsys.readouterr().err
+    new = tok()
+    Path("new.env").write_text(f"KV_REST_API_TOKEN={new}\n")
+    assert run(["scan", ".", "--baseline", str(base)]) == 1
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "new.env" in out
+
+
+def test_min_confidence_and_pragma(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    t = tok("qstash")
+    (tmp_path / "a.py").write_text(
+        f'SECRET_KEY = "k2#9x!fj3Lm0qPz8vRt5wYb1nC4sDe7h"\nQSTASH_TOKEN="{t}"  # keyroll: allow\n'
+    )
+    assert run(["scan", str(tmp_path)]) == 1
+    assert run(["scan", str(tmp_path), "--min-confidence", "medium"]) == 0
+    err = capsys.readouterr().err
+    assert "1 allowed by pragma" in err and "1 below --min-confidence" in err
+
+
+def test_stdin(monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    t = tok()
+    monkeypatch.setattr(
+        sys, "stdin", io.TextIOWrapper(io.BytesIO(f"export KV_REST_API_TOKEN={t}\n".encode()))
+    )
+    assert run(["scan", "--stdin"]) == 1
+    assert "<stdin>:1:" in capsys.readouterr().out
+
+
+def test_known_values_file_finds_any_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    value = "hunter2-but-longer-and-random-9f8e7d"
+    canary_mod.register(value)
+    (tmp_path / "values.txt").write_text(f"\n{value}\n")
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.txt").write_text(f"opaque = {value}\n")
+    assert run(["scan", str(tmp_path / "src"), "--known-values", str(tmp_path / "values.txt"), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    (f,) = doc["findings"]
+    assert f["rule_id"] == "known-value" and f["known"] and f["fingerprint"] == fingerprint_of(value)
+
+
+def test_from_inventory_matches_fingerprints(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    t1, t2 = tok(), tok()
+    inv = {
+        "version": 1,
+        "credentials": [{"fingerprint": fingerprint_of(t1), "product": "redis", "kind": "rest_token"}],
+        "locations": [],
+    }
+    (tmp_path / "inv.json").write_text(json.dumps(inv))
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.env").write_text(f"A={t1}\nB={t2}\n")
+    assert run(["scan", str(tmp_path / "src"), "--from-inventory", str(tmp_path / "inv.json"), "--json"]) == 1
+    doc = json.loads(capsys.readouterr().out)
+    known = {f["fingerprint"]: f["known"] for f in doc["findings"]}
+    assert known == {fingerprint_of(t1): True, fingerprint_of(t2): False}
+
+
+def test_git_history_via_cli(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    t = tok()
+    env = {
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@e",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@e",
+        "HOME": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+    }
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=tmp_path, env=env, check=True, capture_output=True)
+
+    git("init", "-q")
+    (tmp_path / "x.env").write_text(f"KV_REST_API_TOKEN={t}\n")
+    git("add", ".")
+    git("commit", "-qm", "oops")
+    git("rm", "-q", "x.env")
+    git("commit", "-qm", "fix")
+    monkeypatch.chdir(tmp_path)
+    assert run(["scan"]) == 0  # the working tree is clean
+    assert run(["scan", "--git"]) == 1
+    out, err = capsys.readouterr()
+    assert "x.env:1:" in out and "commit=" in out and "blobs in 2 commits" in err
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["scan", "--git", "{plain}"], "not a git repository"),
+        (["scan", "--since", "HEAD"], "need --git"),
+        (["scan", "--update-baseline"], "needs --baseline"),
+        (["scan", "--known-values", "{plain}/missing.txt"], "cannot read --known-values"),
+        (["scan", "--from-inventory", "{plain}/inv.json"], "is not JSON"),
+        (["scan", "--format", "xml"], "xml"),
+        (["scan", "--jobs", "0"], "--jobs"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line(
+    argv: list[str], message: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (plain / "inv.json").write_text("{nope")
+    assert run([a.replace("{plain}", str(plain)) for a in argv]) == 2
+    out, err = capsys.readouterr()
+    assert message in err and "Traceback" not in err and out == ""

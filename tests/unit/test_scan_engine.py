@@ -1,0 +1,148 @@
+"""The file engine: walking, odd inputs (counted, never fatal), chunking, ignore files, the pool."""
+
+from __future__ import annotations
+
+import io
+import os
+from pathlib import Path
+
+import pytest
+
+from keyroll.scan import synthetic
+from keyroll.scan.engine import ScanOptions, scan_paths, scan_stdin
+from keyroll.scan.reader import scan_stream
+from keyroll.scan.textscan import TextScanner
+from tests import canary as canary_mod
+
+
+def token() -> str:
+    value = synthetic.redis_token().reveal()
+    canary_mod.register(value)
+    return value
+
+
+def test_binary_invalid_utf8_and_special_files_are_counted(tmp_path: Path) -> None:
+    tok = token()
+    (tmp_path / "image.png").write_bytes(b"\x89PNG" + tok.encode())
+    (tmp_path / "blob.dat").write_bytes(b"\0\1\2" + tok.encode())
+    (tmp_path / "latin1.env").write_bytes(
+        b"caf\xe9 \xff\xfe\nUPSTASH_REDIS_REST_TOKEN=" + tok.encode() + b"\n"
+    )
+    (tmp_path / "utf16.txt").write_bytes(f"UPSTASH_REDIS_REST_TOKEN={tok}\n".encode("utf-16"))
+    os.mkfifo(tmp_path / "pipe")
+    res = scan_paths([tmp_path], ScanOptions(jobs=1))
+    s = res.summary
+    assert s.skipped == {"binary": 2, "special": 1}
+    assert s.invalid_utf8 == 1 and s.files == 2
+    assert sorted((Path(f.path).name, f.line) for f in res.findings) == [("latin1.env", 2), ("utf16.txt", 1)]
+
+
+def test_unreadable_file_is_counted(tmp_path: Path) -> None:
+    target = tmp_path / "secret.env"
+    if os.geteuid() == 0:
+        # root reads anything; a file whose reads fail is /proc/self/mem (EIO at offset 0)
+        target.symlink_to("/proc/self/mem")
+    else:
+        target.write_text("x")
+        target.chmod(0)
+    (tmp_path / "ok.txt").write_text("nothing here\n")
+    res = scan_paths([tmp_path], ScanOptions(jobs=1))
+    assert res.summary.skipped.get("unreadable") == 1 and res.summary.files == 1
+
+
+def test_symlink_loops_and_duplicates(tmp_path: Path) -> None:
+    tok = token()
+    (tmp_path / "d").mkdir()
+    (tmp_path / "d" / "app.env").write_text(f"UPSTASH_REDIS_REST_TOKEN={tok}\n")
+    (tmp_path / "d" / "loop").symlink_to(tmp_path)  # back to an ancestor
+    (tmp_path / "self").symlink_to(tmp_path / "self")  # ELOOP
+    (tmp_path / "dangling").symlink_to(tmp_path / "nowhere")
+    (tmp_path / "alias.env").symlink_to(tmp_path / "d" / "app.env")
+    res = scan_paths([tmp_path], ScanOptions(jobs=1))
+    s = res.summary
+    assert s.skipped.get("symlink_loop") == 2
+    assert s.skipped.get("missing") == 1 and s.skipped.get("duplicate") == 1
+    assert len(res.findings) == 1 and s.files == 1
+
+
+def test_missing_target_is_counted_with_a_warning(tmp_path: Path) -> None:
+    res = scan_paths([tmp_path / "nope"], ScanOptions(jobs=1))
+    assert res.summary.skipped == {"missing": 1} and res.summary.warnings
+
+
+def test_too_large_is_skipped(tmp_path: Path) -> None:
+    (tmp_path / "big.log").write_bytes(b"x" * 4096)
+    res = scan_paths([tmp_path], ScanOptions(jobs=1, max_file_bytes=1024))
+    assert res.summary.skipped == {"too_large": 1} and res.summary.files == 0
+
+
+def test_huge_single_line_streams_in_chunks_and_finds_boundary_tokens() -> None:
+    toks = [token() for _ in range(6)]
+    # one line, several MiB-equivalents at a 64 KiB chunk size, tokens straddling chunk edges
+    parts, pos = [], 0
+    for i, t in enumerate(toks):
+        filler = "ab;" * ((65536 * (i + 1) - pos - 20) // 3)
+        parts.append(filler)
+        pos += len(filler)
+        parts.append(f" KV_REST_API_TOKEN={t} ")
+        pos += len(parts[-1])
+    text = "".join(parts)
+    res = scan_stream(io.BytesIO(text.encode()), "min.js", TextScanner(), chunk_bytes=65536)
+    assert [f.preview for f in res.findings] == [f"{t[:4]}…{t[-4:]}" for t in toks]
+    assert [f.column for f in res.findings] == [text.index(t) + 1 for t in toks]
+    assert all(f.line == 1 and f.key == "KV_REST_API_TOKEN" for f in res.findings)
+
+
+def test_chunked_lines_and_columns_match_whole_scan() -> None:
+    toks = [token() for _ in range(40)]
+    lines = []
+    for i in range(4000):
+        lines.append(
+            f"{'é' * (i % 7)}QSTASH_TOKEN={toks[i // 100]}" if i % 100 == 50 else f"line {i} ünïcode"
+        )
+    data = ("\n".join(lines) + "\n").encode()
+    whole = TextScanner().scan(data.decode(), "f").findings
+    chunked = scan_stream(io.BytesIO(data), "f", TextScanner(), chunk_bytes=8192).findings
+    assert [(f.line, f.column, f.fingerprint) for f in chunked] == [
+        (f.line, f.column, f.fingerprint) for f in whole
+    ]
+    assert len(whole) == 40
+
+
+def test_keyrollignore_and_git_dir_are_skipped(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    tok = token()
+    for rel in ("fixtures/a.env", "src/b.env", ".git/config", "logs/c.log"):
+        p = tmp_path / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_text(f"UPSTASH_REDIS_REST_TOKEN={tok}\n")
+    (tmp_path / ".keyrollignore").write_text("fixtures/\n*.log\n")
+    monkeypatch.chdir(tmp_path)
+    res = scan_paths([Path(".")], ScanOptions(jobs=1))
+    assert [f.path for f in res.findings] == ["./src/b.env"]
+    assert res.summary.skipped.get("ignored") == 2
+
+
+def test_pool_gives_the_same_findings_as_inline(tmp_path: Path) -> None:
+    toks = [token() for _ in range(30)]
+    for i, t in enumerate(toks):
+        (tmp_path / f"f{i:02d}.env").write_text("# filler\n" * 2000 + f"UPSTASH_REDIS_REST_TOKEN={t}\n")
+    inline = scan_paths([tmp_path], ScanOptions(jobs=1))
+    pooled = scan_paths([tmp_path], ScanOptions(jobs=2, inline_bytes=0))
+    assert [(f.path, f.line, f.fingerprint) for f in pooled.findings] == [
+        (f.path, f.line, f.fingerprint) for f in inline.findings
+    ]
+    assert len(pooled.findings) == 30 and pooled.summary.files == 30
+    assert all(f.secret is None for f in pooled.findings)
+
+
+def test_keep_values_attaches_secrets(tmp_path: Path) -> None:
+    tok = token()
+    (tmp_path / "a.env").write_text(f"KV_REST_API_TOKEN={tok}\n")
+    (f,) = scan_paths([tmp_path], ScanOptions(keep_values=True)).findings
+    assert f.secret is not None and f.secret.reveal() == tok
+
+
+def test_stdin_stream() -> None:
+    tok = token()
+    res = scan_stdin(io.BytesIO(f"curl -H 'x' ; KV_REST_API_TOKEN={tok}\n".encode()), ScanOptions())
+    assert [f.path for f in res.findings] == ["<stdin>"] and res.summary.files == 1

@@ -182,6 +182,7 @@ class RedisServer:
             port=self.port,
             username=ADMIN_USER,
             password=self.admin_password,
+            protocol=2,  # the REST API answers RESP2 shapes (flat WITHSCORES pairs, arrays for maps)
             max_connections=64,
             timeout=10,
             socket_timeout=15,

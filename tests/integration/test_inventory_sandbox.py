@@ -266,3 +266,43 @@ def test_json_round_trip_and_digest_stable(
             )
 
     assert digest(asyncio.run(again())) == digest(inventory)
+
+
+def _shape(inv: Inventory) -> list[tuple[str, ...]]:
+    """Value-independent shape of the Vercel locations (values differ between sandboxes)."""
+    return sorted(
+        (
+            loc.kind.value,
+            loc.project_name,
+            loc.key,
+            loc.form.value,
+            loc.confidence.value,
+            ",".join(loc.targets),
+        )
+        for loc in inv.locations
+        if loc.kind in (LocationKind.VERCEL_ENV, LocationKind.VERCEL_SHARED_ENV)
+    )
+
+
+def _take(sb: Sandbox) -> Inventory:
+    import asyncio
+
+    async def run() -> Inventory:
+        async with open_providers(load_config(None, environ=sb.env())) as p:
+            return await take_inventory(p, InventoryOptions())
+
+    return asyncio.run(run())
+
+
+@pytest.mark.parametrize("faults", ["storm=1.5", "error_rate=0.25,seed=7"])
+def test_429_storms_and_5xx_are_retried_to_the_same_result(tmp_path: Path, faults: str) -> None:
+    with Sandbox(tmp_path / "clean", fleet="small", build_seconds=0.2) as clean:
+        expected = _shape(_take(clean))
+    # a short rate window: the storm's 429s announce a reset at the end of the window
+    with Sandbox(tmp_path / "faulty", fleet="small", build_seconds=0.2, faults=faults, rate_window_s=2) as sb:
+        for name, value in sb.world.templates.items():
+            if name.rsplit(":", 1)[-1] not in PUBLIC_TEMPLATES:
+                canary.register(value)
+        inv = _take(sb)
+    assert inv.unknowns == ()
+    assert _shape(inv) == expected

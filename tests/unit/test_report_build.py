@@ -76,7 +76,14 @@ def _verify(*extra: Check, fail_old: bool = False) -> VerifyResult:
         ),
         *extra,
     ]
-    return VerifyResult(tuple(checks), S.T0 + 50, S.T0 + 51, "run_1", (S.FP_REDIS, S.FP_QSTASH))
+    return VerifyResult(
+        tuple(checks),
+        S.T0 + 50,
+        S.T0 + 51,
+        "run_1",
+        (S.FP_REDIS, S.FP_QSTASH),
+        searched=("path:/tmp/nowhere", "github:acme/web"),
+    )
 
 
 def _audit(flagged: bool = False) -> AuditResult:
@@ -246,6 +253,15 @@ def test_unverifiable_sensitive_var_is_unknown_not_pass() -> None:
     assert _items(report)["replace_vercel"].status is ItemStatus.UNKNOWN
     assert report.summary.status == "unknown"
     assert {p.project_id: p.status for p in report.projects}["prj_api"] == "unknown"
+
+
+def test_nothing_searched_leaves_stale_copies_unknown() -> None:
+    from dataclasses import replace
+
+    report = build_report(S.runlog(), replace(_verify(), searched=()), _audit(), now=NOW)
+    item = _items(report)["remove_stale"]
+    assert item.status is ItemStatus.UNKNOWN
+    assert any("was searched" in m for m in item.missing)
 
 
 def test_interrupted_run_state_is_reported() -> None:

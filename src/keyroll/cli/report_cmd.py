@@ -279,4 +279,3 @@ def register(app: typer.Typer) -> None:
     """Attach ``report`` and ``audit`` to the main app."""
     app.command("report")(report_cmd)
     app.command("audit")(audit_cmd)
-

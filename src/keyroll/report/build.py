@@ -267,14 +267,22 @@ class _Builder:
         local = [
             c
             for c in self.checks(CheckCategory.STALE)
-            if _stale_kind(c) in ("file", "github_secret", "inventory")
+            if _stale_kind(c) in ("file", "github_secret", "inventory", "upstash")
         ]
         facts = list(_check_facts(local))
         status = _decide(local)
         missing = [c.title for c in local if c.status in (CheckStatus.FAIL, CheckStatus.UNKNOWN)]
+        searched = self.vr.searched
+        if searched:
+            facts.append(Fact("verify", f"searched {', '.join(searched)}", self.vr.finished_at))
+        if status is not ItemStatus.NOT_DONE and not searched:
+            return (
+                ItemStatus.UNKNOWN,
+                facts,
+                [*missing, "no local file, git repository or GitHub repository was searched"],
+                "keyroll verify --path DIR --git-repo DIR (and GITHUB_REPOS)",
+            )
         if status is ItemStatus.DONE:
-            if not local:
-                missing.append("no file or CI copy was known; only the given --path/--git-repo were searched")
             facts.append(Fact("verify", f"{len(local)} file/CI location(s) checked", self.vr.finished_at))
         return status, facts, missing, "remove them, then keyroll verify"
 
@@ -481,9 +489,22 @@ class _Builder:
                     StepKind.REVOKE: MarkKind.REVOKE,
                 }.get(kind)
                 if kind is StepKind.WRITE_ENV:
-                    targets = tuple(log.env_written_projects(fp)) if not e.project_id else targets
+                    if log.write_target(e) not in ("vercel", "shared"):
+                        continue
+                    targets = log.project_targets(e, fp)
+                revoked = e.detail.get("revoked_at")
+                if isinstance(revoked, (int, float)) and kind is not StepKind.REVOKE:
+                    # a cutover reset or a key roll revokes inside a mint/human step
+                    marks += [
+                        TimelineMark(float(revoked), MarkKind.REVOKE, p, fp, e.step_id) for p in projects
+                    ]
                 if mk is not None:
-                    marks += [TimelineMark(e.ts, mk, p, fp, kind.value) for p in targets]
+                    at = (
+                        float(revoked)
+                        if mk is MarkKind.REVOKE and isinstance(revoked, (int, float))
+                        else e.ts
+                    )
+                    marks += [TimelineMark(at, mk, p, fp, kind.value) for p in targets]
             for r in log.redeploys(fp):
                 if r.started_at is not None:
                     marks.append(TimelineMark(r.started_at, MarkKind.BUILD, r.project_id, fp, r.new_id))
@@ -491,10 +512,9 @@ class _Builder:
                     marks.append(TimelineMark(r.ready_at, MarkKind.READY, r.project_id, fp, r.new_id))
         windows: list[OutageWindow] = []
         for fp in self.fps:
-            w = log.window_s(fp)
-            start = log.revoke_intent_at(fp) or log.revoked_at(fp)
-            if w is not None and start is not None and w > 0:
-                windows.append(OutageWindow(fp, start, start + w, log.affected_projects(fp)))
+            window = log.cutover_window(fp)
+            if window is not None and window[1] > window[0]:
+                windows.append(OutageWindow(fp, window[0], window[1], log.affected_projects(fp)))
         marks.sort(key=lambda m: (m.at, m.project_id))
         return marks, windows
 

@@ -33,7 +33,31 @@ TOP = 56
 BOTTOM = 40
 MAX_ROWS = 80
 
-_STEPS = (0.1, 0.2, 0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400)
+_STEPS = (
+    0.01,
+    0.02,
+    0.05,
+    0.1,
+    0.2,
+    0.5,
+    1,
+    2,
+    5,
+    10,
+    15,
+    30,
+    60,
+    120,
+    300,
+    600,
+    900,
+    1800,
+    3600,
+    7200,
+    21600,
+    43200,
+    86400,
+)
 
 
 def tick_step(span_s: float, target: int = 8) -> float:
@@ -46,7 +70,7 @@ def tick_step(span_s: float, target: int = 8) -> float:
 
 def _fmt_offset(s: float) -> str:
     if s < 60:
-        return f"+{s:g} s"
+        return f"+{round(s, 3):g} s"
     if s < 3600:
         m, sec = divmod(round(s), 60)
         return f"+{m} min" + (f" {sec} s" if sec else "")
@@ -92,7 +116,7 @@ def render_timeline(report: IncidentReport) -> str:
     hidden = max(0, len(rows) - MAX_ROWS)
     rows = rows[:MAX_ROWS]
     t0, t1 = min(times), max(times)
-    span = max(t1 - t0, 1.0)
+    span = max(t1 - t0, 0.1)
     step = tick_step(span)
     t_end = t0 + math.ceil(span / step) * step
     scale = PLOT_W / (t_end - t0)
@@ -161,9 +185,13 @@ def render_timeline(report: IncidentReport) -> str:
                 f"<title>cutover {escape(w.credential)}: {w.end - w.start:.1f} s</title></rect>"
             )
         if idx:
+            secs = w.end - w.start
+            label = f"cutover {secs:.2f} s" if secs < 10 else f"cutover {secs:.0f} s"
+            inside = ww > 7 * len(label) + 8
+            lx = wx + 4 if inside else wx + ww + 4
             out.append(
-                f'<text x="{wx + ww + 4:.1f}" y="{TOP + ROW_H * idx[0] + 12}" fill="#991b1b" font-size="11">'
-                f"{w.end - w.start:.1f} s</text>"
+                f'<text x="{lx:.1f}" y="{TOP + ROW_H * idx[0] + ROW_H / 2 + 4:.1f}" fill="#991b1b" font-size="11">'
+                f"{escape(label)}</text>"
             )
     # marks
     for m in _ordered(report.marks):

@@ -16,6 +16,8 @@ with the reason. Messages name products and fingerprints, never values.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -23,11 +25,11 @@ from dataclasses import dataclass
 
 from keyroll.core.errors import AuthError, KeyrollError, NotFoundError, ProviderError
 from keyroll.core.model import Credential, CredentialKind, Product
-from keyroll.core.secret import Secret
+from keyroll.core.secret import Fingerprint, Secret
 from keyroll.providers.factory import Providers
 from keyroll.verify.result import Verdict
 
-__all__ = ["ProbeOutcome", "probe_credential", "probe_signing_keys"]
+__all__ = ["ProbeOutcome", "descriptor_for", "probe_credential", "probe_signing_keys"]
 
 REST_KINDS = frozenset(
     {CredentialKind.REST_TOKEN, CredentialKind.READONLY_REST_TOKEN, CredentialKind.ACL_REST_TOKEN}
@@ -37,6 +39,52 @@ PASSWORD_KINDS = frozenset(
 )
 SIGNING_KINDS = frozenset({CredentialKind.SIGNING_KEY_CURRENT, CredentialKind.SIGNING_KEY_NEXT})
 INDEX_KINDS = frozenset({CredentialKind.INDEX_TOKEN, CredentialKind.INDEX_READONLY_TOKEN})
+
+
+_ROLE_KIND = {
+    "rest_token": CredentialKind.REST_TOKEN,
+    "readonly_rest_token": CredentialKind.READONLY_REST_TOKEN,
+    "password": CredentialKind.PASSWORD,
+    "ro_password": CredentialKind.ACL_PASSWORD,
+    "readonly_token": CredentialKind.INDEX_READONLY_TOKEN,
+    "signing_current": CredentialKind.SIGNING_KEY_CURRENT,
+    "signing_next": CredentialKind.SIGNING_KEY_NEXT,
+}
+
+
+def descriptor_for(spec: dict[str, object], role: str, fp: str, *, user: str = "") -> Credential | None:
+    """What to probe a journaled value as, from its role and the rotation's group spec.
+
+    ``spec`` is the strategy's group spec (``product``, ``rest_url``, ``endpoint``,
+    ``resource_id``, ``acl_user``); ``role`` the last part of the value's journal name. Returns
+    None for roles that are not credentials on their own (``username``, composite ``url``).
+    """
+    try:
+        product = Product(str(spec.get("product") or ""))
+    except ValueError:
+        return None
+    if role in ("username", "url", "value") or not role:
+        return None
+    if role == "token":
+        kind = CredentialKind.QSTASH_TOKEN if product is Product.QSTASH else CredentialKind.INDEX_TOKEN
+    else:
+        kind = _ROLE_KIND.get(role, CredentialKind.UNKNOWN)
+    acl_user = user or str(spec.get("acl_user") or "")
+    if kind is CredentialKind.PASSWORD and acl_user and acl_user != "default":
+        kind = CredentialKind.ACL_PASSWORD
+    endpoint = str(spec.get("rest_url") or spec.get("endpoint") or "")
+    if kind in (CredentialKind.PASSWORD, CredentialKind.ACL_PASSWORD) and str(
+        spec.get("endpoint", "")
+    ).startswith("redis"):
+        endpoint = str(spec["endpoint"])
+    return Credential(
+        fingerprint=Fingerprint(fp),
+        product=product,
+        kind=kind,
+        resource_id=str(spec.get("resource_id") or ""),
+        endpoint=endpoint,
+        acl_user=acl_user,
+    )
 
 
 @dataclass(frozen=True)
@@ -76,8 +124,11 @@ async def _probe_redis_rest(providers: Providers, url: str, secret: Secret) -> t
     return Verdict.VALID, "Redis REST PING → 200"
 
 
+_LOOPBACK = ("127.", "localhost", "::1")
+
+
 def _tcp_target(credential: Credential, secret: Secret) -> tuple[str, int, bool, str] | None:
-    """(host, port, tls, user) for a password probe; None when no TCP endpoint is known."""
+    """(host, port, tls, user) from the value or the endpoint when either is a ``redis(s)://`` URL."""
     raw = secret.reveal()
     for candidate in (raw, credential.endpoint):
         if candidate.startswith(("redis://", "rediss://")):
@@ -88,6 +139,24 @@ def _tcp_target(credential: Credential, secret: Secret) -> tuple[str, int, bool,
     return None
 
 
+async def _tcp_target_from_api(
+    providers: Providers, credential: Credential
+) -> tuple[str, int, bool, str] | None:
+    """The database's TCP endpoint from the Developer API (native accounts only)."""
+    if providers.upstash is None or not credential.resource_id:
+        return None
+    try:
+        db = await providers.upstash.get_redis(credential.resource_id)
+    except KeyrollError:
+        return None
+    host = urllib.parse.urlsplit(db.endpoint if "://" in db.endpoint else f"//{db.endpoint}").hostname or ""
+    if host and "." not in host and not host.startswith(_LOOPBACK) and host != "localhost":
+        host = f"{host}.upstash.io"
+    if not host:
+        return None
+    return host, int(db.port or 6379), bool(db.tls), credential.acl_user or "default"
+
+
 def _password_of(secret: Secret) -> Secret:
     raw = secret.reveal()
     if raw.startswith(("redis://", "rediss://")):
@@ -96,41 +165,49 @@ def _password_of(secret: Secret) -> Secret:
     return secret
 
 
-async def _probe_redis_password(credential: Credential, secret: Secret) -> tuple[Verdict, str]:
-    target = _tcp_target(credential, secret)
+async def _probe_redis_password(
+    providers: Providers, credential: Credential, secret: Secret, timeout_s: float = 6.0
+) -> tuple[Verdict, str]:
+    target = _tcp_target(credential, secret) or await _tcp_target_from_api(providers, credential)
     if target is None:
-        return Verdict.UNKNOWN, "no redis:// endpoint known for a TCP AUTH probe"
+        return Verdict.UNKNOWN, "no TCP endpoint known for an AUTH probe (no redis:// URL, no Developer API)"
     host, port, tls, user = target
+    if host.startswith(_LOOPBACK):
+        tls = (
+            False  # the sandbox on loopback speaks rediss:// as plain TCP; real endpoints are never loopback
+        )
     try:
         import redis.asyncio as aioredis
         from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
     except ImportError:  # redis-py is optional at runtime
         return Verdict.UNKNOWN, "redis-py is not installed: cannot probe a password over TCP"
-    password = _password_of(secret)
     client = aioredis.Redis(
         host=host,
         port=port,
         ssl=tls,
         username=user,
-        password=password.reveal(),
-        socket_timeout=5,
-        socket_connect_timeout=5,
+        password=_password_of(secret).reveal(),
+        socket_timeout=timeout_s,
+        socket_connect_timeout=timeout_s,
+        retry_on_timeout=False,
     )
     what = f"Redis AUTH {user}@{host}:{port}"
     try:
-        await client.ping()
+        await asyncio.wait_for(client.ping(), timeout_s)
     except AuthenticationError:
         return Verdict.INVALID, f"{what} → WRONGPASS"
     except NoPermissionError:
         return Verdict.VALID, f"{what} → NOPERM (authenticated)"
     except RedisError as exc:
-        if "WRONGPASS" in str(exc).upper() or "invalid username-password" in str(exc):
+        text = str(exc)
+        if "WRONGPASS" in text.upper() or "invalid username-password" in text:
             return Verdict.INVALID, f"{what} → WRONGPASS"
         return Verdict.UNKNOWN, f"{what} failed ({type(exc).__name__})"
-    except OSError as exc:
+    except (OSError, TimeoutError) as exc:
         return Verdict.UNKNOWN, f"{what} failed ({type(exc).__name__})"
     finally:
-        await client.aclose()
+        with contextlib.suppress(Exception):
+            await client.aclose()
     return Verdict.VALID, f"{what} → OK"
 
 
@@ -231,7 +308,7 @@ async def probe_credential(
     if product is Product.REDIS and kind in REST_KINDS:
         verdict, what = await _probe_redis_rest(providers, credential.endpoint, secret)
     elif product is Product.REDIS and kind in PASSWORD_KINDS:
-        verdict, what = await _probe_redis_password(credential, secret)
+        verdict, what = await _probe_redis_password(providers, credential, secret)
     elif product is Product.QSTASH and kind is CredentialKind.QSTASH_TOKEN:
         verdict, what = await _probe_qstash_token(providers, secret)
     elif product in (Product.VECTOR, Product.SEARCH) and kind in INDEX_KINDS:

@@ -107,6 +107,8 @@ class VerifyResult:
     """fingerprints that were verified"""
     notes: tuple[str, ...] = ()
     """what could not be looked at, and why"""
+    searched: tuple[str, ...] = ()
+    """local and CI places searched for old values (``path:…``, ``git:…``, ``github:…``)"""
     version: int = SCHEMA_VERSION
 
     @property

@@ -32,7 +32,13 @@ from keyroll.core.secret import Secret
 from keyroll.providers.factory import Providers
 from keyroll.verify.deployments import HttpAnswer, ProjectDeployments, http_probe, read_project, serving
 from keyroll.verify.freshness import freshness_checks
-from keyroll.verify.probes import SIGNING_KINDS, ProbeOutcome, probe_credential, probe_signing_keys
+from keyroll.verify.probes import (
+    SIGNING_KINDS,
+    ProbeOutcome,
+    descriptor_for,
+    probe_credential,
+    probe_signing_keys,
+)
 from keyroll.verify.result import (
     Check,
     CheckCategory,
@@ -92,6 +98,8 @@ class _Target:
     env_written: dict[str, float] = field(default_factory=dict)
     rotated_at: float | None = None
     revoked_at: float | None = None
+    descriptors: dict[str, Credential] = field(default_factory=dict)
+    """what each journaled value is (product, kind, endpoint, ACL user), from the rotation's group spec"""
 
 
 def _select(fps: Sequence[str], wanted: Sequence[str]) -> list[str]:
@@ -124,26 +132,45 @@ def _targets_from_log(log: RunLog, journal: JournalReader | None, wanted: Sequen
     fps = _select(log.credentials(), wanted)
     out: list[_Target] = []
     for fp in fps:
-        old_vals: list[Secret] = []
-        new_vals: list[Secret] = []
+        spec = log.group_spec(fp)
+        users = log.minted_users(fp)
+        old_fps = set(log.old_fingerprints(fp))
+        new_fps = set(log.new_fingerprints(fp)) - old_fps
+        names: dict[str, str] = {}
+        descriptors: dict[str, Credential] = {}
+        prefix = f"{log.gid(fp)}:"
+        for name, value_fp in sorted(log.secret_fps.items()):
+            if not name.startswith(prefix):
+                continue
+            value_set, role = name.split(":")[1], name.rsplit(":", 1)[-1]
+            if not ((value_set == "old" and value_fp in old_fps) or value_fp in new_fps):
+                continue
+            names.setdefault(value_fp, name)
+            user = users.get(value_fp, "") if value_set != "old" else ""
+            d = descriptor_for(spec, role, value_fp, user=user)
+            if d is not None:
+                descriptors.setdefault(value_fp, d)
+        for value_fp, role, _, _ in log.distributed(fp).values():
+            if value_fp in new_fps and value_fp not in descriptors:
+                d = descriptor_for(spec, role, value_fp)
+                if d is not None:
+                    descriptors[value_fp] = d
+        values: tuple[Secret, ...] = ()
         if journal is not None and log.run is not None:
-            old_vals = list(read_secrets(journal, log.run.id, log.secret_names(fp, "old")))
-            new_vals = list(read_secrets(journal, log.run.id, log.secret_names(fp, "new")))
-        old_fps = set(log.old_fingerprints(fp)) | {s.fingerprint for s in old_vals}
-        new_fps = set(log.new_fingerprints(fp)) | {s.fingerprint for s in new_vals}
-        new_fps -= old_fps
+            values = read_secrets(journal, log.run.id, names.values())
         out.append(
             _Target(
                 fp=fp,
                 credential=log.inventory.credential(fp) if log.inventory is not None else None,
                 old_fps=old_fps,
-                old_values=old_vals,
+                old_values=[v for v in values if v.fingerprint in old_fps],
                 new_fps=new_fps,
-                new_values=new_vals,
+                new_values=[v for v in values if v.fingerprint in new_fps],
                 projects=log.affected_projects(fp),
                 env_written=log.env_written_projects(fp),
                 rotated_at=log.started_at(fp),
                 revoked_at=log.revoked_at(fp),
+                descriptors=descriptors,
             )
         )
     return out
@@ -195,9 +222,12 @@ class _Verifier:
         self.clock = clock
         self.sem = asyncio.Semaphore(max(1, options.concurrency))
         self.notes: list[str] = []
+        self.searched: tuple[str, ...] = ()
 
     # -- probes ----------------------------------------------------------------------------
     def _descriptor(self, t: _Target, fp: str, *inventories: Inventory | None) -> Credential | None:
+        if fp in t.descriptors:
+            return t.descriptors[fp]
         c = _exact(fp, *inventories)
         if c is not None:
             return c
@@ -237,6 +267,11 @@ class _Verifier:
                 if c.fingerprint in t.new_fps and c.value is not None:
                     new_by_fp.setdefault(c.fingerprint, c.value)
         old_by_fp: dict[str, Secret] = {s.fingerprint: s for s in t.old_values}
+        for inv in (after, before):
+            # values keyroll holds itself (e.g. the configured QSTASH_TOKEN) count as known old values
+            for c in inv.credentials if inv is not None else ():
+                if c.fingerprint in t.old_fps and c.value is not None:
+                    old_by_fp.setdefault(c.fingerprint, c.value)
         new_desc = {f: self._descriptor(t, f, after, before) for f in new_by_fp}
         old_desc = {f: self._descriptor(t, f, before, after) for f in old_by_fp}
         keys = [
@@ -315,6 +350,7 @@ class _Verifier:
     async def rescan(
         self, inventory_fn: InventoryFn | None, before: Inventory | None, old_values: Sequence[Secret]
     ) -> tuple[Inventory | None, str, tuple[Path, ...], float]:
+        """A fresh inventory that looks for the old values; records what it searched."""
         if not self.o.rescan:
             return None, "rescan disabled", (), self.clock()
         paths = list(self.o.paths)
@@ -348,6 +384,12 @@ class _Verifier:
                 github_orgs=tuple(dict.fromkeys((*base.github_orgs, *orgs))),
             )
             after = await inventory_fn(self.p, opts)
+            self.searched = (
+                *(f"path:{p}" for p in opts.paths),
+                *(f"git:{g}" for g in opts.git_repos),
+                *(f"github:{r}" for r in opts.github_repos),
+                *(f"github-org:{o}" for o in opts.github_orgs),
+            )
         except ImportError:
             return None, "inventory is not available in this build", tuple(paths), self.clock()
         except KeyrollError as exc:
@@ -517,4 +559,5 @@ async def verify(
         run_id=log.run_id if log is not None else "",
         credentials=tuple(t.fp for t in targets),
         notes=tuple(dict.fromkeys(v.notes)),
+        searched=v.searched,
     )

@@ -288,6 +288,10 @@ class RunLog:
             return tuple(out)
         return self.affected_projects(fp) if target == "shared" else ()
 
+    def project_targets(self, e: JournalEntry, fp: str) -> tuple[str, ...]:
+        """Projects whose deployments a write_env entry reaches."""
+        return self._entry_projects(e, fp)
+
     def env_written_at(self, fp: str, project_id: str) -> float | None:
         """When the last Vercel env write of ``fp`` reaching ``project_id`` completed (None: never)."""
         return self.env_written_projects(fp).get(project_id)
@@ -338,60 +342,76 @@ class RunLog:
             return s.id.split("/", 1)[0]
         return fp.split(":", 1)[-1]
 
-    def final_value_set(self, fp: str) -> str:
-        """The value set the last distribution phase wrote (what deployments should use now)."""
-        best: tuple[int, str] = (-1, "new")
+    def group_spec(self, fp: str) -> dict[str, Any]:
+        """The group spec the strategy stored on its first step (product, endpoint, resource, ACL user)."""
         for s in self.steps(fp):
-            if s.kind is StepKind.WRITE_ENV and isinstance(s.params.get("values"), str):
-                phase = int(s.params.get("phase") or 1)
-                if phase >= best[0]:
-                    best = (phase, s.params["values"])
-        return best[1]
+            spec = s.params.get("group")
+            if isinstance(spec, dict):
+                return dict(spec)
+        return {}
 
     def value_fingerprints(self, fp: str, value_set: str) -> dict[str, str]:
         """``role → fingerprint`` of a journaled value set (``old``, ``new`` …; no key needed)."""
         prefix = f"{self.gid(fp)}:{value_set}:"
         return {n[len(prefix) :]: f for n, f in self.secret_fps.items() if n.startswith(prefix)}
 
-    def revoked_at(self, fp: str) -> float | None:
-        """When the old credential was revoked (the revoke/reset step's DONE outcome)."""
-        ts = [
-            _as_float(_first(e.detail, "revoked_at", "revoke", "reset_at")) or e.ts
-            for e in self.done(fp, StepKind.REVOKE)
-        ]
-        return max(ts) if ts else None
+    def secret_name_of(self, fp: str, value_fp: str) -> str:
+        """The journal name (``<gid>:<set>:<role>``) holding ``value_fp``, '' when none does."""
+        prefix = f"{self.gid(fp)}:"
+        for name, f in sorted(self.secret_fps.items()):
+            if f == value_fp and name.startswith(prefix):
+                return name
+        return ""
 
-    def revoke_intent_at(self, fp: str) -> float | None:
-        """When the revoke/reset was started (its intent), for cutover windows."""
-        ts = [e.ts for e in self.entries_for(fp, kind=StepKind.REVOKE) if e.phase == "intent"]
-        return min(ts) if ts else None
-
-    # -- evidence in detail ----------------------------------------------------------------
-    def new_fingerprints(self, fp: str) -> tuple[str, ...]:
-        """Fingerprints of the values that replaced ``fp`` (final value set, and what the writes wrote)."""
-        out: dict[str, None] = {}
-        for f in self.value_fingerprints(fp, self.final_value_set(fp)).values():
-            out[f] = None
-        last_phase = max(
-            (int(s.params.get("phase") or 1) for s in self.steps(fp) if s.kind is StepKind.WRITE_ENV),
-            default=1,
-        )
+    def distributed(self, fp: str) -> dict[str, tuple[str, str, float, str]]:
+        """Location → (fingerprint, role, time, value set) of the last value keyroll (or a resync) put there."""
+        out: dict[str, tuple[str, str, float, str]] = {}
         for e in self.done(fp, StepKind.WRITE_ENV):
             st = self.step(e.step_id)
-            if st is not None and int(st.params.get("phase") or 1) != last_phase:
-                continue
-            written = e.detail.get("written")
-            for w in written if isinstance(written, list) else []:
-                if isinstance(w, dict) and isinstance(w.get("fp"), str) and w["fp"].startswith("sha256:"):
-                    out[w["fp"]] = None
-        out.pop(fp, None)
+            value_set = str(st.params.get("values") or "") if st is not None else ""
+            rows = [*(e.detail.get("written") or []), *(e.detail.get("resynced") or [])]
+            for w in rows:
+                if not isinstance(w, dict) or not str(w.get("fp", "")).startswith("sha256:"):
+                    continue
+                where = str(w.get("env_id") or "/".join(str(w.get(k, "")) for k in ("repo", "scope", "name")))
+                if where not in out or out[where][2] <= e.ts:
+                    out[where] = (str(w["fp"]), str(w.get("role") or ""), e.ts, value_set)
+        return out
+
+    def new_fingerprints(self, fp: str) -> tuple[str, ...]:
+        """Fingerprints of the values that now stand where ``fp`` was: the last value written at
+        each location — for a ``redis://`` URL, the password inside it. Before any write: the
+        minted ``new`` set."""
+        old = set(self.old_fingerprints(fp))
+        out: dict[str, None] = {}
+        for value_fp, role, _, value_set in self.distributed(fp).values():
+            if role == "url":
+                value_fp = self.value_fingerprints(fp, value_set or "new").get("password", "")
+            if value_fp and value_fp not in old:
+                out[value_fp] = None
+        if not out:
+            for role, value_fp in self.value_fingerprints(fp, "new").items():
+                if role != "username" and value_fp not in old:
+                    out[value_fp] = None
         return tuple(out)
+
+    def minted_users(self, fp: str) -> dict[str, str]:
+        """Fingerprint of a minted password or token → the ACL user it belongs to (mint details)."""
+        out: dict[str, str] = {}
+        for e in self.done(fp, StepKind.MINT):
+            for u in e.detail.get("users") or []:
+                if isinstance(u, dict) and u.get("user"):
+                    for key in ("password_fp", "rest_token_fp"):
+                        if isinstance(u.get(key), str):
+                            out[u[key]] = str(u["user"])
+        return out
 
     def old_fingerprints(self, fp: str) -> tuple[str, ...]:
         """Fingerprints of the values being replaced: the credential, its journaled ``old`` set and its group."""
         out: dict[str, None] = {fp: None}
-        for f in self.value_fingerprints(fp, "old").values():
-            out[f] = None
+        for role, f in self.value_fingerprints(fp, "old").items():
+            if role != "username":
+                out[f] = None
         cp = self.credential_plan(fp)
         for s in cp.steps if cp is not None else ():
             for spec in s.params.get("locations") or ():
@@ -403,11 +423,39 @@ class RunLog:
                 out.update(dict.fromkeys(cred.related))
         return tuple(out)
 
-    def secret_names(self, fp: str, which: str) -> tuple[str, ...]:
-        """Journal names of the ``old`` values or of the final ``new`` values of ``fp``."""
-        value_set = self.final_value_set(fp) if which == "new" else which
-        prefix = f"{self.gid(fp)}:{value_set}:"
-        return tuple(n for n in self.secret_fps if n.startswith(prefix))
+    def revoked_at(self, fp: str) -> float | None:
+        """When the old value was last revoked: ``revoked_at`` of any finished step (a cutover's
+        reset, a signing-key roll, a dashboard reset), else the REVOKE step's outcome time."""
+        ts: list[float] = []
+        for e in self.done(fp):
+            t = _as_float(e.detail.get("revoked_at"))
+            if t is not None:
+                ts.append(t)
+            elif self.kind_of(e) is StepKind.REVOKE:
+                ts.append(e.ts)
+        return max(ts) if ts else None
+
+    def revoke_intent_at(self, fp: str) -> float | None:
+        """When the first revoke/reset started (``revoke_started_at``, else a REVOKE intent)."""
+        starts = [_as_float(e.detail.get("revoke_started_at")) for e in self.done(fp)]
+        known = [t for t in starts if t is not None]
+        if known:
+            return min(known)
+        ts = [e.ts for e in self.entries_for(fp, kind=StepKind.REVOKE) if e.phase == "intent"]
+        return min(ts) if ts else None
+
+    def cutover_window(self, fp: str) -> tuple[float, float] | None:
+        """(start, end) of a measured cutover window (``window_start``/``window_end`` or ``window_s``)."""
+        for e in reversed(self.done(fp)):
+            start = _as_float(e.detail.get("window_start"))
+            end = _as_float(e.detail.get("window_end"))
+            if start is not None and end is not None:
+                return start, end
+        w = self.window_s(fp)
+        begin = self.revoke_intent_at(fp)
+        if w is not None and begin is not None:
+            return begin, begin + w
+        return None
 
     def window_s(self, fp: str) -> float | None:
         """The measured cutover window (largest ``window_s`` journaled), None when not measured."""

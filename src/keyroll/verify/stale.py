@@ -166,6 +166,17 @@ def _exact_old_copy(inp: StaleInput, loc: Location) -> Check | None:
             "history is not rewritten: the value is dead once revoked; rewrite history if the repo is public",
         )
     if k is LocationKind.UPSTASH:
+        cred = inp.after.credential(loc.fingerprint) if inp.after is not None else None
+        if cred is not None and not cred.resource_id:
+            # not the provider's record: a control-plane token keyroll was configured with
+            return _check(
+                inp,
+                loc,
+                CheckStatus.WARN,
+                f"keyroll's own configuration still holds the old {cred.resource_name or cred.kind.value}",
+                [seen],
+                f"put the new value into {cred.resource_name or 'the variable'} (environment or --env-file)",
+            )
         return _check(
             inp,
             loc,

@@ -8,7 +8,7 @@ import secrets
 
 import pytest
 
-from keyroll.core.errors import AuthError, NotFoundError, UsageError
+from keyroll.core.errors import AuthError, NotFoundError, RateLimitError, UsageError
 from keyroll.core.model import (
     Confidence,
     CredentialKind,
@@ -288,6 +288,10 @@ async def test_failures_become_unknowns_not_crashes() -> None:
     v.failures[("get_env", env_id)] = AuthError(
         "vercel: HTTP 403 challenge_required", service="vercel", status=403, code="challenge_required"
     )
+    stormed = v.add_env(w.web, "STILL_LIMITED", "another-unreadable-value", ["preview"])
+    v.failures[("get_env", stormed)] = RateLimitError(
+        "vercel: HTTP 429 rate_limited", service="vercel", status=429
+    )
     w.dev.failures[("list_vector", "")] = AuthError("upstash: HTTP 401", service="upstash", status=401)
     inv = await w.run()
     where = {u.where: u for u in inv.unknowns}
@@ -295,6 +299,7 @@ async def test_failures_become_unknowns_not_crashes() -> None:
     assert "404" in where["vercel project legacy"].reason
     assert "step-up" in next(u.reason for u in inv.unknowns if u.key == "SOMETHING_ELSE")
     assert "upstash vector indexes" in where
+    assert "429" in next(u.reason for u in inv.unknowns if u.key == "STILL_LIMITED")
     # the readable copy is still found
     assert locs(inv, w.cache.rest_token.fingerprint, LocationKind.VERCEL_ENV)  # type: ignore[union-attr]
     assert not inv.complete

@@ -7,6 +7,7 @@ and the file searches are CPU work and run in a thread so the event loop keeps s
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -15,12 +16,13 @@ from typing import Any
 
 from keyroll.config import parse_env_text
 from keyroll.core.errors import ConfigError, KeyrollError, UsageError
-from keyroll.core.model import Inventory, Unknown
+from keyroll.core.model import Confidence, Inventory, LocationKind, Unknown
 from keyroll.core.progress import NULL_PROGRESS, Progress
-from keyroll.core.secret import Secret, fingerprint_of
+from keyroll.core.secret import Fingerprint, Secret, fingerprint_of
 from keyroll.harden.analysis.project import analyze_sources
 from keyroll.harden.analysis.walk import iter_asset_files, read_text
 from keyroll.harden.context import AssetHit, DatabaseFacts, EnvFileHit, HardenContext, ProjectFacts
+from keyroll.harden.journal import written_values
 from keyroll.providers.factory import Providers
 from keyroll.providers.vercel import Project
 from keyroll.scan.known import KnownValues
@@ -249,6 +251,7 @@ async def collect(
     sources: Sequence[SourceSpec] = (),
     inventory: Inventory | None = None,
     progress: Progress = NULL_PROGRESS,
+    journal_override: str = "",
 ) -> HardenContext:
     """Read everything the checks need.
 
@@ -283,7 +286,10 @@ async def collect(
             ),
             progress,
         )
+    writes, minted = written_values(providers.config, journal_override)
+    inventory = _apply_harden_writes(inventory, writes)
     ctx = HardenContext(inventory=inventory, projects={p.id: ProjectFacts(p.id, p.name) for p in scoped})
+    ctx.minted = minted
     ctx.unmapped_sources = list(unmapped)
     for unknown in inventory.unknowns:
         ctx.unknowns.append(_unknown_text(unknown))
@@ -307,6 +313,24 @@ async def collect(
     for u in unmapped:
         ctx.unknowns.append(f"source {u}: no project found (use --source PROJECT={u})")
     return ctx
+
+
+def _apply_harden_writes(inventory: Inventory, writes: dict[str, dict[str, str]]) -> Inventory:
+    """Unreadable (sensitive) vars that ``keyroll harden --fix`` wrote hold what the journal says."""
+    if not writes:
+        return inventory
+    locations = []
+    for loc in inventory.locations:
+        w = writes.get(loc.env_id) if loc.kind is LocationKind.VERCEL_ENV else None
+        if w is not None and loc.confidence is not Confidence.EXACT and w.get("fingerprint"):
+            loc = dataclasses.replace(
+                loc,
+                fingerprint=Fingerprint(w["fingerprint"]),
+                confidence=Confidence.PROBABLE,
+                reason="value unreadable; keyroll harden --fix wrote it (harden journal)",
+            )
+        locations.append(loc)
+    return dataclasses.replace(inventory, locations=tuple(locations))
 
 
 def _unknown_text(u: Unknown) -> str:

@@ -12,6 +12,10 @@ from pathlib import Path
 from keyroll.core.model import Credential, CredentialKind, Inventory, Location, LocationKind, Product
 from keyroll.harden.analysis.model import SourceAnalysis
 
+_FULL_KINDS = frozenset(
+    {CredentialKind.REST_TOKEN, CredentialKind.PASSWORD, CredentialKind.URL_WITH_PASSWORD}
+)
+
 __all__ = [
     "PUBLIC_PREFIXES",
     "SECRET_KINDS",
@@ -131,6 +135,21 @@ class HardenContext:
     unmapped_sources: list[str] = field(default_factory=list)
     unknowns: list[str] = field(default_factory=list)
     """what could not be checked, and why"""
+    minted: set[str] = field(default_factory=set)
+    """fingerprints of credentials ``keyroll harden --fix`` minted (ACL users with their own rights)"""
+
+    def is_default_full(self, cred: Credential) -> bool:
+        """True for a credential of the default user (every command on every key).
+
+        The Developer API's list of the database's own credentials decides when known; otherwise
+        the kind and the ACL user the inventory learned.
+        """
+        if cred.kind not in _FULL_KINDS or cred.fingerprint in self.minted:
+            return False
+        db = self.database_of(cred)
+        if db is not None and db.fingerprints:
+            return cred.fingerprint in db.fingerprints
+        return cred.acl_user in ("", "default")
 
     def project_name(self, project_id: str) -> str:
         """The name of a project (its id when unknown)."""

@@ -21,12 +21,11 @@ from typing import Any
 
 from keyroll.core.errors import KeyrollError
 from keyroll.core.progress import Progress
-from keyroll.core.secret import Secret
 from keyroll.harden.context import HardenContext
 from keyroll.harden.findings import Finding, FixOutcome, Rule
+from keyroll.harden.journal import HardenJournal
 from keyroll.harden.moves import Move, plan_move
 from keyroll.providers.factory import Providers
-from keyroll.providers.vercel import EnvVarInput
 
 __all__ = ["Fixer"]
 
@@ -41,18 +40,35 @@ class Fixer:
         self.ctx = ctx
         self.options = options
         self.progress = progress
+        self.journal: HardenJournal | None = None
 
     async def run(self, findings: list[Finding]) -> list[FixOutcome]:
-        """Fix each finding (moves run concurrently per project); one outcome per finding."""
+        """Fix each finding (moves run concurrently per project); one outcome per finding.
+
+        :raises JournalError: the harden journal cannot be opened.
+        """
+        if self.options.dry_run:
+            return await self._run(findings)
+        self.journal = HardenJournal.open(self.providers.config, self.options.journal_path)
         outcomes: list[FixOutcome] = []
+        try:
+            outcomes = await self._run(findings)
+        finally:
+            self.journal.finish(bool(outcomes) and all(o.applied for o in outcomes))
+        return outcomes
+
+    async def _run(self, findings: list[Finding]) -> list[FixOutcome]:
+        outcomes: list[FixOutcome] = []
+        # moves first: a var that is both moved and made sensitive gets the new value, then the
+        # type (its Development copy then holds the new credential too)
+        move_findings = [f for f in findings if f.rule in (Rule.READ_ONLY_SUFFICES, Rule.SHARED_CREDENTIAL)]
+        if move_findings:
+            outcomes.extend(await self._moves(move_findings))
         for f in findings:
             if f.rule is Rule.NOT_SENSITIVE:
                 outcomes.append(await self._guard(f, self._sensitive(f)))
             elif f.rule is Rule.CREDENTIAL_PROTECTION_OFF:
                 outcomes.append(await self._guard(f, self._protection(f)))
-        move_findings = [f for f in findings if f.rule in (Rule.READ_ONLY_SUFFICES, Rule.SHARED_CREDENTIAL)]
-        if move_findings:
-            outcomes.extend(await self._moves(move_findings))
         return outcomes
 
     async def _guard(self, f: Finding, coro: Any) -> FixOutcome:
@@ -64,108 +80,44 @@ class Fixer:
 
     # -- not-sensitive -------------------------------------------------------------------
     async def _sensitive(self, f: Finding) -> FixOutcome:
+        from keyroll.harden.sensitive_fix import convert_project_var, convert_shared_var
+
         vercel = self.providers.vercel
         d = f.details
         env_id, key = str(d["env_id"]), str(d["key"])
         targets = [str(t) for t in d.get("targets", [])]
         build = [t for t in targets if t in _BUILD]
-        split = "development" in targets
         if d.get("shared"):
-            steps = [f"PATCH /v1/env {env_id}: type sensitive (value, targets and links kept)"]
-            if self.options.dry_run or vercel is None:
-                return FixOutcome(
-                    f.id, False, f"would make shared var {key} sensitive", tuple(steps), dry_run=True
+            label = f"shared var {key}"
+            plan = [f"make {label} sensitive (in place, else re-created behind per-project bridges)"]
+        else:
+            label = f"project {f.project} env {key}"
+            plan = [
+                f"make {label} sensitive for {','.join(build) or 'its custom environments'}, keeping value, "
+                "branch, custom environments and comment (in place, else removed and re-added behind a "
+                "temporary team variable so no build misses it)"
+            ]
+            if "development" in targets:
+                plan.append(
+                    f"create {key} [development] as a non-sensitive copy (Development cannot be sensitive)"
                 )
-            shared = await vercel.get_shared_env(env_id)
-            if shared.value is None:
-                return FixOutcome(
-                    f.id, False, f"shared var {key}: value not readable", tuple(steps), error="unreadable"
-                )
-            res = await vercel.update_shared_env({env_id: {"type": "sensitive", "value": shared.value}})
-            if res.failed:
-                return FixOutcome(
-                    f.id, False, f"shared var {key}: update failed", tuple(steps), error=str(res.failed[0])
-                )
-            shared_after = await vercel.get_shared_env(env_id)
-            ok = shared_after.type == "sensitive"
-            return FixOutcome(f.id, ok, f"shared var {key} is {shared_after.type}", tuple(steps))
-        project_id = str(d["project_id"])
-        project = f.project or project_id
-        steps = [
-            f"PATCH project {project} env {key} ({env_id}): type sensitive, target {','.join(build) or '—'}"
-            + (f", branch {d['git_branch']}" if d.get("git_branch") else "")
-            + ", value/comment/custom environments kept"
-        ]
-        if split:
-            steps.append(
-                f"create project {project} env {key} [development], non-sensitive, same value and comment"
-            )
         if self.options.dry_run or vercel is None:
-            return FixOutcome(
-                f.id, False, f"would convert {project} {key} to sensitive", tuple(steps), dry_run=True
-            )
-        current = await vercel.get_env(project_id, env_id)
-        if current.value is None:
-            return FixOutcome(
-                f.id,
-                False,
-                f"{project} {key}: value not readable, left as is",
-                tuple(steps),
-                error="value not readable",
-            )
-        if current.type == "sensitive":
-            return FixOutcome(f.id, True, f"{project} {key} is already sensitive", tuple(steps))
-        value: Secret = current.value
-        changes: dict[str, Any] = {"type": "sensitive", "value": value, "key": current.key, "target": build}
-        if current.git_branch:
-            changes["git_branch"] = current.git_branch
-        if current.custom_environment_ids:
-            changes["custom_environment_ids"] = list(current.custom_environment_ids)
-        if current.comment:
-            changes["comment"] = current.comment
-        if not build and not current.custom_environment_ids:
-            return FixOutcome(
-                f.id, False, f"{project} {key} only targets development", tuple(steps), error="dev only"
-            )
-        await vercel.edit_env(project_id, env_id, **changes)
-        evidence: dict[str, Any] = {"env_id": env_id, "fingerprint": value.fingerprint}
-        if split:
-            res = await vercel.upsert_env(
-                project_id,
-                [
-                    EnvVarInput(
-                        key=current.key,
-                        value=value,
-                        type="encrypted" if current.type not in ("plain", "encrypted") else current.type,
-                        target=["development"],
-                        comment=current.comment,
-                    )
-                ],
-            )
-            if res.failed:
-                return FixOutcome(
-                    f.id,
-                    False,
-                    f"{project} {key}: sensitive now, but the Development copy failed",
-                    tuple(steps),
-                    error=str(res.failed[0].get("error", res.failed[0]))[:200],
-                    evidence=evidence,
-                )
-            evidence["development_env_id"] = res.created[0].id if res.created else ""
-        after = await vercel.get_env(project_id, env_id)
-        ok = after.type == "sensitive" and sorted(after.target) == sorted(build)
-        if split:
-            envs = await vercel.list_env(project_id)
-            dev_ok = any(e.key == current.key and e.target == ["development"] for e in envs)
-            ok = ok and dev_ok
+            return FixOutcome(f.id, False, f"would convert {label} to sensitive", tuple(plan), dry_run=True)
+        if d.get("shared"):
+            conv = await convert_shared_var(vercel, env_id, label)
+        else:
+            conv = await convert_project_var(vercel, str(d["project_id"]), env_id, label)
+        if self.journal is not None and conv.evidence.get("fingerprint"):
+            fp = str(conv.evidence["fingerprint"])
+            pid = str(d.get("project_id", ""))
+            for eid in {conv.evidence.get("sensitive_env_id"), conv.evidence.get("development_env_id")} - {
+                None,
+                "",
+            }:
+                self.journal.written(f"harden:sensitive:{env_id}", pid, str(eid), key, fp)
+        summary = f"{label} is sensitive ({conv.method})" if conv.ok else f"{label}: not converted"
         return FixOutcome(
-            f.id,
-            ok,
-            f"{project} {key} is {after.type} [{','.join(after.target)}]"
-            + (" + development copy" if split else ""),
-            tuple(steps),
-            error="" if ok else "read-back does not match",
-            evidence=evidence,
+            f.id, conv.ok, summary, tuple(conv.steps), error=conv.error, evidence=dict(conv.evidence)
         )
 
     # -- credential protection -----------------------------------------------------------
@@ -223,8 +175,11 @@ class Fixer:
         for moves in plan.values():
             for m in moves:
                 unique.setdefault((m.project_id, m.credential), m)
-        runner = MoveRunner(self.providers, self.ctx, self.options, self.progress)
-        results = await runner.run(list(unique.values()))
+        runner = MoveRunner(self.providers, self.ctx, self.options, self.progress, self.journal)
+        try:
+            results = await runner.run(list(unique.values()))
+        except KeyrollError as exc:
+            return [FixOutcome(f.id, False, "not fixed", error=exc.format_message()) for f in findings]
         outcomes = []
         for f in findings:
             moves = plan.get(f.id, [])

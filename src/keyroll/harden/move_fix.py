@@ -22,15 +22,15 @@ import asyncio
 import secrets
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from keyroll.core.errors import ConfigError, KeyrollError, ProviderError, RotationError
-from keyroll.core.model import CredentialPlan, Plan, Step, StepKind, StepState, Strategy
+from keyroll.core.model import StepState
 from keyroll.core.progress import Progress
-from keyroll.core.secret import Fingerprint, Secret
+from keyroll.core.secret import Secret
 from keyroll.harden.context import HardenContext
 from keyroll.harden.deploys import probe_url, redeploy_serving
+from keyroll.harden.journal import HardenJournal
 from keyroll.harden.moves import FULL_KINDS, Move
 from keyroll.providers.factory import Providers
 
@@ -82,66 +82,29 @@ def probe_command(move: Move) -> list[str] | None:
 class MoveRunner:
     """Runs moves concurrently (one pipeline per project), journaling minted secrets first."""
 
-    def __init__(self, providers: Providers, ctx: HardenContext, options: Any, progress: Progress) -> None:
+    def __init__(
+        self,
+        providers: Providers,
+        ctx: HardenContext,
+        options: Any,
+        progress: Progress,
+        journal: HardenJournal | None = None,
+    ) -> None:
         self.providers = providers
         self.ctx = ctx
         self.options = options
         self.progress = progress
-        self._journal: Any = None
-        self._run_id = ""
+        self.journal = journal
         self._admin: dict[str, Secret] = {}
 
-    # -- journal -------------------------------------------------------------------------
-    def _open_journal(self, moves: list[Move]) -> None:
-        from keyroll.rotate.journal import Journal
-        from keyroll.rotate.keys import resolve_journal_key
-
-        cfg = self.providers.config
-        path = (
-            Path(self.options.journal_path)
-            if self.options.journal_path
-            else cfg.journal_path.with_name("harden.db")
-        )
-        path.parent.mkdir(parents=True, exist_ok=True)
-        key = resolve_journal_key(cfg.journal_key, path, create=True)
-        if key is None:
-            raise ConfigError(
-                "no key to encrypt the harden journal with",
-                hint="set KEYROLL_JOURNAL_KEY (≥ 32 characters) or make an OS keyring available",
-            )
-        self._journal = Journal.open(path, key, create=True)
-        steps = []
-        for m in moves:
-            steps.append(
-                Step(
-                    id=f"harden:{m.project_id}:{m.acl.user}",
-                    kind=StepKind.MINT,
-                    credential=Fingerprint(m.credential),
-                    description=f"move {m.project_name} onto ACL user {m.acl.user}",
-                    params={"user": m.acl.user, "rules": m.acl.rules(), "vars": [r.key for r in m.rewrites]},
-                    project_id=m.project_id,
-                )
-            )
-        plan = Plan(
-            id="harden-" + secrets.token_hex(4),
-            created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            inventory_digest="",
-            credentials=(CredentialPlan(Fingerprint("harden"), Strategy.REDIS_ACL, tuple(steps)),),
-        )
-        run = self._journal.start_run(plan, {"tool": "keyroll harden --fix"})
-        self._run_id = run.id
-
     def _note(self, m: Move, state: StepState, detail: dict[str, Any]) -> None:
-        if self._journal is not None:
-            self._journal.append(
-                self._run_id,
+        if self.journal is not None:
+            self.journal.note(
                 f"harden:{m.project_id}:{m.acl.user}",
-                "note",
                 state,
-                kind=StepKind.MINT,
-                credential=m.credential,
+                detail,
                 project_id=m.project_id,
-                detail=detail,
+                credential=m.credential,
             )
 
     # -- running -------------------------------------------------------------------------
@@ -154,17 +117,14 @@ class MoveRunner:
             for m in moves:
                 out[(m.project_id, m.credential)] = self._describe(m)
             return out
-        self._open_journal(moves)
-        try:
-            results = await asyncio.gather(*(self._guarded(m) for m in moves))
-            for m, r in zip(moves, results, strict=True):
-                out[(m.project_id, m.credential)] = r
-        finally:
-            from keyroll.core.model import RunState
-
-            ok = all(r.applied for r in out.values())
-            self._journal.set_run_state(self._run_id, RunState.DONE if ok else RunState.FAILED)
-            self._journal.close()
+        if self.journal is None or not self.journal.has_key:
+            raise ConfigError(
+                "moving projects mints credentials, and there is no key to journal them with",
+                hint="set KEYROLL_JOURNAL_KEY (≥ 32 characters) or make an OS keyring available",
+            )
+        results = await asyncio.gather(*(self._guarded(m) for m in moves))
+        for m, r in zip(moves, results, strict=True):
+            out[(m.project_id, m.credential)] = r
         return out
 
     def _describe(self, m: Move) -> MoveResult:
@@ -229,7 +189,8 @@ class MoveRunner:
         except ProviderError:
             # older servers (and redis OSS) have no GENTOKEN: a strong random password works there
             password = Secret(secrets.token_urlsafe(32))
-        self._journal.put_secret(self._run_id, f"{m.acl.user}:password", password)
+        assert self.journal is not None
+        self.journal.put_secret(f"{m.acl.user}:password", password)
         self._note(m, StepState.RUNNING, {"minted": m.acl.user, "password_fingerprint": password.fingerprint})
         await redis.command(
             m.rest_url, admin, "ACL", "SETUSER", m.acl.user, "on", f">{password.reveal()}", *m.acl.rules()
@@ -237,7 +198,7 @@ class MoveRunner:
         token = Secret(
             str(await redis.command(m.rest_url, admin, "ACL", "RESTTOKEN", m.acl.user, password.reveal()))
         )
-        self._journal.put_secret(self._run_id, f"{m.acl.user}:rest_token", token)
+        self.journal.put_secret(f"{m.acl.user}:rest_token", token)
         self._note(
             m, StepState.RUNNING, {"acl_user": m.acl.user, "rest_token_fingerprint": token.fingerprint}
         )
@@ -292,8 +253,11 @@ class MoveRunner:
                 new = self._value_for(r.form, m, password, token, olds[r.env_id])
                 await vercel.edit_env(m.project_id, r.env_id, value=new)
                 written.append(r.env_id)
+                if self.journal is not None:
+                    self.journal.written(
+                        f"harden:{m.project_id}:{m.acl.user}", m.project_id, r.env_id, r.key, new.fingerprint
+                    )
                 steps.append(f"wrote {r.key} ({r.form}, {new.fingerprint})")
-            self._note(m, StepState.RUNNING, {"env_written": [r.key for r in m.rewrites], "ts": time.time()})
             redeployed = await redeploy_serving(
                 vercel,
                 m.project_id,
@@ -345,6 +309,11 @@ class MoveRunner:
             if old is not None:
                 try:
                     await vercel.edit_env(m.project_id, env_id, value=old)
+                    if self.journal is not None:
+                        key = next((r.key for r in m.rewrites if r.env_id == env_id), "")
+                        self.journal.written(
+                            f"harden:{m.project_id}:{m.acl.user}", m.project_id, env_id, key, old.fingerprint
+                        )
                 except KeyrollError as exc:
                     self._note(m, StepState.FAILED, {"restore_failed": env_id, "error": exc.message})
         self._note(m, StepState.ROLLED_BACK, {"restored": written})

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from keyroll.core.model import CredentialKind, LocationKind, Product
 from keyroll.harden.analysis import commands as cmdtable
 from keyroll.harden.analysis.keys import AclRules, acl_rules
-from keyroll.harden.context import HardenContext
+from keyroll.harden.context import HardenContext, is_public_key
 
 __all__ = ["EnvRewrite", "Move", "plan_move", "user_name"]
 
@@ -80,27 +80,6 @@ def plan_move(ctx: HardenContext, project_id: str, fp: str, *, read_only: bool) 
     related = {fp, *cred.related}
     if db is not None:
         related |= set(db.fingerprints)
-    facts = ctx.projects.get(project_id)
-    name = facts.name if facts else ctx.project_name(project_id)
-    analysis = facts.analysis if facts else None
-    blockers: list[str] = []
-    if analysis is not None and analysis.uses_redis and analysis.complete:
-        commands = set(analysis.commands)
-        shapes = [k for c in analysis.calls for k in c.keys]
-        if any(c.via for c in analysis.calls) and "script" in commands:
-            commands.discard("script")  # SCRIPT LOAD is not needed when EVAL falls back
-        if not commands:
-            commands = set()
-        rules = acl_rules(user_name(name, read_only=read_only), sorted(commands), shapes, read_only=read_only)
-    else:
-        # nothing (reliable) known about the code: same rights, but a credential of its own
-        rules = AclRules(
-            user=user_name(name, read_only=read_only),
-            key_patterns=("*",),
-            commands=("@read",) if read_only else (),
-            narrowed_keys=False,
-            read_only=read_only,
-        )
     rewrites: list[EnvRewrite] = []
     shared_only = False
     for loc in ctx.env_locations():
@@ -114,12 +93,35 @@ def plan_move(ctx: HardenContext, project_id: str, fp: str, *, read_only: bool) 
             continue
         if loc.kind is not LocationKind.VERCEL_ENV or loc.project_id != project_id:
             continue
+        if is_public_key(loc.key):
+            continue  # a client-exposed copy is removed by hand (client-exposure), never re-filled
         if read_only and c.kind is CredentialKind.READONLY_REST_TOKEN:
             continue  # already read-only
         form = _FORM_OF_KIND.get(c.kind)
         if form is None:
             continue
         rewrites.append(EnvRewrite(loc.env_id, loc.key, form, loc.fingerprint, loc.targets))
+    facts = ctx.projects.get(project_id)
+    name = facts.name if facts else ctx.project_name(project_id)
+    full = facts.analysis if facts else None
+    # only the code paths whose clients read the variables being moved decide the rights
+    analysis = full.relevant(frozenset(r.key for r in rewrites)) if full is not None else None
+    blockers: list[str] = []
+    if analysis is not None and analysis.calls and analysis.complete:
+        commands = set(analysis.commands)
+        shapes = [k for c in analysis.calls for k in c.keys]
+        if any(c.via for c in analysis.calls) and "script" in commands:
+            commands.discard("script")  # SCRIPT LOAD is not needed when EVAL falls back
+        rules = acl_rules(user_name(name, read_only=read_only), sorted(commands), shapes, read_only=read_only)
+    else:
+        # nothing (reliable) known about the code: same rights, but a credential of its own
+        rules = AclRules(
+            user=user_name(name, read_only=read_only),
+            key_patterns=("*",),
+            commands=("@read",) if read_only else (),
+            narrowed_keys=False,
+            read_only=read_only,
+        )
     if shared_only and not rewrites:
         blockers.append("the credential reaches this project only through a team shared variable")
     rest_url = (db.rest_url if db is not None and db.rest_url else "") or cred.endpoint

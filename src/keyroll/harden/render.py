@@ -12,6 +12,7 @@ import json
 from typing import Protocol
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from keyroll.core.serde import to_jsonable
@@ -116,21 +117,23 @@ class TableFormat:
         for f in result.findings:
             if f.fixed:
                 continue
-            console.print(f"[bold]{f.id}[/] {f.title}")
+            console.print(f"[bold]{f.id}[/] {escape(f.title)}")
             for e in f.evidence[:6]:
-                console.print(f"  • {e.fact} [dim]({e.source})[/]")
+                console.print(f"  • {escape(e.fact)} [dim]({escape(e.source)})[/]")
             if len(f.evidence) > 6:
                 console.print(f"  • … {len(f.evidence) - 6} more (see --format md)")
-            console.print(f"  fix: {f.fix}")
+            console.print(f"  fix: {escape(f.fix)}")
         for o in result.fixes:
-            state = "dry run" if o.dry_run else ("applied" if o.applied else f"[red]failed[/]: {o.error}")
-            console.print(f"[bold]fix[/] {o.finding_id}: {o.summary} — {state}")
-            for s in o.steps:
-                console.print(f"    {s}")
+            state = (
+                "dry run" if o.dry_run else ("applied" if o.applied else f"[red]failed[/]: {escape(o.error)}")
+            )
+            console.print(f"[bold]fix[/] {o.finding_id}: {escape(o.summary)} — {state}")
+            for step in o.steps:
+                console.print(f"    {escape(step)}")
         if result.unknowns:
             console.print("[yellow]not checked:[/]")
             for u in result.unknowns:
-                console.print(f"  • {u}")
+                console.print(f"  • {escape(u)}")
         return console.export_text(styles=False)
 
 

@@ -105,7 +105,12 @@ async def analyze_context(
 ) -> tuple[HardenContext, HardenResult]:
     """Collect facts and run the checks; returns the context too (fixes need it)."""
     ctx = await collect(
-        providers, projects=options.projects, sources=options.sources, inventory=inventory, progress=progress
+        providers,
+        projects=options.projects,
+        sources=options.sources,
+        inventory=inventory,
+        progress=progress,
+        journal_override=options.journal_path,
     )
     findings = run_checks(ctx, options.rules)
     result = HardenResult(

@@ -392,10 +392,15 @@ def collect_calls(mod: JsModule, b: JsBindings, out: SourceAnalysis) -> None:
             _escape(mod, b, n, out)
         elif n.type == "subscript_expression":
             obj = n.child_by_field_name("object")
-            if obj is not None and _client_root(mod, b, obj) is not None:
+            dispatched = _client_root(mod, b, obj) if obj is not None else None
+            if dispatched is not None:
                 parent = n.parent
                 if parent is not None and parent.type == "call_expression":
-                    out.unknown_calls.append(CallSite(mod.rel, mod.line(n), "?", via="dynamic dispatch"))
+                    out.unknown_calls.append(
+                        CallSite(
+                            mod.rel, mod.line(n), "?", via="dynamic dispatch", client_env=dispatched.env_keys
+                        )
+                    )
 
 
 def _call(mod: JsModule, b: JsBindings, call: Node, out: SourceAnalysis) -> None:
@@ -413,8 +418,10 @@ def _call(mod: JsModule, b: JsBindings, call: Node, out: SourceAnalysis) -> None
     u = mod.unwrap(obj)
     if u.type == "member_expression" and mod.text(u.child_by_field_name("property")) == "json":
         namespace, target = "json", u.child_by_field_name("object") or u
-    if _client_root(mod, b, target) is None:
+    site = _client_root(mod, b, target)
+    if site is None:
         return
+    env = site.env_keys
     low = method.lower()
     args = mod.args(call)
     line = mod.line(call)
@@ -426,29 +433,33 @@ def _call(mod: JsModule, b: JsBindings, call: Node, out: SourceAnalysis) -> None
             first, cmd_args = (elems[0] if elems else None), elems[1:]
         name = mod.string_value(first) if first is not None else None
         if name is None or cmdtable.info(name.lower()) is None:
-            out.unknown_calls.append(CallSite(mod.rel, line, "?", via=f".{method}()"))
+            out.unknown_calls.append(CallSite(mod.rel, line, "?", via=f".{method}()", client_env=env))
             return
-        _record(mod, name.lower(), cmd_args, call, out)
+        _record(mod, name.lower(), cmd_args, call, out, env)
         return
     if not namespace and (low in cmdtable.LIFECYCLE or low in _DERIVE):
         return  # no data command (pipelines/transactions: the chained calls are recorded)
     cmd = cmdtable.command_for_method(method, namespace=namespace)
     if cmd is None:
         out.unknown_calls.append(
-            CallSite(mod.rel, line, "?", via=f".{namespace + '.' if namespace else ''}{method}()")
+            CallSite(
+                mod.rel, line, "?", via=f".{namespace + '.' if namespace else ''}{method}()", client_env=env
+            )
         )
         return
-    _record(mod, cmd, args, call, out)
+    _record(mod, cmd, args, call, out, env)
 
 
-def _record(mod: JsModule, cmd: str, args: list[Node], call: Node, out: SourceAnalysis) -> None:
+def _record(
+    mod: JsModule, cmd: str, args: list[Node], call: Node, out: SourceAnalysis, env: tuple[str, ...] = ()
+) -> None:
     views = [mod.arg(a) for a in args]
     if cmd in ("scan", "sscan", "hscan", "zscan"):
         keys = _scan_keys(mod, cmd, args)
     else:
         keys = keys_of_call(cmd, views)
     line = mod.line(call)
-    out.calls.append(CallSite(mod.rel, line, cmd, keys))
+    out.calls.append(CallSite(mod.rel, line, cmd, keys, client_env=env))
     if cmdtable.stores_value(cmd):
         idx = value_args(cmd, views)
         values = [args[i] for i in idx if i < len(args)]
@@ -478,6 +489,7 @@ def _scan_keys(mod: JsModule, cmd: str, args: list[Node]) -> tuple[KeyShape, ...
 def _ratelimit(mod: JsModule, b: JsBindings, new: Node, out: SourceAnalysis) -> None:
     prefix = KeyShape(RATELIMIT_DEFAULT_PREFIX)
     uses_client = False
+    env: tuple[str, ...] = ()
     for a in mod.args(new):
         u = mod.unwrap(a)
         if u.type != "object":
@@ -490,13 +502,20 @@ def _ratelimit(mod: JsModule, b: JsBindings, new: Node, out: SourceAnalysis) -> 
                 prefix = KeyShape(s.prefix) if not s.dynamic else s
             if kname == "redis":
                 uses_client = True
+                value = p.child_by_field_name("value") if p.type == "pair" else p
+                site = None
+                if value is not None:
+                    site = (
+                        _client_root(mod, b, value) or _client_ctor(mod, b, value) or _derived(mod, b, value)
+                    )
+                env = site.env_keys if site is not None else ()
     if not uses_client:
         return
     line = mod.line(new)
     for cmd in RATELIMIT_COMMANDS:
         info = cmdtable.info(cmd)
         keys = (prefix,) if info is not None and (info.first > 0 or info.movable_keys) else ()
-        out.calls.append(CallSite(mod.rel, line, cmd, keys, via="@upstash/ratelimit"))
+        out.calls.append(CallSite(mod.rel, line, cmd, keys, via="@upstash/ratelimit", client_env=env))
 
 
 def _escape(mod: JsModule, b: JsBindings, ident: Node, out: SourceAnalysis) -> None:
@@ -519,4 +538,8 @@ def _escape(mod: JsModule, b: JsBindings, ident: Node, out: SourceAnalysis) -> N
     name = mod.text(callee)
     if name.split(".", 1)[0] in b.ratelimit_ctors or name in _IGNORED_ESCAPES:
         return
-    out.unknown_calls.append(CallSite(mod.rel, mod.line(ident), "?", via=f"client passed to {name}()"))
+    site = b.clients.get(mod.text(ident))
+    env = site.env_keys if site is not None else ()
+    out.unknown_calls.append(
+        CallSite(mod.rel, mod.line(ident), "?", via=f"client passed to {name}()", client_env=env)
+    )

@@ -82,6 +82,12 @@ class CallSite:
     keys: tuple[KeyShape, ...] = ()
     via: str = ""
     """the library or helper (``@upstash/ratelimit``) when the call is indirect"""
+    client_env: tuple[str, ...] = ()
+    """env vars the client it goes through was built from (empty: not known)"""
+
+    def uses_any(self, keys: frozenset[str]) -> bool:
+        """True when the call may use a credential from one of these env vars (unknown client: yes)."""
+        return not self.client_env or bool(keys.intersection(self.client_env))
 
 
 @dataclass(frozen=True)
@@ -145,6 +151,19 @@ class SourceAnalysis:
     def complete(self) -> bool:
         """False when a command could not be known or a file mentioning Redis was skipped."""
         return not self.unknown_calls and not self.skipped_with_redis_hints
+
+    def relevant(self, env_keys: frozenset[str]) -> SourceAnalysis:
+        """The part of the analysis that concerns clients built from ``env_keys`` (and unknown ones)."""
+        out = SourceAnalysis(root=self.root, files_scanned=self.files_scanned, skipped=self.skipped)
+        out.skipped_with_redis_hints = list(self.skipped_with_redis_hints)
+        out.clients = [c for c in self.clients if not c.env_keys or env_keys.intersection(c.env_keys)]
+        out.calls = [c for c in self.calls if c.uses_any(env_keys)]
+        out.unknown_calls = [c for c in self.unknown_calls if c.uses_any(env_keys)]
+        out.writes = list(self.writes)
+        out.routes = list(self.routes)
+        out.global_rate_limit = self.global_rate_limit
+        out.languages = self.languages
+        return out
 
     def merge(self, other: SourceAnalysis) -> None:
         """Add another analysis (e.g. a second source root of the same project)."""

@@ -210,8 +210,13 @@ def collect_calls(mod: PyModule, b: PyBindings, out: SourceAnalysis) -> None:
             _ratelimit(mod, b, node, out)
             continue
         if isinstance(node.func, ast.Call) and dotted(node.func.func) == "getattr":
-            if node.func.args and client_root(mod, b, node.func.args[0]) is not None:
-                out.unknown_calls.append(CallSite(mod.rel, node.lineno, "?", via="getattr dispatch"))
+            dispatched = client_root(mod, b, node.func.args[0]) if node.func.args else None
+            if dispatched is not None:
+                out.unknown_calls.append(
+                    CallSite(
+                        mod.rel, node.lineno, "?", via="getattr dispatch", client_env=dispatched.env_keys
+                    )
+                )
             continue
         if isinstance(node.func, ast.Attribute):
             _call(mod, b, node, node.func, out)
@@ -225,8 +230,10 @@ def _call(mod: PyModule, b: PyBindings, call: ast.Call, fn: ast.Attribute, out: 
         namespace, obj = "json", obj.func.value
     elif isinstance(obj, ast.Attribute) and obj.attr == "json":
         namespace, obj = "json", obj.value
-    if client_root(mod, b, obj) is None:
+    site = client_root(mod, b, obj)
+    if site is None:
         return
+    env = site.env_keys
     method = fn.attr
     low = method.lower()
     if not namespace and (low in ("execute_command", "send_command") or (low == "execute" and call.args)):
@@ -237,21 +244,28 @@ def _call(mod: PyModule, b: PyBindings, call: ast.Call, fn: ast.Attribute, out: 
             first = first.elts[0] if first.elts else None
         name = first.value if isinstance(first, ast.Constant) and isinstance(first.value, str) else None
         if name is None or cmdtable.info(name.lower()) is None:
-            out.unknown_calls.append(CallSite(mod.rel, call.lineno, "?", via=f".{method}()"))
+            out.unknown_calls.append(CallSite(mod.rel, call.lineno, "?", via=f".{method}()", client_env=env))
             return
-        _record(mod, name.lower(), rest, call, out)
+        _record(mod, name.lower(), rest, call, out, env)
         return
     if not namespace and (low in cmdtable.LIFECYCLE or low in _DERIVE):
         return
     cmd = cmdtable.command_for_method(method, namespace=namespace)
     if cmd is None:
         label = f".{namespace}().{method}()" if namespace else f".{method}()"
-        out.unknown_calls.append(CallSite(mod.rel, call.lineno, "?", via=label))
+        out.unknown_calls.append(CallSite(mod.rel, call.lineno, "?", via=label, client_env=env))
         return
-    _record(mod, cmd, list(call.args), call, out)
+    _record(mod, cmd, list(call.args), call, out, env)
 
 
-def _record(mod: PyModule, cmd: str, args: list[ast.expr], call: ast.Call, out: SourceAnalysis) -> None:
+def _record(
+    mod: PyModule,
+    cmd: str,
+    args: list[ast.expr],
+    call: ast.Call,
+    out: SourceAnalysis,
+    env: tuple[str, ...] = (),
+) -> None:
     views = [mod.arg(a) for a in args]
     if cmd in ("scan", "hscan", "sscan", "zscan"):
         keys: tuple[KeyShape, ...] = (mod.shape(args[0]),) if cmd != "scan" and args else ()
@@ -265,7 +279,7 @@ def _record(mod: PyModule, cmd: str, args: list[ast.expr], call: ast.Call, out: 
             key_kw = next((kw.value for kw in call.keywords if kw.arg in ("name", "key", "keys")), None)
             if key_kw is not None:
                 keys = (mod.shape(key_kw),)
-    out.calls.append(CallSite(mod.rel, call.lineno, cmd, keys))
+    out.calls.append(CallSite(mod.rel, call.lineno, cmd, keys, client_env=env))
     if cmdtable.stores_value(cmd):
         idx = value_args(cmd, views)
         values: list[ast.AST] = [args[i] for i in idx if i < len(args)]
@@ -278,18 +292,21 @@ def _record(mod: PyModule, cmd: str, args: list[ast.expr], call: ast.Call, out: 
 def _ratelimit(mod: PyModule, b: PyBindings, call: ast.Call, out: SourceAnalysis) -> None:
     prefix = KeyShape(RATELIMIT_DEFAULT_PREFIX)
     uses_client = False
+    env: tuple[str, ...] = ()
     for kw in call.keywords:
         if kw.arg == "prefix":
             s = mod.shape(kw.value)
             prefix = KeyShape(s.prefix) if not s.dynamic else s
         if kw.arg == "redis":
             uses_client = True
+            site = client_root(mod, b, kw.value)
+            env = site.env_keys if site is not None else ()
     if not uses_client and not call.args:
         return
     for cmd in RATELIMIT_COMMANDS:
         info = cmdtable.info(cmd)
         keys = (prefix,) if info is not None and (info.first > 0 or info.movable_keys) else ()
-        out.calls.append(CallSite(mod.rel, call.lineno, cmd, keys, via="upstash-ratelimit"))
+        out.calls.append(CallSite(mod.rel, call.lineno, cmd, keys, via="upstash-ratelimit", client_env=env))
 
 
 def _escapes(mod: PyModule, b: PyBindings, call: ast.Call, q: str, out: SourceAnalysis) -> None:
@@ -303,7 +320,8 @@ def _escapes(mod: PyModule, b: PyBindings, call: ast.Call, q: str, out: SourceAn
         if isinstance(v, (ast.Name, ast.Attribute)) and dotted(v) in b.clients:
             if name in b.factories:
                 continue
+            env = b.clients[dotted(v)].env_keys
             out.unknown_calls.append(
-                CallSite(mod.rel, call.lineno, "?", via=f"client passed to {name or q}()")
+                CallSite(mod.rel, call.lineno, "?", via=f"client passed to {name or q}()", client_env=env)
             )
             return

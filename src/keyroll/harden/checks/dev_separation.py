@@ -8,6 +8,7 @@ is a separate development database (its own credentials in Development and ``.en
 from __future__ import annotations
 
 from collections import defaultdict
+from pathlib import Path
 
 from keyroll.core.model import Location, LocationKind
 from keyroll.harden.analysis.walk import ASSET_DIRS
@@ -33,19 +34,22 @@ def check(ctx: HardenContext) -> list[Finding]:
     by_fp: dict[str, list[Location]] = defaultdict(list)
     for loc in ctx.env_locations():
         by_fp[loc.fingerprint].append(loc)
-    files: dict[str, list[str]] = defaultdict(list)
+    files: dict[str, dict[str, str]] = defaultdict(dict)
+    """fingerprint → {absolute path:line → how to show it}"""
+    for hit in ctx.env_file_hits:
+        absolute = f"{(Path(hit.root) / hit.path).resolve()}:{hit.line}"
+        files[hit.fingerprint][absolute] = f"{hit.path}:{hit.line}"
     for loc in ctx.inventory.locations:
         if loc.kind is LocationKind.FILE and not _in_assets(loc.path):
-            files[loc.fingerprint].append(f"{loc.path}:{loc.line}")
-    for hit in ctx.env_file_hits:
-        files[hit.fingerprint].append(f"{hit.path}:{hit.line}")
+            absolute = f"{Path(loc.path).resolve()}:{loc.line}"
+            files[loc.fingerprint].setdefault(absolute, f"{loc.path}:{loc.line}")
     findings: list[Finding] = []
     for fp, locs in sorted(by_fp.items()):
         prod = [loc for loc in locs if "production" in loc.targets]
         if not prod:
             continue
         dev = [loc for loc in locs if "development" in loc.targets]
-        local = sorted(set(files.get(fp, [])))
+        local = sorted(set(files.get(fp, {}).values()))
         if not dev and not local:
             continue
         evidence = [

@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from keyroll.core.model import CredentialKind
 from keyroll.harden.analysis import commands as cmdtable
-from keyroll.harden.context import HardenContext
+from keyroll.harden.context import HardenContext, is_public_key
 from keyroll.harden.findings import Evidence, Finding, Rule, Severity, finding_id
-from keyroll.harden.moves import FULL_KINDS, plan_move
+from keyroll.harden.moves import plan_move
 
 __all__ = ["check"]
 
@@ -24,14 +24,22 @@ def check(ctx: HardenContext) -> list[Finding]:
     """One finding per (project, full-access credential) whose code only reads."""
     findings: list[Finding] = []
     for pid, facts in sorted(ctx.projects.items()):
-        a = facts.analysis
-        if a is None or not a.calls or not a.complete:
-            continue
-        if not all(cmdtable.is_read(c) for c in a.commands):
+        if facts.analysis is None:
             continue
         for fp in ctx.credentials_of_project(pid):
             cred = ctx.credential(fp)
-            if cred is None or cred.kind not in FULL_KINDS:
+            if cred is None or not ctx.is_default_full(cred):
+                continue  # an ACL user's rights are its own (keyroll harden may have narrowed them)
+            keys = frozenset(
+                loc.key
+                for loc in ctx.env_locations()
+                if loc.fingerprint == fp
+                and (loc.project_id == pid or pid in loc.linked_project_ids)
+                and not is_public_key(loc.key)
+            )
+            # only the code paths whose clients are built from these variables count
+            a = facts.analysis.relevant(keys)
+            if not a.calls or not a.complete or not all(cmdtable.is_read(c) for c in a.commands):
                 continue
             move = plan_move(ctx, pid, fp, read_only=True)
             if move is None:

@@ -28,8 +28,8 @@ from keyroll.providers.factory import open_providers
 pytest.importorskip("keyroll.sandbox.upstash")
 pytest.importorskip("keyroll.sandbox.vercel")
 
-from keyroll.sandbox.loadgen import LoadGenerator  # noqa: E402
-from keyroll.sandbox.server import Sandbox  # noqa: E402
+from keyroll.sandbox.loadgen import LoadGenerator
+from keyroll.sandbox.server import Sandbox
 
 JOURNAL_KEY = "harden-integration-journal-passphrase-0123456789"
 

@@ -27,6 +27,7 @@ from starlette.routing import Route
 
 from keyroll.core.secret import fingerprint_of
 from keyroll.sandbox.upstash import resets
+from keyroll.sandbox.upstash.apps import finish
 from keyroll.sandbox.upstash.redis_server import ServerError
 from keyroll.sandbox.upstash.state import UpstashState
 from keyroll.sandbox.world import Faults, World
@@ -139,15 +140,17 @@ def create_app(
     async def not_found(request: Request) -> Response:
         return JSONResponse({"error": "not found"}, status_code=404)
 
-    return Starlette(
-        routes=[
-            Route("/_sandbox/upstash/{kind}/{name}/reset", reset, methods=["POST"]),
-            Route("/_sandbox/upstash/resources", resources, methods=["GET"]),
-            Route("/_sandbox/loadgen", loadgen_stats, methods=["GET"]),
-            Route("/_sandbox/loadgen/start", loadgen_start, methods=["POST"]),
-            Route("/_sandbox/loadgen/stop", loadgen_stop, methods=["POST"]),
-            Route("/_sandbox/redis/restart", redis_restart, methods=["POST"]),
-            Route("/_sandbox/faults", faults, methods=["POST"]),
-            Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
-        ]
+    return finish(
+        Starlette(
+            routes=[
+                Route("/_sandbox/upstash/{kind}/{name}/reset", reset, methods=["POST"]),
+                Route("/_sandbox/upstash/resources", resources, methods=["GET"]),
+                Route("/_sandbox/loadgen", loadgen_stats, methods=["GET"]),
+                Route("/_sandbox/loadgen/start", loadgen_start, methods=["POST"]),
+                Route("/_sandbox/loadgen/stop", loadgen_stop, methods=["POST"]),
+                Route("/_sandbox/redis/restart", redis_restart, methods=["POST"]),
+                Route("/_sandbox/faults", faults, methods=["POST"]),
+                Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+            ]
+        )
     )

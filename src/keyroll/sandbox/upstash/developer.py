@@ -27,6 +27,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from keyroll.sandbox.upstash import resets
+from keyroll.sandbox.upstash.apps import finish
 from keyroll.sandbox.upstash.chaos import ChaosMiddleware
 from keyroll.sandbox.upstash.redis_server import ServerError
 from keyroll.sandbox.upstash.state import QStashUser, RedisDB, SearchIndex, UpstashState, VectorIndex
@@ -394,15 +395,11 @@ def create_app(world: World, state: UpstashState, started: Callable[[], float]) 
         Route("/{path:path}", guarded(not_found), methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
     ]
 
-    async def method_not_allowed(request: Request, exc: Exception) -> Response:
-        return _err(405, "method not allowed")
-
-    async def http_error(request: Request, exc: Exception) -> Response:
-        status = getattr(exc, "status_code", 500)
-        return _err(status, "method not allowed" if status == 405 else "bad request")
-
-    return Starlette(
-        routes=routes,
-        middleware=[Middleware(ChaosMiddleware, world=world, name="upstash", control=True, started=started)],
-        exception_handlers={405: method_not_allowed, 400: http_error},
+    return finish(
+        Starlette(
+            routes=routes,
+            middleware=[
+                Middleware(ChaosMiddleware, world=world, name="upstash", control=True, started=started)
+            ],
+        )
     )

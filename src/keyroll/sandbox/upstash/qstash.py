@@ -40,6 +40,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from keyroll.sandbox.upstash import resets
+from keyroll.sandbox.upstash.apps import finish
 from keyroll.sandbox.upstash.chaos import ChaosMiddleware
 from keyroll.sandbox.upstash.state import UpstashState
 from keyroll.sandbox.world import World
@@ -311,27 +312,29 @@ class QStashService:
         async def not_found(request: Request) -> Response:
             return JSONResponse({"error": "not found"}, status_code=404)
 
-        return Starlette(
-            routes=[
-                Route("/v2/keys", get_keys, methods=["GET"]),
-                Route("/v2/keys/rotate", rotate_keys, methods=["POST"]),
-                Route("/v1/keys/rotate", rotate_keys, methods=["POST"]),
-                Route("/v2/publish/{destination:path}", publish, methods=["POST", "PUT"]),
-                Route("/v2/enqueue/{queue}/{destination:path}", publish, methods=["POST", "PUT"]),
-                Route("/v2/messages/{id}", get_message, methods=["GET"]),
-                Route(SINK_PATH, sink, methods=["POST", "PUT", "GET"]),
-                Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
-            ],
-            middleware=[
-                Middleware(
-                    ChaosMiddleware,
-                    world=self.world,
-                    name="qstash",
-                    control=True,
-                    started=self.started,
-                    exempt=("/v2/publish", "/v2/enqueue", "/v2/messages", SINK_PATH),
-                )
-            ],
+        return finish(
+            Starlette(
+                routes=[
+                    Route("/v2/keys", get_keys, methods=["GET"]),
+                    Route("/v2/keys/rotate", rotate_keys, methods=["POST"]),
+                    Route("/v1/keys/rotate", rotate_keys, methods=["POST"]),
+                    Route("/v2/publish/{destination:path}", publish, methods=["POST", "PUT"]),
+                    Route("/v2/enqueue/{queue}/{destination:path}", publish, methods=["POST", "PUT"]),
+                    Route("/v2/messages/{id}", get_message, methods=["GET"]),
+                    Route(SINK_PATH, sink, methods=["POST", "PUT", "GET"]),
+                    Route("/{path:path}", not_found, methods=["GET", "POST", "PUT", "PATCH", "DELETE"]),
+                ],
+                middleware=[
+                    Middleware(
+                        ChaosMiddleware,
+                        world=self.world,
+                        name="qstash",
+                        control=True,
+                        started=self.started,
+                        exempt=("/v2/publish", "/v2/enqueue", "/v2/messages", SINK_PATH),
+                    )
+                ],
+            )
         )
 
 

@@ -25,9 +25,10 @@ from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
-from starlette.routing import Route
+from starlette.routing import request_response
 
 from keyroll.sandbox.upstash.acl import PASSTHROUGH, handle_acl, resolve_token
+from keyroll.sandbox.upstash.apps import finish
 from keyroll.sandbox.upstash.chaos import ChaosMiddleware
 from keyroll.sandbox.upstash.redis_server import ServerError, Unauthorized, scrub_error
 from keyroll.sandbox.upstash.state import RedisDB
@@ -37,8 +38,6 @@ __all__ = ["MAX_REQUEST_BYTES", "create_app", "encode_reply"]
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024
 """``db_max_request_size`` of free/pay-as-you-go databases"""
-
-ALL_METHODS = ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]
 
 # Commands that would break a pooled connection or the server, or that Upstash serves elsewhere.
 BLOCKED = frozenset(
@@ -298,7 +297,6 @@ def create_app(world: World, db: RedisDB) -> Starlette:
                 args.extend((key, value))
         return "single", [args]
 
-    return Starlette(
-        routes=[Route("/{path:path}", handle, methods=ALL_METHODS)],
-        middleware=[Middleware(ChaosMiddleware, world=world, name=db.service)],
-    )
+    # No routes: every path (even ones Starlette's path regex rejects) reaches ``handle``.
+    app = Starlette(middleware=[Middleware(ChaosMiddleware, world=world, name=db.service)])
+    return finish(app, request_response(handle))

@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from keyroll.sandbox.upstash.apps import finish
 from keyroll.sandbox.upstash.chaos import ChaosMiddleware
 from keyroll.sandbox.upstash.indexes import BadBody, authorize, error, ids_of, read_json, result
 from keyroll.sandbox.upstash.state import SearchIndex
@@ -182,11 +183,13 @@ def create_app(world: World, db: SearchIndex) -> Starlette:
             return error(400, str(exc))
 
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH"]
-    return Starlette(
-        routes=[
-            Route("/", handle, methods=methods),
-            Route("/{op}", handle, methods=methods),
-            Route("/{op}/{name:path}", handle, methods=methods),
-        ],
-        middleware=[Middleware(ChaosMiddleware, world=world, name=db.service)],
+    return finish(
+        Starlette(
+            routes=[
+                Route("/", handle, methods=methods),
+                Route("/{op}", handle, methods=methods),
+                Route("/{op}/{name:path}", handle, methods=methods),
+            ],
+            middleware=[Middleware(ChaosMiddleware, world=world, name=db.service)],
+        )
     )

@@ -19,6 +19,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from keyroll.sandbox.upstash.apps import finish
 from keyroll.sandbox.upstash.chaos import ChaosMiddleware
 from keyroll.sandbox.upstash.indexes import BadBody, authorize, error, ids_of, read_json, result
 from keyroll.sandbox.upstash.state import VectorIndex
@@ -232,11 +233,13 @@ def create_app(world: World, index: VectorIndex) -> Starlette:
             return error(400, str(exc))
 
     methods = ["GET", "POST", "PUT", "DELETE", "PATCH"]
-    return Starlette(
-        routes=[
-            Route("/", handle, methods=methods),
-            Route("/{op}", handle, methods=methods),
-            Route("/{op}/{ns:path}", handle, methods=methods),
-        ],
-        middleware=[Middleware(ChaosMiddleware, world=world, name=index.service)],
+    return finish(
+        Starlette(
+            routes=[
+                Route("/", handle, methods=methods),
+                Route("/{op}", handle, methods=methods),
+                Route("/{op}/{ns:path}", handle, methods=methods),
+            ],
+            middleware=[Middleware(ChaosMiddleware, world=world, name=index.service)],
+        )
     )

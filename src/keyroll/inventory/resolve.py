@@ -163,6 +163,8 @@ class Resolver:
                 host = _hostname(cred.endpoint)
                 if host:
                     self._native_by_host.setdefault(host, cred)
+        self._readable: list[EnvRecord] | None = None
+        self._by_configuration: dict[str, list[EnvRecord]] = defaultdict(list)
         self._index_urls()
         for record in self.readable():
             self._candidate(record)
@@ -175,7 +177,12 @@ class Resolver:
     # -- stage 1 and 2 ----------------------------------------------------------------------
     def readable(self) -> list[EnvRecord]:
         """Vercel vars whose value was read."""
-        return [r for r in self.vercel.records if r.value is not None]
+        if self._readable is None:
+            self._readable = [r for r in self.vercel.records if r.value is not None]
+            for r in self._readable:
+                if r.configuration_id:
+                    self._by_configuration[r.configuration_id].append(r)
+        return self._readable
 
     def _index_urls(self) -> None:
         for r in self.readable():
@@ -387,8 +394,9 @@ class Resolver:
         links: dict[Fingerprint, str] = {}
         if r.configuration_id:
             label = self.vercel.configurations.get(r.configuration_id, "") or r.configuration_id
-            for other in self.readable():
-                if other.configuration_id != r.configuration_id or id(other) not in self.candidate_of:
+            self.readable()
+            for other in self._by_configuration.get(r.configuration_id, ()):
+                if id(other) not in self.candidate_of:
                     continue
                 ocls = record_class(other)
                 if ocls is not None and ocls.product is cls.product and ocls.role == cls.role:

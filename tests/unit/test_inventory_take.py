@@ -289,6 +289,10 @@ async def test_failures_become_unknowns_not_crashes() -> None:
         "vercel: HTTP 403 challenge_required", service="vercel", status=403, code="challenge_required"
     )
     stormed = v.add_env(w.web, "STILL_LIMITED", "another-unreadable-value", ["preview"])
+    deleted = v.add_env(w.web, "DELETED_MEANWHILE", "a-value-that-is-gone", ["preview"])
+    v.failures[("get_env", deleted)] = NotFoundError(
+        "vercel: HTTP 404 not_found", service="vercel", status=404
+    )
     v.failures[("get_env", stormed)] = RateLimitError(
         "vercel: HTTP 429 rate_limited", service="vercel", status=429
     )
@@ -300,6 +304,9 @@ async def test_failures_become_unknowns_not_crashes() -> None:
     assert "step-up" in next(u.reason for u in inv.unknowns if u.key == "SOMETHING_ELSE")
     assert "upstash vector indexes" in where
     assert "429" in next(u.reason for u in inv.unknowns if u.key == "STILL_LIMITED")
+    # a var deleted between the listing and the read is no longer anywhere: neither unknown nor location
+    assert not any(u.key == "DELETED_MEANWHILE" for u in inv.unknowns)
+    assert not any(loc.key == "DELETED_MEANWHILE" for loc in inv.locations)
     # the readable copy is still found
     assert locs(inv, w.cache.rest_token.fingerprint, LocationKind.VERCEL_ENV)  # type: ignore[union-attr]
     assert not inv.complete

@@ -58,6 +58,8 @@ class EnvRecord:
     """why ``value`` is None (``sensitive``, an error …); empty when the value was read"""
     read_failed: bool = False
     """True when a read failed (as opposed to a value that cannot be read by design)"""
+    gone: bool = False
+    """deleted between the listing and the read (404): no longer a location"""
 
     @property
     def hint_type(self) -> str:

@@ -143,6 +143,9 @@ class _Collector:
                 var: EnvVar | SharedEnvVar = await self.limiter.run(self.vercel.get_shared_env, record.env_id)
             else:
                 var = await self.limiter.run(self.vercel.get_env, record.project_id, record.env_id)
+        except NotFoundError:
+            record.gone = True
+            self.progress.note(f"{record.where()}: deleted during the inventory")
         except KeyrollError as exc:
             record.unreadable = _reason(exc)
             record.read_failed = True
@@ -181,7 +184,7 @@ class _Collector:
             self.progress.advance(task)
         records = [_record(v, project) for v in envs if v.type not in SKIPPED_TYPES]
         await self.fill_values(records)
-        self.snap.records.extend(records)
+        self.snap.records.extend(r for r in records if not r.gone)
 
     async def shared_env(self, in_scope: set[str]) -> None:
         try:
@@ -194,7 +197,7 @@ class _Collector:
             # shared vars linked to no project in scope cannot reach these projects' deployments
             records = [r for r in records if set(r.linked_project_ids) & in_scope]
         await self.fill_values(records)
-        self.snap.records.extend(records)
+        self.snap.records.extend(r for r in records if not r.gone)
 
     async def configurations(self) -> None:
         try:

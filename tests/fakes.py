@@ -48,6 +48,7 @@ from keyroll.core.secret import Secret, fingerprint_of
 from keyroll.providers.factory import Providers
 from keyroll.providers.github import PublicKey, SecretMeta, SecretScope
 from keyroll.providers.upstash.developer import QStashUser, RedisDatabase, SearchIndex, VectorIndex
+from keyroll.providers.upstash.probe import ProbeResult
 from keyroll.providers.upstash.qstash import SigningKeys
 from keyroll.providers.vercel import (
     CustomEnvironment,
@@ -143,7 +144,7 @@ class FakeRedis:
                 return db
         raise NotFoundError(f"redis: no database at {url}", service="redis", status=404)
 
-    async def command(self, url: str, token: Secret, *args: str | int) -> Any:
+    async def command(self, url: str, token: Secret, *args: Any) -> Any:
         self.calls += 1
         db = self._db(url)
         user = db.auth(token.reveal())
@@ -151,7 +152,7 @@ class FakeRedis:
             raise AuthError(
                 "redis: HTTP 401 — WRONGPASS invalid or missing auth token", service="redis", status=401
             )
-        cmd = [str(a) for a in args]
+        cmd = [a.reveal() if isinstance(a, Secret) else str(a) for a in args]
         name = cmd[0].upper()
         if name == "PING":
             return "PONG"
@@ -234,8 +235,15 @@ class FakeRedis:
             return n
         raise ProviderError("redis: HTTP 400 — ERR unknown ACL subcommand", service="redis", status=400)
 
-    async def pipeline(self, url: str, token: Secret, commands: list[list[str | int]]) -> list[Any]:
+    async def pipeline(self, url: str, token: Secret, commands: Any) -> list[Any]:
         return [await self.command(url, token, *c) for c in commands]
+
+    async def probe(self, url: str, token: Secret) -> ProbeResult:
+        try:
+            await self.command(url, token, "PING")
+        except AuthError:
+            return ProbeResult.REJECTED
+        return ProbeResult.ACCEPTED
 
 
 # -------------------------------------------------------------------------------- Upstash API
@@ -1216,4 +1224,3 @@ def plan_json(plan: Any) -> str:
     from keyroll.core.serde import to_jsonable
 
     return json.dumps(to_jsonable(plan), sort_keys=True)
-

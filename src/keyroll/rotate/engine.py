@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import time
 import urllib.parse
+from collections.abc import Callable
 from dataclasses import asdict, replace
 from typing import Any
 
@@ -161,6 +162,7 @@ class Engine:
         and ``resume`` continues.
     :param secret_source: new values for the ``manual`` strategy.
     :param http: client for deployment health probes (one is created when omitted).
+    :param boundary_hook: called at every step boundary (the crash hook; tests inject their own).
     """
 
     def __init__(
@@ -173,6 +175,7 @@ class Engine:
         *,
         secret_source: SecretSource | None = None,
         http: httpx.AsyncClient | None = None,
+        boundary_hook: Callable[[Plan, str, Step], None] = crash.maybe_crash,
     ) -> None:
         self.providers = providers
         self.journal = journal
@@ -181,6 +184,7 @@ class Engine:
         self.human = human
         self.secret_source = secret_source
         self._http = http
+        self._boundary = boundary_hook
 
     # -- pre-flight -----------------------------------------------------------------------
     def _check_consent(self, plan: Plan, options: ApplyOptions, done: set[str] | None = None) -> None:
@@ -554,7 +558,7 @@ class Engine:
             detail=intent,
         )
         rt.records[step.id] = StepRecord(step.id, StepState.RUNNING, intent, intent, e.ts)
-        crash.maybe_crash(rt.plan, "before", step)
+        self._boundary(rt.plan, "before", step)
         try:
             detail = await action.run(step, rt)
         except WaitingForHuman as exc:
@@ -567,7 +571,7 @@ class Engine:
                 rt, step, StepState.FAILED, {"error": describe_error(exc), "error_type": type(exc).__name__}
             )
             raise
-        crash.maybe_crash(rt.plan, "after", step)
+        self._boundary(rt.plan, "after", step)
         state = StepState.SKIPPED if detail.get("skipped") else StepState.DONE
         self._outcome(rt, step, state, detail)
 
@@ -683,12 +687,6 @@ class Engine:
         for s in cp.steps:
             if s.kind is not StepKind.REDEPLOY or s.id not in touched or problems:
                 continue
-            if (
-                records.get(s.id) is not None
-                and records[s.id].state is StepState.FAILED
-                and not records[s.id].detail.get("deployments")
-            ):
-                continue
             sid = f"{gid}/rollback/{s.id.split('/', 1)[1]}"
             j.append(
                 rt.run_id,
@@ -700,7 +698,21 @@ class Engine:
                 project_id=s.project_id,
             )
             try:
-                detail = await redeploy(replace(s, id=sid), rt, written_at=time.time())
+                refs = await self._serving_new(rt, s)
+                if not refs:
+                    j.append(
+                        rt.run_id,
+                        sid,
+                        "outcome",
+                        StepState.SKIPPED,
+                        kind=StepKind.REDEPLOY,
+                        credential=cp.credential,
+                        project_id=s.project_id,
+                        detail={"reason": "no build with the new value serves"},
+                    )
+                    continue
+                again = replace(s, id=sid, params={**s.params, "deployments": refs})
+                detail = await redeploy(again, rt, written_at=time.time())
                 rt.records[sid] = StepRecord(sid, StepState.DONE, detail, {}, time.time())
                 ready_step = replace(
                     s, id=f"{sid}/ready", kind=StepKind.AWAIT_READY, params={"redeploy_step": sid}
@@ -749,6 +761,27 @@ class Engine:
         rt.note(
             f"{cp.credential}: " + ("rolled back" if not problems else f"rollback incomplete: {problems[0]}")
         )
+
+    async def _serving_new(self, rt: Runtime, step: Step) -> list[dict[str, Any]]:
+        """The source refs whose rotated build reached READY (so serves the new value): those are
+        redeployed again on rollback; ERROR/CANCELED builds never served. Builds still running are
+        waited for, since they would start serving the new value after the rollback."""
+        rec = rt.records.get(step.id)
+        builds = list((rec.detail if rec else {}).get("deployments", []))
+        if rec is not None and rec.state is StepState.RUNNING:
+            return list(step.params.get("deployments", []))  # unknown which builds exist: redo all
+        refs = {r["deployment_id"]: r for r in step.params.get("deployments", [])}
+        out: list[dict[str, Any]] = []
+        for b in builds:
+            deadline = time.time() + rt.options.build_timeout_s
+            while True:
+                state = (await rt.vercel.get_deployment(b["new"])).ready_state
+                if state in ("READY", "ERROR", "CANCELED", "DELETED") or time.time() > deadline:
+                    break
+                await asyncio.sleep(max(rt.options.poll_interval_s, 0.01))
+            if state == "READY" and b["old"] in refs:
+                out.append(refs[b["old"]])
+        return out
 
     # -- results ------------------------------------------------------------------------
     def _finish(self, rt: Runtime, started: float) -> RunResult:
@@ -808,4 +841,3 @@ class Engine:
         return RunResult(
             run_id, run_state, tuple(outcomes), started, finished, waiting=waiting, timings=timings
         )
-

@@ -682,15 +682,19 @@ class Journal:
             if seen.get("state") and seen["state"] != state:
                 problems.append(f"run {rid}: state {state!r} disagrees with the journal ({seen['state']!r})")
         if self._enc is not None:
-            for rid, name, fp, nonce, ct in self._conn.execute(
-                "SELECT run_id, name, fingerprint, nonce, ciphertext FROM secrets"
-            ).fetchall():
+            try:
+                rows = self._conn.execute(
+                    "SELECT run_id, name, fingerprint, nonce, ciphertext FROM secrets"
+                ).fetchall()
+            except sqlite3.Error as exc:
+                return [*problems, f"secrets: unreadable ({exc})"]
+            for rid, name, fp, nonce, ct in rows:
                 try:
                     plain = self._enc.decrypt(bytes(nonce), bytes(ct), self._aad(rid, name, fp))
-                except InvalidTag:
+                except (InvalidTag, TypeError, ValueError):
                     problems.append(f"secret {name!r} of run {rid}: does not decrypt (tampered)")
                     continue
-                if Secret(plain.decode()).fingerprint != fp:
+                if Secret(plain.decode("utf-8", "replace")).fingerprint != fp:
                     problems.append(f"secret {name!r} of run {rid}: fingerprint mismatch")
         return problems
 

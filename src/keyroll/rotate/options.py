@@ -39,8 +39,9 @@ class ApplyOptions:
     """redeploys in flight at once (all projects' pipelines share it)"""
     build_timeout_s: float = 1800.0
     """a redeploy not READY after this long counts as failed"""
-    poll_interval_s: float = 2.0
-    """shortest interval between two status reads of one deployment (adapted to observed build time)"""
+    poll_interval_s: float = 0.5
+    """shortest interval between two status reads of one deployment (polling backs off towards a
+    tenth of the observed build time)"""
     file_paths: tuple[Path, ...] = ()
     """only rewrite files under these paths (empty: every file location of the plan)"""
     health_path: str | None = None

@@ -185,15 +185,18 @@ async def await_ready(step: Step, rt: Runtime) -> dict[str, Any]:
 
 
 async def _wait(rt: Runtime, dep: dict[str, Any]) -> dict[str, Any]:
-    estimate = max(rt.builds.estimate_s, 0.0)
+    """Poll one deployment. Before any build of this run finished, look geometrically often from
+    ``poll_interval_s`` (capped at a tenth of the expected build); once builds were observed, first
+    look near the learned build time, then a few times per build."""
     floor = max(rt.options.poll_interval_s, 0.01)
     started = float(dep.get("started_at") or time.time())
     deadline = started + rt.options.build_timeout_s
-    elapsed = time.time() - started
-    first = max(floor, 0.8 * estimate - elapsed)
-    await asyncio.sleep(first)
+    learned = rt.builds.samples > 0
+    cap = max(floor, min(rt.builds.estimate_s / 10, 10.0))
+    delay = max(floor, 0.8 * rt.builds.estimate_s - (time.time() - started)) if learned else floor
     polls = 0
     while True:
+        await asyncio.sleep(delay)
         polls += 1
         try:
             current = await rt.vercel.get_deployment(dep["new"])
@@ -201,22 +204,26 @@ async def _wait(rt: Runtime, dep: dict[str, Any]) -> dict[str, Any]:
         except KeyrollError:
             state = "UNKNOWN"
         now = time.time()
+        base = {
+            "old": dep["old"],
+            "new": dep["new"],
+            "ready_at": now,
+            "polls": polls,
+            "url": dep.get("url", ""),
+        }
         if state == "READY":
             rt.builds.observe(now - started)
-            return {
-                "old": dep["old"],
-                "new": dep["new"],
-                "state": state,
-                "ready_at": now,
-                "build_s": round(now - started, 3),
-                "polls": polls,
-                "url": dep.get("url", ""),
-            }
+            return {**base, "state": state, "build_s": round(now - started, 3)}
         if state in _FAILED:
-            return {"old": dep["old"], "new": dep["new"], "state": state, "ready_at": now, "polls": polls}
+            return {**base, "state": state}
         if now > deadline:
-            return {"old": dep["old"], "new": dep["new"], "state": "TIMEOUT", "ready_at": now, "polls": polls}
-        await asyncio.sleep(max(floor, min(rt.builds.estimate_s / 5, 10.0)))
+            return {**base, "state": "TIMEOUT"}
+        if rt.builds.samples > 0 and not learned:
+            learned = True
+            cap = max(floor, min(rt.builds.estimate_s / 10, 10.0))
+            delay = max(floor, 0.8 * rt.builds.estimate_s - (now - started))
+        else:
+            delay = min(delay * 1.5, cap) if not learned else cap
 
 
 def _url(url: str, path: str) -> str:

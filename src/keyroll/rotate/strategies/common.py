@@ -157,9 +157,10 @@ async def gentoken(rt: Runtime, url: str, admin: Secret, user: str) -> tuple[Sec
     return Secret(result), True
 
 
-async def acl(rt: Runtime, url: str, admin: Secret, *args: str, what: str) -> Any:
-    """Run one ``ACL …`` command; server errors are re-raised without their text, because
-    Redis echoes rules (``>password``) in its error messages."""
+async def acl(rt: Runtime, url: str, admin: Secret, *args: str | Secret, what: str) -> Any:
+    """Run one ``ACL …`` command. Every argument holding a password is a :class:`Secret`
+    (``Secret(">" + pw)``): the client replaces them in error text, because Redis echoes rules.
+    Errors become a :class:`RotationError` naming the command, never an argument."""
     assert rt.providers.redis is not None
     try:
         return await rt.providers.redis.command(url, admin, *args)
@@ -168,8 +169,12 @@ async def acl(rt: Runtime, url: str, admin: Secret, *args: str, what: str) -> An
             f"{what}: the admin token was rejected", hint="check the database's default token"
         ) from None
     except ProviderError as exc:
+        text = exc.message
+        for a in args:
+            if isinstance(a, Secret):
+                text = text.replace(a.reveal(), str(a.fingerprint))
         raise RotationError(
-            f"{what} failed (HTTP {exc.status or '?'})",
+            f"{what} failed ({text})",
             hint="check that ACLs are enabled on the database (a paid plan) and the token may run ACL",
         ) from None
 

@@ -247,13 +247,11 @@ async def _mint(step: Step, rt: Runtime) -> dict[str, Any]:
             name,
             "reset",
             *rules,
-            f">{pw.reveal()}",
+            Secret(">" + pw.reveal()),
             what=f"ACL SETUSER {name}",
         )
         token_role = "rest_token" if not prefix else "readonly_rest_token"
-        result = await acl(
-            rt, url, admin, "ACL", "RESTTOKEN", name, pw.reveal(), what=f"ACL RESTTOKEN {name}"
-        )
+        result = await acl(rt, url, admin, "ACL", "RESTTOKEN", name, pw, what=f"ACL RESTTOKEN {name}")
         if not isinstance(result, str) or not result:
             raise RotationError(f"ACL RESTTOKEN {name} returned no token")
         token = Secret(result)

@@ -95,8 +95,10 @@ async def _add(step: Step, rt: Runtime) -> dict[str, Any]:
     if pw is None:
         pw, native = await gentoken(rt, url, admin, user)
         rt.put_value(gid, "new", "password", pw)  # journaled before it is used
-    await acl(rt, url, admin, "ACL", "SETUSER", user, "on", f">{pw.reveal()}", what=f"ACL SETUSER {user}")
-    result = await acl(rt, url, admin, "ACL", "RESTTOKEN", user, pw.reveal(), what=f"ACL RESTTOKEN {user}")
+    await acl(
+        rt, url, admin, "ACL", "SETUSER", user, "on", Secret(">" + pw.reveal()), what=f"ACL SETUSER {user}"
+    )
+    result = await acl(rt, url, admin, "ACL", "RESTTOKEN", user, pw, what=f"ACL RESTTOKEN {user}")
     if not isinstance(result, str) or not result:
         raise RotationError(f"ACL RESTTOKEN {user} returned no token")
     token = Secret(result)
@@ -129,7 +131,7 @@ async def _remove(step: Step, rt: Runtime) -> dict[str, Any]:
             "ACL",
             "SETUSER",
             user,
-            f"<{old.reveal()}",
+            Secret("<" + old.reveal()),
             what=f"ACL SETUSER {user}",
         )
         how = "removed old password"
@@ -142,7 +144,7 @@ async def _remove(step: Step, rt: Runtime) -> dict[str, Any]:
             "SETUSER",
             user,
             "resetpass",
-            f">{new.reveal()}",
+            Secret(">" + new.reveal()),
             what=f"ACL SETUSER {user}",
         )
         how = "resetpass + new password"
@@ -160,7 +162,14 @@ async def undo_mint(step: Step, rt: Runtime) -> dict[str, Any]:
     admin = await redis_admin(rt, step)
     assert rt.providers.redis is not None
     await acl(
-        rt, spec["rest_url"], admin, "ACL", "SETUSER", user, f"<{new.reveal()}", what=f"ACL SETUSER {user}"
+        rt,
+        spec["rest_url"],
+        admin,
+        "ACL",
+        "SETUSER",
+        user,
+        Secret("<" + new.reveal()),
+        what=f"ACL SETUSER {user}",
     )
     return {"removed_password_fp": new.fingerprint, "user": user}
 

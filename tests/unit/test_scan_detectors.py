@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import secrets
 
 import pytest
 
@@ -38,7 +39,15 @@ SIG2 = synthetic.qstash_signing_key().reveal()
 VCP = synthetic.vercel_token("vcp").reveal()
 VCK = synthetic.vercel_token("vck").reveal()
 LEGACY = synthetic.vercel_legacy_token().reveal()
-OPAQUE = "Zk9xTm12bHpQd2VyMzQ1Njc4OTBhYmNkZWYxMjM"  # an ACL-style token of unknown layout
+def _opaque() -> str:
+    """A random token of no known layout (like an ACL-user token)."""
+    while True:
+        value = secrets.token_urlsafe(30)
+        if sum(c.isdigit() for c in value) >= 4 and value[0].isalpha():
+            return value
+
+
+OPAQUE = _opaque()
 
 
 def _tamper(token: str) -> bytes:
@@ -98,7 +107,7 @@ def rules(text: str, path: str = "x.txt") -> list[tuple[str, str]]:
             ("upstash-redis-url", "url_with_password"),
         ),
         (f"redis://u:{OPAQUE}@db.internal:6379/0", ("redis-url-password", "url_with_password")),
-        ('SECRET_KEY = "k2#9x!fj3Lm0qPz8vRt5wYb1nC4sDe7h"', ("generic-secret", "unknown")),
+        ('SECRET_KEY = "k2#9x!fj3Lm0qPz8vRt5wYb1nC4sDe7h"', ("generic-secret", "unknown")),  # keyroll: allow
     ],
 )
 def test_catches(text: str, expected: tuple[str, str]) -> None:
@@ -215,7 +224,8 @@ def test_pragma_same_line_and_next_line() -> None:
 
 def test_min_confidence_drops_low() -> None:
     s = TextScanner(min_confidence=Certainty.MEDIUM)
-    res = s.scan(f'SECRET_KEY = "k2#9x!fj3Lm0qPz8vRt5wYb1nC4sDe7h"\nQSTASH_TOKEN={QT}\n', "f")
+    generic = 'SECRET_KEY = "k2#9x!fj3Lm0qPz8vRt5wYb1nC4sDe7h"'  # keyroll: allow
+    res = s.scan(f"{generic}\nQSTASH_TOKEN={QT}\n", "f")
     assert [f.rule_id for f in res.findings] == ["upstash-qstash-token"] and res.below_threshold == 1
 
 

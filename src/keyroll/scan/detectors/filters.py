@@ -6,6 +6,7 @@ detector reads as a list of reasons to drop a match.
 
 from __future__ import annotations
 
+import base64
 import math
 import re
 from collections import Counter
@@ -47,7 +48,11 @@ _PLACEHOLDER_WORDS = (
     "secret_here",
     "token_here",
     "here",
+    "not-a-",
+    "not_a_",
+    "fake",
 )
+_SEQUENCES = ("0123456", "1234567", "2345678", "3456789", "abcdefg", "ABCDEFG", "qwerty", "xyzxyz")
 _PLACEHOLDER_EXACT = frozenset(
     {"password", "passwd", "pass", "secret", "token", "none", "null", "undefined", "true", "false", "test"}
 )
@@ -111,6 +116,11 @@ def is_placeholder(value: str) -> bool:
         return True
     if "..." in value or value[:1] in "[{(" or "password" in low or "passwd" in low:
         return True
+    if any(seq in value for seq in _SEQUENCES):  # 0123456789abcdef: typed, not generated
+        return True
+    decoded = _printable_b64(value)
+    if decoded is not None and decoded != value and is_placeholder(decoded):
+        return True
     if len(set(value)) <= 3:  # aaaa, 0000, xXxX
         return True
     # all-caps words: TOKEN, MY_SECRET_TOKEN, REDIS_PASSWORD (a variable name, not a value)
@@ -122,10 +132,31 @@ def _is_word(part: str) -> bool:
         return True  # version and build numbers
     if sum(c.isdigit() for c in part) > 3:
         return False
-    if part.islower() or part.isupper() or part.isdigit():
+    if part.islower() or part.isupper():
         return True
+    # camelCase: word-length segments, not too long, vowels like words have
+    letters = [c for c in part if c.isalpha()]
+    vowels = sum(c in "aeiouAEIOU" for c in letters)
     segments = _CAMEL_SEGMENT.findall(part)
-    return len(part) <= 40 and bool(segments) and len(part) / len(segments) >= 2.5
+    return (
+        len(part) <= 24
+        and bool(segments)
+        and len(part) / len(segments) >= 2.5
+        and vowels >= 0.25 * len(letters)
+    )
+
+
+def _printable_b64(value: str) -> str | None:
+    """``value`` base64-decoded, if it decodes to printable ASCII (``bm90LWEtdG9rZW4=``)."""
+    if len(value) < 8 or len(value.rstrip("=")) % 4 == 1:
+        return None
+    core = value.rstrip("=").replace("-", "+").replace("_", "/")
+    try:
+        raw = base64.b64decode(core + "=" * (-len(core) % 4), validate=True)
+    except ValueError:
+        return None
+    text = raw.decode("ascii", "replace")
+    return text if raw and all(32 <= b < 127 for b in raw) else None
 
 
 def is_identifier_like(value: str) -> bool:
@@ -137,7 +168,7 @@ def is_identifier_like(value: str) -> bool:
     """
     if _CODE_REF.fullmatch(value):
         return True
-    if not _IDENTIFIER.match(value):
+    if not _IDENTIFIER.match(value) or (len(value) >= 24 and sum(c.isdigit() for c in value) >= 4):
         return False
     parts = [p for p in _SEPARATORS.split(value.strip("._:-$()")) if p]
     return all(_is_word(p) for p in parts)

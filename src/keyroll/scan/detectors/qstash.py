@@ -7,10 +7,14 @@
   code (``sig_handler``), so a key must look random (digits, both cases, entropy); a
   ``QSTASH_*_SIGNING_KEY`` / ``currentSigningKey`` context raises it to high confidence and
   decides current vs next.
+
+The QStash CLI dev server's token (user ``defaultUser``) and its two fixed signing keys are
+published in Upstash's docs and print on every ``qstash dev`` start: not secrets, skipped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections.abc import Iterator
@@ -44,6 +48,13 @@ QSTASH_SIGNING_KEY = Rule(
 )
 
 _DEV_USERS = frozenset({"defaultUser"})
+# SHA-256 of the QStash CLI dev server's fixed signing keys (printed by `qstash dev`, public)
+_DEV_SIGNING_KEYS = frozenset(
+    {
+        "b5f1743a394ce39b42493de7e6bc40226042491fb77bd417e40e92fcd11a8bd8",
+        "54c3b917bfd471e12e0713535d69ad97584a415916ab360f4838bd23f2d70ffe",
+    }
+)
 _SIG = re.compile(r"sig_([1-9A-HJ-NP-Za-km-z]{24,34})(?![A-Za-z0-9_])")
 _SIG_CONTEXT = re.compile(r"qstash|signing[_-]?key|signingkey|receiver", re.IGNORECASE)
 _NEXT = re.compile(r"next", re.IGNORECASE)
@@ -65,7 +76,7 @@ class QStashTokenDetector(AnchoredDetector):
                 obj = json.loads(raw)
             except ValueError:
                 continue
-            if not isinstance(obj, dict) or not obj.get("UserID") or not obj.get("Password"):
+            if not isinstance(obj, dict) or not is_real_login(obj):
                 continue
             if obj["UserID"] in _DEV_USERS:
                 return
@@ -82,6 +93,17 @@ class QStashTokenDetector(AnchoredDetector):
                 form=form_at(text, pos, end),
             )
             return
+
+
+def is_real_login(obj: dict[str, object]) -> bool:
+    """``UserID`` and a ``Password`` long enough to be generated (real ones: UUID + 32 hex)."""
+    user, password = obj.get("UserID"), obj.get("Password")
+    return isinstance(user, str) and isinstance(password, str) and len(user) >= 3 and len(password) >= 16
+
+
+def is_dev_server_key(value: str) -> bool:
+    """One of the QStash local dev server's published, fixed signing keys."""
+    return hashlib.sha256(value.encode()).hexdigest() in _DEV_SIGNING_KEYS
 
 
 def is_random_key(body: str) -> bool:
@@ -105,7 +127,7 @@ class QStashSigningKeyDetector(AnchoredDetector):
         if pos > 0 and (text[pos - 1].isalnum() or text[pos - 1] == "_"):
             return
         m = _SIG.match(text, pos)
-        if not m or not is_random_key(m.group(1)):
+        if not m or not is_random_key(m.group(1)) or is_dev_server_key(m.group()):
             return
         start, end = m.span()
         key = key_before(text, start)

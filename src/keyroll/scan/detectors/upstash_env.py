@@ -9,6 +9,7 @@ detectors instead (they win the overlap and keep this key name).
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 
@@ -22,7 +23,8 @@ from keyroll.scan.detectors.filters import (
     is_placeholder,
     key_start,
 )
-from keyroll.scan.detectors.qstash import QSTASH_SIGNING_KEY, QSTASH_TOKEN
+from keyroll.scan.detectors.qstash import QSTASH_SIGNING_KEY, QSTASH_TOKEN, is_real_login
+from keyroll.scan.detectors.upstash_format import decode_b64
 from keyroll.scan.detectors.upstash_index import SEARCH_TOKEN, VECTOR_TOKEN
 from keyroll.scan.detectors.upstash_redis import REDIS_READONLY_TOKEN, REDIS_REST_TOKEN
 from keyroll.scan.findings import Certainty, Rule
@@ -88,6 +90,18 @@ def is_credential_value(value: str) -> bool:
     )
 
 
+def is_malformed_structured(value: str) -> bool:
+    """Starts like a QStash token (base64 ``{"UserID"``) but is not one: a test stand-in."""
+    if not value.startswith("eyJ"):
+        return False
+    raw = decode_b64(value)
+    try:
+        obj = json.loads(raw) if raw else None
+    except ValueError:
+        return False
+    return isinstance(obj, dict) and not is_real_login(obj)
+
+
 class UpstashEnvDetector(AnchoredDetector):
     """Values assigned to Upstash/QStash/KV variable names (medium confidence)."""
 
@@ -121,6 +135,8 @@ class UpstashEnvDetector(AnchoredDetector):
         if cls is None or not is_credential_value(value):
             return
         rule, kind = cls
+        if is_malformed_structured(value):
+            return
         start = m.start("value")
         end = start + len(value)
         yield Candidate(

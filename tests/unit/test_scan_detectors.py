@@ -39,6 +39,8 @@ SIG2 = synthetic.qstash_signing_key().reveal()
 VCP = synthetic.vercel_token("vcp").reveal()
 VCK = synthetic.vercel_token("vck").reveal()
 LEGACY = synthetic.vercel_legacy_token().reveal()
+
+
 def _opaque() -> str:
     """A random token of no known layout (like an ACL-user token)."""
     while True:

@@ -104,3 +104,14 @@ def test_admin_endpoints_and_bounds(sb: Sandbox) -> None:
     time.sleep(0.3)
     after = httpx.get(f"{admin}/_sandbox/loadgen").json()
     assert after["running"] is False and after["failed"] == 0
+
+
+def test_redis_restart_fault_costs_no_failed_request(tmp_path: Any) -> None:
+    with Sandbox(tmp_path, fleet="small", build_seconds=0.2, faults="redis_restart_after=0.7") as sandbox:
+        for name, value in sandbox.world.templates.items():
+            if not name.endswith((":url", ":rest_url", ":host", ":port")):
+                canary.register(value)
+        stats = LoadGenerator(sandbox.world, rps=40, duration=2.0, qstash_ratio=0.5).start().wait(timeout=30)
+        restarts = {n: d.server.restarts for n, d in state(sandbox).redis.items() if d.server}
+    assert restarts == {"cache": 1, "kv": 1}
+    assert stats["requests"] >= 60 and stats["failed"] == 0, stats["failures"][:3]

@@ -208,7 +208,14 @@ class DeploymentBehaviour:
     async def _redis_rest(self, check: Check) -> str:
         if not check.url:
             return "no REST URL for this token in the env"
-        command = ["GET", PROBE_KEY] if check.readonly else ["INCR", PROBE_KEY]
+        cause = await self._rest_command(check, ["GET", PROBE_KEY] if check.readonly else ["INCR", PROBE_KEY])
+        if cause and _command_denied(cause) and not check.readonly:
+            # A read-only credential under a read-write name: the app only reads (fleets do this
+            # on purpose, "read-only is enough here"); it works if a read does.
+            return await self._rest_command(check, ["GET", PROBE_KEY])
+        return cause
+
+    async def _rest_command(self, check: Check, command: list[str]) -> str:
         resp = await self.client.post(
             check.url, json=command, headers={"Authorization": f"Bearer {check.value}"}, timeout=10
         )
@@ -225,30 +232,44 @@ class DeploymentBehaviour:
         if (parts.hostname or "") not in LOOPBACK:
             return "host is not reachable from the sandbox"
         url = check.value.replace("rediss://", "redis://", 1)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5.0
+        while True:
+            cause, retry = await self._tcp_once(url, check.readonly)
+            if not retry or loop.time() > deadline:
+                return cause
+            await asyncio.sleep(0.05)  # the server is restarting: ride it out like a client with retries
+
+    async def _tcp_once(self, url: str, readonly: bool) -> tuple[str, bool]:
         client = self._tcp.get(url)
         if client is None:
             if len(self._tcp) > 256:
                 await self._drop_all()
             client = aioredis.from_url(
-                url, socket_timeout=5, socket_connect_timeout=2, retry=Retry(NoBackoff(), 1)
+                url, socket_timeout=5, socket_connect_timeout=2, retry=Retry(NoBackoff(), 0)
             )
             self._tcp[url] = client
         try:
-            if check.readonly:
+            if readonly:
                 await client.get(PROBE_KEY)
             else:
-                await client.incr(PROBE_KEY)
+                try:
+                    await client.incr(PROBE_KEY)
+                except rexc.NoPermissionError as exc:
+                    if not _command_denied(f"NOPERM {exc}"):
+                        raise
+                    await client.get(PROBE_KEY)  # a read-only user: the app only reads
         except rexc.AuthenticationError:
             await self._drop(url)
-            return "WRONGPASS invalid username-password pair or user is disabled"
+            return "WRONGPASS invalid username-password pair or user is disabled", False
         except rexc.NoPermissionError as exc:
-            return _judge_redis_error(400, f"NOPERM {exc}")
+            return _judge_redis_error(400, f"NOPERM {exc}"), False
         except (rexc.ConnectionError, rexc.TimeoutError, OSError) as exc:
             await self._drop(url)
-            return f"connection failed ({type(exc).__name__})"
+            return f"connection failed ({type(exc).__name__})", True
         except rexc.ResponseError as exc:
-            return f"redis error: {str(exc)[:120]}"
-        return ""
+            return f"redis error: {str(exc)[:120]}", False
+        return "", False
 
     async def _index(self, check: Check) -> str:
         if not check.url:
@@ -300,6 +321,10 @@ def _error_of(resp: httpx.Response) -> str:
     if isinstance(body, dict):
         return str(body.get("error", ""))[:160]
     return str(body)[:160]
+
+
+def _command_denied(cause: str) -> bool:
+    return "NOPERM" in cause and "command" in cause
 
 
 def _judge_redis_error(status: int, message: str) -> str:

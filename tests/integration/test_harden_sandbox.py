@@ -6,10 +6,9 @@ targets Development and in ``.env.local``, and the database's read-only token in
 ``NEXT_PUBLIC_`` variable and in a built asset; ``api`` has public routes without rate limits
 and stores plaintext values.
 
-The sandbox's generic app sends ``INCR`` with every token. ``web``'s source only reads, so the
-app model here says so (:func:`app_model`): for deployments whose env has
-``APP_REDIS_ACCESS=read`` the token vars are presented to the sandbox behaviour as read-only
-ones, and it sends ``GET`` — what the planted code does.
+The sandbox's app sends ``INCR`` with every Redis token and falls back to ``GET`` when the
+credential may only read — what ``web``'s planted code does; a key outside the user's patterns
+(``NOPERM`` on the key) still proves the credential works, as it would for the real app.
 """
 
 from __future__ import annotations
@@ -198,21 +197,6 @@ def write_sources(root: Path, templates: dict[str, str]) -> dict[str, Path]:
     return {"web": web, "api": api}
 
 
-def app_model(world: Any) -> None:
-    """Deployments whose env says APP_REDIS_ACCESS=read use their Redis tokens for reads only."""
-    original = world.behaviour
-
-    async def behaviour(env: dict[str, str], request: Any) -> Any:
-        if env.get("APP_REDIS_ACCESS") == "read":
-            env = {
-                (k[: -len("_TOKEN")] + "_READ_ONLY_TOKEN" if k.endswith("REDIS_REST_TOKEN") else k): v
-                for k, v in env.items()
-            }
-        return await original(env, request)
-
-    world.behaviour = behaviour
-
-
 def secrets_of(sb: Sandbox) -> list[str]:
     """Template values that are credentials (URLs and hosts are not secret)."""
     return [v for k, v in sb.world.templates.items() if k.endswith(("token", "password", "redis_url"))]
@@ -280,7 +264,6 @@ def test_fix_moves_projects_with_zero_failed_requests(tmp_path: Path, canary: An
         canary.register(*secrets_of(sb))
         canary.watch(tmp_path / "journal.db", tmp_path / "harden.db")
         roots = write_sources(tmp_path / "src", sb.world.templates)
-        app_model(sb.world)
         options = HardenOptions(
             sources=tuple(SourceSpec(p) for p in roots.values()),
             fix=True,

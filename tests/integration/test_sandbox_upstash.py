@@ -19,6 +19,7 @@ from redis.retry import Retry
 from keyroll.config import load_config
 from keyroll.core.errors import AuthError, ManagedByIntegrationError, ProviderError
 from keyroll.core.secret import Secret
+from keyroll.providers.http import RetryPolicy
 from keyroll.providers.upstash.developer import DeveloperClient
 from keyroll.providers.upstash.probe import ProbeResult
 from keyroll.providers.upstash.redis import RedisRESTClient
@@ -349,3 +350,29 @@ async def test_vector_and_search_tokens(sb: Sandbox, dev: DeveloperClient) -> No
     finally:
         await v.aclose()
         await s.aclose()
+
+
+async def test_developer_api_faults_are_retried(tmp_path: Any) -> None:
+    with Sandbox(tmp_path, fleet=FLEET, services=["upstash"], faults="error_rate=0.5,seed=7") as faulty:
+        register_secrets(faulty)
+        client = DeveloperClient.from_config(load_config(None, environ=faulty.env()))
+        client.api.retry = RetryPolicy(attempts=12, base_delay=0.01, max_delay=0.05)
+        try:
+            names = sorted(d.database_name for d in await client.list_redis())
+            for _ in range(5):
+                assert len(await client.list_vector()) == 1
+        finally:
+            await client.aclose()
+        assert names == ["cache", "other"]
+        assert client.api.total_calls > 6  # some answers were 503 and were retried
+        env = faulty.env()
+        codes = {
+            httpx.get(
+                f"{env['KEYROLL_UPSTASH_API_URL']}/v2/teams",
+                auth=(env["UPSTASH_EMAIL"], env["UPSTASH_API_KEY"]),
+            ).status_code
+            for _ in range(20)
+        }
+        assert codes == {200, 503}
+        # data planes get no faults
+        assert all(raw(faulty, db(faulty).rest_token, "PING").status_code == 200 for _ in range(10))

@@ -74,14 +74,24 @@ def test_upstash_redis_sync(sb: Sandbox) -> None:
     assert tx.exec() == [True, "a"]
     with pytest.raises(UpstashError, match="WRONGTYPE"):
         r.lpush("greeting", "x")
-    ro = Redis(url=t(sb, "redis:cache:rest_url"), token=t(sb, "redis:cache:readonly_rest_token"), allow_telemetry=False)
+    ro = Redis(
+        url=t(sb, "redis:cache:rest_url"),
+        token=t(sb, "redis:cache:readonly_rest_token"),
+        allow_telemetry=False,
+    )
     assert ro.get("greeting") == "héllo wörld ✓"
     with pytest.raises(UpstashError, match="NOPERM"):
         ro.set("x", "y")
-    bad = Redis(url=t(sb, "redis:cache:rest_url"), token="not-a-valid-token", allow_telemetry=False, rest_retries=0)
+    bad = Redis(
+        url=t(sb, "redis:cache:rest_url"), token="not-a-valid-token", allow_telemetry=False, rest_retries=0
+    )
     with pytest.raises(UpstashError, match="WRONGPASS"):
         bad.get("greeting")
-    acl = Redis(url=t(sb, "redis:cache:rest_url"), token=t(sb, "redis:cache:acl:app:rest_token"), allow_telemetry=False)
+    acl = Redis(
+        url=t(sb, "redis:cache:rest_url"),
+        token=t(sb, "redis:cache:acl:app:rest_token"),
+        allow_telemetry=False,
+    )
     assert acl.set("app:1", "v") is True
     with pytest.raises(UpstashError, match="NOPERM"):
         acl.set("other", "v")
@@ -105,11 +115,15 @@ def test_redis_py_over_tcp(sb: Sandbox) -> None:
     assert default.set("tcp", "1") and default.get("tcp") == b"1"
     assert default.acl_whoami() == "default"
     port = int(t(sb, "redis:cache:port"))
-    ro = redispy.Redis(port=port, username="default_ro", password=t(sb, "redis:cache:readonly_rest_token"), retry=no_retry)
+    ro = redispy.Redis(
+        port=port, username="default_ro", password=t(sb, "redis:cache:readonly_rest_token"), retry=no_retry
+    )
     assert ro.get("tcp") == b"1"
     with pytest.raises(redispy.exceptions.NoPermissionError):
         ro.set("tcp", "2")
-    app = redispy.Redis(port=port, username="app", password=t(sb, "redis:cache:acl:app:password"), retry=no_retry)
+    app = redispy.Redis(
+        port=port, username="app", password=t(sb, "redis:cache:acl:app:password"), retry=no_retry
+    )
     assert app.set("app:tcp", "1")
     with pytest.raises(redispy.exceptions.AuthenticationError):
         redispy.Redis(port=port, password="wrong-password", retry=no_retry).ping()
@@ -147,14 +161,18 @@ def test_qstash_publish_and_receiver(sb: Sandbox, receiver: tuple[str, Any]) -> 
     assert res.message_id.startswith("msg_")
     headers, body = inbox.get(timeout=10)
     assert headers["upstash-message-id"] == res.message_id and headers["x-trace"] == "abc"
-    Receiver(keys.current, keys.next).verify(signature=headers["upstash-signature"], body=body.decode(), url=url)
+    Receiver(keys.current, keys.next).verify(
+        signature=headers["upstash-signature"], body=body.decode(), url=url
+    )
     rolled = client.signing_key.rotate()
     canary.register(rolled.next)
     assert rolled.current == keys.next
     client.message.publish(url=url, body="after one roll")
     headers, body = inbox.get(timeout=10)
     # an app deployed with the old pair verifies with its *next* key
-    Receiver(keys.current, keys.next).verify(signature=headers["upstash-signature"], body=body.decode(), url=url)
+    Receiver(keys.current, keys.next).verify(
+        signature=headers["upstash-signature"], body=body.decode(), url=url
+    )
     bad = QStash("bm90LWEtdG9rZW4=", base_url=t(sb, "qstash:url"), retry=False)
     with pytest.raises(Exception, match="401"):
         bad.signing_key.get()
@@ -172,7 +190,7 @@ def test_upstash_vector_index(sb: Sandbox) -> None:
     assert index.delete(["b"]).deleted == 1
     ro = Index(url=t(sb, "vector:emb:url"), token=t(sb, "vector:emb:readonly_token"), allow_telemetry=False)
     assert ro.info().vector_count == 1
-    with pytest.raises(Exception, match="[Rr]ead-only"):
+    with pytest.raises(Exception, match=r"[Rr]ead-only"):
         ro.upsert([("c", [0, 0, 1])])
 
 

@@ -19,6 +19,7 @@ import importlib
 import json
 import logging
 import os
+import signal
 import socket
 import threading
 from collections.abc import Callable, Mapping, Sequence
@@ -266,8 +267,19 @@ class Sandbox:
         """
         self.install()
         self._on_ready = on_ready
-        with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(self._serve())
+
+        async def main() -> None:
+            # SIGINT is handled by asyncio.run (it cancels this task); treat SIGTERM the same
+            # way so shutdown hooks (which stop redis-server) always run.
+            task = asyncio.current_task()
+            loop = asyncio.get_running_loop()
+            if task is not None:
+                with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                    loop.add_signal_handler(signal.SIGTERM, task.cancel)
+            await self._serve()
+
+        with contextlib.suppress(KeyboardInterrupt, asyncio.CancelledError):
+            asyncio.run(main())
 
     def __enter__(self) -> Sandbox:
         return self.start()

@@ -33,6 +33,11 @@ def canary(request: pytest.FixtureRequest) -> Iterator[canary_mod.Canary]:
     root.addHandler(collector)
     old_level = root.level
     root.setLevel(logging.DEBUG)
+    # httpx/httpcore log every request URL at INFO/DEBUG; REST URLs travel as Secrets in
+    # keyroll, so those lines would trip the canary without saying anything about keyroll.
+    quiet = {name: logging.getLogger(name).level for name in ("httpx", "httpcore", "hpack", "asyncio")}
+    for name in quiet:
+        logging.getLogger(name).setLevel(logging.WARNING)
     # keyroll's CLI sets propagate=False on its logger; collect there too
     kr = logging.getLogger("keyroll")
     kr.addHandler(collector)
@@ -42,6 +47,8 @@ def canary(request: pytest.FixtureRequest) -> Iterator[canary_mod.Canary]:
         root.removeHandler(collector)
         kr.removeHandler(collector)
         root.setLevel(old_level)
+        for name, level in quiet.items():
+            logging.getLogger(name).setLevel(level)
         # the CLI configures the "keyroll" logger; undo it so tests don't leak into each other
         kr.handlers[:] = []
         kr.propagate = True

@@ -279,8 +279,12 @@ class LoadGenerator:
             except BaseException as exc:
                 fut.set_exception(exc)
 
-        sandbox_loop.call_soon_threadsafe(call)
-        return await asyncio.wrap_future(fut)
+        try:
+            sandbox_loop.call_soon_threadsafe(call)
+        except RuntimeError:  # the sandbox loop closed meanwhile
+            return fn()
+        # bounded: a sandbox that stops before running ``call`` must not hang this thread
+        return await asyncio.wait_for(asyncio.wrap_future(fut), 5)
 
     async def _serving(self) -> list[dict[str, Any]]:
         hook = self.world.hooks.get("vercel.serving_deployments")
@@ -289,7 +293,7 @@ class LoadGenerator:
             await asyncio.sleep(0)
             return []
         try:
-            deployments = await asyncio.wait_for(self._on_sandbox(hook), 5)
+            deployments = await self._on_sandbox(hook)
         except Exception as exc:
             self._note = f"vercel.serving_deployments failed: {type(exc).__name__}"
             return []

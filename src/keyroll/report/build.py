@@ -189,16 +189,33 @@ class _Builder:
         return ItemStatus.DONE, [fact], missing, ""
 
     def _item_rotate_upstash(self) -> tuple[ItemStatus, list[Fact], list[str], str]:
+        """Minting the new values and revoking the old ones at the provider — REVOKE steps,
+        destructive resets and key rolls, and dashboard (human) resets all count."""
         if self.log is None or self.log.run is None:
             return self._no_run()
+        if not self.fps:
+            return ItemStatus.UNKNOWN, [], ["the plan lists no credential"], ""
         problems: list[str] = []
         facts: list[Fact] = []
-        for kind in (StepKind.MINT, StepKind.REVOKE):
-            _ok, probs, fs = self.steps_complete(kind)
-            problems += probs
-            facts += fs
-        if not self.fps:
-            return ItemStatus.UNKNOWN, facts, ["the plan lists no credential"], ""
+        for fp in self.fps:
+            states = self.log.step_states(fp)
+            for s in self.log.steps(fp):
+                if s.kind in (StepKind.MINT, StepKind.REVOKE, StepKind.HUMAN) or s.destructive:
+                    st = states.get(s.id, StepState.PENDING)
+                    if st not in _FINISHED:
+                        what = "dashboard step" if s.kind is StepKind.HUMAN else s.kind.value
+                        problems.append(f"{fp}: {what} '{s.description}' is {st.value}")
+            finished = [
+                e
+                for e in self.log.done(fp)
+                if self.log.kind_of(e) in (StepKind.MINT, StepKind.REVOKE, StepKind.HUMAN)
+            ]
+            revoked = self.log.revoked_at(fp)
+            if finished:
+                e = finished[-1]
+                text = f"{fp}: {len(finished)} mint/revoke step(s) done"
+                text += f", old value revoked at {iso(revoked)}" if revoked else ""
+                facts.append(_entry_fact(e, text))
         return (ItemStatus.NOT_DONE if problems else ItemStatus.DONE), facts, problems, "keyroll resume"
 
     def _item_replace_vercel(self) -> tuple[ItemStatus, list[Fact], list[str], str]:

@@ -178,6 +178,8 @@ async def _probe_redis_password(
         )
     try:
         import redis.asyncio as aioredis
+        from redis.asyncio.retry import Retry
+        from redis.backoff import NoBackoff
         from redis.exceptions import AuthenticationError, NoPermissionError, RedisError
     except ImportError:  # redis-py is optional at runtime
         return Verdict.UNKNOWN, "redis-py is not installed: cannot probe a password over TCP"
@@ -189,7 +191,7 @@ async def _probe_redis_password(
         password=_password_of(secret).reveal(),
         socket_timeout=timeout_s,
         socket_connect_timeout=timeout_s,
-        retry_on_timeout=False,
+        retry=Retry(NoBackoff(), 0),  # a rejected AUTH is the answer, not a reason to retry
     )
     what = f"Redis AUTH {user}@{host}:{port}"
     try:

@@ -71,7 +71,7 @@ def database_facts(db: Any) -> DatabaseFacts:
         if protection is not None:
             break
     supported = _flag(extra.get("prod_pack_enabled"))
-    if supported is None and protection is not None:
+    if supported is None:
         supported = _flag(extra.get("credential_protection_supported"))
     fps = tuple(
         s.fingerprint
@@ -82,6 +82,10 @@ def database_facts(db: Any) -> DatabaseFacts:
         )
         if isinstance(s, Secret) and s
     )
+    if protection is None:
+        # No documented field says it; with protection on, Upstash no longer stores (so no longer
+        # returns) the credentials — a database whose GET carries them is not protected.
+        protection = not fps
     rest_url = ""
     try:
         rest_url = str(db.rest_url) if getattr(db, "endpoint", "") else ""

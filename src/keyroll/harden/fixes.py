@@ -116,6 +116,7 @@ class Fixer:
             }:
                 self.journal.written(f"harden:sensitive:{env_id}", pid, str(eid), key, fp)
         summary = f"{label} is sensitive ({conv.method})" if conv.ok else f"{label}: not converted"
+        self.progress.note(summary)
         return FixOutcome(
             f.id, conv.ok, summary, tuple(conv.steps), error=conv.error, evidence=dict(conv.evidence)
         )

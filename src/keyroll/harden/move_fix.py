@@ -241,6 +241,7 @@ class MoveRunner:
         admin = await self._admin_token(m)
         password, token = await self._mint(m, admin)
         steps.append(f"created ACL user {m.acl.user}: {' '.join(m.acl.rules())}")
+        self.progress.note(f"{m.project_name}: ACL user {m.acl.user} created and journaled")
         note = await self._probe(m, token)
         steps.append("probed the new credential" + (f" ({note})" if note else ""))
         # read current values (URL forms keep their host/port/path), then write the new ones
@@ -267,6 +268,7 @@ class MoveRunner:
             )
             for d in redeployed:
                 steps.append(f"redeployed {d.old_id} → {d.new_id} ({d.target}) READY in {d.seconds:.1f}s")
+                self.progress.note(f"{m.project_name}: READY {d.new_id} ({d.target})")
             probe_path = getattr(self.options, "probe_path", "")
             if probe_path:
                 for d in redeployed:

@@ -15,6 +15,7 @@ shows up as a location of an old fingerprint) — plus the env writes the journa
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -272,7 +273,7 @@ def _github(inp: StaleInput, loc: Location, after_by_id: dict[tuple[str, ...], l
     ev = Evidence(
         EvidenceSource.API, f"{loc.describe()} updated_at {iso(updated)}", inp.after_read_at, loc.repo
     )
-    if updated >= inp.rotated_at:
+    if updated >= math.floor(inp.rotated_at):  # GitHub's updated_at has whole seconds
         return _check(inp, loc, CheckStatus.PASS, f"updated after the rotation: {loc.describe()}", [ev])
     return _check(
         inp,

@@ -31,7 +31,9 @@ async def _http_error(request: Request, exc: Exception) -> Response:
 
 
 async def _crash(request: Request, exc: Exception) -> Response:
-    log.error("sandbox service error on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+    # Only the first path segment: REST paths carry command arguments (values, even passwords).
+    first = request.url.path.split("/")[1][:32] if "/" in request.url.path else ""
+    log.error("sandbox service error on %s /%s…: %s", request.method, first, type(exc).__name__)
     return JSONResponse({"error": "ERR internal error"}, status_code=500)
 
 

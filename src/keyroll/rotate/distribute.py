@@ -223,7 +223,8 @@ async def _write_shared(
 def _scope(spec: Mapping[str, Any]) -> SecretScope:
     scope = str(spec.get("scope") or "repo")
     if scope == "org":
-        return SecretScope(kind="org", org=str(spec.get("repo") or ""))
+        # inventory records org secrets with repo "org:<name>"
+        return SecretScope(kind="org", org=str(spec.get("repo") or "").removeprefix("org:"))
     if scope.startswith("env:"):
         return SecretScope(kind="env", repo=str(spec["repo"]), environment=scope[4:])
     return SecretScope(kind="repo", repo=str(spec["repo"]))

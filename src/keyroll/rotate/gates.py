@@ -174,13 +174,35 @@ async def _probe_new(step: Step, rt: Runtime) -> dict[str, Any]:
     deployments: list[dict[str, Any]] = []
     ready_steps = [s for s in _phase_steps(step, rt, phase) if s.kind is StepKind.AWAIT_READY]
     ready_at = [float(rt.detail(s.id).get("ready_at", 0.0)) for s in ready_steps]
+    ours = {
+        str(loc.get("key") or "")
+        for s in _phase_steps(step, rt, phase)
+        if s.kind is StepKind.WRITE_ENV
+        for loc in s.params.get("locations", [])
+    } - {""}
     if rt.options.health_path is not None:
         targets = [
             (s.project_id, d) for s in ready_steps for d in rt.detail(s.id).get("ready", []) if d.get("url")
         ]
-        results = await asyncio.gather(
-            *(probe_deployment(rt.http, d["url"], rt.options.health_path, old_fps) for _, d in targets)
+        path = rt.options.health_path
+        results = list(
+            await asyncio.gather(
+                *(probe_deployment(rt.http, d["url"], path, old_fps, ours) for _, d in targets)
+            )
         )
+        # a deployment may still be warming up: look again a few times before blaming the credential
+        delay = max(rt.options.poll_interval_s, 0.05)
+        for _ in range(5):
+            retry = [i for i, r in enumerate(results) if not r.get("ok")]
+            if not retry:
+                break
+            await asyncio.sleep(delay)
+            delay *= 2
+            again = await asyncio.gather(
+                *(probe_deployment(rt.http, targets[i][1]["url"], path, old_fps, ours) for i in retry)
+            )
+            for i, r in zip(retry, again, strict=True):
+                results[i] = {**r, "attempts": int(results[i].get("attempts", 1)) + 1}
         for (project_id, d), r in zip(targets, results, strict=True):
             deployments.append({"project_id": project_id, "deployment": d["new"], **r})
     failed = [d for d in deployments if not d.get("ok")]

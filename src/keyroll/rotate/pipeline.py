@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from keyroll.core.model import DeploymentRef, Inventory, Step, StepKind, Strategy
+from keyroll.core.model import Confidence, DeploymentRef, Inventory, Step, StepKind, Strategy
 from keyroll.core.secret import Fingerprint
 from keyroll.core.serde import to_jsonable
 from keyroll.rotate.groups import Group, group_locations, location_spec
@@ -46,10 +46,17 @@ class PlanContext:
     group: Group
     build_estimate_s: float
     locations: list[dict[str, Any]] = field(default_factory=list)
+    ambiguous: list[dict[str, Any]] = field(default_factory=list)
+    """unreadable copies that may hold one of several credentials: reported, not written"""
 
     def __post_init__(self) -> None:
         specs: dict[tuple[str, ...], dict[str, Any]] = {}
+        self.ambiguous: list[dict[str, Any]] = []
         for loc, cred in group_locations(self.inventory, self.group):
+            if loc.confidence is Confidence.UNVERIFIED:
+                # several credentials could be behind this unreadable copy: never written blind
+                self.ambiguous.append(location_spec(loc, cred, self.group.strategy))
+                continue
             spec = location_spec(loc, cred, self.group.strategy)
             ident = _identity(spec)
             old = specs.get(ident)

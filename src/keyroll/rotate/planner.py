@@ -74,6 +74,14 @@ def _common_warnings(ctx: PlanContext) -> list[str]:
             f"{len(unverified)} cop{'y' if len(unverified) == 1 else 'ies'} could not be read (sensitive vars, CI secrets): "
             "written blind from the key's meaning"
         )
+    if ctx.ambiguous:
+        names = ", ".join(
+            sorted({str(a.get("key") or a.get("name") or a.get("path")) for a in ctx.ambiguous})[:3]
+        )
+        out.append(
+            f"{len(ctx.ambiguous)} unreadable cop{'y' if len(ctx.ambiguous) == 1 else 'ies'} may hold this or another "
+            f"credential ({names}): not written — update by hand"
+        )
     files = [loc for loc in ctx.locations if loc["kind"] == "file"]
     if files:
         out.append(

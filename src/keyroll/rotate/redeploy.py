@@ -234,8 +234,15 @@ def _url(url: str, path: str) -> str:
     return url.rstrip("/") + "/" + path.lstrip("/")
 
 
-async def probe_deployment(http: httpx.AsyncClient, url: str, path: str, bad_fps: set[str]) -> dict[str, Any]:
-    """GET ``path`` on a deployment: ok when 2xx and the body names no old fingerprint."""
+async def probe_deployment(
+    http: httpx.AsyncClient, url: str, path: str, bad_fps: set[str], ours: set[str] | None = None
+) -> dict[str, Any]:
+    """GET ``path`` on a deployment: ok when 2xx and the body names no old fingerprint.
+
+    A 5xx whose JSON body names the failing keys (``{"failed": [{"key": …}]}``, as the sandbox
+    and well-behaved health endpoints answer) counts against this credential only when one of
+    ``ours`` (the keys it wrote) is among them; another credential's outage is noted, not blamed.
+    """
     try:
         resp = await http.get(_url(url, path), timeout=15.0)
     except httpx.HTTPError as exc:
@@ -244,6 +251,19 @@ async def probe_deployment(http: httpx.AsyncClient, url: str, path: str, bad_fps
     stale = sorted(fp for fp in bad_fps if fp and fp in body)
     ok = 200 <= resp.status_code < 300 and not stale
     out: dict[str, Any] = {"url": url, "status": resp.status_code, "ok": ok}
+    if not ok and not stale and resp.status_code >= 500:
+        try:
+            data = resp.json()
+        except ValueError:
+            data = {}
+        data = data if isinstance(data, dict) else {}
+        error = data.get("error")
+        code = error.get("code") if isinstance(error, dict) else ""
+        failed = [str(f.get("key", "")) for f in data.get("failed", []) or [] if isinstance(f, dict)]
+        if code == "DEPLOYMENT_PAUSED":
+            out.update(ok=True, paused=True)  # a paused project serves nothing; it resumes with the new build
+        elif ours is not None and failed and not set(failed) & ours:
+            out.update(ok=True, other_credentials_failing=sorted(set(failed)))
     if stale:
         out["old_fingerprints_in_use"] = stale
     return out

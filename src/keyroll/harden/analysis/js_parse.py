@@ -52,6 +52,8 @@ class JsModule:
     root: Node
     consts: dict[str, Node] = field(default_factory=dict)
     """name → initializer of ``const/let/var name = …`` declared once in the file"""
+    nodes: list[Node] = field(default_factory=list)
+    """every node of the file, walked once"""
 
     def text(self, node: Node | None) -> str:
         """Source text of a node."""
@@ -64,7 +66,10 @@ class JsModule:
         return node.start_point[0] + 1
 
     def walk(self, node: Node | None = None) -> Iterator[Node]:
-        """Every node under ``node`` (pre-order, iterative)."""
+        """Every node under ``node`` (pre-order, iterative); the whole file comes from a cache."""
+        if node is None and self.nodes:
+            yield from self.nodes
+            return
         stack = [node or self.root]
         while stack:
             n = stack.pop()
@@ -217,7 +222,8 @@ def parse_js(text: str, rel: str) -> JsModule | None:
     mod = JsModule(rel=rel, source=source, root=root)
     counts: dict[str, int] = {}
     inits: dict[str, Node] = {}
-    for n in mod.walk():
+    mod.nodes = list(mod.walk())
+    for n in mod.nodes:
         if n.type == "variable_declarator":
             name = n.child_by_field_name("name")
             value = n.child_by_field_name("value")

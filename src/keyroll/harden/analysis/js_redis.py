@@ -216,6 +216,8 @@ def collect_bindings(mod: JsModule) -> JsBindings:
 
 def derive(mod: JsModule, b: JsBindings) -> JsBindings:
     """Add clients derived from known ones (``const p = redis.pipeline()``, factory results)."""
+    if not b.clients and not b.factories and not any(lib_of(src) for src, _ in b.imports.values()):
+        return b  # nothing here can make or receive a client
     changed = True
     rounds = 0
     while changed and rounds < 5:  # derived clients and factories refer to each other
@@ -378,6 +380,8 @@ def _is_encrypted(mod: JsModule, node: Node, depth: int = 0) -> bool:
 
 def collect_calls(mod: JsModule, b: JsBindings, out: SourceAnalysis) -> None:
     """Pass 2: every Redis call, unknown use, value write and Ratelimit use in the module."""
+    if not b.clients and not b.factories and not b.ratelimit_ctors:
+        return
     for site in {id(s): s for s in b.clients.values()}.values():
         if site.path == mod.rel and site.library not in ("factory", "import"):
             out.clients.append(site)

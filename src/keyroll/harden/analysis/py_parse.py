@@ -35,6 +35,14 @@ class PyModule:
     """name → value of a name assigned exactly once in the file"""
     imports: dict[str, str] = field(default_factory=dict)
     """local name → fully qualified imported name (``Redis`` → ``upstash_redis.Redis``)"""
+    nodes: list[ast.AST] = field(default_factory=list)
+    """every node, walked once"""
+    names: frozenset[str] = frozenset()
+    """every identifier used in the file"""
+
+    def mentions(self, *modules: str) -> bool:
+        """True when the file imports from one of these top-level modules."""
+        return any(q.split(".", 1)[0] in modules for q in self.imports.values())
 
     def qualname(self, node: ast.AST | None) -> str:
         """The dotted name with its first part replaced by what it was imported as."""
@@ -130,7 +138,9 @@ def parse_py(text: str, rel: str) -> PyModule | None:
     mod = PyModule(rel=rel, tree=tree)
     counts: dict[str, int] = {}
     values: dict[str, ast.expr] = {}
-    for node in ast.walk(tree):
+    mod.nodes = list(ast.walk(tree))
+    mod.names = frozenset(n.id for n in mod.nodes if isinstance(n, ast.Name))
+    for node in mod.nodes:
         if isinstance(node, ast.Import):
             for alias in node.names:
                 local = alias.asname or alias.name.split(".", 1)[0]

@@ -126,6 +126,8 @@ def collect_bindings(
 ) -> PyBindings:
     """Pass 1: client names, factories and module-level clients (``seed``: imported clients)."""
     b = PyBindings(clients=dict(seed or {}), factories=set(known_factories or ()))
+    if not b.clients and not mod.mentions("redis", "upstash_redis") and not (b.factories & mod.names):
+        return b  # nothing here can make or receive a client
     module_names = {
         dotted(t)
         for stmt in mod.tree.body
@@ -134,7 +136,7 @@ def collect_bindings(
     }
     for _ in range(3):
         before = (len(b.clients), len(b.factories))
-        for node in ast.walk(mod.tree):
+        for node in mod.nodes:
             if isinstance(node, (ast.Assign, ast.AnnAssign)):
                 targets = node.targets if isinstance(node, ast.Assign) else [node.target]
                 site = _ctor(mod, node.value) or (client_root(mod, b, node.value) if node.value else None)
@@ -197,12 +199,14 @@ def _is_encrypted(mod: PyModule, node: ast.AST, depth: int = 0) -> bool:
 
 def collect_calls(mod: PyModule, b: PyBindings, out: SourceAnalysis) -> None:
     """Pass 2: every Redis call, unknown use, value write and Ratelimit use in the module."""
+    if not b.clients and not b.factories and not mod.mentions("upstash_ratelimit"):
+        return
     seen: set[int] = set()
     for site in b.clients.values():
         if site.path == mod.rel and site.library not in ("factory", "import") and id(site) not in seen:
             seen.add(id(site))
             out.clients.append(site)
-    for node in ast.walk(mod.tree):
+    for node in mod.nodes:
         if not isinstance(node, ast.Call):
             continue
         q = mod.qualname(node.func)

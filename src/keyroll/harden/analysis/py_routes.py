@@ -66,9 +66,11 @@ def _limited_by(fn: ast.FunctionDef | ast.AsyncFunctionDef, decorators: list[ast
 
 def collect_routes(mod: PyModule, out: SourceAnalysis) -> None:
     """Routes declared in this module."""
+    if not mod.mentions("fastapi", "flask"):
+        return
     apps: dict[str, str] = {}
     global_limit = ""
-    for node in ast.walk(mod.tree):
+    for node in mod.nodes:
         if isinstance(node, ast.Assign) and isinstance(node.value, ast.Call):
             fw = _APP_CTORS.get(mod.qualname(node.value.func))
             if fw:
@@ -87,7 +89,7 @@ def collect_routes(mod: PyModule, out: SourceAnalysis) -> None:
     if global_limit:
         out.global_rate_limit = out.global_rate_limit or f"{mod.rel}: {global_limit}"
     qstash = any(v.startswith("qstash") and v.endswith("Receiver") for v in mod.imports.values())
-    for node in ast.walk(mod.tree):
+    for node in mod.nodes:
         if not isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
             continue
         for d in node.decorator_list:

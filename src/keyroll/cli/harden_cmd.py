@@ -16,6 +16,7 @@ from keyroll.cli.common import DryRunOpt, EnvFileOpt, YesOpt, err_console, get_c
 from keyroll.core.errors import ConsentRequired, ExitCode, UsageError
 from keyroll.harden import HardenOptions, HardenResult, Rule, SourceSpec, analyze_context, apply_fixes
 from keyroll.harden.render import HardenFormat
+from keyroll.harden.run import selected
 from keyroll.providers.factory import open_providers
 
 __all__ = ["register"]
@@ -102,9 +103,8 @@ async def _run(cfg: object, options: HardenOptions) -> HardenResult:
         ctx, result = await analyze_context(providers, options, progress)
         if not options.fix:
             return result
-        fixable = [
-            f for f in result.findings if f.fixable_by_keyroll and (not options.only or f.id in options.only)
-        ]
+        wanted = selected(result.findings, options.only) if options.only else list(result.findings)
+        fixable = [f for f in wanted if f.fixable_by_keyroll and not f.fixed]
         if not fixable:
             return result
         yes = options.yes

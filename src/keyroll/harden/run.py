@@ -42,7 +42,7 @@ class HardenOptions:
     yes: bool = False
     dry_run: bool = False
     only: tuple[str, ...] = ()
-    """fix only these finding ids (empty = every fixable finding)"""
+    """fix only these finding ids or id prefixes (empty = every fixable finding)"""
     build_timeout_s: float = 900.0
     poll_interval_s: float = 0.0
     """0 = adaptive"""
@@ -151,11 +151,8 @@ async def apply_fixes(
     """
     from keyroll.harden.fixes import Fixer
 
-    chosen = [
-        f
-        for f in result.findings
-        if f.fixable_by_keyroll and not f.fixed and (not options.only or f.id in options.only)
-    ]
+    wanted = selected(result.findings, options.only) if options.only else list(result.findings)
+    chosen = [f for f in wanted if f.fixable_by_keyroll and not f.fixed]
     if not chosen:
         return result
     if not options.yes and not options.dry_run:

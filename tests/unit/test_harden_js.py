@@ -202,3 +202,16 @@ def test_value_writes_and_encryption(tmp_path: Path) -> None:
     )
     writes = {(w.line, w.encrypted) for w in a.writes}
     assert writes == {(5, False), (7, True)}
+
+
+def test_too_large_and_invalid_utf8_files(tmp_path: Path) -> None:
+    big = "// redis\n" + "x = 1;\n" * 400_000  # > 2 MiB
+    a = _analyze(
+        tmp_path,
+        {"big.js": big, "ok.ts": UPSTASH + 'export const g = () => redis.get("g");'},
+    )
+    (tmp_path / "latin1.js").write_bytes(b"const s = '\xe9t\xe9';\n")
+    a = analyze_sources([tmp_path])
+    assert a.skipped["too_large"] == 1
+    assert a.files_scanned == 2  # the Latin-1 file is decoded leniently and parsed
+    assert ("get", ("g",)) in _calls(a)

@@ -172,3 +172,11 @@ def test_probe_command(commands: tuple[str, ...], patterns: tuple[str, ...], pro
 def test_user_names() -> None:
     assert user_name("My App_2", read_only=True) == "svc-my-app-2-ro"
     assert user_name("api", read_only=False) == "svc-api"
+
+
+def test_selected_takes_id_prefixes() -> None:
+    from keyroll.harden.run import selected
+
+    findings = list(_result().findings)
+    assert selected(findings, ["client-exposure:a"]) == findings
+    assert selected(findings, ["not-sensitive"]) == []

@@ -44,8 +44,11 @@ log = logging.getLogger(__name__)
 class TokenBucket:
     """An async token bucket: ``capacity`` requests per ``period`` seconds.
 
-    :meth:`observe` adjusts it from response headers (``X-RateLimit-Remaining`` /
-    ``X-RateLimit-Reset``); :meth:`pause_until` blocks everyone after a 429.
+    :meth:`observe` adjusts it from response headers (``X-RateLimit-Limit/Remaining/Reset``):
+    what is left is spread over the rest of the window, and an exhausted window blocks every
+    acquirer until its reset, when the whole limit is available again (the services count
+    fixed windows). :meth:`pause_until` blocks everyone after a 429, then lets one request
+    probe.
     """
 
     def __init__(self, capacity: float, period: float = 60.0, *, clock: Callable[[], float] = time.monotonic):
@@ -55,6 +58,8 @@ class TokenBucket:
         self._clock = clock
         self._updated = clock()
         self._blocked_until = 0.0
+        self._grant = 0.0
+        """tokens available when the current block ends"""
         self._lock = asyncio.Lock()
 
     @property
@@ -64,6 +69,10 @@ class TokenBucket:
 
     def _refill(self) -> None:
         now = self._clock()
+        if self._blocked_until and now >= self._blocked_until:
+            self._tokens = max(self._tokens, min(self._grant, self.capacity))
+            self._blocked_until = 0.0
+            self._grant = 0.0
         self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
         self._updated = now
 
@@ -81,6 +90,12 @@ class TokenBucket:
                     return
                 await asyncio.sleep((1 - self._tokens) / self.rate)
 
+    def _block(self, seconds: float, grant: float) -> None:
+        self._refill()
+        self._blocked_until = max(self._blocked_until, self._clock() + max(0.0, seconds))
+        self._grant = max(self._grant, grant)
+        self._tokens = 0.0
+
     def observe(self, headers: Mapping[str, str]) -> None:
         """Correct the bucket from ``X-RateLimit-Limit/Remaining/Reset`` headers."""
         try:
@@ -89,29 +104,26 @@ class TokenBucket:
             reset = headers.get("x-ratelimit-reset")
             if limit is not None and float(limit) > 0:
                 self.capacity = float(limit)
-            if remaining is not None and reset is not None:
-                rem = float(remaining)
-                reset_s = float(reset)
-                # Reset is an epoch second in Vercel's headers; treat small values as a delta.
-                delta = reset_s - time.time() if reset_s > 1e9 else reset_s
-                self._refill()
-                self._tokens = min(self._tokens, rem)
-                if rem <= 0 and delta > 0:
-                    self._blocked_until = max(self._blocked_until, self._clock() + min(delta, 3600))
-                elif delta > 0 and rem > 0:
-                    # Spread what is left over the rest of the window.
-                    self.period = (
-                        max(self.capacity / max(rem / delta, 1e-6), 1e-3)
-                        if rem < self.capacity
-                        else self.period
-                    )
+            if remaining is None or reset is None:
+                return
+            rem = float(remaining)
+            reset_s = float(reset)
+            # Reset is an epoch second in Vercel's and GitHub's headers; small values are a delta.
+            delta = reset_s - time.time() if reset_s > 1e9 else reset_s
+            if rem <= 0 and delta > 0:
+                self._block(min(delta, 3600.0), grant=self.capacity)
+                return
+            self._refill()
+            self._tokens = min(self._tokens, rem)
+            if delta > 0 and 0 < rem < self.capacity:
+                # Spread what is left over the rest of the window.
+                self.period = max(self.capacity / max(rem / delta, 1e-6), 1e-3)
         except (TypeError, ValueError):
             return
 
     def pause_until(self, seconds: float) -> None:
-        """Block every acquirer for ``seconds`` (after a 429)."""
-        self._blocked_until = max(self._blocked_until, self._clock() + max(0.0, seconds))
-        self._tokens = 0.0
+        """Block every acquirer for ``seconds`` (after a 429); then one request may probe."""
+        self._block(seconds, grant=1.0)
 
 
 class BearerAuth(httpx.Auth):

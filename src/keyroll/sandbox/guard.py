@@ -99,7 +99,7 @@ class Guard:
             self._windows[cls] = (index, count)
         storm = self.storm_left()
         if storm > 0:
-            return RateState(False, limit, 0, max(reset, now + storm), max(1, math.ceil(storm)))
+            return RateState(False, limit, 0, now + storm, max(1, math.ceil(storm)))
         if count > limit:
             return RateState(False, limit, 0, reset, max(1, math.ceil(reset - now)))
         return RateState(True, limit, limit - count, reset, 0)

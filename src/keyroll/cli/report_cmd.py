@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from keyroll import __version__
@@ -191,7 +192,14 @@ def _audit_table(result: AuditResult) -> Table:
     for col in ("time", "source", "type", "actor", "project", "why"):
         table.add_column(col, overflow="fold")
     for e in result.flagged:
-        table.add_row(iso(e.at), e.source, e.type, e.actor or "?", e.project_id, ", ".join(e.reasons))
+        table.add_row(
+            iso(e.at),
+            e.source,
+            escape(e.type),
+            escape(e.actor or "?"),
+            e.project_id,
+            escape(", ".join(e.reasons)),
+        )
     return table
 
 
@@ -270,7 +278,7 @@ def audit_cmd(
         if result.flagged:
             out_console.print(_audit_table(result))
         for n in all_notes:
-            err_console.print(f"[yellow]note:[/] {n}", highlight=False)
+            err_console.print(f"[yellow]note:[/] {escape(n)}", highlight=False)
     unread = bool(result.notes) or not result.sources
     raise typer.Exit(int(ExitCode.FINDINGS if result.flagged or unread else ExitCode.OK))
 

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from keyroll.cli.common import EnvFileOpt, JsonOpt, emit_json, err_console, get_config, out_console, state
@@ -52,7 +53,9 @@ def render_table(result: VerifyResult) -> Table:
     for c in sorted(result.checks, key=lambda c: (c.credential, order[c.status], c.category.value, c.id)):
         ev = c.evidence[-1] if c.evidence else None
         evidence = f"{ev.source.value} {iso(ev.at)}: {ev.what}" if ev else (c.hint or "")
-        table.add_row(f"[{_STYLE[c.status]}]{c.status.value}[/]", c.credential, c.title, evidence)
+        table.add_row(
+            f"[{_STYLE[c.status]}]{c.status.value}[/]", c.credential, escape(c.title), escape(evidence)
+        )
     return table
 
 
@@ -140,7 +143,7 @@ def verify_cmd(
             f"{counts['pass']} passed, {counts['fail']} failed, {counts['unknown']} unknown, {counts['warn']} warning(s)"
         )
         for note in result.notes:
-            err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+            err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     raise typer.Exit(int(ExitCode.OK if result.passed else ExitCode.FINDINGS))
 
 

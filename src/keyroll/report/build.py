@@ -138,11 +138,7 @@ class _Builder:
             states = self.log.step_states(fp)
             for s in self.log.steps(fp):
                 if s.kind is kind and states.get(s.id) not in _FINISHED:
-                    problems.append(
-                        f"{fp}: {s.kind.value} {s.project_id or ''} is {states.get(s.id, StepState.PENDING).value}".replace(
-                            "  ", " "
-                        )
-                    )
+                    problems.append(f"{fp}: '{s.description}' is {states.get(s.id, StepState.PENDING).value}")
             last = [e for e in self.log.done(fp, kind)]
             if last:
                 e = last[-1]
@@ -563,8 +559,8 @@ class _Builder:
                 )
         if self.vr is not None:
             for c in self.vr.checks:
-                if c.status is CheckStatus.PASS:
-                    continue
+                if c.status is CheckStatus.PASS or c.category is CheckCategory.RUN:
+                    continue  # unfinished runs are reported from the journal's own state
                 if c.status is CheckStatus.FAIL:
                     sev = "high"
                 elif c.status is CheckStatus.UNKNOWN:

@@ -23,6 +23,9 @@ from keyroll.providers.vercel import Deployment, Project, VercelAPI
 __all__ = ["HttpAnswer", "ProjectDeployments", "http_probe", "read_project", "serving"]
 
 _FP = re.compile(r"sha256:[0-9a-f]{8}")
+_PLATFORM_CODE = re.compile(
+    r"\b(DEPLOYMENT_PAUSED|DEPLOYMENT_NOT_FOUND|DEPLOYMENT_DISABLED|DEPLOYMENT_BLOCKED)\b"
+)
 _LOOPBACK = ("127.", "localhost", "[::1]")
 
 
@@ -38,6 +41,8 @@ class ProjectDeployments:
     read_at: float = 0.0
     error: str = ""
     """why the project could not be read ('' when it was)"""
+    paused: bool = False
+    """a paused project's deployments answer 503 ``DEPLOYMENT_PAUSED`` until it is resumed"""
 
     def by_id(self, deployment_id: str) -> Deployment | None:
         """A READY deployment by id."""
@@ -78,6 +83,7 @@ async def read_project(
         production_id=prod_id,
         deployments=tuple(ready),
         read_at=clock(),
+        paused=bool(project.paused),
     )
 
 
@@ -134,6 +140,8 @@ class HttpAnswer:
     fingerprints: frozenset[str] = field(default_factory=frozenset)
     """credential fingerprints the answer mentions (``sha256:…``)"""
     error: str = ""
+    code: str = ""
+    """Vercel's error code when the platform (not the app) answered, e.g. ``DEPLOYMENT_PAUSED``"""
 
 
 async def http_probe(
@@ -149,4 +157,8 @@ async def http_probe(
     except httpx.HTTPError as exc:
         return HttpAnswer(None, clock(), error=type(exc).__name__)
     text = resp.text[:65536]
-    return HttpAnswer(resp.status_code, clock(), frozenset(_FP.findall(text)))
+    code = ""
+    platform = _PLATFORM_CODE.search(text)
+    if resp.status_code >= 400 and platform:
+        code = platform.group(1)
+    return HttpAnswer(resp.status_code, clock(), frozenset(_FP.findall(text)), code=code)

@@ -39,7 +39,11 @@ def answer_evidence(
         text += f", uses {', '.join(seen_new)}"
     if seen_old:
         text += f", still uses {', '.join(seen_old)}"
+    if answer.code:
+        text += f" ({answer.code})"
     ev = Evidence(EvidenceSource.PROBE, text, answer.at, dpl_id)
+    if answer.code == "DEPLOYMENT_PAUSED":
+        return ev, ""  # the platform, not a credential: a paused project serves nothing
     if answer.status >= 500:
         return ev, f"answers {answer.status} (a credential fails)"
     if seen_old:

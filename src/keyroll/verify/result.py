@@ -52,6 +52,8 @@ class CheckCategory(enum.StrEnum):
     """copies in git history (not rewritten; reported separately)"""
     ROLLBACK = "rollback"
     """production alias and instant-rollback candidates older than the rotation"""
+    RUN = "run"
+    """the journaled run itself: steps not finished (the provider state may still pass every check)"""
 
 
 class EvidenceSource(enum.StrEnum):

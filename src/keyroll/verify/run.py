@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 
 from keyroll.core.errors import KeyrollError, UsageError
-from keyroll.core.model import Credential, CredentialKind, Inventory, LocationKind
+from keyroll.core.model import Credential, CredentialKind, Inventory, LocationKind, StepState
 from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.core.secret import Secret
 from keyroll.providers.factory import Providers
@@ -458,6 +458,32 @@ def _probe_check(t: _Target, fp: str, outcome: ProbeOutcome, *, new: bool) -> Ch
     )
 
 
+def _run_checks(log: RunLog, fp: str) -> list[Check]:
+    """A warning when the journal shows unfinished steps for the credential."""
+    states = log.step_states(fp)
+    open_steps = [s for s in log.steps(fp) if states.get(s.id) not in (StepState.DONE, StepState.SKIPPED)]
+    if not open_steps:
+        return []
+    last = log.entries_for(fp)[-1:] or ()
+    evidence = tuple(
+        Evidence(EvidenceSource.JOURNAL, f"last entry: {e.step_id} {e.state.value}", e.ts, str(e.seq))
+        for e in last
+    )
+    first = open_steps[0]
+    return [
+        Check(
+            id=f"run:{fp}",
+            category=CheckCategory.RUN,
+            status=CheckStatus.WARN,
+            title=f"{len(open_steps)} step(s) of this rotation are not finished, first: {first.description} "
+            f"({states.get(first.id, StepState.PENDING).value})",
+            credential=fp,
+            evidence=evidence,
+            hint="keyroll status, then keyroll resume",
+        )
+    ]
+
+
 def _missing_value_check(t: _Target, fp: str, *, new: bool) -> Check:
     category = CheckCategory.NEW_ACCEPTED if new else CheckCategory.OLD_REJECTED
     which = "new" if new else "old"
@@ -523,6 +549,7 @@ async def verify(
         checks.extend(await v.probe_checks(t, before, after, tokens))
         progress.advance(task)
         if log is not None:
+            checks.extend(_run_checks(log, t.fp))
             for pid in t.projects:
                 snap = snaps[pid]
                 kw: dict[str, Any] = {

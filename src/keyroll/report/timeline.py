@@ -188,9 +188,9 @@ def render_timeline(report: IncidentReport) -> str:
             secs = w.end - w.start
             label = f"cutover {secs:.2f} s" if secs < 10 else f"cutover {secs:.0f} s"
             inside = ww > 7 * len(label) + 8
-            lx = wx + 4 if inside else wx + ww + 4
+            label_x = wx + 4 if inside else wx + ww + 4
             out.append(
-                f'<text x="{lx:.1f}" y="{TOP + ROW_H * idx[0] + ROW_H / 2 + 4:.1f}" fill="#991b1b" font-size="11">'
+                f'<text x="{label_x:.1f}" y="{TOP + ROW_H * idx[0] + ROW_H / 2 + 4:.1f}" fill="#991b1b" font-size="11">'
                 f"{escape(label)}</text>"
             )
     # marks

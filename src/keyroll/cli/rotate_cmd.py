@@ -363,7 +363,9 @@ def apply_cmd(
         str | None,
         typer.Option("--health-path", help="each new deployment must answer 2xx here before revocation"),
     ] = None,
-    max_parallel_builds: Annotated[int, typer.Option("--max-parallel-builds", min=1)] = 32,
+    max_parallel_builds: Annotated[
+        int, typer.Option("--max-parallel-builds", min=1, help="builds in flight at once")
+    ] = 100,
     project: ProjectOpt = None,
     github_repo: GithubRepoOpt = None,
     path: PathOpt = None,

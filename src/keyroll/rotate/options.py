@@ -35,7 +35,7 @@ class ApplyOptions:
     """rewrite local files that hold a credential (a 0600 backup is kept until verify passes)"""
     force_revoke: bool = False
     """revoke even when a gate fails (journaled and reported)"""
-    max_parallel_builds: int = 32
+    max_parallel_builds: int = 100
     """redeploys in flight at once (all projects' pipelines share it)"""
     build_timeout_s: float = 1800.0
     """a redeploy not READY after this long counts as failed"""

@@ -95,6 +95,13 @@ class HtmlFormat(ReportFormat):
         parts.append(
             f'<div class="chart">{chart}</div>' if chart else '<p class="muted">Nothing was journaled.</p>'
         )
+        if report.windows:
+            names = [
+                f"{fmt_duration(w.end - w.start)} for {', '.join(report.project_name(p) for p in w.projects)} "
+                f"({w.credential})"
+                for w in report.windows
+            ]
+            parts.append(f'<p class="muted" id="windows">Cutover windows (shaded): {e("; ".join(names))}</p>')
         parts.append('<h2 id="checklist">Checklist</h2><ul class="checklist">')
         for item in report.checklist:
             missing = "".join(f"<li>⚠ {e(m)}</li>" for m in item.missing)

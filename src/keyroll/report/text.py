@@ -23,6 +23,8 @@ def fmt_duration(s: float | None) -> str:
     """``0 s``, ``3.2 s``, ``4 min 10 s``; ``unknown`` for None."""
     if s is None:
         return "unknown"
+    if s < 1 and s % 1:
+        return f"{s:.2f} s"
     if s < 60:
         return f"{s:.1f} s" if s % 1 else f"{int(s)} s"
     m, sec = divmod(round(s), 60)

@@ -184,15 +184,6 @@ def render_timeline(report: IncidentReport) -> str:
                 f'fill="#dc2626" fill-opacity="0.18" stroke="#dc2626" stroke-opacity="0.5" data-credential="{escape(w.credential)}">'
                 f"<title>cutover {escape(w.credential)}: {w.end - w.start:.1f} s</title></rect>"
             )
-        if idx:
-            secs = w.end - w.start
-            label = f"cutover {secs:.2f} s" if secs < 10 else f"cutover {secs:.0f} s"
-            inside = ww > 7 * len(label) + 8
-            label_x = wx + 4 if inside else wx + ww + 4
-            out.append(
-                f'<text x="{label_x:.1f}" y="{TOP + ROW_H * idx[0] + ROW_H / 2 + 4:.1f}" fill="#991b1b" font-size="11">'
-                f"{escape(label)}</text>"
-            )
     # marks
     for m in _ordered(report.marks):
         if m.project_id not in row_of:

@@ -2,26 +2,31 @@
 
 Serving deployments are chosen exactly as the inventory does
 (:func:`keyroll.inventory.deployments.select_deployments`: the production alias target, the
-latest READY preview per branch, each custom environment). A redeploy is what ``vercel
-redeploy`` sends; the old deployment keeps serving until the new one is READY, so an app that
-switches credentials this way never answers with a missing one.
+latest READY preview per branch, each custom environment); the redeploys, the wait and the
+health probe are the rotation engine's own (:mod:`keyroll.rotate.redeploy`), run on a small
+two-step plan journaled in the harden journal. The old deployment keeps serving until the new
+one is READY, so an app that switches credentials this way never answers with a missing one.
 """
 
 from __future__ import annotations
 
-import asyncio
+import dataclasses
 import time
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import httpx
 
-from keyroll.core.errors import RotationError
-from keyroll.core.model import DeploymentRef
-from keyroll.providers.vercel import Deployment, VercelAPI
+from keyroll.core.model import CredentialPlan, DeploymentRef, Plan, Step, StepKind, StepState, Strategy
+from keyroll.core.progress import NULL_PROGRESS, Progress
+from keyroll.core.secret import Fingerprint
+from keyroll.providers.factory import Providers
+from keyroll.providers.vercel import VercelAPI
 
-__all__ = ["Redeployed", "probe_url", "redeploy_serving", "serving_deployments"]
+if TYPE_CHECKING:
+    from keyroll.rotate.journal import Journal
 
-_TERMINAL_BAD = frozenset({"ERROR", "CANCELED", "DELETED"})
+__all__ = ["Redeployed", "probe_new", "redeploy_serving", "serving_deployments"]
 
 
 @dataclass(frozen=True)
@@ -46,70 +51,82 @@ async def serving_deployments(vercel: VercelAPI, project_id: str) -> list[Deploy
     return [r for r in select_deployments(project, deployments) if r.serving]
 
 
-async def _wait_ready(vercel: VercelAPI, dep: Deployment, timeout_s: float, poll_s: float) -> Deployment:
-    start = time.monotonic()
-    delay = poll_s or 0.2
-    current = dep
-    while current.ready_state != "READY":
-        if current.ready_state in _TERMINAL_BAD:
-            raise RotationError(
-                f"redeploy {current.id} ended {current.ready_state}",
-                hint="the previous deployment still serves; fix the build, then run `keyroll harden --fix` again",
-            )
-        if time.monotonic() - start > timeout_s:
-            raise RotationError(
-                f"redeploy {current.id} not READY after {timeout_s:.0f}s", hint="check the build logs"
-            )
-        await asyncio.sleep(delay)
-        if not poll_s:
-            delay = min(delay * 1.5, 5.0)  # adaptive: fast for short builds, gentle for long ones
-        current = await vercel.get_deployment(current.id)
-    return current
-
-
 async def redeploy_serving(
-    vercel: VercelAPI, project_id: str, project_name: str, *, timeout_s: float = 900.0, poll_s: float = 0.0
+    providers: Providers,
+    journal: Journal,
+    run_id: str,
+    project_id: str,
+    project_name: str,
+    *,
+    timeout_s: float = 900.0,
+    poll_s: float = 0.0,
+    progress: Progress = NULL_PROGRESS,
 ) -> list[Redeployed]:
-    """Redeploy every serving deployment of a project in parallel and wait until all are READY.
+    """Redeploy every serving deployment of a project and wait until all are READY — with the
+    rotation engine's own ``redeploy`` / ``await_ready`` (build slots, adaptive polling).
 
     :raises RotationError: a build ended ERROR/CANCELED or timed out (earlier deployments still serve).
     """
-    refs = await serving_deployments(vercel, project_id)
+    from keyroll.rotate.journal import StepRecord
+    from keyroll.rotate.options import ApplyOptions
+    from keyroll.rotate.redeploy import await_ready, redeploy
+    from keyroll.rotate.runtime import Runtime
 
-    async def one(ref: DeploymentRef) -> Redeployed:
-        t0 = time.monotonic()
-        source = Deployment(
-            id=ref.deployment_id,
-            url=ref.url,
-            name=project_name,
-            projectId=project_id,
-            target=ref.target if ref.target in ("production", "staging") else None,
-            readyState="READY",
-            git_branch=ref.git_branch,
-            custom_environment_id=ref.custom_environment_id,
+    assert providers.vercel is not None
+    refs = await serving_deployments(providers.vercel, project_id)
+    if not refs:
+        return []
+    t0 = time.monotonic()
+    prefix = f"harden-{project_id}"
+    step_r = Step(
+        id=f"{prefix}/redeploy",
+        kind=StepKind.REDEPLOY,
+        credential=Fingerprint("harden"),
+        description=f"redeploy the serving deployments of {project_name}",
+        params={"deployments": [dataclasses.asdict(r) for r in refs], "project_name": project_name},
+        project_id=project_id,
+    )
+    step_w = Step(
+        id=f"{prefix}/await",
+        kind=StepKind.AWAIT_READY,
+        credential=Fingerprint("harden"),
+        description=f"wait until {project_name}'s new deployments are READY",
+        depends_on=(step_r.id,),
+        params={"redeploy_step": step_r.id},
+        project_id=project_id,
+    )
+    plan = Plan(
+        id=prefix,
+        created_at="",
+        inventory_digest="",
+        credentials=(CredentialPlan(Fingerprint("harden"), Strategy.MANUAL, (step_r, step_w)),),
+    )
+    options = ApplyOptions(build_timeout_s=timeout_s, poll_interval_s=poll_s or 0.5)
+    async with httpx.AsyncClient(timeout=15.0) as http:
+        rt = Runtime(run_id, plan, providers, journal, options, progress, http)
+        started = await redeploy(step_r, rt, written_at=time.time())
+        rt.records[step_r.id] = StepRecord(step_r.id, StepState.DONE, started, {}, time.time())
+        ready = await await_ready(step_w, rt)
+    by_old = {d["old"]: d for d in started["deployments"]}
+    out = []
+    for r in ready["ready"]:
+        src = by_old.get(r["old"], {})
+        out.append(
+            Redeployed(
+                r["old"],
+                r["new"],
+                str(r.get("url") or src.get("url", "")),
+                str(src.get("target", "")),
+                float(r.get("build_s") or (time.monotonic() - t0)),
+            )
         )
-        new = await vercel.redeploy(source)
-        ready = await _wait_ready(vercel, new, timeout_s, poll_s)
-        return Redeployed(ref.deployment_id, ready.id, ready.url, ref.target, time.monotonic() - t0)
-
-    return list(await asyncio.gather(*(one(r) for r in refs)))
+    return out
 
 
-def _http_url(url: str, path: str) -> str:
-    if url.startswith(("http://", "https://")):
-        base = url
-    elif url.startswith(("127.0.0.1", "localhost", "[::1]")):
-        base = f"http://{url}"
-    else:
-        base = f"https://{url}"
-    return base.rstrip("/") + "/" + path.lstrip("/")
+async def probe_new(url: str, path: str, written_keys: set[str]) -> tuple[bool, str]:
+    """The engine's deployment probe: 2xx on ``path`` (a 5xx naming only other keys is not ours)."""
+    from keyroll.rotate.redeploy import probe_deployment
 
-
-async def probe_url(url: str, path: str, *, timeout_s: float = 10.0) -> tuple[int, str]:
-    """GET a deployment's ``path``; returns ``(status, short body)`` (never raises for HTTP errors)."""
-    async with httpx.AsyncClient(timeout=timeout_s, follow_redirects=True) as client:
-        try:
-            resp = await client.get(_http_url(url, path))
-        except httpx.HTTPError as exc:
-            return 0, type(exc).__name__
-        return resp.status_code, resp.text[:200]
+    async with httpx.AsyncClient(timeout=15.0, follow_redirects=True) as http:
+        result = await probe_deployment(http, url, path, set(), written_keys)
+    return bool(result.get("ok")), f"HTTP {result.get('status', result.get('error', '?'))}"

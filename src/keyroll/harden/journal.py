@@ -57,6 +57,11 @@ class HardenJournal:
         return cls(journal, run.id)
 
     @property
+    def journal(self) -> Any:
+        """The underlying :class:`keyroll.rotate.journal.Journal`."""
+        return self._journal
+
+    @property
     def has_key(self) -> bool:
         """True when secrets can be stored."""
         return bool(self._journal.has_key)

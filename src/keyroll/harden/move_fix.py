@@ -29,7 +29,7 @@ from keyroll.core.model import StepState
 from keyroll.core.progress import Progress
 from keyroll.core.secret import Secret
 from keyroll.harden.context import HardenContext
-from keyroll.harden.deploys import probe_url, redeploy_serving
+from keyroll.harden.deploys import probe_new, redeploy_serving
 from keyroll.harden.journal import HardenJournal
 from keyroll.harden.moves import FULL_KINDS, Move
 from keyroll.providers.factory import Providers
@@ -259,23 +259,28 @@ class MoveRunner:
                         f"harden:{m.project_id}:{m.acl.user}", m.project_id, r.env_id, r.key, new.fingerprint
                     )
                 steps.append(f"wrote {r.key} ({r.form}, {new.fingerprint})")
+            assert self.journal is not None
             redeployed = await redeploy_serving(
-                vercel,
+                self.providers,
+                self.journal.journal,
+                self.journal.run_id,
                 m.project_id,
                 m.project_name,
                 timeout_s=float(self.options.build_timeout_s),
                 poll_s=float(self.options.poll_interval_s),
+                progress=self.progress,
             )
             for d in redeployed:
                 steps.append(f"redeployed {d.old_id} → {d.new_id} ({d.target}) READY in {d.seconds:.1f}s")
                 self.progress.note(f"{m.project_name}: READY {d.new_id} ({d.target})")
             probe_path = getattr(self.options, "probe_path", "")
             if probe_path:
+                keys = {r.key for r in m.rewrites}
                 for d in redeployed:
-                    status, _body = await probe_url(d.url, probe_path)
-                    if status == 0 or status >= 500:
+                    ok, status = await probe_new(d.url, probe_path, keys)
+                    if not ok:
                         raise RotationError(
-                            f"deployment {d.new_id} answers {status or 'nothing'} after the move",
+                            f"deployment {d.new_id} answers {status} on {probe_path} after the move",
                             hint="the old values were restored; check the app's Redis usage",
                         )
                 steps.append(f"{len(redeployed)} new deployment(s) answer {probe_path} without errors")

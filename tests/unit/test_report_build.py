@@ -268,3 +268,41 @@ def test_interrupted_run_state_is_reported() -> None:
     report = build_report(S.runlog(stop_after=5.5, state=RunState.INTERRUPTED), None, None, now=NOW)
     assert report.run_state == "interrupted"
     assert report.run_options == {"accept_downtime": True, "force_revoke": False, "yes": True}
+
+
+def test_failures_and_consent_are_noted_per_credential() -> None:
+    from dataclasses import replace
+
+    from keyroll.core.model import JournalEntry, StepKind, StepState
+
+    log = S.runlog()
+    extra = (
+        JournalEntry(
+            90,
+            S.T0 + 6.0,
+            "run_1",
+            f"{S.GID_R}/revoke",
+            "intent",
+            StepState.RUNNING,
+            StepKind.REVOKE,
+            S.FP_REDIS,
+            detail={"destructive": True, "consent": "--yes"},
+        ),
+        JournalEntry(
+            91,
+            S.T0 + 20.0,
+            "run_1",
+            f"{S.GID_Q}/rescan",
+            "outcome",
+            StepState.FAILED,
+            StepKind.RESCAN,
+            S.FP_QSTASH,
+            detail={"error": "Vercel answered 503 for project api", "error_type": "UnavailableError"},
+        ),
+    )
+    report = build_report(replace(log, entries=log.entries + extra), None, None, now=NOW)
+    by_fp = {c.fingerprint: c for c in report.credentials}
+    assert any("revoke: consent --yes" in n for n in by_fp[S.FP_REDIS].notes)
+    assert any("rescan failed" in n and "503" in n for n in by_fp[S.FP_QSTASH].notes)
+    assert by_fp[S.FP_QSTASH].state == "failed"
+    assert any(m.kind.value == "failure" for m in report.marks)

@@ -401,6 +401,8 @@ class _Builder:
             checks = tuple(sorted(c.items()))
         if cp is not None:
             notes += list(cp.warnings)
+        notes += [f"{e.step_id} failed at {iso(e.ts)}: {err}" for e, err in log.errors(fp)]
+        notes += list(log.consents(fp))
         return CredentialSection(
             fingerprint=fp,
             product=cred.product.value if cred else "",

@@ -303,7 +303,9 @@ class RunLog:
             if self.write_target(e) not in ("vercel", "shared"):
                 continue
             for p in self._entry_projects(e, fp):
-                out[p] = max(out.get(p, 0.0), e.ts)
+                # env_written_at: when the write landed (the outcome is journaled just after)
+                at = _as_float(e.detail.get("env_written_at")) or e.ts
+                out[p] = max(out.get(p, 0.0), at)
         return out
 
     def env_writes(self, fp: str) -> tuple[EnvWrite, ...]:
@@ -512,6 +514,24 @@ class RunLog:
                     ready_at=(_as_float(d.get("ready_at")) or e.ts) if state == "READY" else cur.ready_at,
                 )
         return tuple(rows.values())
+
+    def errors(self, fp: str) -> tuple[tuple[JournalEntry, str], ...]:
+        """Failed outcomes of the credential's steps with their (value-free) error line."""
+        return tuple(
+            (e, str(e.detail.get("error") or e.detail.get("error_type") or "failed"))
+            for e in self.entries_for(fp)
+            if e.phase == "outcome" and e.state is StepState.FAILED
+        )
+
+    def consents(self, fp: str) -> tuple[str, ...]:
+        """How each destructive step was consented to (``--yes``, ``interactive``, forced …)."""
+        out: dict[str, None] = {}
+        for e in self.entries_for(fp):
+            if e.phase == "intent" and e.detail.get("destructive"):
+                how = str(e.detail.get("consent") or "unrecorded")
+                extra = ", downtime accepted" if e.detail.get("accept_downtime") else ""
+                out[f"{e.step_id}: consent {how}{extra}"] = None
+        return tuple(out)
 
     def probe_entries(self, fp: str) -> tuple[JournalEntry, ...]:
         """Outcome entries of probe steps (the engine's own verification evidence)."""

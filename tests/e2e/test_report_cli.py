@@ -287,3 +287,30 @@ def test_missing_and_corrupted_journal(
     assert run(["report", "--env-file", str(broken), "--offline", "--out", str(out)]) == 1
     text = out.read_text()
     assert "the journal cannot be read" in text and "**Status: UNKNOWN**" in text
+
+
+def test_tampered_journal_is_reported_not_trusted(
+    setup: Setup, tmp_path: Path, capsys: pytest.CaptureFixture[str], canary: canary_mod.Canary
+) -> None:
+    import shutil
+    import sqlite3
+
+    copy = tmp_path / "journal.db"
+    shutil.copy(setup.dir / "journal.db", copy)
+    for suffix in ("-wal", "-shm"):
+        src = setup.dir / f"journal.db{suffix}"
+        if src.exists():
+            shutil.copy(src, tmp_path / f"journal.db{suffix}")
+    conn = sqlite3.connect(copy)
+    conn.execute("UPDATE entries SET detail = '{\"old_rejected\": true}' WHERE seq = 5")
+    conn.commit()
+    conn.close()
+    values = dict(line.split("=", 1) for line in setup.env_file.read_text().splitlines())
+    env = _env_file(tmp_path / "tampered.env", {**values, "KEYROLL_JOURNAL": str(copy)})
+    out = tmp_path / "r.json"
+    assert run(["report", "--env-file", str(env), "--offline", "--format", "json", "--out", str(out)]) == 1
+    data = json.loads(out.read_text())
+    assert any("entry 5" in p and "edited" in p for p in data["integrity"])
+    assert data["summary"]["status"] == "incomplete"
+    assert any(r["severity"] == "high" and "integrity" in r["title"] for r in data["risks"])
+    canary.watch(out)

@@ -20,7 +20,6 @@ from keyroll.report.build import build_report
 from keyroll.report.interface import ReportFormatChoice
 from keyroll.report.timeline import MARK_STYLE
 from tests.unit import report_samples as S
-from tests.unit.test_report_build import NOW, _audit, _verify
 
 pytestmark = pytest.mark.browser
 
@@ -116,7 +115,9 @@ def _hex(colour: str) -> tuple[int, int, int]:
 
 @pytest.fixture
 def report_file(tmp_path: Path) -> Path:
-    report = build_report(S.runlog(), _verify(), _audit(flagged=True), now=NOW, tool_version="0.1.0")
+    report = build_report(
+        S.runlog(), S.verify_result(), S.audit_result(flagged=True), now=S.NOW, tool_version="0.1.0"
+    )
     out = tmp_path / "incident.html"
     out.write_text(ReportFormatChoice.HTML.to_format().format(report), encoding="utf-8")
     return out

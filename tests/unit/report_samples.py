@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from keyroll.audit.events import AuditEvent, EventCategory
+from keyroll.audit.run import AuditResult
 from keyroll.core.errors import JournalError
 from keyroll.core.model import (
     Confidence,
@@ -34,6 +36,7 @@ from keyroll.core.model import (
     Strategy,
 )
 from keyroll.core.secret import Secret
+from keyroll.verify.result import Check, CheckCategory, CheckStatus, Evidence, EvidenceSource, VerifyResult
 from keyroll.verify.runlog import RunLog
 
 T0 = 1_760_000_000.0
@@ -589,3 +592,113 @@ class FakeJournal:
 
     def secret_fingerprints(self, run_id: str) -> dict[str, str]:
         return dict(self.log.secret_fps)
+
+
+# -- verify and audit results for the report tests ------------------------------------------
+
+NOW = T0 + 100
+"""the report's generation time in the samples"""
+
+
+def verify_result(*extra: Check, fail_old: bool = False) -> VerifyResult:
+    ev = (Evidence(EvidenceSource.PROBE, "Redis REST PING → 401", T0 + 50),)
+    checks = [
+        Check(
+            f"old_rejected:{FP_REDIS}:{FP_REDIS}",
+            CheckCategory.OLD_REJECTED,
+            CheckStatus.FAIL if fail_old else CheckStatus.PASS,
+            "old value rejected",
+            FP_REDIS,
+            evidence=ev,
+        ),
+        Check(
+            f"new_accepted:{FP_REDIS}:{NEW_REST.fingerprint}",
+            CheckCategory.NEW_ACCEPTED,
+            CheckStatus.PASS,
+            "new accepted",
+            FP_REDIS,
+            evidence=ev,
+        ),
+        Check(
+            f"old_rejected:{FP_QSTASH}:{FP_QSTASH}",
+            CheckCategory.OLD_REJECTED,
+            CheckStatus.PASS,
+            "old qstash rejected",
+            FP_QSTASH,
+            evidence=ev,
+        ),
+        Check(
+            f"rollback:{FP_REDIS}:prj_web:alias",
+            CheckCategory.ROLLBACK,
+            CheckStatus.PASS,
+            "alias fresh",
+            FP_REDIS,
+            "prj_web",
+            evidence=ev,
+        ),
+        Check(
+            f"stale:{FP_REDIS}:vercel_env:prj_web:env_w1",
+            CheckCategory.STALE,
+            CheckStatus.PASS,
+            "replaced",
+            FP_REDIS,
+            "prj_web",
+            evidence=ev,
+        ),
+        Check(
+            f"stale:{FP_REDIS}:github_secret:acme/web:repo:UPSTASH_REDIS_REST_TOKEN",
+            CheckCategory.STALE,
+            CheckStatus.PASS,
+            "github updated",
+            FP_REDIS,
+            evidence=ev,
+        ),
+        Check(
+            f"history:{FP_REDIS}:git_commit:abc:.env:1",
+            CheckCategory.HISTORY,
+            CheckStatus.WARN,
+            "in git history: .env",
+            FP_REDIS,
+            hint="history is not rewritten",
+        ),
+        *extra,
+    ]
+    return VerifyResult(
+        tuple(checks),
+        T0 + 50,
+        T0 + 51,
+        "run_1",
+        (FP_REDIS, FP_QSTASH),
+        searched=("path:/tmp/nowhere", "github:acme/web"),
+    )
+
+
+def audit_result(flagged: bool = False) -> AuditResult:
+    ev = AuditEvent(
+        "vercel",
+        "ev1",
+        "env-variable-edit",
+        EventCategory.ENV_CHANGE,
+        T0 + 1.05,
+        actor="usr_me",
+        project_id="prj_web",
+        own=True,
+        reasons=("keyroll write_env",),
+    )
+    events = [ev]
+    if flagged:
+        events.append(
+            AuditEvent(
+                "vercel",
+                "ev2",
+                "env-variable-read",
+                EventCategory.ENV_READ,
+                T0 - 3600,
+                actor="usr_stranger",
+                unusual=True,
+                reasons=("unknown actor",),
+            )
+        )
+    return AuditResult(
+        T0 - 30 * 86400, NOW, tuple(events), sources=("vercel",), read_at=NOW, known_actors=("usr_me",)
+    )

@@ -2,119 +2,15 @@
 
 from __future__ import annotations
 
-from keyroll.audit.events import AuditEvent, EventCategory
-from keyroll.audit.run import AuditResult
 from keyroll.core.model import RunState
 from keyroll.report.build import CHECKLIST, build_report
 from keyroll.report.model import ItemStatus, MarkKind
-from keyroll.verify.result import Check, CheckCategory, CheckStatus, Evidence, EvidenceSource, VerifyResult
+from keyroll.verify.result import Check, CheckCategory, CheckStatus
 from tests.unit import report_samples as S
 
-NOW = S.T0 + 100
-
-
-def _verify(*extra: Check, fail_old: bool = False) -> VerifyResult:
-    ev = (Evidence(EvidenceSource.PROBE, "Redis REST PING → 401", S.T0 + 50),)
-    checks = [
-        Check(
-            f"old_rejected:{S.FP_REDIS}:{S.FP_REDIS}",
-            CheckCategory.OLD_REJECTED,
-            CheckStatus.FAIL if fail_old else CheckStatus.PASS,
-            "old value rejected",
-            S.FP_REDIS,
-            evidence=ev,
-        ),
-        Check(
-            f"new_accepted:{S.FP_REDIS}:{S.NEW_REST.fingerprint}",
-            CheckCategory.NEW_ACCEPTED,
-            CheckStatus.PASS,
-            "new accepted",
-            S.FP_REDIS,
-            evidence=ev,
-        ),
-        Check(
-            f"old_rejected:{S.FP_QSTASH}:{S.FP_QSTASH}",
-            CheckCategory.OLD_REJECTED,
-            CheckStatus.PASS,
-            "old qstash rejected",
-            S.FP_QSTASH,
-            evidence=ev,
-        ),
-        Check(
-            f"rollback:{S.FP_REDIS}:prj_web:alias",
-            CheckCategory.ROLLBACK,
-            CheckStatus.PASS,
-            "alias fresh",
-            S.FP_REDIS,
-            "prj_web",
-            evidence=ev,
-        ),
-        Check(
-            f"stale:{S.FP_REDIS}:vercel_env:prj_web:env_w1",
-            CheckCategory.STALE,
-            CheckStatus.PASS,
-            "replaced",
-            S.FP_REDIS,
-            "prj_web",
-            evidence=ev,
-        ),
-        Check(
-            f"stale:{S.FP_REDIS}:github_secret:acme/web:repo:UPSTASH_REDIS_REST_TOKEN",
-            CheckCategory.STALE,
-            CheckStatus.PASS,
-            "github updated",
-            S.FP_REDIS,
-            evidence=ev,
-        ),
-        Check(
-            f"history:{S.FP_REDIS}:git_commit:abc:.env:1",
-            CheckCategory.HISTORY,
-            CheckStatus.WARN,
-            "in git history: .env",
-            S.FP_REDIS,
-            hint="history is not rewritten",
-        ),
-        *extra,
-    ]
-    return VerifyResult(
-        tuple(checks),
-        S.T0 + 50,
-        S.T0 + 51,
-        "run_1",
-        (S.FP_REDIS, S.FP_QSTASH),
-        searched=("path:/tmp/nowhere", "github:acme/web"),
-    )
-
-
-def _audit(flagged: bool = False) -> AuditResult:
-    ev = AuditEvent(
-        "vercel",
-        "ev1",
-        "env-variable-edit",
-        EventCategory.ENV_CHANGE,
-        S.T0 + 1.05,
-        actor="usr_me",
-        project_id="prj_web",
-        own=True,
-        reasons=("keyroll write_env",),
-    )
-    events = [ev]
-    if flagged:
-        events.append(
-            AuditEvent(
-                "vercel",
-                "ev2",
-                "env-variable-read",
-                EventCategory.ENV_READ,
-                S.T0 - 3600,
-                actor="usr_stranger",
-                unusual=True,
-                reasons=("unknown actor",),
-            )
-        )
-    return AuditResult(
-        S.T0 - 30 * 86400, NOW, tuple(events), sources=("vercel",), read_at=NOW, known_actors=("usr_me",)
-    )
+NOW = S.NOW
+_verify = S.verify_result
+_audit = S.audit_result
 
 
 def _items(report):

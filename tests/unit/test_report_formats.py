@@ -15,13 +15,17 @@ from keyroll.report.interface import ReportFormat, ReportFormatChoice
 from keyroll.report.model import REPORT_VERSION
 from keyroll.report.timeline import render_timeline, tick_step
 from tests.unit import report_samples as S
-from tests.unit.test_report_build import NOW, _audit, _verify
 
 
 @pytest.fixture
 def report():
     return build_report(
-        S.runlog(), _verify(), _audit(flagged=True), now=NOW, tool_version="0.1.0", journal_path="j.db"
+        S.runlog(),
+        S.verify_result(),
+        S.audit_result(flagged=True),
+        now=S.NOW,
+        tool_version="0.1.0",
+        journal_path="j.db",
     )
 
 
@@ -96,7 +100,7 @@ def test_html_escapes_untrusted_text(report) -> None:
 
 
 def test_timeline_empty_without_marks() -> None:
-    report = build_report(None, None, None, now=NOW, journal_error="no journal")
+    report = build_report(None, None, None, now=S.NOW, journal_error="no journal")
     assert render_timeline(report) == ""
     assert "Nothing was journaled" in ReportFormatChoice.HTML.to_format().format(report)
 

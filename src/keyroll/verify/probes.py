@@ -52,11 +52,14 @@ _ROLE_KIND = {
 }
 
 
-def descriptor_for(spec: dict[str, object], role: str, fp: str, *, user: str = "") -> Credential | None:
+def descriptor_for(
+    spec: dict[str, object], role: str, fp: str, *, user: str = "", tcp_endpoint: str = ""
+) -> Credential | None:
     """What to probe a journaled value as, from its role and the rotation's group spec.
 
     ``spec`` is the strategy's group spec (``product``, ``rest_url``, ``endpoint``,
-    ``resource_id``, ``acl_user``); ``role`` the last part of the value's journal name. Returns
+    ``resource_id``, ``acl_user``); ``role`` the last part of the value's journal name;
+    ``tcp_endpoint`` a ``redis(s)://host:port`` the inventory knows for the database. Returns
     None for roles that are not credentials on their own (``username``, composite ``url``).
     """
     try:
@@ -73,10 +76,11 @@ def descriptor_for(spec: dict[str, object], role: str, fp: str, *, user: str = "
     if kind is CredentialKind.PASSWORD and acl_user and acl_user != "default":
         kind = CredentialKind.ACL_PASSWORD
     endpoint = str(spec.get("rest_url") or spec.get("endpoint") or "")
-    if kind in (CredentialKind.PASSWORD, CredentialKind.ACL_PASSWORD) and str(
-        spec.get("endpoint", "")
-    ).startswith("redis"):
-        endpoint = str(spec["endpoint"])
+    if kind in (CredentialKind.PASSWORD, CredentialKind.ACL_PASSWORD):
+        if str(spec.get("endpoint", "")).startswith("redis"):
+            endpoint = str(spec["endpoint"])
+        elif tcp_endpoint.startswith("redis"):
+            endpoint = tcp_endpoint
     return Credential(
         fingerprint=Fingerprint(fp),
         product=product,

@@ -138,6 +138,14 @@ def _targets_from_log(log: RunLog, journal: JournalReader | None, wanted: Sequen
         new_fps = set(log.new_fingerprints(fp)) - old_fps
         names: dict[str, str] = {}
         descriptors: dict[str, Credential] = {}
+        tcp = next(
+            (
+                c.endpoint
+                for c in (log.inventory.credentials if log.inventory is not None else ())
+                if c.fingerprint in old_fps and c.endpoint.startswith(("redis://", "rediss://"))
+            ),
+            "",
+        )
         prefix = f"{log.gid(fp)}:"
         for name, value_fp in sorted(log.secret_fps.items()):
             if not name.startswith(prefix):
@@ -147,12 +155,12 @@ def _targets_from_log(log: RunLog, journal: JournalReader | None, wanted: Sequen
                 continue
             names.setdefault(value_fp, name)
             user = users.get(value_fp, "") if value_set != "old" else ""
-            d = descriptor_for(spec, role, value_fp, user=user)
+            d = descriptor_for(spec, role, value_fp, user=user, tcp_endpoint=tcp)
             if d is not None:
                 descriptors.setdefault(value_fp, d)
         for value_fp, role, _, _ in log.distributed(fp).values():
             if value_fp in new_fps and value_fp not in descriptors:
-                d = descriptor_for(spec, role, value_fp)
+                d = descriptor_for(spec, role, value_fp, tcp_endpoint=tcp)
                 if d is not None:
                     descriptors[value_fp] = d
         values: tuple[Secret, ...] = ()

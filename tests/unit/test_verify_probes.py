@@ -154,3 +154,35 @@ async def test_probe_never_raises_on_provider_errors() -> None:
 
     out = await probe_credential(providers(redis=Broken()), redis_cred(), GOOD)
     assert out.verdict is Verdict.UNKNOWN
+
+
+def test_descriptor_from_role_and_group_spec() -> None:
+    from keyroll.verify.probes import descriptor_for
+
+    spec = {
+        "product": "redis",
+        "rest_url": URL,
+        "endpoint": URL,
+        "resource_id": "db_1",
+        "acl_user": "default",
+    }
+    rest = descriptor_for(spec, "rest_token", "sha256:00000001")
+    assert rest is not None and rest.kind is CredentialKind.REST_TOKEN and rest.endpoint == URL
+    pw = descriptor_for(
+        spec, "password", "sha256:00000002", user="keyroll-a", tcp_endpoint="rediss://db.upstash.io:6379"
+    )
+    assert pw is not None and pw.kind is CredentialKind.ACL_PASSWORD and pw.acl_user == "keyroll-a"
+    assert pw.endpoint == "rediss://db.upstash.io:6379"
+    old_pw = descriptor_for(spec, "password", "sha256:00000003")
+    assert old_pw is not None and old_pw.kind is CredentialKind.PASSWORD and old_pw.endpoint == URL
+    assert descriptor_for(spec, "username", "sha256:00000004") is None
+    assert descriptor_for(spec, "url", "sha256:00000005") is None
+    q = descriptor_for({"product": "qstash"}, "token", "sha256:00000006")
+    assert q is not None and q.kind is CredentialKind.QSTASH_TOKEN
+    v = descriptor_for(
+        {"product": "vector", "rest_url": "http://127.0.0.1:9"}, "readonly_token", "sha256:00000007"
+    )
+    assert v is not None and v.kind is CredentialKind.INDEX_READONLY_TOKEN
+    s = descriptor_for({"product": "qstash"}, "signing_next", "sha256:00000008")
+    assert s is not None and s.kind is CredentialKind.SIGNING_KEY_NEXT
+    assert descriptor_for({"product": "nope"}, "token", "sha256:00000009") is None

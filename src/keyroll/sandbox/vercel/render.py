@@ -55,6 +55,7 @@ def env_json(ev: EnvVar, *, decrypted: bool = False) -> dict[str, Any]:
         "updatedBy": ev.updated_by,
         "customEnvironmentIds": list(ev.custom_environment_ids),
         "system": ev.type == "system",
+        "securityIssues": [],
     }
     if ev.git_branch is not None:
         out["gitBranch"] = ev.git_branch
@@ -78,6 +79,7 @@ def shared_json(state: VercelState, sv: SharedEnvVar, *, decrypted: bool = False
         "updatedAt": sv.updated_at,
         "createdBy": sv.created_by,
         "updatedBy": sv.updated_by,
+        "securityIssues": [],
     }
     out.update(_value_fields(sv.type, sv.value, sv.ciphertext, decrypted))
     return out
@@ -160,11 +162,17 @@ def deployment_json(state: VercelState, dep: Deployment, *, list_item: bool = Fa
     return out
 
 
+def _hostname(state: VercelState, dep: Deployment) -> str:
+    return f"{dep.name}-{dep.id[4:13].lower()}-{state.team.get('slug', 'team')}.vercel.app"
+
+
 def _summary(state: VercelState, dep: Deployment) -> dict[str, Any]:
+    """The deployment summary of ``targets.production`` and ``latestDeployments``."""
     full = deployment_json(state, dep)
     keys = (
         "id",
         "url",
+        "name",
         "createdAt",
         "buildingAt",
         "ready",
@@ -179,7 +187,19 @@ def _summary(state: VercelState, dep: Deployment) -> dict[str, Any]:
         "type",
         "customEnvironment",
     )
-    return {k: full[k] for k in keys if k in full}
+    out = {k: full[k] for k in keys if k in full}
+    out.update(
+        {
+            "createdIn": "iad1",
+            "deploymentHostname": _hostname(state, dep),
+            "plan": "pro",
+            "private": True,
+            "builds": [],
+        }
+    )
+    if out.get("ready") is not None:
+        out["readyAt"] = out["ready"]
+    return out
 
 
 def project_json(state: VercelState, project: Project, *, full: bool = False) -> dict[str, Any]:
@@ -203,9 +223,30 @@ def project_json(state: VercelState, project: Project, *, full: bool = False) ->
         "autoAssignCustomDomains": True,
         "latestDeployments": [_summary(state, d) for d in deps[:5]],
         "targets": {},
+        "alias": [],
+        "deploymentExpiration": {
+            "expirationDays": 180,
+            "expirationDaysProduction": 365,
+            "expirationDaysCanceled": 30,
+            "expirationDaysErrored": 90,
+            "deploymentsToKeep": 10,
+        },
+        "resourceConfig": {"functionDefaultRegions": ["iad1"]},
+        "defaultResourceConfig": {"functionDefaultRegions": ["iad1"]},
+        "serverlessFunctionRegion": "iad1",
     }
     if project.production_id and project.production_id in state.deployments:
-        out["targets"]["production"] = _summary(state, state.deployments[project.production_id])
+        current = _summary(state, state.deployments[project.production_id])
+        out["targets"]["production"] = current
+        out["alias"] = [
+            {
+                "domain": state.production_alias(project),
+                "environment": "production",
+                "target": "PRODUCTION",
+                "deployment": current,
+                "createdAt": project.created_at,
+            }
+        ]
     if project.repo:
         org, _, repo = project.repo.partition("/")
         out["link"] = {
@@ -224,6 +265,16 @@ def project_json(state: VercelState, project: Project, *, full: bool = False) ->
     return out
 
 
+def _category(type_: str) -> str:
+    """The primary category of an event type (the SDK's closed ``Categories`` enum)."""
+    if "env-variable" in type_:
+        return "env-variable"
+    for prefix in ("deployment", "integration", "project", "team", "domain"):
+        if type_.startswith(prefix):
+            return prefix
+    return "other"
+
+
 def event_json(state: VercelState, ev: Event, *, with_payload: bool) -> dict[str, Any]:
     """An activity event."""
     user = (
@@ -236,7 +287,7 @@ def event_json(state: VercelState, ev: Event, *, with_payload: bool) -> dict[str
         "text": ev.text,
         "entities": [],
         "type": ev.type,
-        "categories": ["environment-variables"] if "env-variable" in ev.type else [ev.type.split("-")[0]],
+        "categories": [_category(ev.type)],
         "createdAt": ev.created_at,
         "principalId": ev.principal_id,
         "userId": ev.principal_id,

@@ -1,0 +1,247 @@
+"""Fidelity: the real Vercel CLI (npm ``vercel``) and ``@vercel/sdk`` work against the sandbox.
+
+Opt-in, because it needs node/npm and downloads packages::
+
+    KEYROLL_NODE_TESTS=1 .venv/bin/python -m pytest -m node tests/integration/test_vercel_fidelity.py
+
+Packages are installed once into ``$KEYROLL_NODE_CACHE`` (default ``~/.cache/keyroll/node``)
+with ``npm install --prefix``; when node/npm are missing or the install fails or takes too
+long, the tests skip. ``KEYROLL_VERCEL_CLI_VERSION`` picks the CLI version (default ``50``;
+``vercel@64`` depends on an npm package ``sandbox@4.4.0`` that some registry mirrors lack).
+
+The CLI only speaks ``https:``, so the sandbox serves Vercel over TLS with its own CA
+(``Sandbox(tls=True)``) and the CLI trusts it through ``NODE_EXTRA_CA_CERTS``. The SDK
+validates every response against its zod schemas, so a missing required field fails here.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from keyroll.core.secret import fingerprint_of
+from keyroll.sandbox.server import Sandbox
+from keyroll.sandbox.vercel.state import VercelState
+
+# read at import: the autouse clean_environ fixture strips KEYROLL_* before each test
+NODE_TESTS = os.environ.get("KEYROLL_NODE_TESTS") == "1"
+CACHE = Path(os.environ.get("KEYROLL_NODE_CACHE") or Path.home() / ".cache" / "keyroll" / "node")
+CLI_VERSION = os.environ.get("KEYROLL_VERCEL_CLI_VERSION", "50")
+INSTALL_TIMEOUT = 900
+
+pytestmark = [
+    pytest.mark.node,
+    pytest.mark.skipif(
+        not NODE_TESTS, reason="set KEYROLL_NODE_TESTS=1 to run the Vercel CLI/SDK fidelity tests"
+    ),
+]
+
+SDK_SCRIPT = r"""
+import { Vercel } from "@vercel/sdk";
+const [serverURL, token, teamId] = process.argv.slice(2);
+const v = new Vercel({ bearerToken: token, serverURL });
+function flat(issues, out = []) {
+  for (const i of issues) {
+    if (i.code === "invalid_union" && i.unionErrors) {
+      const here = i.path.join(".");
+      let best = null;
+      for (const u of i.unionErrors) {
+        const root = u.issues.length === 1 && u.issues[0].code === "invalid_type" && u.issues[0].path.join(".") === here;
+        if (root) continue;
+        const f = flat(u.issues, []);
+        if (!best || f.length < best.length) best = f;
+      }
+      out.push(...(best || [`${here}: no union branch matches`]));
+    } else out.push(`${i.path.join(".")}: ${i.message}`);
+  }
+  return out;
+}
+const findEnv = async (key) => (await v.projects.filterProjectEnvs({ idOrName: "web", teamId })).envs.find(e => e.key === key);
+const calls = {
+  getProjects: () => v.projects.getProjects({ teamId }),
+  getProject: () => v.projects.getProject({ idOrName: "web", teamId }),
+  filterProjectEnvs: () => v.projects.filterProjectEnvs({ idOrName: "web", teamId, decrypt: "true" }),
+  getProjectEnv: async () => v.projects.getProjectEnv({ idOrName: "web", id: (await findEnv("UPSTASH_REDIS_REST_URL")).id, teamId }),
+  customEnvironments: () => v.environment.getProjectsByIdOrNameCustomEnvironments({ idOrName: "web", teamId }),
+  getCustomEnvironment: () => v.environment.getCustomEnvironment({ idOrName: "web", environmentSlugOrId: "staging", teamId }),
+  getDeployments: () => v.deployments.getDeployments({ teamId, projectId: "web" }),
+  getDeployment: async () => v.deployments.getDeployment({ idOrUrl: (await v.deployments.getDeployments({ teamId, projectId: "web" })).deployments[0].uid, teamId }),
+  listSharedEnvVariable: () => v.environment.listSharedEnvVariable({ teamId }),
+  listUserEvents: () => v.user.listUserEvents({ teamId }),
+  getConfigurations: () => v.integrations.getConfigurations({ view: "account", teamId }),
+  getAuthUser: () => v.user.getAuthUser(),
+  getTeam: () => v.teams.getTeam({ teamId }),
+  createProjectEnv: () => v.projects.createProjectEnv({ idOrName: "web", teamId, upsert: "true", requestBody: [{ key: "SDK_MADE", value: "sdk-made-value-0001", type: "encrypted", target: ["production"] }] }),
+  editProjectEnv: async () => v.projects.editProjectEnv({ idOrName: "web", id: (await findEnv("SDK_MADE")).id, teamId, requestBody: { value: "sdk-made-value-0002" } }),
+  createDeployment: async () => {
+    const d = await v.deployments.getDeployments({ teamId, projectId: "web", target: "production" });
+    return v.deployments.createDeployment({ teamId, forceNew: "1", requestBody: { deploymentId: d.deployments[0].uid, name: "web", target: "production", meta: { action: "redeploy" } } });
+  },
+  removeProjectEnv: async () => v.projects.removeProjectEnv({ idOrName: "web", id: (await findEnv("SDK_MADE")).id, teamId }),
+};
+const out = {};
+for (const [name, fn] of Object.entries(calls)) {
+  try { await fn(); out[name] = "ok"; }
+  catch (e) {
+    const z = e && e.cause && e.cause.issues ? e.cause : null;
+    out[name] = z ? flat(z.issues).slice(0, 20) : String((e && e.message) || e).slice(0, 300);
+  }
+}
+console.log(JSON.stringify(out));
+"""
+
+
+@pytest.fixture(scope="module")
+def node_modules() -> Path:
+    """``<cache>/node_modules`` with ``vercel`` and ``@vercel/sdk`` (installed on first use)."""
+    if not (shutil.which("node") and shutil.which("npm")):
+        pytest.skip("node/npm are not installed")
+    modules = CACHE / "node_modules"
+    if not ((modules / ".bin" / "vercel").exists() and (modules / "@vercel" / "sdk").exists()):
+        CACHE.mkdir(parents=True, exist_ok=True)
+        try:
+            done = subprocess.run(
+                [
+                    "npm",
+                    "install",
+                    "--prefix",
+                    str(CACHE),
+                    "--no-audit",
+                    "--no-fund",
+                    f"vercel@{CLI_VERSION}",
+                    "@vercel/sdk@1",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=INSTALL_TIMEOUT,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.skip(f"npm install took longer than {INSTALL_TIMEOUT}s")
+        if done.returncode != 0:
+            pytest.skip(f"npm install failed: {done.stderr.strip().splitlines()[-1:]}")
+    return modules
+
+
+@pytest.fixture(scope="module")
+def sb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    with Sandbox(
+        tmp_path_factory.mktemp("fidelity"), fleet="small", build_seconds=0.2, tls=True, services=("vercel",)
+    ) as sandbox:
+        yield sandbox
+
+
+def state_of(sb: Sandbox) -> VercelState:
+    state: VercelState = sb.world.hooks["vercel.state"]()
+    return state
+
+
+def vercel(
+    node_modules: Path, sb: Sandbox, tmp_path: Path, *args: str, link: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run the real CLI against the sandbox (HTTPS URL, sandbox token, team scope)."""
+    work = tmp_path / "work"
+    work.mkdir(exist_ok=True)
+    if link is not None:
+        state = state_of(sb)
+        project = state.project(link)
+        assert project is not None
+        (work / ".vercel").mkdir(exist_ok=True)
+        (work / ".vercel" / "project.json").write_text(
+            json.dumps({"orgId": state.team["id"], "projectId": project.id})
+        )
+    assert sb.tls_files is not None
+    env = {
+        "PATH": os.environ.get("PATH", ""),
+        "HOME": str(tmp_path),
+        "NODE_EXTRA_CA_CERTS": str(sb.tls_files.ca_cert),
+        "VERCEL_TELEMETRY_DISABLED": "1",
+        "NO_UPDATE_NOTIFIER": "1",
+        "CI": "1",
+        "FORCE_COLOR": "0",
+    }
+    token = sb.env()["VERCEL_TOKEN"]
+    cmd = [
+        str(node_modules / ".bin" / "vercel"),
+        *args,
+        "--api",
+        sb.world.tls_urls["vercel"],
+        "--token",
+        token,
+        "--scope",
+        state_of(sb).team["slug"],
+        "--global-config",
+        str(tmp_path / "global"),
+        "--no-color",
+    ]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=180, cwd=work, env=env)
+
+
+def test_cli_project_ls(node_modules: Path, sb: Sandbox, tmp_path: Path) -> None:
+    done = vercel(node_modules, sb, tmp_path, "project", "ls")
+    assert done.returncode == 0, done.stderr
+    text = done.stdout + done.stderr
+    for name in ("web", "api", "docs"):
+        assert f"https://{name}-acme.vercel.app" in text
+
+
+def test_cli_env_ls(node_modules: Path, sb: Sandbox, tmp_path: Path) -> None:
+    done = vercel(node_modules, sb, tmp_path, "env", "ls", link="web")
+    assert done.returncode == 0, done.stderr
+    assert "UPSTASH_REDIS_REST_TOKEN" in done.stdout and "KV_REST_API_TOKEN" in done.stdout
+    assert "Preview (feat-x)" in done.stdout
+    branch = vercel(node_modules, sb, tmp_path, "env", "ls", "preview", "feat-x", link="web")
+    assert branch.returncode == 0 and "MYAPP_UPSTASH_REDIS_REST_TOKEN" in branch.stdout
+
+
+def test_cli_ls_lists_deployments(node_modules: Path, sb: Sandbox, tmp_path: Path) -> None:
+    done = vercel(node_modules, sb, tmp_path, "ls")
+    assert done.returncode == 0, done.stderr
+    state = state_of(sb)
+    assert all(dep_id in done.stdout for dep_id in list(state.deployments)[:3])
+
+
+def test_cli_env_pull_gets_the_values(node_modules: Path, sb: Sandbox, tmp_path: Path) -> None:
+    done = vercel(
+        node_modules,
+        sb,
+        tmp_path,
+        "env",
+        "pull",
+        "--yes",
+        ".env.pulled",
+        "--environment=production",
+        link="web",
+    )
+    assert done.returncode == 0, done.stderr
+    pulled = dict(
+        line.split("=", 1)
+        for line in (tmp_path / "work" / ".env.pulled").read_text().splitlines()
+        if "=" in line
+    )
+    web = state_of(sb).project("web")
+    assert web is not None
+    url = next(ev for ev in web.env.values() if ev.key == "UPSTASH_REDIS_REST_URL")
+    assert fingerprint_of(pulled["UPSTASH_REDIS_REST_URL"].strip('"')) == fingerprint_of(url.value)
+    assert pulled["UPSTASH_REDIS_REST_TOKEN"].strip('"') == "", "sensitive vars come back empty"
+
+
+def test_sdk_reads_and_writes_validate(node_modules: Path, sb: Sandbox) -> None:
+    script = node_modules.parent / "keyroll_fidelity.mjs"
+    script.write_text(SDK_SCRIPT)
+    env = sb.env()
+    done = subprocess.run(
+        ["node", str(script), env["KEYROLL_VERCEL_API_URL"], env["VERCEL_TOKEN"], env["VERCEL_TEAM_ID"]],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    problems = {name: r for name, r in results.items() if r != "ok"}
+    assert not problems, problems

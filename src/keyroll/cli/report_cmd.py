@@ -121,9 +121,11 @@ def report_cmd(
         typer.Option("--since", help="start of the activity window (default: 30 days before the first run)"),
     ] = None,
 ) -> None:
-    """Write the incident record: summary, the Upstash/Vercel checklist decided by evidence, per
-    credential strategy, timeline, outage window and redeploys, per-project status, open risks,
-    and what is not known. Unless --offline, it first runs verify and audit for fresh evidence.
+    """Write the incident record (Markdown, HTML with a timeline chart, or versioned JSON).
+
+    Summary, the Upstash/Vercel checklist decided by evidence, per credential the strategy,
+    timeline, outage window and redeploys, per-project status, open risks, and what is not
+    known. Unless --offline, it first runs verify and audit for fresh evidence.
 
     Exit 0: complete. Exit 1: written, but something is not done or not known. Exit 2: bad input.
     """
@@ -221,9 +223,11 @@ def audit_cmd(
     ] = None,
     json_out: JsonOpt = False,
 ) -> None:
-    """Review the activity logs for the exposure window: Vercel events (env reads and changes,
-    tokens, members, deployments, integrations) and Upstash audit logs. Flags events by unknown
-    actors and writes that keyroll's rotation did not make (keyroll knows its own from the journal).
+    """Review the activity logs of the exposure window and flag what keyroll did not do.
+
+    Vercel events (env reads and changes, tokens, members, deployments, integrations) and
+    Upstash audit logs; events by unknown actors and writes that keyroll's rotation did not make
+    (keyroll knows its own from the journal) are flagged.
 
     Exit 0: nothing unusual and every source read. Exit 1: flagged events or unread sources. Exit 2: bad input.
     """

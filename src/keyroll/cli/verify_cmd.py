@@ -96,10 +96,12 @@ def verify_cmd(
     ] = False,
     json_out: JsonOpt = False,
 ) -> None:
-    """Check that the rotation is complete: each new value is accepted and each old one rejected
-    by the provider, every serving deployment was built after the env change, no copy of an old
-    value is left in Vercel, GitHub secrets or local files (git history is reported apart), and no
-    production alias points at a pre-rotation build.
+    """Prove the rotation finished: new values accepted, old ones rejected, nothing stale.
+
+    Each new value is accepted and each old one rejected by the provider; every serving
+    deployment was built after the env change; no copy of an old value is left in Vercel,
+    GitHub secrets or local files (git history is reported apart); no production alias points
+    at a pre-rotation build.
 
     Exit 0: all passed. Exit 1: something failed or is unknown (listed). Exit 2: bad input.
     """

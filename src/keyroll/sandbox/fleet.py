@@ -42,9 +42,26 @@ __all__ = [
 BUILTIN_FLEETS = ("small", "incident")
 TEMPLATE_RE = re.compile(r"\$\{([^${}]*)\}")
 _KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-_REDIS_FIELDS = ("rest_url", "rest_token", "readonly_rest_token", "password", "redis_url", "host", "port")
+_REDIS_FIELDS = (
+    "rest_url",
+    "rest_token",
+    "readonly_rest_token",
+    "password",
+    "readonly_password",
+    "redis_url",
+    "host",
+    "port",
+)
 _INDEX_FIELDS = ("url", "token", "readonly_token")
-_QSTASH_FIELDS = ("url", "token", "current_signing_key", "next_signing_key")
+_QSTASH_FIELDS = (
+    "url",
+    "token",
+    "readonly_token",
+    "current_signing_key",
+    "next_signing_key",
+    "signing_key_current",
+    "signing_key_next",
+)
 
 
 class FleetError(ValueError):
@@ -325,7 +342,7 @@ def placeholder_templates(fleet: Mapping[str, Any]) -> dict[str, str]:
                 out[name] = "6379"
             elif field == "redis_url":
                 out[name] = f"rediss://default:{token(32)}@{resource}.sandbox.invalid:6379"
-            elif field.endswith("signing_key"):
+            elif "signing_key" in field:
                 out[name] = "sig_" + token(28)
             else:
                 out[name] = token()

@@ -159,6 +159,23 @@ async def test_env_write_lifecycle(sb: Sandbox) -> None:
             )
         ]
         assert kinds.count("env-variable-delete") >= 2 and "env-variable-edit" in kinds
+        shared = await c.create_shared_env(
+            "LIFECYCLE_SHARED", Secret("lifecycle-shared-0005"), target=["production"], project_ids=[api.id]
+        )
+        assert shared.project_ids == [api.id] and shared.value is None
+        updated = await c.update_shared_env(
+            {shared.id: {"value": Secret("lifecycle-shared-0006")}, "ghost": {"value": "x"}}
+        )
+        assert [e.id for e in updated.created] == [shared.id] and updated.failed_keys() == ["ghost"]
+        assert state.shared[shared.id].value == "lifecycle-shared-0006" and state.shared[
+            shared.id
+        ].project_ids == [api.id]
+        with pytest.raises(ProviderError) as clash:
+            await c.create_shared_env(
+                "LIFECYCLE_SHARED", Secret("lifecycle-shared-0007"), target=["production"]
+            )
+        assert clash.value.status == 409 and clash.value.code == "existing_key_and_target"
+        assert await c.delete_shared_env([shared.id]) == [shared.id]
     finally:
         await c.aclose()
 
@@ -248,6 +265,7 @@ async def test_redeploy_snapshots_env_builds_and_promotes(sb: Sandbox) -> None:
         )
         assert (await c.get_project(web.id)).targets["production"]["id"] == new_prod.id
         assert (await c.get_deployment(prod.id)).alias == [], "the old deployment lost the production alias"
+        assert (await c.get_deployment(f"https://{done.url}")).id == new_prod.id, "lookup by URL"
         served = httpx.get(f"http://{done.url}/api/health").json()
         assert served["env"]["UPSTASH_REDIS_REST_TOKEN"] == fingerprint_of("rotated-production-token-01")
         old = httpx.get(f"http://{prod.url}/").json()
@@ -584,3 +602,34 @@ def test_secret_values_never_reach_errors_or_logs(sb: Sandbox, raw: httpx.Client
     with pytest.raises(AuthError) as info:
         asyncio.run(go())
     assert "wrong-token-value-here" not in info.value.format_message()
+
+
+def test_full_sandbox_deployments_use_their_own_snapshot(tmp_path: Path) -> None:
+    """With the Upstash emulation: a deployment built with a bad token fails, the old one keeps serving."""
+    upstash = pytest.importorskip("keyroll.sandbox.upstash")
+    if not hasattr(upstash, "install"):
+        pytest.skip("the Upstash emulation is not installed")
+    with Sandbox(tmp_path, fleet="small", build_seconds=0.2) as sandbox:
+
+        async def go() -> tuple[Any, Any]:
+            c = client(sandbox)
+            try:
+                web = await c.get_project("web")
+                prod = await c.get_deployment(web.targets["production"]["id"])
+                token = next(
+                    e
+                    for e in await c.list_env(web.id)
+                    if e.key == "UPSTASH_REDIS_REST_TOKEN" and e.type == "sensitive"
+                )
+                await c.edit_env(web.id, token.id, value=Secret("not-a-valid-upstash-token-000"))
+                new = await c.wait_ready((await c.redeploy(prod)).id, poll_s=0.05)
+                return prod, new
+            finally:
+                await c.aclose()
+
+        old, new = asyncio.run(go())
+        assert httpx.get(f"http://{old.url}/", timeout=20).status_code == 200
+        broken = httpx.get(f"http://{new.url}/", timeout=20)
+        assert broken.status_code >= 500 and "UPSTASH_REDIS_REST_TOKEN" in broken.text
+        assert "not-a-valid-upstash-token-000" not in broken.text
+        assert new.id in {d["id"] for d in sandbox.world.hooks["vercel.serving_deployments"]()}

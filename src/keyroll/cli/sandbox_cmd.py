@@ -105,7 +105,7 @@ def fleets(json_out: JsonOpt = False) -> None:
     """List the built-in fleets."""
     from keyroll.sandbox.fleet import builtin_fleets, load_fleet
 
-    rows = []
+    rows: list[dict[str, str | int]] = []
     for name, description in builtin_fleets().items():
         data = load_fleet(name)
         rows.append(
@@ -124,9 +124,7 @@ def fleets(json_out: JsonOpt = False) -> None:
     for col in ("name", "projects", "shared vars", "GitHub repos", "description"):
         table.add_column(col)
     for r in rows:
-        table.add_row(
-            r["name"], str(r["projects"]), str(r["shared_env"]), str(r["github_repos"]), r["description"]
-        )
+        table.add_row(*(str(r[k]) for k in ("name", "projects", "shared_env", "github_repos", "description")))
     out_console.print(table)
 
 

@@ -310,7 +310,7 @@ class GitHubApp:
         page, per_page = _paging(request)
         names = sorted(r.environments)
         chunk = names[(page - 1) * per_page : page * per_page]
-        items = [
+        items: list[dict[str, Any]] = [
             {
                 "id": 100 + i,
                 "name": n,

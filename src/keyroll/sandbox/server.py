@@ -204,7 +204,9 @@ class Sandbox:
                 **extra,
             )
             server = uvicorn.Server(config)
-            server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+            # uvicorn < 0.30 installs handlers in serve(); newer ones capture signals only in
+            # the main thread and re-raise them on exit, which ends every server in turn.
+            server.install_signal_handlers = lambda: None  # type: ignore[method-assign,attr-defined,unused-ignore]
             self._servers.append(server)
         tasks = [asyncio.create_task(s.serve()) for s in self._servers]
         while not all(s.started for s in self._servers):

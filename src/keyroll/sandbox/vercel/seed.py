@@ -102,22 +102,26 @@ def seed_state(state: VercelState, fleet: Mapping[str, Any], templates: Mapping[
         )
         state.shared[sv.id] = sv
     for pspec in fleet.get("projects", []):
-        project = state.project(pspec["name"])
-        assert project is not None
+        owner = state.project(pspec["name"])
+        assert owner is not None
         for dspec in pspec.get("deployments", []):
-            ce = project.custom_env(dspec["custom_environment"]) if dspec.get("custom_environment") else None
-            target = "production" if dspec.get("target") == "production" and ce is None else None
+            dep_ce = (
+                owner.custom_env(dspec["custom_environment"]) if dspec.get("custom_environment") else None
+            )
+            target = "production" if dspec.get("target") == "production" and dep_ce is None else None
             branch = dspec.get("git_branch") or ("main" if target == "production" else "")
-            if ce is not None and not branch:
-                matcher = ce.branch_matcher or {}
+            if dep_ce is not None and not branch:
+                matcher = dep_ce.branch_matcher or {}
                 branch = (
-                    matcher.get("pattern", ce.slug) if matcher.get("type", "equals") == "equals" else ce.slug
+                    matcher.get("pattern", dep_ce.slug)
+                    if matcher.get("type", "equals") == "equals"
+                    else dep_ce.slug
                 )
             state.create_deployment(
-                project,
+                owner,
                 target=target,
                 git_branch=branch,
-                custom_env_id=ce.id if ce else None,
+                custom_env_id=dep_ce.id if dep_ce else None,
                 meta={"githubCommitRef": branch, "githubCommitSha": state.new_hex(40)},
                 source="git",
                 ready_now=True,

@@ -360,3 +360,14 @@ def test_models_accept_v6_and_v13_shapes() -> None:
     assert v6.is_terminal
     ev = EnvVar.model_validate({"id": "1", "key": "K", "type": "system", "value": "VERCEL_URL"})
     assert ev.value == Secret("VERCEL_URL")
+
+
+def test_request_descriptions_never_show_data_plane_urls_or_queries() -> None:
+    from keyroll.providers.http import describe
+
+    assert describe("GET", "/v10/projects/web/env?decrypt=true") == "GET /v10/projects/web/env"
+    assert (
+        describe("POST", "https://eu1-fine-cat.upstash.io/acl/setuser/u/>secret-pw?_token=abc")
+        == "POST <url>/acl"
+    )
+    assert describe("POST", "http://127.0.0.1:5000") == "POST <url>"

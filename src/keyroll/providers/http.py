@@ -36,7 +36,7 @@ from keyroll.core.errors import (
 )
 from keyroll.core.secret import Secret
 
-__all__ = ["ApiClient", "BearerAuth", "Recover", "RetryPolicy", "TokenBucket", "error_message"]
+__all__ = ["ApiClient", "BearerAuth", "Recover", "RetryPolicy", "TokenBucket", "describe", "error_message"]
 
 log = logging.getLogger(__name__)
 
@@ -179,6 +179,20 @@ def _retry_after(resp: httpx.Response) -> float | None:
         return max(0.0, parsed.timestamp() - time.time()) if parsed else None
 
 
+def describe(method: str, path: str) -> str:
+    """A value-free description of a request for logs and errors.
+
+    Relative paths (control planes: ids and names) are shown without their query; absolute URLs
+    (data planes, whose origin is itself an env value and whose path may carry a command's
+    arguments) only by their first path segment.
+    """
+    url = httpx.URL(path)
+    if url.is_absolute_url:
+        first = url.path.strip("/").split("/", 1)[0]
+        return f"{method} <url>/{first}" if first else f"{method} <url>"
+    return f"{method} {url.path}"
+
+
 def error_message(resp: httpx.Response) -> tuple[str, str]:
     """Extract ``(code, message)`` from Vercel (``{"error":{code,message}}``), Upstash (``{"error": "…"}``),
     GitHub (``{"message": …}``) or plain-text bodies."""
@@ -267,6 +281,7 @@ class ApiClient:
         resp: httpx.Response | None = None
         failures = 0
         limited = 0
+        where = what or describe(method, path)
         while True:
             await bucket.acquire()
             self.calls[cls] += 1
@@ -274,9 +289,7 @@ class ApiClient:
                 resp = await self.http.request(method, path, **kwargs)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
                 last_exc, resp = exc, None
-                log.debug(
-                    "%s %s %s: %s (failure %d)", self.service, method, path, type(exc).__name__, failures + 1
-                )
+                log.debug("%s %s: %s (failure %d)", self.service, where, type(exc).__name__, failures + 1)
             else:
                 bucket.observe(resp.headers)
                 if self.is_rate_limited(resp):
@@ -284,19 +297,12 @@ class ApiClient:
                     if limited >= self.retry.rate_limit_attempts:
                         break
                     wait = _retry_after(resp)
-                    log.debug("%s %s %s: rate limited, waiting %.2fs", self.service, method, path, wait or 0)
+                    log.debug("%s %s: rate limited, waiting %.2fs", self.service, where, wait or 0)
                     bucket.pause_until(wait if wait is not None else self.retry.backoff(limited - 1))
                     continue
                 if resp.status_code not in self.retry.retry_statuses:
                     break
-                log.debug(
-                    "%s %s %s: HTTP %d (failure %d)",
-                    self.service,
-                    method,
-                    path,
-                    resp.status_code,
-                    failures + 1,
-                )
+                log.debug("%s %s: HTTP %d (failure %d)", self.service, where, resp.status_code, failures + 1)
             failures += 1
             if failures >= self.retry.attempts:
                 break
@@ -305,7 +311,6 @@ class ApiClient:
                 found = await recover()
                 if found is not None:
                     return found
-        where = what or f"{method} {path}"
         if resp is None:
             raise UnavailableError(
                 f"{self.service}: {where} failed: {type(last_exc).__name__ if last_exc else 'no response'}",

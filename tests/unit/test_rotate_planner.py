@@ -149,3 +149,18 @@ def test_boundaries_cover_every_step_twice() -> None:
     assert len(names) == 2 * len(plan.steps)
     assert names[0].startswith("before:") and names[1].startswith("after:")
     assert any(n.startswith("after:write_env:") for n in names)
+
+
+def test_a_credential_without_copies_still_runs_its_steps_in_order() -> None:
+    """No location to write: the probe follows the mint/roll, the revoke follows the probe."""
+    world, _ = small_world()
+    inv = fake_inventory(world)
+    inv = dataclasses.replace(inv, locations=tuple(loc for loc in inv.locations if "SIGNING" not in loc.key))
+    creds = [c.fingerprint for c in inv.credentials if c.kind is CredentialKind.SIGNING_KEY_CURRENT]
+    plan = make_plan(inv, credentials=creds)
+    steps = {s.id.split("/", 1)[1]: s for s in plan.credentials[0].steps}
+    gid = plan.credentials[0].steps[0].id.split("/")[0]
+    assert steps["probe"].depends_on == (f"{gid}/roll1",)
+    assert steps["roll2"].depends_on == (f"{gid}/probe",)
+    assert steps["probe2"].depends_on == (f"{gid}/roll2",)
+    assert any("no copy" in w for w in plan.credentials[0].warnings)

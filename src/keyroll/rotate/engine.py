@@ -46,6 +46,7 @@ from keyroll.providers.factory import Providers
 from keyroll.rotate import crash
 from keyroll.rotate.distribute import write_locations
 from keyroll.rotate.gates import ACTIONS as GATE_ACTIONS
+from keyroll.rotate.groups import credential_role
 from keyroll.rotate.journal import Journal, StepRecord
 from keyroll.rotate.options import ApplyOptions, CredentialOutcome, HumanActions, RunResult, SecretSource
 from keyroll.rotate.planner import inventory_digest, validate_plan
@@ -53,7 +54,7 @@ from keyroll.rotate.redeploy import await_ready, reconcile_redeploy, redeploy
 from keyroll.rotate.runtime import Action, BuildStats, Runtime, WaitingForHuman, gid_of
 from keyroll.rotate.strategies import ACTIONS as STRATEGY_ACTIONS
 from keyroll.rotate.strategies import RESTORE_ON_FAILURE, UNDO_MINT
-from keyroll.rotate.strategies.common import ROLE_OF_KIND, describe_error
+from keyroll.rotate.strategies.common import describe_error
 
 __all__ = ["ACTIONS", "Engine", "PlanDriftError", "group_state"]
 
@@ -143,8 +144,7 @@ def _old_values(inv: Inventory, cp: CredentialPlan, spec: dict[str, Any]) -> dic
         if cp.strategy is Strategy.MANUAL:
             out.setdefault("value", cred.value)
             continue
-        role = ROLE_OF_KIND.get(cred.kind, "value")
-        out.setdefault(role, cred.value)
+        out.setdefault(credential_role(cred), cred.value)
         if cred.kind is CredentialKind.URL_WITH_PASSWORD:
             parts = urllib.parse.urlsplit(cred.value.reveal())
             if parts.password:
@@ -535,7 +535,13 @@ class Engine:
             )
         rec = rt.records.get(step.id)
         j = self.journal
-        if rec is not None and rec.state is StepState.RUNNING and action.reconcile is not None:
+        # an intent without outcome, or a failure that may have come after the action (a 5xx
+        # answer to a reset that happened): read provider state back before acting again
+        if (
+            rec is not None
+            and rec.state in (StepState.RUNNING, StepState.FAILED)
+            and action.reconcile is not None
+        ):
             detail = await action.reconcile(step, rt)
             if detail is not None:
                 self._outcome(rt, step, StepState.DONE, {**detail, "reconciled": True})

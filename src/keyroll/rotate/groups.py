@@ -33,8 +33,10 @@ __all__ = [
     "Group",
     "build_groups",
     "check_strategy",
+    "credential_role",
     "default_strategy",
     "is_keyroll_user",
+    "is_readonly_user",
     "location_spec",
     "role_of",
 ]
@@ -45,6 +47,29 @@ KEYROLL_USERS = ("keyroll-a", "keyroll-b")
 """The two alternating ACL users of the ``redis_acl`` strategy."""
 
 _URL_KEY = re.compile(r"(^|_)(URL|URI|DSN)($|_)", re.IGNORECASE)
+
+
+def is_readonly_note(cred: Credential) -> bool:
+    """True when the inventory marked a token read-only (QStash read-only tokens share the token kind)."""
+    return any("read-only" in n.lower() or "readonly" in n.lower() for n in cred.notes)
+
+
+def is_readonly_user(user: str) -> bool:
+    """Read-only Redis users: Upstash's ``default_ro`` and keyroll's ``keyroll-ro-a/-b``."""
+    return user == "default_ro" or user.startswith("keyroll-ro-")
+
+
+def credential_role(cred: Credential) -> str:
+    """The role of a credential's own value in its group (``rest_token``, ``token``, …)."""
+    from keyroll.rotate.strategies.common import ROLE_OF_KIND
+
+    if cred.kind is CredentialKind.QSTASH_TOKEN and is_readonly_note(cred):
+        return "readonly_token"
+    if cred.kind is CredentialKind.ACL_REST_TOKEN and is_readonly_user(cred.acl_user):
+        return "readonly_rest_token"
+    if cred.kind is CredentialKind.ACL_PASSWORD and is_readonly_user(cred.acl_user):
+        return "ro_password"
+    return ROLE_OF_KIND.get(cred.kind, "value")
 
 
 def is_keyroll_user(user: str) -> bool:
@@ -158,7 +183,14 @@ class Group:
             CredentialKind.URL_WITH_PASSWORD,
         ]
         rank = {k: i for i, k in enumerate(order)}
-        return sorted(self.credentials, key=lambda c: (rank.get(c.kind, 99), c.fingerprint))[0]
+        return sorted(
+            self.credentials,
+            key=lambda c: (
+                is_readonly_user(c.acl_user) or is_readonly_note(c),
+                rank.get(c.kind, 99),
+                c.fingerprint,
+            ),
+        )[0]
 
     @property
     def gid(self) -> str:
@@ -284,6 +316,8 @@ def role_of(loc: Location, cred: Credential, strategy: Strategy) -> str:
         return "value"
     k = cred.kind
     url_like = loc.form is Form.URL or bool(_URL_KEY.search(loc.key or loc.secret_name or ""))
+    if k is CredentialKind.ACL_REST_TOKEN and is_readonly_user(cred.acl_user):
+        return "readonly_rest_token"
     if k in (CredentialKind.REST_TOKEN, CredentialKind.ACL_REST_TOKEN):
         return "rest_token"
     if k is CredentialKind.READONLY_REST_TOKEN:
@@ -292,6 +326,8 @@ def role_of(loc: Location, cred: Credential, strategy: Strategy) -> str:
         return "url"
     if k in (CredentialKind.PASSWORD, CredentialKind.ACL_PASSWORD):
         return "url" if url_like else "password"
+    if k is CredentialKind.QSTASH_TOKEN and is_readonly_note(cred):
+        return "readonly_token"
     if k is CredentialKind.QSTASH_TOKEN or k is CredentialKind.INDEX_TOKEN:
         return "token"
     if k is CredentialKind.INDEX_READONLY_TOKEN:

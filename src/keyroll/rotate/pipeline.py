@@ -253,4 +253,6 @@ def distribution_steps(
         tails.append(shared_id)
     if not tails:
         tails.extend(s.id for s in steps)
+    if not tails:  # nothing to distribute: the next step follows what came before
+        tails.extend(after)
     return steps, list(dict.fromkeys(tails))

@@ -64,9 +64,10 @@ def base_spec(ctx: PlanContext) -> dict[str, Any]:
     g = ctx.group
     p = g.primary
     creds: dict[str, str] = {}
+    from keyroll.rotate.groups import credential_role, is_readonly_user
+
     for c in g.credentials:
-        role = ROLE_OF_KIND.get(c.kind, "value")
-        creds.setdefault(role, str(c.fingerprint))
+        creds.setdefault(credential_role(c), str(c.fingerprint))
     endpoint = (
         next((c.endpoint for c in g.credentials if c.endpoint.startswith(("http://", "https://"))), "")
         or p.endpoint
@@ -78,7 +79,9 @@ def base_spec(ctx: PlanContext) -> dict[str, Any]:
         "resource_id": p.resource_id,
         "resource_name": p.resource_name,
         "management": p.management.value,
-        "acl_user": next((c.acl_user for c in g.credentials if c.acl_user), ""),
+        "acl_user": next(
+            (c.acl_user for c in g.credentials if c.acl_user and not is_readonly_user(c.acl_user)), ""
+        ),
         "credentials": creds,
         "fingerprints": [str(f) for f in g.fingerprints],
         "rest_url": endpoint if endpoint.startswith(("http://", "https://")) else "",

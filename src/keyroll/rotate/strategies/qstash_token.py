@@ -93,6 +93,7 @@ def _store(rt: Runtime, gid: str, user: Any) -> dict[str, Any]:
     fps = {"token": user.token.fingerprint}
     if user.read_only_token is not None:
         rt.put_value(gid, "new", "readonly_token", user.read_only_token)
+        fps["readonly_token"] = user.read_only_token.fingerprint
     return {"new": fps}
 
 

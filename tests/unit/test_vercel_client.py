@@ -371,3 +371,31 @@ def test_request_descriptions_never_show_data_plane_urls_or_queries() -> None:
         == "POST <url>/acl"
     )
     assert describe("POST", "http://127.0.0.1:5000") == "POST <url>"
+
+
+async def test_token_bucket_probes_first_then_follows_the_service_window() -> None:
+    import asyncio
+    import time
+
+    from keyroll.providers.http import TokenBucket
+
+    bucket = TokenBucket(100, 60)
+    await bucket.acquire()  # the probe goes alone
+    second = asyncio.create_task(bucket.acquire())
+    await asyncio.sleep(0.02)
+    assert not second.done(), "no burst before the first answer"
+    bucket.observe(
+        {
+            "x-ratelimit-limit": "3",
+            "x-ratelimit-remaining": "2",
+            "x-ratelimit-reset": str(int(time.time()) + 30),
+        }
+    )
+    bucket.settle()
+    await asyncio.wait_for(second, 1)
+    await asyncio.wait_for(bucket.acquire(), 1)  # the second of the two the window still allows
+    third = asyncio.create_task(bucket.acquire())
+    await asyncio.sleep(0.05)
+    assert not third.done(), "the window is spent: wait for its reset, no refill in between"
+    third.cancel()
+    assert bucket.capacity == 3

@@ -42,13 +42,15 @@ log = logging.getLogger(__name__)
 
 
 class TokenBucket:
-    """An async token bucket: ``capacity`` requests per ``period`` seconds.
+    """An async rate limiter for one endpoint class.
 
-    :meth:`observe` adjusts it from response headers (``X-RateLimit-Limit/Remaining/Reset``):
-    what is left is spread over the rest of the window, and an exhausted window blocks every
-    acquirer until its reset, when the whole limit is available again (the services count
-    fixed windows). :meth:`pause_until` blocks everyone after a 429, then lets one request
-    probe.
+    It starts as a token bucket (``capacity`` requests per ``period`` seconds, seeded from
+    documented limits). Once a response carries ``X-RateLimit-Limit/Remaining/Reset`` it
+    switches to the services' own model, fixed windows: at most ``Remaining`` more requests
+    until ``Reset``, then the whole ``Limit`` again, with no refill in between (a refilling
+    bucket would overshoot a window it has already spent). :meth:`pause_until` blocks everyone
+    after a 429 and then lets one request probe. Until the first response is seen, only one
+    request is in flight (:meth:`settle`), so a burst sized by the seed cannot overshoot.
     """
 
     def __init__(self, capacity: float, period: float = 60.0, *, clock: Callable[[], float] = time.monotonic):
@@ -60,11 +62,19 @@ class TokenBucket:
         self._blocked_until = 0.0
         self._grant = 0.0
         """tokens available when the current block ends"""
+        self._window_end: float | None = None
+        """clock time the service's current window ends (``None``: not known)"""
+        self._windowed = False
+        """True once the service has told us its windows through headers"""
+        self._last_reset: float | None = None
+        self._inflight = 0
         self._lock = asyncio.Lock()
+        self._calibrated = asyncio.Event()
+        self._probing = False
 
     @property
     def rate(self) -> float:
-        """Refill rate in tokens per second."""
+        """Refill rate in tokens per second (before any header was seen)."""
         return self.capacity / self.period
 
     def _refill(self) -> None:
@@ -73,11 +83,29 @@ class TokenBucket:
             self._tokens = max(self._tokens, min(self._grant, self.capacity))
             self._blocked_until = 0.0
             self._grant = 0.0
-        self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
+        if self._windowed and self._window_end is not None:
+            if now >= self._window_end:
+                self._tokens = self.capacity
+                self._last_reset = self._window_end
+                self._window_end = None
+        elif not self._windowed or self._inflight == 0:
+            # no window known (yet, or no answer since the last reset, and none on the way):
+            # refill at the average rate, so failures without headers never stall the limiter
+            self._tokens = min(self.capacity, self._tokens + (now - self._updated) * self.rate)
         self._updated = now
+
+    def _wait_s(self) -> float:
+        if self._windowed and self._window_end is not None:
+            return max(0.005, self._window_end - self._clock())
+        return max(0.005, (1 - self._tokens) / self.rate)
 
     async def acquire(self) -> None:
         """Wait until a request may be sent."""
+        if not self._calibrated.is_set():
+            if self._probing:
+                await self._calibrated.wait()
+            else:
+                self._probing = True
         async with self._lock:
             while True:
                 now = self._clock()
@@ -87,8 +115,14 @@ class TokenBucket:
                 self._refill()
                 if self._tokens >= 1:
                     self._tokens -= 1
+                    self._inflight += 1
                     return
-                await asyncio.sleep((1 - self._tokens) / self.rate)
+                await asyncio.sleep(self._wait_s())
+
+    def settle(self) -> None:
+        """A request of this bucket has finished (answered or failed): call once per :meth:`acquire`."""
+        self._inflight = max(0, self._inflight - 1)
+        self._calibrated.set()
 
     def _block(self, seconds: float, grant: float) -> None:
         self._refill()
@@ -97,7 +131,7 @@ class TokenBucket:
         self._tokens = 0.0
 
     def observe(self, headers: Mapping[str, str]) -> None:
-        """Correct the bucket from ``X-RateLimit-Limit/Remaining/Reset`` headers."""
+        """Correct the limiter from ``X-RateLimit-Limit/Remaining/Reset`` headers."""
         try:
             limit = headers.get("x-ratelimit-limit")
             remaining = headers.get("x-ratelimit-remaining")
@@ -109,15 +143,24 @@ class TokenBucket:
             rem = float(remaining)
             reset_s = float(reset)
             # Reset is an epoch second in Vercel's and GitHub's headers; small values are a delta.
-            delta = reset_s - time.time() if reset_s > 1e9 else reset_s
-            if rem <= 0 and delta > 0:
-                self._block(min(delta, 3600.0), grant=self.capacity)
+            delta = min(reset_s - time.time() if reset_s > 1e9 else reset_s, 3600.0)
+            if delta <= 0:
                 return
             self._refill()
-            self._tokens = min(self._tokens, rem)
-            if delta > 0 and 0 < rem < self.capacity:
-                # Spread what is left over the rest of the window.
-                self.period = max(self.capacity / max(rem / delta, 1e-6), 1e-3)
+            end = self._clock() + delta
+            if not self._windowed:
+                # first sight (only the probe was in flight): the service's count is the truth
+                self._windowed = True
+                self._tokens = min(self.capacity, rem)
+            else:
+                # requests still in flight are not in this count yet: never raise the budget
+                self._tokens = min(self._tokens, rem)
+            if self._window_end is None or end > self._window_end:
+                if self._window_end is None and self._last_reset is not None and end > self._last_reset:
+                    self.period = end - self._last_reset  # the window length, learnt
+                self._window_end = end
+            if rem <= 0:
+                self._block(delta, grant=self.capacity)
         except (TypeError, ValueError):
             return
 
@@ -288,10 +331,15 @@ class ApiClient:
             try:
                 resp = await self.http.request(method, path, **kwargs)
             except (httpx.TimeoutException, httpx.TransportError) as exc:
+                bucket.settle()
                 last_exc, resp = exc, None
                 log.debug("%s %s: %s (failure %d)", self.service, where, type(exc).__name__, failures + 1)
+            except BaseException:
+                bucket.settle()
+                raise
             else:
                 bucket.observe(resp.headers)
+                bucket.settle()
                 if self.is_rate_limited(resp):
                     limited += 1
                     if limited >= self.retry.rate_limit_attempts:

@@ -3,8 +3,9 @@
 One :class:`Guard` per service. Fault decisions are deterministic: the *n*-th decision of a
 kind on a service is a pure function of ``faults.seed``, so a run with the same seed and the
 same request order injects the same faults. Rate limits are fixed windows of
-``world.rate_window_s`` seconds per endpoint class, counted from the world's start, like the
-per-endpoint limits of the real APIs (other classes keep working while one is limited).
+``world.rate_window_s`` seconds per endpoint class, like the
+per-endpoint limits of the real APIs (other classes keep working while one is limited);
+windows are aligned to multiples of the window length since the epoch.
 """
 
 from __future__ import annotations
@@ -88,8 +89,10 @@ class Guard:
         """Count one request of ``cls``; says whether it is allowed and what the headers say."""
         window = max(self.world.rate_window_s, 1e-3)
         now = self.world.clock()
-        index = int((now - self.world.started_at) // window)
-        reset = self.world.started_at + (index + 1) * window
+        # windows are aligned to the epoch, so with whole-second windows the integer
+        # X-RateLimit-Reset the real APIs send is exact
+        index = int(now // window)
+        reset = (index + 1) * window
         limit = self.limit_of(cls)
         with self._lock:
             current, count = self._windows.get(cls, (index, 0))

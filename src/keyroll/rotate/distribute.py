@@ -99,6 +99,30 @@ def render(
     return value if form not in ("url_encoded", "base64") else Secret(encode(value.reveal(), form))
 
 
+def _render_journaled(
+    rt: Runtime,
+    gid: str,
+    specs: list[dict[str, Any]],
+    values: Mapping[str, Secret],
+    currents: list[Secret | None],
+    endpoint: Mapping[str, Any],
+) -> list[Secret]:
+    """Render every copy; a value that is not itself in the set (a URL built around a new
+    password, an encoded form) is journaled as ``<gid>:rendered:<fp>`` before it is written, so
+    that verify can probe exactly what was written."""
+    known = {v.fingerprint for v in values.values()}
+    out = []
+    for spec, current in zip(specs, currents, strict=True):
+        value = render(spec, values, current, endpoint)
+        if gid and value.fingerprint not in known:
+            name = "rendered:" + value.fingerprint.split(":", 1)[-1]
+            if not rt.has_value(gid, "rendered", name.split(":", 1)[1]):
+                rt.put_value(gid, "rendered", name.split(":", 1)[1], value)
+            known.add(value.fingerprint)
+        out.append(value)
+    return out
+
+
 async def _current_value(rt: Runtime, spec: Mapping[str, Any]) -> Secret | None:
     """The readable current value of a Vercel var (needed to keep a URL's other parts)."""
     if spec["role"] != "url" or spec.get("type") == "sensitive":
@@ -117,9 +141,10 @@ async def _write_project(
     specs: list[dict[str, Any]],
     values: Mapping[str, Secret],
     endpoint: Mapping[str, Any],
+    gid: str = "",
 ) -> dict[str, Any]:
     currents = await asyncio.gather(*(_current_value(rt, s) for s in specs))
-    rendered = [render(s, values, c, endpoint) for s, c in zip(specs, currents, strict=True)]
+    rendered = _render_journaled(rt, gid, specs, values, list(currents), endpoint)
     batch: list[tuple[dict[str, Any], Secret]] = []
     single: list[tuple[dict[str, Any], Secret]] = []
     for spec, value in zip(specs, rendered, strict=True):
@@ -192,10 +217,20 @@ async def _write_project(
 
 
 async def _write_shared(
-    rt: Runtime, specs: list[dict[str, Any]], values: Mapping[str, Secret], endpoint: Mapping[str, Any]
+    rt: Runtime,
+    specs: list[dict[str, Any]],
+    values: Mapping[str, Secret],
+    endpoint: Mapping[str, Any],
+    gid: str = "",
 ) -> dict[str, Any]:
     currents = await asyncio.gather(*(_current_value(rt, s) for s in specs))
-    rendered = {s["env_id"]: render(s, values, c, endpoint) for s, c in zip(specs, currents, strict=True)}
+    rendered = dict(
+        zip(
+            [s["env_id"] for s in specs],
+            _render_journaled(rt, gid, specs, values, list(currents), endpoint),
+            strict=True,
+        )
+    )
     pending = dict(rendered)
     attempts = max(1, rt.options.write_retries) + 1
     for attempt in range(attempts):
@@ -231,11 +266,15 @@ def _scope(spec: Mapping[str, Any]) -> SecretScope:
 
 
 async def _write_github(
-    rt: Runtime, specs: list[dict[str, Any]], values: Mapping[str, Secret], endpoint: Mapping[str, Any]
+    rt: Runtime,
+    specs: list[dict[str, Any]],
+    values: Mapping[str, Secret],
+    endpoint: Mapping[str, Any],
+    gid: str = "",
 ) -> dict[str, Any]:
     out = []
-    for spec in specs:
-        value = render(spec, values, None, endpoint)
+    rendered = _render_journaled(rt, gid, specs, values, [None] * len(specs), endpoint)
+    for spec, value in zip(specs, rendered, strict=True):
         await rt.github.put_secret(_scope(spec), spec["name"], value)
         out.append(
             {
@@ -364,19 +403,22 @@ async def write_locations(
     *,
     old: Mapping[str, Secret] | None = None,
     restore: bool = False,
+    gid: str = "",
 ) -> dict[str, Any]:
     """Write ``values`` to every copy in ``specs`` (all of one ``target``: vercel/shared/github/files).
+
+    With ``gid``, derived values (URLs, encoded forms) are journaled before they are written.
 
     :raises RotationError: a write kept failing after retries.
     :raises ProviderError: a provider refused (auth, not found).
     """
     started = rt.now()
     if target == "vercel":
-        detail = await _write_project(rt, specs[0]["project_id"], specs, values, endpoint)
+        detail = await _write_project(rt, specs[0]["project_id"], specs, values, endpoint, gid)
     elif target == "shared":
-        detail = await _write_shared(rt, specs, values, endpoint)
+        detail = await _write_shared(rt, specs, values, endpoint, gid)
     elif target == "github":
-        detail = await _write_github(rt, specs, values, endpoint)
+        detail = await _write_github(rt, specs, values, endpoint, gid)
     elif target == "files":
         detail = await _write_files(rt, specs, values, old or {}, restore=restore)
     else:

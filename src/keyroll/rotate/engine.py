@@ -77,6 +77,7 @@ async def _write(step: Step, rt: Runtime) -> dict[str, Any]:
         values,
         rt.spec(step),
         old=rt.values(gid, "old"),
+        gid=gid,
     )
 
 

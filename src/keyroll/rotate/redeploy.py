@@ -94,6 +94,15 @@ async def redeploy(
                     break
                 results.append({**shared, "adopted": True, "shared_build": True})
                 return
+        # builds of the same source started before our write lack it; were one of them to finish
+        # after ours, it would be promoted over ours. Let them finish first, so ours is promoted last.
+        for t0, fut in list(rt.project_builds.get(key, [])):
+            if t0 < written_at:
+                try:
+                    older = await asyncio.shield(fut)
+                except Exception:
+                    continue
+                await _until_terminal(rt, older["new"])
         loop = asyncio.get_running_loop()
         mine: asyncio.Future[dict[str, Any]] = loop.create_future()
         rt.project_builds.setdefault(key, []).append((time.time(), mine))
@@ -115,6 +124,21 @@ async def redeploy(
     for r in results:
         rt.note(f"{name or step.project_id}: redeploying {r['old']} → {r['new']}")
     return {"redeploy_started": started, "env_written_at": written_at, "deployments": results}
+
+
+async def _until_terminal(rt: Runtime, deployment_id: str) -> str:
+    """Wait until a deployment is READY/ERROR/CANCELED (or the build timeout); its last state."""
+    deadline = time.time() + rt.options.build_timeout_s
+    delay = max(rt.options.poll_interval_s, 0.01)
+    while True:
+        try:
+            state = (await rt.vercel.get_deployment(deployment_id)).ready_state
+        except KeyrollError:
+            state = "UNKNOWN"
+        if state in ("READY", *_FAILED) or time.time() > deadline:
+            return state
+        await asyncio.sleep(delay)
+        delay = min(delay * 1.5, max(rt.options.poll_interval_s, rt.builds.estimate_s / 10, 0.01))
 
 
 async def reconcile_redeploy(step: Step, rt: Runtime) -> dict[str, Any] | None:

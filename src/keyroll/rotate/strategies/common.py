@@ -160,35 +160,82 @@ async def gentoken(rt: Runtime, url: str, admin: Secret, user: str) -> tuple[Sec
     return Secret(result), True
 
 
-async def acl(rt: Runtime, url: str, admin: Secret, *args: str | Secret, what: str) -> Any:
-    """Run one ``ACL …`` command. Every argument holding a password is a :class:`Secret`
-    (``Secret(">" + pw)``): the client replaces them in error text, because Redis echoes rules.
-    Errors become a :class:`RotationError` naming the command, never an argument."""
+async def acl(rt: Runtime, step: Step, url: str, admin: Secret, *args: str | Secret, what: str) -> Any:
+    """Run one ``ACL …`` command as ``admin``. Every argument holding a password is a
+    :class:`Secret` (``Secret(">" + pw)``): the client replaces them in error text, because Redis
+    echoes rules. A rejected admin token (another credential of the same database was just
+    reset) is refreshed once. Errors become a :class:`RotationError` naming the command only."""
     assert rt.providers.redis is not None
-    try:
-        return await rt.providers.redis.command(url, admin, *args)
-    except AuthError:
-        raise RotationError(
-            f"{what}: the admin token was rejected", hint="check the database's default token"
-        ) from None
-    except ProviderError as exc:
-        text = exc.message
-        for a in args:
-            if isinstance(a, Secret):
-                text = text.replace(a.reveal(), str(a.fingerprint))
-        raise RotationError(
-            f"{what} failed ({text})",
-            hint="check that ACLs are enabled on the database (a paid plan) and the token may run ACL",
-        ) from None
+    for attempt in range(2):
+        try:
+            return await rt.providers.redis.command(url, admin, *args)
+        except AuthError:
+            fresh = await redis_admin(rt, step, refresh=True, rejected=admin) if attempt == 0 else None
+            if fresh is None or fresh == admin:
+                raise RotationError(
+                    f"{what}: the admin token was rejected", hint="check the database's default token"
+                ) from None
+            admin = fresh
+        except ProviderError as exc:
+            text = exc.message
+            for a in args:
+                if isinstance(a, Secret):
+                    text = text.replace(a.reveal(), str(a.fingerprint))
+            raise RotationError(
+                f"{what} failed ({text})",
+                hint="check that ACLs are enabled on the database (a paid plan) and the token may run ACL",
+            ) from None
+    raise AssertionError("unreachable")
 
 
-async def redis_admin(rt: Runtime, step: Step, *, prefer_new: bool = False) -> Secret:
+def _same_database_tokens(rt: Runtime, spec: dict[str, Any]) -> list[Secret]:
+    """Admin-capable tokens other credentials of this run minted for the same database
+    (a reset's new default token, a keyroll-a/-b token), newest sets first."""
+    out: list[Secret] = []
+    for cp in rt.plan.credentials:
+        other: dict[str, Any] = next((s.params["group"] for s in cp.steps if "group" in s.params), {})
+        if other.get("product") != "redis" or other.get("resource_id") != spec.get("resource_id"):
+            continue
+        gid = cp.steps[0].id.split("/", 1)[0]
+        for value_set in ("reset", "new"):
+            if value_set == "new" and other.get("strategy") != "redis_acl":
+                continue
+            value = rt.get_value(gid, value_set, "rest_token")
+            if value is not None:
+                out.append(value)
+    return out
+
+
+async def redis_admin(
+    rt: Runtime,
+    step: Step,
+    *,
+    prefer_new: bool = False,
+    refresh: bool = False,
+    rejected: Secret | None = None,
+) -> Secret:
     """A REST token allowed to run ``ACL`` commands on the group's database.
 
+    :param refresh: the cached one was rejected: look at what this run minted for the same
+        database and ask the Developer API again.
     :raises RotationError: none is known (no Developer API access and no admin token).
     """
     gid = gid_of(step)
     spec = rt.spec(step)
+    if refresh:
+        for token in _same_database_tokens(rt, spec):
+            if token != rejected:
+                return token
+        if (
+            spec.get("management") == Management.NATIVE.value
+            and spec.get("resource_id")
+            and rt.providers.upstash
+        ):
+            db = await rt.upstash.get_redis(spec["resource_id"])
+            if db.rest_token is not None and db.rest_token != rejected:
+                rt.put_value(gid, "admin", "rest_token", db.rest_token)
+                return db.rest_token
+        raise RotationError(f"no working admin token for Redis database {spec.get('resource_name') or gid}")
     order = [("reset", "rest_token"), ("admin", "rest_token")]
     if prefer_new and spec.get("strategy") == "redis_acl":
         order.insert(0, ("new", "rest_token"))
@@ -288,6 +335,11 @@ async def _resync_wait(step: Step, rt: Runtime) -> dict[str, Any]:
             fp = var.value.fingerprint if var.value is not None else ""
             changed = (fp and fp not in ours) or (not fp and var.updated_at / 1000 >= since)
             if changed:
+                role = str(loc.get("role") or "value")
+                if (
+                    var.value is not None and role != "url"
+                ):  # journal the token Vercel now holds (verify probes it)
+                    rt.put_value(gid, "resync", role, var.value)
                 done.append(
                     {
                         "project_id": loc["project_id"],

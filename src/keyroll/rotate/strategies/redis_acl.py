@@ -240,6 +240,7 @@ async def _mint(step: Step, rt: Runtime) -> dict[str, Any]:
             rt.put_value(gid, "new", f"{prefix}password", pw)  # journaled before it is used
         await acl(
             rt,
+            step,
             url,
             admin,
             "ACL",
@@ -251,7 +252,7 @@ async def _mint(step: Step, rt: Runtime) -> dict[str, Any]:
             what=f"ACL SETUSER {name}",
         )
         token_role = "rest_token" if not prefix else "readonly_rest_token"
-        result = await acl(rt, url, admin, "ACL", "RESTTOKEN", name, pw, what=f"ACL RESTTOKEN {name}")
+        result = await acl(rt, step, url, admin, "ACL", "RESTTOKEN", name, pw, what=f"ACL RESTTOKEN {name}")
         if not isinstance(result, str) or not result:
             raise RotationError(f"ACL RESTTOKEN {name} returned no token")
         token = Secret(result)
@@ -313,7 +314,9 @@ async def _deluser(step: Step, rt: Runtime) -> dict[str, Any]:
     assert rt.providers.redis is not None
     users = [previous, _ro_twin(previous)]
     before = rt.now()
-    removed = await acl(rt, spec["rest_url"], admin, "ACL", "DELUSER", *users, what=f"ACL DELUSER {previous}")
+    removed = await acl(
+        rt, step, spec["rest_url"], admin, "ACL", "DELUSER", *users, what=f"ACL DELUSER {previous}"
+    )
     return {
         **evidence,
         "deleted_users": users,
@@ -337,7 +340,7 @@ async def undo_mint(step: Step, rt: Runtime) -> dict[str, Any]:
     admin = await redis_admin(rt, step)
     assert rt.providers.redis is not None
     users = [user, _ro_twin(user)]
-    await acl(rt, spec["rest_url"], admin, "ACL", "DELUSER", *users, what=f"ACL DELUSER {user}")
+    await acl(rt, step, spec["rest_url"], admin, "ACL", "DELUSER", *users, what=f"ACL DELUSER {user}")
     return {"deleted_users": users}
 
 

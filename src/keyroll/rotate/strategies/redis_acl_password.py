@@ -96,9 +96,18 @@ async def _add(step: Step, rt: Runtime) -> dict[str, Any]:
         pw, native = await gentoken(rt, url, admin, user)
         rt.put_value(gid, "new", "password", pw)  # journaled before it is used
     await acl(
-        rt, url, admin, "ACL", "SETUSER", user, "on", Secret(">" + pw.reveal()), what=f"ACL SETUSER {user}"
+        rt,
+        step,
+        url,
+        admin,
+        "ACL",
+        "SETUSER",
+        user,
+        "on",
+        Secret(">" + pw.reveal()),
+        what=f"ACL SETUSER {user}",
     )
-    result = await acl(rt, url, admin, "ACL", "RESTTOKEN", user, pw, what=f"ACL RESTTOKEN {user}")
+    result = await acl(rt, step, url, admin, "ACL", "RESTTOKEN", user, pw, what=f"ACL RESTTOKEN {user}")
     if not isinstance(result, str) or not result:
         raise RotationError(f"ACL RESTTOKEN {user} returned no token")
     token = Secret(result)
@@ -126,6 +135,7 @@ async def _remove(step: Step, rt: Runtime) -> dict[str, Any]:
     if old is not None:
         await acl(
             rt,
+            step,
             spec["rest_url"],
             admin,
             "ACL",
@@ -138,6 +148,7 @@ async def _remove(step: Step, rt: Runtime) -> dict[str, Any]:
     else:
         await acl(
             rt,
+            step,
             spec["rest_url"],
             admin,
             "ACL",
@@ -163,6 +174,7 @@ async def undo_mint(step: Step, rt: Runtime) -> dict[str, Any]:
     assert rt.providers.redis is not None
     await acl(
         rt,
+        step,
         spec["rest_url"],
         admin,
         "ACL",

@@ -27,7 +27,7 @@ import os
 import secrets as pysecrets
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -150,7 +150,6 @@ class Journal:
         self._enc: AESGCM | None = None
         self._mac_key: bytes | None = None
         self._lock_fd: int | None = None
-        self._last_hash: str | None = None
         if key is not None:
             self._unlock(key)
 
@@ -449,12 +448,6 @@ class Journal:
             return None
 
     # -- entries -------------------------------------------------------------------------
-    def _tail_hash(self) -> str:
-        if self._last_hash is None:
-            row = self._conn.execute("SELECT hash FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
-            self._last_hash = str(row[0]) if row else _GENESIS
-        return self._last_hash
-
     def append(
         self,
         run_id: str,
@@ -515,7 +508,6 @@ class Journal:
                 raise
         except sqlite3.DatabaseError as exc:
             raise self._db_error(self.path, exc) from None
-        self._last_hash = digest
         return JournalEntry(seq, ts, run_id, step_id, phase, state, kind, credential, project_id, detail)
 
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
@@ -697,7 +689,3 @@ class Journal:
                 if Secret(plain.decode("utf-8", "replace")).fingerprint != fp:
                     problems.append(f"secret {name!r} of run {rid}: fingerprint mismatch")
         return problems
-
-    def iter_secret_names(self, run_id: str) -> Iterator[str]:
-        """Names of the secrets stored for a run."""
-        yield from self.secret_fingerprints(run_id)

@@ -10,7 +10,7 @@ from typing import Any
 from keyroll.core.errors import AuthError, KeyrollError, ProviderError, RotationError
 from keyroll.core.model import CredentialKind, Management, Step, StepKind
 from keyroll.core.secret import Secret
-from keyroll.rotate.pipeline import PlanContext, projects_of
+from keyroll.rotate.pipeline import PlanContext
 from keyroll.rotate.runtime import Action, Probe, Runtime, WaitingForHuman, gid_of
 
 __all__ = [
@@ -255,11 +255,6 @@ async def redis_admin(
         f"no admin token for Redis database {spec.get('resource_name') or spec.get('resource_id') or gid}",
         hint="set UPSTASH_EMAIL/UPSTASH_API_KEY, or make the default REST token readable to keyroll",
     )
-
-
-def projects_with_locations(locations: list[dict[str, Any]]) -> list[str]:
-    """Projects affected by a list of copies."""
-    return projects_of(locations)
 
 
 # -- human steps and resync waits --------------------------------------------------------

@@ -48,12 +48,6 @@ INSTALLERS = (
 """Modules with an ``install(world, fleet) -> None`` function, in installation order."""
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 class Sandbox:
     """The emulated world, served on 127.0.0.1."""
 
@@ -132,12 +126,15 @@ class Sandbox:
                 continue
             install(self.world, fleet)
         for name in self.world.services:
-            self.world.urls[name] = f"http://127.0.0.1:{_free_port()}"
+            # ports are bound now and held until serving, so no other process can take them;
+            # a service that needed its URL while installing reserved it already
+            if name not in self.world.urls:
+                self.world.reserve_url(name)
         if self.tls:
             self.tls_files = make_certificates(self.state_dir / "tls")
             for name in TLS_SERVICES:
                 if name in self.world.services:
-                    self.world.tls_urls[name] = f"https://127.0.0.1:{_free_port()}"
+                    self.world.reserve_url(name, "https")
         self._installed = True
 
     @property
@@ -192,12 +189,13 @@ class Sandbox:
         if self.tls_files is not None:
             ssl = {"ssl_certfile": str(self.tls_files.cert), "ssl_keyfile": str(self.tls_files.key)}
             listeners += [(self.world.services[n], url, ssl) for n, url in self.world.tls_urls.items()]
+        sockets: list[socket.socket] = []
         for app, url, extra in listeners:
-            port = int(url.rsplit(":", 1)[1])
+            sockets.append(self.world.socket_for(url))
             config = uvicorn.Config(
                 app,
                 host="127.0.0.1",
-                port=port,
+                port=int(url.rsplit(":", 1)[1]),
                 log_level="warning",
                 access_log=False,
                 lifespan="off",
@@ -208,7 +206,10 @@ class Sandbox:
             # the main thread and re-raise them on exit, which ends every server in turn.
             server.install_signal_handlers = lambda: None  # type: ignore[method-assign,attr-defined,unused-ignore]
             self._servers.append(server)
-        tasks = [asyncio.create_task(s.serve()) for s in self._servers]
+        tasks = [
+            asyncio.create_task(s.serve(sockets=[sock]))
+            for s, sock in zip(self._servers, sockets, strict=True)
+        ]
         while not all(s.started for s in self._servers):
             if any(t.done() for t in tasks):
                 for t in tasks:
@@ -225,6 +226,8 @@ class Sandbox:
             for hook in reversed(self.world.shutdown):
                 with contextlib.suppress(Exception):
                     await hook()
+            for sock in self.world.sockets.values():
+                sock.close()
 
     def _thread_main(self) -> None:
         loop = asyncio.new_event_loop()

@@ -20,6 +20,7 @@ Seams between services (plain Python calls, no HTTP):
 
 from __future__ import annotations
 
+import socket
 import threading
 import time
 from collections.abc import Awaitable, Callable
@@ -96,6 +97,8 @@ class World:
     """extra data for ``sandbox.json`` (tokens, resources), filled by each service"""
     startup: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
     shutdown: list[Callable[[], Awaitable[None]]] = field(default_factory=list)
+    sockets: dict[str, socket.socket] = field(default_factory=dict, repr=False)
+    """bound listening sockets by URL (see :meth:`reserve_url`)"""
     rate_limits: dict[str, int] = field(default_factory=dict)
     """per-window request limits overriding a service's defaults, by ``service.class``
     (e.g. ``{"vercel.env_write": 10}``); the window is :attr:`rate_window_s`"""
@@ -111,6 +114,40 @@ class World:
     def add_service(self, name: str, app: Starlette) -> None:
         """Register an app to be served on its own loopback port under ``name``."""
         self.services[name] = app
+
+    def reserve_url(self, name: str, scheme: str = "http") -> str:
+        """Bind a free loopback port for service ``name`` now and return its URL.
+
+        For services whose URL must be known while installing (it goes into templates); the
+        server harness then serves on this very socket, so no other process can take the port
+        in between. Services that do not call it get a port when the harness starts.
+        """
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(("127.0.0.1", 0))
+        url = f"{scheme}://127.0.0.1:{sock.getsockname()[1]}"
+        self.sockets[url] = sock
+        if scheme == "https":
+            self.tls_urls[name] = url
+        else:
+            self.urls[name] = url
+        return url
+
+    def socket_for(self, url: str) -> socket.socket:
+        """The listening socket of a URL: the reserved one, or the URL's port bound now.
+
+        :raises OSError: the port is taken (a URL chosen without :meth:`reserve_url`).
+        """
+        if url not in self.sockets:
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                sock.bind(("127.0.0.1", int(url.rsplit(":", 1)[1])))
+            except OSError:
+                sock.close()
+                raise
+            self.sockets[url] = sock
+        return self.sockets[url]
 
     def now_ms(self) -> int:
         """Current time in ms (Vercel's unit)."""

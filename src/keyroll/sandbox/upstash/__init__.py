@@ -268,15 +268,15 @@ def install(world: World, fleet: dict[str, Any]) -> None:
     def started_at() -> float:
         return started["t"]
 
-    # Ports are chosen now so that templates (URLs) exist before the Vercel seeding runs;
-    # the startup hook re-asserts them in case the server harness reassigned them.
+    # Ports are bound now (World.reserve_url) so that templates (URLs) exist before the
+    # Vercel seeding runs and no other process can take a port before the harness serves it.
     urls: dict[str, str] = {}
     for name in ("upstash", "qstash", "admin"):
-        urls[name] = f"http://127.0.0.1:{_free_port()}"
+        urls[name] = world.reserve_url(name)
     for db in state.redis.values():
-        urls[db.service] = f"http://127.0.0.1:{_free_port()}"
+        urls[db.service] = world.reserve_url(db.service)
     for index in [*state.vector.values(), *state.search.values()]:
-        urls[index.service] = f"http://127.0.0.1:{_free_port()}"
+        urls[index.service] = world.reserve_url(index.service)
     world.urls.update(urls)
 
     client = httpx.AsyncClient(transport=LocalTransport(world), timeout=15)

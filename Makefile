@@ -30,8 +30,9 @@ test: lint typecheck
 unit: $(STAMP)
 	$(BIN)/python -m pytest -q tests/unit
 
+# the full crash-point and fault matrix (and every other slow test); counts go to bench/out/resilience.json
 resilience: $(STAMP)
-	$(BIN)/python -m pytest -q -m slow -p no:cacheprovider
+	KEYROLL_RESILIENCE_OUT=bench/out/resilience.json $(BIN)/python -m pytest -q -m slow -p no:cacheprovider
 
 bench: $(STAMP)
 	$(BIN)/python bench/inventory.py

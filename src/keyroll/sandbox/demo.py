@@ -781,7 +781,9 @@ class Demo:
                 result.verify_passed = vr.passed
                 result.verify_counts = vr.counts()
                 result.verify_problems = [
-                    f"{c.title}" for c in vr.checks if c.status in (CheckStatus.FAIL, CheckStatus.UNKNOWN)
+                    c.title + (f" ({'; '.join(e.what for e in c.evidence)})" if c.evidence else "")
+                    for c in vr.checks
+                    if c.status in (CheckStatus.FAIL, CheckStatus.UNKNOWN)
                 ][:20]
                 result.stale = _stale_summary(vr)
                 self.reporter.phase("report", "incident record: HTML and JSON")

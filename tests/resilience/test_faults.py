@@ -1,0 +1,245 @@
+"""The fault matrix: ``keyroll apply`` under 429 storms, 5xx, timeouts, partial ``failed[]``
+answers, ERROR builds, a redis-server restart, and Ctrl-C (SIGINT) in the middle of a cutover.
+
+Every fault is switched on just before ``apply`` (after the plan is made) and the load generator
+runs from before ``apply`` to after the last ``resume``. Each case must end in ``done`` (ERROR
+builds: a clean rollback first — the old credentials keep working — then a new apply once the
+builds work again) with the outcome :func:`~tests.resilience.harness.check` demands: new
+accepted, old rejected, secrets decrypt, 0 failed requests for overlap strategies.
+
+The default suite runs two cases (5xx + timeouts + partial failures; SIGINT during a cutover);
+``make resilience`` runs the whole matrix.
+"""
+
+from __future__ import annotations
+
+import signal
+import threading
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from keyroll.cli.main import run
+from keyroll.core.model import CredentialPlan, Strategy
+from keyroll.core.secret import Secret
+from keyroll.sandbox.loadgen import LoadGenerator
+from keyroll.sandbox.server import Sandbox
+from tests import canary as canary_mod
+from tests.resilience.harness import (
+    RPS,
+    Case,
+    Outcome,
+    apply_argv,
+    assert_no_secret_in,
+    check,
+    native,
+    open_case,
+    resume_argv,
+    start_subprocess,
+    wait_for_step,
+    write_plan,
+)
+from tests.resilience.harness import (
+    label as group_label,
+)
+
+OVERLAP = {Strategy.REDIS_ACL, Strategy.REDIS_ACL_PASSWORD, Strategy.QSTASH_SIGNING}
+
+
+def _set_faults(sb: Sandbox, **faults: float) -> None:
+    """Switch faults on now (a storm counts from the world's start, so it is shifted to now)."""
+    f = sb.world.faults
+    for name, value in faults.items():
+        if name == "storm":
+            value = sb.world.clock() - sb.world.started_at + value
+        setattr(f, name, type(getattr(f, name))(value))
+
+
+def _clear_faults(sb: Sandbox) -> None:
+    f = sb.world.faults
+    f.error_rate = f.timeout_rate = f.partial_rate = f.error_builds = f.storm = 0.0
+
+
+def _apply_then_resume(case: Case, plan_path: Path, attempts: int = 3) -> tuple[int, list[int]]:
+    """In-process ``keyroll apply``; ``keyroll resume`` while it exits 3 (a failed step under faults)."""
+    code = run(apply_argv(case, plan_path))
+    resumes: list[int] = []
+    while code == 3 and len(resumes) < attempts:
+        code = run(resume_argv(case))
+        resumes.append(code)
+    return code, resumes
+
+
+def _fault_case(
+    tmp_path: Path,
+    *,
+    faults: dict[str, float],
+    during: Callable[[Case], None] | None = None,
+    select: Callable[[CredentialPlan], bool] = native,
+) -> tuple[int, list[int], Outcome]:
+    with open_case(tmp_path, rate_window_s=2.0) as case:
+        plan_path, plan = write_plan(case, select)
+        with LoadGenerator(case.sb.world, rps=RPS, duration=900) as lg:
+            _set_faults(case.sb, **faults)
+            timer = threading.Timer(1.0, during, args=(case,)) if during else None
+            if timer:
+                timer.start()
+            try:
+                code, resumes = _apply_then_resume(case, plan_path)
+            finally:
+                if timer:
+                    timer.cancel()
+                    timer.join()
+            _clear_faults(case.sb)
+            if code == 3:  # the faults are gone now: what remains must finish
+                code = run(resume_argv(case))
+                resumes.append(code)
+            stats = lg.stop()
+        return code, resumes, check(case, plan, stats)
+
+
+def _restart_redis(case: Case) -> None:
+    case.sb.call(case.sb.world.hooks["redis.restart"]())
+
+
+MATRIX: dict[str, dict[str, Any]] = {
+    "429 storm": {"faults": {"storm": 3.0}},
+    "10% 5xx": {"faults": {"error_rate": 0.1}},
+    "timeouts": {"faults": {"timeout_rate": 0.05, "timeout_s": 1.5}},
+    "partial failed[]": {"faults": {"partial_rate": 0.3}},
+    "redis-server restart": {"faults": {}, "during": _restart_redis},
+}
+DEFAULT = {
+    "5xx + timeouts + partial failed[]": {
+        "faults": {"error_rate": 0.1, "timeout_rate": 0.03, "timeout_s": 1.0, "partial_rate": 0.3}
+    }
+}
+
+
+def _run_matrix_case(tmp_path: Path, name: str, spec: dict[str, Any], record_case: Any) -> Outcome:
+    code, resumes, outcome = _fault_case(tmp_path, faults=spec["faults"], during=spec.get("during"))
+    record_case("faults", name, code == 0 and outcome.ok, resumes=resumes, old_unknown=outcome.old_unknown)
+    assert code == 0, (resumes, outcome.problems())
+    assert outcome.ok, outcome.problems()
+    assert outcome.requests > 0
+    return outcome
+
+
+@pytest.mark.parametrize("name", list(DEFAULT))
+def test_faults_are_ridden_out(tmp_path: Path, name: str, record_case: Any) -> None:
+    _run_matrix_case(tmp_path, name, DEFAULT[name], record_case)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name", list(MATRIX))
+def test_fault_matrix(tmp_path: Path, name: str, record_case: Any) -> None:
+    _run_matrix_case(tmp_path, name, MATRIX[name], record_case)
+
+
+@pytest.mark.slow
+def test_error_builds_roll_back_cleanly_then_a_new_apply_finishes(tmp_path: Path, record_case: Any) -> None:
+    """Every build fails: overlap rotations roll back with no failed request and the old
+    credentials still working; once builds work again a new plan rotates everything."""
+
+    def overlap(cp: CredentialPlan) -> bool:
+        return native(cp) and cp.strategy in OVERLAP
+
+    with open_case(tmp_path, rate_window_s=2.0) as case:
+        plan_path, plan = write_plan(case, overlap)
+        old_tokens = _old_rest_tokens(case)
+        with LoadGenerator(case.sb.world, rps=RPS, duration=900) as lg:
+            _set_faults(case.sb, error_builds=1.0)
+            first = run(apply_argv(case, plan_path))
+            rolled_back = check(case, plan, lg.stats(), probe=False)
+            still_valid = all(_rest_accepts(url, tok) for url, tok in old_tokens)
+            _clear_faults(case.sb)
+            plan_path, plan = write_plan(case, overlap)  # a new plan for today's state
+            second = run(apply_argv(case, plan_path))
+            stats = lg.stop()
+        outcome = check(case, plan, stats)
+    passed = (
+        first == 3
+        and set(rolled_back.groups.values()) == {"rolled_back"}
+        and still_valid
+        and second == 0
+        and outcome.ok
+    )
+    record_case("faults", "ERROR builds (rollback, then a new apply)", passed)
+    assert first == 3 and set(rolled_back.groups.values()) == {"rolled_back"}, rolled_back.problems()
+    assert still_valid, "a rolled-back credential stopped working"
+    assert rolled_back.failures.overlap == 0
+    assert second == 0 and outcome.ok, outcome.problems()
+
+
+def _old_rest_tokens(case: Case) -> list[tuple[str, Secret]]:
+    """The native Redis REST tokens the fleet started with (URL, token)."""
+    t = case.sb.world.templates
+    return [(t["redis:cache:rest_url"], Secret(t["redis:cache:rest_token"]))]
+
+
+def _rest_accepts(url: str, token: Secret) -> bool:
+    resp = httpx.post(url, json=["PING"], headers={"Authorization": f"Bearer {token.reveal()}"}, timeout=10)
+    return resp.status_code == 200
+
+
+def _interrupt_a_cutover(tmp_path: Path, canary: canary_mod.Canary) -> dict[str, Any]:
+    """Start ``keyroll apply`` (a subprocess), SIGINT it once a cutover reset is journaled (its
+    redeploys are running), then ``keyroll resume`` in process."""
+
+    def cutover_first(cp: CredentialPlan) -> bool:
+        return native(cp) and cp.strategy in (Strategy.INDEX_RESET, Strategy.REDIS_ACL)
+
+    with open_case(tmp_path) as case:
+        plan_path, plan = write_plan(case, cutover_first)
+        resets = {cp.steps[0].id for cp in plan.credentials if cp.strategy is Strategy.INDEX_RESET}
+        with LoadGenerator(case.sb.world, rps=RPS, duration=900) as lg:
+            proc = start_subprocess(case, apply_argv(case, plan_path))
+            reached = wait_for_step(case.journal, lambda sid, state: sid in resets and state == "done")
+            proc.send_signal(signal.SIGINT)
+            out, err = proc.communicate(timeout=120)
+            code = run(resume_argv(case))
+            stats = lg.stop()
+        outcome = check(case, plan, stats)
+        assert_no_secret_in(canary, out, err)
+    return {
+        "reached": reached,
+        "returncode": proc.returncode,
+        "stderr": err,
+        "resume": code,
+        "outcome": outcome,
+        "groups": {group_label(cp) for cp in plan.credentials},
+    }
+
+
+def test_ctrl_c_during_a_cutover_then_resume(
+    tmp_path: Path, canary: canary_mod.Canary, record_case: Any
+) -> None:
+    """SIGINT while a cutover's redeploys run: exit 130, state journaled; resume finishes it."""
+    r = _interrupt_a_cutover(tmp_path, canary)
+    outcome: Outcome = r["outcome"]
+    passed = r["reached"] and r["returncode"] == 130 and r["resume"] == 0 and outcome.ok
+    record_case("faults", "Ctrl-C (SIGINT) during a cutover, then resume", passed)
+    assert r["reached"], "no cutover reset was journaled before the signal"
+    assert r["returncode"] == 130, (r["returncode"], r["stderr"][-500:])
+    assert r["resume"] == 0 and outcome.ok, outcome.problems()
+    assert set(outcome.groups) == r["groups"] and set(outcome.groups.values()) == {"done"}
+
+
+@pytest.mark.slow
+def test_ctrl_c_says_how_to_resume_without_a_traceback(
+    tmp_path: Path, canary: canary_mod.Canary, record_case: Any
+) -> None:
+    """What the person who pressed Ctrl-C sees: one line saying the state is journaled and how to
+    resume — no traceback."""
+    r = _interrupt_a_cutover(tmp_path, canary)
+    err: str = r["stderr"]
+    passed = r["returncode"] == 130 and "interrupted" in err and "Traceback" not in err
+    record_case("faults", "Ctrl-C: one line, no traceback", passed)
+    lines = [
+        line for line in err.splitlines() if not line.startswith((" ", "Traceback", "future", "keyroll.core"))
+    ]
+    assert "interrupted" in err and "resume" in err, lines[-12:]
+    assert "Traceback" not in err and "never retrieved" not in err, lines[-12:]

@@ -8,9 +8,12 @@ the state dir: ``keyroll status --env-file STATE/demo.env``).
 
 from __future__ import annotations
 
+import contextlib
+import signal
 import tempfile
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -121,6 +124,24 @@ class _Quiet:
 
     def __exit__(self, *exc: object) -> None:
         return None
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM ends the demo like Ctrl-C (the sandbox's servers and redis-servers stop cleanly)."""
+
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, interrupt)
+    except ValueError:  # not the main thread: leave signals alone
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _state_dir(path: Path | None) -> Path:
@@ -275,7 +296,7 @@ def demo_cmd(
             "outage), --yes (revocations run without a prompt), --rewrite-files (local copies are rewritten)[/]",
             highlight=False,
         )
-    with Demo(options, progress, progress) as demo:
+    with _sigterm_as_interrupt(), Demo(options, progress, progress) as demo:
         with progress:
             result = demo.run()
         if json_out:
@@ -295,7 +316,7 @@ def demo_cmd(
                 while True:
                     time.sleep(1.0)
             except KeyboardInterrupt:
-                err_console.print("sandbox stopped")
+                err_console.print("stopping the sandbox")
     if result.ok:
         return
     if result.run_state != "done":

@@ -190,7 +190,7 @@ async def await_ready(step: Step, rt: Runtime) -> dict[str, Any]:
     source = rt.detail(step.params["redeploy_step"])
     deployments: list[dict[str, Any]] = list(source.get("deployments", []))
     try:
-        results = await asyncio.gather(*(_wait(rt, d) for d in deployments))
+        results = await _poll(rt, step.project_id, deployments)
     finally:
         held = rt.held_slots.pop(step.params["redeploy_step"], 0)
         for _ in range(held):
@@ -208,46 +208,70 @@ async def await_ready(step: Step, rt: Runtime) -> dict[str, Any]:
     return {"ready": results, "ready_at": ready_at}
 
 
-async def _wait(rt: Runtime, dep: dict[str, Any]) -> dict[str, Any]:
-    """Poll one deployment. Before any build of this run finished, look geometrically often from
-    ``poll_interval_s`` (capped at a tenth of the expected build); once builds were observed, first
-    look near the learned build time, then a few times per build."""
+async def _states(rt: Runtime, project_id: str, ids: list[str]) -> dict[str, str]:
+    """Current states: one list call for several deployments of a project, else one read."""
+    out: dict[str, str] = {}
+    if len(ids) > 1 and project_id:
+        try:
+            for d in await rt.vercel.list_deployments(project_id, limit=len(ids) + 10):
+                if d.id in ids:
+                    out[d.id] = d.ready_state
+        except KeyrollError:
+            out = {}
+    for dep_id in ids:
+        if dep_id not in out:
+            try:
+                out[dep_id] = (await rt.vercel.get_deployment(dep_id)).ready_state
+            except KeyrollError:
+                out[dep_id] = "UNKNOWN"
+    return out
+
+
+async def _poll(rt: Runtime, project_id: str, deps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Poll a project's new deployments together. Before any build of this run finished, look
+    geometrically often from ``poll_interval_s`` (capped at a tenth of the expected build); once
+    builds were observed, first look just before the learned build time, then ~8 times per build."""
     floor = max(rt.options.poll_interval_s, 0.01)
-    started = float(dep.get("started_at") or time.time())
-    deadline = started + rt.options.build_timeout_s
+    started = {d["new"]: float(d.get("started_at") or time.time()) for d in deps}
+    first = min(started.values(), default=time.time())
+    deadline = first + rt.options.build_timeout_s
     learned = rt.builds.samples > 0
-    cap = max(floor, min(rt.builds.estimate_s / 10, 10.0))
-    delay = max(floor, 0.8 * rt.builds.estimate_s - (time.time() - started)) if learned else floor
+    delay = max(floor, 0.9 * rt.builds.estimate_s - (time.time() - first)) if learned else floor
+    pending = {d["new"]: d for d in deps}
+    done: dict[str, dict[str, Any]] = {}
     polls = 0
-    while True:
+    while pending:
         await asyncio.sleep(delay)
         polls += 1
-        try:
-            current = await rt.vercel.get_deployment(dep["new"])
-            state = current.ready_state
-        except KeyrollError:
-            state = "UNKNOWN"
+        states = await _states(rt, project_id, list(pending))
         now = time.time()
-        base = {
-            "old": dep["old"],
-            "new": dep["new"],
-            "ready_at": now,
-            "polls": polls,
-            "url": dep.get("url", ""),
-        }
-        if state == "READY":
-            rt.builds.observe(now - started)
-            return {**base, "state": state, "build_s": round(now - started, 3)}
-        if state in _FAILED:
-            return {**base, "state": state}
-        if now > deadline:
-            return {**base, "state": "TIMEOUT"}
-        if rt.builds.samples > 0 and not learned:
-            learned = True
-            cap = max(floor, min(rt.builds.estimate_s / 10, 10.0))
-            delay = max(floor, 0.8 * rt.builds.estimate_s - (now - started))
+        for dep_id, state in states.items():
+            dep = pending[dep_id]
+            base = {
+                "old": dep["old"],
+                "new": dep_id,
+                "ready_at": now,
+                "polls": polls,
+                "url": dep.get("url", ""),
+            }
+            if state == "READY":
+                rt.builds.observe(now - started[dep_id])
+                done[dep_id] = {**base, "state": state, "build_s": round(now - started[dep_id], 3)}
+            elif state in _FAILED:
+                done[dep_id] = {**base, "state": state}
+            elif now > deadline:
+                done[dep_id] = {**base, "state": "TIMEOUT"}
+        for dep_id in done:
+            pending.pop(dep_id, None)
+        cap = max(floor, min(rt.builds.estimate_s / 8, 10.0))
+        learned = learned or rt.builds.samples > 0
+        if learned and pending:
+            # sleep until the next pending build is due (builds start staggered by rate limits)
+            due = min(started[d] + 0.9 * rt.builds.estimate_s for d in pending) - now
+            delay = max(floor, due) if due > 0 else cap
         else:
-            delay = min(delay * 1.5, cap) if not learned else cap
+            delay = min(delay * 1.5, cap)
+    return [done[d["new"]] for d in deps]
 
 
 def _url(url: str, path: str) -> str:

@@ -112,7 +112,16 @@ def test_bad_input_is_one_line_exit_2_and_nothing_changes(
         assert rc == 2, (argv, err)
         assert needle in err, (argv, err)
         assert "Traceback" not in err
-    assert not (tmp_path / "journal.db").exists() or run(["status", "--env-file", env]) == 2
+    fp = _native_redis_fp(capsys, sandbox)
+    rc = run(["plan", "--env-file", env, "--credential", fp, "--strategy", f"{fp}=qstash_token"])
+    err = capsys.readouterr().err
+    assert rc == 2 and "cannot rotate" in err and err.count("\n") <= 2, err
+    # a dry run checks everything and changes nothing
+    rc = run(["apply", "--env-file", env, "--credential", fp, "--dry-run", "--yes"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    assert "dry run" in out.out and not (tmp_path / "journal.db").exists()
+    assert _native_redis_fp(capsys, sandbox) == fp  # the credential is untouched
 
 
 def test_drift_is_detected_before_acting(

@@ -13,14 +13,19 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from keyroll.sandbox.upstash.apps import finish
-from keyroll.sandbox.upstash.chaos import ChaosMiddleware
-from keyroll.sandbox.upstash.indexes import BadBody, authorize, error, ids_of, read_json, result
+from keyroll.sandbox.upstash.indexes import (
+    BadBody,
+    create_index_app,
+    delete_records,
+    error,
+    fetch_records,
+    range_records,
+    read_json,
+    result,
+)
 from keyroll.sandbox.upstash.state import SearchIndex
 from keyroll.sandbox.world import World
 
@@ -101,46 +106,18 @@ async def _search(request: Request, db: SearchIndex, name: str) -> Response:
 
 async def _fetch(request: Request, db: SearchIndex, name: str) -> Response:
     payload = await read_json(request, default={})
-    store = db.data.get(name, {})
-    prefix = payload.get("prefix") if isinstance(payload, dict) else None
-    if isinstance(prefix, str):
-        return result([_doc(r) for i, r in sorted(store.items()) if i.startswith(prefix)])
-    ids = ids_of(payload)
-    if ids is None:
-        raise BadBody("ids or prefix is required")
-    return result([_doc(store[i]) if i in store else None for i in ids])
+    return result(fetch_records(payload, db.data.get(name, {}), _doc))
 
 
 async def _delete(request: Request, db: SearchIndex, name: str) -> Response:
     payload = await read_json(request, default={})
-    store = db.data.get(name, {})
-    prefix = payload.get("prefix") if isinstance(payload, dict) else None
-    if isinstance(prefix, str):
-        doomed = [i for i in store if i.startswith(prefix)]
-    else:
-        ids = ids_of(payload)
-        if ids is None:
-            raise BadBody("ids, prefix or filter is required")
-        doomed = [i for i in ids if i in store]
-    for i in doomed:
-        del store[i]
-    return result({"deleted": len(doomed)})
+    deleted = delete_records(payload, db.data.get(name, {}), missing="ids, prefix or filter is required")
+    return result({"deleted": deleted})
 
 
 async def _range(request: Request, db: SearchIndex, name: str) -> Response:
     payload = await read_json(request, default={})
-    opts = payload if isinstance(payload, dict) else {}
-    try:
-        start = int(opts.get("cursor") or 0)
-        limit = int(opts.get("limit", 100))
-    except (TypeError, ValueError):
-        raise BadBody("Invalid cursor or limit") from None
-    prefix = opts.get("prefix") if isinstance(opts.get("prefix"), str) else ""
-    store = db.data.get(name, {})
-    ids = [i for i in sorted(store) if i.startswith(prefix)]
-    page = ids[start : start + max(0, limit)]
-    nxt = str(start + len(page)) if start + len(page) < len(ids) else ""
-    return result({"nextCursor": nxt, "vectors": [_doc(store[i]) for i in page]})
+    return result(range_records(payload, db.data.get(name, {}), _doc))
 
 
 async def _reset(request: Request, db: SearchIndex, name: str) -> Response:
@@ -163,33 +140,4 @@ HANDLERS: dict[str, Handler] = {
 
 def create_app(world: World, db: SearchIndex) -> Starlette:
     """The data API of one Search database (service ``search-<name>``)."""
-
-    async def handle(request: Request) -> Response:
-        op = request.path_params.get("op", "")
-        name = request.path_params.get("name", "")
-        handler = HANDLERS.get(op)
-        if handler is None:
-            return error(404, f"Unknown endpoint: /{op}")
-        if request.method not in ("POST", "GET", "DELETE", "PUT"):
-            return error(405, "Method not allowed")
-        denied = authorize(request, db.token, db.readonly_token, write=op in WRITES)
-        if denied is not None:
-            return denied
-        if op in NEEDS_INDEX and not name:
-            return error(400, "Index name is required")
-        try:
-            return await handler(request, db, name)
-        except BadBody as exc:
-            return error(400, str(exc))
-
-    methods = ["GET", "POST", "PUT", "DELETE", "PATCH"]
-    return finish(
-        Starlette(
-            routes=[
-                Route("/", handle, methods=methods),
-                Route("/{op}", handle, methods=methods),
-                Route("/{op}/{name:path}", handle, methods=methods),
-            ],
-            middleware=[Middleware(ChaosMiddleware, world=world, name=db.service)],
-        )
-    )
+    return create_index_app(world, db, HANDLERS, writes=WRITES, needs_name=NEEDS_INDEX)

@@ -14,14 +14,19 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
 
-from keyroll.sandbox.upstash.apps import finish
-from keyroll.sandbox.upstash.chaos import ChaosMiddleware
-from keyroll.sandbox.upstash.indexes import BadBody, authorize, error, ids_of, read_json, result
+from keyroll.sandbox.upstash.indexes import (
+    BadBody,
+    create_index_app,
+    delete_records,
+    error,
+    fetch_records,
+    range_records,
+    read_json,
+    result,
+)
 from keyroll.sandbox.upstash.state import VectorIndex
 from keyroll.sandbox.world import World
 
@@ -136,46 +141,20 @@ async def _query(request: Request, index: VectorIndex, ns: str) -> Response:
 
 async def _fetch(request: Request, index: VectorIndex, ns: str) -> Response:
     payload = await read_json(request, default={})
-    store = index.data.get(ns, {})
     opts = payload if isinstance(payload, dict) else {}
-    prefix = opts.get("prefix")
-    if isinstance(prefix, str):
-        return result([_view(r, opts) for i, r in sorted(store.items()) if i.startswith(prefix)])
-    ids = ids_of(payload)
-    if ids is None:
-        raise BadBody("ids or prefix is required")
-    return result([_view(store[i], opts) if i in store else None for i in ids])
+    return result(fetch_records(payload, index.data.get(ns, {}), lambda r: _view(r, opts)))
 
 
 async def _range(request: Request, index: VectorIndex, ns: str) -> Response:
     payload = await read_json(request, default={})
     opts = payload if isinstance(payload, dict) else {}
-    try:
-        start = int(opts.get("cursor") or 0)
-        limit = int(opts.get("limit", 100))
-    except (TypeError, ValueError):
-        raise BadBody("Invalid cursor or limit") from None
-    prefix = opts.get("prefix") if isinstance(opts.get("prefix"), str) else ""
-    ids = [i for i in sorted(index.data.get(ns, {})) if i.startswith(prefix)]
-    page = ids[start : start + max(0, limit)]
-    nxt = str(start + len(page)) if start + len(page) < len(ids) else ""
-    return result({"nextCursor": nxt, "vectors": [_view(index.data[ns][i], opts) for i in page]})
+    return result(range_records(payload, index.data.get(ns, {}), lambda r: _view(r, opts)))
 
 
 async def _delete(request: Request, index: VectorIndex, ns: str) -> Response:
     payload = await read_json(request, default={})
-    store = index.data.get(ns, {})
-    prefix = payload.get("prefix") if isinstance(payload, dict) else None
-    if isinstance(prefix, str):
-        doomed = [i for i in store if i.startswith(prefix)]
-    else:
-        ids = ids_of(payload)
-        if ids is None:
-            raise BadBody("ids or prefix is required")
-        doomed = [i for i in ids if i in store]
-    for i in doomed:
-        del store[i]
-    return result({"deleted": len(doomed)})
+    deleted = delete_records(payload, index.data.get(ns, {}), missing="ids or prefix is required")
+    return result({"deleted": deleted})
 
 
 async def _reset(request: Request, index: VectorIndex, ns: str) -> Response:
@@ -214,32 +193,5 @@ HANDLERS: dict[str, Handler] = {
 
 
 def create_app(world: World, index: VectorIndex) -> Starlette:
-    """The data API of one Vector index (service ``vector-<name>``)."""
-
-    async def handle(request: Request) -> Response:
-        op = request.path_params.get("op", "")
-        ns = request.path_params.get("ns", "")
-        handler = HANDLERS.get(op)
-        if handler is None:
-            return error(404, f"Unknown endpoint: /{op}")
-        if request.method not in ("POST", "GET", "DELETE", "PUT"):
-            return error(405, "Method not allowed")
-        denied = authorize(request, index.token, index.readonly_token, write=op in WRITES)
-        if denied is not None:
-            return denied
-        try:
-            return await handler(request, index, ns)
-        except BadBody as exc:
-            return error(400, str(exc))
-
-    methods = ["GET", "POST", "PUT", "DELETE", "PATCH"]
-    return finish(
-        Starlette(
-            routes=[
-                Route("/", handle, methods=methods),
-                Route("/{op}", handle, methods=methods),
-                Route("/{op}/{ns:path}", handle, methods=methods),
-            ],
-            middleware=[Middleware(ChaosMiddleware, world=world, name=index.service)],
-        )
-    )
+    """The data API of one Vector index (service ``vector-<name>``; the path's name is the namespace)."""
+    return create_index_app(world, index, HANDLERS, writes=WRITES)

@@ -52,11 +52,15 @@ def render_url(current: str | None, user: str, password: str, endpoint: Mapping[
     """
     if current:
         parts = urllib.parse.urlsplit(current)
+        try:
+            port = parts.port
+        except ValueError:  # an unencoded password with URL delimiters: rebuild from the endpoint
+            parts, port = urllib.parse.urlsplit(""), None
         if parts.scheme and parts.hostname:
             host = parts.hostname if ":" not in parts.hostname else f"[{parts.hostname}]"
             netloc = f"{urllib.parse.quote(user, safe='')}:{urllib.parse.quote(password, safe='')}@{host}"
-            if parts.port:
-                netloc += f":{parts.port}"
+            if port:
+                netloc += f":{port}"
             return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
     host = str(endpoint.get("host") or "")
     if not host:

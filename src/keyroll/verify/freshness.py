@@ -13,13 +13,25 @@ that still answer on their own URLs into one warning per project.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Set
+from collections.abc import Mapping, Sequence, Set
 
+from keyroll.providers.vercel import Deployment
 from keyroll.verify.deployments import HttpAnswer, ProjectDeployments, serving
 from keyroll.verify.result import Check, CheckCategory, CheckStatus, Evidence, EvidenceSource
 from keyroll.verify.times import iso
 
-__all__ = ["answer_evidence", "freshness_checks"]
+__all__ = ["answer_evidence", "created_evidence", "freshness_checks"]
+
+LISTED = 10
+"""at most this many deployments are listed as evidence of one warning"""
+
+
+def created_evidence(snap: ProjectDeployments, deployments: Sequence[Deployment]) -> tuple[Evidence, ...]:
+    """API evidence of when each deployment was created (the first :data:`LISTED` of them)."""
+    return tuple(
+        Evidence(EvidenceSource.API, f"{d.id} created {iso(d.created_at / 1000.0)}", snap.read_at, d.id)
+        for d in deployments[:LISTED]
+    )
 
 
 def answer_evidence(
@@ -105,8 +117,7 @@ def freshness_checks(
         if d.target == "production":
             continue
         created = d.created_at / 1000.0
-        made = Evidence(EvidenceSource.API, f"{d.id} created {iso(created)}", snap.read_at, d.id)
-        evidence = [written, made]
+        evidence = [written, *created_evidence(snap, [d])]
         ev, problem = answer_evidence(d.id, answers.get(d.id), new_fps, old_fps)
         if ev is not None:
             evidence.append(ev)
@@ -150,12 +161,7 @@ def freshness_checks(
                 title=f"{label}: {len(older)} older deployment(s) still answer on their own URLs and {state}",
                 credential=fp,
                 project_id=pid,
-                evidence=tuple(
-                    Evidence(
-                        EvidenceSource.API, f"{d.id} created {iso(d.created_at / 1000.0)}", snap.read_at, d.id
-                    )
-                    for d in older[:10]
-                ),
+                evidence=created_evidence(snap, older),
                 hint="redeploy or delete them if anyone still uses their URLs",
             )
         )

@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Set
 
 from keyroll.verify.deployments import HttpAnswer, ProjectDeployments
-from keyroll.verify.freshness import answer_evidence
+from keyroll.verify.freshness import answer_evidence, created_evidence
 from keyroll.verify.result import Check, CheckCategory, CheckStatus, Evidence, EvidenceSource
 from keyroll.verify.times import iso
 
@@ -95,12 +95,7 @@ def rollback_checks(
                 title=f"{label}: instant rollback to any of {len(candidates)} older production deployment(s) would {effect}",
                 credential=fp,
                 project_id=pid,
-                evidence=tuple(
-                    Evidence(
-                        EvidenceSource.API, f"{d.id} created {iso(d.created_at / 1000.0)}", snap.read_at, d.id
-                    )
-                    for d in candidates[:10]
-                ),
+                evidence=created_evidence(snap, candidates),
                 hint="do not roll back past the rotation; roll forward with a redeploy instead",
             )
         )

@@ -67,15 +67,27 @@ ValueFileOpt = Annotated[
 
 
 class ConsoleHuman:
-    """Human steps on a terminal: print the instructions, wait for the person to confirm."""
+    """Human steps on a terminal: pause the live progress, print the instructions, wait for the
+    person to confirm."""
+
+    def __init__(self, progress: Any = None) -> None:
+        self._live = getattr(progress, "_bars", None)
+        self._lock = asyncio.Lock()
 
     async def perform(self, step: Step, instructions: str) -> None:
-        """Show ``instructions`` on stderr and wait for confirmation.
+        """Show ``instructions`` on stderr and wait for confirmation (one person, one at a time).
 
         :raises RotationError: the person declined.
         """
-        err_console.print(f"\n[bold yellow]action needed[/] ({step.id}): {instructions}")
-        done = await asyncio.to_thread(typer.confirm, "Done?", default=True, err=True)
+        async with self._lock:
+            if self._live is not None:
+                self._live.stop()
+            try:
+                err_console.print(f"\n[bold yellow]action needed[/] ({step.id}): {instructions}")
+                done = await asyncio.to_thread(typer.confirm, "Done?", default=True, err=True)
+            finally:
+                if self._live is not None:
+                    self._live.start()
         if not done:
             raise RotationError(f"{step.id}: not done", hint="run `keyroll resume` when it is")
 
@@ -433,7 +445,7 @@ def apply_cmd(
                         health_path=health_path,
                     ),
                     prog,
-                    ConsoleHuman() if sys.stdin.isatty() else None,
+                    ConsoleHuman(prog) if sys.stdin.isatty() else None,
                     secret_source=FileSecretSource(files),
                 )
                 return await engine.apply(plan, inventory=inv)
@@ -466,7 +478,7 @@ def _with_engine(
                     journal,
                     options,
                     prog,
-                    ConsoleHuman() if sys.stdin.isatty() else None,
+                    ConsoleHuman(prog) if sys.stdin.isatty() else None,
                     secret_source=FileSecretSource(files),
                 )
                 if action == "resume":

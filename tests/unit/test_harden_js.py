@@ -7,19 +7,7 @@ from pathlib import Path
 import pytest
 
 from keyroll.harden.analysis.project import analyze_sources
-
-
-def _analyze(tmp_path: Path, files: dict[str, str]):
-    for rel, text in files.items():
-        p = tmp_path / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    return analyze_sources([tmp_path])
-
-
-def _calls(a) -> set[tuple[str, tuple[str, ...]]]:
-    return {(c.command, tuple(k.describe() for k in c.keys)) for c in a.calls}
-
+from tests.unit.harden_sources import analyze_files, call_keys
 
 UPSTASH = 'import { Redis } from "@upstash/redis";\nconst redis = Redis.fromEnv();\n'
 
@@ -51,10 +39,10 @@ UPSTASH = 'import { Redis } from "@upstash/redis";\nconst redis = Redis.fromEnv(
     ],
 )
 def test_upstash_calls(tmp_path: Path, body: str, expected: set[tuple[str, tuple[str, ...]]]) -> None:
-    a = _analyze(
+    a = analyze_files(
         tmp_path, {"lib/a.ts": UPSTASH + f"export async function f(id, day, x, key) {{\n{body}\n}}\n"}
     )
-    assert _calls(a) == expected
+    assert call_keys(a) == expected
     assert not a.unknown_calls
     assert a.clients and a.clients[0].library == "@upstash/redis"
     assert a.clients[0].env_keys == ("UPSTASH_REDIS_REST_URL", "UPSTASH_REDIS_REST_TOKEN")
@@ -127,14 +115,14 @@ def test_upstash_calls(tmp_path: Path, body: str, expected: set[tuple[str, tuple
     ],
 )
 def test_libraries_and_unknowns(tmp_path: Path, files: dict[str, str], expected: set, unknown: int) -> None:
-    a = _analyze(tmp_path, files)
-    assert _calls(a) == expected
+    a = analyze_files(tmp_path, files)
+    assert call_keys(a) == expected
     assert len(a.unknown_calls) == unknown
     assert a.complete is (unknown == 0)
 
 
 def test_ratelimit_use_records_its_commands_and_prefix(tmp_path: Path) -> None:
-    a = _analyze(
+    a = analyze_files(
         tmp_path,
         {
             "lib/rl.ts": UPSTASH
@@ -149,7 +137,7 @@ def test_ratelimit_use_records_its_commands_and_prefix(tmp_path: Path) -> None:
 
 
 def test_no_redis_at_all(tmp_path: Path) -> None:
-    a = _analyze(tmp_path, {"a.ts": "export const x = (m: Map<string, string>) => m.get('a');"})
+    a = analyze_files(tmp_path, {"a.ts": "export const x = (m: Map<string, string>) => m.get('a');"})
     assert not a.uses_redis and not a.calls and a.complete
 
 
@@ -163,9 +151,9 @@ def test_no_redis_at_all(tmp_path: Path) -> None:
     ],
 )
 def test_bad_files_are_skipped_with_a_count(tmp_path: Path, name: str, text: str, reason: str) -> None:
-    a = _analyze(tmp_path, {name: text, "ok.ts": UPSTASH + 'export const g = () => redis.get("g");'})
+    a = analyze_files(tmp_path, {name: text, "ok.ts": UPSTASH + 'export const g = () => redis.get("g");'})
     assert a.skipped[reason] == 1
-    assert ("get", ("g",)) in _calls(a)
+    assert ("get", ("g",)) in call_keys(a)
     if reason != "binary":
         assert (
             a.skipped_with_redis_hints and not a.complete
@@ -173,7 +161,7 @@ def test_bad_files_are_skipped_with_a_count(tmp_path: Path, name: str, text: str
 
 
 def test_build_output_and_dependencies_are_not_source(tmp_path: Path) -> None:
-    a = _analyze(
+    a = analyze_files(
         tmp_path,
         {
             "node_modules/x/index.js": UPSTASH + "redis.flushall();",
@@ -182,12 +170,12 @@ def test_build_output_and_dependencies_are_not_source(tmp_path: Path) -> None:
             "src/a.ts": UPSTASH + 'export const f = () => redis.get("a");',
         },
     )
-    assert _calls(a) == {("get", ("a",))}
+    assert call_keys(a) == {("get", ("a",))}
     assert a.files_scanned == 1
 
 
 def test_value_writes_and_encryption(tmp_path: Path) -> None:
-    a = _analyze(
+    a = analyze_files(
         tmp_path,
         {
             "a.ts": UPSTASH
@@ -206,7 +194,7 @@ def test_value_writes_and_encryption(tmp_path: Path) -> None:
 
 def test_too_large_and_invalid_utf8_files(tmp_path: Path) -> None:
     big = "// redis\n" + "x = 1;\n" * 400_000  # > 2 MiB
-    a = _analyze(
+    a = analyze_files(
         tmp_path,
         {"big.js": big, "ok.ts": UPSTASH + 'export const g = () => redis.get("g");'},
     )
@@ -214,4 +202,4 @@ def test_too_large_and_invalid_utf8_files(tmp_path: Path) -> None:
     a = analyze_sources([tmp_path])
     assert a.skipped["too_large"] == 1
     assert a.files_scanned == 2  # the Latin-1 file is decoded leniently and parsed
-    assert ("get", ("g",)) in _calls(a)
+    assert ("get", ("g",)) in call_keys(a)

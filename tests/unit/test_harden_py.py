@@ -6,20 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from keyroll.harden.analysis.project import analyze_sources
-
-
-def _analyze(tmp_path: Path, files: dict[str, str]):
-    for rel, text in files.items():
-        p = tmp_path / rel
-        p.parent.mkdir(parents=True, exist_ok=True)
-        p.write_text(text)
-    return analyze_sources([tmp_path])
-
-
-def _calls(a) -> set[tuple[str, tuple[str, ...]]]:
-    return {(c.command, tuple(k.describe() for k in c.keys)) for c in a.calls}
-
+from tests.unit.harden_sources import analyze_files, call_keys
 
 UPSTASH = "from upstash_redis import Redis\nredis = Redis.from_env()\n"
 REDIS_PY = "import redis\nr = redis.Redis.from_url('redis://localhost')\n"
@@ -42,8 +29,8 @@ REDIS_PY = "import redis\nr = redis.Redis.from_url('redis://localhost')\n"
 )
 def test_upstash_python_calls(tmp_path: Path, body: str, expected: set) -> None:
     indented = "\n".join("    " + line for line in body.splitlines())
-    a = _analyze(tmp_path, {"app/a.py": UPSTASH + f"def f(id, key):\n{indented}\n"})
-    assert _calls(a) == expected
+    a = analyze_files(tmp_path, {"app/a.py": UPSTASH + f"def f(id, key):\n{indented}\n"})
+    assert call_keys(a) == expected
     assert not a.unknown_calls
     assert a.clients[0].library == "upstash-redis"
 
@@ -83,13 +70,13 @@ def test_upstash_python_calls(tmp_path: Path, body: str, expected: set) -> None:
 def test_python_libraries_and_unknowns(
     tmp_path: Path, files: dict[str, str], expected: set, unknown: int
 ) -> None:
-    a = _analyze(tmp_path, files)
-    assert _calls(a) == expected
+    a = analyze_files(tmp_path, files)
+    assert call_keys(a) == expected
     assert len(a.unknown_calls) == unknown
 
 
 def test_upstash_ratelimit_python(tmp_path: Path) -> None:
-    a = _analyze(
+    a = analyze_files(
         tmp_path,
         {
             "a.py": UPSTASH
@@ -102,14 +89,14 @@ def test_upstash_ratelimit_python(tmp_path: Path) -> None:
 
 
 def test_syntax_error_is_skipped(tmp_path: Path) -> None:
-    a = _analyze(tmp_path, {"bad.py": UPSTASH + "def f(:\n", "ok.py": UPSTASH + "redis.get('a')\n"})
+    a = analyze_files(tmp_path, {"bad.py": UPSTASH + "def f(:\n", "ok.py": UPSTASH + "redis.get('a')\n"})
     assert a.skipped["unparseable"] == 1
     assert a.skipped_with_redis_hints == ["bad.py (unparseable)"]
-    assert ("get", ("a",)) in _calls(a)
+    assert ("get", ("a",)) in call_keys(a)
 
 
 def test_writes_with_and_without_encryption(tmp_path: Path) -> None:
-    a = _analyze(
+    a = analyze_files(
         tmp_path,
         {
             "a.py": UPSTASH

@@ -15,7 +15,7 @@ from keyroll.sandbox.vercel.app import Call, VercelApp
 from keyroll.sandbox.vercel.errors import ApiError, bad_request, not_found
 from keyroll.sandbox.vercel.render import env_json
 from keyroll.sandbox.vercel.state import EnvVar, Project
-from keyroll.sandbox.vercel.validate import TARGETS, check_fields, env_changes, env_item
+from keyroll.sandbox.vercel.validate import TARGETS, env_changes, env_item, id_list, object_body
 
 __all__ = ["routes"]
 
@@ -221,13 +221,7 @@ async def delete_env(call: Call) -> Any:
 async def delete_env_batch(call: Call) -> Any:
     """``DELETE /v1/projects/{p}/env`` body ``{ids}`` → ``{deleted, ids}``."""
     project = call.project(call.param("project"))
-    body = await call.json()
-    if not isinstance(body, dict):
-        raise bad_request("Invalid request: body should be object.")
-    check_fields(body, {"ids"})
-    ids = body.get("ids")
-    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
-        raise bad_request("Invalid request: `ids` should be a non-empty array of strings.")
+    ids = id_list(object_body(await call.json(), {"ids"}))
     deleted = []
     with call.state.lock:
         for env_id in ids:

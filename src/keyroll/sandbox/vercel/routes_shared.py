@@ -15,6 +15,8 @@ from keyroll.sandbox.vercel.validate import (
     TARGETS,
     check_fields,
     env_item,
+    id_list,
+    object_body,
     string_list,
 )
 
@@ -31,6 +33,27 @@ def _shared(call: Call) -> SharedEnvVar:
     if sv is None:
         raise not_found(f"Shared Environment Variable {env_id} was not found.", envVarId=env_id)
     return sv
+
+
+async def _team_body(call: Call, allowed: set[str]) -> dict[str, Any]:
+    """The object body of a team-scoped write, with no property outside ``allowed``.
+
+    :raises ApiError: 403 without a team; 400 for a bad body.
+    """
+    if not call.team_scoped:
+        raise ApiError(403, "forbidden", "Shared environment variables belong to a team; pass teamId.")
+    return object_body(await call.json(), allowed)
+
+
+def _missing(env_id: str) -> dict[str, Any]:
+    """A batch's ``failed`` entry for an id that names no shared variable."""
+    return {
+        "error": {
+            "code": "not_found",
+            "message": f"Shared variable {env_id} was not found.",
+            "envVarId": env_id,
+        }
+    }
 
 
 def _project_ids(state: VercelState, value: Any, field: str) -> list[str]:
@@ -109,12 +132,9 @@ async def get_shared(call: Call) -> Any:
 
 async def create_shared(call: Call) -> Any:
     """``POST /v1/env`` body ``{evs:[{key,value,comment?}], type?, target?, projectId?, …}`` → 201."""
-    if not call.team_scoped:
-        raise ApiError(403, "forbidden", "Shared environment variables belong to a team; pass teamId.")
-    body = await call.json()
-    if not isinstance(body, dict):
-        raise bad_request("Invalid request: body should be object.")
-    check_fields(body, {"evs", "type", "target", "projectId", "applyToAllCustomEnvironments", "comment"})
+    body = await _team_body(
+        call, {"evs", "type", "target", "projectId", "applyToAllCustomEnvironments", "comment"}
+    )
     evs = body.get("evs")
     if not isinstance(evs, list) or not evs:
         raise bad_request("Invalid request: missing required property `evs`.")
@@ -217,12 +237,7 @@ def _apply_update(state: VercelState, sv: SharedEnvVar, raw: Any) -> list[str]:
 
 async def update_shared(call: Call) -> Any:
     """``PATCH /v1/env`` body ``{updates: {id: {…}}}`` → ``{updated, failed}``."""
-    if not call.team_scoped:
-        raise ApiError(403, "forbidden", "Shared environment variables belong to a team; pass teamId.")
-    body = await call.json()
-    if not isinstance(body, dict):
-        raise bad_request("Invalid request: body should be object.")
-    check_fields(body, {"updates"})
+    body = await _team_body(call, {"updates"})
     updates = body.get("updates")
     if not isinstance(updates, dict) or not updates:
         raise bad_request("Invalid request: missing required property `updates`.")
@@ -233,15 +248,7 @@ async def update_shared(call: Call) -> Any:
         for env_id, raw in updates.items():
             sv = state.shared.get(env_id)
             if sv is None:
-                failed.append(
-                    {
-                        "error": {
-                            "code": "not_found",
-                            "message": f"Shared variable {env_id} was not found.",
-                            "envVarId": env_id,
-                        }
-                    }
-                )
+                failed.append(_missing(env_id))
                 continue
             if state.roll_fault("partial", state.world.faults.partial_rate):
                 failed.append(
@@ -274,30 +281,14 @@ async def update_shared(call: Call) -> Any:
 
 async def delete_shared(call: Call) -> Any:
     """``DELETE /v1/env`` body ``{ids}`` → ``{deleted: [ids], failed}``."""
-    if not call.team_scoped:
-        raise ApiError(403, "forbidden", "Shared environment variables belong to a team; pass teamId.")
-    body = await call.json()
-    if not isinstance(body, dict):
-        raise bad_request("Invalid request: body should be object.")
-    check_fields(body, {"ids"})
-    ids = body.get("ids")
-    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
-        raise bad_request("Invalid request: `ids` should be a non-empty array of strings.")
+    ids = id_list(await _team_body(call, {"ids"}))
     state = call.state
     deleted, failed = [], []
     with state.lock:
         for env_id in ids:
             sv = state.shared.pop(env_id, None)
             if sv is None:
-                failed.append(
-                    {
-                        "error": {
-                            "code": "not_found",
-                            "message": f"Shared variable {env_id} was not found.",
-                            "envVarId": env_id,
-                        }
-                    }
-                )
+                failed.append(_missing(env_id))
                 continue
             deleted.append(env_id)
             state.add_event(

@@ -20,6 +20,8 @@ __all__ = [
     "check_fields",
     "env_changes",
     "env_item",
+    "id_list",
+    "object_body",
     "optional_str",
     "string_list",
     "string_map",
@@ -48,6 +50,28 @@ def check_fields(body: dict[str, Any], allowed: set[str], where: str = "") -> No
         if name not in allowed:
             at = f"`{where}` " if where else ""
             raise bad_request(f"Invalid request: {at}should NOT have additional property `{name}`.")
+
+
+def object_body(body: Any, allowed: set[str]) -> dict[str, Any]:
+    """``body`` when it is an object with no property outside ``allowed``.
+
+    :raises ApiError: 400 otherwise.
+    """
+    if not isinstance(body, dict):
+        raise bad_request("Invalid request: body should be object.")
+    check_fields(body, allowed)
+    return body
+
+
+def id_list(body: dict[str, Any]) -> list[str]:
+    """The ``ids`` of a batch body: a non-empty array of strings.
+
+    :raises ApiError: 400 otherwise.
+    """
+    ids = body.get("ids")
+    if not isinstance(ids, list) or not ids or not all(isinstance(i, str) for i in ids):
+        raise bad_request("Invalid request: `ids` should be a non-empty array of strings.")
+    return ids
 
 
 def _type_error(field: str, kind: str) -> ApiError:

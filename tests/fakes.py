@@ -449,6 +449,8 @@ class FakeVercel:
         """project ids whose next builds end in ERROR"""
         self.edit_failures: dict[str, int] = {}
         """env id → times edit_env answers 500 before succeeding"""
+        self.on_redeploy: Any = None
+        """called with the source deployment before each redeploy (tests raise from it)"""
 
     def _count(self, name: str) -> None:
         self.calls[name] = self.calls.get(name, 0) + 1
@@ -621,6 +623,8 @@ class FakeVercel:
 
     async def redeploy(self, deployment: Deployment, *, target: str | None = None) -> Deployment:
         self._count("redeploy")
+        if self.on_redeploy is not None:
+            self.on_redeploy(deployment)
         src = self.world.deployments.get(deployment.id)
         if src is None:
             raise NotFoundError(f"vercel: deployment {deployment.id} not found", service="vercel", status=404)

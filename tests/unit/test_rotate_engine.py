@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from keyroll.core.errors import ConsentRequired
+from keyroll.core.errors import ConsentRequired, UsageError
 from keyroll.core.model import Plan, RunState, Step, StepState, Strategy
 from keyroll.core.secret import Secret
 from keyroll.rotate.engine import Engine, PlanDriftError
@@ -417,3 +417,40 @@ async def test_manual_strategy_uses_the_supplied_value_and_a_confirmed_revoke(jo
     assert world.env_values("UPSTASH_VECTOR_REST_TOKEN") == [new_value]
     gid = plan.credentials[0].steps[0].id.split("/")[0]
     assert journal.step_records(result.run_id)[f"{gid}/revoke"].state is StepState.DONE
+
+
+async def test_a_crash_during_rollback_is_finished_by_resume_never_forward(tmp_path: Path) -> None:
+    world, h = small_world()
+    cache = h["cache"]
+    old_rest = cache.rest_token
+    inv = fake_inventory(world)
+    plan = _select(make_plan(inv, all_upstash=True), Strategy.REDIS_ACL, management="native")
+    world.vercel.fail_builds.add("prj_api")
+    calls = {"n": 0}
+    first_round = sum(len(s.params["deployments"]) for s in plan.steps if s.kind.value == "redeploy")
+
+    def crash_in_rollback(_dep: Any) -> None:
+        calls["n"] += 1
+        if calls["n"] > first_round:  # the rollback's redeploys
+            raise Crash("power cut during rollback")
+
+    world.vercel.on_redeploy = crash_in_rollback
+    path = tmp_path / "j.db"
+    j1 = Journal.open(path, KEY, create=True)
+    with pytest.raises(Crash):
+        await _engine(world, j1, h).apply(plan, inventory=inv)
+    j1.close()
+    world.vercel.on_redeploy = None
+    j2 = Journal.open(path, KEY)
+    # a new apply is refused while this run is unfinished
+    with pytest.raises(UsageError, match="unfinished"):
+        await _engine(world, j2, h).apply(plan, inventory=inv)
+    async with world.watch() as failures:
+        result = await _engine(world, j2, h).resume()
+    assert result.state is RunState.ROLLED_BACK, result
+    assert failures == []
+    assert cache.auth(old_rest) is not None and "keyroll-a" not in cache.users
+    assert set(world.env_values("UPSTASH_REDIS_REST_TOKEN")) == {old_rest}
+    gid = plan.credentials[0].steps[0].id.split("/")[0]
+    assert j2.step_records(result.run_id).get(f"{gid}/revoke") is None  # never went forward
+    j2.close()

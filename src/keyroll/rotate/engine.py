@@ -261,6 +261,24 @@ class Engine:
             await asyncio.gather(*(key(loc) for loc in github_scopes.values()))
         return olds
 
+    def _refuse_unfinished(self) -> None:
+        """A new run must not start while an earlier one holds minted-but-unrevoked state."""
+        last = self.journal.latest_run()
+        if last is None or last.state in (RunState.DONE, RunState.ROLLED_BACK):
+            return
+        plan = self.journal.plan(last.id)
+        records = self.journal.step_records(last.id)
+        open_groups = [
+            cp.credential
+            for cp in plan.credentials
+            if group_state(cp, records) not in ("done", "rolled_back")
+        ]
+        if open_groups:
+            raise UsageError(
+                f"run {last.id} is unfinished ({len(open_groups)} credential(s), e.g. {open_groups[0]})",
+                hint="finish it with `keyroll resume` or undo it with `keyroll rollback` first",
+            )
+
     async def _fill_from_provider(
         self, cp: CredentialPlan, spec: dict[str, Any], old: dict[str, Secret]
     ) -> None:
@@ -349,6 +367,7 @@ class Engine:
             from keyroll.inventory import InventoryOptions, take_inventory
 
             inventory = await take_inventory(self.providers, InventoryOptions(), self.progress)
+        self._refuse_unfinished()
         olds = await self._preflight(plan, inventory)
         if self.options.dry_run:
             destructive = [s.description for s in plan.steps if s.destructive]
@@ -481,9 +500,20 @@ class Engine:
         rt.records = self.journal.step_records(rt.run_id)
         done = {sid for sid, r in rt.records.items() if r.state in (StepState.DONE, StepState.SKIPPED)}
         stopped: set[str] = set()
+        unfinished_rollbacks: list[CredentialPlan] = []
         for cp in plan.credentials:
+            gid = gid_of(cp.steps[0])
             if group_state(cp, rt.records) == "rolled_back":
-                stopped.add(gid_of(cp.steps[0]))
+                stopped.add(gid)
+                continue
+            rb = rt.records.get(f"{gid}/rollback")
+            if rb is not None and (
+                rb.state is StepState.RUNNING
+                or (rb.state is StepState.FAILED and rb.detail.get("rollback") != "not possible")
+            ):
+                # a rollback was under way: finish it, never go forward on restored values
+                stopped.add(gid)
+                unfinished_rollbacks.append(cp)
         failed: dict[str, BaseException] = {}
         tasks: dict[str, Any] = {
             gid_of(cp.steps[0]): rt.progress.task(f"{cp.strategy} {cp.credential}", total=len(cp.steps))
@@ -522,6 +552,8 @@ class Engine:
                     raise exc
                 failed[gid] = exc
                 rt.note(f"{step.credential}: {step.id} failed: {describe_error(exc)}")
+        for cp in unfinished_rollbacks:
+            await self._rollback_group(rt, cp, "resuming an interrupted rollback")
         for cp in plan.credentials:
             gid = gid_of(cp.steps[0])
             if gid in failed:

@@ -22,7 +22,10 @@ from keyroll.core.serde import to_jsonable
 __all__ = [
     "DryRunOpt",
     "EnvFileOpt",
+    "GitReposOpt",
     "JsonOpt",
+    "OldValuePathsOpt",
+    "RunIdOpt",
     "YesOpt",
     "emit_json",
     "err_console",
@@ -54,6 +57,15 @@ EnvFileOpt = Annotated[
 JsonOpt = Annotated[bool, typer.Option("--json", help="machine-readable JSON on stdout")]
 DryRunOpt = Annotated[bool, typer.Option("--dry-run", help="show what would happen; change nothing")]
 YesOpt = Annotated[bool, typer.Option("--yes", "-y", help="consent to destructive steps without a prompt")]
+RunIdOpt = Annotated[str | None, typer.Option("--run", help="journal run id (default: the latest)")]
+OldValuePathsOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--path", help="file or directory to search for old values (repeatable)"),
+]
+GitReposOpt = Annotated[
+    list[Path] | None,
+    typer.Option("--git-repo", help="git work tree whose history to search (repeatable)"),
+]
 
 
 def get_config(env_file: Path | None) -> Config:

@@ -14,6 +14,7 @@ import typer
 
 from keyroll.cli.common import DryRunOpt, EnvFileOpt, YesOpt, err_console, get_config, out_console, state
 from keyroll.core.errors import ConsentRequired, ExitCode, UsageError
+from keyroll.core.progress import NullProgress
 from keyroll.harden import HardenOptions, HardenResult, Rule, SourceSpec, analyze_context, apply_fixes
 from keyroll.harden.render import HardenFormat
 from keyroll.harden.run import selected
@@ -22,17 +23,8 @@ from keyroll.providers.factory import open_providers
 __all__ = ["register"]
 
 
-class _StderrProgress:
-    """Progress notes on stderr (quiet with ``-q``)."""
-
-    def task(self, name: str, total: int | None = None) -> str:
-        return name
-
-    def advance(self, task_id: str, n: int = 1, *, total: int | None = None) -> None:
-        return None
-
-    def finish(self, task_id: str) -> None:
-        return None
+class _StderrProgress(NullProgress):
+    """Progress notes on stderr (quiet with ``-q``); no bars."""
 
     def note(self, message: str) -> None:
         if not state.quiet:

@@ -19,6 +19,7 @@ from keyroll.cli.common import EnvFileOpt, JsonOpt, err_console, get_config, out
 from keyroll.config import Config
 from keyroll.core.errors import ExitCode
 from keyroll.core.model import Inventory
+from keyroll.core.progress import NullProgress
 from keyroll.inventory import (
     InventoryFormat,
     InventoryOptions,
@@ -91,21 +92,7 @@ class RichProgress:
             self._bars.console.print(f"[dim]{message}[/]", markup=True, highlight=False)
 
 
-class _Silent:
-    def task(self, name: str, total: int | None = None) -> str:
-        return name
-
-    def advance(self, task_id: str, n: int = 1, *, total: int | None = None) -> None:
-        return None
-
-    def finish(self, task_id: str) -> None:
-        return None
-
-    def note(self, message: str) -> None:
-        return None
-
-
-async def _run(cfg: Config, options: InventoryOptions, progress: RichProgress | _Silent) -> Inventory:
+async def _run(cfg: Config, options: InventoryOptions, progress: RichProgress | NullProgress) -> Inventory:
     async with open_providers(cfg) as providers:
         return await take_inventory(providers, options, progress)
 
@@ -165,7 +152,7 @@ def inventory(
     validate_options(options)
     if json_out:
         fmt = InventoryFormat.JSON
-    progress: RichProgress | _Silent = _Silent() if state.quiet else RichProgress(err_console)
+    progress: RichProgress | NullProgress = NullProgress() if state.quiet else RichProgress(err_console)
     if isinstance(progress, RichProgress):
         with progress:
             inv = asyncio.run(_run(cfg, options, progress))

@@ -24,7 +24,18 @@ from rich.table import Table
 from keyroll import __version__
 from keyroll.audit.run import AuditOptions, AuditResult, audit
 from keyroll.audit.window import parse_when
-from keyroll.cli.common import EnvFileOpt, JsonOpt, emit_json, err_console, get_config, out_console, state
+from keyroll.cli.common import (
+    EnvFileOpt,
+    GitReposOpt,
+    JsonOpt,
+    OldValuePathsOpt,
+    RunIdOpt,
+    emit_json,
+    err_console,
+    get_config,
+    out_console,
+    state,
+)
 from keyroll.config import Config
 from keyroll.core.errors import ExitCode, UsageError
 from keyroll.core.progress import NULL_PROGRESS, Progress
@@ -104,18 +115,12 @@ def report_cmd(
         Path | None,
         typer.Option("--out", "-o", dir_okay=False, help="write the report here (only once it is complete)"),
     ] = None,
-    run_id: Annotated[str | None, typer.Option("--run", help="journal run id (default: the latest)")] = None,
+    run_id: RunIdOpt = None,
     offline: Annotated[
         bool, typer.Option("--offline", help="journal evidence only: no probes, no API reads")
     ] = False,
-    path: Annotated[
-        list[Path] | None,
-        typer.Option("--path", help="file or directory to search for old values (repeatable)"),
-    ] = None,
-    git_repo: Annotated[
-        list[Path] | None,
-        typer.Option("--git-repo", help="git work tree whose history to search (repeatable)"),
-    ] = None,
+    path: OldValuePathsOpt = None,
+    git_repo: GitReposOpt = None,
     since: Annotated[
         str | None,
         typer.Option("--since", help="start of the activity window (default: 30 days before the first run)"),

@@ -8,14 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from keyroll.cli.common import EnvFileOpt, JsonOpt, emit_json, err_console, get_config, out_console, state
+from keyroll.cli.common import (
+    EnvFileOpt,
+    GitReposOpt,
+    JsonOpt,
+    OldValuePathsOpt,
+    RunIdOpt,
+    emit_json,
+    err_console,
+    get_config,
+    out_console,
+    state,
+)
 from keyroll.config import Config
 from keyroll.core.errors import ExitCode, UsageError
 from keyroll.core.progress import NULL_PROGRESS, Progress
@@ -79,15 +89,9 @@ def verify_cmd(
         ),
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="every credential of the run (the default)")] = False,
-    run_id: Annotated[str | None, typer.Option("--run", help="journal run id (default: the latest)")] = None,
-    path: Annotated[
-        list[Path] | None,
-        typer.Option("--path", help="file or directory to search for old values (repeatable)"),
-    ] = None,
-    git_repo: Annotated[
-        list[Path] | None,
-        typer.Option("--git-repo", help="git work tree whose history to search (repeatable)"),
-    ] = None,
+    run_id: RunIdOpt = None,
+    path: OldValuePathsOpt = None,
+    git_repo: GitReposOpt = None,
     health_path: Annotated[
         str, typer.Option("--health-path", help="path requested on each serving deployment")
     ] = "/",

@@ -122,7 +122,8 @@ async def redeploy(
     await asyncio.gather(*(run(r) for r in refs))
     results.sort(key=lambda r: r["old"])
     for r in results:
-        rt.note(f"{name or step.project_id}: redeploying {r['old']} → {r['new']}")
+        if not r.get("adopted"):
+            rt.note(f"{name or step.project_id}: redeploying {r['old']} → {r['new']}")
     return {"redeploy_started": started, "env_written_at": written_at, "deployments": results}
 
 
@@ -202,8 +203,13 @@ async def await_ready(step: Step, rt: Runtime) -> dict[str, Any]:
             f"deployment {f['new']} of {step.project_id} ended {f['state']}",
             hint="the old deployment keeps serving; the credential is rolled back",
         )
+    name = (
+        rt.step(step.params["redeploy_step"]).params.get("project_name")
+        if step.params["redeploy_step"] in rt.plan_step_ids
+        else ""
+    )
     for r in results:
-        rt.note(f"{step.project_id}: READY {r['new']}")
+        rt.note(f"{name or step.project_id}: READY {r['new']}")
     ready_at = max((r["ready_at"] for r in results), default=time.time())
     return {"ready": results, "ready_at": ready_at}
 

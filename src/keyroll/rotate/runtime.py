@@ -117,6 +117,11 @@ class Runtime:
                 self._groups[s.id.split("/", 1)[0]] = cp
 
     # -- plan lookups -----------------------------------------------------------------
+    @property
+    def plan_step_ids(self) -> set[str]:
+        """Ids of every step of the plan."""
+        return set(self._steps)
+
     def step(self, step_id: str) -> Step:
         """A step of the plan by id."""
         return self._steps[step_id]

@@ -50,7 +50,7 @@ def _ro_twin(user: str) -> str:
 def integration_instructions(name: str) -> str:
     """What a person must click for an integration-managed database."""
     return (
-        f"Reset the credentials of Upstash Redis database {name!r}: Vercel dashboard → Integrations → Upstash → "
+        f"Reset the credentials of the Upstash Redis database {name}: Vercel dashboard → Integrations → Upstash → "
         "Manage → select the database → Open in Upstash → Reset Credentials. keyroll then waits until Vercel "
         "shows the new values, redeploys the projects that use them and verifies."
     )
@@ -104,7 +104,16 @@ def build(ctx: PlanContext) -> StrategyPlan:
         {"action": "probe_new", "values": "new", "phase": 1},
     )
     steps.append(probe)
-    name = spec["resource_name"] or spec["resource_id"] or gid
+    name = spec["resource_name"] or spec["resource_id"] or ""
+    if not name:  # integration databases are often known only by their URL and var names
+        keys = sorted(
+            {
+                f"{loc.get('key')} in {loc.get('project_name') or loc.get('project_id')}"
+                for loc in locs
+                if loc.get("key")
+            }
+        )
+        name = f"at {spec['rest_url'] or spec['host'] or gid}" + (f" ({', '.join(keys[:3])})" if keys else "")
     if mode == "deluser":
         revoke = Step(
             f"{gid}/revoke",

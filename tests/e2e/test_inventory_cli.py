@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,6 +12,7 @@ from keyroll.cli.main import run
 from keyroll.core.secret import fingerprint_of
 from keyroll.sandbox.server import Sandbox
 from tests import canary
+from tests.sandbox_helpers import register_api_tokens, register_template_secrets, write_env_file
 
 CLEAN_FLEET = {
     "name": "clean",
@@ -41,47 +41,22 @@ CLEAN_FLEET = {
 }
 
 
-def _register_secrets(sb: Sandbox) -> None:
-    for name, value in sb.world.templates.items():
-        if name.rsplit(":", 1)[-1] not in {"url", "rest_url", "host", "port"}:
-            canary.register(value)
-    for key in ("VERCEL_TOKEN", "UPSTASH_API_KEY", "QSTASH_TOKEN", "GITHUB_TOKEN"):
-        if sb.env().get(key):
-            canary.register(sb.env()[key])
-
-
-def _env_file(sb: Sandbox, path: Path) -> Path:
-    path.write_text("".join(f"{k}={v}\n" for k, v in sb.env().items()))
-    return path
-
-
-@pytest.fixture(autouse=True)
-def quiet_http_logs() -> Iterator[None]:
-    """httpx logs request URLs at INFO; URL-valued env vars (REST URLs) travel as Secrets, so
-    the canary would flag a URL. URLs are not secrets: keep those records out of the test."""
-    loggers = [logging.getLogger(name) for name in ("httpx", "httpcore")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.WARNING)
-    yield
-    for lg, level in zip(loggers, levels, strict=True):
-        lg.setLevel(level)
-
-
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox, Path]]:
     d = tmp_path_factory.mktemp("small")
     with Sandbox(d, fleet="small", build_seconds=0.2) as sb:
-        _register_secrets(sb)
-        yield sb, _env_file(sb, d / "sandbox.env")
+        register_template_secrets(sb)
+        register_api_tokens(sb)
+        yield sb, write_env_file(d / "sandbox.env", sb.env())
 
 
 @pytest.fixture(scope="module")
 def clean(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sandbox, Path]]:
     d = tmp_path_factory.mktemp("clean")
     with Sandbox(d, fleet=CLEAN_FLEET, build_seconds=0.2) as sb:
-        _register_secrets(sb)
-        yield sb, _env_file(sb, d / "sandbox.env")
+        register_template_secrets(sb)
+        register_api_tokens(sb)
+        yield sb, write_env_file(d / "sandbox.env", sb.env())
 
 
 def test_json_on_small_fleet_exits_1_and_lists_unverified(

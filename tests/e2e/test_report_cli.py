@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import logging
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,12 +27,12 @@ from keyroll.rotate.keys import JournalKey
 from keyroll.rotate.options import ApplyOptions
 from keyroll.rotate.planner import make_plan
 from tests import canary as canary_mod
+from tests.sandbox_helpers import register_api_tokens, register_template_secrets, write_env_file
 
 pytest.importorskip("keyroll.sandbox.upstash")
 from keyroll.sandbox.server import Sandbox
 
 PASSPHRASE = "report-cli-journal-passphrase-0123456789abcdef"
-PUBLIC = {"url", "rest_url", "host", "port"}
 
 FLEET = {
     "name": "report-e2e",
@@ -108,33 +107,12 @@ class Setup:
     redis_fp: str
 
 
-@pytest.fixture(autouse=True)
-def quiet_http_logs() -> Iterator[None]:
-    """REST URLs travel as Secrets in inventories; keep httpx's request-URL logs out of the canary."""
-    loggers = [logging.getLogger(name) for name in ("httpx", "httpcore")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.WARNING)
-    yield
-    for lg, level in zip(loggers, levels, strict=True):
-        lg.setLevel(level)
-
-
-def _env_file(path: Path, values: dict[str, str]) -> Path:
-    path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
-    return path
-
-
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     d = tmp_path_factory.mktemp("report-cli")
     with Sandbox(d / "sb", fleet=FLEET, build_seconds=0.2) as sb:
-        for name, value in sb.world.templates.items():
-            if name.rsplit(":", 1)[-1] not in PUBLIC:
-                canary_mod.register(value)
-        for key in ("VERCEL_TOKEN", "UPSTASH_API_KEY", "QSTASH_TOKEN", "GITHUB_TOKEN"):
-            if sb.env().get(key):
-                canary_mod.register(sb.env()[key])
+        register_template_secrets(sb)
+        register_api_tokens(sb)
         values = {
             **sb.env(),
             "GITHUB_REPOS": "acme/shop",
@@ -172,7 +150,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
         assert state is RunState.DONE
         yield Setup(
             sb,
-            _env_file(d / "keyroll.env", values),
+            write_env_file(d / "keyroll.env", values),
             d,
             sb.world.templates["redis:cache:rest_token"],
             redis_fp,
@@ -274,14 +252,16 @@ def test_missing_and_corrupted_journal(
     setup: Setup, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     values = dict(line.split("=", 1) for line in setup.env_file.read_text().splitlines())
-    missing = _env_file(tmp_path / "missing.env", {**values, "KEYROLL_JOURNAL": str(tmp_path / "none.db")})
+    missing = write_env_file(
+        tmp_path / "missing.env", {**values, "KEYROLL_JOURNAL": str(tmp_path / "none.db")}
+    )
     out = tmp_path / "r.md"
     assert run(["verify", "--env-file", str(missing)]) == 2
     assert run(["report", "--env-file", str(missing), "--out", str(out)]) == 2
     assert "no journal at" in capsys.readouterr().err and not out.exists()
     bad = tmp_path / "bad.db"
     bad.write_bytes(b"this is not a journal at all" * 100)
-    broken = _env_file(tmp_path / "broken.env", {**values, "KEYROLL_JOURNAL": str(bad)})
+    broken = write_env_file(tmp_path / "broken.env", {**values, "KEYROLL_JOURNAL": str(bad)})
     assert run(["verify", "--env-file", str(broken)]) == 2
     assert "cannot be read" in capsys.readouterr().err
     assert run(["report", "--env-file", str(broken), "--offline", "--out", str(out)]) == 1
@@ -306,7 +286,7 @@ def test_tampered_journal_is_reported_not_trusted(
     conn.commit()
     conn.close()
     values = dict(line.split("=", 1) for line in setup.env_file.read_text().splitlines())
-    env = _env_file(tmp_path / "tampered.env", {**values, "KEYROLL_JOURNAL": str(copy)})
+    env = write_env_file(tmp_path / "tampered.env", {**values, "KEYROLL_JOURNAL": str(copy)})
     out = tmp_path / "r.json"
     assert run(["report", "--env-file", str(env), "--offline", "--format", "json", "--out", str(out)]) == 1
     data = json.loads(out.read_text())

@@ -9,7 +9,6 @@ history — and the inventory must find every one of them.
 from __future__ import annotations
 
 import base64
-import logging
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -32,32 +31,15 @@ from keyroll.inventory import InventoryOptions, digest, inventory_from_json, inv
 from keyroll.providers.factory import open_providers
 from keyroll.providers.vercel import EnvVarInput
 from keyroll.sandbox.server import Sandbox
-from tests import canary
+from tests.sandbox_helpers import register_template_secrets
 
 K = CredentialKind
-PUBLIC_TEMPLATES = frozenset({"url", "rest_url", "host", "port"})
-"""template names whose values are not secrets (URLs, hosts)"""
-
-
-@pytest.fixture(autouse=True)
-def quiet_http_logs() -> Iterator[None]:
-    """httpx logs request URLs at INFO; URL-valued env vars (REST URLs) travel as Secrets, so
-    the canary would flag a URL. URLs are not secrets: keep those records out of the test."""
-    loggers = [logging.getLogger(name) for name in ("httpx", "httpcore")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.WARNING)
-    yield
-    for lg, level in zip(loggers, levels, strict=True):
-        lg.setLevel(level)
 
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     with Sandbox(tmp_path_factory.mktemp("sandbox"), fleet="small", build_seconds=0.2) as sb:
-        for name, value in sb.world.templates.items():
-            if name.rsplit(":", 1)[-1] not in PUBLIC_TEMPLATES:
-                canary.register(value)
+        register_template_secrets(sb)
         yield sb
 
 
@@ -300,9 +282,7 @@ def test_429_storms_and_5xx_are_retried_to_the_same_result(tmp_path: Path, fault
         expected = _shape(_take(clean))
     # a short rate window: the storm's 429s announce a reset at the end of the window
     with Sandbox(tmp_path / "faulty", fleet="small", build_seconds=0.2, faults=faults, rate_window_s=2) as sb:
-        for name, value in sb.world.templates.items():
-            if name.rsplit(":", 1)[-1] not in PUBLIC_TEMPLATES:
-                canary.register(value)
+        register_template_secrets(sb)
         inv = _take(sb)
     assert inv.unknowns == ()
     assert _shape(inv) == expected

@@ -14,14 +14,13 @@ from keyroll.sandbox.loadgen import LoadGenerator
 from keyroll.sandbox.server import Sandbox
 from keyroll.sandbox.upstash.state import UpstashState
 from tests import canary
+from tests.sandbox_helpers import register_template_secrets
 
 
 @pytest.fixture
 def sb(tmp_path: Any) -> Iterator[Sandbox]:
     with Sandbox(tmp_path, fleet="small", build_seconds=0.2) as sandbox:
-        for name, value in sandbox.world.templates.items():
-            if not name.endswith((":url", ":rest_url", ":host", ":port")):
-                canary.register(value)
+        register_template_secrets(sandbox)
         yield sandbox
 
 
@@ -108,9 +107,7 @@ def test_admin_endpoints_and_bounds(sb: Sandbox) -> None:
 
 def test_redis_restart_fault_costs_no_failed_request(tmp_path: Any) -> None:
     with Sandbox(tmp_path, fleet="small", build_seconds=0.2, faults="redis_restart_after=0.7") as sandbox:
-        for name, value in sandbox.world.templates.items():
-            if not name.endswith((":url", ":rest_url", ":host", ":port")):
-                canary.register(value)
+        register_template_secrets(sandbox)
         stats = LoadGenerator(sandbox.world, rps=40, duration=2.0, qstash_ratio=0.5).start().wait(timeout=30)
         restarts = {n: d.server.restarts for n, d in state(sandbox).redis.items() if d.server}
     assert restarts == {"cache": 1, "kv": 1}

@@ -28,6 +28,7 @@ from keyroll.providers.upstash.vector import VectorClient
 from keyroll.sandbox.server import Sandbox
 from keyroll.sandbox.upstash.state import RedisDB, UpstashState
 from tests import canary
+from tests.sandbox_helpers import register_template_secrets
 
 FLEET: dict[str, Any] = {
     "team": {"id": "team_t", "slug": "acme"},
@@ -48,15 +49,8 @@ FLEET: dict[str, Any] = {
 @pytest.fixture(scope="module")
 def sb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     with Sandbox(tmp_path_factory.mktemp("upstash"), fleet=FLEET, services=["upstash"]) as sandbox:
-        register_secrets(sandbox)
+        register_template_secrets(sandbox)
         yield sandbox
-
-
-def register_secrets(sb: Sandbox) -> None:
-    """Every minted credential is a canary (URLs, hosts and ports are not secrets)."""
-    for name, value in sb.world.templates.items():
-        if not name.endswith((":url", ":rest_url", ":host", ":port")):
-            canary.register(value)
 
 
 def state(sb: Sandbox) -> UpstashState:
@@ -354,7 +348,7 @@ async def test_vector_and_search_tokens(sb: Sandbox, dev: DeveloperClient) -> No
 
 async def test_developer_api_faults_are_retried(tmp_path: Any) -> None:
     with Sandbox(tmp_path, fleet=FLEET, services=["upstash"], faults="error_rate=0.5,seed=7") as faulty:
-        register_secrets(faulty)
+        register_template_secrets(faulty)
         client = DeveloperClient.from_config(load_config(None, environ=faulty.env()))
         client.api.retry = RetryPolicy(attempts=12, base_delay=0.01, max_delay=0.05)
         try:

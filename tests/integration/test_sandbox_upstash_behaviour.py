@@ -20,18 +20,13 @@ from keyroll.sandbox.server import Sandbox
 from keyroll.sandbox.upstash.behaviour import plan_checks
 from keyroll.sandbox.upstash.state import UpstashState
 from tests import canary
-
-
-def register_secrets(sb: Sandbox) -> None:
-    for name, value in sb.world.templates.items():
-        if not name.endswith((":url", ":rest_url", ":host", ":port")):
-            canary.register(value)
+from tests.sandbox_helpers import register_template_secrets
 
 
 @pytest.fixture
 def sb(tmp_path: Any) -> Iterator[Sandbox]:
     with Sandbox(tmp_path, fleet="small", build_seconds=0.2) as sandbox:
-        register_secrets(sandbox)
+        register_template_secrets(sandbox)
         yield sandbox
 
 

@@ -17,7 +17,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from keyroll.sandbox.server import Sandbox
-from tests import canary
+from tests.sandbox_helpers import register_template_secrets
 
 FLEET: dict[str, Any] = {
     "upstash": {
@@ -53,9 +53,7 @@ commands = st.tuples(
 @pytest.fixture(scope="module")
 def sb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     with Sandbox(tmp_path_factory.mktemp("fuzz"), fleet=FLEET, services=["upstash"]) as sandbox:
-        for name, value in sandbox.world.templates.items():
-            if not name.endswith((":url", ":rest_url", ":host", ":port")):
-                canary.register(value)
+        register_template_secrets(sandbox)
         yield sandbox
 
 

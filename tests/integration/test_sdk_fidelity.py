@@ -26,6 +26,7 @@ from upstash_vector import Index, Vector
 
 from keyroll.sandbox.server import Sandbox
 from tests import canary
+from tests.sandbox_helpers import register_template_secrets
 
 FLEET: dict[str, Any] = {
     "upstash": {
@@ -41,9 +42,7 @@ FLEET: dict[str, Any] = {
 @pytest.fixture(scope="module")
 def sb(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
     with Sandbox(tmp_path_factory.mktemp("sdk"), fleet=FLEET, services=["upstash"]) as sandbox:
-        for name, value in sandbox.world.templates.items():
-            if not name.endswith((":url", ":rest_url", ":host", ":port")):
-                canary.register(value)
+        register_template_secrets(sandbox)
         yield sandbox
 
 

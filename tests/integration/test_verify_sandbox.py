@@ -9,7 +9,6 @@ fail the second with the old value still accepted, and catch a stale copy plante
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -37,6 +36,7 @@ from keyroll.verify.result import CheckCategory, CheckStatus
 from keyroll.verify.run import VerifyOptions, verify
 from keyroll.verify.runlog import load_runlog
 from tests import canary as canary_mod
+from tests.sandbox_helpers import PUBLIC_TEMPLATES, register_template_secrets
 
 pytest.importorskip("keyroll.sandbox.upstash")
 pytest.importorskip("keyroll.sandbox.vercel")
@@ -44,19 +44,6 @@ pytest.importorskip("keyroll.sandbox.vercel")
 from keyroll.sandbox.server import Sandbox
 
 PASSPHRASE = "verify-integration-journal-passphrase-0123456789"
-PUBLIC_TEMPLATES = frozenset({"url", "rest_url", "host", "port"})
-
-
-@pytest.fixture(autouse=True)
-def quiet_http_logs() -> Iterator[None]:
-    """httpx logs request URLs; REST URLs travel as Secrets in inventories, so keep them out."""
-    loggers = [logging.getLogger(name) for name in ("httpx", "httpcore")]
-    levels = [lg.level for lg in loggers]
-    for lg in loggers:
-        lg.setLevel(logging.WARNING)
-    yield
-    for lg, level in zip(loggers, levels, strict=True):
-        lg.setLevel(level)
 
 
 @dataclass
@@ -90,9 +77,7 @@ async def _rotate(cfg: Config, path: Path, inv: Inventory, fps: list[str]) -> An
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("verify")
     with Sandbox(tmp / "sb", fleet="small", build_seconds=0.2) as sb:
-        for name, value in sb.world.templates.items():
-            if name.rsplit(":", 1)[-1] not in PUBLIC_TEMPLATES:
-                canary_mod.register(value)
+        register_template_secrets(sb)
         env = {**sb.env(), "KEYROLL_JOURNAL": str(tmp / "journal.db"), "KEYROLL_JOURNAL_KEY": PASSPHRASE}
         cfg = load_config(None, environ=env)
 

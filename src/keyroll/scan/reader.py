@@ -94,11 +94,14 @@ def scan_stream(
     :raises OSError: reading the stream failed (the caller counts it as unreadable).
     """
     out = ReadResult()
-    first = stream.read(chunk_bytes)
-    out.bytes = len(first)
-    if looks_binary(first):
+    first = stream.read(min(SNIFF, chunk_bytes))
+    if looks_binary(first):  # decided on 8 KiB: a big binary is never read further
+        out.bytes = len(first)
         out.binary = True
         return out
+    if len(first) == min(SNIFF, chunk_bytes) and chunk_bytes > SNIFF:
+        first += stream.read(chunk_bytes - len(first))
+    out.bytes = len(first)
     if len(first) < chunk_bytes:  # the common case: small enough to scan whole
         return scan_bytes(first, name, scanner, keep_values=keep_values)
     decoder = codecs.getincrementaldecoder("utf-8")("strict")

@@ -1,6 +1,7 @@
 """Anything else that looks like a secret: a random value assigned to a token/secret/password key.
 
-Low confidence by design: it exists so that credentials of formats keyroll does not know still
+Pagination/idempotency tokens (``NextToken``, ``ChangeToken``, ``csrf_token``) are not
+credentials and are skipped. Low confidence by design: it exists so that credentials of formats keyroll does not know still
 show up, and it yields to every specific detector. Values must be long, random-looking
 (entropy, several character classes, a digit) and not code, a path, a URL or a placeholder.
 """
@@ -52,6 +53,9 @@ _KEY_SUFFIX_NOT_SECRET = re.compile(
     r"tokenizer|tokens|hash|hashed|algorithm|alg|method|scheme|version)$"
 )
 _HEX = re.compile(r"[0-9a-fA-F]+")
+_NOT_SECRET_TOKENS = re.compile(
+    r"(?i)(?:next|page|change|idempotency|continuation|cursor|csrf|sync|request)[_-]?token"
+)
 
 
 def _variants(word: str) -> tuple[str, ...]:
@@ -85,7 +89,11 @@ class GenericSecretDetector(AnchoredDetector):
             return
         key = m.group("key")
         value = m.group("value").rstrip(".")
-        if _KEY_SUFFIX_NOT_SECRET.search(key.rstrip("_-.")) or "tokeniz" in key.lower():
+        if (
+            _KEY_SUFFIX_NOT_SECRET.search(key.rstrip("_-."))
+            or "tokeniz" in key.lower()
+            or _NOT_SECRET_TOKENS.search(key)
+        ):
             return
         if "://" in value or value.startswith(("/", "./", "~")) or is_placeholder(value):
             return

@@ -17,8 +17,8 @@ import base64
 import binascii
 import secrets
 import uuid
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Any, TypeVar
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
@@ -36,6 +36,7 @@ from keyroll.sandbox.world import World
 __all__ = ["create_app", "database_json"]
 
 Handler = Callable[[Request], Awaitable[Response]]
+_Index = TypeVar("_Index", VectorIndex, SearchIndex)
 
 
 def _err(status: int, message: str) -> JSONResponse:
@@ -255,58 +256,6 @@ def create_app(world: World, state: UpstashState, started: Callable[[], float]) 
         state.log(resets.ACTION_PROTECTION_OFF, "Disable Credential Protection", db.name, source=source)
         return JSONResponse(db_out(db))
 
-    def visible_vector(request: Request) -> VectorIndex | None:
-        v = state.vector_by_id(request.path_params["id"])
-        return None if v is None or v.managed_by != "native" else v
-
-    async def list_vector(request: Request) -> Response:
-        return JSONResponse(
-            [
-                vector_json(v, email=state.email, url=url_of(v.service))
-                for v in state.vector.values()
-                if v.managed_by == "native"
-            ]
-        )
-
-    async def get_vector(request: Request) -> Response:
-        v = visible_vector(request)
-        if v is None:
-            return _err(404, "index not found")
-        return JSONResponse(vector_json(v, email=state.email, url=url_of(v.service)))
-
-    async def reset_vector(request: Request) -> Response:
-        v = visible_vector(request)
-        if v is None:
-            return _err(404, "index not found")
-        resets.reset_vector(state, v, source=source)
-        return JSONResponse("OK")
-
-    def visible_search(request: Request) -> SearchIndex | None:
-        s = state.search_by_id(request.path_params["id"])
-        return None if s is None or s.managed_by != "native" else s
-
-    async def list_search(request: Request) -> Response:
-        return JSONResponse(
-            [
-                search_json(s, email=state.email, url=url_of(s.service))
-                for s in state.search.values()
-                if s.managed_by == "native"
-            ]
-        )
-
-    async def get_search(request: Request) -> Response:
-        s = visible_search(request)
-        if s is None:
-            return _err(404, "search index not found")
-        return JSONResponse(search_json(s, email=state.email, url=url_of(s.service)))
-
-    async def reset_search(request: Request) -> Response:
-        s = visible_search(request)
-        if s is None:
-            return _err(404, "search index not found")
-        resets.reset_search(state, s, source=source)
-        return JSONResponse("OK")
-
     def qstash_user(request: Request | None = None) -> QStashUser | None:
         user = state.qstash
         if user is None or user.managed_by != "native":
@@ -374,18 +323,70 @@ def create_app(world: World, state: UpstashState, started: Callable[[], float]) 
     def r(path: str, fn: Handler, method: str = "GET") -> Route:
         return Route(path, guarded(fn), methods=[method])
 
+    def index_routes(
+        base: str,
+        indexes: Mapping[str, _Index],
+        by_id: Callable[[str], _Index | None],
+        to_json: Callable[..., dict[str, Any]],
+        reset: Callable[..., None],
+        missing: str,
+    ) -> list[Route]:
+        """``GET base`` (native indexes), ``GET base/{id}``, ``POST base/{id}/reset-password`` (``"OK"``)."""
+
+        def visible(request: Request) -> _Index | None:
+            index = by_id(request.path_params["id"])
+            return None if index is None or index.managed_by != "native" else index
+
+        async def list_all(request: Request) -> Response:
+            return JSONResponse(
+                [
+                    to_json(i, email=state.email, url=url_of(i.service))
+                    for i in indexes.values()
+                    if i.managed_by == "native"
+                ]
+            )
+
+        async def get_one(request: Request) -> Response:
+            index = visible(request)
+            if index is None:
+                return _err(404, missing)
+            return JSONResponse(to_json(index, email=state.email, url=url_of(index.service)))
+
+        async def reset_one(request: Request) -> Response:
+            index = visible(request)
+            if index is None:
+                return _err(404, missing)
+            reset(state, index, source=source)
+            return JSONResponse("OK")
+
+        return [
+            r(base, list_all),
+            r(f"{base}/{{id}}", get_one),
+            r(f"{base}/{{id}}/reset-password", reset_one, "POST"),
+        ]
+
     routes = [
         r("/v2/redis/databases", list_databases),
         r("/v2/redis/database/{id}", get_database),
         r("/v2/redis/reset-password/{id}", reset_password, "POST"),
         r("/v2/redis/enable-credential-protection/{id}", enable_protection, "POST"),
         r("/v2/redis/disable-credential-protection/{id}", disable_protection, "POST"),
-        r("/v2/vector/index", list_vector),
-        r("/v2/vector/index/{id}", get_vector),
-        r("/v2/vector/index/{id}/reset-password", reset_vector, "POST"),
-        r("/v2/search", list_search),
-        r("/v2/search/{id}", get_search),
-        r("/v2/search/{id}/reset-password", reset_search, "POST"),
+        *index_routes(
+            "/v2/vector/index",
+            state.vector,
+            state.vector_by_id,
+            vector_json,
+            resets.reset_vector,
+            "index not found",
+        ),
+        *index_routes(
+            "/v2/search",
+            state.search,
+            state.search_by_id,
+            search_json,
+            resets.reset_search,
+            "search index not found",
+        ),
         r("/v2/qstash/users", list_qstash),
         r("/v2/qstash/user", legacy_qstash),
         r("/v2/qstash/user/{id}", get_qstash),

@@ -100,20 +100,25 @@ def planted(sandbox: Sandbox, tmp_path_factory: pytest.TempPathFactory) -> dict[
 
 @pytest.fixture(scope="module")
 def inventory(sandbox: Sandbox, planted: dict[str, Path]) -> Inventory:
+    return _take(sandbox, _planted_options(planted))
+
+
+def _planted_options(planted: dict[str, Path]) -> InventoryOptions:
+    """Every place the planted fleet holds copies: GitHub repos and org, files, git history."""
+    return InventoryOptions(
+        github_repos=("acme/web", "acme/api"),
+        github_orgs=("acme",),
+        paths=(planted["files"],),
+        git_repos=(planted["repo"],),
+    )
+
+
+def _take(sb: Sandbox, options: InventoryOptions | None = None) -> Inventory:
     import asyncio
 
     async def run() -> Inventory:
-        cfg = load_config(None, environ=sandbox.env())
-        async with open_providers(cfg) as p:
-            return await take_inventory(
-                p,
-                InventoryOptions(
-                    github_repos=("acme/web", "acme/api"),
-                    github_orgs=("acme",),
-                    paths=(planted["files"],),
-                    git_repos=(planted["repo"],),
-                ),
-            )
+        async with open_providers(load_config(None, environ=sb.env())) as p:
+            return await take_inventory(p, options or InventoryOptions())
 
     return asyncio.run(run())
 
@@ -232,22 +237,7 @@ def test_json_round_trip_and_digest_stable(
 ) -> None:
     back = inventory_from_json(inventory_to_json(inventory))
     assert digest(back) == digest(inventory)
-    import asyncio
-
-    async def again() -> Inventory:
-        cfg = load_config(None, environ=sandbox.env())
-        async with open_providers(cfg) as p:
-            return await take_inventory(
-                p,
-                InventoryOptions(
-                    github_repos=("acme/web", "acme/api"),
-                    github_orgs=("acme",),
-                    paths=(planted["files"],),
-                    git_repos=(planted["repo"],),
-                ),
-            )
-
-    assert digest(asyncio.run(again())) == digest(inventory)
+    assert digest(_take(sandbox, _planted_options(planted))) == digest(inventory)
 
 
 def _shape(inv: Inventory) -> list[tuple[str, ...]]:
@@ -264,16 +254,6 @@ def _shape(inv: Inventory) -> list[tuple[str, ...]]:
         for loc in inv.locations
         if loc.kind in (LocationKind.VERCEL_ENV, LocationKind.VERCEL_SHARED_ENV)
     )
-
-
-def _take(sb: Sandbox) -> Inventory:
-    import asyncio
-
-    async def run() -> Inventory:
-        async with open_providers(load_config(None, environ=sb.env())) as p:
-            return await take_inventory(p, InventoryOptions())
-
-    return asyncio.run(run())
 
 
 @pytest.mark.parametrize("faults", ["storm=1.5", "error_rate=0.25,seed=7"])

@@ -21,7 +21,7 @@ from pydantic import BaseModel, ConfigDict
 from keyroll import __version__
 from keyroll.config import Config
 from keyroll.core.secret import Secret
-from keyroll.providers.http import ApiClient, BearerAuth, RetryPolicy
+from keyroll.providers.http import ApiClient, RetryPolicy, bearer_client
 
 __all__ = ["GitHubAPI", "GitHubClient", "PublicKey", "SecretMeta", "SecretScope", "seal"]
 
@@ -141,10 +141,10 @@ class GitHubClient:
         """
         cfg.require("GITHUB_TOKEN")
         assert cfg.github_token is not None
-        http = httpx.AsyncClient(
-            base_url=cfg.github_api_url,
-            auth=BearerAuth(cfg.github_token),
-            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+        http = bearer_client(
+            cfg.github_api_url,
+            cfg.github_token,
+            timeout=timeout,
             headers={
                 "Accept": "application/vnd.github+json",
                 "X-GitHub-Api-Version": "2022-11-28",

@@ -36,7 +36,16 @@ from keyroll.core.errors import (
 )
 from keyroll.core.secret import Secret
 
-__all__ = ["ApiClient", "BearerAuth", "Recover", "RetryPolicy", "TokenBucket", "describe", "error_message"]
+__all__ = [
+    "ApiClient",
+    "BearerAuth",
+    "Recover",
+    "RetryPolicy",
+    "TokenBucket",
+    "bearer_client",
+    "describe",
+    "error_message",
+]
 
 log = logging.getLogger(__name__)
 
@@ -178,6 +187,21 @@ class BearerAuth(httpx.Auth):
     def auth_flow(self, request: httpx.Request) -> Generator[httpx.Request, httpx.Response, None]:
         request.headers["Authorization"] = f"Bearer {self._token.reveal()}"
         yield request
+
+
+def bearer_client(
+    base_url: str, token: Secret, *, timeout: float, headers: dict[str, str]
+) -> httpx.AsyncClient:
+    """An HTTP client for a REST API authenticated by a bearer token.
+
+    ``timeout`` bounds each request; connecting is bounded by 10 s (or ``timeout`` if shorter).
+    """
+    return httpx.AsyncClient(
+        base_url=base_url,
+        auth=BearerAuth(token),
+        timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+        headers=headers,
+    )
 
 
 Recover = Callable[[], Awaitable[httpx.Response | None]]

@@ -24,7 +24,7 @@ from keyroll import __version__
 from keyroll.config import Config
 from keyroll.core.errors import ProviderError, UnavailableError, UsageError
 from keyroll.core.secret import Secret
-from keyroll.providers.http import ApiClient, BearerAuth, RetryPolicy
+from keyroll.providers.http import ApiClient, RetryPolicy, bearer_client
 
 __all__ = [
     "CustomEnvironment",
@@ -427,10 +427,10 @@ class VercelClient:
         """
         cfg.require("VERCEL_TOKEN")
         assert cfg.vercel_token is not None
-        http = httpx.AsyncClient(
-            base_url=cfg.vercel_api_url,
-            auth=BearerAuth(cfg.vercel_token),
-            timeout=httpx.Timeout(timeout, connect=min(10.0, timeout)),
+        http = bearer_client(
+            cfg.vercel_api_url,
+            cfg.vercel_token,
+            timeout=timeout,
             headers={"User-Agent": f"keyroll/{__version__}", "Accept": "application/json"},
         )
         return cls(http, team_id=cfg.vercel_team_id, team_slug=cfg.vercel_team_slug, **kwargs)

@@ -146,28 +146,23 @@ def _env_keys(mod: JsModule, node: Node) -> tuple[str, ...]:
     return tuple(dict.fromkeys(keys))
 
 
+def _callee(mod: JsModule, b: JsBindings, callee: Node | None) -> tuple[str, str | None]:
+    """The callee's text, and the client library its root name is imported from (None: another)."""
+    name = mod.text(callee)
+    imp = b.imports.get(name.split(".", 1)[0])
+    return name, (lib_of(imp[0]) if imp is not None else None)
+
+
 def _client_ctor(mod: JsModule, b: JsBindings, node: Node) -> ClientSite | None:
     """A ClientSite when ``node`` constructs a client (``new Redis()``, ``Redis.fromEnv()``, ``createClient()``)."""
     node = mod.unwrap(node)
     if node.type == "new_expression":
-        ctor = node.child_by_field_name("constructor")
-        name = mod.text(ctor)
-        root = name.split(".", 1)[0]
-        imp = b.imports.get(root)
-        if imp is None:
-            return None
-        lib = lib_of(imp[0])
+        _, lib = _callee(mod, b, node.child_by_field_name("constructor"))
         if lib in ("@upstash/redis", "ioredis"):
             return ClientSite(lib, mod.rel, mod.line(node), _LIBS[lib], _env_keys(mod, node))
         return None
     if node.type == "call_expression":
-        fn = node.child_by_field_name("function")
-        name = mod.text(fn)
-        root = name.split(".", 1)[0]
-        imp = b.imports.get(root)
-        if imp is None:
-            return None
-        lib = lib_of(imp[0])
+        name, lib = _callee(mod, b, node.child_by_field_name("function"))
         if lib is None:
             return None
         last = name.rsplit(".", 1)[-1]

@@ -6,7 +6,7 @@ from typing import Any
 
 from starlette.responses import JSONResponse
 
-__all__ = ["ApiError", "bad_request", "error_response", "not_found"]
+__all__ = ["ApiError", "bad_request", "batch_failure", "error_response", "not_found", "save_failed"]
 
 
 class ApiError(Exception):
@@ -50,3 +50,17 @@ def bad_request(message: str, **extra: Any) -> ApiError:
 def not_found(message: str, **extra: Any) -> ApiError:
     """404 ``not_found``."""
     return ApiError(404, "not_found", message, **extra)
+
+
+def batch_failure(code: str, message: str, **subject: Any) -> dict[str, Any]:
+    """One entry of a batch answer's ``failed`` list: ``{"error": {code, message, …subject}}``."""
+    return {"error": {"code": code, "message": message, **subject}}
+
+
+def save_failed(**subject: Any) -> dict[str, Any]:
+    """The ``failed`` entry of a batch item that an (injected) internal error kept from being saved."""
+    return batch_failure(
+        "internal_server_error",
+        "An unexpected internal error occurred while saving this variable.",
+        **subject,
+    )

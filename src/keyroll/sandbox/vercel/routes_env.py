@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 
 from keyroll.sandbox.vercel.app import Call, VercelApp
-from keyroll.sandbox.vercel.errors import ApiError, bad_request, not_found
+from keyroll.sandbox.vercel.errors import ApiError, bad_request, not_found, save_failed
 from keyroll.sandbox.vercel.render import env_json
 from keyroll.sandbox.vercel.state import EnvVar, Project
 from keyroll.sandbox.vercel.validate import TARGETS, env_changes, env_item, id_list, object_body
@@ -109,16 +109,12 @@ async def create_env(call: Call) -> Any:
         for item in items:
             if state.roll_fault("partial", state.world.faults.partial_rate):
                 failed.append(
-                    {
-                        "error": {
-                            "code": "internal_server_error",
-                            "message": "An unexpected internal error occurred while saving this variable.",
-                            "key": item["key"],
-                            "envVarKey": item["key"],
-                            "target": item["target"],
-                            "gitBranch": item.get("gitBranch"),
-                        }
-                    }
+                    save_failed(
+                        key=item["key"],
+                        envVarKey=item["key"],
+                        target=item["target"],
+                        gitBranch=item.get("gitBranch"),
+                    )
                 )
                 continue
             clashes = state.conflicts(project, item)

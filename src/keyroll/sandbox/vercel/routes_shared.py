@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import BaseRoute
 
 from keyroll.sandbox.vercel.app import Call, VercelApp, paginate
-from keyroll.sandbox.vercel.errors import ApiError, bad_request, not_found
+from keyroll.sandbox.vercel.errors import ApiError, bad_request, batch_failure, not_found, save_failed
 from keyroll.sandbox.vercel.render import shared_json
 from keyroll.sandbox.vercel.state import Project, SharedEnvVar, VercelState
 from keyroll.sandbox.vercel.validate import (
@@ -47,13 +47,7 @@ async def _team_body(call: Call, allowed: set[str]) -> dict[str, Any]:
 
 def _missing(env_id: str) -> dict[str, Any]:
     """A batch's ``failed`` entry for an id that names no shared variable."""
-    return {
-        "error": {
-            "code": "not_found",
-            "message": f"Shared variable {env_id} was not found.",
-            "envVarId": env_id,
-        }
-    }
+    return batch_failure("not_found", f"Shared variable {env_id} was not found.", envVarId=env_id)
 
 
 def _project_ids(state: VercelState, value: Any, field: str) -> list[str]:
@@ -251,23 +245,12 @@ async def update_shared(call: Call) -> Any:
                 failed.append(_missing(env_id))
                 continue
             if state.roll_fault("partial", state.world.faults.partial_rate):
-                failed.append(
-                    {
-                        "error": {
-                            "code": "internal_server_error",
-                            "message": "An unexpected internal error occurred while saving this variable.",
-                            "envVarId": env_id,
-                            "key": sv.key,
-                        }
-                    }
-                )
+                failed.append(save_failed(envVarId=env_id, key=sv.key))
                 continue
             try:
                 changed = _apply_update(state, sv, raw)
             except ApiError as exc:
-                failed.append(
-                    {"error": {"code": exc.code, "message": exc.message, "envVarId": env_id, "key": sv.key}}
-                )
+                failed.append(batch_failure(exc.code, exc.message, envVarId=env_id, key=sv.key))
                 continue
             state.add_event(
                 "shared-env-variable-update",

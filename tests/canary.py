@@ -42,10 +42,26 @@ def forms(value: str) -> set[str]:
     return {f for f in out if len(f) >= MIN_LEN}
 
 
-def register(value: str) -> None:
-    """Add a value to the canary set."""
+def looks_like_secret(value: str) -> bool:
+    """Automatic registration skips word-like values (``qstash_reset``, ``production-db``):
+    tests wrap plenty of non-secret strings in Secrets (URLs, names) and those legitimately
+    appear in output. A real credential mixes at least two character classes beyond lowercase."""
+    classes = sum(
+        (
+            any(ch.isupper() for ch in value),
+            any(ch.isdigit() for ch in value),
+            any(not ch.isalnum() and ch not in "_-" for ch in value),
+        )
+    )
+    return classes >= 1 and any(ch.isdigit() or ch.isupper() for ch in value)
+
+
+def register(value: str, *, explicit: bool = True) -> None:
+    """Add a value to the canary set (automatic registrations must look like a secret)."""
     global _automaton
     if not isinstance(value, str) or len(value) < MIN_LEN:
+        return
+    if not explicit and not looks_like_secret(value):
         return
     with _lock:
         if value not in _values:
@@ -145,7 +161,7 @@ def install() -> None:
 
     def init(self: Secret, value: str) -> None:
         original(self, value)
-        register(self.reveal())
+        register(self.reveal(), explicit=False)
 
     Secret.__init__ = init  # type: ignore[method-assign]
     _installed = True

@@ -205,6 +205,7 @@ class Outcome:
     groups: dict[str, str] = field(default_factory=dict)
     errors: dict[str, str] = field(default_factory=dict)
     """step id → journaled error (value-free)"""
+    notes: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:

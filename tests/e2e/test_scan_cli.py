@@ -53,7 +53,7 @@ def test_findings_exit_1_text_report_and_summary(
     out, err = capsys.readouterr()
     lines = out.strip().splitlines()
     assert len(lines) == 5
-    assert any("./.env.local:1:26" in ln and "upstash-redis-rest-token" in ln for ln in lines)
+    assert any(".env.local:1:26" in ln and "upstash-redis-rest-token" in ln for ln in lines)
     assert "scanned 5 files" in err and "5 findings" in err
     for value in project.values():
         assert value not in out + err

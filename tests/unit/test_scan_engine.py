@@ -118,7 +118,7 @@ def test_keyrollignore_and_git_dir_are_skipped(tmp_path: Path, monkeypatch: pyte
     (tmp_path / ".keyrollignore").write_text("fixtures/\n*.log\n")
     monkeypatch.chdir(tmp_path)
     res = scan_paths([Path(".")], ScanOptions(jobs=1))
-    assert [f.path for f in res.findings] == ["./src/b.env"]
+    assert [f.path for f in res.findings] == ["src/b.env"]
     assert res.summary.skipped.get("ignored") == 2
 
 

@@ -105,7 +105,7 @@ def walk(
     seen_dirs: set[tuple[int, int]] = set()
     rules = ignore or IgnoreRules()
     for target in targets:
-        top = str(target)
+        top = os.path.normpath(str(target))
         st = _stat(top, summary, explicit=True)
         if st is None:
             continue
@@ -186,7 +186,7 @@ def _walk_dir(
             continue
         subdirs: list[tuple[str, frozenset[tuple[int, int]]]] = []
         for entry in entries:
-            path = entry.path
+            path = entry.name if current == "." else entry.path  # "src/a.env", not "./src/a.env"
             try:
                 is_dir = entry.is_dir()  # follows symlinks
             except OSError:

@@ -68,7 +68,7 @@ _TEMPLATE = re.compile(
     )$""",
     re.VERBOSE,
 )
-_IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*(?:[.:\-][A-Za-z_$][A-Za-z0-9_$]*)*(?:\(\))?$")
+_IDENTIFIER = re.compile(r"^[A-Za-z_$][A-Za-z0-9_$]*(?:[.:\-][A-Za-z0-9_$]+)*(?:\(\))?$")
 _ASSIGN_KEY = re.compile(
     r"""(?:^|[\s{,(\[;"'`$])          # start of the key
         (?P<key>[A-Za-z_][A-Za-z0-9_.\-]{0,127})

@@ -31,6 +31,29 @@ COMMAND_MODULES = (
     "keyroll.cli.demo_cmd",
 )
 
+COMMANDS = {
+    "config": "keyroll.cli.config_cmd",
+    "doctor": "keyroll.cli.doctor_cmd",
+    "sandbox": "keyroll.cli.sandbox_cmd",
+    "inventory": "keyroll.cli.inventory_cmd",
+    "plan": "keyroll.cli.rotate_cmd",
+    "apply": "keyroll.cli.rotate_cmd",
+    "status": "keyroll.cli.rotate_cmd",
+    "resume": "keyroll.cli.rotate_cmd",
+    "rollback": "keyroll.cli.rotate_cmd",
+    "verify": "keyroll.cli.verify_cmd",
+    "report": "keyroll.cli.report_cmd",
+    "audit": "keyroll.cli.report_cmd",
+    "scan": "keyroll.cli.scan_cmd",
+    "harden": "keyroll.cli.harden_cmd",
+    "demo": "keyroll.cli.demo_cmd",
+}
+"""Which module provides each command, so that a run imports only what it needs (``keyroll scan``
+in a pre-commit hook should not pay for tree-sitter, the rotation engine …). A test keeps
+this map and the modules' registrations in step."""
+
+_registered: set[str] = set()
+
 app = typer.Typer(
     name="keyroll",
     help="Rotate every Upstash credential that ever sat in Vercel — inventory, plan, apply, verify, report.",
@@ -62,8 +85,11 @@ def main(
     setup_logging(debug)
 
 
-def _register_all() -> None:
-    for name in COMMAND_MODULES:
+def register_modules(names: tuple[str, ...] = COMMAND_MODULES) -> None:
+    """Import and register command modules (each at most once)."""
+    for name in names:
+        if name in _registered:
+            continue
         try:
             module = importlib.import_module(name)
         except ModuleNotFoundError as exc:
@@ -71,15 +97,25 @@ def _register_all() -> None:
                 continue
             raise
         module.register(app)
+        _registered.add(name)
 
 
-_register_all()
+def _modules_for(args: list[str]) -> tuple[str, ...]:
+    """The modules ``args`` needs: the named command's, or all of them for help/unknown input."""
+    for arg in args:
+        if arg in ("--help", "-h"):
+            break
+        if not arg.startswith("-"):
+            module = COMMANDS.get(arg)
+            return (module,) if module else COMMAND_MODULES
+    return COMMAND_MODULES
 
 
 def run(argv: list[str] | None = None) -> int:
     """Run the CLI in-process and return the exit code (tests call this; nothing exits)."""
     args = sys.argv[1:] if argv is None else list(argv)
     debug = "--debug" in args
+    register_modules(_modules_for(args))
     try:
         result = app(args=args, prog_name="keyroll", standalone_mode=False)
     except KeyrollError as exc:

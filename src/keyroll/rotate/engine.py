@@ -407,7 +407,7 @@ class Engine:
         self.journal.set_run_state(
             run.id, RunState.RUNNING, detail={"resumed": True, "options": self._options_record(options)}
         )
-        return await self._run(run.id, plan, options)
+        return await self._run(run.id, plan, options, resumed=True)
 
     async def rollback(self, run_id: str | None = None) -> RunResult:
         """Restore the old values of every credential of a run that is not yet revoked.
@@ -482,8 +482,11 @@ class Engine:
             with contextlib.suppress(Exception):
                 await rt.http.aclose()
 
-    async def _run(self, run_id: str, plan: Plan, options: ApplyOptions) -> RunResult:
+    async def _run(
+        self, run_id: str, plan: Plan, options: ApplyOptions, *, resumed: bool = False
+    ) -> RunResult:
         rt = self._runtime(run_id, plan, options)
+        rt.resumed = resumed
         started = self.journal.run(run_id).started_at
         try:
             await self._execute(rt)

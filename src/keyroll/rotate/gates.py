@@ -19,7 +19,7 @@ from keyroll.core.errors import KeyrollError, RotationError
 from keyroll.core.model import Step, StepKind, StepState
 from keyroll.core.secret import Secret
 from keyroll.rotate.distribute import backup_path
-from keyroll.rotate.redeploy import probe_deployment
+from keyroll.rotate.redeploy import probe_deployment, slot_of
 from keyroll.rotate.runtime import Action, GateFailed, Probe, Runtime, gid_of
 
 __all__ = ["ACTIONS", "probe_values", "revoke_gate"]
@@ -59,6 +59,7 @@ async def revoke_gate(step: Step, rt: Runtime, *, phase: int = 1) -> dict[str, A
             and not rt.detail(s.id).get("ok", False)
         ):
             problems.append(f"{s.id}: probes did not pass")
+    created_ms: dict[str, float] = {}
     fresh: dict[str, dict[str, float]] = {}
     """project → {deployment id: redeploy started} over every redeploy of the run (any credential)"""
     for cp in rt.plan.credentials:
@@ -66,8 +67,11 @@ async def revoke_gate(step: Step, rt: Runtime, *, phase: int = 1) -> dict[str, A
             if s.kind is StepKind.REDEPLOY:
                 detail = rt.detail(s.id)
                 for d in detail.get("deployments", []):
-                    fresh.setdefault(s.project_id, {})[d["new"]] = float(detail.get("redeploy_started", 0.0))
+                    at = d.get("requested_at") or d.get("started_at") or detail.get("redeploy_started", 0.0)
+                    fresh.setdefault(s.project_id, {})[d["new"]] = float(at)
+                    created_ms[d["new"]] = float(d.get("created_at") or 0)
     prod_projects: set[str] = set()
+    other_slots: dict[str, set[tuple[str, str]]] = {}
     for s in phase_steps:
         if s.kind is not StepKind.REDEPLOY:
             continue
@@ -80,11 +84,26 @@ async def revoke_gate(step: Step, rt: Runtime, *, phase: int = 1) -> dict[str, A
             and not all(d.get("shared_build") for d in detail.get("deployments", []))
         ):
             problems.append(f"{s.project_id}: redeployed before its env write")
-        if any(d.get("target") == "production" for d in detail.get("deployments", [])):
-            prod_projects.add(s.project_id)
+        for d in detail.get("deployments", []):
+            slot = slot_of(d.get("target"), d.get("git_branch"), d.get("custom_environment_id"))
+            if slot[0] == "production":
+                prod_projects.add(s.project_id)
+            else:
+                other_slots.setdefault(s.project_id, set()).add(slot)
+
+    def is_fresh(project_id: str, dep_id: str, created: float) -> bool:
+        """Requested by this run after the write — or created (Vercel's clock) after it: a slow
+        create request sent before the write still snapshots the env after it."""
+        requested = fresh.get(project_id, {}).get(dep_id)
+        if requested is not None and requested >= written.get(project_id, 0.0):
+            return True
+        created = created or created_ms.get(dep_id, 0.0)
+        return bool(created) and created / 1000 >= written.get(project_id, float("inf"))
+
     if rt.providers.vercel is not None:
 
         async def check(project_id: str) -> None:
+            """Production: the deployment the production alias points at is fresh."""
             try:
                 project = await rt.vercel.get_project(project_id)
             except KeyrollError as exc:
@@ -92,17 +111,39 @@ async def revoke_gate(step: Step, rt: Runtime, *, phase: int = 1) -> dict[str, A
                 return
             current = (project.targets or {}).get("production") or {}
             cur_id = str(current.get("id") or current.get("uid") or "")
-            if not cur_id:
+            if not cur_id or is_fresh(project_id, cur_id, float(current.get("createdAt") or 0)):
                 return
-            started = fresh.get(project_id, {}).get(cur_id)
-            if started is not None and started >= written.get(project_id, 0.0):
-                return
-            created = float(current.get("createdAt") or 0) / 1000
-            if started is None and created and created >= written.get(project_id, float("inf")):
-                return
-            problems.append(f"{project_id}: production serves {cur_id}, built before the env change")
+            try:  # not ours as far as the journal knows (e.g. built by a crashed process): ask Vercel
+                created = float((await rt.vercel.get_deployment(cur_id)).created_at or 0)
+            except KeyrollError:
+                created = 0.0
+            if not is_fresh(project_id, cur_id, created):
+                problems.append(f"{project_id}: production serves {cur_id}, built before the env change")
 
-        await asyncio.gather(*(check(p) for p in sorted(prod_projects)))
+        async def check_slots(project_id: str, slots: set[tuple[str, str]]) -> None:
+            """Previews and custom environments: the latest READY deployment of each slot is fresh."""
+            try:
+                recent = await rt.vercel.list_deployments(project_id, limit=50)
+            except KeyrollError as exc:
+                problems.append(f"{project_id}: cannot list deployments ({exc.message})")
+                return
+            latest: dict[tuple[str, str], Any] = {}
+            for d in recent:
+                slot = slot_of(d.target, d.git_branch, d.custom_environment_id)
+                if d.ready_state != "READY" or slot not in slots:
+                    continue
+                if slot not in latest or d.created_at > latest[slot].created_at:
+                    latest[slot] = d
+            for slot, d in sorted(latest.items()):
+                if not is_fresh(project_id, d.id, d.created_at):
+                    problems.append(
+                        f"{project_id} [{slot[0]} {slot[1]}]: serves {d.id}, built before the env change"
+                    )
+
+        await asyncio.gather(
+            *(check(p) for p in sorted(prod_projects)),
+            *(check_slots(p, sl) for p, sl in sorted(other_slots.items())),
+        )
     evidence: dict[str, Any] = {
         "gate": "passed" if not problems else "failed",
         "gate_problems": sorted(problems),

@@ -20,9 +20,18 @@ from keyroll.core.model import Step
 from keyroll.providers.vercel import Deployment
 from keyroll.rotate.runtime import BuildFailed, Runtime
 
-__all__ = ["await_ready", "probe_deployment", "reconcile_redeploy", "redeploy"]
+__all__ = ["await_ready", "probe_deployment", "reconcile_redeploy", "redeploy", "slot_of"]
 
 _FAILED = frozenset({"ERROR", "CANCELED", "DELETED"})
+
+
+def slot_of(target: str | None, git_branch: str | None, custom_environment_id: str | None) -> tuple[str, str]:
+    """What a deployment serves: ``("production", "")``, ``("custom", <env id>)`` or ``("preview", <branch>)``."""
+    if custom_environment_id:
+        return ("custom", custom_environment_id)
+    if target == "production":
+        return ("production", "")
+    return ("preview", git_branch or "")
 
 
 def _deployment(ref: dict[str, Any], project_name: str) -> Deployment:
@@ -45,6 +54,7 @@ async def _one(rt: Runtime, ref: dict[str, Any], project_name: str) -> dict[str,
     if not project_name:
         # the redeploy body needs the project name; read the source once when unknown
         source = await rt.vercel.get_deployment(ref["deployment_id"])
+    requested = time.time()
     new = await rt.vercel.redeploy(source)
     return {
         "old": ref["deployment_id"],
@@ -54,6 +64,7 @@ async def _one(rt: Runtime, ref: dict[str, Any], project_name: str) -> dict[str,
         "git_branch": ref.get("git_branch", ""),
         "custom_environment_id": ref.get("custom_environment_id", ""),
         "created_at": new.created_at or int(time.time() * 1000),
+        "requested_at": requested,
         "started_at": time.time(),
     }
 
@@ -80,6 +91,9 @@ async def redeploy(
         )
     started = time.time()
     results: list[dict[str, Any]] = []
+    if rt.resumed and refs:
+        # builds the crashed process started are not in project_builds: ask Vercel for them
+        await _wait_for_older_builds(rt, step.project_id, refs, written_at)
 
     async def run(ref: dict[str, Any]) -> None:
         if ref["deployment_id"] in adopted:
@@ -127,6 +141,25 @@ async def redeploy(
     return {"redeploy_started": started, "env_written_at": written_at, "deployments": results}
 
 
+async def _wait_for_older_builds(
+    rt: Runtime, project_id: str, refs: list[dict[str, Any]], written_at: float
+) -> None:
+    """Wait for in-flight builds of the refs' slots created before ``written_at`` (they lack the write)."""
+    slots = {slot_of(r.get("target"), r.get("git_branch"), r.get("custom_environment_id")) for r in refs}
+    try:
+        recent = await rt.vercel.list_deployments(project_id, limit=50)
+    except KeyrollError:
+        return
+    older = [
+        d.id
+        for d in recent
+        if d.ready_state not in ("READY", *_FAILED)
+        and d.created_at < written_at * 1000
+        and slot_of(d.target, d.git_branch, d.custom_environment_id) in slots
+    ]
+    await asyncio.gather(*(_until_terminal(rt, dep_id) for dep_id in older))
+
+
 async def _until_terminal(rt: Runtime, deployment_id: str) -> str:
     """Wait until a deployment is READY/ERROR/CANCELED (or the build timeout); its last state."""
     deadline = time.time() + rt.options.build_timeout_s
@@ -143,9 +176,11 @@ async def _until_terminal(rt: Runtime, deployment_id: str) -> str:
 
 
 async def reconcile_redeploy(step: Step, rt: Runtime) -> dict[str, Any] | None:
-    """After a crash mid-redeploy: adopt deployments created since the intent; redeploy the rest."""
+    """After a crash mid-redeploy: adopt deployments of the same slots created after this step's
+    env writes (they carry them, whoever created them); redeploy the rest."""
     rec = rt.records.get(step.id)
-    since_ms = int((rec.ts if rec else 0) * 1000) - 2000
+    written_at = max((float(rt.detail(d).get("env_written_at", 0.0)) for d in step.depends_on), default=0.0)
+    since_ms = int((written_at or (rec.ts if rec else 0.0)) * 1000)
     try:
         recent = await rt.vercel.list_deployments(step.project_id, limit=50)
     except KeyrollError:
@@ -154,7 +189,12 @@ async def reconcile_redeploy(step: Step, rt: Runtime) -> dict[str, Any] | None:
     taken: set[str] = set()
     for ref in step.params.get("deployments", []):
         for d in sorted(recent, key=lambda d: d.created_at):
-            if d.id in taken or d.id == ref["deployment_id"] or d.created_at < since_ms:
+            if (
+                d.id in taken
+                or d.id == ref["deployment_id"]
+                or d.created_at < since_ms
+                or d.ready_state in _FAILED
+            ):
                 continue
             prod = ref.get("target") == "production"
             same_target = (d.target == "production") == prod

@@ -102,6 +102,8 @@ class Runtime:
     build_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(32))
     held_slots: dict[str, int] = field(default_factory=dict)
     builds: BuildStats = field(default_factory=lambda: BuildStats(60.0))
+    resumed: bool = False
+    """this process continues a run another process started (its builds are not in project_builds)"""
     project_builds: dict[tuple[str, str], list[tuple[float, asyncio.Future[dict[str, Any]]]]] = field(
         default_factory=dict
     )

@@ -215,7 +215,10 @@ class RedisServer:
         if save and self.running:
             with contextlib.suppress(Exception):
                 await self.admin("ACL", "SAVE")
-                await self.admin("SAVE")
+            # SHUTDOWN SAVE snapshots and exits in one step: no write can land between the
+            # snapshot and the exit and be lost (a separate SAVE then SIGTERM had that race).
+            with contextlib.suppress(Exception):
+                await self.admin("SHUTDOWN", "SAVE", retry_s=0)
         if self._pool is not None:
             with contextlib.suppress(Exception):
                 await self._pool.aclose()

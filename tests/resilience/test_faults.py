@@ -142,8 +142,9 @@ def test_fault_matrix(tmp_path: Path, name: str, record_case: Any) -> None:
 
 @pytest.mark.slow
 def test_error_builds_roll_back_cleanly_then_a_new_apply_finishes(tmp_path: Path, record_case: Any) -> None:
-    """Every build fails: overlap rotations roll back with no failed request and the old
-    credentials still working; once builds work again a new plan rotates everything."""
+    """Every build fails: the Redis rotations roll back with no failed request and the old
+    credentials still working; once builds work again ``keyroll resume`` finishes the one-way
+    signing-key roll and a new plan rotates the rest."""
 
     def overlap(cp: CredentialPlan) -> bool:
         return native(cp) and cp.strategy in OVERLAP
@@ -157,7 +158,9 @@ def test_error_builds_roll_back_cleanly_then_a_new_apply_finishes(tmp_path: Path
             rolled_back = check(case, plan, lg.stats(), probe=False)
             still_valid = all(_rest_accepts(url, tok) for url, tok in old_tokens)
             _clear_faults(case.sb)
-            plan_path, plan = write_plan(case, overlap)  # a new plan for today's state
+            # the one-way group is finished forward, then a new plan rotates what was rolled back
+            resumed = run(resume_argv(case))
+            plan_path, plan = write_plan(case, overlap)
             second = run(apply_argv(case, plan_path))
             stats = lg.stop()
         outcome = check(case, plan, stats)
@@ -169,7 +172,11 @@ def test_error_builds_roll_back_cleanly_then_a_new_apply_finishes(tmp_path: Path
     signing = {state for name, state in rolled_back.groups.items() if name.startswith("qstash_signing")}
     clean = first == 3 and set(stopped.values()) == {"rolled_back"} and signing <= {"rolled_back", "failed"}
     passed = clean and still_valid and rolled_back.failures.overlap == 0 and second == 0 and outcome.ok
-    why = "" if passed else f"first={first} {rolled_back.problems()} second={second} {outcome.problems()}"
+    why = (
+        ""
+        if passed
+        else f"first={first} {rolled_back.problems()} resumed={resumed} second={second} {outcome.problems()}"
+    )
     record_case("faults", "ERROR builds (rollback, then a new apply)", passed, why=why)
     assert clean, rolled_back.problems()
     assert still_valid, "a rolled-back credential stopped working"

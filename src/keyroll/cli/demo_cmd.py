@@ -163,7 +163,12 @@ def _fmt_s(value: float | None) -> str:
 
 def _render(result: Any) -> None:
     r = result
-    head = "[bold green]done[/]" if r.ok else f"[bold red]{r.run_state or 'failed'}[/]"
+    if r.ok:
+        head = "[bold green]done[/]"
+    elif r.run_state == "done":
+        head = "[bold yellow]rotation done, but not everything checks out (see below)[/]"
+    else:
+        head = f"[bold red]rotation {r.run_state or 'failed'}[/]"
     out_console.print(
         f"\n[bold]keyroll demo[/] — {head} in {r.duration_s:.1f}s (fleet {r.fleet}, {r.projects} projects)",
         highlight=False,

@@ -97,8 +97,11 @@ async def _child(env_file: Path, out: Path, build_s: float, parallel: int) -> No
         plan = make_plan(inv, credentials=leaked, build_seconds_estimate=build_s)
         options = ApplyOptions(yes=True, accept_downtime=True, max_parallel_builds=parallel)
         key = JournalKey.from_passphrase(cfg.journal_key)
-        with Journal.open(cfg.journal_path, key, create=True) as j, timed() as t_apply:
-            result = await Engine(providers, j, options).apply(plan, inventory=inv)
+        with Journal.open(cfg.journal_path, key, create=True) as j:
+            with timed() as t_apply:
+                started = time.time()
+                result = await Engine(providers, j, options).apply(plan, inventory=inv)
+            phases = _phases(plan, j.step_records(result.run_id), started)
         calls_all = dict(providers.api_calls())
     calls_apply = {k: v - calls_inv.get(k, 0) for k, v in calls_all.items()}
     data = {
@@ -110,6 +113,7 @@ async def _child(env_file: Path, out: Path, build_s: float, parallel: int) -> No
         "calls_apply": calls_apply,
         "plan": plan_counts(plan),
         "routes": dict(routes.most_common()),
+        "phases": phases,
         "peak_rss_mib": peak_rss_mib(),
     }
     out.write_text(json.dumps(data))
@@ -135,6 +139,18 @@ def _count_routes() -> Counter[str]:
 
     httpx.AsyncClient.send = counting  # type: ignore[method-assign]
     return counts
+
+
+def _phases(plan: Plan, records: dict[str, Any], started: float) -> dict[str, float]:
+    """Seconds from the start of ``apply`` until the last step of each kind finished."""
+    out: dict[str, float] = {}
+    for s in plan.steps:
+        rec = records.get(s.id)
+        if rec is None or not rec.ts:
+            continue
+        name = str(s.params.get("action") or s.kind.value)
+        out[name] = max(out.get(name, 0.0), round(rec.ts - started, 2))
+    return dict(sorted(out.items(), key=lambda kv: kv[1]))
 
 
 def plan_counts(plan: Plan) -> dict[str, int]:
@@ -325,6 +341,7 @@ def main() -> int:
     line("keyroll inventory s", f"{data['inventory_s']:.2f} ({sum(data['calls_inventory'].values())} calls)")
     line("keyroll apply s", f"{apply_s:.2f} (child process total {t_child['s']:.1f} s)")
     line("keyroll apply calls", f"{calls} {data['calls_apply']}")
+    line("keyroll apply timeline", ", ".join(f"{k} {v:.1f}s" for k, v in data["phases"].items()))
     line("keyroll apply routes", ", ".join(f"{k}: {v}" for k, v in list(data["routes"].items())[:12]))
     line(
         "minimum calls",

@@ -186,3 +186,14 @@ def test_descriptor_from_role_and_group_spec() -> None:
     s = descriptor_for({"product": "qstash"}, "signing_next", "sha256:00000008")
     assert s is not None and s.kind is CredentialKind.SIGNING_KEY_NEXT
     assert descriptor_for({"product": "nope"}, "token", "sha256:00000009") is None
+
+
+def test_qstash_readonly_token_is_probed_as_a_qstash_token() -> None:
+    from keyroll.core.model import CredentialKind, Product
+    from keyroll.verify.probes import descriptor_for
+
+    qstash = descriptor_for({"product": "qstash"}, "readonly_token", "sha256:00000000")
+    index = descriptor_for({"product": "vector"}, "readonly_token", "sha256:00000000")
+    assert qstash is not None and qstash.product is Product.QSTASH
+    assert qstash.kind is CredentialKind.QSTASH_TOKEN
+    assert index is not None and index.kind is CredentialKind.INDEX_READONLY_TOKEN

@@ -70,6 +70,10 @@ def descriptor_for(
         return None
     if role == "token":
         kind = CredentialKind.QSTASH_TOKEN if product is Product.QSTASH else CredentialKind.INDEX_TOKEN
+    elif role == "readonly_token" and product is Product.QSTASH:
+        # QStash's read-only token authenticates like the token (reads allowed, writes 403),
+        # so the token check (GET /v2/keys: 200/403 accepted, 401 rejected) probes it too.
+        kind = CredentialKind.QSTASH_TOKEN
     else:
         kind = _ROLE_KIND.get(role, CredentialKind.UNKNOWN)
     acl_user = user or str(spec.get("acl_user") or "")

@@ -154,10 +154,15 @@ def _progress(quiet: bool) -> Any:
 
 
 def _run_async(coro_factory: Any, progress: Any) -> Any:
-    if progress is None:
-        return asyncio.run(coro_factory(NULL_PROGRESS))
-    with progress:
-        return asyncio.run(coro_factory(progress))
+    try:
+        if progress is None:
+            return asyncio.run(coro_factory(NULL_PROGRESS))
+        with progress:
+            return asyncio.run(coro_factory(progress))
+    except KeyboardInterrupt:
+        # typer turns a KeyboardInterrupt into a silent exit 130: say what happened ourselves
+        err_console.print("interrupted — state is journaled; see `keyroll status`, then `keyroll resume`")
+        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
 
 
 async def _inventory(cfg: Config, scope: dict[str, Any], progress: Progress) -> Inventory:

@@ -526,8 +526,42 @@ class Engine:
             n = sum(1 for s in cp.steps if s.id in done)
             if n:
                 rt.progress.advance(tasks[gid_of(cp.steps[0])], n)
+        for step in plan.steps:
+            rec = rt.records.get(step.id)
+            if step.kind is StepKind.AWAIT_READY and rec is not None and rec.state is StepState.FAILED:
+                # the build it waited for ended ERROR/CANCELED: retrying means building again
+                done.discard(str(step.params.get("redeploy_step")))
         started: set[str] = set()
         running: dict[asyncio.Task[None], Step] = {}
+        try:
+            await self._schedule(rt, plan, done, started, running, stopped, failed, tasks)
+        except BaseException:
+            # stopped (Ctrl-C, cancellation): no step may outlive the engine or touch a closed
+            # journal; an interrupted step keeps its intent without outcome and is read back on resume
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            raise
+        for cp in unfinished_rollbacks:
+            await self._rollback_group(rt, cp, "resuming an interrupted rollback")
+        for cp in plan.credentials:
+            gid = gid_of(cp.steps[0])
+            if gid in failed:
+                await self._rollback_group(rt, cp, describe_error(failed[gid]))
+            rt.progress.finish(tasks[gid])
+
+    async def _schedule(
+        self,
+        rt: Runtime,
+        plan: Plan,
+        done: set[str],
+        started: set[str],
+        running: dict[asyncio.Task[None], Step],
+        stopped: set[str],
+        failed: dict[str, BaseException],
+        tasks: dict[str, Any],
+    ) -> None:
+        """Start every step whose dependencies are done; record how each ends."""
         while True:
             for step in plan.steps:
                 gid = gid_of(step)
@@ -555,13 +589,6 @@ class Engine:
                     raise exc
                 failed[gid] = exc
                 rt.note(f"{step.credential}: {step.id} failed: {describe_error(exc)}")
-        for cp in unfinished_rollbacks:
-            await self._rollback_group(rt, cp, "resuming an interrupted rollback")
-        for cp in plan.credentials:
-            gid = gid_of(cp.steps[0])
-            if gid in failed:
-                await self._rollback_group(rt, cp, describe_error(failed[gid]))
-            rt.progress.finish(tasks[gid])
 
     async def _step(self, rt: Runtime, step: Step) -> None:
         action = ACTIONS.get(str(step.params.get("action")))

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
@@ -116,6 +117,16 @@ class _Collector:
                 endpoint=db.rest_url,
             )
         )
+        # the password is used over TCP: give it the database's real TCP endpoint (host, port, TLS)
+        host = urllib.parse.urlsplit(db.rest_url).hostname or ""
+        if host and db.password is not None:
+            tcp = f"{'rediss' if db.tls else 'redis'}://{host}:{db.port}"
+            self.snap.credentials[:] = [
+                dataclasses.replace(c, endpoint=tcp).with_value(c.value)
+                if c.fingerprint == db.password.fingerprint and c.kind is K.PASSWORD
+                else c
+                for c in self.snap.credentials
+            ]
 
     # -- Vector / Search -----------------------------------------------------------------
     async def indexes(self, dev: DeveloperAPI, product: Product) -> None:

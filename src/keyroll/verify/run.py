@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -147,10 +147,23 @@ def _targets_from_log(log: RunLog, journal: JournalReader | None, wanted: Sequen
             "",
         )
         prefix = f"{log.gid(fp)}:"
+        rendered: set[str] = set()
         for name, value_fp in sorted(log.secret_fps.items()):
             if not name.startswith(prefix):
                 continue
             value_set, role = name.split(":")[1], name.rsplit(":", 1)[-1]
+            if value_set == "rendered":
+                # a composite written somewhere (a Redis URL around a new password, an encoded
+                # form): a URL is probed as such; other encodings are covered by their decoded part
+                if value_fp in new_fps:
+                    names.setdefault(value_fp, name)
+                    rendered.add(value_fp)
+                    d = descriptor_for(
+                        spec, "password", value_fp, user=users.get(value_fp, ""), tcp_endpoint=tcp
+                    )
+                    if d is not None:
+                        descriptors.setdefault(value_fp, replace(d, kind=CredentialKind.URL_WITH_PASSWORD))
+                continue
             if not ((value_set == "old" and value_fp in old_fps) or value_fp in new_fps):
                 continue
             names.setdefault(value_fp, name)
@@ -166,6 +179,9 @@ def _targets_from_log(log: RunLog, journal: JournalReader | None, wanted: Sequen
         values: tuple[Secret, ...] = ()
         if journal is not None and log.run is not None:
             values = read_secrets(journal, log.run.id, names.values())
+        for v in values:
+            if v.fingerprint in rendered and not v.reveal().startswith(("redis://", "rediss://")):
+                new_fps = new_fps - {v.fingerprint}
         out.append(
             _Target(
                 fp=fp,

@@ -59,6 +59,20 @@ def redis_endpoint(endpoint: str) -> dict[str, Any]:
     return {"rest_url": ep.rstrip("/"), "host": parts.hostname or "", "port": 6379, "tls": True}
 
 
+def redis_endpoint_for(ctx: PlanContext, endpoint: str) -> dict[str, Any]:
+    """:func:`redis_endpoint`, with TCP port and TLS taken from a ``redis(s)://`` endpoint that the
+    inventory knows for the group's credentials (the database's real port, not a 6379 guess)."""
+    ep = redis_endpoint(endpoint)
+    tcp = next(
+        (c.endpoint for c in ctx.group.credentials if c.endpoint.startswith(("redis://", "rediss://"))), ""
+    )
+    if tcp:
+        known = redis_endpoint(tcp)
+        if not ep["host"] or ep["host"] == known["host"]:
+            ep.update(host=known["host"], port=known["port"], tls=known["tls"])
+    return ep
+
+
 def base_spec(ctx: PlanContext) -> dict[str, Any]:
     """The JSON-able group spec every strategy starts from."""
     g = ctx.group
@@ -331,10 +345,11 @@ async def _resync_wait(step: Step, rt: Runtime) -> dict[str, Any]:
             changed = (fp and fp not in ours) or (not fp and var.updated_at / 1000 >= since)
             if changed:
                 role = str(loc.get("role") or "value")
-                if (
-                    var.value is not None and role != "url"
-                ):  # journal the token Vercel now holds (verify probes it)
-                    rt.put_value(gid, "resync", role, var.value)
+                if var.value is not None:  # journal what Vercel now holds (verify probes it)
+                    if role == "url":  # a URL around the new password: a composite, like distribute's
+                        rt.put_value(gid, "rendered", var.value.fingerprint.split(":", 1)[1], var.value)
+                    else:
+                        rt.put_value(gid, "resync", role, var.value)
                 done.append(
                     {
                         "project_id": loc["project_id"],

@@ -34,7 +34,7 @@ from keyroll.rotate.strategies.common import (
     gentoken,
     redeploy_only_steps,
     redis_admin,
-    redis_endpoint,
+    redis_endpoint_for,
 )
 
 __all__ = ["ACTIONS", "build"]
@@ -59,7 +59,7 @@ def integration_instructions(name: str) -> str:
 def build(ctx: PlanContext) -> StrategyPlan:
     """Lay out the steps for one Redis database's default credentials."""
     spec = base_spec(ctx)
-    ep = redis_endpoint(spec["endpoint"])
+    ep = redis_endpoint_for(ctx, spec["endpoint"])
     spec.update(host=ep["host"], port=ep["port"], tls=ep["tls"], rest_url=spec["rest_url"] or ep["rest_url"])
     current = spec["acl_user"] if is_keyroll_user(spec["acl_user"]) else "default"
     spec["acl_user"] = current

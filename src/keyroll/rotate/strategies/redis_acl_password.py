@@ -15,7 +15,7 @@ from keyroll.core.secret import Secret
 from keyroll.rotate.gates import revoke_gate
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps
 from keyroll.rotate.runtime import Action, Runtime, gid_of
-from keyroll.rotate.strategies.common import acl, base_spec, gentoken, redis_admin, redis_endpoint
+from keyroll.rotate.strategies.common import acl, base_spec, gentoken, redis_admin, redis_endpoint_for
 
 __all__ = ["ACTIONS", "build", "undo_mint"]
 
@@ -23,7 +23,7 @@ __all__ = ["ACTIONS", "build", "undo_mint"]
 def build(ctx: PlanContext) -> StrategyPlan:
     """Steps for one custom ACL user's password."""
     spec = base_spec(ctx)
-    ep = redis_endpoint(spec["endpoint"])
+    ep = redis_endpoint_for(ctx, spec["endpoint"])
     spec.update(host=ep["host"], port=ep["port"], tls=ep["tls"], rest_url=spec["rest_url"] or ep["rest_url"])
     user = spec["acl_user"]
     gid, fp = ctx.gid, ctx.fp

@@ -47,7 +47,8 @@ def test_demo_plays_the_incident_end_to_end(
 ) -> None:
     state_dir = tmp_path / "demo"
     code = run(["demo", "--state-dir", str(state_dir), "--json", *FAST])
-    out = capsys.readouterr().out
+    out, err = capsys.readouterr()
+    assert out.strip(), f"exit {code}, no JSON summary; stderr ends with: {err[-2000:]}"
     summary: dict[str, Any] = json.loads(out)
     problems = (summary["groups"], summary["verify_problems"], summary["failures"]["samples"])
     assert code == 0, problems

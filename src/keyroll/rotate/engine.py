@@ -661,8 +661,29 @@ class Engine:
     # -- rollback -----------------------------------------------------------------------
     async def _rollback_group(self, rt: Runtime, cp: CredentialPlan, reason: str) -> None:
         gid = gid_of(cp.steps[0])
-        j = self.journal
         records = rt.records
+
+        def log(
+            sid: str,
+            phase: str,
+            state: StepState,
+            kind: StepKind | None = None,
+            project_id: str = "",
+            *,
+            detail: dict[str, Any] | None = None,
+        ) -> None:
+            """One journal entry of this credential's rollback."""
+            self.journal.append(
+                rt.run_id,
+                sid,
+                phase,
+                state,
+                kind=kind,
+                credential=cp.credential,
+                project_id=project_id,
+                detail=detail,
+            )
+
         touched = {
             sid
             for sid, r in records.items()
@@ -681,19 +702,15 @@ class Engine:
         rb_id = f"{gid}/rollback"
         if revoked or cp.strategy not in RESTORE_ON_FAILURE:
             why = "already revoked" if revoked else f"{cp.strategy} cannot restore old values"
-            j.append(
-                rt.run_id,
+            log(
                 rb_id,
                 "note",
                 StepState.FAILED,
-                credential=cp.credential,
                 detail={"rollback": "not possible", "why": why, "reason": reason},
             )
             rt.note(f"{cp.credential}: no rollback ({why}); `keyroll resume` retries forward")
             return
-        j.append(
-            rt.run_id, rb_id, "intent", StepState.RUNNING, credential=cp.credential, detail={"reason": reason}
-        )
+        log(rb_id, "intent", StepState.RUNNING, detail={"reason": reason})
         rt.note(f"{cp.credential}: rolling back ({reason})")
         old = rt.values(gid, "old")
         restored: list[str] = []
@@ -710,15 +727,7 @@ class Engine:
             if not specs:
                 continue
             sid = f"{gid}/rollback/{s.id.split('/', 1)[1]}"
-            j.append(
-                rt.run_id,
-                sid,
-                "intent",
-                StepState.RUNNING,
-                kind=StepKind.WRITE_ENV,
-                credential=cp.credential,
-                project_id=s.project_id,
-            )
+            log(sid, "intent", StepState.RUNNING, StepKind.WRITE_ENV, s.project_id)
             try:
                 detail = await write_locations(
                     rt,
@@ -729,27 +738,16 @@ class Engine:
                     old=rt.values(gid, str(s.params["values"])),
                     restore=True,
                 )
-                j.append(
-                    rt.run_id,
-                    sid,
-                    "outcome",
-                    StepState.ROLLED_BACK,
-                    kind=StepKind.WRITE_ENV,
-                    credential=cp.credential,
-                    project_id=s.project_id,
-                    detail=detail,
-                )
+                log(sid, "outcome", StepState.ROLLED_BACK, StepKind.WRITE_ENV, s.project_id, detail=detail)
                 restored.append(s.id)
             except Exception as exc:
                 problems.append(f"{s.id}: {describe_error(exc)}")
-                j.append(
-                    rt.run_id,
+                log(
                     sid,
                     "outcome",
                     StepState.FAILED,
-                    kind=StepKind.WRITE_ENV,
-                    credential=cp.credential,
-                    project_id=s.project_id,
+                    StepKind.WRITE_ENV,
+                    s.project_id,
                     detail={"error": describe_error(exc)},
                 )
         redeployed: list[dict[str, Any]] = []
@@ -757,26 +755,16 @@ class Engine:
             if s.kind is not StepKind.REDEPLOY or s.id not in touched or problems:
                 continue
             sid = f"{gid}/rollback/{s.id.split('/', 1)[1]}"
-            j.append(
-                rt.run_id,
-                sid,
-                "intent",
-                StepState.RUNNING,
-                kind=StepKind.REDEPLOY,
-                credential=cp.credential,
-                project_id=s.project_id,
-            )
+            log(sid, "intent", StepState.RUNNING, StepKind.REDEPLOY, s.project_id)
             try:
                 refs = await self._serving_new(rt, s)
                 if not refs:
-                    j.append(
-                        rt.run_id,
+                    log(
                         sid,
                         "outcome",
                         StepState.SKIPPED,
-                        kind=StepKind.REDEPLOY,
-                        credential=cp.credential,
-                        project_id=s.project_id,
+                        StepKind.REDEPLOY,
+                        s.project_id,
                         detail={"reason": "no build with the new value serves"},
                     )
                     continue
@@ -787,27 +775,23 @@ class Engine:
                     s, id=f"{sid}/ready", kind=StepKind.AWAIT_READY, params={"redeploy_step": sid}
                 )
                 ready = await await_ready(ready_step, rt)
-                j.append(
-                    rt.run_id,
+                log(
                     sid,
                     "outcome",
                     StepState.ROLLED_BACK,
-                    kind=StepKind.REDEPLOY,
-                    credential=cp.credential,
-                    project_id=s.project_id,
+                    StepKind.REDEPLOY,
+                    s.project_id,
                     detail={**detail, **ready},
                 )
                 redeployed.extend(detail.get("deployments", []))
             except Exception as exc:
                 problems.append(f"{s.id}: {describe_error(exc)}")
-                j.append(
-                    rt.run_id,
+                log(
                     sid,
                     "outcome",
                     StepState.FAILED,
-                    kind=StepKind.REDEPLOY,
-                    credential=cp.credential,
-                    project_id=s.project_id,
+                    StepKind.REDEPLOY,
+                    s.project_id,
                     detail={"error": describe_error(exc)},
                 )
         undone: dict[str, Any] = {}
@@ -825,7 +809,7 @@ class Engine:
             "problems": problems,
         }
         state = StepState.ROLLED_BACK if not problems else StepState.FAILED
-        j.append(rt.run_id, rb_id, "outcome", state, credential=cp.credential, detail=detail)
+        log(rb_id, "outcome", state, detail=detail)
         rt.records[rb_id] = StepRecord(rb_id, state, detail, {}, time.time())
         rt.note(
             f"{cp.credential}: " + ("rolled back" if not problems else f"rollback incomplete: {problems[0]}")

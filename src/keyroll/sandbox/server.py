@@ -97,9 +97,36 @@ class Sandbox:
 
     # -- set-up -------------------------------------------------------------------------
     def install(self) -> None:
-        """Load the fleet and install every available service (idempotent)."""
+        """Load the fleet and install every available service (idempotent).
+
+        The Upstash installer starts the redis-servers; when a later step fails they are
+        stopped again (the shutdown hooks run) before the error propagates.
+        """
         if self._installed:
             return
+        try:
+            self._install()
+        except BaseException:
+            self._abort_install()
+            raise
+
+    def _abort_install(self) -> None:
+        """Run the shutdown hooks registered so far (stops redis-servers), then drop the ports."""
+        hooks = list(reversed(self.world.shutdown))
+
+        async def run_hooks() -> None:
+            for hook in hooks:
+                with contextlib.suppress(Exception):
+                    await hook()
+
+        # in a thread of its own: install() may be called from inside a running event loop
+        worker = threading.Thread(target=lambda: asyncio.run(run_hooks()), name="keyroll-sandbox-abort")
+        worker.start()
+        worker.join(timeout=30)
+        for sock in self.world.sockets.values():
+            sock.close()
+
+    def _install(self) -> None:
         from keyroll.sandbox.fleet import load_fleet, placeholder_templates
 
         fleet = load_fleet(self.fleet_spec)
@@ -181,6 +208,17 @@ class Sandbox:
 
     # -- running ------------------------------------------------------------------------
     async def _serve(self) -> None:
+        try:
+            await self._run_servers()
+        finally:
+            # also when a start-up hook or a server failed: the redis-servers run since install()
+            for hook in reversed(self.world.shutdown):
+                with contextlib.suppress(Exception):
+                    await hook()
+            for sock in self.world.sockets.values():
+                sock.close()
+
+    async def _run_servers(self) -> None:
         for hook in self.world.startup:
             await hook()
         listeners: list[tuple[Any, str, dict[str, Any]]] = [
@@ -220,14 +258,7 @@ class Sandbox:
         self._ready.set()
         if self._on_ready is not None:
             self._on_ready()
-        try:
-            await asyncio.gather(*tasks)
-        finally:
-            for hook in reversed(self.world.shutdown):
-                with contextlib.suppress(Exception):
-                    await hook()
-            for sock in self.world.sockets.values():
-                sock.close()
+        await asyncio.gather(*tasks)
 
     def _thread_main(self) -> None:
         loop = asyncio.new_event_loop()

@@ -4,10 +4,13 @@ Vector, Search, the deployment behaviour and the sandbox dashboard.
 :func:`install` mints every credential of the fleet's ``upstash`` section, fills
 ``World.templates`` (the names of ``docs/sandbox.md``), registers the services
 (``upstash``, ``qstash``, ``admin``, one ``redis-<name>``/``vector-<name>``/``search-<name>``
-per resource), the hooks, ``World.behaviour``, and startup/shutdown hooks that run one
-redis-server per database.
+per resource), the hooks, ``World.behaviour``, and startup/shutdown hooks for the
+redis-servers. The redis-servers themselves (one per database) are started by :func:`install`,
+before any token or URL is derived from their TCP ports: see :mod:`.ports` for why this makes
+the ports race-free.
 
 Modules: ``state`` (resources), ``tokens`` (credential formats), ``redis_server`` (processes),
+``ports`` (their TCP ports),
 ``redis_rest`` + ``acl`` (REST data plane), ``developer`` (Developer API), ``qstash``,
 ``vector``, ``search`` + ``indexes``, ``resets`` (shared reset operations), ``behaviour``
 (deployments), ``admin`` (dashboard), ``chaos`` (latency/faults), ``transport`` (in-process
@@ -20,10 +23,10 @@ import asyncio
 import contextlib
 import secrets
 import shutil
-import socket
 import tempfile
 import time
 import uuid
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +38,13 @@ from keyroll.sandbox.upstash.behaviour import DeploymentBehaviour
 from keyroll.sandbox.upstash.developer import create_app as developer_app
 from keyroll.sandbox.upstash.qstash import QStashService
 from keyroll.sandbox.upstash.redis_rest import create_app as redis_app
-from keyroll.sandbox.upstash.redis_server import RedisServer, find_redis_server
+from keyroll.sandbox.upstash.redis_server import (
+    READONLY_RULES,
+    RedisServer,
+    SandboxError,
+    find_redis_server,
+    launch,
+)
 from keyroll.sandbox.upstash.search import create_app as search_app
 from keyroll.sandbox.upstash.state import (
     INTEGRATION,
@@ -51,15 +60,23 @@ from keyroll.sandbox.upstash.transport import LocalTransport
 from keyroll.sandbox.upstash.vector import create_app as vector_app
 from keyroll.sandbox.world import World
 
-__all__ = ["install"]
+__all__ = ["SandboxError", "install"]
 
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+@dataclass
+class _RedisSpec:
+    """A validated ``upstash.redis[]`` entry, before its server has a port."""
+
+    name: str
+    managed_by: str
+    configuration_id: str | None
+    credential_protection: bool
+    region: str
+    id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    password: str = field(default_factory=tokens.new_password)
+    acl_users: list[tuple[str, list[str]]] = field(default_factory=list)
 
 
 def _items(section: Any, where: str) -> list[dict[str, Any]]:
@@ -86,7 +103,9 @@ def _managed(spec: dict[str, Any], where: str) -> tuple[str, str | None]:
     return managed, (str(cfg) if cfg else None)
 
 
-def _seed(fleet: dict[str, Any]) -> UpstashState:
+def _seed(fleet: dict[str, Any]) -> tuple[UpstashState, list[_RedisSpec]]:
+    """Validate the fleet's ``upstash`` section and mint everything but the Redis databases,
+    which need their TCP port first (:func:`_add_redis`)."""
     section = fleet.get("upstash") or {}
     if not isinstance(section, dict):
         raise ValueError("fleet: upstash must be a mapping")
@@ -96,36 +115,23 @@ def _seed(fleet: dict[str, Any]) -> UpstashState:
         api_key=secrets.token_hex(18),
         team_name=str(section.get("team", team.get("slug", "")) if team else section.get("team", "")),
     )
+    redis: list[_RedisSpec] = []
     for i, spec in enumerate(_items(section.get("redis"), "upstash.redis")):
         where = f"upstash.redis[{i}]"
         managed, cfg = _managed(spec, where)
-        db_id = str(uuid.uuid4())
-        port = _free_port()
-        password = tokens.new_password()
-        db = RedisDB(
-            id=db_id,
+        entry = _RedisSpec(
             name=str(spec["name"]),
-            tcp_port=port,
-            password=password,
-            rest_token=tokens.redis_rest_token(port, db_id, password),
-            readonly_token=tokens.redis_readonly_token(port, db_id),
             managed_by=managed,
             configuration_id=cfg,
             credential_protection=bool(spec.get("credential_protection", False)),
             region=str(spec.get("region", "us-east-1")),
         )
-        db.tokens[db.rest_token] = TokenBinding("default", password, "rest")
-        db.tokens[db.readonly_token] = TokenBinding("default_ro", db.readonly_token, "readonly")
         for j, user in enumerate(_items(spec.get("acl_users"), f"{where}.acl_users")):
             name = str(user["name"])
             if name in ("default", "default_ro"):
                 raise ValueError(f"fleet: {where}.acl_users[{j}] may not redefine {name}")
-            rules = str(user.get("rules", "~* &* +@all")).split()
-            acl_password = tokens.redis_gentoken(port, name, tokens.new_password())
-            rest = tokens.redis_resttoken(port)
-            db.tokens[rest] = TokenBinding(name, acl_password, "acl")
-            db.acl_users.append({"name": name, "rules": rules, "password": acl_password, "rest_token": rest})
-        state.redis[db.name] = db
+            entry.acl_users.append((name, str(user.get("rules", "~* &* +@all")).split()))
+        redis.append(entry)
     for i, spec in enumerate(_items(section.get("vector"), "upstash.vector")):
         managed, cfg = _managed(spec, f"upstash.vector[{i}]")
         index_id = str(uuid.uuid4())
@@ -169,7 +175,33 @@ def _seed(fleet: dict[str, Any]) -> UpstashState:
             managed_by=managed,
             configuration_id=cfg,
         )
-    return state
+    return state, redis
+
+
+def _add_redis(state: UpstashState, spec: _RedisSpec, server: RedisServer) -> None:
+    """Mint the credentials of a database whose server runs on its final port."""
+    port = server.port
+    db = RedisDB(
+        id=spec.id,
+        name=spec.name,
+        tcp_port=port,
+        password=spec.password,
+        rest_token=tokens.redis_rest_token(port, spec.id, spec.password),
+        readonly_token=tokens.redis_readonly_token(port, spec.id),
+        managed_by=spec.managed_by,
+        configuration_id=spec.configuration_id,
+        credential_protection=spec.credential_protection,
+        region=spec.region,
+        server=server,
+    )
+    db.tokens[db.rest_token] = TokenBinding("default", db.password, "rest")
+    db.tokens[db.readonly_token] = TokenBinding("default_ro", db.readonly_token, "readonly")
+    for name, rules in spec.acl_users:
+        acl_password = tokens.redis_gentoken(port, name, tokens.new_password())
+        rest = tokens.redis_resttoken(port)
+        db.tokens[rest] = TokenBinding(name, acl_password, "acl")
+        db.acl_users.append({"name": name, "rules": rules, "password": acl_password, "rest_token": rest})
+    state.redis[db.name] = db
 
 
 def _templates(state: UpstashState, urls: dict[str, str]) -> dict[str, str]:
@@ -256,13 +288,43 @@ def _resources(state: UpstashState, urls: dict[str, str]) -> dict[str, Any]:
 def install(world: World, fleet: dict[str, Any]) -> None:
     """Install the Upstash emulation into ``world`` from the fleet's ``upstash`` section.
 
+    Starts one redis-server per database now (each on a port it keeps for the sandbox's life);
+    the world's shutdown hook stops them, and an install that fails half-way stops them itself.
+
     :raises ValueError: a malformed ``upstash`` section (message names the field).
     :raises RuntimeError: no redis-server binary can be found.
+    :raises SandboxError: a redis-server could not be started (names the database).
     """
+    state, redis = _seed(fleet)
+    binary = find_redis_server() if redis else ""
+    workdir = Path(tempfile.mkdtemp(prefix="keyroll-upstash-"))
+    servers = [
+        RedisServer(
+            name=spec.name,
+            workdir=workdir / spec.name,
+            admin_password=state.admin_password,
+            default_password=spec.password,
+            binary=binary,
+        )
+        for spec in redis
+    ]
+    try:
+        launch(servers)
+        for spec, server in zip(redis, servers, strict=True):
+            _add_redis(state, spec, server)
+        _install_services(world, state, workdir)
+    except BaseException:
+        for server in servers:
+            server.kill()
+            server.release_port()
+        shutil.rmtree(workdir, ignore_errors=True)
+        raise
+
+
+def _install_services(world: World, state: UpstashState, workdir: Path) -> None:
+    """Register the services, templates, hooks and start-up/shutdown hooks (servers running)."""
     from keyroll.sandbox.loadgen import LoadgenRegistry
 
-    state = _seed(fleet)
-    binary = find_redis_server() if state.redis else ""
     started = {"t": time.monotonic()}
 
     def started_at() -> float:
@@ -284,7 +346,6 @@ def install(world: World, fleet: dict[str, Any]) -> None:
     qstash.client = client
     behaviour = DeploymentBehaviour(world, client)
     registry = LoadgenRegistry(world)
-    workdir = Path(tempfile.mkdtemp(prefix="keyroll-upstash-"))
 
     async def restart_redis() -> None:
         await asyncio.gather(*(db.server.restart() for db in state.redis.values() if db.server is not None))
@@ -329,27 +390,19 @@ def install(world: World, fleet: dict[str, Any]) -> None:
         state.loop = asyncio.get_running_loop()
         started["t"] = time.monotonic()
         world.urls.update(urls)
-        servers = []
-        for db in state.redis.values():
-            db.server = RedisServer(
-                name=db.name,
-                port=db.tcp_port,
-                workdir=workdir / db.name,
-                admin_password=state.admin_password,
-                default_password=db.password,
-                readonly_password=db.readonly_password,
-                binary=binary,
-            )
-            servers.append(db.server)
-        await asyncio.gather(*(s.start() for s in servers))
+        # the processes run since install(): connect the pools
+        await asyncio.gather(*(db.server.start() for db in state.redis.values() if db.server is not None))
         for db in state.redis.values():
             assert db.server is not None
+            # default_ro's password is its read-only token, which embeds the port: set now
+            await db.server.admin(
+                "ACL", "SETUSER", "default_ro", "reset", "on", ">" + db.readonly_password, *READONLY_RULES
+            )
             for user in db.acl_users:
                 await db.server.admin(
                     "ACL", "SETUSER", user["name"], "reset", "on", ">" + user["password"], *user["rules"]
                 )
-            if db.acl_users:
-                await db.server.admin("ACL", "SAVE")
+            await db.server.admin("ACL", "SAVE")
         if world.faults.redis_restart_after > 0:
 
             async def later() -> None:
@@ -366,6 +419,9 @@ def install(world: World, fleet: dict[str, Any]) -> None:
             *(db.server.stop() for db in state.redis.values() if db.server is not None),
             return_exceptions=True,
         )
+        for db in state.redis.values():
+            if db.server is not None:
+                db.server.release_port()
         with contextlib.suppress(Exception):
             await behaviour.aclose()
         with contextlib.suppress(Exception):

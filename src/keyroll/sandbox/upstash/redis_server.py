@@ -11,6 +11,10 @@ Binary: ``$KEYROLL_REDIS_SERVER``, ``redis-server`` on ``PATH``, else the one sh
 Every request runs on a pooled connection after ``AUTH <user> <password>`` of the token's
 user, so ACL checks are the server's own; a pool connection first authenticates as a hidden
 admin user (``_sandbox_admin``), which the REST layer hides from ``ACL LIST``/``USERS``.
+
+Ports: :func:`launch` starts the processes while the sandbox is installed, each on a port it
+holds a reservation for (:mod:`keyroll.sandbox.upstash.ports`), and retries on a new port when
+redis-server cannot bind — before any token or URL is derived from the port.
 """
 
 from __future__ import annotations
@@ -24,7 +28,10 @@ import os
 import re
 import shutil
 import signal
+import socket
+import subprocess
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,7 +39,20 @@ from typing import Any
 import redis.asyncio as aioredis
 import redis.exceptions as rexc
 
-__all__ = ["ADMIN_USER", "RedisServer", "ServerError", "Unauthorized", "find_redis_server", "scrub_error"]
+from keyroll.core.errors import ExitCode, KeyrollError
+from keyroll.sandbox.upstash import ports
+
+__all__ = [
+    "ADMIN_USER",
+    "PortInUse",
+    "RedisServer",
+    "SandboxError",
+    "ServerError",
+    "Unauthorized",
+    "find_redis_server",
+    "launch",
+    "scrub_error",
+]
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +75,27 @@ class Unauthorized(Exception):
 
 class ServerError(Exception):
     """The server could not be reached (down, restarting, connection lost mid-request)."""
+
+
+class SandboxError(KeyrollError, RuntimeError):
+    """A redis-server of the sandbox could not be started (the message names the database)."""
+
+    exit_code = ExitCode.FAILED
+
+
+class PortInUse(SandboxError):
+    """redis-server could not bind its TCP port: another process holds it."""
+
+    def __init__(self, name: str, port: int) -> None:
+        super().__init__(
+            f"redis-server for database {name}: 127.0.0.1:{port} is already in use",
+            hint="another process took the port; the sandbox retries on a new one",
+        )
+        self.port = port
+
+
+LAUNCH_ATTEMPTS = 5
+"""Ports tried per database before :func:`launch` gives up."""
 
 
 def find_redis_server() -> str:
@@ -96,19 +137,29 @@ def _die_with_parent() -> None:  # pragma: no cover - runs in the child
 
 
 class RedisServer:
-    """One ``redis-server`` process with an admin-authenticated connection pool."""
+    """One ``redis-server`` process with an admin-authenticated connection pool.
+
+    Life cycle: :func:`launch` (or :meth:`start` alone, on a port chosen by the caller) starts
+    the process; :meth:`start` connects the pool; :meth:`stop`, :meth:`restart` (same port);
+    :meth:`release_port` and :meth:`cleanup` at the end.
+    """
 
     def __init__(
         self,
         *,
         name: str,
-        port: int,
         workdir: Path,
         admin_password: str,
         default_password: str,
-        readonly_password: str,
+        readonly_password: str | None = None,
+        port: int = 0,
         binary: str | None = None,
     ) -> None:
+        """:param readonly_password: ``default_ro``'s password; ``None`` leaves the user out
+            of the initial ACL (it depends on the port, so the installer adds it once the
+            port is final).
+        :param port: the TCP port; ``0`` until :func:`launch` picks one.
+        """
         self.name = name
         self.port = port
         self.workdir = workdir
@@ -116,10 +167,15 @@ class RedisServer:
         self.binary = binary or find_redis_server()
         self._initial_acl = [
             f"user default on #{_sha(default_password)} {' '.join(FULL_RULES)}",
-            f"user default_ro on #{_sha(readonly_password)} {' '.join(READONLY_RULES)}",
             f"user {ADMIN_USER} on #{_sha(admin_password)} {' '.join(FULL_RULES)}",
         ]
-        self._proc: asyncio.subprocess.Process | None = None
+        if readonly_password is not None:
+            self._initial_acl.insert(
+                1, f"user default_ro on #{_sha(readonly_password)} {' '.join(READONLY_RULES)}"
+            )
+        self._proc: subprocess.Popen[bytes] | None = None
+        self._hold: socket.socket | None = None
+        self._log_offset = 0
         self._pool: aioredis.BlockingConnectionPool | None = None
         self._lock = asyncio.Lock()
         self.restarts = 0
@@ -128,7 +184,20 @@ class RedisServer:
     @property
     def running(self) -> bool:
         """True while the process is alive."""
-        return self._proc is not None and self._proc.returncode is None
+        return self._proc is not None and self._proc.poll() is None
+
+    def hold_port(self, sock: socket.socket) -> None:
+        """Take over a port reservation (:func:`~keyroll.sandbox.upstash.ports.reserve`): the
+        server listens on its port, and the reservation keeps the port ours across restarts."""
+        self.release_port()
+        self._hold = sock
+        self.port = int(sock.getsockname()[1])
+
+    def release_port(self) -> None:
+        """Drop the port reservation (after :meth:`stop`, or when the port turned out taken)."""
+        hold, self._hold = self._hold, None
+        if hold is not None:
+            hold.close()
 
     def _write_config(self) -> Path:
         self.workdir.mkdir(parents=True, exist_ok=True)
@@ -149,7 +218,7 @@ class RedisServer:
                     'save ""',
                     "appendonly no",
                     f'aclfile "{acl}"',
-                    f'logfile "{self.workdir / "redis.log"}"',
+                    f'logfile "{self._log}"',
                     "maxclients 2000",
                 ]
             )
@@ -157,26 +226,128 @@ class RedisServer:
         )
         return conf
 
+    @property
+    def _log(self) -> Path:
+        return self.workdir / "redis.log"
+
     @staticmethod
     def _write_private(path: Path, text: str) -> None:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w") as fh:
             fh.write(text)
 
-    async def start(self, timeout: float = 15.0) -> None:
-        """Start the process and wait until it answers.
+    def spawn(self) -> None:
+        """Start the process on :attr:`port` without waiting for it (see :meth:`wait_listening`).
 
-        :raises RuntimeError: the process exited or did not answer in time (log tail included).
+        :raises SandboxError: the binary cannot be executed.
         """
+        if not self.port:
+            raise SandboxError(f"redis-server for database {self.name}: no port chosen")
         conf = self._write_config()
-        self._proc = await asyncio.create_subprocess_exec(
-            self.binary,
-            str(conf),
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.DEVNULL,
-            stderr=asyncio.subprocess.DEVNULL,
-            preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+        # redis appends to its log: the bind check reads only what *this* process writes
+        try:
+            self._log_offset = self._log.stat().st_size
+        except OSError:
+            self._log_offset = 0
+        try:
+            self._proc = subprocess.Popen(
+                [self.binary, str(conf)],
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                preexec_fn=_die_with_parent if sys.platform == "linux" else None,
+            )
+        except OSError as exc:
+            raise SandboxError(
+                f"redis-server for database {self.name}: cannot run {self.binary} ({exc.strerror})",
+                hint="set KEYROLL_REDIS_SERVER to a working redis-server binary",
+            ) from None
+
+    def _exited(self) -> SandboxError:
+        """The error for a process that exited during start-up (its log says why)."""
+        self._proc = None
+        if self._bind_failed():
+            return PortInUse(self.name, self.port)
+        return SandboxError(
+            f"redis-server for database {self.name} exited: {self._log_tail()}",
+            hint=f"see {self._log}; KEYROLL_REDIS_SERVER selects another binary",
         )
+
+    def _bind_failed(self) -> bool:
+        try:
+            with self._log.open("rb") as fh:
+                fh.seek(self._log_offset)
+                text = fh.read().decode(errors="replace")
+        except OSError:
+            return False
+        return "Address already in use" in text
+
+    def wait_listening(self, timeout: float = 15.0) -> None:
+        """Block until this process answers on :attr:`port` as itself: ``AUTH`` with the
+        admin password (a foreign listener on the port cannot pass it), then ``PING``.
+
+        :raises PortInUse: redis-server exited because the port was taken.
+        :raises SandboxError: it exited for another reason, or did not answer in time (killed).
+        """
+        deadline = time.monotonic() + timeout
+        delay = 0.002
+        while True:
+            proc = self._proc
+            if proc is None or proc.poll() is not None:
+                raise self._exited()
+            if self._ping_sync():
+                return
+            if time.monotonic() > deadline:
+                self.kill()
+                raise SandboxError(
+                    f"redis-server for database {self.name} did not answer on 127.0.0.1:{self.port} "
+                    f"within {timeout:g} s: {self._log_tail()}",
+                    hint="the machine may be overloaded; try again",
+                )
+            time.sleep(delay)
+            delay = min(delay * 2, 0.05)
+
+    def _ping_sync(self) -> bool:
+        user, password = ADMIN_USER.encode(), self.admin_password.encode()
+        request = b"".join(
+            [
+                b"*3\r\n$4\r\nAUTH\r\n",
+                b"$%d\r\n%s\r\n" % (len(user), user),
+                b"$%d\r\n%s\r\n" % (len(password), password),
+                b"*1\r\n$4\r\nPING\r\n",
+            ]
+        )
+        want = b"+OK\r\n+PONG\r\n"
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.5) as sock:
+                sock.sendall(request)
+                got = b""
+                while len(got) < len(want) and not got.startswith(b"-"):
+                    chunk = sock.recv(64)
+                    if not chunk:
+                        break
+                    got += chunk
+        except OSError:
+            return False
+        return got.startswith(want)
+
+    def kill(self) -> None:
+        """Stop the process now, without saving (start-up failures, aborted installs)."""
+        proc, self._proc = self._proc, None
+        if proc is not None and proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            proc.wait()
+
+    async def start(self, timeout: float = 15.0) -> None:
+        """Start the process unless :func:`launch` did, connect the pool and wait until it answers.
+
+        :raises PortInUse: the process could not bind :attr:`port`.
+        :raises SandboxError: the process exited or did not answer in time (log tail included).
+        """
+        if not self.running:
+            self.spawn()
+        assert self._proc is not None
         self._pool = aioredis.BlockingConnectionPool(
             host="127.0.0.1",
             port=self.port,
@@ -191,27 +362,32 @@ class RedisServer:
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         while True:
-            if self._proc.returncode is not None:
-                raise RuntimeError(f"redis-server for {self.name} exited: {self._log_tail()}")
+            if self._proc is None or self._proc.poll() is not None:
+                error = self._exited()
+                await self.stop()
+                raise error
             try:
                 await self.admin("PING", retry_s=0.1)
                 return
             except ServerError:
                 if loop.time() > deadline:
+                    tail = self._log_tail()
                     await self.stop()
-                    raise RuntimeError(
-                        f"redis-server for {self.name} did not answer: {self._log_tail()}"
+                    raise SandboxError(
+                        f"redis-server for database {self.name} did not answer on 127.0.0.1:{self.port}: {tail}",
+                        hint="the machine may be overloaded; try again",
                     ) from None
                 await asyncio.sleep(0.02)
 
     def _log_tail(self) -> str:
         try:
-            return (self.workdir / "redis.log").read_text(errors="replace").strip().splitlines()[-1][-200:]
+            return self._log.read_text(errors="replace").strip().splitlines()[-1][-200:]
         except (OSError, IndexError):
             return "no log"
 
     async def stop(self, *, save: bool = False) -> None:
-        """Stop the process (``save``: snapshot data and ACLs first, for a restart)."""
+        """Stop the process (``save``: snapshot data and ACLs first, for a restart). The port
+        reservation stays (see :meth:`release_port`)."""
         if save and self.running:
             with contextlib.suppress(Exception):
                 await self.admin("ACL", "SAVE")
@@ -224,15 +400,19 @@ class RedisServer:
                 await self._pool.aclose()
             self._pool = None
         proc, self._proc = self._proc, None
-        if proc is not None and proc.returncode is None:
+        if proc is None:
+            return
+        if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 5)
-            except TimeoutError:
-                with contextlib.suppress(ProcessLookupError):
-                    proc.kill()
-                await proc.wait()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 5
+        while proc.poll() is None and loop.time() < deadline:
+            await asyncio.sleep(0.01)
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.kill()
+            proc.wait()
 
     async def restart(self) -> None:
         """Restart on the same port; data, ACL users and passwords survive."""
@@ -320,3 +500,59 @@ class RedisServer:
         if isinstance(reply, rexc.ResponseError):
             raise ServerError(f"redis-server for {self.name}: {args[0]!s} failed: {scrub_error(str(reply))}")
         return reply
+
+
+def launch(servers: Sequence[RedisServer], *, attempts: int = LAUNCH_ATTEMPTS, timeout: float = 15.0) -> None:
+    """Start every server on a loopback port of its own and return once each answers there.
+
+    All processes start at once. Each gets a port reservation first
+    (:func:`~keyroll.sandbox.upstash.ports.reserve` of
+    :func:`~keyroll.sandbox.upstash.ports.candidate_port`); a server whose port turns out taken
+    — the reservation cannot bind, or redis-server exits with "Address already in use" — gets a
+    new port, up to ``attempts`` ports per server. Afterwards ``server.port`` is final and held.
+    On any failure every server started here is killed and its reservation dropped.
+
+    :raises SandboxError: a server found no free port in ``attempts`` tries, exited for
+        another reason, or did not answer within ``timeout`` (the message names the database).
+    """
+    tried = {id(s): 0 for s in servers}
+
+    def reserve_for(server: RedisServer) -> None:
+        while True:
+            port = ports.candidate_port()
+            try:
+                server.hold_port(ports.reserve(port))
+                return
+            except OSError:
+                count_failure(server, port)
+
+    def count_failure(server: RedisServer, port: int) -> None:
+        tried[id(server)] += 1
+        if tried[id(server)] >= attempts:
+            raise SandboxError(
+                f"redis-server for database {server.name}: no free TCP port after {attempts} tries "
+                f"(last: 127.0.0.1:{port} in use)",
+                hint="another process keeps taking loopback ports; stop it or try again",
+            )
+        log.info("redis-server for %s: port %d in use, trying another", server.name, port)
+
+    pending = list(servers)
+    try:
+        while pending:
+            for server in pending:
+                reserve_for(server)
+                server.spawn()
+            retry: list[RedisServer] = []
+            for server in pending:
+                try:
+                    server.wait_listening(timeout)
+                except PortInUse as exc:
+                    server.release_port()
+                    count_failure(server, exc.port)
+                    retry.append(server)
+            pending = retry
+    except BaseException:
+        for server in servers:
+            server.kill()
+            server.release_port()
+        raise

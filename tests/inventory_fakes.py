@@ -21,6 +21,7 @@ from keyroll.providers.github import SecretMeta, SecretScope
 from keyroll.providers.upstash.developer import QStashUser, RedisDatabase, SearchIndex, VectorIndex
 from keyroll.providers.upstash.qstash import SigningKeys
 from keyroll.providers.vercel import (
+    CustomEnvironment,
     Deployment,
     EnvVar,
     IntegrationConfiguration,
@@ -82,6 +83,8 @@ class FakeVercel(_Counting):
         self.shared: list[tuple[_Var, list[str]]] = []
         self.deployments: dict[str, list[dict[str, Any]]] = {}
         self.configs: list[IntegrationConfiguration] = []
+        self.custom_envs: dict[str, dict[str, str]] = {}
+        """project id → {custom environment id: slug}"""
         self._n = 0
 
     def _id(self, prefix: str) -> str:
@@ -205,6 +208,10 @@ class FakeVercel(_Counting):
     async def list_integration_configurations(self) -> list[IntegrationConfiguration]:
         await self._enter("list_integration_configurations")
         return list(self.configs)
+
+    async def list_custom_environments(self, project_id: str) -> list[CustomEnvironment]:
+        await self._enter("list_custom_environments", project_id)
+        return [CustomEnvironment(id=i, slug=s) for i, s in self.custom_envs.get(project_id, {}).items()]
 
     async def list_deployments(
         self, project_id: str, *, target: str | None = None, state: str | None = None, limit: int = 100

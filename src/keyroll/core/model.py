@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import enum
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NewType
 
@@ -39,6 +40,7 @@ __all__ = [
     "StepState",
     "Strategy",
     "Unknown",
+    "name_custom_environments",
 ]
 
 SCHEMA_VERSION = 1
@@ -176,6 +178,20 @@ class Credential:
         return dataclasses.replace(self, value=value)
 
 
+def name_custom_environments(ids: Sequence[str], slugs: Sequence[str] = ()) -> tuple[str, ...]:
+    """How to show custom environments: each by its slug (``staging``), the id added only where
+    two of them share a slug (``staging (env_…)``), the id alone where the slug is unknown.
+
+    ``slugs`` lines up with ``ids`` (missing or ``""`` entries: unknown).
+    """
+    known = [slugs[i] if i < len(slugs) else "" for i in range(len(ids))]
+    shared = {s for s in known if s and known.count(s) > 1}
+    return tuple(
+        (f"{slug} ({ce})" if slug in shared else slug) if slug else ce
+        for ce, slug in zip(ids, known, strict=True)
+    )
+
+
 @dataclass(frozen=True)
 class Location:
     """One place that holds (or probably holds) a copy of a credential."""
@@ -194,6 +210,9 @@ class Location:
     targets: tuple[str, ...] = ()
     git_branch: str = ""
     custom_environment_ids: tuple[str, ...] = ()
+    custom_environment_slugs: tuple[str, ...] = ()
+    """the slugs of ``custom_environment_ids`` (``staging``), same order, ``""`` where unknown;
+    for display only (older inventories have none)"""
     env_type: str = ""
     configuration_id: str = ""
     content_hint: str = ""
@@ -216,11 +235,16 @@ class Location:
     commit: str = ""
     author_date: str = ""
 
+    def custom_environment_names(self) -> tuple[str, ...]:
+        """The custom environments this location is scoped to, as people know them (see
+        :func:`name_custom_environments`)."""
+        return name_custom_environments(self.custom_environment_ids, self.custom_environment_slugs)
+
     def describe(self) -> str:
         """A short, value-free description for tables and messages."""
         k = self.kind
         if k is LocationKind.VERCEL_ENV:
-            scope = ",".join(self.targets) or ",".join(self.custom_environment_ids)
+            scope = ",".join(self.targets) or ",".join(self.custom_environment_names())
             br = f"@{self.git_branch}" if self.git_branch else ""
             return f"vercel {self.project_name or self.project_id} {self.key} [{scope}{br}]"
         if k is LocationKind.VERCEL_SHARED_ENV:
@@ -247,11 +271,21 @@ class DeploymentRef:
     """``production``, ``preview`` or a custom environment id"""
     git_branch: str = ""
     custom_environment_id: str = ""
+    custom_environment_slug: str = ""
+    """the custom environment's slug (``staging``) when known; for display only"""
     created_at: int = 0
     """ms since epoch (Vercel's unit)"""
     state: str = "READY"
     serving: bool = True
     """True: current production / latest preview per branch / custom env; False: older, still answering"""
+
+    @property
+    def environment(self) -> str:
+        """Where it serves, as people say it: the custom environment's slug (its id when the slug
+        is unknown), else the target (``production``/``preview``)."""
+        if self.custom_environment_id:
+            return self.custom_environment_slug or self.custom_environment_id
+        return self.target or "preview"
 
 
 @dataclass(frozen=True)
@@ -295,6 +329,18 @@ class Inventory:
                 for p in loc.linked_project_ids:
                     out[p] = None
         return tuple(out)
+
+    def custom_environment_slugs(self) -> dict[str, str]:
+        """Custom environment id → slug, as far as the locations and deployments know them."""
+        out: dict[str, str] = {}
+        for loc in self.locations:
+            for ce, slug in zip(loc.custom_environment_ids, loc.custom_environment_slugs, strict=False):
+                if slug:
+                    out.setdefault(ce, slug)
+        for d in self.deployments:
+            if d.custom_environment_id and d.custom_environment_slug:
+                out.setdefault(d.custom_environment_id, d.custom_environment_slug)
+        return out
 
     @property
     def complete(self) -> bool:

@@ -28,7 +28,9 @@ _CREDENTIAL_FIELDS = (
     "acl_user",
     "related",
 )
-_LOCATION_SKIP = frozenset({"reason", "updated_at", "author_date", "project_name", "deployment_url"})
+_LOCATION_SKIP = frozenset(
+    {"reason", "updated_at", "author_date", "project_name", "deployment_url", "custom_environment_slugs"}
+)
 _DEPLOYMENT_FIELDS = ("project_id", "deployment_id", "target", "git_branch", "custom_environment_id")
 
 

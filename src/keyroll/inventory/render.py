@@ -73,7 +73,7 @@ def blast_radius(inventory: Inventory, fp: str) -> BlastRadius:
     commits: set[str] = set()
     for loc in locs:
         if loc.kind in (LocationKind.VERCEL_ENV, LocationKind.VERCEL_SHARED_ENV):
-            for t in (*loc.targets, *loc.custom_environment_ids):
+            for t in (*loc.targets, *loc.custom_environment_names()):
                 targets[t] = None
         elif loc.kind is LocationKind.DEPLOYMENT:
             if loc.serving:

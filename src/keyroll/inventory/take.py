@@ -5,7 +5,7 @@
 2. one matcher over every candidate value; Vercel values matched;
 3. unknown Redis tokens identified; deployments of affected projects listed while local
    files and git histories are searched (in threads);
-4. the inventory assembled.
+4. the inventory assembled, custom environments named by their slugs.
 """
 
 from __future__ import annotations
@@ -18,6 +18,7 @@ from typing import Any
 from keyroll.core.errors import UsageError
 from keyroll.core.model import DeploymentRef, Inventory, Unknown
 from keyroll.core.progress import NULL_PROGRESS, Progress
+from keyroll.inventory.custom_envs import fill_custom_environment_slugs
 from keyroll.inventory.deployments import collect_deployments
 from keyroll.inventory.files import FileScan, scan_files
 from keyroll.inventory.git import GitScan, check_git_repo, scan_git
@@ -132,10 +133,13 @@ async def take_inventory(
     if git_task:
         progress.finish(git_task)
     github_records: list[GitHubSecretRecord] = github
-    return resolver.finish(
+    inventory = resolver.finish(
         deployments=deployments,
         github=github_records,
         text_hits=hits,
         sightings=sightings,
         unknowns=unknowns,
     )
+    if providers.vercel is None:
+        return inventory
+    return await fill_custom_environment_slugs(providers.vercel, inventory, limiter, progress)

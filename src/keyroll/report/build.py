@@ -391,8 +391,17 @@ class _Builder:
             notes.append("a cutover happened but no window was journaled")
         else:
             outage, basis = (None, "not cut over") if strategy is not None else (None, "unknown")
+        slugs = log.inventory.custom_environment_slugs() if log.inventory is not None else {}
         rds = tuple(
-            RedeployRow(r.project_id, r.new_id, r.old_id, r.target, r.started_at, r.ready_at, r.state)
+            RedeployRow(
+                r.project_id,
+                r.new_id,
+                r.old_id,
+                slugs.get(r.target, r.target),
+                r.started_at,
+                r.ready_at,
+                r.state,
+            )
             for r in log.redeploys(fp)
         )
         checks: tuple[tuple[str, int], ...] = ()

@@ -149,10 +149,11 @@ class HtmlFormat(ReportFormat):
                 if c.redeploys:
                     parts.append(
                         _table(
-                            ["Project", "Old", "New", "State", "READY at"],
+                            ["Project", "Target", "Old", "New", "State", "READY at"],
                             [
                                 [
                                     e(report.project_name(r.project_id)),
+                                    e(r.target or "?"),
                                     f"<code>{e(r.old_id or '?')}</code>",
                                     f"<code>{e(r.new_id)}</code>",
                                     e(r.state or "?"),

@@ -84,7 +84,8 @@ class MarkdownFormat(ReportFormat):
                     out.append(f"- verify: {', '.join(f'{n} {st}' for st, n in c.checks)}")
                 for r in c.redeploys:
                     out.append(
-                        f"- redeployed {report.project_name(r.project_id)}: `{r.old_id or '?'}` → `{r.new_id}` "
+                        f"- redeployed {report.project_name(r.project_id)}{f' [{r.target}]' if r.target else ''}: "
+                        f"`{r.old_id or '?'}` → `{r.new_id}` "
                         f"{r.state or '?'} at {fmt_time(r.ready_at or r.started_at)}"
                     )
                 for n in c.notes:

@@ -115,6 +115,7 @@ class RedeployRow:
     new_id: str
     old_id: str = ""
     target: str = ""
+    """``production``, ``preview`` or a custom environment's slug (its id when the slug is unknown)"""
     started_at: float | None = None
     ready_at: float | None = None
     state: str = ""

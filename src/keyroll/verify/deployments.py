@@ -1,6 +1,7 @@
 """A project's deployments as verify sees them: which serve, which are older, what they answer.
 
-:func:`read_project` reads a project and its READY deployments once (two API calls);
+:func:`read_project` reads a project and its READY deployments once (two API calls; a third
+only when a deployment names a custom environment the project read did not);
 :func:`serving` picks the ones that serve traffic (DESIGN.md: the production alias target,
 the latest READY deployment of each preview branch and of each custom environment).
 :func:`http_probe` asks a deployment's own URL whether it answers, and which credential
@@ -11,7 +12,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -43,6 +44,8 @@ class ProjectDeployments:
     """why the project could not be read ('' when it was)"""
     paused: bool = False
     """a paused project's deployments answer 503 ``DEPLOYMENT_PAUSED`` until it is resumed"""
+    custom_environments: dict[str, str] = field(default_factory=dict, compare=False)
+    """custom environment id → slug, as far as the project says"""
 
     def by_id(self, deployment_id: str) -> Deployment | None:
         """A READY deployment by id."""
@@ -50,6 +53,14 @@ class ProjectDeployments:
             if d.id == deployment_id:
                 return d
         return None
+
+    def scope(self, d: Deployment) -> str:
+        """Where a deployment serves, for titles: its custom environment's slug (the id when the
+        slug is unknown), else its git branch or target."""
+        ce = d.custom_environment_id
+        if ce:
+            return self.custom_environments.get(ce, ce)
+        return d.git_branch or d.target or "preview"
 
 
 def _production_summary(project: Project) -> dict[str, Any]:
@@ -66,6 +77,7 @@ async def read_project(
         deployments = await vercel.list_deployments(project.id, state="READY", limit=limit)
     except KeyrollError as exc:
         return ProjectDeployments(project_id=project_id, read_at=clock(), error=exc.message)
+    slugs = await _custom_environments(vercel, project, deployments)
     prod = _production_summary(project)
     prod_id = str(prod.get("id") or prod.get("uid") or "")
     ready = [d for d in deployments if d.ready_state == "READY"]
@@ -84,7 +96,30 @@ async def read_project(
         deployments=tuple(ready),
         read_at=clock(),
         paused=bool(project.paused),
+        custom_environments=slugs,
     )
+
+
+async def _custom_environments(
+    vercel: VercelAPI, project: Project, deployments: Sequence[Deployment]
+) -> dict[str, str]:
+    """Id → slug of the project's custom environments: from the project read
+    (``customEnvironments``), else — only when a deployment names one — from
+    ``GET /v9/projects/{id}/custom-environments``; {} when neither says (titles keep the ids)."""
+    listed = (project.model_extra or {}).get("customEnvironments")
+    slugs = {
+        str(e["id"]): str(e["slug"])
+        for e in (listed if isinstance(listed, list) else ())
+        if isinstance(e, dict) and e.get("id") and e.get("slug")
+    }
+    wanted = {d.custom_environment_id for d in deployments if d.custom_environment_id}
+    if wanted <= slugs.keys():
+        return slugs
+    try:
+        envs = await vercel.list_custom_environments(project.id)
+    except KeyrollError:
+        return slugs
+    return {**slugs, **{e.id: e.slug for e in envs if e.slug}}
 
 
 def _custom_env(d: Deployment) -> str:

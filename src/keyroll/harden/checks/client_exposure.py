@@ -42,7 +42,7 @@ def check(ctx: HardenContext) -> list[Finding]:
         prefix = is_public_key(loc.key)
         if not prefix:
             continue
-        where = ",".join(loc.targets) or ",".join(loc.custom_environment_ids) or "all"
+        where = ",".join(loc.targets) or ",".join(loc.custom_environment_names()) or "all"
         if loc.kind is LocationKind.VERCEL_SHARED_ENV:
             subject = f"shared env {loc.key}"
             source = f"vercel: team shared env var {loc.env_id} (GET /v1/env)"

@@ -47,7 +47,7 @@ def check(ctx: HardenContext) -> list[Finding]:
             source = f"vercel: project {project} env var {loc.env_id} (GET /v10/projects/{{id}}/env)"
         scope = ",".join(loc.targets) + (f" branch {loc.git_branch}" if loc.git_branch else "")
         if loc.custom_environment_ids:
-            scope += (" " if scope else "") + "custom " + ",".join(loc.custom_environment_ids)
+            scope += (" " if scope else "") + "custom " + ",".join(loc.custom_environment_names())
         evidence = [
             Evidence(
                 f"{loc.key} [{scope}] has type {loc.env_type or 'unknown'} and holds {loc.fingerprint}",

@@ -11,119 +11,22 @@ from __future__ import annotations
 import contextlib
 import signal
 import tempfile
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn
 from rich.table import Table
 
 from keyroll.cli.common import JsonOpt, emit_json, err_console, out_console, state
+from keyroll.cli.progress_view import open_view
 from keyroll.core.errors import ConfigError, ExitCode, UsageError
 
-__all__ = ["DemoProgress", "register"]
+__all__ = ["register"]
 
 CHATTY = ("READY dpl_", "redeploying dpl_", ": redeploying ")
 """Engine notes that repeat once per deployment: counted, not printed."""
-
-
-class DemoProgress:
-    """Rich bars for the rotation's tasks plus a short live log of what matters (phases,
-    dashboard clicks, failures); per-deployment notes are only counted."""
-
-    def __init__(self, console: Console) -> None:
-        self._console = console
-        self._bars = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=console,
-            transient=True,
-        )
-        self._tasks: dict[str, TaskID] = {}
-        self._lock = threading.Lock()
-        self._started = time.monotonic()
-        self.deployment_events = 0
-
-    def __enter__(self) -> DemoProgress:
-        self._bars.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._bars.stop()
-
-    def _stamp(self) -> str:
-        return f"[dim]{time.monotonic() - self._started:6.1f}s[/]"
-
-    # -- DemoReporter -------------------------------------------------------------------------
-    def phase(self, title: str, detail: str = "") -> None:
-        """Print a phase headline."""
-        self._bars.console.print(f"{self._stamp()} [bold cyan]{title:<9}[/] {detail}", highlight=False)
-
-    # -- Progress -----------------------------------------------------------------------------
-    def task(self, name: str, total: int | None = None) -> str:
-        """Start a bar."""
-        with self._lock:
-            if name not in self._tasks:
-                self._tasks[name] = self._bars.add_task(name, total=total)
-        return name
-
-    def advance(self, task_id: str, n: int = 1, *, total: int | None = None) -> None:
-        """Advance a bar."""
-        tid = self._tasks.get(task_id)
-        if tid is None:
-            return
-        if total is not None:
-            self._bars.update(tid, total=total)
-        if n:
-            self._bars.advance(tid, n)
-
-    def finish(self, task_id: str) -> None:
-        """Complete a bar."""
-        tid = self._tasks.get(task_id)
-        if tid is None:
-            return
-        task = next((t for t in self._bars.tasks if t.id == tid), None)
-        total = task.total if task is not None and task.total is not None else 1
-        self._bars.update(tid, total=total, completed=total)
-
-    def note(self, message: str) -> None:
-        """A live-log line (per-deployment lines are counted instead)."""
-        if any(c in message for c in CHATTY):
-            self.deployment_events += 1
-            return
-        style = "yellow" if message.startswith("demo:") else "dim"
-        self._bars.console.print(
-            f"{self._stamp()}           [{style}]{message}[/]", markup=True, highlight=False
-        )
-
-
-class _Quiet:
-    def phase(self, title: str, detail: str = "") -> None:
-        return None
-
-    def task(self, name: str, total: int | None = None) -> str:
-        return name
-
-    def advance(self, task_id: str, n: int = 1, *, total: int | None = None) -> None:
-        return None
-
-    def finish(self, task_id: str) -> None:
-        return None
-
-    def note(self, message: str) -> None:
-        return None
-
-    def __enter__(self) -> _Quiet:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        return None
 
 
 @contextlib.contextmanager
@@ -293,7 +196,7 @@ def demo_cmd(
         rps=rps,
         rate_window_s=rate_window,
     )
-    progress: Any = _Quiet() if state.quiet else DemoProgress(err_console)
+    progress = open_view(err_console, quiet=state.quiet, max_notes=None, counted=CHATTY, timestamps=True)
     if not state.quiet:
         err_console.print(f"[bold]keyroll demo[/] — state dir {directory}", highlight=False)
         err_console.print(

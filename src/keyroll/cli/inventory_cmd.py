@@ -12,14 +12,13 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TaskID, TextColumn
 
 from keyroll.cli.common import EnvFileOpt, JsonOpt, err_console, get_config, out_console, state
+from keyroll.cli.progress_view import open_view
 from keyroll.config import Config
 from keyroll.core.errors import ExitCode
 from keyroll.core.model import Inventory
-from keyroll.core.progress import NullProgress
+from keyroll.core.progress import Progress
 from keyroll.inventory import (
     InventoryFormat,
     InventoryOptions,
@@ -31,68 +30,10 @@ from keyroll.inventory import (
 )
 from keyroll.providers.factory import open_providers
 
-__all__ = ["RichProgress", "register"]
-
-MAX_NOTES = 20
+__all__ = ["register"]
 
 
-class RichProgress:
-    """A :class:`keyroll.core.progress.Progress` observer drawing rich bars on stderr."""
-
-    def __init__(self, console: Console) -> None:
-        self._console = console
-        self._bars = Progress(
-            SpinnerColumn(),
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            console=console,
-            transient=True,
-        )
-        self._tasks: dict[str, TaskID] = {}
-        self._notes = 0
-
-    def __enter__(self) -> RichProgress:
-        self._bars.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._bars.stop()
-        if self._notes > MAX_NOTES:
-            self._console.print(f"[dim]… {self._notes - MAX_NOTES} more notes[/]")
-
-    def task(self, name: str, total: int | None = None) -> str:
-        """Start a bar (``total=None``: indeterminate)."""
-        if name not in self._tasks:
-            self._tasks[name] = self._bars.add_task(name, total=total)
-        return name
-
-    def advance(self, task_id: str, n: int = 1, *, total: int | None = None) -> None:
-        """Advance a bar, optionally growing its total."""
-        tid = self._tasks.get(task_id)
-        if tid is None:
-            return
-        if total is not None:
-            self._bars.update(tid, total=total)
-        if n:
-            self._bars.advance(tid, n)
-
-    def finish(self, task_id: str) -> None:
-        """Mark a bar complete."""
-        tid = self._tasks.get(task_id)
-        if tid is not None:
-            task = next((t for t in self._bars.tasks if t.id == tid), None)
-            total = task.total if task is not None and task.total is not None else 1
-            self._bars.update(tid, total=total, completed=total)
-
-    def note(self, message: str) -> None:
-        """Print a one-line event above the bars (the first few only)."""
-        self._notes += 1
-        if self._notes <= MAX_NOTES:
-            self._bars.console.print(f"[dim]{message}[/]", markup=True, highlight=False)
-
-
-async def _run(cfg: Config, options: InventoryOptions, progress: RichProgress | NullProgress) -> Inventory:
+async def _run(cfg: Config, options: InventoryOptions, progress: Progress) -> Inventory:
     async with open_providers(cfg) as providers:
         return await take_inventory(providers, options, progress)
 
@@ -152,11 +93,7 @@ def inventory(
     validate_options(options)
     if json_out:
         fmt = InventoryFormat.JSON
-    progress: RichProgress | NullProgress = NullProgress() if state.quiet else RichProgress(err_console)
-    if isinstance(progress, RichProgress):
-        with progress:
-            inv = asyncio.run(_run(cfg, options, progress))
-    else:
+    with open_view(err_console, quiet=state.quiet or json_out) as progress:
         inv = asyncio.run(_run(cfg, options, progress))
     if out is not None:
         out.write_text(render(inv, fmt), encoding="utf-8")

@@ -77,9 +77,9 @@ def _check_out(out: Path | None) -> None:
 def _progress() -> Any:
     if state.quiet:
         return None
-    from keyroll.cli.inventory_cmd import RichProgress
+    from keyroll.cli.progress_view import ProgressView
 
-    return RichProgress(err_console)
+    return ProgressView(err_console)
 
 
 def _runlogs(opened: OpenedJournal) -> list[RunLog]:

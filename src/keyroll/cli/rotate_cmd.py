@@ -148,21 +148,17 @@ def _strategies(items: list[str] | None) -> dict[str, Strategy]:
 def _progress(quiet: bool) -> Any:
     if quiet or state.quiet:
         return None
-    from keyroll.cli.inventory_cmd import RichProgress
+    from keyroll.cli.progress_view import ProgressView
 
-    return RichProgress(err_console)
+    return ProgressView(err_console)
 
 
 def _run_async(coro_factory: Any, progress: Any) -> Any:
-    try:
-        if progress is None:
-            return asyncio.run(coro_factory(NULL_PROGRESS))
-        with progress:
-            return asyncio.run(coro_factory(progress))
-    except KeyboardInterrupt:
-        # typer turns a KeyboardInterrupt into a silent exit 130: say what happened ourselves
-        err_console.print("interrupted — state is journaled; see `keyroll status`, then `keyroll resume`")
-        raise typer.Exit(int(ExitCode.INTERRUPTED)) from None
+    # Ctrl-C propagates: cli.main.run prints the one "interrupted — …" line for the command
+    if progress is None:
+        return asyncio.run(coro_factory(NULL_PROGRESS))
+    with progress:
+        return asyncio.run(coro_factory(progress))
 
 
 async def _inventory(cfg: Config, scope: dict[str, Any], progress: Progress) -> Inventory:

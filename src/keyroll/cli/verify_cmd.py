@@ -132,9 +132,9 @@ def verify_cmd(
         if state.quiet or json_out:
             result = asyncio.run(_run(cfg, opened, options, NULL_PROGRESS))
         else:
-            from keyroll.cli.inventory_cmd import RichProgress
+            from keyroll.cli.progress_view import ProgressView
 
-            with RichProgress(err_console) as progress:
+            with ProgressView(err_console) as progress:
                 result = asyncio.run(_run(cfg, opened, options, progress))
     finally:
         opened.close()

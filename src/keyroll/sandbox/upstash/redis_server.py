@@ -290,7 +290,7 @@ class RedisServer:
         :raises SandboxError: it exited for another reason, or did not answer in time (killed).
         """
         deadline = time.monotonic() + timeout
-        delay = 0.002
+        delay = 0.001
         while True:
             proc = self._proc
             if proc is None or proc.poll() is not None:
@@ -305,7 +305,7 @@ class RedisServer:
                     hint="the machine may be overloaded; try again",
                 )
             time.sleep(delay)
-            delay = min(delay * 2, 0.05)
+            delay = min(delay * 2, 0.01)
 
     def _ping_sync(self) -> bool:
         user, password = ADMIN_USER.encode(), self.admin_password.encode()

@@ -1,17 +1,24 @@
-"""Stateful in-memory fakes of the provider Protocols, for fast engine tests.
+"""Stateful in-memory fakes of the provider Protocols, for the inventory and rotation tests.
 
-:class:`FakeWorld` holds a small team: Redis databases (native and integration-managed) with
-real-ish ACL semantics, QStash (token + signing keys), a Vector index, Vercel projects with env
-vars (targets, git branches, custom environments, sensitive, integration-managed, shared vars)
-and deployments that snapshot their env and build for ``build_s`` seconds, and GitHub Actions
-secrets. Deployments answer health checks through :meth:`FakeWorld.http_client` by really
-checking their snapshotted credentials against the fakes, and :meth:`FakeWorld.watch` counts
-failed requests against every serving deployment while an operation runs (a tiny load generator).
+:class:`FakeWorld` holds all state of a small team: Redis databases (native and
+integration-managed) with real-ish ACL semantics and credential protection, QStash (token +
+signing keys), Vector/Search indexes, Vercel projects with env vars (targets, git branches,
+custom environments, sensitive, integration-managed, shared vars) and deployments that snapshot
+their env, build for ``build_s`` seconds and are promoted to production, and GitHub Actions
+secrets. The fakes answer as the real APIs do where keyroll cares: an env list carries
+ciphertext (plain values readable, sensitive ones absent) and only the per-id read decrypts;
+Upstash reads omit credentials under credential protection; resources of the Vercel
+integration are absent from the Developer API; failures carry the real status codes.
+
+Every fake API (:class:`FakeAPI`) counts its calls (``calls[name]``, ``total``) and the peak
+number of requests in flight (``peak``), can answer slowly (``latency``) and raises an injected
+error per call (``failures[(method, argument)]``). Deployments answer health checks through
+:meth:`FakeWorld.http_client` by really checking their snapshotted credentials against the
+fakes, and :meth:`FakeWorld.watch` counts failed requests against every serving deployment
+while an operation runs (a tiny load generator).
 
 :func:`fake_inventory` builds the :class:`~keyroll.core.model.Inventory` that
 ``keyroll.inventory.take_inventory`` would produce for the world (values attached).
-
-Others may import these fakes; they implement the Protocols in ``keyroll.providers``.
 """
 
 from __future__ import annotations
@@ -23,14 +30,16 @@ import json
 import secrets
 import time
 import urllib.parse
-from collections.abc import AsyncIterator, Sequence
+from collections import Counter
+from collections.abc import AsyncIterator, Collection, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import httpx
 
 from keyroll.config import Config
-from keyroll.core.errors import AuthError, NotFoundError, ProviderError
+from keyroll.core.errors import AuthError, KeyrollError, NotFoundError, ProviderError
 from keyroll.core.model import (
     Confidence,
     Credential,
@@ -62,7 +71,19 @@ from keyroll.providers.vercel import (
     UpsertResult,
 )
 
-__all__ = ["FakeWorld", "HumanClicker", "StaticSecretSource", "fake_inventory", "plan_json", "small_world"]
+__all__ = [
+    "FakeDB",
+    "FakeWorld",
+    "HumanClicker",
+    "StaticSecretSource",
+    "fake_inventory",
+    "plan_json",
+    "small_world",
+    "token",
+]
+
+SEEDED_AT = "2026-04-01T10:00:00Z"
+"""``updated_at`` of the GitHub secrets a test puts in the world (``put_secret`` records now)"""
 
 _ids = itertools.count(1)
 
@@ -71,12 +92,44 @@ def _id(prefix: str) -> str:
     return f"{prefix}{next(_ids):06d}"
 
 
-def _tok(prefix: str = "") -> str:
+def token(prefix: str = "") -> str:
+    """A random credential-looking value (long enough for the canary)."""
     return prefix + secrets.token_urlsafe(24)
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
+
+
+class FakeAPI:
+    """Call accounting and fault injection shared by every fake API."""
+
+    def __init__(self, world: FakeWorld) -> None:
+        self.world = world
+        self.calls: Counter[str] = Counter()
+        self.in_flight = 0
+        self.peak = 0
+        self.latency = 0.0
+        """seconds each call takes"""
+        self.failures: dict[tuple[str, str], KeyrollError] = {}
+        """``(method, argument)`` → the error that call raises, e.g. ``("list_env", project_id)``"""
+
+    async def _enter(self, name: str, arg: str = "") -> None:
+        self.calls[name] += 1
+        exc = self.failures.get((name, arg))
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            await asyncio.sleep(self.latency)
+        finally:
+            self.in_flight -= 1
+        if exc is not None:
+            raise exc
+
+    @property
+    def total(self) -> int:
+        """Calls of every method so far."""
+        return sum(self.calls.values())
 
 
 # ---------------------------------------------------------------------------------------- Redis
@@ -91,9 +144,10 @@ class RedisUser:
 
 @dataclass
 class FakeDB:
+    """A Redis database: ACL users, REST tokens, data; ``host`` is the Developer API ``endpoint``."""
+
     id: str
     name: str
-    url: str
     host: str
     management: Management = Management.NATIVE
     users: dict[str, RedisUser] = field(default_factory=dict)
@@ -104,17 +158,39 @@ class FakeDB:
     ro_password: str = ""
     ro_token: str = ""
     data: dict[str, str] = field(default_factory=dict)
+    credential_protection: bool = False
+    """reads of the Developer API omit the credentials"""
 
-    def reset(self) -> None:
-        """Developer API reset: new default password, both default tokens; old ones die."""
+    @property
+    def url(self) -> str:
+        """The REST URL."""
+        return f"https://{self.host}"
+
+    def reset(self, *, rest_token: str | None = None) -> None:
+        """Developer API reset: new default password, both default tokens; old ones die.
+
+        :param rest_token: the new standard token (tests that need a known value).
+        """
         for tok in (self.rest_token, self.ro_token):
             self.tokens.pop(tok, None)
-        self.password, self.ro_password = _tok(), _tok()
-        self.rest_token, self.ro_token = _tok("AX"), _tok("An")
+        self.password, self.ro_password = token(), token()
+        self.rest_token, self.ro_token = rest_token or token("AX"), token("An")
         self.users["default"] = RedisUser("default", {self.password})
         self.users["default_ro"] = RedisUser("default_ro", {self.ro_password}, readonly=True, admin=False)
         self.tokens[self.rest_token] = ("default", self.password)
         self.tokens[self.ro_token] = ("default_ro", self.ro_password)
+
+    def issue_token(self, user: str, password: str) -> str:
+        """A REST token for ``user`` with ``password`` (``ACL RESTTOKEN``)."""
+        tok = token("AY")
+        self.tokens[tok] = (user, password)
+        return tok
+
+    def add_user(self, name: str) -> str:
+        """An ACL user with every command and one password; returns its REST token."""
+        password = token()
+        self.users[name] = RedisUser(name, {password})
+        return self.issue_token(name, password)
 
     def auth(self, token: str) -> RedisUser | None:
         entry = self.tokens.get(token)
@@ -129,13 +205,31 @@ class FakeDB:
         u = self.users.get(user)
         return u is not None and u.on and password in u.passwords
 
+    def api(self, *, show_credentials: bool | None = None) -> RedisDatabase:
+        """The Developer API's view; credentials omitted under credential protection unless shown."""
+        shown = not self.credential_protection if show_credentials is None else show_credentials
+        return RedisDatabase(
+            database_id=self.id,
+            database_name=self.name,
+            endpoint=self.host,
+            port=6379,
+            db_acl_enabled="true",
+            prod_pack_enabled=self.credential_protection,
+            password=Secret(self.password) if shown else None,
+            rest_token=Secret(self.rest_token) if shown else None,
+            read_only_rest_token=Secret(self.ro_token) if shown else None,
+        )
 
-class FakeRedis:
+
+def _redis_error(message: str) -> ProviderError:
+    return ProviderError(f"redis: HTTP 400 — {message}", service="redis", status=400)
+
+
+class FakeRedis(FakeAPI):
     """:class:`keyroll.providers.upstash.redis.RedisREST` over :class:`FakeDB` objects (by URL)."""
 
     def __init__(self, world: FakeWorld) -> None:
-        self.world = world
-        self.calls = 0
+        super().__init__(world)
         self.gentoken_supported = True
 
     def _db(self, url: str) -> FakeDB:
@@ -145,7 +239,7 @@ class FakeRedis:
         raise NotFoundError(f"redis: no database at {url}", service="redis", status=404)
 
     async def command(self, url: str, token: Secret, *args: Any) -> Any:
-        self.calls += 1
+        await self._enter("command", url)
         db = self._db(url)
         user = db.auth(token.reveal())
         if user is None:
@@ -160,80 +254,67 @@ class FakeRedis:
             return db.data.get(cmd[1]) if name == "GET" else int(cmd[1] in db.data)
         if name == "SET":
             if user.readonly:
-                raise ProviderError(
-                    "redis: HTTP 400 — NOPERM this user has no permissions to run the 'set' command",
-                    service="redis",
-                    status=400,
-                )
+                raise _redis_error("NOPERM this user has no permissions to run the 'set' command")
             db.data[cmd[1]] = cmd[2]
             return "OK"
         if name == "ACL":
             if not user.admin:
-                raise ProviderError("redis: HTTP 400 — NOPERM", service="redis", status=400)
+                raise _redis_error("NOPERM")
             return self._acl(db, user, cmd[1:])
-        raise ProviderError(f"redis: HTTP 400 — ERR unknown command '{name}'", service="redis", status=400)
+        raise _redis_error(f"ERR unknown command '{name}'")
 
     def _acl(self, db: FakeDB, caller: RedisUser, cmd: list[str]) -> Any:
         sub = cmd[0].upper()
         if sub == "GENTOKEN":
             if not self.gentoken_supported:
-                raise ProviderError("redis: HTTP 400 — ERR unknown subcommand", service="redis", status=400)
-            return _tok("gt_")
+                raise _redis_error("ERR unknown subcommand")
+            return token("gt_")
         if sub == "WHOAMI":
             return caller.name
         if sub == "SETUSER":
-            name = cmd[1]
-            if name == "default":
-                raise ProviderError(
-                    "redis: HTTP 400 — ERR default user cannot be modified", service="redis", status=400
-                )
-            user = db.users.setdefault(name, RedisUser(name, on=False))
-            for rule in cmd[2:]:
-                if rule == "reset":
-                    user.passwords.clear()
-                    user.on, user.readonly, user.admin = False, False, False
-                elif rule == "on":
-                    user.on = True
-                elif rule == "off":
-                    user.on = False
-                elif rule == "resetpass":
-                    user.passwords.clear()
-                elif rule.startswith(">"):
-                    user.passwords.add(rule[1:])
-                elif rule.startswith("<"):
-                    if rule[1:] not in user.passwords:
-                        raise ProviderError(
-                            "redis: HTTP 400 — ERR Error in ACL SETUSER modifier", service="redis", status=400
-                        )
-                    user.passwords.discard(rule[1:])
-                elif rule == "+@all":
-                    user.admin, user.readonly = True, False
-                elif rule == "+@read":
-                    user.readonly, user.admin = True, False
-            return "OK"
+            return self._setuser(db, cmd[1], cmd[2:])
         if sub == "RESTTOKEN":
             name, pw = cmd[1], cmd[2]
             user = db.users.get(name)
             if user is None or pw not in user.passwords:
-                raise ProviderError(
-                    f'redis: HTTP 400 — ERR Wrong password or user "{name}" does not exist',
-                    service="redis",
-                    status=400,
-                )
-            token = _tok("AY")
-            db.tokens[token] = (name, pw)
-            return token
+                raise _redis_error(f'ERR Wrong password or user "{name}" does not exist')
+            return db.issue_token(name, pw)
         if sub == "DELUSER":
             n = 0
             for name in cmd[1:]:
                 if name == "default":
-                    raise ProviderError(
-                        "redis: HTTP 400 — ERR default cannot be deleted", service="redis", status=400
-                    )
+                    raise _redis_error("ERR default cannot be deleted")
                 if db.users.pop(name, None) is not None:
                     n += 1
             return n
-        raise ProviderError("redis: HTTP 400 — ERR unknown ACL subcommand", service="redis", status=400)
+        raise _redis_error("ERR unknown ACL subcommand")
+
+    @staticmethod
+    def _setuser(db: FakeDB, name: str, rules: list[str]) -> str:
+        if name == "default":
+            raise _redis_error("ERR default user cannot be modified")
+        user = db.users.setdefault(name, RedisUser(name, on=False))
+        for rule in rules:
+            if rule == "reset":
+                user.passwords.clear()
+                user.on, user.readonly, user.admin = False, False, False
+            elif rule == "on":
+                user.on = True
+            elif rule == "off":
+                user.on = False
+            elif rule == "resetpass":
+                user.passwords.clear()
+            elif rule.startswith(">"):
+                user.passwords.add(rule[1:])
+            elif rule.startswith("<"):
+                if rule[1:] not in user.passwords:
+                    raise _redis_error("ERR Error in ACL SETUSER modifier")
+                user.passwords.discard(rule[1:])
+            elif rule == "+@all":
+                user.admin, user.readonly = True, False
+            elif rule == "+@read":
+                user.readonly, user.admin = True, False
+        return "OK"
 
     async def pipeline(self, url: str, token: Secret, commands: Any) -> list[Any]:
         return [await self.command(url, token, *c) for c in commands]
@@ -247,21 +328,55 @@ class FakeRedis:
 
 
 # -------------------------------------------------------------------------------- Upstash API
+_INDEX_PREFIXES = {"vector": ("VT", "VR"), "search": ("ST", "SR")}
+
+
 @dataclass
 class FakeIndexState:
+    """A Vector or Search index; ``host`` is the Developer API ``endpoint``."""
+
     id: str
     name: str
     product: str
-    url: str
-    token: str = field(default_factory=lambda: _tok("VT"))
-    ro_token: str = field(default_factory=lambda: _tok("VR"))
+    host: str
+    token: str = ""
+    ro_token: str = ""
+
+    def __post_init__(self) -> None:
+        if not self.token:
+            self.reset()
+
+    @property
+    def url(self) -> str:
+        """The data-API URL."""
+        return f"https://{self.host}"
+
+    def reset(self) -> None:
+        """New regular and read-only tokens; the old ones die."""
+        rw, ro = _INDEX_PREFIXES[self.product]
+        self.token, self.ro_token = token(rw), token(ro)
+
+    def api(self) -> VectorIndex | SearchIndex:
+        """The Developer API's view."""
+        model = VectorIndex if self.product == "vector" else SearchIndex
+        return model(
+            id=self.id,
+            name=self.name,
+            endpoint=self.host,
+            token=Secret(self.token),
+            read_only_token=Secret(self.ro_token),
+        )
 
 
-class FakeDeveloper:
-    """:class:`DeveloperAPI` over the world's databases, indexes and QStash user."""
+class FakeDeveloper(FakeAPI):
+    """:class:`DeveloperAPI` over the world's databases, indexes and QStash user.
+
+    Integration-managed databases live in a Vercel-owned account: absent from lists, 404 here.
+    ``resets`` records ``(resource id, time)`` of every reset and token rotation.
+    """
 
     def __init__(self, world: FakeWorld) -> None:
-        self.world = world
+        super().__init__(world)
         self.resets: list[tuple[str, float]] = []
 
     def _native(self, db_id: str) -> FakeDB:
@@ -270,32 +385,28 @@ class FakeDeveloper:
             raise NotFoundError(f"upstash: database {db_id} not found", service="upstash", status=404)
         return db
 
-    @staticmethod
-    def _model(db: FakeDB) -> RedisDatabase:
-        return RedisDatabase(
-            database_id=db.id,
-            database_name=db.name,
-            endpoint=db.url,
-            port=6379,
-            password=Secret(db.password),
-            rest_token=Secret(db.rest_token),
-            read_only_rest_token=Secret(db.ro_token),
-        )
-
     async def list_redis(self) -> list[RedisDatabase]:
-        return [self._model(db) for db in self.world.dbs.values() if db.management is Management.NATIVE]
+        await self._enter("list_redis")
+        return [db.api() for db in self.world.dbs.values() if db.management is Management.NATIVE]
 
     async def get_redis(self, database_id: str) -> RedisDatabase:
-        return self._model(self._native(database_id))
+        await self._enter("get_redis", database_id)
+        return self._native(database_id).api()
 
     async def reset_redis_password(self, database_id: str) -> RedisDatabase:
+        await self._enter("reset_redis_password", database_id)
         db = self._native(database_id)
         db.reset()
         self.resets.append((database_id, time.time()))
-        return self._model(db)
+        return db.api(show_credentials=True)  # shown once, even under credential protection
 
     async def set_credential_protection(self, database_id: str, enabled: bool) -> None:
-        return None
+        """On: reads omit credentials. Off: the current credentials are revoked and reissued."""
+        await self._enter("set_credential_protection", database_id)
+        db = self._native(database_id)
+        if not enabled and db.credential_protection:
+            db.reset()
+        db.credential_protection = enabled
 
     def _index(self, product: str, index_id: str) -> FakeIndexState:
         idx = self.world.indexes.get(index_id)
@@ -305,81 +416,103 @@ class FakeDeveloper:
             )
         return idx
 
+    async def _list_indexes(self, product: str) -> list[Any]:
+        await self._enter(f"list_{product}")
+        return [i.api() for i in self.world.indexes.values() if i.product == product]
+
+    async def _get_index(self, product: str, index_id: str) -> Any:
+        await self._enter(f"get_{product}", index_id)
+        return self._index(product, index_id).api()
+
+    async def _reset_index(self, product: str, index_id: str) -> Any:
+        await self._enter(f"reset_{product}", index_id)
+        idx = self._index(product, index_id)
+        idx.reset()
+        self.resets.append((index_id, time.time()))
+        return idx.api()
+
     async def list_vector(self) -> list[VectorIndex]:
-        return [await self.get_vector(i.id) for i in self.world.indexes.values() if i.product == "vector"]
+        return await self._list_indexes("vector")
 
     async def get_vector(self, index_id: str) -> VectorIndex:
-        i = self._index("vector", index_id)
-        return VectorIndex(
-            id=i.id, name=i.name, endpoint=i.url, token=Secret(i.token), read_only_token=Secret(i.ro_token)
-        )
+        return await self._get_index("vector", index_id)  # type: ignore[no-any-return]
 
     async def reset_vector(self, index_id: str) -> VectorIndex:
-        i = self._index("vector", index_id)
-        i.token, i.ro_token = _tok("VT"), _tok("VR")
-        self.resets.append((index_id, time.time()))
-        return await self.get_vector(index_id)
+        return await self._reset_index("vector", index_id)  # type: ignore[no-any-return]
 
     async def list_search(self) -> list[SearchIndex]:
-        return [await self.get_search(i.id) for i in self.world.indexes.values() if i.product == "search"]
+        return await self._list_indexes("search")
 
     async def get_search(self, index_id: str) -> SearchIndex:
-        i = self._index("search", index_id)
-        return SearchIndex(
-            id=i.id, name=i.name, endpoint=i.url, token=Secret(i.token), read_only_token=Secret(i.ro_token)
-        )
+        return await self._get_index("search", index_id)  # type: ignore[no-any-return]
 
     async def reset_search(self, index_id: str) -> SearchIndex:
-        i = self._index("search", index_id)
-        i.token, i.ro_token = _tok("ST"), _tok("SR")
-        return await self.get_search(index_id)
+        return await self._reset_index("search", index_id)  # type: ignore[no-any-return]
 
     async def list_qstash_users(self) -> list[QStashUser]:
-        q = self.world.qstash_state
-        return [QStashUser(id=q["user_id"], token=Secret(q["token"]), read_only_token=Secret(q["ro_token"]))]
+        await self._enter("list_qstash_users")
+        return [self.world.qstash_user()] if self.world.qstash_state else []
 
     async def rotate_qstash_token(self, user_id: str) -> QStashUser:
+        await self._enter("rotate_qstash_token", user_id)
         q = self.world.qstash_state
-        q["token"], q["ro_token"] = _tok("eyJVc2VySUQi"), _tok("eyJVc2VyUk8i")
+        if not q or q["user_id"] != user_id:
+            raise NotFoundError(f"upstash: qstash user {user_id} not found", service="upstash", status=404)
+        q["token"] = token("eyJVc2VySUQi")
+        if q["ro_token"]:
+            q["ro_token"] = token("eyJVc2VyUk8i")
         self.resets.append((user_id, time.time()))
-        return (await self.list_qstash_users())[0]
+        return self.world.qstash_user()
 
 
-class FakeQStash:
-    """:class:`QStashAPI`: keys and token checks."""
+class FakeQStash(FakeAPI):
+    """:class:`QStashAPI`: signing keys and token checks against the world's QStash user."""
 
     def __init__(self, world: FakeWorld) -> None:
-        self.world = world
+        super().__init__(world)
         self.rolls = 0
 
-    def _check(self, token: Secret) -> None:
-        if token.reveal() != self.world.qstash_state["token"]:
-            raise AuthError("qstash: HTTP 401", service="qstash", status=401)
+    @property
+    def current(self) -> Secret:
+        """The current signing key."""
+        return Secret(self.world.qstash_state["current"])
+
+    @property
+    def next(self) -> Secret:
+        """The next signing key."""
+        return Secret(self.world.qstash_state["next"])
+
+    def _keys(self, token: Secret, what: str) -> SigningKeys:
+        if not self.world.qstash_state or token.reveal() != self.world.qstash_state["token"]:
+            raise AuthError(f"qstash: {what}: HTTP 401", service="qstash", status=401)
+        return SigningKeys(current=self.current, next=self.next)
 
     async def get_keys(self, token: Secret) -> SigningKeys:
-        self._check(token)
-        q = self.world.qstash_state
-        return SigningKeys(current=Secret(q["current"]), next=Secret(q["next"]))
+        await self._enter("get_keys")
+        return self._keys(token, "GET /v2/keys")
 
     async def rotate_keys(self, token: Secret) -> SigningKeys:
-        self._check(token)
+        await self._enter("rotate_keys")
+        self._keys(token, "POST /v2/keys/rotate")
         q = self.world.qstash_state
-        q["current"], q["next"] = q["next"], _tok("sig_")
+        q["current"], q["next"] = q["next"], "sig_" + secrets.token_urlsafe(24)  # `token` is shadowed
         self.rolls += 1
-        return await self.get_keys(token)
+        return self._keys(token, "POST /v2/keys/rotate")
 
     async def check_token(self, token: Secret) -> bool:
-        return token.reveal() == self.world.qstash_state["token"]
+        await self._enter("check_token")
+        return bool(self.world.qstash_state) and token.reveal() == self.world.qstash_state["token"]
 
 
-class FakeIndexAPI:
+class FakeIndexAPI(FakeAPI):
     """:class:`IndexAPI` for Vector/Search."""
 
     def __init__(self, world: FakeWorld, product: str) -> None:
-        self.world = world
+        super().__init__(world)
         self.product = product
 
     async def info(self, url: str, token: Secret) -> dict[str, Any]:
+        await self._enter("info", url)
         for i in self.world.indexes.values():
             if i.url == url.rstrip("/") and token.reveal() in (i.token, i.ro_token):
                 return {"vectorCount": 0}
@@ -388,6 +521,7 @@ class FakeIndexAPI:
         )
 
     async def check_write(self, url: str, token: Secret) -> bool:
+        await self._enter("check_write", url)
         return any(
             i.url == url.rstrip("/") and token.reveal() == i.token for i in self.world.indexes.values()
         )
@@ -404,12 +538,15 @@ class FakeEnv:
     git_branch: str | None = None
     custom_environment_ids: list[str] = field(default_factory=list)
     configuration_id: str | None = None
+    content_hint: dict[str, Any] | None = None
     comment: str | None = None
     updated_at: int = field(default_factory=_now_ms)
 
 
 @dataclass
 class FakeDeployment:
+    """A deployment: builds for ``build_s`` seconds from ``created_at``, then ends in ``outcome``."""
+
     id: str
     project_id: str
     target: str | None
@@ -418,14 +555,16 @@ class FakeDeployment:
     env: dict[str, str] = field(default_factory=dict)
     created_at: int = field(default_factory=_now_ms)
     build_s: float = 0.0
-    fail: bool = False
-    promoted: bool = False
+    outcome: str = "READY"
+    """READY, ERROR or CANCELED"""
+    promote: bool = True
+    """a production build takes the production alias once READY (off: a staged build)"""
 
     @property
     def state(self) -> str:
         if time.time() * 1000 - self.created_at < self.build_s * 1000:
             return "BUILDING"
-        return "ERROR" if self.fail else "READY"
+        return self.outcome
 
 
 @dataclass
@@ -435,14 +574,30 @@ class FakeProject:
     env: dict[str, FakeEnv] = field(default_factory=dict)
     custom_envs: dict[str, str] = field(default_factory=dict)
     """id → slug"""
+    paused: bool = False
+    link_repo: str = ""
+    """``owner/repo`` of the linked GitHub repository"""
 
 
-class FakeVercel:
-    """:class:`VercelAPI`: projects, env vars, shared vars, deployments that build and promote."""
+def _scoped_value(data: dict[str, Any], value: str, *, decrypt: bool) -> dict[str, Any]:
+    """Add ``value``/``decrypted`` as the API sends them: ciphertext unless decrypted or plain,
+    nothing for sensitive vars."""
+    if data["type"] == "sensitive":
+        return {**data, "decrypted": False}
+    readable = decrypt or data["type"] == "plain"
+    opaque = "eyJ2IjoxLCJjIjoi" + secrets.token_hex(8)
+    return {**data, "value": value if readable else opaque, "decrypted": decrypt and data["type"] != "plain"}
+
+
+class FakeVercel(FakeAPI):
+    """:class:`VercelAPI`: projects, env vars, shared vars, deployments that build and promote.
+
+    Fault injection besides ``failures``: ``partial_failures``, ``fail_builds``,
+    ``edit_failures`` and ``on_redeploy``.
+    """
 
     def __init__(self, world: FakeWorld) -> None:
-        self.world = world
-        self.calls: dict[str, int] = {}
+        super().__init__(world)
         self.partial_failures = 0
         """the next upsert puts this many items in ``failed[]``"""
         self.fail_builds: set[str] = set()
@@ -452,64 +607,64 @@ class FakeVercel:
         self.on_redeploy: Any = None
         """called with the source deployment before each redeploy (tests raise from it)"""
 
-    def _count(self, name: str) -> None:
-        self.calls[name] = self.calls.get(name, 0) + 1
-
     def _project(self, id_or_name: str) -> FakeProject:
         for p in self.world.projects.values():
             if id_or_name in (p.id, p.name):
                 return p
-        raise NotFoundError(f"vercel: project {id_or_name} not found", service="vercel", status=404)
+        raise NotFoundError(f"vercel: project {id_or_name}: HTTP 404 not_found", service="vercel", status=404)
 
-    @staticmethod
-    def _env_model(e: FakeEnv, decrypt: bool) -> EnvVar:
-        value = Secret(e.value) if decrypt and e.type != "sensitive" else None
-        return EnvVar(
-            id=e.id,
-            key=e.key,
-            type=e.type,
-            target=list(e.target),
-            gitBranch=e.git_branch,
-            customEnvironmentIds=list(e.custom_environment_ids),
-            configurationId=e.configuration_id,
-            comment=e.comment,
-            decrypted=value is not None,
-            updatedAt=e.updated_at,
-            value=value,
-        )
-
-    def production(self, project_id: str) -> FakeDeployment | None:
-        prods = [
-            d
-            for d in self.world.deployments.values()
-            if d.project_id == project_id and d.target == "production" and d.state == "READY"
-        ]
-        return max(prods, key=lambda d: d.created_at) if prods else None
-
-    async def list_projects(self) -> list[Project]:
-        self._count("list_projects")
-        return [await self.get_project(p.id) for p in self.world.projects.values()]
-
-    async def get_project(self, id_or_name: str) -> Project:
-        self._count("get_project")
-        p = self._project(id_or_name)
-        prod = self.production(p.id)
-        targets = {"production": {"id": prod.id, "readyState": "READY"}} if prod else {}
-        return Project(id=p.id, name=p.name, targets=targets)
-
-    async def list_env(self, project_id: str, *, decrypt: bool = False) -> list[EnvVar]:
-        self._count("list_env")
-        return [self._env_model(e, False) for e in self._project(project_id).env.values()]
-
-    async def get_env(self, project_id: str, env_id: str) -> EnvVar:
-        self._count("get_env")
+    def _env(self, project_id: str, env_id: str) -> FakeEnv:
         env = self._project(project_id).env.get(env_id)
         if env is None:
-            raise NotFoundError(f"vercel: env {env_id} not found", service="vercel", status=404)
-        return self._env_model(env, True)
+            raise NotFoundError(f"vercel: env {env_id}: HTTP 404 not_found", service="vercel", status=404)
+        return env
+
+    @staticmethod
+    def _env_model(e: FakeEnv, *, decrypt: bool) -> EnvVar:
+        data = {
+            "id": e.id,
+            "key": e.key,
+            "type": e.type,
+            "target": list(e.target),
+            "gitBranch": e.git_branch,
+            "customEnvironmentIds": list(e.custom_environment_ids),
+            "configurationId": e.configuration_id,
+            "contentHint": e.content_hint,
+            "comment": e.comment,
+            "updatedAt": e.updated_at,
+        }
+        return EnvVar.model_validate(_scoped_value(data, e.value, decrypt=decrypt))
+
+    def _project_model(self, p: FakeProject) -> Project:
+        body: dict[str, Any] = {"id": p.id, "name": p.name, "paused": p.paused, "targets": {}}
+        prod = self.world.production(p.id)
+        if prod is not None:
+            body["targets"] = {
+                "production": {"id": prod.id, "url": f"{prod.id}.fake.vercel.app", "readyState": "READY"}
+            }
+        if p.link_repo:
+            org, repo = p.link_repo.split("/")
+            body["link"] = {"type": "github", "org": org, "repo": repo}
+        return Project.model_validate(body)
+
+    async def list_projects(self) -> list[Project]:
+        await self._enter("list_projects")
+        return [self._project_model(p) for p in self.world.projects.values()]
+
+    async def get_project(self, id_or_name: str) -> Project:
+        await self._enter("get_project", id_or_name)
+        return self._project_model(self._project(id_or_name))
+
+    async def list_env(self, project_id: str, *, decrypt: bool = False) -> list[EnvVar]:
+        await self._enter("list_env", project_id)
+        return [self._env_model(e, decrypt=False) for e in self._project(project_id).env.values()]
+
+    async def get_env(self, project_id: str, env_id: str) -> EnvVar:
+        await self._enter("get_env", env_id)
+        return self._env_model(self._env(project_id, env_id), decrypt=True)
 
     async def upsert_env(self, project_id: str, items: list[EnvVarInput]) -> UpsertResult:
-        self._count("upsert_env")
+        await self._enter("upsert_env", project_id)
         p = self._project(project_id)
         created, failed = [], []
         for item in items:
@@ -543,14 +698,12 @@ class FakeVercel:
                 p.env[match.id] = match
             else:
                 match.value, match.type, match.updated_at = item.value.reveal(), item.type, _now_ms()
-            created.append(self._env_model(match, False))
+            created.append(self._env_model(match, decrypt=False))
         return UpsertResult(created=created, failed=failed)
 
     async def edit_env(self, project_id: str, env_id: str, **changes: Any) -> EnvVar:
-        self._count("edit_env")
-        env = self._project(project_id).env.get(env_id)
-        if env is None:
-            raise NotFoundError(f"vercel: env {env_id} not found", service="vercel", status=404)
+        await self._enter("edit_env", env_id)
+        env = self._env(project_id, env_id)
         if self.edit_failures.get(env_id, 0) > 0:
             self.edit_failures[env_id] -= 1
             raise ProviderError("vercel: HTTP 500", service="vercel", status=500)
@@ -558,33 +711,41 @@ class FakeVercel:
             v = changes["value"]
             env.value = v.reveal() if isinstance(v, Secret) else str(v)
         env.updated_at = _now_ms()
-        return self._env_model(env, False)
+        return self._env_model(env, decrypt=False)
 
     async def delete_env(self, project_id: str, env_id: str) -> None:
-        self._count("delete_env")
+        await self._enter("delete_env", env_id)
         self._project(project_id).env.pop(env_id, None)
 
     async def list_custom_environments(self, project_id: str) -> list[CustomEnvironment]:
+        await self._enter("list_custom_environments", project_id)
         return [CustomEnvironment(id=i, slug=s) for i, s in self._project(project_id).custom_envs.items()]
 
+    def _shared_model(self, env_id: str, *, decrypt: bool) -> SharedEnvVar:
+        s = self.world.shared.get(env_id)
+        if s is None:
+            raise NotFoundError(
+                f"vercel: shared env {env_id}: HTTP 404 not_found", service="vercel", status=404
+            )
+        data = {
+            "id": env_id,
+            "key": s["key"],
+            "type": s["type"],
+            "target": s["target"],
+            "projectId": s["projects"],
+        }
+        return SharedEnvVar.model_validate(_scoped_value(data, s["value"], decrypt=decrypt))
+
     async def list_shared_env(self) -> list[SharedEnvVar]:
-        return [await self.get_shared_env(i) for i in self.world.shared]
+        await self._enter("list_shared_env")
+        return [self._shared_model(i, decrypt=False) for i in self.world.shared]
 
     async def get_shared_env(self, env_id: str) -> SharedEnvVar:
-        self._count("get_shared_env")
-        s = self.world.shared[env_id]
-        return SharedEnvVar(
-            id=env_id,
-            key=s["key"],
-            type=s["type"],
-            target=s["target"],
-            projectId=s["projects"],
-            decrypted=True,
-            value=Secret(s["value"]),
-        )
+        await self._enter("get_shared_env", env_id)
+        return self._shared_model(env_id, decrypt=True)
 
     async def update_shared_env(self, updates: dict[str, dict[str, Any]]) -> UpsertResult:
-        self._count("update_shared_env")
+        await self._enter("update_shared_env")
         for env_id, change in updates.items():
             v = change.get("value")
             if v is not None:
@@ -592,13 +753,23 @@ class FakeVercel:
         return UpsertResult()
 
     async def list_integration_configurations(self) -> list[IntegrationConfiguration]:
-        return []
+        await self._enter("list_integration_configurations")
+        return list(self.world.configs)
 
     async def list_deployments(
-        self, project_id: str, *, target: str | None = None, state: str | None = None, limit: int = 100
+        self, project_id: str | None, *, limit: int | None = 100, **query: Any
     ) -> list[Deployment]:
-        self._count("list_deployments")
-        out = [self._dep_model(d) for d in self.world.deployments.values() if d.project_id == project_id]
+        """Newest first; ``query``: the API's ``target``, ``state`` and ``since`` (ms) filters."""
+        await self._enter("list_deployments", project_id or "")
+        target, state, since = query.get("target"), query.get("state"), query.get("since")
+        out = [
+            self._dep_model(d)
+            for d in self.world.deployments.values()
+            if (project_id is None or d.project_id == project_id)
+            and (target is None or d.target == target)
+            and (state is None or d.state == state)
+            and (since is None or d.created_at > since)
+        ]
         return sorted(out, key=lambda d: -d.created_at)[:limit]
 
     def _dep_model(self, d: FakeDeployment) -> Deployment:
@@ -615,14 +786,14 @@ class FakeVercel:
         )
 
     async def get_deployment(self, id_or_url: str) -> Deployment:
-        self._count("get_deployment")
+        await self._enter("get_deployment", id_or_url)
         d = self.world.deployments.get(id_or_url.split(".", 1)[0])
         if d is None:
             raise NotFoundError(f"vercel: deployment {id_or_url} not found", service="vercel", status=404)
         return self._dep_model(d)
 
     async def redeploy(self, deployment: Deployment, *, target: str | None = None) -> Deployment:
-        self._count("redeploy")
+        await self._enter("redeploy", deployment.id)
         if self.on_redeploy is not None:
             self.on_redeploy(deployment)
         src = self.world.deployments.get(deployment.id)
@@ -639,23 +810,26 @@ class FakeVercel:
             custom_environment_id=src.custom_environment_id,
         )
         if src.project_id in self.fail_builds:
-            d.fail = True
+            d.outcome = "ERROR"
         return self._dep_model(d)
 
     async def list_events(
         self, *, since: int | None = None, until: int | None = None, types: list[str] | None = None
     ) -> list[Event]:
+        await self._enter("list_events")
         return []
 
 
 # --------------------------------------------------------------------------------------- GitHub
-class FakeGitHub:
-    """:class:`GitHubAPI`: secrets stored in plaintext in the fake (tests read them directly)."""
+class FakeGitHub(FakeAPI):
+    """:class:`GitHubAPI` over ``world.github`` (values in plaintext: tests read them directly)."""
 
     def __init__(self, world: FakeWorld) -> None:
-        self.world = world
+        super().__init__(world)
         self.denied: set[str] = set()
         """scope labels whose token lacks a scope (403)"""
+        self.environments: dict[str, list[str]] = {}
+        """repo → environments that exist besides those holding secrets"""
 
     def _check(self, scope: SecretScope) -> None:
         if scope.label() in self.denied:
@@ -666,22 +840,34 @@ class FakeGitHub:
             )
 
     async def list_environments(self, repo: str) -> list[str]:
-        return sorted({s.split(" env:", 1)[1] for s, _ in self.world.github if s.startswith(repo + " env:")})
+        await self._enter("list_environments", repo)
+        held = {s.split(" env:", 1)[1] for s, _ in self.world.github if s.startswith(repo + " env:")}
+        return sorted(held | set(self.environments.get(repo, [])))
 
     async def list_secrets(self, scope: SecretScope) -> list[SecretMeta]:
+        await self._enter("list_secrets", scope.label())
         self._check(scope)
-        return [SecretMeta(name=n) for s, n in self.world.github if s == scope.label()]
+        return [
+            SecretMeta(name=n, updated_at=self.world.github_updated.get((s, n), SEEDED_AT))
+            for s, n in self.world.github
+            if s == scope.label()
+        ]
 
     async def get_public_key(self, scope: SecretScope) -> PublicKey:
+        await self._enter("get_public_key", scope.label())
         self._check(scope)
         return PublicKey(key_id="k1", key="AAAA")
 
     async def put_secret(self, scope: SecretScope, name: str, value: Secret) -> None:
+        await self._enter("put_secret", scope.label())
         self._check(scope)
         self.world.github[(scope.label(), name)] = value.reveal()
+        self.world.github_updated[(scope.label(), name)] = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
     async def delete_secret(self, scope: SecretScope, name: str) -> None:
+        await self._enter("delete_secret", scope.label())
         self.world.github.pop((scope.label(), name), None)
+        self.world.github_updated.pop((scope.label(), name), None)
 
 
 # ---------------------------------------------------------------------------------------- world
@@ -696,7 +882,11 @@ class FakeWorld:
     projects: dict[str, FakeProject] = field(default_factory=dict)
     shared: dict[str, dict[str, Any]] = field(default_factory=dict)
     deployments: dict[str, FakeDeployment] = field(default_factory=dict)
+    configs: list[IntegrationConfiguration] = field(default_factory=list)
     github: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(scope label, secret name) → value"""
+    github_updated: dict[tuple[str, str], str] = field(default_factory=dict)
+    """(scope label, secret name) → ``updated_at`` when written by ``put_secret``"""
     failures: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
 
@@ -710,45 +900,82 @@ class FakeWorld:
         self.search = FakeIndexAPI(self, "search")
 
     # -- building the world
-    def add_db(self, name: str, management: Management = Management.NATIVE) -> FakeDB:
-        db = FakeDB(
-            _id("db_"), name, f"https://{name}.fake-upstash.io", f"{name}.fake-upstash.io", management
-        )
+    def add_db(self, name: str, management: Management = Management.NATIVE, *, host: str = "") -> FakeDB:
+        db = FakeDB(_id("db_"), name, host or f"{name}.fake-upstash.io", management)
         db.reset()
         self.dbs[db.id] = db
         return db
 
-    def add_index(self, name: str, product: str = "vector") -> FakeIndexState:
-        idx = FakeIndexState(_id("idx_"), name, product, f"https://{name}-{product}.fake-upstash.io")
+    def add_index(self, name: str, product: str = "vector", *, host: str = "") -> FakeIndexState:
+        idx = FakeIndexState(_id("idx_"), name, product, host or f"{name}-{product}.fake-upstash.io")
         self.indexes[idx.id] = idx
         return idx
 
-    def add_qstash(self) -> dict[str, str]:
+    def add_qstash(self, *, read_only: bool = True) -> dict[str, str]:
+        """The QStash user (``read_only``: it has a read-only token too) and its signing keys."""
         self.qstash_state = {
             "user_id": "qs_user_1",
-            "token": _tok("eyJVc2VySUQi"),
-            "ro_token": _tok("eyJVc2VyUk8i"),
-            "current": _tok("sig_"),
-            "next": _tok("sig_"),
+            "region": "eu-central-1",
+            "token": token("eyJVc2VySUQi"),
+            "ro_token": token("eyJVc2VyUk8i") if read_only else "",
+            "current": token("sig_"),
+            "next": token("sig_"),
         }
         return self.qstash_state
 
-    def add_project(self, name: str, custom_envs: dict[str, str] | None = None) -> FakeProject:
-        p = FakeProject(f"prj_{name}", name, custom_envs=dict(custom_envs or {}))
+    def qstash_user(self) -> QStashUser:
+        """The Developer API's view of the QStash user."""
+        q = self.qstash_state
+        return QStashUser(
+            id=q["user_id"],
+            region=q["region"],
+            token=Secret(q["token"]),
+            read_only_token=Secret(q["ro_token"]) if q["ro_token"] else None,
+        )
+
+    def add_project(
+        self,
+        name: str,
+        custom_envs: dict[str, str] | None = None,
+        *,
+        paused: bool = False,
+        link_repo: str = "",
+    ) -> FakeProject:
+        p = FakeProject(
+            f"prj_{name}", name, custom_envs=dict(custom_envs or {}), paused=paused, link_repo=link_repo
+        )
         self.projects[p.id] = p
         return p
 
-    def add_env(self, project: FakeProject, key: str, value: str, **kw: Any) -> FakeEnv:
-        e = FakeEnv(_id("env_"), key, value, **kw)
-        project.env[e.id] = e
+    def _project(self, project: FakeProject | str) -> FakeProject:
+        return project if isinstance(project, FakeProject) else self.projects[project]
+
+    def add_env(
+        self,
+        project: FakeProject | str,
+        key: str,
+        value: str,
+        target: list[str] | None = None,
+        **kw: Any,
+    ) -> FakeEnv:
+        """A project env var (``kw``: the other :class:`FakeEnv` fields)."""
+        e = FakeEnv(_id("env_"), key, value, target=list(target or []), **kw)
+        self._project(project).env[e.id] = e
         return e
 
-    def add_shared(self, key: str, value: str, projects: list[str], target: list[str] | None = None) -> str:
+    def add_shared(
+        self,
+        key: str,
+        value: str,
+        projects: list[str],
+        target: list[str] | None = None,
+        type: str = "encrypted",
+    ) -> str:
         sid = _id("shr_")
         self.shared[sid] = {
             "key": key,
             "value": value,
-            "type": "encrypted",
+            "type": type,
             "target": target or ["production", "preview"],
             "projects": projects,
         }
@@ -778,11 +1005,21 @@ class FakeWorld:
         self,
         project_id: str,
         *,
-        target: str | None,
+        target: str | None = None,
         git_branch: str = "",
         custom_environment_id: str = "",
         ready: bool = False,
+        created_at: int | None = None,
+        outcome: str = "READY",
+        promote: bool = True,
     ) -> FakeDeployment:
+        """A deployment built from the env as it is now.
+
+        :param ready: built already (else it builds for ``build_s`` from now).
+        :param created_at: ms timestamp (given: the build is long over).
+        :param outcome: the state the build ends in.
+        :param promote: a production build takes the production alias (off: staged).
+        """
         d = FakeDeployment(
             _id("dpl_"),
             project_id,
@@ -790,24 +1027,38 @@ class FakeWorld:
             git_branch,
             custom_environment_id,
             self.snapshot(project_id, target, git_branch, custom_environment_id),
-            build_s=0.0 if ready else self.build_s,
+            build_s=0.0 if ready or created_at is not None else self.build_s,
+            outcome=outcome,
+            promote=promote,
         )
-        if ready:
+        if created_at is not None:
+            d.created_at = created_at
+        elif ready:
             d.created_at -= 1000
         self.deployments[d.id] = d
         return d
 
     # -- serving and health
+    def production(self, project_id: str) -> FakeDeployment | None:
+        """The deployment the production alias points at: the newest promoted READY build."""
+        prods = [
+            d
+            for d in self.deployments.values()
+            if d.project_id == project_id and d.target == "production" and d.promote and d.state == "READY"
+        ]
+        return max(prods, key=lambda d: d.created_at) if prods else None
+
     def serving(self) -> list[FakeDeployment]:
         """Current production per project, latest READY per preview branch and custom env."""
         best: dict[tuple[str, str, str], FakeDeployment] = {}
         for d in self.deployments.values():
-            if d.state != "READY":
+            if d.state != "READY" or d.target == "production":
                 continue
             key = (d.project_id, d.target or "preview", d.custom_environment_id or d.git_branch)
             if key not in best or d.created_at > best[key].created_at:
                 best[key] = d
-        return list(best.values())
+        prods = (self.production(p) for p in self.projects)
+        return [d for d in prods if d is not None] + list(best.values())
 
     def health(self, d: FakeDeployment) -> tuple[bool, str]:
         """Does this deployment's snapshot still work? (the key of the first failing var)"""
@@ -880,19 +1131,25 @@ class FakeWorld:
             stop.set()
             await task
 
-    def providers(self, **cfg: Any) -> Providers:
-        """A :class:`Providers` bundle over the fakes."""
-        config = Config(qstash_token=Secret(self.qstash_state["token"]) if self.qstash_state else None, **cfg)
-        return Providers(
-            config=config,
-            vercel=self.vercel,
-            github=self.gh,
-            upstash=self.developer,
-            qstash=self.qstash,
-            redis=self.redis,
-            vector=self.vector,
-            search=self.search,
-        )
+    def providers(self, *, only: Collection[str] | None = None, **cfg: Any) -> Providers:
+        """A :class:`Providers` bundle over the fakes.
+
+        :param only: the services configured (e.g. ``{"vercel", "upstash"}``); the others are ``None``.
+        :param cfg: :class:`Config` fields (default: a Vercel token and the world's QStash token).
+        """
+        cfg.setdefault("vercel_token", Secret("vercel-token-0123456789"))
+        cfg.setdefault("qstash_token", Secret(self.qstash_state["token"]) if self.qstash_state else None)
+        apis: dict[str, Any] = {
+            "vercel": self.vercel,
+            "github": self.gh,
+            "upstash": self.developer,
+            "qstash": self.qstash,
+            "redis": self.redis,
+            "vector": self.vector,
+            "search": self.search,
+        }
+        chosen: dict[str, Any] = {k: v for k, v in apis.items() if only is None or k in only}
+        return Providers(config=Config(**cfg), **chosen)
 
     def env_values(self, key: str) -> list[str]:
         """Every current value of vars named ``key`` (project and shared)."""
@@ -938,13 +1195,12 @@ def fake_inventory(
             fp,
             product,
             kind,
-            resource,
-            name,
-            management,
-            None,
-            endpoint,
-            acl_user,
-            tuple(fingerprint_of(r) for r in related),
+            resource_id=resource,
+            resource_name=name,
+            management=management,
+            endpoint=endpoint,
+            acl_user=acl_user,
+            related=tuple(fingerprint_of(r) for r in related),
             value=Secret(value),
         )
         creds.setdefault(fp, c)
@@ -1103,13 +1359,13 @@ def fake_inventory(
             DeploymentRef(
                 d.project_id,
                 d.id,
-                f"{d.id}.fake.vercel.app",
-                d.custom_environment_id or (d.target or "preview"),
-                d.git_branch,
-                d.custom_environment_id,
-                d.created_at,
-                "READY",
-                d.id in serving,
+                url=f"{d.id}.fake.vercel.app",
+                target=d.custom_environment_id or (d.target or "preview"),
+                git_branch=d.git_branch,
+                custom_environment_id=d.custom_environment_id,
+                created_at=d.created_at,
+                state="READY",
+                serving=d.id in serving,
             )
         )
     used = {loc.fingerprint for loc in locs}

@@ -22,7 +22,7 @@ from keyroll.report.build import build_report
 from keyroll.report.markdown import MarkdownFormat
 from keyroll.verify.deployments import read_project
 from keyroll.verify.freshness import freshness_checks
-from tests.inventory_fakes import FakeDeveloper, FakeGitHub, FakeQStash, FakeRedis, FakeVercel, providers
+from tests.fakes import FakeWorld
 from tests.unit import report_samples as samples
 
 CE = "env_UdCxRI60riIt3s5LodeW"
@@ -82,17 +82,17 @@ def test_old_inventory_json_without_slugs_still_loads_and_digests_the_same() -> 
 
 
 async def test_inventory_names_custom_environments_with_one_call_per_project() -> None:
-    vercel, dev = FakeVercel(), FakeDeveloper()
-    cache = dev.add_redis("cache", "eu1-cache.upstash.io")
+    world = FakeWorld()
+    vercel = world.vercel
+    cache = world.add_db("cache", host="eu1-cache.upstash.io").api()
     assert cache.rest_token is not None
-    web = vercel.add_project("web")
-    api = vercel.add_project("api")
-    vercel.custom_envs[web] = {CE: "staging"}
-    vercel.add_env(web, "KV_REST_API_TOKEN", cache.rest_token.reveal(), [], customEnvironmentIds=[CE])
-    vercel.add_env(api, "UPSTASH_REDIS_REST_TOKEN", cache.rest_token.reveal(), ["production"])
-    vercel.add_deployment(web, custom=CE, created=230)
-    vercel.add_deployment(api, target="production", created=100, alias=True)
-    p = providers(vercel=vercel, upstash=dev, qstash=FakeQStash(), github=FakeGitHub(), redis=FakeRedis())
+    web = world.add_project("web", custom_envs={CE: "staging"}).id
+    api = world.add_project("api").id
+    world.add_env(web, "KV_REST_API_TOKEN", cache.rest_token.reveal(), [], custom_environment_ids=[CE])
+    world.add_env(api, "UPSTASH_REDIS_REST_TOKEN", cache.rest_token.reveal(), ["production"])
+    world.deploy(web, custom_environment_id=CE, created_at=230)
+    world.deploy(api, target="production", created_at=100)
+    p = world.providers(only={"vercel", "upstash", "qstash", "github", "redis"})
     inv = await take_inventory(p, InventoryOptions())
     assert vercel.calls["list_custom_environments"] == 1  # web only: api has no custom environment
     fp = fingerprint_of(cache.rest_token.reveal())

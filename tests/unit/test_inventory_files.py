@@ -16,7 +16,7 @@ from keyroll.inventory import InventoryOptions, take_inventory
 from keyroll.inventory.files import is_dotenv, scan_files
 from keyroll.inventory.git import check_git_repo, scan_git
 from keyroll.scan.known import KnownValues
-from tests.inventory_fakes import FakeDeveloper, FakeVercel, providers, token
+from tests.fakes import FakeWorld, token
 
 TOKEN = token("AX")
 PW = "p@ss/word+" + token("pw")[:20]
@@ -153,15 +153,12 @@ def test_check_git_repo(tmp_path: Path, repo: Path) -> None:
 
 
 async def test_take_inventory_with_files_and_git(tree: Path, repo: Path) -> None:
-    dev = FakeDeveloper()
-    db = dev.add_redis("cache", "eu1-cache.upstash.io")
-    assert db.rest_token is not None
-    db.rest_token = Secret(TOKEN)
-    vercel = FakeVercel()
+    world = FakeWorld()
+    world.add_db("cache", host="eu1-cache.upstash.io").reset(rest_token=TOKEN)
     stale = token("AX")
     (tree / ".env.old").write_text(f"UPSTASH_REDIS_REST_TOKEN={stale}\n")
     inv = await take_inventory(
-        providers(vercel=vercel, upstash=dev),
+        world.providers(only={"vercel", "upstash"}),
         InventoryOptions(paths=(tree,), git_repos=(repo,)),
     )
     fp = fingerprint_of(TOKEN)

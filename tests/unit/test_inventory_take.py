@@ -21,15 +21,7 @@ from keyroll.core.model import (
 )
 from keyroll.core.secret import Secret, fingerprint_of
 from keyroll.inventory import InventoryOptions, take_inventory
-from tests.inventory_fakes import (
-    FakeDeveloper,
-    FakeGitHub,
-    FakeQStash,
-    FakeRedis,
-    FakeVercel,
-    providers,
-    token,
-)
+from tests.fakes import FakeWorld, token
 
 K = CredentialKind
 ALL = ["production", "preview", "development"]
@@ -39,31 +31,24 @@ class World:
     """A small team: two Redis databases, a QStash user, a Vector index, three projects."""
 
     def __init__(self) -> None:
-        self.vercel = FakeVercel()
-        self.dev = FakeDeveloper()
-        self.qstash = FakeQStash()
-        self.github = FakeGitHub()
-        self.redis = FakeRedis()
-        self.cache = self.dev.add_redis("cache", "eu1-cache.upstash.io")
-        self.jobs = self.dev.add_redis("jobs", "eu1-jobs.upstash.io")
-        self.vec = self.dev.add_vector("embeddings", "embeddings-eu1.upstash.io")
-        self.user = self.dev.add_qstash_user()
+        world = self.world = FakeWorld()
+        self.vercel = world.vercel
+        self.dev = world.developer
+        self.qstash = world.qstash
+        self.github = world.gh
+        self.redis = world.redis
+        self.cache = world.add_db("cache", host="eu1-cache.upstash.io").api()
+        self.jobs = world.add_db("jobs", host="eu1-jobs.upstash.io").api()
+        self.vec = world.add_index("embeddings", host="embeddings-eu1.upstash.io").api()
+        world.add_qstash(read_only=False)
+        self.user = world.qstash_user()
         assert self.user.token is not None
-        self.qstash.tokens.add(self.user.token.reveal())
-        v = self.vercel
-        self.web = v.add_project("web", link_repo="acme/web")
-        self.api = v.add_project("api")
-        self.old = v.add_project("legacy", paused=True)
+        self.web = world.add_project("web", link_repo="acme/web").id
+        self.api = world.add_project("api").id
+        self.old = world.add_project("legacy", paused=True).id
 
     def providers(self, **kw: object):  # type: ignore[no-untyped-def]
-        return providers(
-            vercel=self.vercel,
-            upstash=self.dev,
-            qstash=self.qstash,
-            github=self.github,
-            redis=self.redis,
-            **kw,
-        )
+        return self.world.providers(**kw)
 
     async def run(self, **options: object) -> Inventory:
         return await take_inventory(self.providers(), InventoryOptions(**options))  # type: ignore[arg-type]
@@ -109,16 +94,16 @@ async def test_every_upstash_credential_is_listed_with_value_and_relations() -> 
 
 async def test_vercel_copies_in_every_form_and_name() -> None:
     w = World()
-    v = w.vercel
+    v = w.world
     rest, pw = reveal(w.cache.rest_token), reveal(w.cache.password)
     v.add_env(w.web, "UPSTASH_REDIS_REST_URL", "https://eu1-cache.upstash.io", ALL)
     v.add_env(w.web, "MYAPP_UPSTASH_REDIS_REST_TOKEN", rest, ["production"])
-    v.add_env(w.web, "KV_REST_API_TOKEN", rest, ["preview"], gitBranch="feat-x")
+    v.add_env(w.web, "KV_REST_API_TOKEN", rest, ["preview"], git_branch="feat-x")
     v.add_env(w.web, "REDIS_URL", f"rediss://default:{pw}@eu1-cache.upstash.io:6379", ["production"])
     v.add_env(
         w.api, "CACHE_CONFIG_B64", base64.b64encode(json.dumps({"t": rest}).encode()).decode(), ["production"]
     )
-    v.add_env(w.api, "SOME_UNRELATED_NAME", rest, [], customEnvironmentIds=["env_staging"])
+    v.add_env(w.api, "SOME_UNRELATED_NAME", rest, [], custom_environment_ids=["env_staging"])
     v.add_env(w.api, "NODE_ENV", "production-mode", ["production"], type="plain")
     inv = await w.run()
     found = {
@@ -145,9 +130,11 @@ async def test_decrypt_reads_are_minimal_and_concurrent() -> None:
     v = w.vercel
     v.latency = 0.01
     for i in range(40):
-        v.add_env(w.web, f"VAR_{i}", f"value-number-{i:04d}", ["production"])
-    v.add_env(w.web, "PLAIN_ONE", "plain-value-visible", ["production"], type="plain")
-    v.add_env(w.web, "UPSTASH_REDIS_REST_TOKEN", reveal(w.cache.rest_token), ["production"], type="sensitive")
+        w.world.add_env(w.web, f"VAR_{i}", f"value-number-{i:04d}", ["production"])
+    w.world.add_env(w.web, "PLAIN_ONE", "plain-value-visible", ["production"], type="plain")
+    w.world.add_env(
+        w.web, "UPSTASH_REDIS_REST_TOKEN", reveal(w.cache.rest_token), ["production"], type="sensitive"
+    )
     inv = await w.run(concurrency=8, include_deployments=False)
     assert v.calls["get_env"] == 40  # plain values come with the list; sensitive ones are never requested
     assert v.calls["list_env"] == 3
@@ -157,7 +144,7 @@ async def test_decrypt_reads_are_minimal_and_concurrent() -> None:
 
 async def test_sensitive_var_is_linked_by_its_url_sibling_or_reported() -> None:
     w = World()
-    v = w.vercel
+    v = w.world
     v.add_env(w.web, "UPSTASH_REDIS_REST_URL", "https://eu1-jobs.upstash.io", ["production"])
     v.add_env(w.web, "UPSTASH_REDIS_REST_TOKEN", reveal(w.jobs.rest_token), ["production"], type="sensitive")
     v.add_env(w.api, "QSTASH_CURRENT_SIGNING_KEY", "whatever-it-is-1234", ["production"], type="sensitive")
@@ -173,15 +160,15 @@ async def test_sensitive_var_is_linked_by_its_url_sibling_or_reported() -> None:
 
 async def test_integration_managed_credentials_unknown_to_the_developer_api() -> None:
     w = World()
-    v = w.vercel
-    tok, ro, pw = token("AX"), token("An"), token("pw")
-    common = {"configurationId": "icfg_upstash"}
+    v = w.world
+    kv = v.add_db("kv", Management.VERCEL_INTEGRATION, host="eu2-vercel-kv.upstash.io")
+    tok, ro, pw = kv.rest_token, kv.ro_token, kv.password
+    common = {"configuration_id": "icfg_upstash"}
     v.add_env(w.web, "KV_REST_API_URL", "https://eu2-vercel-kv.upstash.io", ALL, **common)
     v.add_env(w.web, "KV_REST_API_TOKEN", tok, ALL, **common)
     v.add_env(w.web, "KV_REST_API_READ_ONLY_TOKEN", ro, ALL, **common)
     v.add_env(w.web, "KV_URL", f"rediss://default:{pw}@eu2-vercel-kv.upstash.io:6379", ALL, **common)
     v.add_env(w.api, "KV_REST_API_TOKEN", tok, ["production"], type="sensitive", **common)
-    w.redis.users[tok] = "default"
     inv = await w.run()
     by_fp = {c.fingerprint: c for c in inv.credentials}
     cred = by_fp[fingerprint_of(tok)]
@@ -198,13 +185,12 @@ async def test_integration_managed_credentials_unknown_to_the_developer_api() ->
 
 async def test_acl_user_tokens_are_identified() -> None:
     w = World()
-    acl = token("AY")
-    w.redis.users[acl] = "worker"
-    w.vercel.add_env(w.web, "UPSTASH_REDIS_REST_URL", "https://eu1-cache.upstash.io", ["production"])
-    w.vercel.add_env(w.web, "UPSTASH_REDIS_REST_TOKEN", acl, ["production"])
+    acl = w.world.dbs[w.cache.database_id].add_user("worker")
+    w.world.add_env(w.web, "UPSTASH_REDIS_REST_URL", "https://eu1-cache.upstash.io", ["production"])
+    w.world.add_env(w.web, "UPSTASH_REDIS_REST_TOKEN", acl, ["production"])
     stale = token("AX")
-    w.vercel.add_env(w.api, "UPSTASH_REDIS_REST_URL", "https://eu1-cache.upstash.io", ["production"])
-    w.vercel.add_env(w.api, "UPSTASH_REDIS_REST_TOKEN", stale, ["production"])
+    w.world.add_env(w.api, "UPSTASH_REDIS_REST_URL", "https://eu1-cache.upstash.io", ["production"])
+    w.world.add_env(w.api, "UPSTASH_REDIS_REST_TOKEN", stale, ["production"])
     inv = await w.run()
     by_fp = {c.fingerprint: c for c in inv.credentials}
     worker = by_fp[fingerprint_of(acl)]
@@ -221,9 +207,9 @@ async def test_acl_user_tokens_are_identified() -> None:
 async def test_team_shared_vars_reach_linked_projects() -> None:
     w = World()
     qtok = reveal(w.user.token)
-    w.vercel.add_shared("QSTASH_TOKEN", qtok, [w.web, w.api])
-    w.vercel.add_deployment(w.web, target="production", created=100, alias=True)
-    w.vercel.add_deployment(w.api, target="production", created=100, alias=True)
+    w.world.add_shared("QSTASH_TOKEN", qtok, [w.web, w.api])
+    w.world.deploy(w.web, target="production", created_at=100)
+    w.world.deploy(w.api, target="production", created_at=100)
     inv = await w.run()
     fp = fingerprint_of(qtok)
     (shared,) = locs(inv, fp, LocationKind.VERCEL_SHARED_ENV)
@@ -234,19 +220,19 @@ async def test_team_shared_vars_reach_linked_projects() -> None:
 
 async def test_serving_and_older_deployments_and_what_they_were_built_with() -> None:
     w = World()
-    v = w.vercel
+    v = w.world
     rest, ro = reveal(w.cache.rest_token), reveal(w.cache.read_only_rest_token)
     v.add_env(w.web, "UPSTASH_REDIS_REST_TOKEN", rest, ["production", "preview"])
-    v.add_env(w.web, "UPSTASH_REDIS_REST_TOKEN", ro, ["preview"], gitBranch="feat-x")
-    v.add_env(w.web, "KV_REST_API_TOKEN", rest, [], customEnvironmentIds=["env_staging"])
-    old_prod = v.add_deployment(w.web, target="production", created=100)
-    prod = v.add_deployment(w.web, target="production", created=200, alias=True)
-    staged = v.add_deployment(w.web, target="production", created=300)
-    main_old = v.add_deployment(w.web, branch="main", created=110)
-    main_new = v.add_deployment(w.web, branch="main", created=210)
-    feat = v.add_deployment(w.web, branch="feat-x", created=220)
-    staging = v.add_deployment(w.web, custom="env_staging", created=230)
-    v.add_deployment(w.web, target="production", created=400, state="ERROR")
+    v.add_env(w.web, "UPSTASH_REDIS_REST_TOKEN", ro, ["preview"], git_branch="feat-x")
+    v.add_env(w.web, "KV_REST_API_TOKEN", rest, [], custom_environment_ids=["env_staging"])
+    old_prod = v.deploy(w.web, target="production", created_at=100, promote=False).id
+    prod = v.deploy(w.web, target="production", created_at=200).id
+    staged = v.deploy(w.web, target="production", created_at=300, promote=False).id
+    main_old = v.deploy(w.web, git_branch="main", created_at=110).id
+    main_new = v.deploy(w.web, git_branch="main", created_at=210).id
+    feat = v.deploy(w.web, git_branch="feat-x", created_at=220).id
+    staging = v.deploy(w.web, custom_environment_id="env_staging", created_at=230).id
+    v.deploy(w.web, target="production", created_at=400, outcome="ERROR", promote=False)
     inv = await w.run()
     serving = {d.deployment_id for d in inv.deployments if d.serving}
     older = {d.deployment_id for d in inv.deployments if not d.serving}
@@ -263,10 +249,10 @@ async def test_serving_and_older_deployments_and_what_they_were_built_with() -> 
 async def test_project_var_shadows_shared_var_in_deployments() -> None:
     w = World()
     rest, jobs = reveal(w.cache.rest_token), reveal(w.jobs.rest_token)
-    w.vercel.add_shared("UPSTASH_REDIS_REST_TOKEN", rest, [w.web, w.api], target=["production"])
-    w.vercel.add_env(w.web, "UPSTASH_REDIS_REST_TOKEN", jobs, ["production"])
-    web_prod = w.vercel.add_deployment(w.web, target="production", created=1, alias=True)
-    api_prod = w.vercel.add_deployment(w.api, target="production", created=1, alias=True)
+    w.world.add_shared("UPSTASH_REDIS_REST_TOKEN", rest, [w.web, w.api], target=["production"])
+    w.world.add_env(w.web, "UPSTASH_REDIS_REST_TOKEN", jobs, ["production"])
+    web_prod = w.world.deploy(w.web, target="production", created_at=1).id
+    api_prod = w.world.deploy(w.api, target="production", created_at=1).id
     inv = await w.run()
     assert {loc.deployment_id for loc in locs(inv, fingerprint_of(rest), LocationKind.DEPLOYMENT)} == {
         api_prod
@@ -279,8 +265,8 @@ async def test_project_var_shadows_shared_var_in_deployments() -> None:
 async def test_failures_become_unknowns_not_crashes() -> None:
     w = World()
     v = w.vercel
-    v.add_env(w.web, "UPSTASH_REDIS_REST_TOKEN", reveal(w.cache.rest_token), ["production"])
-    env_id = v.add_env(w.web, "SOMETHING_ELSE", "a-value-we-cannot-read", ["production"])
+    w.world.add_env(w.web, "UPSTASH_REDIS_REST_TOKEN", reveal(w.cache.rest_token), ["production"])
+    env_id = w.world.add_env(w.web, "SOMETHING_ELSE", "a-value-we-cannot-read", ["production"]).id
     v.failures[("list_env", w.api)] = AuthError("vercel: HTTP 403 forbidden", service="vercel", status=403)
     v.failures[("list_env", w.old)] = NotFoundError(
         "vercel: HTTP 404 not_found", service="vercel", status=404
@@ -288,8 +274,8 @@ async def test_failures_become_unknowns_not_crashes() -> None:
     v.failures[("get_env", env_id)] = AuthError(
         "vercel: HTTP 403 challenge_required", service="vercel", status=403, code="challenge_required"
     )
-    stormed = v.add_env(w.web, "STILL_LIMITED", "another-unreadable-value", ["preview"])
-    deleted = v.add_env(w.web, "DELETED_MEANWHILE", "a-value-that-is-gone", ["preview"])
+    stormed = w.world.add_env(w.web, "STILL_LIMITED", "another-unreadable-value", ["preview"]).id
+    deleted = w.world.add_env(w.web, "DELETED_MEANWHILE", "a-value-that-is-gone", ["preview"]).id
     v.failures[("get_env", deleted)] = NotFoundError(
         "vercel: HTTP 404 not_found", service="vercel", status=404
     )
@@ -316,7 +302,7 @@ async def test_project_filter_and_paused() -> None:
     w = World()
     rest = reveal(w.cache.rest_token)
     for pid in (w.web, w.api, w.old):
-        w.vercel.add_env(pid, "UPSTASH_REDIS_REST_TOKEN", rest, ["production"])
+        w.world.add_env(pid, "UPSTASH_REDIS_REST_TOKEN", rest, ["production"])
     inv = await w.run(projects=("web", w.old))
     assert set(inv.affected_projects(fingerprint_of(rest))) == {w.web, w.old}
     assert w.vercel.calls["list_projects"] == 0
@@ -329,13 +315,17 @@ async def test_project_filter_and_paused() -> None:
 async def test_github_secrets_by_name() -> None:
     w = World()
     rest, jobs = reveal(w.cache.rest_token), reveal(w.jobs.rest_token)
-    w.vercel.add_env(w.web, "UPSTASH_REDIS_REST_TOKEN", rest, ["production"])
-    w.vercel.add_env(w.api, "UPSTASH_REDIS_REST_TOKEN", jobs, ["production"])
+    w.world.add_env(w.web, "UPSTASH_REDIS_REST_TOKEN", rest, ["production"])
+    w.world.add_env(w.api, "UPSTASH_REDIS_REST_TOKEN", jobs, ["production"])
     w.github.environments["acme/web"] = ["production"]
-    w.github.secrets["acme/web"] = ["UPSTASH_REDIS_REST_TOKEN", "NPM_TOKEN"]
-    w.github.secrets["acme/web env:production"] = ["QSTASH_TOKEN"]
-    w.github.secrets["acme/other"] = ["UPSTASH_REDIS_REST_TOKEN"]
-    w.github.secrets["org:acme"] = ["UPSTASH_SEARCH_REST_TOKEN"]
+    for scope, name in [
+        ("acme/web", "UPSTASH_REDIS_REST_TOKEN"),
+        ("acme/web", "NPM_TOKEN"),
+        ("acme/web env:production", "QSTASH_TOKEN"),
+        ("acme/other", "UPSTASH_REDIS_REST_TOKEN"),
+        ("org:acme", "UPSTASH_SEARCH_REST_TOKEN"),
+    ]:
+        w.world.github[(scope, name)] = token("gh_")  # GitHub never shows it
     inv = await w.run(github_repos=("acme/web", "acme/other"), github_orgs=("acme",))
     gh = [loc for loc in inv.locations if loc.kind is LocationKind.GITHUB_SECRET]
     web = [loc for loc in gh if loc.repo == "acme/web" and loc.secret_scope == "repo"]
@@ -354,7 +344,7 @@ async def test_github_secrets_by_name() -> None:
 async def test_github_not_configured_is_an_unknown() -> None:
     w = World()
     inv = await take_inventory(
-        providers(vercel=w.vercel, upstash=w.dev), InventoryOptions(github_repos=("acme/web",))
+        w.world.providers(only={"vercel", "upstash"}), InventoryOptions(github_repos=("acme/web",))
     )
     assert any(u.where == "github" for u in inv.unknowns)
 
@@ -373,7 +363,7 @@ async def test_bad_local_scope_is_rejected_before_any_request(tmp_path) -> None:
 async def test_extra_values_are_looked_for_everywhere() -> None:
     w = World()
     old = "old-leaked-token-" + secrets.token_hex(8)
-    w.vercel.add_env(w.api, "LEFTOVER", f"Bearer {old}", ["development"])
+    w.world.add_env(w.api, "LEFTOVER", f"Bearer {old}", ["development"])
     inv = await w.run(extra_values=(Secret(old),))
     (loc,) = locs(inv, fingerprint_of(old), LocationKind.VERCEL_ENV)
     assert loc.key == "LEFTOVER" and loc.targets == ("development",)
@@ -382,10 +372,7 @@ async def test_extra_values_are_looked_for_everywhere() -> None:
 
 async def test_credential_protection_hides_values() -> None:
     w = World()
-    w.dev.hide_in_list = True
-    w.dev.redis = [
-        w.dev.redis[0].model_copy(update={"password": None, "rest_token": None, "read_only_rest_token": None})
-    ]
+    w.world.dbs[w.cache.database_id].credential_protection = True
     inv = await w.run()
     assert any("credential protection" in u.reason for u in inv.unknowns)
     assert w.dev.calls["get_redis"] == 1

@@ -271,7 +271,7 @@ async def test_dry_run_changes_nothing(journal: Journal) -> None:
     plan = make_plan(inv, all_upstash=True)
     result = await _engine(world, journal, h, dry_run=True, accept_downtime=True).apply(plan, inventory=inv)
     assert result.dry_run and result.extra["steps"] == len(plan.steps)
-    assert journal.runs() == [] and world.redis.calls == 0 and world.developer.resets == []
+    assert journal.runs() == [] and world.redis.total == 0 and world.developer.resets == []
 
 
 async def test_missing_github_scope_is_bad_input_before_any_change(journal: Journal) -> None:
@@ -283,7 +283,7 @@ async def test_missing_github_scope_is_bad_input_before_any_change(journal: Jour
     plan = _select(make_plan(inv, all_upstash=True), Strategy.REDIS_ACL, management="native")
     with pytest.raises(AuthError):
         await _engine(world, journal, h).apply(plan, inventory=inv)
-    assert journal.runs() == [] and world.redis.calls == 0
+    assert journal.runs() == [] and world.redis.total == 0
 
 
 CRASH_POINTS = [

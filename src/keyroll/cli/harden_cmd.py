@@ -7,12 +7,14 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import time
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from keyroll.cli.common import DryRunOpt, EnvFileOpt, YesOpt, err_console, get_config, out_console, state
+from keyroll.config import Config
 from keyroll.core.errors import ConsentRequired, ExitCode, UsageError
 from keyroll.core.progress import NullProgress
 from keyroll.harden import HardenOptions, HardenResult, Rule, SourceSpec, analyze_context, apply_fixes
@@ -73,6 +75,7 @@ def harden_command(
     )
     cfg = get_config(env_file)
     result = asyncio.run(_run(cfg, options))
+    _store(cfg, options, result)
     text = fmt.renderer().render(result)
     if out is not None:
         out.write_text(text, "utf-8")
@@ -84,6 +87,19 @@ def harden_command(
         sys.stdout.flush()
     if result.open_findings:
         raise typer.Exit(int(ExitCode.FINDINGS))
+
+
+def _store(cfg: Config, options: HardenOptions, result: HardenResult) -> None:
+    """Keep a full run's result next to the journal for ``keyroll report`` (a warning if it cannot)."""
+    from keyroll.harden.latest import is_full_run, latest_path, save_latest
+
+    if not is_full_run(options):
+        return
+    path = latest_path(cfg.journal_path)
+    try:
+        save_latest(path, result, checked_at=time.time(), sources=len(options.sources))
+    except OSError as exc:
+        err_console.print(f"[yellow]note:[/] the result could not be kept at {path}: {exc.strerror or exc}")
 
 
 async def _run(cfg: object, options: HardenOptions) -> HardenResult:

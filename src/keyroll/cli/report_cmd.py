@@ -15,7 +15,7 @@ import tempfile
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -44,6 +44,9 @@ from keyroll.inventory import options_from_config, validate_options
 from keyroll.providers.factory import open_providers
 from keyroll.report.build import build_report
 from keyroll.report.interface import ReportFormatChoice
+
+if TYPE_CHECKING:
+    from keyroll.report.hardening import HardeningEvidence
 from keyroll.verify.journal_file import OpenedJournal, open_journal
 from keyroll.verify.result import VerifyResult
 from keyroll.verify.run import VerifyOptions, verify
@@ -96,14 +99,25 @@ async def _live(
     aoptions: AuditOptions,
     runlogs: Sequence[RunLog],
     progress: Progress,
-) -> tuple[VerifyResult | None, AuditResult]:
+) -> tuple[VerifyResult | None, AuditResult, HardeningEvidence]:
+    from keyroll.harden.latest import latest_path
+    from keyroll.report.hardening import check_hardening
+
     async with open_providers(cfg) as providers:
         vr = None
         if log is not None and log.run is not None:
             source: Any = opened.journal if opened.journal is not None else log
             vr = await verify(providers, source, voptions, progress)
         ar = await audit(providers, aoptions, runlogs, progress)
-    return vr, ar
+        hardening = await check_hardening(providers, latest_path(cfg.journal_path), progress)
+    return vr, ar, hardening
+
+
+def _stored_hardening(cfg: Config) -> HardeningEvidence:
+    from keyroll.harden.latest import latest_path
+    from keyroll.report.hardening import stored_hardening
+
+    return stored_hardening(latest_path(cfg.journal_path))
 
 
 def report_cmd(
@@ -130,7 +144,8 @@ def report_cmd(
 
     Summary, the Upstash/Vercel checklist decided by evidence, per credential the strategy,
     timeline, outage window and redeploys, per-project status, open risks, and what is not
-    known. Unless --offline, it first runs verify and audit for fresh evidence.
+    known. Unless --offline, it first runs verify, audit and the harden checks for fresh
+    evidence; --offline cites the latest stored keyroll harden result.
 
     Exit 0: complete. Exit 1: written, but something is not done or not known. Exit 2: bad input.
     """
@@ -149,6 +164,7 @@ def report_cmd(
             raise UsageError(f"cannot look up run {run_id!r}: {opened.error}")
         vr: VerifyResult | None = None
         ar: AuditResult | None = None
+        hardening = _stored_hardening(cfg) if offline else None
         if not offline:
             voptions = VerifyOptions(
                 run_id=log.run_id if log is not None else None,
@@ -160,10 +176,14 @@ def report_cmd(
             runlogs = _runlogs(opened)
             progress = None if fmt is ReportFormatChoice.JSON and out is None else _progress()
             if progress is None:
-                vr, ar = asyncio.run(_live(cfg, opened, log, voptions, aoptions, runlogs, NULL_PROGRESS))
+                vr, ar, hardening = asyncio.run(
+                    _live(cfg, opened, log, voptions, aoptions, runlogs, NULL_PROGRESS)
+                )
             else:
                 with progress:
-                    vr, ar = asyncio.run(_live(cfg, opened, log, voptions, aoptions, runlogs, progress))
+                    vr, ar, hardening = asyncio.run(
+                        _live(cfg, opened, log, voptions, aoptions, runlogs, progress)
+                    )
         journal_error = f"the journal cannot be read: {opened.error}" if opened.error else ""
         report = build_report(
             log,
@@ -173,6 +193,7 @@ def report_cmd(
             tool_version=__version__,
             journal_path=str(opened.path),
             journal_error=journal_error,
+            hardening=hardening,
         )
         if opened.notes:
             report = _with_unknowns(report, opened.notes)

@@ -1,16 +1,18 @@
 """Build the incident record from evidence: the journal's run log, a verify result, an audit result.
 
 :func:`build_report` is pure: it reads a :class:`~keyroll.verify.runlog.RunLog` (or none, when
-the journal is missing), an optional :class:`~keyroll.verify.result.VerifyResult` and an
-optional :class:`~keyroll.audit.run.AuditResult`, and decides each checklist item *by
-evidence* — citing the journal entry, probe or API read and its time. Whatever cannot be
-decided is UNKNOWN and listed in ``unknowns``.
+the journal is missing), an optional :class:`~keyroll.verify.result.VerifyResult`, an
+optional :class:`~keyroll.audit.run.AuditResult` and optional hardening evidence
+(:class:`~keyroll.report.hardening.HardeningEvidence`), and decides each checklist item *by
+evidence* — citing the journal entry, probe, API read or harden check and its time. Whatever
+cannot be decided is UNKNOWN and listed in ``unknowns``.
 """
 
 from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from keyroll.audit.run import AuditResult
 from keyroll.core.model import (
@@ -39,6 +41,10 @@ from keyroll.report.model import (
 from keyroll.verify.result import Check, CheckCategory, CheckStatus, Evidence, VerifyResult
 from keyroll.verify.runlog import RunLog
 from keyroll.verify.times import iso, parse_time
+
+if TYPE_CHECKING:  # the harden package loads the code analysers: only the CLI needs them
+    from keyroll.harden.findings import Finding
+    from keyroll.report.hardening import HardeningEvidence
 
 __all__ = ["CHECKLIST", "build_report"]
 
@@ -109,12 +115,18 @@ def _stale_kind(c: Check) -> str:
 
 class _Builder:
     def __init__(
-        self, log: RunLog | None, vr: VerifyResult | None, ar: AuditResult | None, journal_error: str
+        self,
+        log: RunLog | None,
+        vr: VerifyResult | None,
+        ar: AuditResult | None,
+        journal_error: str,
+        hardening: HardeningEvidence | None = None,
     ):
         self.log = log
         self.vr = vr
         self.ar = ar
         self.journal_error = journal_error
+        self.hardening = hardening
         self.unknowns: list[str] = []
         self.fps: tuple[str, ...] = log.credentials() if log is not None and log.run is not None else ()
 
@@ -363,7 +375,67 @@ class _Builder:
         )
 
     def _item_hardening(self) -> tuple[ItemStatus, list[Fact], list[str], str]:
-        return ItemStatus.UNKNOWN, [], ["no hardening evidence in the journal"], "keyroll harden"
+        """Open harden findings (info-level advice aside) fail the item; none passes it."""
+        h = self.hardening
+        if h is None or h.result is None:
+            why = h.reason if h is not None else "the harden checks were not run for this record"
+            return ItemStatus.UNKNOWN, [], [why], "keyroll harden (or keyroll report without --offline)"
+        result = h.result
+        at = h.checked_at
+        how = (
+            "checked for this record"
+            if h.origin == "live"
+            else f"latest keyroll harden result ({h.stored_path})"
+        )
+        fixed = len(result.findings) - len(result.open_findings)
+        facts = [
+            Fact(
+                "harden",
+                f"{how}: {len(result.projects)} project(s), {len(result.open_findings)} open finding(s)"
+                + (f", {fixed} fixed by keyroll harden --fix" if fixed else ""),
+                at,
+            )
+        ]
+        if h.carried:
+            facts.append(
+                Fact(
+                    "harden",
+                    f"{len(h.carried)} open code finding(s) from keyroll harden --source",
+                    h.carried_at,
+                )
+            )
+        open_ = h.open_findings
+        failing = [f for f in open_ if f.severity.value != "info"]
+        facts += _rule_facts(open_, at)
+        missing = [_finding_text(f) for f in failing[:_LISTED_FINDINGS]]
+        if len(failing) > _LISTED_FINDINGS:
+            missing.append(f"… and {len(failing) - _LISTED_FINDINGS} more open finding(s) (keyroll harden)")
+        if h.reason:
+            missing.append(h.reason)
+        if not failing:
+            missing += [f"harden: {u}" for u in result.unknowns]
+        if not h.code_analysed:
+            missing.append(
+                "source code not analysed: read-only-suffices, no-rate-limit and no-app-encryption "
+                "need keyroll harden --source"
+            )
+        finished = self.log.finished_at() if self.log is not None and self.log.run is not None else None
+        if h.origin == "stored" and at is not None and finished is not None and at < finished:
+            missing.append(
+                f"checked at {iso(at)}, before the rotation finished ({iso(finished)}): rerun keyroll harden"
+            )
+        if failing:
+            status = ItemStatus.NOT_DONE
+        elif result.unknowns:
+            status = ItemStatus.UNKNOWN
+        else:
+            status = ItemStatus.DONE
+        return (
+            status,
+            facts,
+            missing,
+            "keyroll harden --fix for what keyroll can fix; the rest by hand (keyroll harden lists how)",
+        )
 
     # -- sections --------------------------------------------------------------------------
     def credential(self, fp: str) -> CredentialSection:
@@ -753,6 +825,30 @@ class _Builder:
         )
 
 
+_LISTED_FINDINGS = 20
+"""open harden findings listed one by one in the hardening item (the rest are counted)"""
+
+
+def _finding_text(f: Finding) -> str:
+    where = f" ({f.project})" if f.project and f.project not in f.title else ""
+    return f"[{f.severity.value}] {f.rule.value}{where}: {f.title}"
+
+
+def _rule_facts(findings: Sequence[Finding], at: float | None) -> list[Fact]:
+    """One fact per rule with open findings: how many, how severe, which projects."""
+    by_rule: dict[str, list[Finding]] = {}
+    for f in findings:
+        by_rule.setdefault(f.rule.value, []).append(f)
+    out = []
+    for rule, fs in by_rule.items():
+        severity = min((f.severity for f in fs), key=lambda sev: sev.rank).value
+        projects = sorted({f.project or "team-wide" for f in fs})
+        advice = " (advice)" if severity == "info" else ""
+        text = f"{rule}: {len(fs)} open [{severity}]{advice} in {', '.join(projects)}"
+        out.append(Fact("harden", text, at, rule))
+    return out
+
+
 def _safe_options(options: dict[str, object]) -> dict[str, object]:
     """Run options for the report: only flags and numbers (never anything that could be a value)."""
     return {k: v for k, v in options.items() if isinstance(v, (bool, int, float)) or v is None}
@@ -796,11 +892,14 @@ def build_report(
     tool_version: str = "",
     journal_path: str = "",
     journal_error: str = "",
+    hardening: HardeningEvidence | None = None,
 ) -> IncidentReport:
     """Decide every checklist item and section from the evidence given.
 
     :param log: the run (None when the journal could not be opened: ``journal_error`` says why).
     :param verify: a verify result for the same run (None: not verified).
     :param audit: an audit result (None: logs not reviewed).
+    :param hardening: harden checks run for this record or stored (None: not checked; the
+        hardening item stays unknown).
     """
-    return _Builder(log, verify, audit, journal_error).build(now, tool_version, journal_path)
+    return _Builder(log, verify, audit, journal_error, hardening).build(now, tool_version, journal_path)

@@ -52,7 +52,7 @@ class Fact:
     """One piece of evidence: its source, a value-free statement, and when it was observed."""
 
     source: str
-    """``journal``, ``probe``, ``api``, ``file``, ``git`` or ``audit``"""
+    """``journal``, ``probe``, ``api``, ``file``, ``git``, ``audit`` or ``harden``"""
     text: str
     at: float | None = None
     """epoch seconds; None when the source records no time"""

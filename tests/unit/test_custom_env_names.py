@@ -83,19 +83,16 @@ def test_old_inventory_json_without_slugs_still_loads_and_digests_the_same() -> 
 
 async def test_inventory_names_custom_environments_with_one_call_per_project() -> None:
     world = FakeWorld()
-    vercel = world.vercel
-    cache = world.add_db("cache", host="eu1-cache.upstash.io").api()
-    assert cache.rest_token is not None
+    cache = world.add_db("cache", host="eu1-cache.upstash.io")
     web = world.add_project("web", custom_envs={CE: "staging"}).id
     api = world.add_project("api").id
-    world.add_env(web, "KV_REST_API_TOKEN", cache.rest_token.reveal(), [], custom_environment_ids=[CE])
-    world.add_env(api, "UPSTASH_REDIS_REST_TOKEN", cache.rest_token.reveal(), ["production"])
+    world.add_env(web, "KV_REST_API_TOKEN", cache.rest_token, [], custom_environment_ids=[CE])
+    world.add_env(api, "UPSTASH_REDIS_REST_TOKEN", cache.rest_token, ["production"])
     world.deploy(web, custom_environment_id=CE, created_at=230)
     world.deploy(api, target="production", created_at=100)
-    p = world.providers(only={"vercel", "upstash", "qstash", "github", "redis"})
-    inv = await take_inventory(p, InventoryOptions())
-    assert vercel.calls["list_custom_environments"] == 1  # web only: api has no custom environment
-    fp = fingerprint_of(cache.rest_token.reveal())
+    inv = await take_inventory(world.providers(), InventoryOptions())
+    assert world.vercel.calls["list_custom_environments"] == 1  # web only: api has no custom environment
+    fp = fingerprint_of(cache.rest_token)
     (var,) = [
         loc for loc in inv.locations_of(fp) if loc.kind is LocationKind.VERCEL_ENV and loc.project_id == web
     ]

@@ -12,35 +12,20 @@ import pytest
 from keyroll.cli.main import run
 from keyroll.rotate.journal import Journal
 from tests import canary as canary_mod
+from tests.integration.test_harden_sandbox import clean_fleet
 from tests.sandbox_helpers import register_api_tokens, register_template_secrets, write_env_file
 
 pytest.importorskip("keyroll.sandbox.upstash")
 from keyroll.sandbox.server import Sandbox
 
-FLEET: dict[str, Any] = {
-    "name": "harden-report",
-    "team": {"id": "team_sandbox", "slug": "acme"},
-    "upstash": {"redis": [{"name": "solo"}]},
-    "projects": [
-        {
-            "name": "shop",
-            "env": [
-                {
-                    "key": "UPSTASH_REDIS_REST_URL",
-                    "value": "${redis:solo:rest_url}",
-                    "target": ["production", "preview"],
-                },
-                {  # readable: harden's not-sensitive finding, which --fix converts in place
-                    "key": "UPSTASH_REDIS_REST_TOKEN",
-                    "value": "${redis:solo:rest_token}",
-                    "target": ["production", "preview"],
-                    "type": "encrypted",
-                },
-            ],
-            "deployments": [{"target": "production"}],
-        }
-    ],
-}
+
+def fixable_fleet() -> dict[str, Any]:
+    """One project whose token var is readable (encrypted): harden's not-sensitive finding, which
+    ``--fix`` converts in place."""
+    fleet = clean_fleet()
+    (token,) = [e for e in fleet["projects"][0]["env"] if e["key"] == "UPSTASH_REDIS_REST_TOKEN"]
+    token["type"] = "encrypted"
+    return fleet
 
 
 def _hardening(out: Path) -> dict[str, Any]:
@@ -52,7 +37,7 @@ def _hardening(out: Path) -> dict[str, Any]:
 def test_hardening_item_follows_the_evidence(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], canary: canary_mod.Canary
 ) -> None:
-    with Sandbox(tmp_path / "sb", fleet=FLEET, build_seconds=0.2) as sb:
+    with Sandbox(tmp_path / "sb", fleet=fixable_fleet(), build_seconds=0.2) as sb:
         register_template_secrets(sb)
         register_api_tokens(sb)
         journal = tmp_path / "journal.db"

@@ -651,6 +651,19 @@ class FakeVercel(FakeAPI):
         await self._enter("list_projects")
         return [self._project_model(p) for p in self.world.projects.values()]
 
+    async def find_projects(self, ids: Any, *, max_pages: int) -> dict[str, Project]:
+        """The project list in pages of 100 (one counted call each), stopping once all were seen."""
+        wanted, out = set(ids), {}
+        projects = list(self.world.projects.values())
+        for page in range(max(0, max_pages)):
+            await self._enter("list_projects")
+            for p in projects[page * 100 : (page + 1) * 100]:
+                if p.id in wanted:
+                    out[p.id] = self._project_model(p)
+            if wanted <= set(out) or (page + 1) * 100 >= len(projects):
+                break
+        return out
+
     async def get_project(self, id_or_name: str) -> Project:
         await self._enter("get_project", id_or_name)
         return self._project_model(self._project(id_or_name))

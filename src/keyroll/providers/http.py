@@ -34,6 +34,7 @@ from keyroll.core.errors import (
     RateLimitError,
     UnavailableError,
 )
+from keyroll.core.priority import is_urgent
 from keyroll.core.secret import Secret
 
 __all__ = [
@@ -60,6 +61,7 @@ class TokenBucket:
     bucket would overshoot a window it has already spent). :meth:`pause_until` blocks everyone
     after a 429 and then lets one request probe. Until the first response is seen, only one
     request is in flight (:meth:`settle`), so a burst sized by the seed cannot overshoot.
+    Urgent requests (:func:`keyroll.core.priority.urgent`) take tokens before any other waiter.
     """
 
     def __init__(self, capacity: float, period: float = 60.0, *, clock: Callable[[], float] = time.monotonic):
@@ -80,6 +82,10 @@ class TokenBucket:
         self._lock = asyncio.Lock()
         self._calibrated = asyncio.Event()
         self._probing = False
+        self._urgent = 0
+        """urgent acquirers waiting (:func:`keyroll.core.priority.urgent`): others give way"""
+        self._no_urgent = asyncio.Event()
+        self._no_urgent.set()
 
     @property
     def rate(self) -> float:
@@ -115,18 +121,38 @@ class TokenBucket:
                 await self._calibrated.wait()
             else:
                 self._probing = True
-        async with self._lock:
+        first = is_urgent()
+        if first:
+            self._urgent += 1
+            self._no_urgent.clear()
+        try:
             while True:
-                now = self._clock()
-                if now < self._blocked_until:
-                    await asyncio.sleep(self._blocked_until - now)
-                    continue
-                self._refill()
-                if self._tokens >= 1:
-                    self._tokens -= 1
-                    self._inflight += 1
-                    return
-                await asyncio.sleep(self._wait_s())
+                if not first:
+                    await self._no_urgent.wait()
+                async with self._lock:
+                    if await self._take(first):
+                        return
+        finally:
+            if first:
+                self._urgent -= 1
+                if not self._urgent:
+                    self._no_urgent.set()
+
+    async def _take(self, first: bool) -> bool:
+        """Under the lock: wait for a token and take it (True), or give way to urgent work (False)."""
+        while True:
+            if not first and self._urgent:
+                return False
+            now = self._clock()
+            if now < self._blocked_until:
+                await asyncio.sleep(self._blocked_until - now)
+                continue
+            self._refill()
+            if self._tokens >= 1:
+                self._tokens -= 1
+                self._inflight += 1
+                return True
+            await asyncio.sleep(self._wait_s() if first or not self._urgent else 0)
 
     def settle(self) -> None:
         """A request of this bucket has finished (answered or failed): call once per :meth:`acquire`."""

@@ -241,6 +241,12 @@ class VercelAPI(Protocol):
         """Every project (all pages)."""
         ...
 
+    async def find_projects(self, ids: Iterable[str], *, max_pages: int) -> dict[str, Project]:
+        """Projects of ``ids`` (with ``targets``) from the team's project list, most recently
+        updated first, reading at most ``max_pages`` pages and stopping once all were seen; a
+        project not among them is absent from the result."""
+        ...
+
     async def get_project(self, id_or_name: str) -> Project:
         """One project with ``targets``."""
         ...
@@ -286,9 +292,16 @@ class VercelAPI(Protocol):
         ...
 
     async def list_deployments(
-        self, project_id: str, *, target: str | None = None, state: str | None = None, limit: int = 100
+        self,
+        project_id: str | None,
+        *,
+        target: str | None = None,
+        state: str | None = None,
+        limit: int | None = 100,
+        since: int | None = None,
     ) -> list[Deployment]:
-        """Deployments of a project, newest first (all pages up to ``limit`` when given)."""
+        """Deployments of a project (of the whole team with ``project_id=None``), newest first:
+        all pages up to ``limit`` (every page with ``None``), created after ``since`` (ms) when given."""
         ...
 
     async def get_deployment(self, id_or_url: str) -> Deployment:
@@ -460,18 +473,25 @@ class VercelClient:
         what: str,
         limit: int | None = None,
         page_size: int = 100,
+        max_pages: int | None = None,
+        stop: Callable[[list[dict[str, Any]]], bool] | None = None,
         **params: Any,
     ) -> list[dict[str, Any]]:
-        """Follow ``pagination.next`` (sent back as ``until``) until exhausted or ``limit`` items."""
+        """Follow ``pagination.next`` (sent back as ``until``) until exhausted, ``limit`` items,
+        ``max_pages`` pages, or ``stop(items so far)`` is true."""
         items: list[dict[str, Any]] = []
         until: Any = None
-        while True:
+        pages = 0
+        while max_pages is None or pages < max_pages:
+            pages += 1
             size = page_size if limit is None else max(1, min(page_size, limit - len(items)))
             body = await self._get(path, what=what, limit=size, until=until, **params)
             page = body.get(field) or []
             items.extend(page)
             nxt = (body.get("pagination") or {}).get("next")
             if not page or nxt is None or nxt == until or (limit is not None and len(items) >= limit):
+                break
+            if stop is not None and stop(items):
                 break
             until = nxt
         return items if limit is None else items[:limit]
@@ -481,6 +501,21 @@ class VercelClient:
         """Every project of the team (all pages)."""
         rows = await self._pages("/v10/projects", "projects", what="list projects")
         return [Project.model_validate(r) for r in rows]
+
+    async def find_projects(self, ids: Iterable[str], *, max_pages: int) -> dict[str, Project]:
+        """Projects of ``ids`` from ``GET /v10/projects`` (list items carry ``targets``), at most
+        ``max_pages`` pages, stopping once every one was seen."""
+        wanted = set(ids)
+        if not wanted or max_pages < 1:
+            return {}
+        rows = await self._pages(
+            "/v10/projects",
+            "projects",
+            what="list projects",
+            max_pages=max_pages,
+            stop=lambda items: wanted <= {str(r.get("id")) for r in items},
+        )
+        return {str(r["id"]): Project.model_validate(r) for r in rows if r.get("id") in wanted}
 
     async def get_project(self, id_or_name: str) -> Project:
         """One project with ``targets``.
@@ -786,17 +821,26 @@ class VercelClient:
 
     # -- deployments ---------------------------------------------------------------------
     async def list_deployments(
-        self, project_id: str, *, target: str | None = None, state: str | None = None, limit: int = 100
+        self,
+        project_id: str | None,
+        *,
+        target: str | None = None,
+        state: str | None = None,
+        limit: int | None = 100,
+        since: int | None = None,
     ) -> list[Deployment]:
-        """Deployments of a project, newest first, up to ``limit`` (all pages as needed)."""
+        """Deployments of a project (of the whole team with ``project_id=None``), newest first,
+        up to ``limit`` (all pages as needed; every page with ``None``), created after ``since``
+        (ms, exclusive) when given."""
         rows = await self._pages(
             "/v6/deployments",
             "deployments",
-            what=f"project {project_id} deployments",
+            what=f"project {project_id} deployments" if project_id else "team deployments",
             limit=limit,
             projectId=project_id,
             target=target,
             state=state,
+            since=since,
         )
         return [Deployment.model_validate(r) for r in rows]
 

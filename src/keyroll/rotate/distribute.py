@@ -5,6 +5,8 @@ secrets and (with ``--rewrite-files``) local files.
   type and scope are known (one request), else ``PATCH`` per var — keeping type (sensitive stays
   sensitive), targets, git branch, custom environments, comment and integration link. Never
   delete + recreate. Every ``failed[]`` item is retried, then the step fails (→ rollback).
+  A 2xx answer confirms a write (Vercel answers with the value encrypted, so it cannot be
+  compared); the ``rescan`` step reads every written copy back once, at the end.
 * Team shared vars: one ``PATCH /v1/env`` for all of them; project links untouched.
 * GitHub: ``put_secret`` (sealed box) per secret.
 * Files: the old value is replaced in place in the same form (plain, URL-encoded, base64,
@@ -196,7 +198,8 @@ async def _write_project(
         for attempt in range(attempts):
             try:
                 calls += 1
-                await rt.vercel.edit_env(project_id, spec["env_id"], value=value)
+                # the 2xx answer is the confirmation; the rescan step reads every copy back
+                await rt.vercel.edit_env(project_id, spec["env_id"], verify=False, value=value)
                 return
             except ProviderError as exc:
                 last = exc

@@ -40,10 +40,12 @@ from keyroll.core.model import (
     StepState,
     Strategy,
 )
+from keyroll.core.priority import PrioritySemaphore, urgent
 from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.core.secret import Secret
 from keyroll.providers.factory import Providers
 from keyroll.rotate import crash
+from keyroll.rotate.buildstats import BuildStats
 from keyroll.rotate.distribute import write_locations
 from keyroll.rotate.gates import ACTIONS as GATE_ACTIONS
 from keyroll.rotate.groups import credential_role
@@ -51,7 +53,7 @@ from keyroll.rotate.journal import Journal, StepRecord
 from keyroll.rotate.options import ApplyOptions, CredentialOutcome, HumanActions, RunResult, SecretSource
 from keyroll.rotate.planner import inventory_digest, validate_plan
 from keyroll.rotate.redeploy import await_ready, reconcile_redeploy, redeploy
-from keyroll.rotate.runtime import Action, BuildStats, Runtime, WaitingForHuman, gid_of
+from keyroll.rotate.runtime import Action, Runtime, WaitingForHuman, gid_of
 from keyroll.rotate.strategies import ACTIONS as STRATEGY_ACTIONS
 from keyroll.rotate.strategies import RESTORE_ON_FAILURE, UNDO_MINT
 from keyroll.rotate.strategies.common import describe_error
@@ -88,6 +90,16 @@ ACTIONS: dict[str, Action] = {
     **GATE_ACTIONS,
     **STRATEGY_ACTIONS,
 }
+
+
+def _overlap_builds_pending(plan: Plan, done: set[str], stopped: set[str]) -> bool:
+    """A credential without an outage window still has redeploys to make or wait for."""
+    return any(
+        s.kind in (StepKind.REDEPLOY, StepKind.AWAIT_READY) and s.id not in done
+        for cp in plan.credentials
+        if not cp.requires_downtime_consent and gid_of(cp.steps[0]) not in stopped
+        for s in cp.steps
+    )
 
 
 def _is_revoke(step: Step) -> bool:
@@ -473,11 +485,12 @@ class Engine:
             http=http,
             human=self.human,
             secret_source=self.secret_source,
-            build_slots=asyncio.Semaphore(max(1, options.max_parallel_builds)),
+            build_slots=PrioritySemaphore(max(1, options.max_parallel_builds)),
             builds=BuildStats(estimate),
         )
 
     async def _close(self, rt: Runtime) -> None:
+        await rt.stop_watching()
         if self._http is None:
             with contextlib.suppress(Exception):
                 await rt.http.aclose()
@@ -563,11 +576,19 @@ class Engine:
     ) -> None:
         """Start every step whose dependencies are done; record how each ends."""
         while True:
+            deferred: list[Step] = []
             for step in plan.steps:
                 gid = gid_of(step)
                 if step.id in done or step.id in started or gid in stopped:
                     continue
                 if all(d in done for d in step.depends_on):
+                    if step.params.get("cutover_reset") and _overlap_builds_pending(plan, done, stopped):
+                        deferred.append(step)  # open the window when no other build queues ahead
+                        continue
+                    started.add(step.id)
+                    running[asyncio.create_task(self._step(rt, step))] = step
+            if not running:
+                for step in deferred:  # nothing else can move: never wait forever
                     started.add(step.id)
                     running[asyncio.create_task(self._step(rt, step))] = step
             if not running:
@@ -591,6 +612,12 @@ class Engine:
                 rt.note(f"{step.credential}: {step.id} failed: {describe_error(exc)}")
 
     async def _step(self, rt: Runtime, step: Step) -> None:
+        # a cutover's steps go first wherever keyroll queues (rate limits, build slots): its
+        # window lasts until its builds are READY
+        with urgent(rt.group_of(step).requires_downtime_consent):
+            await self._run_step(rt, step)
+
+    async def _run_step(self, rt: Runtime, step: Step) -> None:
         action = ACTIONS.get(str(step.params.get("action")))
         if action is None:
             raise UsageError(

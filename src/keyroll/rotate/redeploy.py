@@ -2,9 +2,9 @@
 
 A redeploy is ``POST /v13/deployments?forceNew=1`` from the deployment being replaced (same
 target, git branch, custom environment), as ``vercel redeploy`` sends it. Builds share a
-bounded number of slots (``max_parallel_builds``); polling adapts to observed build times
-(first look after most of an expected build, then a few looks per build) so that waiting costs
-few API calls. ERROR/CANCELED/timeout fails the step, which rolls the credential back.
+bounded number of slots (``max_parallel_builds``); waiting goes through the run's one
+:class:`~keyroll.rotate.ready.ReadyWatcher`, which looks at every pending build of every
+project with one team-wide listing, timed by observed build times. ERROR/CANCELED/timeout fails the step, which rolls the credential back.
 """
 
 from __future__ import annotations
@@ -18,11 +18,12 @@ import httpx
 from keyroll.core.errors import KeyrollError
 from keyroll.core.model import Step
 from keyroll.providers.vercel import Deployment
+from keyroll.rotate.ready import TERMINAL_FAILED, BuildWatch
 from keyroll.rotate.runtime import BuildFailed, Runtime
 
 __all__ = ["await_ready", "probe_deployment", "reconcile_redeploy", "redeploy", "slot_of"]
 
-_FAILED = frozenset({"ERROR", "CANCELED", "DELETED"})
+_FAILED = TERMINAL_FAILED
 
 
 def slot_of(target: str | None, git_branch: str | None, custom_environment_id: str | None) -> tuple[str, str]:
@@ -116,7 +117,9 @@ async def redeploy(
                     older = await asyncio.shield(fut)
                 except Exception:
                     continue
-                await _until_terminal(rt, older["new"])
+                await _until_terminal(
+                    rt, older["new"], float(older.get("started_at") or 0), int(older.get("created_at") or 0)
+                )
         loop = asyncio.get_running_loop()
         mine: asyncio.Future[dict[str, Any]] = loop.create_future()
         rt.project_builds.setdefault(key, []).append((time.time(), mine))
@@ -151,28 +154,22 @@ async def _wait_for_older_builds(
     except KeyrollError:
         return
     older = [
-        d.id
+        d
         for d in recent
         if d.ready_state not in ("READY", *_FAILED)
         and d.created_at < written_at * 1000
         and slot_of(d.target, d.git_branch, d.custom_environment_id) in slots
     ]
-    await asyncio.gather(*(_until_terminal(rt, dep_id) for dep_id in older))
+    await asyncio.gather(*(_until_terminal(rt, d.id, d.created_at / 1000, d.created_at) for d in older))
 
 
-async def _until_terminal(rt: Runtime, deployment_id: str) -> str:
+async def _until_terminal(
+    rt: Runtime, deployment_id: str, started_at: float = 0.0, created_ms: int = 0
+) -> str:
     """Wait until a deployment is READY/ERROR/CANCELED (or the build timeout); its last state."""
-    deadline = time.time() + rt.options.build_timeout_s
-    delay = max(rt.options.poll_interval_s, 0.01)
-    while True:
-        try:
-            state = (await rt.vercel.get_deployment(deployment_id)).ready_state
-        except KeyrollError:
-            state = "UNKNOWN"
-        if state in ("READY", *_FAILED) or time.time() > deadline:
-            return state
-        await asyncio.sleep(delay)
-        delay = min(delay * 1.5, max(rt.options.poll_interval_s, rt.builds.estimate_s / 10, 0.01))
+    watch = BuildWatch(started_at or time.time(), created_ms)
+    seen = await rt.watcher.wait({deployment_id: watch})
+    return seen[deployment_id].state
 
 
 async def reconcile_redeploy(step: Step, rt: Runtime) -> dict[str, Any] | None:
@@ -231,7 +228,7 @@ async def await_ready(step: Step, rt: Runtime) -> dict[str, Any]:
     source = rt.detail(step.params["redeploy_step"])
     deployments: list[dict[str, Any]] = list(source.get("deployments", []))
     try:
-        results = await _poll(rt, step.project_id, deployments)
+        results = await _poll(rt, deployments)
     finally:
         held = rt.held_slots.pop(step.params["redeploy_step"], 0)
         for _ in range(held):
@@ -254,70 +251,28 @@ async def await_ready(step: Step, rt: Runtime) -> dict[str, Any]:
     return {"ready": results, "ready_at": ready_at}
 
 
-async def _states(rt: Runtime, project_id: str, ids: list[str]) -> dict[str, str]:
-    """Current states: one list call for several deployments of a project, else one read."""
-    out: dict[str, str] = {}
-    if len(ids) > 1 and project_id:
-        try:
-            for d in await rt.vercel.list_deployments(project_id, limit=len(ids) + 10):
-                if d.id in ids:
-                    out[d.id] = d.ready_state
-        except KeyrollError:
-            out = {}
-    for dep_id in ids:
-        if dep_id not in out:
-            try:
-                out[dep_id] = (await rt.vercel.get_deployment(dep_id)).ready_state
-            except KeyrollError:
-                out[dep_id] = "UNKNOWN"
+async def _poll(rt: Runtime, deps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Wait for a project's new deployments through the run's one :class:`ReadyWatcher`."""
+    watches = {
+        d["new"]: BuildWatch(float(d.get("started_at") or time.time()), int(d.get("created_at") or 0))
+        for d in deps
+    }
+    seen = await rt.watcher.wait(watches)
+    out = []
+    for d in deps:
+        s = seen[d["new"]]
+        row: dict[str, Any] = {
+            "old": d["old"],
+            "new": d["new"],
+            "ready_at": s.at,
+            "polls": s.looks,
+            "url": d.get("url", ""),
+            "state": s.state,
+        }
+        if s.ready:
+            row["build_s"] = round(s.at - watches[d["new"]].started_at, 3)
+        out.append(row)
     return out
-
-
-async def _poll(rt: Runtime, project_id: str, deps: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Poll a project's new deployments together. Before any build of this run finished, look
-    geometrically often from ``poll_interval_s`` (capped at a tenth of the expected build); once
-    builds were observed, first look just before the learned build time, then ~8 times per build."""
-    floor = max(rt.options.poll_interval_s, 0.01)
-    started = {d["new"]: float(d.get("started_at") or time.time()) for d in deps}
-    first = min(started.values(), default=time.time())
-    deadline = first + rt.options.build_timeout_s
-    learned = rt.builds.samples > 0
-    delay = max(floor, 0.9 * rt.builds.estimate_s - (time.time() - first)) if learned else floor
-    pending = {d["new"]: d for d in deps}
-    done: dict[str, dict[str, Any]] = {}
-    polls = 0
-    while pending:
-        await asyncio.sleep(delay)
-        polls += 1
-        states = await _states(rt, project_id, list(pending))
-        now = time.time()
-        for dep_id, state in states.items():
-            dep = pending[dep_id]
-            base = {
-                "old": dep["old"],
-                "new": dep_id,
-                "ready_at": now,
-                "polls": polls,
-                "url": dep.get("url", ""),
-            }
-            if state == "READY":
-                rt.builds.observe(now - started[dep_id])
-                done[dep_id] = {**base, "state": state, "build_s": round(now - started[dep_id], 3)}
-            elif state in _FAILED:
-                done[dep_id] = {**base, "state": state}
-            elif now > deadline:
-                done[dep_id] = {**base, "state": "TIMEOUT"}
-        for dep_id in done:
-            pending.pop(dep_id, None)
-        cap = max(floor, min(rt.builds.estimate_s / 8, 10.0))
-        learned = learned or rt.builds.samples > 0
-        if learned and pending:
-            # sleep until the next pending build is due (builds start staggered by rate limits)
-            due = min(started[d] + 0.9 * rt.builds.estimate_s for d in pending) - now
-            delay = max(floor, due) if due > 0 else cap
-        else:
-            delay = min(delay * 1.5, cap)
-    return [done[d["new"]] for d in deps]
 
 
 def _url(url: str, path: str) -> str:

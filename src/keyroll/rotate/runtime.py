@@ -18,6 +18,7 @@ import httpx
 
 from keyroll.core.errors import AuthError, KeyrollError, ProviderError, RotationError
 from keyroll.core.model import CredentialPlan, Plan, Step, StepKind, StepState
+from keyroll.core.priority import PrioritySemaphore
 from keyroll.core.progress import Progress
 from keyroll.core.secret import Secret
 from keyroll.providers.factory import Providers
@@ -26,8 +27,10 @@ from keyroll.providers.upstash.developer import DeveloperAPI
 from keyroll.providers.upstash.qstash import QStashAPI
 from keyroll.providers.upstash.vector import IndexAPI
 from keyroll.providers.vercel import VercelAPI
+from keyroll.rotate.buildstats import BuildStats
 from keyroll.rotate.journal import Journal, StepRecord
 from keyroll.rotate.options import ApplyOptions, HumanActions, SecretSource
+from keyroll.rotate.ready import ReadyWatcher
 
 __all__ = [
     "Action",
@@ -71,21 +74,6 @@ class Action:
 
 
 @dataclass
-class BuildStats:
-    """Observed build durations, to poll no faster than needed."""
-
-    estimate_s: float
-    samples: int = 0
-
-    def observe(self, seconds: float) -> None:
-        """Fold one observed build time into the estimate (EWMA)."""
-        if seconds <= 0:
-            return
-        self.estimate_s = seconds if self.samples == 0 else 0.7 * self.estimate_s + 0.3 * seconds
-        self.samples += 1
-
-
-@dataclass
 class Runtime:
     """State of one executing run, shared by every step handler."""
 
@@ -99,7 +87,7 @@ class Runtime:
     human: HumanActions | None = None
     secret_source: SecretSource | None = None
     records: dict[str, StepRecord] = field(default_factory=dict)
-    build_slots: asyncio.Semaphore = field(default_factory=lambda: asyncio.Semaphore(32))
+    build_slots: PrioritySemaphore = field(default_factory=lambda: PrioritySemaphore(32))
     held_slots: dict[str, int] = field(default_factory=dict)
     builds: BuildStats = field(default_factory=lambda: BuildStats(60.0))
     resumed: bool = False
@@ -111,6 +99,7 @@ class Runtime:
     a redeploy started after a group's env write already carries that write, so other groups adopt it"""
     _steps: dict[str, Step] = field(default_factory=dict)
     _groups: dict[str, CredentialPlan] = field(default_factory=dict)
+    _watcher: ReadyWatcher | None = None
 
     def __post_init__(self) -> None:
         for cp in self.plan.credentials:
@@ -204,6 +193,23 @@ class Runtime:
         if self.providers.vercel is None:
             raise RotationError("VERCEL_TOKEN is not set", hint="export it or pass --env-file")
         return self.providers.vercel
+
+    @property
+    def watcher(self) -> ReadyWatcher:
+        """The one watcher every wait for a build goes through (created on first use)."""
+        if self._watcher is None:
+            self._watcher = ReadyWatcher(
+                self.vercel,
+                self.builds,
+                poll_interval_s=self.options.poll_interval_s,
+                timeout_s=self.options.build_timeout_s,
+            )
+        return self._watcher
+
+    async def stop_watching(self) -> None:
+        """Stop the build watcher, if one was started."""
+        if self._watcher is not None:
+            await self._watcher.close()
 
     @property
     def github(self) -> GitHubAPI:

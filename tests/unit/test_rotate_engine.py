@@ -454,3 +454,25 @@ async def test_a_crash_during_rollback_is_finished_by_resume_never_forward(tmp_p
     gid = plan.credentials[0].steps[0].id.split("/")[0]
     assert j2.step_records(result.run_id).get(f"{gid}/revoke") is None  # never went forward
     j2.close()
+
+
+async def test_resume_without_a_person_settles_a_dashboard_reset_done_in_between(journal: Journal) -> None:
+    world, h = small_world()
+    inv = fake_inventory(world)
+    plan = _select(make_plan(inv, all_upstash=True), Strategy.REDIS_ACL, management="vercel-integration")
+    first = await _engine(world, journal, h, human=None).apply(plan, inventory=inv)
+    assert first.state is RunState.INTERRUPTED and "Reset Credentials" in first.waiting
+    # a non-interactive resume before anyone pressed the button asks again and changes nothing
+    again = await _engine(world, journal, h, human=None).resume()
+    assert again.state is RunState.INTERRUPTED and "Reset Credentials" in again.waiting
+    # the person presses it in the dashboard (outside keyroll); Vercel resyncs the vars
+    await HumanClicker(world, h["kv"], "icfg_upstash").perform(plan.credentials[0].steps[0], "")
+    async with world.watch() as failures:
+        result = await _engine(world, journal, h, human=None).resume()
+    assert result.state is RunState.DONE, result
+    assert failures == []
+    human = next(s for s in plan.credentials[0].steps if s.params.get("action") == "human_reset")
+    detail = journal.step_records(result.run_id)[human.id].detail
+    assert detail["old_probe"] == "rejected" and detail.get("reconciled") is True
+    serving = [d for d in world.serving() if d.project_id == "prj_shop"]
+    assert serving and all(d.env["KV_REST_API_TOKEN"] == h["kv"].rest_token for d in serving)

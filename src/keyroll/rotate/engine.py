@@ -625,11 +625,12 @@ class Engine:
             )
         rec = rt.records.get(step.id)
         j = self.journal
-        # an intent without outcome, or a failure that may have come after the action (a 5xx
-        # answer to a reset that happened): read provider state back before acting again
+        # an intent without outcome, a failure that may have come after the action (a 5xx
+        # answer to a reset that happened), or a step left to a person who may have done it
+        # since: read provider state back before acting (or asking) again
         if (
             rec is not None
-            and rec.state in (StepState.RUNNING, StepState.FAILED)
+            and rec.state in (StepState.RUNNING, StepState.FAILED, StepState.PENDING)
             and action.reconcile is not None
         ):
             detail = await action.reconcile(step, rt)

@@ -285,14 +285,15 @@ async def _old_default_probe(rt: Runtime, step: Step) -> Probe:
 
 async def _human(step: Step, rt: Runtime) -> dict[str, Any]:
     instructions = str(step.params.get("instructions", step.description))
+    from keyroll.rotate.gates import revoke_gate
+
+    # the gate first: nobody is told to revoke before every copy and build is ready for it
+    evidence = await revoke_gate(step, rt)
     if rt.human is None:
         raise WaitingForHuman(
             f"waiting for a person: {instructions}",
-            hint="do it, then run `keyroll resume`",
+            hint="do it, then run `keyroll resume` (it checks that it was done)",
         )
-    from keyroll.rotate.gates import revoke_gate
-
-    evidence = await revoke_gate(step, rt)
     asked = rt.now()
     await rt.human.perform(step, instructions)
     detail: dict[str, Any] = {
@@ -315,10 +316,18 @@ async def _human(step: Step, rt: Runtime) -> dict[str, Any]:
 
 
 async def _human_reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
+    """A dashboard reset is done when the provider rejects the old credential (also after a run
+    stopped waiting for it and the person did it in between); a confirmation cannot be read back."""
     if step.params.get("action") != "human_reset":
         return None
     if await _old_default_probe(rt, step) is Probe.REJECTED:
-        return {"human_done_at": rt.now(), "revoked_at": rt.now(), "old_probe": Probe.REJECTED.value}
+        rec = rt.records.get(step.id)  # when the person was asked (journaled waiting or intent)
+        return {
+            "human_asked_at": rec.ts if rec else rt.now(),
+            "human_done_at": rt.now(),
+            "revoked_at": rt.now(),
+            "old_probe": Probe.REJECTED.value,
+        }
     return None
 
 

@@ -146,3 +146,28 @@ def test_stdin_stream() -> None:
     tok = token()
     res = scan_stdin(io.BytesIO(f"curl -H 'x' ; KV_REST_API_TOKEN={tok}\n".encode()), ScanOptions())
     assert [f.path for f in res.findings] == ["<stdin>"] and res.summary.files == 1
+
+
+def _slow_batch(arg: tuple[str, int]) -> int:
+    """A batch that takes a while and leaves a trace of having run."""
+    import time
+
+    path, i = arg
+    time.sleep(0.15)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(f"{i}\n")
+    return i
+
+
+def test_stopping_a_pooled_scan_drops_the_queued_batches(tmp_path: Path) -> None:
+    """Ctrl-C (or any stop) while batches are queued must not work through them all first."""
+    from keyroll.scan.engine import WorkerConfig, run_batches
+
+    trace = tmp_path / "ran"
+    trace.touch()
+    batches = [(str(trace), i) for i in range(30)]
+    gen = run_batches(_slow_batch, batches, WorkerConfig(), 2, inline=False)
+    next(gen)
+    gen.close()  # what an exception in the consumer does to the generator
+    ran = len(trace.read_text().split())
+    assert ran < len(batches) // 2, f"{ran} of {len(batches)} batches ran after the stop"

@@ -178,13 +178,20 @@ def run_batches(
         return
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     ctx = multiprocessing.get_context(method)
-    with ProcessPoolExecutor(
+    pool = ProcessPoolExecutor(
         max_workers=min(workers, len(batches)), mp_context=ctx, initializer=_init_worker, initargs=(config,)
-    ) as pool:
+    )
+    finished = False
+    try:
         futures: dict[Future[R], int] = {pool.submit(func, b): i for i, b in enumerate(batches)}
         for fut in as_completed(futures):
             yield fut.result()
             on_done(futures[fut])
+        finished = True
+    finally:
+        # interrupted (Ctrl-C, an error, the consumer stopped): drop the queued batches instead
+        # of working through them before the process may exit
+        pool.shutdown(wait=finished, cancel_futures=not finished)
 
 
 def make_batches(items: Iterable[T], size_of: Callable[[T], int], target: int) -> list[list[T]]:

@@ -173,3 +173,32 @@ async def test_cutover_opens_its_window_after_the_overlap_builds_and_the_gate_re
     assert world.vercel.calls["get_deployment"] <= 2
     redeploys = sum(len(s.params.get("deployments", [])) for s in plan.steps if s.kind is StepKind.REDEPLOY)
     assert world.vercel.calls["list_deployments"] < redeploys
+
+
+async def test_cutovers_sharing_a_project_share_its_build(journal: Journal) -> None:
+    world, h = small_world()
+    inv = fake_inventory(world)
+    plan = _select(make_plan(inv, all_upstash=True), Strategy.INDEX_RESET, Strategy.QSTASH_TOKEN)
+    refs = [
+        (s.project_id, d["deployment_id"])
+        for s in plan.steps
+        if s.kind is StepKind.REDEPLOY
+        for d in s.params.get("deployments", [])
+    ]
+    assert len(refs) > len(set(refs)), "the fixture must have two cutovers redeploying one deployment"
+    # one cutover's write to the shared project is slow (a 500, retried): the other's redeploy of
+    # it would start meanwhile, build without that write, and hold the slow one back a whole build
+    shared = next(pid for pid, _ in refs if refs.count((pid, _)) > 1)
+    slow = next(
+        loc["env_id"]
+        for s in plan.steps
+        if s.kind is StepKind.WRITE_ENV
+        and s.project_id == shared
+        and s.credential == plan.credentials[-1].credential
+        for loc in s.params.get("locations", [])
+    )
+    world.vercel.edit_failures[slow] = 1
+    result = await _engine(world, journal, h, accept_downtime=True).apply(plan, inventory=inv)
+    assert result.state is RunState.DONE, result
+    # the second writer's build was not waited for and then repeated: one build per deployment
+    assert world.vercel.calls["redeploy"] == len(set(refs))

@@ -614,8 +614,12 @@ class Engine:
     async def _step(self, rt: Runtime, step: Step) -> None:
         # a cutover's steps go first wherever keyroll queues (rate limits, build slots): its
         # window lasts until its builds are READY
-        with urgent(rt.group_of(step).requires_downtime_consent):
-            await self._run_step(rt, step)
+        rt.active.add(step.id)
+        try:
+            with urgent(rt.group_of(step).requires_downtime_consent):
+                await self._run_step(rt, step)
+        finally:
+            rt.active.discard(step.id)
 
     async def _run_step(self, rt: Runtime, step: Step) -> None:
         action = ACTIONS.get(str(step.params.get("action")))

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from keyroll.core.errors import KeyrollError
-from keyroll.core.model import Step
+from keyroll.core.model import Step, StepKind
 from keyroll.providers.vercel import Deployment
 from keyroll.rotate.ready import TERMINAL_FAILED, BuildWatch
 from keyroll.rotate.runtime import BuildFailed, Runtime
@@ -90,6 +90,10 @@ async def redeploy(
         written_at = max(
             (float(rt.detail(d).get("env_written_at", 0.0)) for d in step.depends_on), default=0.0
         )
+    if refs:
+        # another credential writing this project right now: let it finish, so one build carries
+        # both writes (it adopts ours) instead of waiting for a build that lacks its write
+        await _writes_in_flight(rt, step)
     started = time.time()
     results: list[dict[str, Any]] = []
     if rt.resumed and refs:
@@ -142,6 +146,24 @@ async def redeploy(
         if not r.get("adopted"):
             rt.note(f"{name or step.project_id}: redeploying {r['old']} → {r['new']}")
     return {"redeploy_started": started, "env_written_at": written_at, "deployments": results}
+
+
+def _writes_to(step: Step, project_id: str) -> bool:
+    if step.kind is not StepKind.WRITE_ENV or step.params.get("target") not in ("vercel", "shared"):
+        return False
+    return any(
+        spec.get("project_id") == project_id or project_id in spec.get("linked_project_ids", [])
+        for spec in step.params.get("locations", [])
+    )
+
+
+async def _writes_in_flight(rt: Runtime, step: Step, *, limit_s: float = 30.0) -> None:
+    """Wait (bounded) while other credentials' env writes to the step's project are running."""
+    own = step.id.split("/", 1)[0]
+    others = [s for s in rt.plan.steps if not s.id.startswith(own + "/") and _writes_to(s, step.project_id)]
+    deadline = time.time() + limit_s
+    while time.time() < deadline and any(s.id in rt.active for s in others):
+        await asyncio.sleep(0.01)
 
 
 async def _wait_for_older_builds(

@@ -97,6 +97,8 @@ class Runtime:
     )
     """(project, source deployment) → builds started in this process (start time, result):
     a redeploy started after a group's env write already carries that write, so other groups adopt it"""
+    active: set[str] = field(default_factory=set)
+    """steps executing in this process right now"""
     _steps: dict[str, Step] = field(default_factory=dict)
     _groups: dict[str, CredentialPlan] = field(default_factory=dict)
     _watcher: ReadyWatcher | None = None

@@ -792,7 +792,11 @@ class Demo:
                 runlogs = [load_runlog(journal, r.id, path=str(self.journal_path)) for r in journal.runs()]
                 audited = await audit(providers, AuditOptions(), runlogs, self.progress)
                 from keyroll import __version__
+                from keyroll.harden.latest import latest_path
+                from keyroll.report.hardening import check_hardening
 
+                # the record's hardening follow-ups: the harden checks, run now (read-only)
+                hardening = await check_hardening(providers, latest_path(self.journal_path), self.progress)
                 report = build_report(
                     log,
                     vr,
@@ -800,6 +804,7 @@ class Demo:
                     now=time.time(),
                     tool_version=__version__,
                     journal_path=str(self.journal_path),
+                    hardening=hardening,
                 )
                 html_path = self.state_dir / "report.html"
                 json_path = self.state_dir / "report.json"

@@ -337,8 +337,8 @@ def _install_services(world: World, state: UpstashState, workdir: Path) -> None:
         urls[name] = world.reserve_url(name)
     for db in state.redis.values():
         urls[db.service] = world.reserve_url(db.service)
-    for index in [*state.vector.values(), *state.search.values()]:
-        urls[index.service] = world.reserve_url(index.service)
+    for service in [v.service for v in state.vector.values()] + [s.service for s in state.search.values()]:
+        urls[service] = world.reserve_url(service)
     world.urls.update(urls)
 
     client = httpx.AsyncClient(transport=LocalTransport(world), timeout=15)

@@ -25,6 +25,7 @@ import asyncio
 import contextlib
 import json
 import urllib.parse
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -184,9 +185,14 @@ class DeploymentBehaviour:
         return JSONResponse({"ok": True, "used": used})
 
     @staticmethod
-    def _fail(key: str, cause: str, used: dict[str, str]) -> Response:
+    def _fail(key: str, cause: str, used: Mapping[str, str]) -> Response:
         return JSONResponse(
-            {"ok": False, "error": f"{key}: {cause}", "failed": [{"key": key, "cause": cause}], "used": used},
+            {
+                "ok": False,
+                "error": f"{key}: {cause}",
+                "failed": [{"key": key, "cause": cause}],
+                "used": dict(used),
+            },
             status_code=500,
         )
 

@@ -449,7 +449,7 @@ class RedisServer:
                 await asyncio.sleep(delay)
                 continue
             try:
-                conn = await pool.get_connection()
+                conn = await pool.get_connection()  # type: ignore[no-untyped-call,unused-ignore]
             except (rexc.ConnectionError, rexc.TimeoutError, OSError) as exc:
                 if loop.time() > deadline:
                     raise ServerError(

@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any
 
 from keyroll.core.errors import ConfigError
+from keyroll.core.model import Strategy
 from keyroll.core.secret import Secret
+from keyroll.policy import Policy, parse_policy_table, parse_strategy_table
 
 __all__ = [
     "DEFAULT_URLS",
@@ -195,8 +197,15 @@ class Config:
     journal_key: Secret | None = None
     sandbox_admin_url: str = ""
     toml: dict[str, Any] = field(default_factory=dict)
+    toml_path: Path | None = None
+    """the ``keyroll.toml`` read (``None``: none)"""
+    strategy: dict[str, Strategy] = field(default_factory=dict)
+    """``[strategy]``, checked: key → strategy (see :mod:`keyroll.policy`)"""
+    policy: Policy = field(default_factory=Policy)
+    """``[policy]``, checked; ``None`` fields are not set by the file"""
     sources: dict[str, str] = field(default_factory=dict)
-    """where each key came from: ``env``, the env file path, or ``default``"""
+    """where each key came from: ``env``, the env file path, or ``default``; ``[strategy]`` and
+    ``[policy]`` keys set by ``keyroll.toml`` appear as ``strategy.KEY`` / ``policy.KEY``"""
     warnings: tuple[str, ...] = ()
 
     def tokens(self) -> dict[str, Secret | None]:
@@ -246,6 +255,9 @@ def _load_toml(path: Path) -> dict[str, Any]:
                     f"{path}: unknown key {section}.{key}",
                     hint=f"known: {', '.join(sorted(TOML_SECTIONS[section]))}",
                 )
+    # values too, now: a bad choice must stop every command before it changes anything
+    parse_strategy_table(data.get("strategy", {}), str(path))
+    parse_policy_table(data.get("policy", {}), str(path))
     return data
 
 
@@ -291,6 +303,9 @@ def load_config(
         toml_path = Path("keyroll.toml")
     if toml_path is not None:
         toml = _load_toml(toml_path)
+        for section in ("strategy", "policy"):
+            for key in toml.get(section, {}):
+                sources[f"{section}.{key}"] = str(toml_path)
 
     def secret(key: str) -> Secret | None:
         v = env.get(key, "")
@@ -319,6 +334,9 @@ def load_config(
         journal_key=secret("KEYROLL_JOURNAL_KEY"),
         sandbox_admin_url=env.get("KEYROLL_SANDBOX_ADMIN_URL", ""),
         toml=toml,
+        toml_path=toml_path,
+        strategy=parse_strategy_table(toml.get("strategy", {}), str(toml_path)),
+        policy=parse_policy_table(toml.get("policy", {}), str(toml_path)),
         sources=sources,
         warnings=tuple(warnings),
     )

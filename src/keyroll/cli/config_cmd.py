@@ -1,11 +1,14 @@
-"""``keyroll config show``: the effective configuration, tokens as fingerprints."""
+"""``keyroll config show``: the effective configuration, tokens as fingerprints, and the
+``keyroll.toml`` ``[strategy]`` / ``[policy]`` choices with where each came from."""
 
 from __future__ import annotations
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from keyroll.cli.common import EnvFileOpt, JsonOpt, emit_json, get_config, out_console
+from keyroll.policy import effective_policy, effective_strategies
 
 config_app = typer.Typer(help="Inspect keyroll's configuration.", no_args_is_help=True)
 
@@ -29,6 +32,11 @@ def show(env_file: EnvFileOpt = None, json_out: JsonOpt = False) -> None:
     }
     for name, value in plain.items():
         rows[name] = {"value": value or "(not set)", "source": cfg.sources.get(name, "")}
+    for key, setting in effective_strategies(cfg).items():
+        rows[f"strategy.{key}"] = {"value": str(setting.value), "source": setting.source}
+    for key, setting in effective_policy(cfg).items():
+        value = str(setting.value).lower() if isinstance(setting.value, bool) else f"{setting.value:g}"
+        rows[f"policy.{key}"] = {"value": value, "source": setting.source}
     if json_out:
         emit_json({"config": rows, "warnings": list(cfg.warnings)})
         return
@@ -37,7 +45,7 @@ def show(env_file: EnvFileOpt = None, json_out: JsonOpt = False) -> None:
     table.add_column("value")
     table.add_column("source")
     for name, row in rows.items():
-        table.add_row(name, row["value"], row["source"])
+        table.add_row(name, escape(row["value"]), escape(row["source"]))
     out_console.print(table)
 
 

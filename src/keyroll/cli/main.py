@@ -19,6 +19,7 @@ import os
 import sys
 from typing import Annotated, Any, cast
 
+import rich.markup
 import typer
 
 from keyroll import __version__
@@ -184,7 +185,10 @@ def _invoke(args: list[str], debug: bool) -> int:
             import traceback
 
             traceback.print_exc()
-        err_console.print(f"[bold red]error:[/] {exc.format_message()}", markup=True, highlight=False)
+        # escaped: messages name config tables such as "keyroll.toml [policy]", which are not markup
+        err_console.print(
+            f"[bold red]error:[/] {rich.markup.escape(exc.format_message())}", markup=True, highlight=False
+        )
         return int(exc.exit_code)
     except typer.Exit as exc:
         return int(exc.exit_code or 0)

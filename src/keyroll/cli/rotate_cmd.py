@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from keyroll.cli.common import (
@@ -29,11 +30,28 @@ from keyroll.cli.common import (
     state,
 )
 from keyroll.config import Config
-from keyroll.core.errors import ConsentRequired, ExitCode, JournalError, RotationError, UsageError
+from keyroll.core.errors import (
+    ConfigError,
+    ConsentRequired,
+    ExitCode,
+    JournalError,
+    RotationError,
+    UsageError,
+)
 from keyroll.core.model import Inventory, Plan, RunState, Step, Strategy
 from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.core.secret import Secret
 from keyroll.core.serde import from_dict, to_jsonable
+from keyroll.policy import (
+    BUILD_TIMEOUT_RANGE,
+    MAX_PARALLEL_BUILDS_RANGE,
+    Setting,
+    apply_options,
+    effective_policy,
+    non_sensitive_writes,
+    plan_strategies,
+    strategy_sources,
+)
 from keyroll.providers.factory import open_providers
 from keyroll.rotate.engine import Engine, group_state
 from keyroll.rotate.journal import Journal
@@ -58,6 +76,37 @@ BuildOpt = Annotated[
     float, typer.Option("--build-seconds", min=0.0, help="expected build time (outage estimate, first poll)")
 ]
 RunOpt = Annotated[str | None, typer.Option("--run", help="run id (default: the latest)")]
+AcceptDowntimeOpt = Annotated[
+    bool | None,
+    typer.Option(
+        "--accept-downtime/--no-accept-downtime",
+        help="allow cutover strategies (a short outage; recorded); default: keyroll.toml \\[policy] accept_downtime",
+        show_default=False,
+    ),
+]
+
+
+def _bounded(flag: str, bounds: tuple[float, float], help: str) -> Any:
+    """An optional number flag whose default comes from keyroll.toml [policy] (same range)."""
+    return typer.Option(flag, min=bounds[0], max=bounds[1], help=help, show_default=False)
+
+
+MaxBuildsOpt = Annotated[
+    int | None,
+    _bounded(
+        "--max-parallel-builds",
+        MAX_PARALLEL_BUILDS_RANGE,
+        "builds in flight at once; default: keyroll.toml \\[policy] max_parallel_builds, else 100",
+    ),
+]
+BuildTimeoutOpt = Annotated[
+    float | None,
+    _bounded(
+        "--build-timeout",
+        BUILD_TIMEOUT_RANGE,
+        "seconds before a redeploy not READY counts as failed; default: keyroll.toml \\[policy] build_timeout_s, else 1800",
+    ),
+]
 ValueFileOpt = Annotated[
     list[str] | None,
     typer.Option(
@@ -204,13 +253,57 @@ def _load_plan(path: Path) -> tuple[Plan, dict[str, Any]]:
     return plan, dict(data.get("scope") or {})
 
 
-def _plan_document(plan: Plan, scope: dict[str, Any]) -> dict[str, Any]:
+def _plan_document(
+    plan: Plan, scope: dict[str, Any], sources: dict[str, str], settings: dict[str, Setting]
+) -> dict[str, Any]:
     doc: dict[str, Any] = to_jsonable(plan)
     doc["scope"] = scope
+    doc["strategy_sources"] = sources
+    doc["settings"] = _settings_json(settings)
     return doc
 
 
-def _plan_table(plan: Plan) -> Table:
+def _settings_json(settings: dict[str, Setting]) -> dict[str, Any]:
+    return {k: {"value": v.value, "source": v.source} for k, v in settings.items()}
+
+
+def _policy_notes(plan: Plan, settings: dict[str, Setting]) -> list[str]:
+    """What the effective policy means for ``plan``: cutover consent and its source, and the
+    variables ``require_sensitive`` objects to (value-free lines for stderr)."""
+    notes = []
+    cutovers = sum(1 for cp in plan.credentials if cp.requires_downtime_consent)
+    consent = settings["accept_downtime"]
+    if cutovers and consent.value:
+        notes.append(f"downtime accepted for {cutovers} cutover(s) by {consent.source}")
+    elif cutovers:
+        notes.append(
+            f"{cutovers} cutover(s) need consent: pass --accept-downtime to apply, "
+            "or set accept_downtime = true in keyroll.toml [policy]"
+        )
+    if settings["require_sensitive"].value:
+        bad = non_sensitive_writes(plan)
+        if bad:
+            notes.append(
+                f"require_sensitive ({settings['require_sensitive'].source}): apply will refuse, "
+                f"{len(bad)} variable(s) are not sensitive: {'; '.join(bad[:5])}{' …' if len(bad) > 5 else ''}"
+            )
+    return notes
+
+
+def _require_sensitive(plan: Plan, settings: dict[str, Setting]) -> None:
+    """:raises ConfigError: ``require_sensitive`` is on and the plan writes a credential into a
+    variable that could be sensitive but is not (nothing has changed yet)."""
+    setting = settings["require_sensitive"]
+    bad = non_sensitive_writes(plan) if setting.value else []
+    if bad:
+        raise ConfigError(
+            f"{setting.source} require_sensitive: the plan writes {len(bad)} variable(s) that are not sensitive "
+            f"({'; '.join(bad[:3])}{' …' if len(bad) > 3 else ''})",
+            hint="make them sensitive first (`keyroll harden --rule not-sensitive --fix`) or set require_sensitive = false",
+        )
+
+
+def _plan_table(plan: Plan, sources: dict[str, str] | None = None) -> Table:
     table = Table(title=f"plan {plan.id}", show_lines=True)
     for col in ("credential", "strategy", "projects", "redeploys", "steps", "outage", "notes"):
         table.add_column(col)
@@ -221,9 +314,13 @@ def _plan_table(plan: Plan) -> Table:
         )
         if cp.expected_outage_s and not cp.requires_downtime_consent:
             outage = f"≈{cp.expected_outage_s:.0f}s (some apps)"
+        strategy = cp.strategy.value
+        source = (sources or {}).get(cp.credential, "default")
+        if source != "default":
+            strategy += f"\n[dim]({escape(source)})[/]"
         table.add_row(
             cp.credential,
-            cp.strategy.value,
+            strategy,
             str(len(cp.projects)),
             str(len(cp.deployments)),
             str(len(cp.steps)),
@@ -303,7 +400,10 @@ def plan_cmd(
     credential: CredentialOpt = None,
     all_upstash: AllUpstashOpt = False,
     strategy: Annotated[
-        list[str] | None, typer.Option("--strategy", help="CRED=STRATEGY override; repeatable")
+        list[str] | None,
+        typer.Option(
+            "--strategy", help="CRED=STRATEGY override (beats keyroll.toml \\[strategy]); repeatable"
+        ),
     ] = None,
     out: Annotated[
         Path | None, typer.Option("--out", "-o", dir_okay=False, help="write the plan JSON here")
@@ -330,27 +430,32 @@ def plan_cmd(
         "github_repos": list(github_repo or ()),
         "paths": [str(p) for p in path or ()],
     }
+    cfg = get_config(env_file)  # keyroll.toml's [strategy] and [policy] apply to a saved inventory too
     if inventory is not None:
         inv = _load_inventory_file(inventory)
     else:
-        cfg = get_config(env_file)
         cfg.require("VERCEL_TOKEN")
         inv = _run_async(lambda p: _inventory(cfg, scope, p), _progress(json_out))
     plan = make_plan(
         inv,
         credentials=credential,
         all_upstash=all_upstash,
-        strategies=overrides,
+        strategies=plan_strategies(cfg, inv, overrides),
         build_seconds_estimate=build_seconds,
     )
-    doc = _plan_document(plan, scope)
+    sources = strategy_sources(cfg, inv, plan, overrides)
+    settings = effective_policy(cfg)
+    doc = _plan_document(plan, scope, sources, settings)
     if out is not None:
         out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         err_console.print(f"wrote {out}")
     if json_out:
         emit_json(doc)
     elif out is None or not state.quiet:
-        out_console.print(_plan_table(plan))
+        out_console.print(_plan_table(plan, sources))
+    if not state.quiet:
+        for note in _policy_notes(plan, settings):
+            err_console.print(f"[yellow]policy:[/] {escape(note)}", markup=True, highlight=False)
 
 
 def apply_cmd(
@@ -360,9 +465,7 @@ def apply_cmd(
     env_file: EnvFileOpt = None,
     all_upstash: AllUpstashOpt = False,
     credential: CredentialOpt = None,
-    accept_downtime: Annotated[
-        bool, typer.Option("--accept-downtime", help="allow cutover strategies (a short outage; recorded)")
-    ] = False,
+    accept_downtime: AcceptDowntimeOpt = None,
     yes: YesOpt = False,
     rewrite_files: Annotated[
         bool, typer.Option("--rewrite-files", help="rewrite local files holding copies")
@@ -376,9 +479,8 @@ def apply_cmd(
         str | None,
         typer.Option("--health-path", help="each new deployment must answer 2xx here before revocation"),
     ] = None,
-    max_parallel_builds: Annotated[
-        int, typer.Option("--max-parallel-builds", min=1, help="builds in flight at once")
-    ] = 100,
+    max_parallel_builds: MaxBuildsOpt = None,
+    build_timeout: BuildTimeoutOpt = None,
     project: ProjectOpt = None,
     github_repo: GithubRepoOpt = None,
     path: PathOpt = None,
@@ -394,6 +496,13 @@ def apply_cmd(
     files = _value_files(value_file)
     cfg = get_config(env_file)
     cfg.require("VERCEL_TOKEN")
+    settings = effective_policy(
+        cfg,
+        accept_downtime=accept_downtime,
+        max_parallel_builds=max_parallel_builds,
+        build_timeout_s=build_timeout,
+    )
+    downtime_ok = bool(settings["accept_downtime"].value)
     scope: dict[str, Any] = {
         "projects": list(project or ()),
         "github_repos": list(github_repo or ()),
@@ -418,16 +527,32 @@ def apply_cmd(
             inv = await take_inventory(providers, options, prog)
             if plan is None:
                 plan = make_plan(
-                    inv, credentials=credential, all_upstash=all_upstash, build_seconds_estimate=build_seconds
+                    inv,
+                    credentials=credential,
+                    all_upstash=all_upstash,
+                    strategies=plan_strategies(cfg, inv),
+                    build_seconds_estimate=build_seconds,
                 )
+            _require_sensitive(plan, settings)
             destructive = [s for s in plan.steps if s.destructive]
             if (
                 any(cp.requires_downtime_consent for cp in plan.credentials)
-                and not accept_downtime
+                and not downtime_ok
                 and not dry_run
             ):
                 raise ConsentRequired(
-                    "the plan has cutover steps (a short outage)", hint="pass --accept-downtime (recorded)"
+                    "the plan has cutover steps (a short outage)",
+                    hint="pass --accept-downtime or set accept_downtime = true in keyroll.toml [policy] (recorded)",
+                )
+            if (
+                downtime_ok
+                and any(cp.requires_downtime_consent for cp in plan.credentials)
+                and not state.quiet
+            ):
+                err_console.print(
+                    f"[yellow]policy:[/] downtime accepted by {escape(settings['accept_downtime'].source)}",
+                    markup=True,
+                    highlight=False,
                 )
             consent = dry_run or _confirm_destructive(destructive, yes, "revoke / cutover reset")
             journal = _dry_journal() if dry_run else _open_journal(cfg, create=True)
@@ -435,13 +560,12 @@ def apply_cmd(
                 engine = Engine(
                     providers,
                     journal,
-                    ApplyOptions(
-                        accept_downtime=accept_downtime,
+                    apply_options(
+                        settings,
                         yes=consent,
                         dry_run=dry_run,
                         rewrite_files=rewrite_files,
                         force_revoke=force_revoke,
-                        max_parallel_builds=max_parallel_builds,
                         file_paths=tuple(Path(p) for p in scope.get("paths") or ()),
                         health_path=health_path,
                     ),
@@ -457,7 +581,7 @@ def apply_cmd(
         err_console.print("[dim]dry run: nothing will change[/]")
     result = _run_async(run, progress)
     if json_out:
-        emit_json(result)
+        emit_json(to_jsonable(result) | {"settings": _settings_json(settings)})
     else:
         out_console.print(_result_table(result))
         if result.dry_run and plan is not None:
@@ -507,9 +631,9 @@ def resume_cmd(
     env_file: EnvFileOpt = None,
     yes: YesOpt = False,
     run: RunOpt = None,
-    accept_downtime: Annotated[
-        bool, typer.Option("--accept-downtime", help="allow cutover strategies")
-    ] = False,
+    accept_downtime: AcceptDowntimeOpt = None,
+    max_parallel_builds: MaxBuildsOpt = None,
+    build_timeout: BuildTimeoutOpt = None,
     force_revoke: Annotated[
         bool, typer.Option("--force-revoke", help="revoke even if a gate fails (recorded)")
     ] = False,
@@ -522,11 +646,17 @@ def resume_cmd(
     cfg = get_config(env_file)
     if not cfg.journal_path.exists():
         raise UsageError(f"no journal at {cfg.journal_path}", hint="nothing to resume; run `keyroll apply`")
+    settings = effective_policy(
+        cfg,
+        accept_downtime=accept_downtime,
+        max_parallel_builds=max_parallel_builds,
+        build_timeout_s=build_timeout,
+    )
     consent = _confirm_destructive(_pending_destructive(cfg, run), yes, "revoke / cutover reset")
-    options = ApplyOptions(yes=consent, accept_downtime=accept_downtime, force_revoke=force_revoke)
+    options = apply_options(settings, yes=consent, force_revoke=force_revoke)
     result = _with_engine(cfg, options, "resume", run, json_out, files)
     if json_out:
-        emit_json(result)
+        emit_json(to_jsonable(result) | {"settings": _settings_json(settings)})
     else:
         out_console.print(_result_table(result))
     _exit_for(result)
@@ -545,7 +675,9 @@ def rollback_cmd(
             raise ConsentRequired("rollback rewrites env vars and redeploys", hint="pass --yes")
         if not typer.confirm("Restore the old values and redeploy?", default=False, err=True):
             raise typer.Exit(int(ExitCode.USAGE))
-    result = _with_engine(cfg, ApplyOptions(yes=True), "rollback", run, json_out, {})
+    # the file's build limits hold for the rollback's redeploys too
+    options = apply_options(effective_policy(cfg), yes=True)
+    result = _with_engine(cfg, options, "rollback", run, json_out, {})
     if json_out:
         emit_json(result)
     else:
@@ -601,10 +733,15 @@ def status_cmd(
             }
         )
     else:
-        flags = [k for k in ("accept_downtime", "force_revoke", "rewrite_files") if record.options.get(k)]
+        origin = record.options.get("sources") or {}
+        flags = [
+            f"{k} ({origin[k]})" if k in origin else k
+            for k in ("accept_downtime", "force_revoke", "rewrite_files")
+            if record.options.get(k)
+        ]
         out_console.print(
             f"run [bold]{record.id}[/] — {run_state}{' (running now)' if live else ''}"
-            + (f" — flags: {', '.join(flags)}" if flags else "")
+            + (f" — flags: {escape(', '.join(flags))}" if flags else "")
         )
         table = Table()
         for col in ("credential", "strategy", "state"):

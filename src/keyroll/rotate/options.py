@@ -48,6 +48,9 @@ class ApplyOptions:
     """when set, each new deployment must answer 2xx on this path before revocation"""
     write_retries: int = 3
     """times a ``failed[]`` env write item is retried before the credential is rolled back"""
+    sources: dict[str, str] = field(default_factory=dict, hash=False)
+    """where each explicitly set option came from (``accept_downtime`` → ``--accept-downtime`` or
+    ``keyroll.toml [policy]``); journaled with the run's options, so consent has a provenance"""
 
 
 class HumanActions(Protocol):

@@ -321,8 +321,8 @@ def non_sensitive_writes(plan: Plan) -> list[str]:
     sensitive. Each entry names the project (or "shared"), key and targets — never a value."""
     out: dict[str, None] = {}
     for step in plan.steps:
-        if step.kind is not StepKind.WRITE_ENV:
-            continue
+        if step.kind is not StepKind.WRITE_ENV or step.params.get("action") != "write":
+            continue  # a ``resync_wait`` step only watches what the Vercel integration writes
         for loc in step.params.get("locations") or ():
             if loc.get("kind") not in ("vercel_env", "vercel_shared_env") or loc.get("type") == "sensitive":
                 continue

@@ -9,7 +9,17 @@ import pytest
 
 from keyroll.config import Config, load_config
 from keyroll.core.errors import ConfigError, UsageError
-from keyroll.core.model import Credential, CredentialKind, Management, Plan, Product, Step, StepKind, Strategy
+from keyroll.core.model import (
+    Credential,
+    CredentialKind,
+    CredentialPlan,
+    Management,
+    Plan,
+    Product,
+    Step,
+    StepKind,
+    Strategy,
+)
 from keyroll.policy import (
     apply_options,
     effective_policy,
@@ -197,9 +207,16 @@ def _write_plan(*locations: dict[str, object]) -> Plan:
         "write",
         params={"action": "write", "locations": list(locations)},
     )
-    from keyroll.core.model import CredentialPlan
-
-    return Plan("plan-x", "", "sha256:00", (CredentialPlan("sha256:0000aaaa", Strategy.REDIS_ACL, (step,)),))
+    # the Vercel integration writes these: keyroll only waits for them
+    resync = Step(
+        "g/resync",
+        StepKind.WRITE_ENV,
+        "sha256:0000aaaa",
+        "wait for the integration",
+        params={"action": "resync_wait", "locations": [{**locations[0], "key": "INTEGRATION_TOKEN"}]},
+    )
+    cp = CredentialPlan("sha256:0000aaaa", Strategy.REDIS_ACL, (step, resync))
+    return Plan("plan-x", "", "sha256:00", (cp,))
 
 
 def test_non_sensitive_writes_name_the_vars_that_could_be_sensitive() -> None:

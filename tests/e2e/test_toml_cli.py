@@ -126,3 +126,15 @@ def test_accept_downtime_from_toml_applies_a_cutover_and_is_journaled(
     assert options["sources"]["accept_downtime"] == "keyroll.toml [policy]"
     rc = run(["status", "--env-file", env])
     assert rc == 0 and "accept_downtime (keyroll.toml [policy])" in capsys.readouterr().out
+    # the cutover reset's own journal entry names where the consent came from
+    from keyroll.config import load_config
+    from keyroll.rotate.journal import Journal
+    from keyroll.rotate.keys import JournalKey
+
+    cfg = load_config(sandbox.state_dir / "sandbox.env")
+    assert cfg.journal_key is not None
+    with Journal.open(cfg.journal_path, JournalKey.from_passphrase(cfg.journal_key)) as j:
+        latest = j.latest_run()
+        assert latest is not None
+        resets = [e for e in j.entries(latest.id) if e.phase == "intent" and e.detail.get("accept_downtime")]
+    assert resets and {e.detail["accept_downtime_source"] for e in resets} == {"keyroll.toml [policy]"}

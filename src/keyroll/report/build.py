@@ -851,7 +851,13 @@ def _rule_facts(findings: Sequence[Finding], at: float | None) -> list[Fact]:
 
 def _safe_options(options: dict[str, object]) -> dict[str, object]:
     """Run options for the report: only flags and numbers (never anything that could be a value)."""
-    return {k: v for k, v in options.items() if isinstance(v, (bool, int, float)) or v is None}
+    out: dict[str, object] = {
+        k: v for k, v in options.items() if isinstance(v, (bool, int, float)) or v is None
+    }
+    sources = options.get("sources")
+    if isinstance(sources, dict):  # where a flag came from: flag names and config file paths
+        out["sources"] = {str(k): str(v) for k, v in sources.items()}
+    return out
 
 
 def _says_old_rejected(e: JournalEntry) -> bool:

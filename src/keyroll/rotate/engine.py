@@ -210,7 +210,7 @@ class Engine:
         if cutover and not options.accept_downtime:
             raise ConsentRequired(
                 f"{len(cutover)} credential(s) need a cutover with a short outage ({cutover[0].credential}, {cutover[0].strategy})",
-                hint="pass --accept-downtime (recorded in the journal and the report)",
+                hint="pass --accept-downtime or set accept_downtime = true in keyroll.toml [policy] (recorded in the journal and the report)",
             )
         destructive = [s for s in plan.steps if s.destructive and s.id not in done]
         if destructive and not options.yes:
@@ -648,6 +648,9 @@ class Engine:
                 intent["force_revoke_allowed"] = True
             if step.params.get("cutover_reset"):
                 intent["accept_downtime"] = rt.options.accept_downtime
+                intent["accept_downtime_source"] = rt.options.sources.get(
+                    "accept_downtime", "--accept-downtime" if rt.options.accept_downtime else ""
+                )
         e = j.append(
             rt.run_id,
             step.id,

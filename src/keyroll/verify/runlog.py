@@ -529,7 +529,12 @@ class RunLog:
         for e in self.entries_for(fp):
             if e.phase == "intent" and e.detail.get("destructive"):
                 how = str(e.detail.get("consent") or "unrecorded")
-                extra = ", downtime accepted" if e.detail.get("accept_downtime") else ""
+                source = str(e.detail.get("accept_downtime_source") or "")
+                extra = (
+                    (f", downtime accepted ({source})" if source else ", downtime accepted")
+                    if e.detail.get("accept_downtime")
+                    else ""
+                )
                 out[f"{e.step_id}: consent {how}{extra}"] = None
         return tuple(out)
 

@@ -3,28 +3,35 @@
 The corpus is real source code (text files of this venv's site-packages, the system Python and
 node modules, repeated up to the cap when they hold less) plus planted
 credentials of every Upstash kind — and Vercel tokens — in varied forms (.env, quoted, JSON,
-YAML, URLs, notebooks, JS/Python code, shell history, lines appended to real files). Each tool
-scans the same directory (page cache warmed first). Printed per tool: wall time, MiB/s,
-findings, recall on the planted Upstash credentials (a finding on the planted line counts) and,
-for keyroll, Upstash-rule findings outside planted lines (false positives on real code).
+YAML, URLs, notebooks, JS/Python code, shell history, lines appended to real files) and wrapped
+in base64 (Kubernetes Secret ``data:`` in YAML and JSON, ``Authorization: Basic``, ``.npmrc``
+``_auth``, a base64 ``.env`` as a CI variable and as a wrapped file), plus base64 noise that must
+stay silent (random bytes, a PNG data URI, JWTs, Secrets of random data). Each tool scans the
+same directory (page cache warmed first). Printed per tool: wall time, MiB/s, findings, recall
+on the planted Upstash credentials (a finding on the planted line counts; for a blob, the line
+where it starts), the same for the base64-wrapped ones alone, and, for keyroll, Upstash-rule
+findings outside planted lines (false positives on real code and the noise).
 
 Competitors are installed on first use into ``~/.cache/keyroll-bench`` (a venv for the two
 Python tools, an npm prefix for secretlint); a tool that cannot be installed is reported and
 skipped. Planted values are random (keyroll.scan.synthetic) and never printed.
 
-    python bench/scan.py [--corpus-mib 32] [--tools detect-secrets,trufflehog3,secretlint] [--keep]
+    python bench/scan.py [--corpus-mib 32] [--tools detect-secrets,trufflehog3,secretlint] [--runs 3] [--keep]
 """
 
 from __future__ import annotations
 
 import argparse
+import base64
 import json
 import os
 import secrets
 import shutil
+import statistics
 import subprocess
 import sys
 import sysconfig
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -48,6 +55,8 @@ class Planted:
     line: int
     kind: str
     upstash: bool
+    base64: bool = False
+    """wrapped in base64 (a Secret's data, Basic, a base64 .env)"""
 
 
 # -- corpus -------------------------------------------------------------------------------------
@@ -214,17 +223,113 @@ def _forms(kind: str, key: str, value: str, host: str) -> list[tuple[str, list[s
     return forms
 
 
-def plant(corpus: Path) -> list[Planted]:
-    """Write planted files (and append to some real files); returns where each credential is."""
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def _b64_forms(kind: str, key: str, value: str, host: str) -> list[tuple[str, list[str], int]]:
+    """``(file name, lines, index of the line where the blob starts)`` for each base64 wrapping."""
+    dotenv = f"# app\nUPSTASH_REDIS_REST_URL=https://{host}\n{key}={value}\nLOG_LEVEL=info\n"
+    forms = [
+        (
+            "secret.yaml",
+            [
+                "apiVersion: v1",
+                "kind: Secret",
+                "metadata:",
+                "  name: app-env",
+                "type: Opaque",
+                "data:",
+                f"  LOG_LEVEL: {_b64('info')}",
+                f"  {key}: {_b64(value)}",
+            ],
+            7,
+        ),
+        (
+            "secret.json",
+            [
+                "{",
+                '  "apiVersion": "v1",',
+                '  "kind": "Secret",',
+                '  "metadata": {"name": "app-env"},',
+                '  "data": {',
+                f'    "{key}": "{_b64(value)}"',
+                "  }",
+                "}",
+            ],
+            5,
+        ),
+        (
+            ".gitlab-ci.yml",
+            ["variables:", f'  ENV_FILE_B64: "{_b64(dotenv)}"', "deploy:", "  script: make"],
+            1,
+        ),
+        ("env.b64", [*textwrap.wrap(_b64(dotenv * 2), 76)], 0),
+    ]
+    if not value.startswith("rediss://"):
+        user = "me@example.org" if kind == "acl-token" else "default"
+        url = f"https://{host}/get/session" if kind != "acl-token" else "https://api.upstash.com/v2/teams"
+        forms.append(
+            (
+                "requests.http",
+                ["### read a key", f"GET {url}", f"Authorization: Basic {_b64(user + ':' + value)}", ""],
+                2,
+            )
+        )
+        if kind != "acl-token":  # an opaque token under a registry's key says nothing
+            forms.append(
+                (".npmrc", ["registry=https://registry.example.org/", f"_auth={_b64('ci:' + value)}"], 1)
+            )
+    return forms
+
+
+def noise(corpus: Path) -> None:
+    """Base64 that is not a credential: random bytes, a PNG data URI, JWTs, Secrets of random
+    data, wrapped PEM-like blocks — none of it may produce an Upstash finding."""
+    d = corpus / "noise"
+    d.mkdir(parents=True, exist_ok=True)
+    png = base64.b64encode(b"\x89PNG\r\n\x1a\n" + secrets.token_bytes(3000)).decode()
+    (d / "inline.css").write_text(f".logo {{ background: url(data:image/png;base64,{png}); }}\n")
+    jwt_parts = [
+        base64.urlsafe_b64encode(json.dumps(part).encode()).decode().rstrip("=")
+        for part in ({"alg": "HS256", "typ": "JWT"}, {"sub": "1234567890", "name": "Ada", "iat": 1700000000})
+    ]
+    jwt = ".".join([*jwt_parts, base64.urlsafe_b64encode(secrets.token_bytes(32)).decode().rstrip("=")])
+    (d / "auth.test.ts").write_text(
+        f'const sample = "{jwt}";\nexpect(decode(sample).sub).toBe("1234567890");\n'
+    )
+    entries = "\n".join(
+        f"  key{i}: {base64.b64encode(secrets.token_bytes(24 + i)).decode()}" for i in range(40)
+    )
+    (d / "tls-secret.yaml").write_text(f"apiVersion: v1\nkind: Secret\ntype: Opaque\ndata:\n{entries}\n")
+    blobs = "\n".join(base64.b64encode(secrets.token_bytes(48)).decode() for _ in range(2000))
+    (d / "hashes.txt").write_text(blobs + "\n")
+    pem = "\n".join(textwrap.wrap(base64.b64encode(secrets.token_bytes(1200)).decode(), 64))
+    (d / "cert.pem").write_text(f"-----BEGIN CERTIFICATE-----\n{pem}\n-----END CERTIFICATE-----\n")
+    lorem = _b64(
+        "Lorem ipsum dolor sit amet, consectetur adipiscing elit; token counts and secret sauce. " * 20
+    )
+    (d / "fixture.json").write_text(json.dumps({"payload": lorem, "checksum": secrets.token_hex(32)}) + "\n")
+
+
+def plant(corpus: Path, *, wrapped: bool = True) -> list[Planted]:
+    """Write planted files (and append to some real files); returns where each credential is.
+
+    ``wrapped=False`` leaves out the base64-wrapped forms (the corpus of earlier versions).
+    """
     planted: list[Planted] = []
     host, _ = synthetic.upstash_host()
     for i, (kind, key, value, upstash) in enumerate(credentials() * 2):
-        for name, lines, idx in _forms(kind, key, value, host):
-            rel = Path("planted") / f"app{i:02d}-{kind}" / name
-            path = corpus / rel
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text("\n".join(lines) + "\n")
-            planted.append(Planted(str(rel), idx + 1, kind, upstash))
+        variants = [(False, _forms(kind, key, value, host))]
+        if wrapped:
+            variants.append((True, _b64_forms(kind, key, value, host)))
+        for is_b64, forms in variants:
+            for name, lines, idx in forms:
+                rel = Path("planted") / f"app{i:02d}-{kind}" / name
+                path = corpus / rel
+                path.parent.mkdir(parents=True, exist_ok=True)
+                path.write_text("\n".join(lines) + "\n")
+                planted.append(Planted(str(rel), idx + 1, kind, upstash, is_b64))
     # credentials appended to real source files, deep in the tree
     real = sorted(p for p in (corpus / "copy0").rglob("*.py") if p.stat().st_size > 2000)
     picks = [real[(len(real) * k) // 12] for k in range(12)] if real else []
@@ -315,18 +420,27 @@ class Outcome:
     """keyroll only: findings of Upstash rules"""
 
 
-def run_keyroll(corpus: Path) -> Outcome:
-    """``keyroll scan`` through its console script (startup included)."""
+def run_keyroll(corpus: Path, runs: int = 1) -> tuple[Outcome, float]:
+    """``keyroll scan`` through its console script (startup included), ``runs`` times.
+
+    Returns the outcome with the median wall time, and the median scanning-only time (the
+    report's summary seconds: no interpreter start-up). The last run's findings are used.
+    """
     report = OUT / "keyroll.json"
     exe = Path(sys.executable).parent / "keyroll"
-    with timed() as t:
-        subprocess.run(
-            [str(exe), "scan", ".", "--json", "--output", str(report)], cwd=corpus, capture_output=True
-        )
+    walls: list[float] = []
+    engine: list[float] = []
+    for _ in range(max(1, runs)):
+        with timed() as t:
+            subprocess.run(
+                [str(exe), "scan", ".", "--json", "--output", str(report)], cwd=corpus, capture_output=True
+            )
+        walls.append(t["s"])
+        engine.append(json.loads(report.read_text())["summary"]["seconds"])
     doc = json.loads(report.read_text())
     hits = {(_rel(f["path"]), f["line"]) for f in doc["findings"]}
     upstash = {(_rel(f["path"]), f["line"]) for f in doc["findings"] if f["rule_id"] in UPSTASH_RULES}
-    return Outcome("keyroll", t["s"], hits, upstash)
+    return Outcome("keyroll", statistics.median(walls), hits, upstash), statistics.median(engine)
 
 
 def run_detect_secrets(corpus: Path, venv: Path) -> Outcome:
@@ -387,17 +501,27 @@ def _rel(path: str) -> str:
 # -- main ---------------------------------------------------------------------------------------
 
 
-def report(
-    o: Outcome, total: int, planted_upstash: set[tuple[str, int]], planted_all: set[tuple[str, int]]
-) -> None:
+@dataclass(frozen=True)
+class Truth:
+    """Where the planted credentials are."""
+
+    upstash: set[tuple[str, int]]
+    upstash_base64: set[tuple[str, int]]
+    """the Upstash ones wrapped in base64"""
+    all: set[tuple[str, int]]
+
+
+def report(o: Outcome, total: int, truth: Truth) -> None:
     """Print one tool's line as soon as it has run."""
-    recall = len(o.hits & planted_upstash) / len(planted_upstash)
-    fp = "n/a (no Upstash rules)" if o.upstash_hits is None else str(len(o.upstash_hits - planted_all))
+    found, found_b64 = o.hits & truth.upstash, o.hits & truth.upstash_base64
+    fp = "n/a (no Upstash rules)" if o.upstash_hits is None else str(len(o.upstash_hits - truth.all))
     line(
         o.name,
         f"{o.seconds:.2f} s, {total / 2**20 / o.seconds:.1f} MiB/s, findings {len(o.hits)}, "
-        f"Upstash recall {recall:.1%} ({len(o.hits & planted_upstash)}/{len(planted_upstash)}), "
-        f"Upstash-rule false positives on real code {fp}",
+        f"Upstash recall {len(found) / len(truth.upstash):.1%} ({len(found)}/{len(truth.upstash)}), "
+        f"base64-wrapped {len(found_b64) / max(1, len(truth.upstash_base64)):.1%} "
+        f"({len(found_b64)}/{len(truth.upstash_base64)}), "
+        f"Upstash-rule false positives on real code and base64 noise {fp}",
     )
 
 
@@ -410,6 +534,12 @@ def main() -> None:
         default="detect-secrets,trufflehog3,secretlint",
         help="competitors to run (comma-separated)",
     )
+    ap.add_argument("--runs", type=int, default=3, help="keyroll runs (the median time is printed)")
+    ap.add_argument(
+        "--no-base64",
+        action="store_true",
+        help="plant no base64-wrapped credentials and no base64 noise (the corpus of earlier versions)",
+    )
     ap.add_argument("--keep", action="store_true", help="keep the corpus in bench/out/scan")
     args = ap.parse_args()
     tools = set(args.tools.split(",")) if args.tools else set()
@@ -419,35 +549,40 @@ def main() -> None:
     corpus.mkdir(parents=True)
     line("machine", machine())
     real = copy_real_code(corpus, args.corpus_mib * 1024 * 1024)
-    planted = plant(corpus)
+    planted = plant(corpus, wrapped=not args.no_base64)
+    if not args.no_base64:
+        noise(corpus)
     total = corpus_bytes(corpus)
-    planted_upstash = {(p.path, p.line) for p in planted if p.upstash}
-    planted_all = {(p.path, p.line) for p in planted}
+    truth = Truth(
+        upstash={(p.path, p.line) for p in planted if p.upstash},
+        upstash_base64={(p.path, p.line) for p in planted if p.upstash and p.base64},
+        all={(p.path, p.line) for p in planted},
+    )
     line(
         "corpus",
-        f"{total / 2**20:.1f} MiB ({real / 2**20:.1f} MiB real code), {len(planted)} planted ({len(planted_upstash)} Upstash)",
+        f"{total / 2**20:.1f} MiB ({real / 2**20:.1f} MiB real code), {len(planted)} planted "
+        f"({len(truth.upstash)} Upstash, {len(truth.upstash_base64)} of them base64-wrapped)",
     )
     warm(corpus)
 
-    keyroll = run_keyroll(corpus)
-    report(keyroll, total, planted_upstash, planted_all)
-    engine_s = json.loads((OUT / "keyroll.json").read_text())["summary"]["seconds"]
+    keyroll, engine_s = run_keyroll(corpus, args.runs)
+    report(keyroll, total, truth)
     line(
-        "keyroll scanning only (summary time, without interpreter start-up)",
+        f"keyroll scanning only (summary time, without interpreter start-up; median of {max(1, args.runs)})",
         f"{engine_s:.2f} s, {total / 2**20 / engine_s:.1f} MiB/s",
     )
     others: list[Outcome] = []
     venv = ensure_python_tools() if tools & {"detect-secrets", "trufflehog3"} else None
     if venv and "trufflehog3" in tools:
         others.append(run_trufflehog3(corpus, venv))
-        report(others[-1], total, planted_upstash, planted_all)
+        report(others[-1], total, truth)
     if venv and "detect-secrets" in tools:
         others.append(run_detect_secrets(corpus, venv))
-        report(others[-1], total, planted_upstash, planted_all)
+        report(others[-1], total, truth)
     binary = ensure_secretlint() if "secretlint" in tools else None
     if binary:
         others.append(run_secretlint(corpus, binary))
-        report(others[-1], total, planted_upstash, planted_all)
+        report(others[-1], total, truth)
     elif "secretlint" in tools:
         line("note", "secretlint skipped (no node/npm)")
     if others:
@@ -455,7 +590,7 @@ def main() -> None:
         line("fastest other", fastest.name)
         line("throughput vs fastest other", f"{fastest.seconds / keyroll.seconds:.1f}x")
         line("throughput vs fastest other, scanning only", f"{fastest.seconds / engine_s:.1f}x")
-    missed = planted_upstash - keyroll.hits
+    missed = truth.upstash - keyroll.hits
     if missed:
         kinds = sorted({p.kind + ":" + Path(p.path).name for p in planted if (p.path, p.line) in missed})
         line("keyroll missed", ", ".join(kinds))

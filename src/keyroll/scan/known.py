@@ -24,7 +24,7 @@ import ahocorasick
 from keyroll.core.model import Form
 from keyroll.core.secret import Fingerprint, Secret
 
-__all__ = ["KnownValues", "Match", "value_forms"]
+__all__ = ["KnownValues", "Match", "embedded_b64", "value_forms"]
 
 MIN_PATTERN = 8
 """Shortest pattern kept; shorter forms (tiny values, base64 slivers) would match noise."""
@@ -42,7 +42,12 @@ class Match:
     end: int
 
 
-def _embedded_b64(raw: bytes, *, urlsafe: bool) -> set[str]:
+def embedded_b64(raw: bytes, *, urlsafe: bool, min_len: int = MIN_PATTERN) -> set[str]:
+    """The base64 forms of ``raw`` at byte offsets 0, 1, 2 of a larger blob.
+
+    Only the characters fully determined by ``raw``'s bits are kept; pieces shorter than
+    ``min_len`` are dropped.
+    """
     out: set[str] = set()
     n = len(raw)
     for k in range(3):
@@ -52,7 +57,7 @@ def _embedded_b64(raw: bytes, *, urlsafe: bool) -> set[str]:
         piece = enc[first:last]
         if urlsafe:
             piece = piece.replace("+", "-").replace("/", "_")
-        if len(piece) >= MIN_PATTERN:
+        if len(piece) >= min_len:
             out.add(piece)
     return out
 
@@ -61,7 +66,7 @@ def value_forms(value: str) -> dict[str, Form]:
     """Every pattern that betrays ``value``, mapped to the form it represents."""
     forms: dict[str, Form] = {}
     raw = value.encode("utf-8")
-    for b64 in (*_embedded_b64(raw, urlsafe=False), *_embedded_b64(raw, urlsafe=True)):
+    for b64 in (*embedded_b64(raw, urlsafe=False), *embedded_b64(raw, urlsafe=True)):
         forms.setdefault(b64, Form.BASE64)
     for enc in (
         urllib.parse.quote(value, safe=""),

@@ -13,6 +13,7 @@ anchor — most files of a source tree.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -59,13 +60,7 @@ class HyperscanPrefilter:
         import hyperscan
 
         self._lengths = [len(a.encode()) for a in anchors]
-        self._db: Any = hyperscan.Database()
-        self._db.compile(
-            expressions=[a.encode() for a in anchors],
-            ids=list(range(len(anchors))),
-            elements=len(anchors),
-            literal=True,
-        )
+        self._db: Any = _compiled(tuple(anchors))
         self._scratch: Any = hyperscan.Scratch(self._db)
 
     def find(self, data: bytes) -> list[tuple[int, int]]:
@@ -80,6 +75,23 @@ class HyperscanPrefilter:
 
         self._db.scan(data, match_event_handler=on_match, scratch=self._scratch)
         return out
+
+
+@functools.lru_cache(maxsize=4)
+def _compiled(anchors: tuple[str, ...]) -> Any:
+    """The compiled Hyperscan database for ``anchors`` (cached: compiling thousands of
+    literals takes tens of milliseconds, and every scanner of a process uses the same set).
+    A database is read-only during scans; each prefilter gets its own scratch space."""
+    import hyperscan
+
+    db = hyperscan.Database()
+    db.compile(
+        expressions=[a.encode() for a in anchors],
+        ids=list(range(len(anchors))),
+        elements=len(anchors),
+        literal=True,
+    )
+    return db
 
 
 def make_prefilter(anchors: Sequence[str], engine: str | None = None) -> Prefilter:

@@ -4,11 +4,14 @@
 
 1. finds every anchor literal of every detector in one pass (``pyahocorasick``),
 2. runs each detector only on its own hits (regexes/decoders over a few hundred characters),
-3. adds exact matches of ``--known-values`` (:class:`~keyroll.scan.known.KnownValues`) and, for
+3. decodes base64 blobs pointed at by encoded anchors or base64 containers (Kubernetes
+   Secret ``data``, ``Basic``) and runs the detectors on the decoded text
+   (:mod:`~keyroll.scan.base64_layer`),
+4. adds exact matches of ``--known-values`` (:class:`~keyroll.scan.known.KnownValues`) and, for
    ``--from-inventory``, candidates whose SHA-256 fingerprint is in the inventory,
-4. resolves overlaps (the most specific detector wins and inherits the others' key name),
-5. drops matches on lines carrying a ``keyroll: allow`` pragma (or after ``keyroll: allow-next-line``),
-6. turns the rest into :class:`~keyroll.scan.findings.Finding` objects with line, column and,
+5. resolves overlaps (the most specific detector wins and inherits the others' key name),
+6. drops matches on lines carrying a ``keyroll: allow`` pragma (or after ``keyroll: allow-next-line``),
+7. turns the rest into :class:`~keyroll.scan.findings.Finding` objects with line, column and,
    for notebooks, the cell.
 
 Memory and time are linear in the text; callers stream big inputs in overlapping chunks
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 
 from keyroll.core.model import Form
 from keyroll.core.secret import Secret, fingerprint_of
+from keyroll.scan.base64_layer import Base64Layer, merge
 from keyroll.scan.detectors import KNOWN_VALUE, Candidate, Detector, Hit, default_detectors
 from keyroll.scan.detectors.filters import line_around
 from keyroll.scan.findings import Certainty, Finding, preview_of
@@ -62,6 +66,7 @@ class TextScanner:
         fingerprints: Iterable[str] = (),
         min_confidence: Certainty = Certainty.LOW,
         engine: str | None = None,
+        decode_base64: bool = True,
     ) -> None:
         self.detectors = tuple(default_detectors() if detectors is None else detectors)
         self.min_confidence = min_confidence
@@ -77,8 +82,21 @@ class TextScanner:
                 if i not in ids:
                     ids.append(i)
             self._requires.append(frozenset(det.requires))
+        self._base64 = (
+            Base64Layer(
+                a
+                for det in self.detectors
+                for a in (det.anchors if det.encoded_anchors is None else det.encoded_anchors)
+            )
+            if decode_base64
+            else None
+        )
+        layer_anchors = self._base64.anchors if self._base64 else frozenset()
+        for a in sorted(layer_anchors):
+            anchors.setdefault(a, [])
         self._anchors = list(anchors)
         self._anchor_detectors = [tuple(anchors[a]) for a in self._anchors]
+        self._layer_anchor = [a in layer_anchors for a in self._anchors]
         self.prefilter = make_prefilter(self._anchors, engine)
 
     @property
@@ -98,7 +116,9 @@ class TextScanner:
         """Every credential candidate in ``text`` after overlap resolution (no pragma filtering).
 
         ``data`` is the input ``text`` was decoded from (its UTF-8 encoding when omitted) and
-        ``raw_hits`` the prefilter's result on it, if already computed.
+        ``raw_hits`` the prefilter's result on it, if already computed. Base64 blobs are
+        decoded and scanned too (see :mod:`keyroll.scan.base64_layer`): their candidates sit
+        on the blob and carry ``form=base64``.
         """
         if not text:
             return []
@@ -107,12 +127,28 @@ class TextScanner:
         if raw_hits is None:
             raw_hits = self.prefilter.find(data)
         hits: list[list[Hit]] = [[] for _ in self.detectors]
+        layer_hits: list[Hit] = []
         seen_anchors: set[str] = set()
         for pos, idx in _char_offsets(raw_hits, data, len(text)):
             anchor = self._anchors[idx]
             seen_anchors.add(anchor)
             for i in self._anchor_detectors[idx]:
                 hits[i].append((pos, anchor))
+            if self._layer_anchor[idx]:
+                layer_hits.append((pos, anchor))
+        found = self._detect(text, hits, seen_anchors)
+        found.extend(self._known_candidates(text))
+        if self._fingerprints:
+            found.extend(self._fingerprint_candidates(text, found))
+        found = _resolve(found)
+        if layer_hits and self._base64 is not None:
+            decoded = self._base64.candidates(
+                text, layer_hits, lambda v: self._decoded_candidates(v, seen_anchors)
+            )
+            found = merge(found, decoded)
+        return found
+
+    def _detect(self, text: str, hits: list[list[Hit]], seen_anchors: set[str]) -> list[Candidate]:
         found: list[Candidate] = []
         for i, det in enumerate(self.detectors):
             if not hits[i]:
@@ -122,7 +158,20 @@ class TextScanner:
             own = [h for h in hits[i] if h[1] in det.anchors]
             if own:
                 found.extend(det.find(text, own))
-        found.extend(self._known_candidates(text))
+        return found
+
+    def _decoded_candidates(self, text: str, outer_anchors: set[str]) -> list[Candidate]:
+        """Detector (and inventory) candidates in a blob's virtual text; ``requires`` literals
+        seen in the outer text count (a decoded ``.env`` need not say "upstash" itself)."""
+        data = text.encode("utf-8", "surrogatepass")
+        hits: list[list[Hit]] = [[] for _ in self.detectors]
+        seen = set(outer_anchors)
+        for pos, idx in _char_offsets(self.prefilter.find(data), data, len(text)):
+            anchor = self._anchors[idx]
+            seen.add(anchor)
+            for i in self._anchor_detectors[idx]:
+                hits[i].append((pos, anchor))
+        found = self._detect(text, hits, seen)
         if self._fingerprints:
             found.extend(self._fingerprint_candidates(text, found))
         return _resolve(found)

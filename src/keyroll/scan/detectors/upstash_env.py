@@ -1,7 +1,8 @@
 """Upstash credentials found by the variable they are assigned to, whatever their format.
 
 ``UPSTASH_REDIS_REST_TOKEN=…``, ``KV_REST_API_READ_ONLY_TOKEN: "…"``, ``QSTASH_NEXT_SIGNING_KEY``,
-``"upstash_vector_rest_token": "…"`` — in ``.env`` files, YAML, JSON, shell exports, CI configs.
+``"upstash_vector_rest_token": "…"``, ``upstash-redis-rest-token:`` (Kubernetes),
+``upstashRedisRestToken: "…"`` (JS config) — in ``.env`` files, YAML, JSON, shell exports, CI configs.
 This catches credentials whose format cannot be verified (ACL-user tokens, passwords, future
 layouts) at medium confidence; a value whose structure verifies is reported by the structural
 detectors instead (they win the overlap and keep this key name).
@@ -52,9 +53,16 @@ DEVELOPER_API_KEY = Rule(
 )
 
 
+_CAMEL = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
 def classify_key(key: str) -> tuple[Rule, CredentialKind] | None:
-    """The rule and kind an Upstash-related variable name implies, or ``None`` (URLs, regions …)."""
-    k = key.upper().replace("-", "_")
+    """The rule and kind an Upstash-related variable name implies, or ``None`` (URLs, regions …).
+
+    ``UPSTASH_REDIS_REST_TOKEN``, ``upstash-redis-rest-token`` (Kubernetes keys) and
+    ``upstashRedisRestToken`` (JS config) read the same.
+    """
+    k = _CAMEL.sub("_", key).upper().replace("-", "_")
     readonly = "READ_ONLY" in k or "READONLY" in k
     if "QSTASH" in k:
         if "SIGNING_KEY" in k:
@@ -107,18 +115,23 @@ class UpstashEnvDetector(AnchoredDetector):
 
     rules = (REDIS_PASSWORD, DEVELOPER_API_KEY)
     anchors = (
-        "UPSTASH_",
-        "upstash_",
-        "Upstash_",
+        "UPSTASH",
+        "upstash",
+        "Upstash",
         "KV_REST_API_",
         "kv_rest_api_",
-        "QSTASH_",
-        "qstash_",
-        "QStash_",
+        "kv-rest-api-",
+        "KV-REST-API-",
+        "kvRestApi",
+        "KvRestApi",
+        "QSTASH",
+        "qstash",
+        "QStash",
+        "Qstash",
     )
     priority = 60
     pattern = re.compile(
-        r"(?P<key>[A-Za-z0-9_]{1,128})"
+        r"(?P<key>[A-Za-z0-9_\-]{1,128})"
         r"[\"'`\]]?[ \t]*(?::=|=>|=|:)[ \t]*(?:[A-Za-z]?[\"'`])?"
         r"(?P<value>[A-Za-z0-9_\-+/=.~%!@#$^&*]{12,600})"
     )
@@ -126,7 +139,10 @@ class UpstashEnvDetector(AnchoredDetector):
     def at(self, text: str, pos: int, anchor: str) -> Iterator[Candidate]:
         start = key_start(text, pos)
         while start < pos and not (text[start].isalnum() or text[start] == "_"):
-            start += 1  # key_start also walks over "." and "-"
+            start += 1  # key_start also walks over "." and "-" (not at the start of a key)
+        dot = text.rfind(".", start, pos)
+        if dot >= 0:
+            start = dot + 1  # a dotted path (``env.UPSTASH_…``): its last part is the key
         m = self.pattern.match(text, start)
         if not m or m.end("key") < pos + len(anchor):
             return

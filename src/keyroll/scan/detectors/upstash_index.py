@@ -63,6 +63,9 @@ class UpstashIndexTokenDetector(AnchoredDetector):
 
     rules = (VECTOR_TOKEN, SEARCH_TOKEN, INDEX_TOKEN)
     anchors = ("ACQg", *index_header_anchors())
+    encoded_anchors = ("ACQg", *sorted({a[:4] for a in index_header_anchors()}))
+    """112 four-character header prefixes instead of 896 five-character headers: ~280 encoded
+    patterns instead of ~1,460 (each hit only costs a decode attempt)"""
     priority = 100
 
     def at(self, text: str, pos: int, anchor: str) -> Iterator[Candidate]:

@@ -139,6 +139,9 @@ def test_classify_value_qstash_shapes() -> None:
         (Product.REDIS, K.ACL_PASSWORD, "worker", Strategy.REDIS_ACL_PASSWORD),
         (Product.REDIS, K.ACL_REST_TOKEN, "worker", Strategy.REDIS_ACL_PASSWORD),
         (Product.REDIS, K.REST_TOKEN, "worker", Strategy.REDIS_ACL_PASSWORD),
+        (Product.REDIS, K.ACL_REST_TOKEN, "default_ro", Strategy.REDIS_ACL),
+        (Product.REDIS, K.REST_TOKEN, "keyroll-a", Strategy.REDIS_ACL),
+        (Product.REDIS, K.ACL_PASSWORD, "", Strategy.REDIS_ACL),
         (Product.QSTASH, K.QSTASH_TOKEN, "", Strategy.QSTASH_TOKEN),
         (Product.QSTASH, K.SIGNING_KEY_CURRENT, "", Strategy.QSTASH_SIGNING),
         (Product.QSTASH, K.SIGNING_KEY_NEXT, "", Strategy.QSTASH_SIGNING),
@@ -164,3 +167,19 @@ def test_strategy_table(product: Product, kind: CredentialKind, acl_user: str, s
 )
 def test_normalize_endpoint(url: str, expected: str) -> None:
     assert normalize_endpoint(url) == expected
+
+
+@pytest.mark.parametrize("product", list(Product))
+def test_the_planner_accepts_every_built_in_choice(product: Product) -> None:
+    """The inventory's classification and the planner's checks read one table: whatever the
+    inventory picks, the planner can run."""
+    from keyroll.rotate.groups import check_strategy, default_strategy
+
+    for kind in K:
+        for user in ("", "default", "default_ro", "keyroll-a", "keyroll-ro-b", "worker"):
+            cred = Credential(
+                fingerprint=fingerprint_of("x"), product=product, kind=kind, acl_user=user, resource_id="r1"
+            )
+            chosen = strategy_for(cred)
+            assert chosen is default_strategy(cred), (kind, user)
+            assert check_strategy(cred, chosen) is None, (kind, user, chosen)

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from keyroll.core.model import CredentialKind, Product, Strategy
 from keyroll.core.secret import Secret
+from keyroll.core.strategy import builtin_strategy
 
 __all__ = [
     "KeyClass",
@@ -270,27 +271,7 @@ class _Classified(Protocol):
     def acl_user(self) -> str: ...
 
 
-_DEFAULT_USERS = frozenset({"", "default", "default_ro"})
-
-
 def strategy_for(credential: _Classified) -> Strategy:
-    """The rotation strategy for a credential (DESIGN.md, "Strategies per credential").
-
-    Redis default-user secrets (REST token, read-only token, password, URL with password) →
-    ACL overlap; custom ACL users → add/remove a password; QStash token → cutover; signing
-    keys → double roll; Vector/Search index tokens → cutover; anything else → manual.
-    """
-    product, kind = credential.product, credential.kind
-    if product is Product.REDIS:
-        if kind in (K.ACL_PASSWORD, K.ACL_REST_TOKEN) or credential.acl_user not in _DEFAULT_USERS:
-            return Strategy.REDIS_ACL_PASSWORD
-        if kind in (K.REST_TOKEN, K.READONLY_REST_TOKEN, K.PASSWORD, K.URL_WITH_PASSWORD):
-            return Strategy.REDIS_ACL
-    elif product is Product.QSTASH:
-        if kind is K.QSTASH_TOKEN:
-            return Strategy.QSTASH_TOKEN
-        if kind in (K.SIGNING_KEY_CURRENT, K.SIGNING_KEY_NEXT):
-            return Strategy.QSTASH_SIGNING
-    elif product in (Product.VECTOR, Product.SEARCH) and kind in (K.INDEX_TOKEN, K.INDEX_READONLY_TOKEN):
-        return Strategy.INDEX_RESET
-    return Strategy.MANUAL
+    """The rotation strategy for a credential: :func:`keyroll.core.strategy.builtin_strategy`
+    (the same table the planner uses for credentials the inventory did not classify)."""
+    return builtin_strategy(credential.product, credential.kind, credential.acl_user)

@@ -27,6 +27,7 @@ from keyroll.core.model import (
     Strategy,
 )
 from keyroll.core.secret import Fingerprint
+from keyroll.core.strategy import REDIS_KINDS, builtin_strategy, is_keyroll_user
 
 __all__ = [
     "UPSTASH_PRODUCTS",
@@ -43,8 +44,6 @@ __all__ = [
 
 UPSTASH_PRODUCTS = frozenset({Product.REDIS, Product.QSTASH, Product.VECTOR, Product.SEARCH})
 
-KEYROLL_USERS = ("keyroll-a", "keyroll-b")
-"""The two alternating ACL users of the ``redis_acl`` strategy."""
 
 _URL_KEY = re.compile(r"(^|_)(URL|URI|DSN)($|_)", re.IGNORECASE)
 
@@ -72,48 +71,12 @@ def credential_role(cred: Credential) -> str:
     return ROLE_OF_KIND.get(cred.kind, "value")
 
 
-def is_keyroll_user(user: str) -> bool:
-    """True for ``keyroll-a`` / ``keyroll-b`` (and their read-only twins)."""
-    return user in KEYROLL_USERS or user in ("keyroll-ro-a", "keyroll-ro-b")
-
-
 def default_strategy(cred: Credential) -> Strategy:
     """DESIGN.md's strategy table, for credentials the inventory did not classify."""
-    if cred.product is Product.REDIS:
-        user = cred.acl_user
-        if (
-            cred.kind in (CredentialKind.ACL_PASSWORD, CredentialKind.ACL_REST_TOKEN)
-            and user
-            and user != "default"
-            and not is_keyroll_user(user)
-        ):
-            return Strategy.REDIS_ACL_PASSWORD
-        if user and user not in ("default", "default_ro") and not is_keyroll_user(user):
-            return Strategy.REDIS_ACL_PASSWORD
-        return Strategy.REDIS_ACL
-    if cred.product is Product.QSTASH:
-        if cred.kind in (CredentialKind.SIGNING_KEY_CURRENT, CredentialKind.SIGNING_KEY_NEXT):
-            return Strategy.QSTASH_SIGNING
-        if cred.kind is CredentialKind.QSTASH_TOKEN:
-            return Strategy.QSTASH_TOKEN
-    if cred.product in (Product.VECTOR, Product.SEARCH) and cred.kind in (
-        CredentialKind.INDEX_TOKEN,
-        CredentialKind.INDEX_READONLY_TOKEN,
-    ):
-        return Strategy.INDEX_RESET
-    return Strategy.MANUAL
+    return builtin_strategy(cred.product, cred.kind, cred.acl_user)
 
 
-_REDIS_KINDS = frozenset(
-    {
-        CredentialKind.REST_TOKEN,
-        CredentialKind.READONLY_REST_TOKEN,
-        CredentialKind.PASSWORD,
-        CredentialKind.URL_WITH_PASSWORD,
-        CredentialKind.ACL_PASSWORD,
-        CredentialKind.ACL_REST_TOKEN,
-    }
-)
+_REDIS_KINDS = REDIS_KINDS
 
 
 def check_strategy(cred: Credential, strategy: Strategy) -> str | None:

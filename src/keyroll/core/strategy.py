@@ -1,0 +1,59 @@
+"""The built-in strategy table (DESIGN.md, "Strategies per credential"): one place that both the
+inventory's classification and the planner read, so they never disagree.
+
+* Redis default-user secrets (REST token, read-only token, password, URL with password — also
+  when they belong to ``default_ro`` or to keyroll's own alternating users) → ``redis_acl``;
+* secrets of a custom ACL user → ``redis_acl_password``;
+* the QStash token → ``qstash_token``; signing keys → ``qstash_signing``;
+* Vector/Search index tokens → ``index_reset``; anything else → ``manual``.
+"""
+
+from __future__ import annotations
+
+from keyroll.core.model import CredentialKind, Product, Strategy
+
+__all__ = ["KEYROLL_USERS", "REDIS_KINDS", "builtin_strategy", "is_custom_acl_user", "is_keyroll_user"]
+
+KEYROLL_USERS = ("keyroll-a", "keyroll-b")
+"""The two alternating ACL users of the ``redis_acl`` strategy."""
+
+REDIS_KINDS = frozenset(
+    {
+        CredentialKind.REST_TOKEN,
+        CredentialKind.READONLY_REST_TOKEN,
+        CredentialKind.PASSWORD,
+        CredentialKind.URL_WITH_PASSWORD,
+        CredentialKind.ACL_PASSWORD,
+        CredentialKind.ACL_REST_TOKEN,
+    }
+)
+"""Redis credential kinds the Redis strategies rotate."""
+
+
+def is_keyroll_user(user: str) -> bool:
+    """True for ``keyroll-a`` / ``keyroll-b`` (and their read-only twins)."""
+    return user in KEYROLL_USERS or user in ("keyroll-ro-a", "keyroll-ro-b")
+
+
+def is_custom_acl_user(user: str) -> bool:
+    """A user of the team's own (not ``default``/``default_ro``, not keyroll's, not unknown)."""
+    return bool(user) and user not in ("default", "default_ro") and not is_keyroll_user(user)
+
+
+def builtin_strategy(product: Product, kind: CredentialKind, acl_user: str = "") -> Strategy:
+    """The strategy keyroll picks for a credential unless told otherwise."""
+    if product is Product.REDIS:
+        if kind not in REDIS_KINDS:
+            return Strategy.MANUAL
+        return Strategy.REDIS_ACL_PASSWORD if is_custom_acl_user(acl_user) else Strategy.REDIS_ACL
+    if product is Product.QSTASH:
+        if kind in (CredentialKind.SIGNING_KEY_CURRENT, CredentialKind.SIGNING_KEY_NEXT):
+            return Strategy.QSTASH_SIGNING
+        if kind is CredentialKind.QSTASH_TOKEN:
+            return Strategy.QSTASH_TOKEN
+    if product in (Product.VECTOR, Product.SEARCH) and kind in (
+        CredentialKind.INDEX_TOKEN,
+        CredentialKind.INDEX_READONLY_TOKEN,
+    ):
+        return Strategy.INDEX_RESET
+    return Strategy.MANUAL

@@ -131,13 +131,6 @@ def copy_real_code(dest: Path, cap_bytes: int) -> int:
     return total
 
 
-def _opaque() -> str:
-    while True:
-        value = secrets.token_urlsafe(30)
-        if sum(c.isdigit() for c in value) >= 4 and value[0].isalpha():
-            return value
-
-
 def credentials() -> list[tuple[str, str, str, bool]]:
     """``(kind, env key, value, upstash)`` — one of every kind we plant."""
     host, port = synthetic.upstash_host()
@@ -163,7 +156,7 @@ def credentials() -> list[tuple[str, str, str, bool]]:
         ("qstash", "QSTASH_TOKEN", synthetic.qstash_token().reveal(), True),
         ("signing-current", "QSTASH_CURRENT_SIGNING_KEY", synthetic.qstash_signing_key().reveal(), True),
         ("signing-next", "QSTASH_NEXT_SIGNING_KEY", synthetic.qstash_signing_key().reveal(), True),
-        ("acl-token", "UPSTASH_REDIS_REST_TOKEN", _opaque(), True),
+        ("acl-token", "UPSTASH_REDIS_REST_TOKEN", synthetic.opaque_token().reveal(), True),
         ("redis-url-hexpw", "REDIS_URL", f"rediss://default:{secrets.token_hex(16)}@{host}:{port}", True),
         ("vercel", "VERCEL_TOKEN", synthetic.vercel_token().reveal(), False),
         ("vercel-legacy", "VERCEL_TOKEN", synthetic.vercel_legacy_token().reveal(), False),

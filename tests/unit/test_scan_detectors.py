@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import base64
 import json
-import secrets
 
 import pytest
 
@@ -41,15 +40,7 @@ VCK = synthetic.vercel_token("vck").reveal()
 LEGACY = synthetic.vercel_legacy_token().reveal()
 
 
-def _opaque() -> str:
-    """A random token of no known layout (like an ACL-user token)."""
-    while True:
-        value = secrets.token_urlsafe(30)
-        if sum(c.isdigit() for c in value) >= 4 and value[0].isalpha():
-            return value
-
-
-OPAQUE = _opaque()
+OPAQUE = synthetic.opaque_token().reveal()
 
 
 def _tamper(token: str) -> bytes:

@@ -20,6 +20,7 @@ from keyroll.scan.detectors.vercel import checksum
 
 __all__ = [
     "index_token",
+    "opaque_token",
     "qstash_signing_key",
     "qstash_token",
     "redis_token",
@@ -101,6 +102,16 @@ def qstash_signing_key() -> Secret:
             and any(c.islower() for c in body)
         ):
             return Secret("sig_" + body)
+
+
+def opaque_token() -> Secret:
+    """A random token of no known layout, like an ACL-user token from ``ACL GENTOKEN``: only its
+    context (key name, SDK call, Upstash host) can tell what it is. It starts with a letter and
+    holds at least four digits, so it reads as random to every filter."""
+    while True:
+        value = secrets.token_urlsafe(30)
+        if sum(c.isdigit() for c in value) >= 4 and value[0].isalpha():
+            return Secret(value)
 
 
 def vercel_token(prefix: str = "vcp") -> Secret:

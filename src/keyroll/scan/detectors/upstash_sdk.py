@@ -8,8 +8,9 @@
   out. A ``password`` argument counts when the call names an Upstash host
   (``redis.Redis(host="….upstash.io", password="…")``, ioredis' ``new Redis({ host, password })``).
 * Requests to an Upstash host: ``Authorization: Bearer …``, ``?_token=…``, ``Basic user:key``
-  (what a ``Basic`` header decodes to; the base64 layer decodes it) and ``curl -u user:key`` —
-  the Developer API key when the host is ``api.upstash.com`` — and ``redis-cli -a <password>``
+  (what a ``Basic`` header decodes to; the base64 layer decodes it), ``curl -u user:key``,
+  ``requests.get(url, auth=("EMAIL", "KEY"))`` and Go's ``SetBasicAuth`` — the Developer API
+  key when the host is ``api.upstash.com`` — and ``redis-cli -a <password>``
   / ``--pass``. The host must be on the same command (backslash-continued lines count) or on the
   request line of an HTTP file (``GET https://….upstash.io/…`` above the headers).
 
@@ -44,6 +45,9 @@ _QUERY = re.compile(r"[?&]_token=(?P<value>[A-Za-z0-9_\-+/=.~%]{12,600})")
 _USERPASS = re.compile(
     r"(?:Basic|basic|-u|--user)[ \t=]+[\"']?(?P<user>[^\s:\"'/]{1,128}):(?P<value>[^\s\"'`@]{12,600})"
 )
+_AUTH_PAIR = re.compile(
+    r"(?:auth\s*=\s*\(|SetBasicAuth\()\s*[\"'][^\"'\n]{1,128}[\"']\s*,\s*[\"'](?P<value>[^\"'`\s]{12,600})[\"']"
+)
 _PASS_OPT = re.compile(r"(?:-a|--pass)[ \t=]+[\"']?(?P<value>[^\s\"'`]{12,600})")
 _CONSTRUCTORS: dict[str, Rule] = {
     "Redis(": REDIS_REST_TOKEN,
@@ -57,6 +61,7 @@ _CONSTRUCTORS: dict[str, Rule] = {
 _REDIS_CALLS = ("Redis(", "createClient(")
 _HOSTS = re.compile(r"[A-Za-z0-9][A-Za-z0-9.\-]{0,253}\.(?:upstash\.io|kv\.vercel-storage\.com)\b")
 _REQUEST_ANCHORS = ("Bearer ", "_token=", "Basic ", "basic ", "-u ", "--user ", "--user=", "-a ", "--pass ")
+_AUTH_ANCHORS = ("auth=(", "auth = (", "SetBasicAuth(")
 _PARENS = re.compile(r"[()]")
 _HTTP_REQUEST = re.compile(r"^\s*(?:GET|POST|PUT|PATCH|DELETE|HEAD)\s+\S+", re.MULTILINE)
 _KIND = {
@@ -114,7 +119,7 @@ class UpstashUsageDetector(AnchoredDetector):
     """Literal tokens given to Upstash SDK constructors or sent to Upstash hosts."""
 
     rules = ()
-    anchors = (*_CONSTRUCTORS, *_REQUEST_ANCHORS)
+    anchors = (*_CONSTRUCTORS, *_REQUEST_ANCHORS, *_AUTH_ANCHORS)
     requires = ("upstash", "Upstash", "UPSTASH", "@vercel/kv")
     priority = 55
 
@@ -124,6 +129,9 @@ class UpstashUsageDetector(AnchoredDetector):
             return
         if pos > 0 and anchor[0] == "-" and not text[pos - 1].isspace():
             return  # ``x-a ``, ``--user`` inside a word
+        if anchor in _AUTH_ANCHORS:
+            yield from self._auth_pair(text, pos)
+            return
         command = _command_around(text, pos)
         rule = _host_rule(command)
         if rule is None:
@@ -145,6 +153,25 @@ class UpstashUsageDetector(AnchoredDetector):
         cand = self._candidate(text, m, rule, kind, "sent to an Upstash host") if m else None
         if cand:
             yield cand
+
+    def _auth_pair(self, text: str, pos: int) -> Iterator[Candidate]:
+        """``requests.get(url, auth=("EMAIL", "KEY"))`` / Go's ``req.SetBasicAuth("EMAIL", "KEY")``
+        with the Developer API's host in the call or up to five lines above (Go builds the
+        request first)."""
+        m = _AUTH_PAIR.match(text, pos)
+        if not m:
+            return
+        lo = pos
+        for _ in range(6):
+            lo = text.rfind("\n", 0, max(0, lo - 1)) + 1
+            if lo == 0 or pos - lo > 2048:
+                break
+        hi = text.find("\n", m.end())
+        rule = _host_rule(text[lo : len(text) if hi < 0 else hi])
+        if rule is DEVELOPER_API_KEY:
+            cand = self._candidate(text, m, rule, rule.kind, "Basic auth to the Upstash Developer API")
+            if cand:
+                yield cand
 
     def _constructor(self, text: str, pos: int, anchor: str) -> Iterator[Candidate]:
         rule = _CONSTRUCTORS[anchor]

@@ -327,7 +327,13 @@ def test_a_signing_roll_never_leaves_an_env_that_rejects_qstash(tmp_path: Path) 
     """Deterministic form of the flaky default case: during each roll of the signing keys,
     every intermediate project env must still hold the key QStash signs with (in CURRENT or
     NEXT). Otherwise a deployment created in that moment — by another group's redeploy, or a
-    git push — rejects every QStash delivery until the roll's own redeploy replaces it."""
+    git push — rejects every QStash delivery until the roll's own redeploy replaces it.
+
+    The check runs after every single var change (Vercel does not document a batch write as
+    atomic). With CURRENT answered in ``failed[]`` the bad env lasts a whole retry round-trip
+    even in the sandbox, which applies a batch under one lock: in the flaky runs a preview
+    deployment of ``api`` created by the redis_acl group's redeploy in that gap got
+    CURRENT = roll-1 current, NEXT = roll-2 next, and failed QStash deliveries for ~1 s."""
 
     def signing_only(cp: CredentialPlan) -> bool:
         return native(cp) and cp.strategy is Strategy.QSTASH_SIGNING

@@ -19,8 +19,9 @@ from redis.backoff import NoBackoff
 from redis.exceptions import NoPermissionError
 from redis.retry import Retry
 
+import keyroll.sandbox.upstash as upstash_pkg
 from keyroll.sandbox.server import Sandbox
-from keyroll.sandbox.upstash import ports
+from keyroll.sandbox.upstash import ports, redis_server
 from keyroll.sandbox.upstash.redis_server import LAUNCH_ATTEMPTS, SandboxError
 from keyroll.sandbox.upstash.state import UpstashState
 from tests.sandbox_helpers import register_template_secrets
@@ -157,3 +158,32 @@ def test_no_free_port_fails_naming_the_database_and_leaves_no_server(
     assert f"127.0.0.1:{taken}" in message and err.value.hint
     assert len(calls) == LAUNCH_ATTEMPTS + 1  # cache's tries + kv's one port
     assert set(_redis_children()) <= before
+
+
+def test_an_install_failing_after_the_servers_started_stops_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The redis-servers start while Upstash is installed; a later installer that fails must
+    not leave them running (nor their ports held)."""
+    import keyroll.sandbox.vercel as vercel
+
+    started: list[int] = []
+    real_launch = redis_server.launch
+
+    def launch(servers: Any, **kw: Any) -> None:
+        real_launch(servers, **kw)
+        started.extend(s.port for s in servers)
+
+    def broken_install(world: Any, fleet: Any) -> None:
+        raise ValueError("fleet: vercel broke")
+
+    monkeypatch.setattr(upstash_pkg, "launch", launch)
+    monkeypatch.setattr(vercel, "install", broken_install)
+    before = set(_redis_children())
+    with pytest.raises(ValueError, match="vercel broke"):
+        Sandbox(tmp_path, fleet=FLEET, services=["upstash", "vercel"]).install()
+    assert len(started) == 2
+    assert set(_redis_children()) <= before
+    for port in started:  # the reservations are gone: a plain bind (no SO_REUSEADDR) gets the port
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", port))

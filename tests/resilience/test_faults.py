@@ -317,12 +317,6 @@ def _watch_signing_env(sb: Sandbox) -> tuple[list[str], list[str]]:
     return checked, violations
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="keyroll bug (src/keyroll/rotate/distribute.py _write_project): a signing roll writes "
-    "CURRENT and NEXT in one batch and retries failed[] items afterwards, so a failed CURRENT "
-    "leaves NEXT new and CURRENT old — an env no deployment can verify QStash signatures with",
-)
 def test_a_signing_roll_never_leaves_an_env_that_rejects_qstash(tmp_path: Path) -> None:
     """Deterministic form of the flaky default case: during each roll of the signing keys,
     every intermediate project env must still hold the key QStash signs with (in CURRENT or

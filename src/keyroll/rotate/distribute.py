@@ -1,6 +1,8 @@
 """Writing values where the copies live: Vercel project vars, team shared vars, GitHub Actions
 secrets and (with ``--rewrite-files``) local files.
 
+* Copies are written in waves: a signing roll's ``signing_current`` copies (retries included)
+  before the rest, so no intermediate env lacks the key QStash signs with.
 * Vercel project vars are updated in place — an array upsert per project when every item's
   type and scope are known (one request), else ``PATCH`` per var — keeping type (sensitive stays
   sensitive), targets, git branch, custom environments, comment and integration link. Never
@@ -141,7 +143,37 @@ async def _current_value(rt: Runtime, spec: Mapping[str, Any]) -> Secret | None:
         return None
 
 
+_FIRST_ROLES = ("signing_current",)
+"""Roles written (retries included) before the others. A signing roll moves the old NEXT key
+into CURRENT and a new key into NEXT; with CURRENT written first, every intermediate env holds
+the key QStash signs with, so a deployment built in between still verifies deliveries."""
+
+
+def _waves(specs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    first = [s for s in specs if s.get("role") in _FIRST_ROLES]
+    rest = [s for s in specs if s.get("role") not in _FIRST_ROLES]
+    return [w for w in (first, rest) if w]
+
+
 async def _write_project(
+    rt: Runtime,
+    project_id: str,
+    specs: list[dict[str, Any]],
+    values: Mapping[str, Secret],
+    endpoint: Mapping[str, Any],
+    gid: str = "",
+) -> dict[str, Any]:
+    """Write a project's copies, in waves (:data:`_FIRST_ROLES` first)."""
+    out: dict[str, Any] = {"written": [], "batched": 0, "retried": 0, "calls": 0}
+    for wave in _waves(specs):
+        part = await _write_project_wave(rt, project_id, wave, values, endpoint, gid)
+        out["written"] += part["written"]
+        for k in ("batched", "retried", "calls"):
+            out[k] += part[k]
+    return out
+
+
+async def _write_project_wave(
     rt: Runtime,
     project_id: str,
     specs: list[dict[str, Any]],
@@ -224,6 +256,20 @@ async def _write_project(
 
 
 async def _write_shared(
+    rt: Runtime,
+    specs: list[dict[str, Any]],
+    values: Mapping[str, Secret],
+    endpoint: Mapping[str, Any],
+    gid: str = "",
+) -> dict[str, Any]:
+    """Write team shared vars, in waves (:data:`_FIRST_ROLES` first)."""
+    written: list[dict[str, Any]] = []
+    for wave in _waves(specs):
+        written += (await _write_shared_wave(rt, wave, values, endpoint, gid))["written"]
+    return {"written": written}
+
+
+async def _write_shared_wave(
     rt: Runtime,
     specs: list[dict[str, Any]],
     values: Mapping[str, Secret],

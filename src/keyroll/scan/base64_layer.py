@@ -35,6 +35,7 @@ import dataclasses
 import functools
 import re
 from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 
 from keyroll.core.model import Form
@@ -171,16 +172,20 @@ def _line_bounds(text: str, pos: int) -> tuple[int, int]:
     return lo, len(text) if hi < 0 else hi
 
 
-def _run_at(text: str, pos: int) -> tuple[int, int] | None:
-    """The base64 run holding ``pos``, or ``None`` when it is longer than :data:`MAX_ENCODED`."""
-    lo = max(0, pos - MAX_ENCODED)
-    back = _RUN_BACK.match(text[lo:pos][::-1])
-    start = pos - (back.end() if back else 0)
+def _run_at(text: str, pos: int) -> tuple[int, int, bool]:
+    """``(start, end, whole)``: the base64 run holding ``pos``. ``whole`` is False when the run is
+    longer than :data:`MAX_ENCODED` (then ``[start, end)`` is the part looked at: a caller skips
+    its other hits instead of walking the same megabytes again)."""
+    start = pos
+    for window in (256, 16384, MAX_ENCODED):  # most runs are short: look back a little first
+        lo = max(0, pos - window)
+        back = _RUN_BACK.match(text[lo:pos][::-1])
+        start = pos - (back.end() if back else 0)
+        if start > lo or lo == 0:
+            break
     m = _RUN_FWD.match(text, pos, min(len(text), pos + MAX_ENCODED))
     end = m.end() if m else pos
-    if (start == lo and lo > 0) or end - start >= MAX_ENCODED:
-        return None
-    return start, end
+    return start, end, end - start < MAX_ENCODED and (start > pos - MAX_ENCODED or start == 0)
 
 
 def _full_line(text: str, start: int, end: int) -> bool:
@@ -189,11 +194,12 @@ def _full_line(text: str, start: int, end: int) -> bool:
     return not text[lo:start].strip() and text[end:hi] in ("", "\r")
 
 
-def _wrapped(text: str, start: int, end: int) -> list[tuple[int, int]]:
+def _wrapped(text: str, start: int, end: int, seen: AbstractSet[int] = frozenset()) -> list[tuple[int, int]]:
     """The pieces of a blob wrapped over lines (``base64`` without ``-w0``), else ``[(start, end)]``.
 
     Every line but the last has the same length (at least :data:`WRAP_MIN`, a multiple of 4)
-    and only the last may be shorter or padded.
+    and only the last may be shorter or padded. Lines whose start is in ``seen`` (an earlier
+    block) end the walk backwards, so a long file of base64 lines is walked once.
     """
     if not _full_line(text, start, end):
         return [(start, end)]
@@ -214,7 +220,7 @@ def _wrapped(text: str, start: int, end: int) -> list[tuple[int, int]]:
     lo = _line_bounds(text, start)[0]
     while lo > 0 and total < MAX_ENCODED:
         prev = line_run(text.rfind("\n", 0, lo - 1) + 1)
-        if prev is None or prev[1] - prev[0] < WRAP_MIN or text[prev[1] - 1] == "=":
+        if prev is None or prev[0] in seen or prev[1] - prev[0] < WRAP_MIN or text[prev[1] - 1] == "=":
             break
         if not before and end - start > prev[1] - prev[0]:
             break  # this line is longer than the one before: not the same block
@@ -265,10 +271,11 @@ class Base64Layer:
     # -- blobs ------------------------------------------------------------------------------
 
     def blobs(self, text: str, hits: Sequence[Hit]) -> list[Blob]:
-        """The decodable blobs pointed at by ``hits`` (``(position, anchor)``), by position."""
+        """The decodable blobs pointed at by ``hits`` (``(position, anchor)``, sorted), by position."""
         found: dict[int, Blob] = {}
         tried: set[int] = set()
         docs: set[int] = set()
+        spans: list[tuple[int, int]] = [(-1, -1)]  # runs looked at (hits come sorted by position)
         for pos, anchor in hits:
             if anchor in _BASIC:
                 m = _BASIC_BLOB.match(text, pos)
@@ -276,18 +283,22 @@ class Base64Layer:
                     self._add_certain(text, m.end(), "basic auth", found, tried, need=":")
             elif anchor in _K8S_KIND:
                 self._kubernetes(text, pos, anchor, found, tried, docs)
-            if anchor in self.encoded:
-                self._inline(text, pos, found, tried)
+            if anchor in self.encoded and not spans[-1][0] <= pos < spans[-1][1]:
+                self._inline(text, pos, found, tried, spans)
         return [found[k] for k in sorted(found)]
 
-    def _inline(self, text: str, pos: int, found: dict[int, Blob], tried: set[int]) -> None:
-        run = _run_at(text, pos)
-        if run is None or run[0] in tried:
+    def _inline(
+        self, text: str, pos: int, found: dict[int, Blob], tried: set[int], spans: list[tuple[int, int]]
+    ) -> None:
+        start, end, whole = _run_at(text, pos)
+        spans.append((start, end))
+        if not whole or start in tried:
             return
+        run = (start, end)
         if _full_line(text, *run) and not _looks_text(text[run[0] : min(run[1], run[0] + PEEK)]):
             tried.add(run[0])
             return  # a line of binary base64 (a PEM body, a hash list): no need to join its block
-        pieces = _wrapped(text, *run)
+        pieces = _wrapped(text, *run, seen=tried)
         tried.update(a for a, _ in pieces)  # other hits in the same block: nothing more to do
         start = pieces[0][0]
         encoded = "".join(text[a:b] for a, b in pieces)
@@ -308,14 +319,14 @@ class Base64Layer:
     ) -> None:
         if start >= len(text) or text[start] not in _B64:
             return
-        run = _run_at(text, start)
-        if run is None or run[0] != start:
+        run_start, run_end, whole = _run_at(text, start)
+        if not whole or run_start != start:
             return
-        decoded = decode_printable(text[run[0] : run[1]])
+        decoded = decode_printable(text[start:run_end])
         if decoded is None or (need and need not in decoded):
             return
         tried.add(start)
-        found[start] = Blob(start, run[1], decoded, origin, True)
+        found[start] = Blob(start, run_end, decoded, origin, True)
 
     def _kubernetes(
         self, text: str, pos: int, anchor: str, found: dict[int, Blob], tried: set[int], docs: set[int]

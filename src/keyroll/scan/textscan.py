@@ -126,34 +126,36 @@ class TextScanner:
             data = text.encode("utf-8", "surrogatepass")
         if raw_hits is None:
             raw_hits = self.prefilter.find(data)
-        hits: list[list[Hit]] = [[] for _ in self.detectors]
         layer_hits: list[Hit] = []
-        seen_anchors: set[str] = set()
-        for pos, idx in _char_offsets(raw_hits, data, len(text)):
-            anchor = self._anchors[idx]
-            seen_anchors.add(anchor)
-            for i in self._anchor_detectors[idx]:
-                hits[i].append((pos, anchor))
-            if self._layer_anchor[idx]:
-                layer_hits.append((pos, anchor))
-        found = self._detect(text, hits, seen_anchors)
+        seen: set[str] = set()
+        found = self._detect(text, _char_offsets(raw_hits, data, len(text)), seen, layer_hits)
         found.extend(self._known_candidates(text))
         if self._fingerprints:
             found.extend(self._fingerprint_candidates(text, found))
         found = _resolve(found)
         if layer_hits and self._base64 is not None:
-            decoded = self._base64.candidates(
-                text, layer_hits, lambda v: self._decoded_candidates(v, seen_anchors)
-            )
+            decoded = self._base64.candidates(text, layer_hits, lambda v: self._decoded_candidates(v, seen))
             found = merge(found, decoded)
         return found
 
-    def _detect(self, text: str, hits: list[list[Hit]], seen_anchors: set[str]) -> list[Candidate]:
+    def _detect(
+        self, text: str, offsets: Iterable[tuple[int, int]], seen: set[str], layer_hits: list[Hit] | None
+    ) -> list[Candidate]:
+        """Run each detector on its own hits. ``seen`` collects the anchors found (and may
+        already hold some); base64-layer hits go to ``layer_hits`` when it is given."""
+        hits: list[list[Hit]] = [[] for _ in self.detectors]
+        for pos, idx in offsets:
+            anchor = self._anchors[idx]
+            seen.add(anchor)
+            for i in self._anchor_detectors[idx]:
+                hits[i].append((pos, anchor))
+            if layer_hits is not None and self._layer_anchor[idx]:
+                layer_hits.append((pos, anchor))
         found: list[Candidate] = []
         for i, det in enumerate(self.detectors):
             if not hits[i]:
                 continue
-            if self._requires[i] and not (self._requires[i] & seen_anchors):
+            if self._requires[i] and not (self._requires[i] & seen):
                 continue
             own = [h for h in hits[i] if h[1] in det.anchors]
             if own:
@@ -164,14 +166,8 @@ class TextScanner:
         """Detector (and inventory) candidates in a blob's virtual text; ``requires`` literals
         seen in the outer text count (a decoded ``.env`` need not say "upstash" itself)."""
         data = text.encode("utf-8", "surrogatepass")
-        hits: list[list[Hit]] = [[] for _ in self.detectors]
-        seen = set(outer_anchors)
-        for pos, idx in _char_offsets(self.prefilter.find(data), data, len(text)):
-            anchor = self._anchors[idx]
-            seen.add(anchor)
-            for i in self._anchor_detectors[idx]:
-                hits[i].append((pos, anchor))
-        found = self._detect(text, hits, seen)
+        offsets = _char_offsets(self.prefilter.find(data), data, len(text))
+        found = self._detect(text, offsets, set(outer_anchors), None)
         if self._fingerprints:
             found.extend(self._fingerprint_candidates(text, found))
         return _resolve(found)

@@ -298,3 +298,13 @@ def test_fallback_prefilter_and_chunked_streams_find_blobs_too() -> None:
     res = scan_stream(io.BytesIO(data), "big.yaml", TextScanner(), chunk_bytes=64 * 1024)
     (g,) = res.findings
     assert (g.line, g.column) == (12000 + where(text, b64(RW))[0], where(text, b64(RW))[1])
+
+
+def test_text_report_marks_the_base64_form(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "secret.yaml"
+    path.write_text(secret_manifest({"UPSTASH_REDIS_REST_TOKEN": OPAQUE}))
+    assert run(["scan", str(path)]) == 1
+    out = capsys.readouterr().out
+    line, column = where(path.read_text(), b64(OPAQUE))
+    assert f"secret.yaml:{line}:{column}" in out and "form=base64" in out and "medium" in out
+    assert OPAQUE not in out and b64(OPAQUE) not in out

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from keyroll import __version__
+from keyroll.core.model import Form
 from keyroll.core.serde import to_jsonable
 from keyroll.scan.findings import Finding, ScanSummary
 from keyroll.scan.sarif import to_sarif
@@ -44,6 +45,8 @@ def describe(f: Finding) -> str:
     extra = []
     if f.key:
         extra.append(f"key={f.key}")
+    if f.form in (Form.BASE64, Form.URL_ENCODED):
+        extra.append(f"form={f.form.value}")  # the file holds an encoding of the credential
     if f.cell is not None:
         extra.append(f"cell={f.cell}")
     if f.commit:

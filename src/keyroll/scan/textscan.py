@@ -83,13 +83,7 @@ class TextScanner:
                     ids.append(i)
             self._requires.append(frozenset(det.requires))
         self._base64 = (
-            Base64Layer(
-                a
-                for det in self.detectors
-                for a in (det.anchors if det.encoded_anchors is None else det.encoded_anchors)
-            )
-            if decode_base64
-            else None
+            Base64Layer(a for det in self.detectors for a in det.anchors) if decode_base64 else None
         )
         layer_anchors = self._base64.anchors if self._base64 else frozenset()
         for a in sorted(layer_anchors):

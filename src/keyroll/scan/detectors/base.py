@@ -51,9 +51,6 @@ class Detector:
     anchors: ClassVar[tuple[str, ...]] = ()
     requires: ClassVar[tuple[str, ...]] = ()
     """when set, the detector only runs on texts containing one of these literals (also anchors)"""
-    encoded_anchors: ClassVar[tuple[str, ...] | None] = None
-    """what the base64 layer looks for, base64-encoded, to find blobs this detector may match
-    once decoded (``None``: :attr:`anchors`; a shorter list keeps the prefilter small)"""
     priority: ClassVar[int] = 0
 
     def find(self, text: str, hits: Sequence[Hit]) -> Iterator[Candidate]:

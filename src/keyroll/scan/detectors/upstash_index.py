@@ -62,10 +62,11 @@ class UpstashIndexTokenDetector(AnchoredDetector):
     """Vector/Search index tokens (``upstash-vector-token``, ``upstash-search-token``, ``upstash-index-token``)."""
 
     rules = (VECTOR_TOKEN, SEARCH_TOKEN, INDEX_TOKEN)
-    anchors = ("ACQg", *index_header_anchors())
-    encoded_anchors = ("ACQg", *sorted({a[:4] for a in index_header_anchors()}))
-    """112 four-character header prefixes instead of 896 five-character headers: ~280 encoded
-    patterns instead of ~1,460 (each hit only costs a decode attempt)"""
+    anchors = ("ACQg", *sorted({a[:4] for a in index_header_anchors()}))
+    """the 112 four-character prefixes of the 896 v2 header anchors: a prefilter an eighth the
+    size (it compiles faster, in every process; its base64 forms are ~280 patterns, not ~1,460)
+    for about twice the hits on real code (23 instead of 9 in the 32 MiB benchmark corpus), each
+    checked by decoding the token"""
     priority = 100
 
     def at(self, text: str, pos: int, anchor: str) -> Iterator[Candidate]:

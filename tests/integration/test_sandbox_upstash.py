@@ -314,6 +314,33 @@ async def test_concurrent_requests_during_restart(sb: Sandbox, rc: RedisRESTClie
     assert sorted(results) == list(range(min(results), min(results) + 20))
 
 
+async def test_a_restart_fails_no_request_sent_around_it(sb: Sandbox) -> None:
+    """A restart drains commands in flight and holds new ones until the server is back, like a
+    managed service's failover: a client hammering the database sees no 5xx."""
+    base, token = url(sb), db(sb).rest_token
+    restart = sb.world.hooks["redis.restart"]
+    statuses: list[int] = []
+    stop = asyncio.Event()
+    async with httpx.AsyncClient(timeout=30) as client:
+
+        async def hammer(cmd: list[str]) -> None:
+            while not stop.is_set():
+                r = await client.post(base, json=cmd, headers={"Authorization": f"Bearer {token}"})
+                statuses.append(r.status_code)
+
+        slow = ["EVAL", "local i = 0 while i < 2000000 do i = i + 1 end return i", "0"]  # ~50 ms
+        workers = [asyncio.create_task(hammer(["INCR", "drain"])) for _ in range(6)]
+        workers += [asyncio.create_task(hammer(slow)) for _ in range(2)]
+        await asyncio.sleep(0.2)
+        before = len(statuses)
+        await asyncio.get_running_loop().run_in_executor(None, lambda: sb.call(restart()))
+        await asyncio.sleep(0.2)
+        stop.set()
+        await asyncio.gather(*workers)
+    assert before > 0 and len(statuses) > before
+    assert set(statuses) == {200}, sorted(set(statuses))
+
+
 # -- Vector / Search ---------------------------------------------------------------------
 
 

@@ -179,6 +179,9 @@ class RedisServer:
         self._pool: aioredis.BlockingConnectionPool | None = None
         self._lock = asyncio.Lock()
         self.restarts = 0
+        self._draining = False
+        """a restart is under way: new client commands wait for it instead of failing"""
+        self._inflight = 0
 
     # -- process ------------------------------------------------------------------------
     @property
@@ -414,11 +417,21 @@ class RedisServer:
                 proc.kill()
             proc.wait()
 
-    async def restart(self) -> None:
-        """Restart on the same port; data, ACL users and passwords survive."""
+    async def restart(self, drain_s: float = 2.0) -> None:
+        """Restart on the same port; data, ACL users and passwords survive. Like a managed
+        service's maintenance failover, it is graceful: commands already sent finish first
+        (up to ``drain_s``), new ones wait for the server to be back."""
         async with self._lock:
-            await self.stop(save=True)
-            await self.start()
+            self._draining = True
+            try:
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + drain_s
+                while self._inflight and loop.time() < deadline:
+                    await asyncio.sleep(0.005)
+                await self.stop(save=True)
+                await self.start()
+            finally:
+                self._draining = False
             self.restarts += 1
 
     def cleanup(self) -> None:
@@ -442,7 +455,7 @@ class RedisServer:
         deadline = loop.time() + retry_s
         delay = 0.02
         while True:
-            pool = self._pool
+            pool = self._pool if not (self._draining and user != ADMIN_USER) else None
             if pool is None:
                 if loop.time() > deadline:
                     raise ServerError(f"redis-server for {self.name} is not running")
@@ -459,6 +472,7 @@ class RedisServer:
                 delay = min(delay * 2, 0.25)
                 continue
             sent = False
+            self._inflight += 1
             try:
                 await conn.send_command("AUTH", user, password)
                 try:
@@ -485,6 +499,7 @@ class RedisServer:
                     ) from None
                 await asyncio.sleep(delay)
             finally:
+                self._inflight -= 1
                 with contextlib.suppress(Exception):
                     await pool.release(conn)
 

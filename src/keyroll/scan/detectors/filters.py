@@ -53,6 +53,8 @@ _PLACEHOLDER_WORDS = (
     "fake",
 )
 _SEQUENCES = ("0123456", "1234567", "2345678", "3456789", "abcdefg", "ABCDEFG", "qwerty", "xyzxyz")
+_PLACEHOLDER_WORD = re.compile("|".join(re.escape(w) for w in _PLACEHOLDER_WORDS))
+_SEQUENCE = re.compile("|".join(re.escape(q) for q in _SEQUENCES))
 _PLACEHOLDER_EXACT = frozenset(
     {"password", "passwd", "pass", "secret", "token", "none", "null", "undefined", "true", "false", "test"}
 )
@@ -81,6 +83,7 @@ _ASSIGN_KEY = re.compile(
 _SEPARATORS = re.compile(r"[._:\-$]+")
 _CAMEL_SEGMENT = re.compile(r"[A-Z]*[a-z0-9]+|[A-Z]+")
 _CODE_REF = re.compile(r"[A-Za-z_$][\w$]{0,40}(?:\.[A-Za-z_$][\w$]{0,40}){1,5}(?:\(\))?")
+_DIGIT = re.compile(r"\d")
 _URL_BEFORE = re.compile(r"[a-z][a-z0-9+.-]*://[^\s/@]*$", re.IGNORECASE)
 
 
@@ -94,11 +97,12 @@ def entropy(value: str) -> float:
 
 def char_classes(value: str) -> int:
     """How many of lowercase, uppercase, digits, other appear in ``value``."""
+    # str methods and one regex run in C; this is called for every candidate value
     return (
-        any(c.islower() for c in value)
-        + any(c.isupper() for c in value)
-        + any(c.isdigit() for c in value)
-        + any(not c.isalnum() for c in value)
+        (value.upper() != value)
+        + (value.lower() != value)
+        + bool(_DIGIT.search(value))
+        + (bool(value) and not value.isalnum())
     )
 
 
@@ -112,11 +116,11 @@ def is_placeholder(value: str) -> bool:
     low = value.lower()
     if low in _PLACEHOLDER_EXACT or is_template(value):
         return True
-    if any(w in low for w in _PLACEHOLDER_WORDS):
+    if _PLACEHOLDER_WORD.search(low):
         return True
     if "..." in value or value[:1] in "[{(" or "password" in low or "passwd" in low:
         return True
-    if any(seq in value for seq in _SEQUENCES):  # 0123456789abcdef: typed, not generated
+    if _SEQUENCE.search(value):  # 0123456789abcdef: typed, not generated
         return True
     decoded = _printable_b64(value)
     if decoded is not None and decoded != value and is_placeholder(decoded):
@@ -155,8 +159,8 @@ def _printable_b64(value: str) -> str | None:
         raw = base64.b64decode(core + "=" * (-len(core) % 4), validate=True)
     except ValueError:
         return None
-    text = raw.decode("ascii", "replace")
-    return text if raw and all(32 <= b < 127 for b in raw) else None
+    # printable ASCII only (32–126): isascii() and isprintable() run in C
+    return raw.decode("ascii") if raw and raw.isascii() and raw.decode("ascii").isprintable() else None
 
 
 def is_identifier_like(value: str) -> bool:
@@ -209,8 +213,11 @@ def key_before(text: str, start: int) -> str:
 
 def form_at(text: str, start: int, end: int) -> Form:
     """How the value at ``[start, end)`` is written: inside a URL, quoted, or plain."""
-    before = text[max(0, start - 200) : start]
-    if _URL_BEFORE.search(before) and end < len(text) and text[end] in "@:/":
+    # the scheme must be on the value's line with no space in between: look at that line only,
+    # and test for "://" before the regex (which tries every start position)
+    lo = max(0, start - 200)
+    before = text[max(lo, text.rfind("\n", lo, start) + 1) : start]
+    if "://" in before and _URL_BEFORE.search(before) and end < len(text) and text[end] in "@:/":
         return Form.URL
     if start > 0 and end < len(text) and text[start - 1] in "\"'`" and text[end] == text[start - 1]:
         return Form.QUOTED

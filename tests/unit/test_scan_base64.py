@@ -308,3 +308,14 @@ def test_text_report_marks_the_base64_form(tmp_path: Path, capsys: pytest.Captur
     line, column = where(path.read_text(), b64(OPAQUE))
     assert f"secret.yaml:{line}:{column}" in out and "form=base64" in out and "medium" in out
     assert OPAQUE not in out and b64(OPAQUE) not in out
+
+
+def test_minified_bundle_of_data_uris_on_one_line() -> None:
+    svg = '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 24 24"><path d="M12 4l8 8-8 8"/></svg>'
+    icons = [f'i{n}:"data:image/svg+xml;base64,{b64(svg.replace("12", str(n)))}"' for n in range(400)]
+    blob = b64(f"UPSTASH_REDIS_REST_TOKEN={RW}")
+    icons.insert(200, f'cfg:"data:text/plain;base64,{blob}"')
+    text = "var a={" + ",".join(icons) + "};\n"
+    (f,) = scan_text(text, "bundle.min.js")
+    assert (f.line, f.column, f.form) == (1, text.index(blob) + 1, Form.BASE64)
+    assert f.fingerprint == fingerprint_of(RW)

@@ -52,6 +52,8 @@ MIN_PATTERN = 4
 """shortest encoded anchor kept in the prefilter (shorter ones would fire on any base64)"""
 PEEK = 512
 """characters decoded first: a binary blob is rejected before the rest is decoded"""
+CONTEXT_CHARS = 1024
+"""characters of the blob's line kept on each side of it in the virtual text"""
 CONTEXT_LINES = 3
 """lines before a ``Basic`` header kept in its virtual text (an HTTP file's request line)"""
 WRAP_MIN = 40
@@ -166,10 +168,13 @@ def decode_printable(encoded: str) -> str | None:
     return text.removeprefix("\ufeff") if text else None
 
 
-def _line_bounds(text: str, pos: int) -> tuple[int, int]:
-    lo = text.rfind("\n", 0, pos) + 1
-    hi = text.find("\n", pos)
-    return lo, len(text) if hi < 0 else hi
+def _line_bounds(text: str, pos: int, limit: int = CONTEXT_CHARS) -> tuple[int, int]:
+    """The line around ``pos``, at most ``limit`` characters before it and a blob's length
+    plus ``limit`` after (a minified bundle is one line of megabytes)."""
+    lo = max(0, pos - limit)
+    lo = max(lo, text.rfind("\n", lo, pos) + 1)
+    hi = text.find("\n", pos, pos + MAX_ENCODED + limit)
+    return lo, min(len(text), pos + MAX_ENCODED + limit) if hi < 0 else hi
 
 
 def _run_at(text: str, pos: int) -> tuple[int, int, bool]:
@@ -377,11 +382,11 @@ class Base64Layer:
             line_lo, line_hi = _line_bounds(text, blob.start)
             ctx_lo = line_lo
             for _ in range(CONTEXT_LINES if blob.origin == "basic auth" else 0):
-                if ctx_lo <= 0 or line_lo - ctx_lo > 1024:
+                if ctx_lo <= 0:
                     break
-                ctx_lo = text.rfind("\n", 0, ctx_lo - 1) + 1
+                ctx_lo = _line_bounds(text, ctx_lo - 1)[0]
             prefix = text[ctx_lo : blob.start]
-            suffix = text[blob.end : line_hi] if blob.end <= line_hi else ""
+            suffix = text[blob.end : min(line_hi, blob.end + CONTEXT_CHARS)] if blob.end <= line_hi else ""
             virtual = prefix + blob.decoded + suffix
             lo, hi = len(prefix), len(prefix) + len(blob.decoded)
             placed: dict[tuple[str, str], Candidate] = {}

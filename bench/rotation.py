@@ -138,7 +138,10 @@ def _count_routes() -> Counter[str]:
     async def counting(self: httpx.AsyncClient, request: httpx.Request, **kw: Any) -> httpx.Response:
         parts = ["*" if _is_id(p) else p for p in request.url.path.split("/")]
         counts[f"{request.method} {'/'.join(parts)[:60]}"] += 1
-        return await send(self, request, **kw)
+        response = await send(self, request, **kw)
+        if response.status_code == 429 or response.status_code >= 500:
+            counts[f"HTTP {response.status_code}"] += 1
+        return response
 
     httpx.AsyncClient.send = counting  # type: ignore[method-assign]
     return counts

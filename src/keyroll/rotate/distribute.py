@@ -149,6 +149,15 @@ into CURRENT and a new key into NEXT; with CURRENT written first, every intermed
 the key QStash signs with, so a deployment built in between still verifies deliveries."""
 
 
+def _merged(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One detail from the waves' details: lists concatenated, counts added."""
+    out: dict[str, Any] = {}
+    for part in parts:
+        for k, v in part.items():
+            out[k] = out[k] + v if k in out else v
+    return out
+
+
 def _waves(specs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
     first = [s for s in specs if s.get("role") in _FIRST_ROLES]
     rest = [s for s in specs if s.get("role") not in _FIRST_ROLES]
@@ -156,24 +165,6 @@ def _waves(specs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
 
 
 async def _write_project(
-    rt: Runtime,
-    project_id: str,
-    specs: list[dict[str, Any]],
-    values: Mapping[str, Secret],
-    endpoint: Mapping[str, Any],
-    gid: str = "",
-) -> dict[str, Any]:
-    """Write a project's copies, in waves (:data:`_FIRST_ROLES` first)."""
-    out: dict[str, Any] = {"written": [], "batched": 0, "retried": 0, "calls": 0}
-    for wave in _waves(specs):
-        part = await _write_project_wave(rt, project_id, wave, values, endpoint, gid)
-        out["written"] += part["written"]
-        for k in ("batched", "retried", "calls"):
-            out[k] += part[k]
-    return out
-
-
-async def _write_project_wave(
     rt: Runtime,
     project_id: str,
     specs: list[dict[str, Any]],
@@ -256,20 +247,6 @@ async def _write_project_wave(
 
 
 async def _write_shared(
-    rt: Runtime,
-    specs: list[dict[str, Any]],
-    values: Mapping[str, Secret],
-    endpoint: Mapping[str, Any],
-    gid: str = "",
-) -> dict[str, Any]:
-    """Write team shared vars, in waves (:data:`_FIRST_ROLES` first)."""
-    written: list[dict[str, Any]] = []
-    for wave in _waves(specs):
-        written += (await _write_shared_wave(rt, wave, values, endpoint, gid))["written"]
-    return {"written": written}
-
-
-async def _write_shared_wave(
     rt: Runtime,
     specs: list[dict[str, Any]],
     values: Mapping[str, Secret],
@@ -467,9 +444,12 @@ async def write_locations(
     """
     started = rt.now()
     if target == "vercel":
-        detail = await _write_project(rt, specs[0]["project_id"], specs, values, endpoint, gid)
+        project_id = specs[0]["project_id"]
+        detail = _merged(
+            [await _write_project(rt, project_id, wave, values, endpoint, gid) for wave in _waves(specs)]
+        )
     elif target == "shared":
-        detail = await _write_shared(rt, specs, values, endpoint, gid)
+        detail = _merged([await _write_shared(rt, wave, values, endpoint, gid) for wave in _waves(specs)])
     elif target == "github":
         detail = await _write_github(rt, specs, values, endpoint, gid)
     elif target == "files":

@@ -335,33 +335,41 @@ def test_pagination_over_many_projects_and_deployments(tmp_path: Path) -> None:
     fleet = generate_fleet(45, vars_per_project=4, preview_branches=1, shared_vars=1)
     with make_sandbox(tmp_path, fleet=fleet) as sandbox:
 
-        async def go() -> tuple[int, int, int]:
+        async def go() -> tuple[int, int, int, int]:
             c = client(sandbox)
             try:
                 projects = await c.list_projects()
                 calls = c.api.calls["default"]
                 deps = await c.list_deployments(projects[0].id, limit=1)
-                return len({p.id for p in projects}), calls, len(deps)
+                # pages of 20 follow v10's continuation tokens (sent back as ``from``)
+                small = await c._pages("/v10/projects", "projects", what="projects", page_size=20)
+                return len({p.id for p in projects}), calls, len(deps), len({r["id"] for r in small})
             finally:
                 await c.aclose()
 
-        count, calls, deps = asyncio.run(go())
+        count, calls, deps, paged = asyncio.run(go())
         assert count == 45 and calls == 1  # limit=100 per page
+        assert paged == 45
         env = sandbox.env()
-        r = httpx.get(
+        for version, cursor in (("v10", "from"), ("v9", "until")):
+            url = f"{env['KEYROLL_VERCEL_API_URL']}/{version}/projects"
+            params: dict[str, object] = {"teamId": env["VERCEL_TEAM_ID"], "limit": 20}
+            headers = {"Authorization": f"Bearer {env['VERCEL_TOKEN']}"}
+            r = httpx.get(url, params=params, headers=headers).json()
+            seen = [p["id"] for p in r["projects"]]
+            while r["pagination"]["next"] is not None:
+                nxt = r["pagination"]["next"]
+                # v10 answers a continuation token (as Vercel documents); older versions a timestamp
+                assert isinstance(nxt, str) if version == "v10" else isinstance(nxt, int)
+                r = httpx.get(url, params={**params, cursor: nxt}, headers=headers).json()
+                seen += [p["id"] for p in r["projects"]]
+            assert len(seen) == len(set(seen)) == 45, version
+        bad = httpx.get(
             f"{env['KEYROLL_VERCEL_API_URL']}/v10/projects",
-            params={"teamId": env["VERCEL_TEAM_ID"], "limit": 20},
+            params={"teamId": env["VERCEL_TEAM_ID"], "from": "not-a-token!"},
             headers={"Authorization": f"Bearer {env['VERCEL_TOKEN']}"},
-        ).json()
-        seen = [p["id"] for p in r["projects"]]
-        while r["pagination"]["next"] is not None:
-            r = httpx.get(
-                f"{env['KEYROLL_VERCEL_API_URL']}/v10/projects",
-                params={"teamId": env["VERCEL_TEAM_ID"], "limit": 20, "until": r["pagination"]["next"]},
-                headers={"Authorization": f"Bearer {env['VERCEL_TOKEN']}"},
-            ).json()
-            seen += [p["id"] for p in r["projects"]]
-        assert len(seen) == len(set(seen)) == 45
+        )
+        assert bad.status_code == 400 and bad.json()["error"]["code"] == "bad_request"
         assert deps == 1
 
 

@@ -60,6 +60,26 @@ async def test_list_projects_follows_until_and_scopes_every_request() -> None:
     assert c.api.calls["default"] == 3
 
 
+async def test_a_continuation_token_goes_back_as_from() -> None:
+    """``GET /v10/projects`` pages with an opaque token (the docs' example: ``JBSWY3DPEHPK3PXP``)."""
+    seen: list[httpx.Request] = []
+
+    def handler(req: httpx.Request) -> httpx.Response:
+        seen.append(req)
+        if req.url.params.get("from") == "JBSWY3DPEHPK3PXP":
+            return httpx.Response(
+                200, json={"projects": [{"id": "p2", "name": "b"}], "pagination": {"next": None}}
+            )
+        return httpx.Response(
+            200, json={"projects": [{"id": "p1", "name": "a"}], "pagination": {"next": "JBSWY3DPEHPK3PXP"}}
+        )
+
+    c = client(handler)
+    assert [p.id for p in await c.list_projects()] == ["p1", "p2"]
+    assert [dict(r.url.params).get("from") for r in seen] == [None, "JBSWY3DPEHPK3PXP"]
+    assert all("until" not in r.url.params for r in seen)
+
+
 async def test_paging_stops_when_cursor_does_not_advance() -> None:
     def handler(req: httpx.Request) -> httpx.Response:
         return httpx.Response(200, json={"projects": [{"id": "p", "name": "x"}], "pagination": {"next": 7}})

@@ -477,15 +477,18 @@ class VercelClient:
         stop: Callable[[list[dict[str, Any]]], bool] | None = None,
         **params: Any,
     ) -> list[dict[str, Any]]:
-        """Follow ``pagination.next`` (sent back as ``until``) until exhausted, ``limit`` items,
-        ``max_pages`` pages, or ``stop(items so far)`` is true."""
+        """Follow ``pagination.next`` until exhausted, ``limit`` items, ``max_pages`` pages, or
+        ``stop(items so far)`` is true. A timestamp cursor goes back as ``until``; a continuation
+        token (``GET /v10/projects`` answers e.g. ``"next": "JBSWY3DPEHPK3PXP"``) as ``from``."""
         items: list[dict[str, Any]] = []
         until: Any = None
         pages = 0
         while max_pages is None or pages < max_pages:
             pages += 1
             size = page_size if limit is None else max(1, min(page_size, limit - len(items)))
-            body = await self._get(path, what=what, limit=size, until=until, **params)
+            token = isinstance(until, str) and not until.isdigit()
+            cursor = {"from": until} if token else {"until": until}
+            body = await self._get(path, what=what, limit=size, **cursor, **params)
             page = body.get(field) or []
             items.extend(page)
             nxt = (body.get("pagination") or {}).get("next")

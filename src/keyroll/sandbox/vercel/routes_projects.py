@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from typing import Any
 
 from starlette.routing import BaseRoute
 
 from keyroll.sandbox.vercel.app import Call, VercelApp, paginate
-from keyroll.sandbox.vercel.errors import not_found
+from keyroll.sandbox.vercel.errors import bad_request, not_found
 from keyroll.sandbox.vercel.render import custom_env_json, project_json
 
 __all__ = ["routes"]
@@ -28,13 +30,36 @@ async def list_projects(call: Call) -> Any:
     if repo:
         projects = [p for p in projects if p.repo and (p.repo == repo or p.repo.split("/")[-1] == repo)]
     limit = call.int_query("limit", 20, lo=1, hi=100) or 20
-    until = call.int_query("until")
-    if until is None:
-        until = call.int_query("from")
+    v10 = call.request.url.path.startswith("/v10/")
+    token = call.query.get("from") or ""
+    if v10 and token and not token.isdigit():
+        until: int | None = _decode_cursor(token)
+    else:
+        until = call.int_query("until")
+        if until is None:
+            until = call.int_query("from")
     page, pagination = paginate(
         projects, lambda p: p.updated_at, limit=limit, until=until, since=call.int_query("since")
     )
+    if v10 and pagination.get("next") is not None:
+        # v10 answers a continuation token, to be sent back as ``from`` (the docs' example:
+        # ``"next": "JBSWY3DPEHPK3PXP"``); older versions a timestamp for ``until``
+        pagination = {**pagination, "next": _encode_cursor(int(pagination["next"]))}
     return {"projects": [project_json(call.state, p) for p in page], "pagination": pagination}
+
+
+def _encode_cursor(stamp: int) -> str:
+    return base64.b32encode(f"p:{stamp}".encode()).decode().rstrip("=")
+
+
+def _decode_cursor(token: str) -> int:
+    try:
+        raw = base64.b32decode(token + "=" * (-len(token) % 8)).decode()
+        if not raw.startswith("p:"):
+            raise ValueError(token)
+        return int(raw[2:])
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise bad_request("Invalid request: `from` is not a valid continuation token.") from None
 
 
 async def get_project(call: Call) -> Any:

@@ -35,7 +35,7 @@ FLEET: dict[str, Any] = {
     "upstash": {
         "redis": [
             {"name": "cache", "acl_users": [{"name": "worker", "rules": "~jobs:* +@all"}]},
-            {"name": "other"},
+            {"name": "other", "prod_pack": True},
             {"name": "kv", "managed_by": "vercel-integration", "configuration_id": "icfg_x"},
         ],
         "vector": [{"name": "emb", "dimension": 3}],

@@ -70,7 +70,8 @@ def database_facts(db: Any) -> DatabaseFacts:
         protection = _flag(extra.get(key, getattr(db, key, None)))
         if protection is not None:
             break
-    supported = _flag(extra.get("prod_pack_enabled"))
+    # a declared field of RedisDatabase (so not in model_extra); read leniently like protection
+    supported = _flag(extra.get("prod_pack_enabled", getattr(db, "prod_pack_enabled", None)))
     if supported is None:
         supported = _flag(extra.get("credential_protection_supported"))
     fps = tuple(

@@ -73,6 +73,7 @@ class _RedisSpec:
     managed_by: str
     configuration_id: str | None
     credential_protection: bool
+    prod_pack: bool
     region: str
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     password: str = field(default_factory=tokens.new_password)
@@ -103,6 +104,13 @@ def _managed(spec: dict[str, Any], where: str) -> tuple[str, str | None]:
     return managed, (str(cfg) if cfg else None)
 
 
+def _flag(spec: dict[str, Any], key: str, where: str) -> bool:
+    value = spec.get(key, False)
+    if not isinstance(value, bool):
+        raise ValueError(f"fleet: {where}.{key} must be true or false")
+    return value
+
+
 def _seed(fleet: dict[str, Any]) -> tuple[UpstashState, list[_RedisSpec]]:
     """Validate the fleet's ``upstash`` section and mint everything but the Redis databases,
     which need their TCP port first (:func:`_add_redis`)."""
@@ -119,11 +127,13 @@ def _seed(fleet: dict[str, Any]) -> tuple[UpstashState, list[_RedisSpec]]:
     for i, spec in enumerate(_items(section.get("redis"), "upstash.redis")):
         where = f"upstash.redis[{i}]"
         managed, cfg = _managed(spec, where)
+        protection, prod_pack = _flag(spec, "credential_protection", where), _flag(spec, "prod_pack", where)
         entry = _RedisSpec(
             name=str(spec["name"]),
             managed_by=managed,
             configuration_id=cfg,
-            credential_protection=bool(spec.get("credential_protection", False)),
+            credential_protection=protection,
+            prod_pack=prod_pack or protection,  # protection is a Prod Pack feature
             region=str(spec.get("region", "us-east-1")),
         )
         for j, user in enumerate(_items(spec.get("acl_users"), f"{where}.acl_users")):
@@ -191,6 +201,7 @@ def _add_redis(state: UpstashState, spec: _RedisSpec, server: RedisServer) -> No
         managed_by=spec.managed_by,
         configuration_id=spec.configuration_id,
         credential_protection=spec.credential_protection,
+        prod_pack=spec.prod_pack,
         region=spec.region,
         server=server,
     )

@@ -9,6 +9,9 @@ Credential protection has no documented Developer API endpoint; the sandbox offe
 ``POST /v2/redis/enable-credential-protection/{id}`` and ``…/disable-…`` in the style of the
 other toggles (``enable-tls``, ``enable-eviction``). With protection on, database reads omit
 ``password``/``rest_token``/``read_only_rest_token``; turning it off revokes and reissues them.
+It is a Prod Pack feature: ``prod_pack_enabled`` renders the fleet's per-database ``prod_pack``
+flag (implied by ``credential_protection: true``), and enabling protection on a database without
+Prod Pack answers 400 ``{"error": "…"}``, the Developer API's generic error shape.
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ def database_json(db: RedisDB, *, email: str, rest_url: str, credentials: bool =
             "encryptionAtRest": False,
         },
         "prometheus_enabled": "false",
-        "prod_pack_enabled": db.credential_protection,
+        "prod_pack_enabled": db.prod_pack or db.credential_protection,
     }
     if credentials and not db.credential_protection:
         out["password"] = db.password
@@ -240,6 +243,10 @@ def create_app(world: World, state: UpstashState, started: Callable[[], float]) 
         db = visible_db(request)
         if db is None:
             return _err(404, "database not found")
+        if not (db.prod_pack or db.credential_protection):
+            return _err(
+                400, "credential protection is a Prod Pack feature: enable Prod Pack for this database first"
+            )
         db.credential_protection = True
         state.log(resets.ACTION_PROTECTION_ON, "Enable Credential Protection", db.name, source=source)
         return JSONResponse("OK")

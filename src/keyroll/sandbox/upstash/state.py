@@ -54,6 +54,8 @@ class RedisDB:
     managed_by: str = NATIVE
     configuration_id: str | None = None
     credential_protection: bool = False
+    prod_pack: bool = False
+    """Prod Pack on the database (the plan that offers credential protection)"""
     region: str = "us-east-1"
     creation_time: int = field(default_factory=lambda: int(time.time()))
     acl_users: list[dict[str, Any]] = field(default_factory=list)

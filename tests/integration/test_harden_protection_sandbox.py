@@ -1,0 +1,118 @@
+"""``keyroll harden`` and Upstash Credential Protection end to end in the sandbox.
+
+Fleet: ``pro`` has Prod Pack with protection off, ``free`` has no Prod Pack, ``locked`` already
+has protection on. Only ``pro`` is reported; ``--fix --yes`` enables it through the Developer
+API; afterwards nothing is reported and the Developer API no longer returns ``pro``'s
+credentials, which stay valid (enabling protection revokes nothing).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from keyroll.cli.main import run
+
+pytest.importorskip("keyroll.sandbox.upstash")
+
+from keyroll.sandbox.server import Sandbox
+from keyroll.sandbox.upstash.state import UpstashState
+from tests.integration.test_harden_sandbox import JOURNAL_KEY, secrets_of
+from tests.integration.test_harden_sandbox import quiet_httpx as quiet_httpx  # autouse fixture
+
+RULE = "credential-protection-off"
+CREDENTIAL_FIELDS = ("password", "rest_token", "read_only_rest_token")
+
+
+def fleet() -> dict[str, Any]:
+    return {
+        "team": {"id": "team_sandbox", "slug": "acme"},
+        "upstash": {
+            "redis": [
+                {"name": "pro", "prod_pack": True},
+                {"name": "free"},
+                {"name": "locked", "credential_protection": True},
+            ]
+        },
+        "projects": [],
+    }
+
+
+@pytest.fixture
+def sandbox(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, canary: Any
+) -> Iterator[tuple[Sandbox, list[str]]]:
+    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", JOURNAL_KEY)
+    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
+    with Sandbox(tmp_path / "sb", fleet=fleet(), build_seconds=0.2) as sb:
+        canary.register(*secrets_of(sb))
+        yield sb, ["--env-file", str(tmp_path / "sb" / "sandbox.env")]
+
+
+def developer(sb: Sandbox) -> httpx.Client:
+    env = sb.env()
+    return httpx.Client(
+        base_url=env["KEYROLL_UPSTASH_API_URL"], auth=(env["UPSTASH_EMAIL"], env["UPSTASH_API_KEY"])
+    )
+
+
+def db_ids(sb: Sandbox) -> dict[str, str]:
+    state: UpstashState = sb.world.hooks["upstash.state"]()
+    return {name: db.id for name, db in state.redis.items()}
+
+
+def findings(capsys: pytest.CaptureFixture[str]) -> list[dict[str, Any]]:
+    doc: dict[str, Any] = json.loads(capsys.readouterr().out)
+    return [f for f in doc["findings"] if f["rule"] == RULE]
+
+
+def test_prod_pack_is_rendered_and_required(sandbox: tuple[Sandbox, list[str]]) -> None:
+    sb, _ = sandbox
+    ids = db_ids(sb)
+    with developer(sb) as api:
+        rows = {d["database_name"]: d for d in api.get("/v2/redis/databases").json()}
+        assert {n: rows[n]["prod_pack_enabled"] for n in ids} == {"pro": True, "free": False, "locked": True}
+        assert all(f in rows["free"] for f in CREDENTIAL_FIELDS)
+        assert not any(f in rows["locked"] for f in CREDENTIAL_FIELDS)
+        resp = api.post(f"/v2/redis/enable-credential-protection/{ids['free']}")
+        assert resp.status_code == 400
+        assert "Prod Pack" in resp.json()["error"]
+        assert all(f in api.get(f"/v2/redis/database/{ids['free']}").json() for f in CREDENTIAL_FIELDS)
+
+
+def test_harden_reports_fixes_and_hides_credentials(
+    sandbox: tuple[Sandbox, list[str]], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sb, args = sandbox
+    ids = db_ids(sb)
+    with developer(sb) as api:
+        before = api.get(f"/v2/redis/database/{ids['pro']}").json()
+    assert before["prod_pack_enabled"] is True and all(f in before for f in CREDENTIAL_FIELDS)
+
+    assert run(["harden", *args, "--format", "json"]) == 1
+    found = findings(capsys)
+    assert [f["details"]["database_id"] for f in found] == [ids["pro"]]
+
+    assert run(["harden", *args, "--fix", "--yes", "--rule", RULE, "--format", "json"]) == 0
+    fixed = findings(capsys)
+    assert [(f["details"]["database_id"], f["fixed"]) for f in fixed] == [(ids["pro"], True)]
+
+    assert run(["harden", *args, "--format", "json"]) in (0, 1)
+    assert findings(capsys) == []
+
+    with developer(sb) as api:
+        after = api.get(f"/v2/redis/database/{ids['pro']}").json()
+        assert after["prod_pack_enabled"] is True
+        assert not any(f in after for f in CREDENTIAL_FIELDS)
+        audit = [e["action_string"] for e in api.get("/auditlogs").json() if e["entity"] == "pro"]
+        assert "Enable Credential Protection" in audit
+    # enabling protection revokes nothing: the REST token read before still works
+    ping = httpx.post(
+        sb.urls["redis-pro"], json=["PING"], headers={"Authorization": f"Bearer {before['rest_token']}"}
+    )
+    assert ping.json() == {"result": "PONG"}

@@ -329,3 +329,25 @@ def test_findings_are_sorted_and_ids_stable() -> None:
     b = run_checks(ctx(locs, [cred(TOKEN)]))
     assert [f.id for f in a] == [f.id for f in b]
     assert [f.severity for f in a] == sorted((f.severity for f in a), key=lambda s: s.rank)
+
+
+def test_prod_pack_is_read_from_the_developer_api_model() -> None:
+    """``prod_pack_enabled`` is a declared field of the client's model (not in ``model_extra``):
+    the facts must see it, or credential protection is never checked against the real API."""
+    from keyroll.harden.collect import database_facts
+    from keyroll.providers.upstash.developer import RedisDatabase
+
+    pro = RedisDatabase.model_validate(
+        {
+            "database_id": "db_1",
+            "database_name": "cache",
+            "prod_pack_enabled": True,
+            "rest_token": "AX" + "y" * 40,
+        }
+    )
+    free = RedisDatabase.model_validate(
+        {"database_id": "db_2", "prod_pack_enabled": False, "password": "p" * 32}
+    )
+    assert database_facts(pro).protection_supported is True
+    assert database_facts(pro).credential_protection is False  # the read returned credentials
+    assert database_facts(free).protection_supported is False

@@ -152,7 +152,7 @@ class TokenBucket:
                 self._tokens -= 1
                 self._inflight += 1
                 return True
-            await asyncio.sleep(self._wait_s() if first or not self._urgent else 0)
+            await asyncio.sleep(self._wait_s())
 
     def settle(self) -> None:
         """A request of this bucket has finished (answered or failed): call once per :meth:`acquire`."""

@@ -134,13 +134,16 @@ class ReadyWatcher:
     def _due(self, entry: _Pending) -> float:
         return entry.watch.started_at + 0.9 * self.builds.estimate_s
 
+    def _until_due(self) -> float:
+        """Seconds until the earliest pending build is due (negative: overdue)."""
+        return min(self._due(e) for e in self._pending.values()) - time.time()
+
     def _next_delay(self, delay: float) -> float:
         """Seconds until the next look (``delay`` is the last one, for the geometric phase)."""
-        now = time.time()
         if self.builds.samples == 0:
             return min(delay * 1.5, self._cap())
-        due = min(self._due(e) for e in self._pending.values())
-        return max(self._floor(), due - now) if due > now else self._cap()
+        due = self._until_due()
+        return max(self._floor(), due) if due > 0 else self._cap()
 
     async def _loop(self) -> None:
         # builds that arrive while the loop sleeps keep its next look unless they are due
@@ -155,9 +158,9 @@ class ReadyWatcher:
                 except TimeoutError:
                     pass
                 else:
-                    due = min(self._due(e) for e in self._pending.values())
-                    delay = max(self._floor(), due - time.time()) if due > time.time() else 0.0
-                    if delay > 0:
+                    due = self._until_due()
+                    if due > 0:
+                        delay = max(self._floor(), due)
                         continue
                 await self._look()
                 if self._pending:

@@ -4,7 +4,8 @@ A redeploy is ``POST /v13/deployments?forceNew=1`` from the deployment being rep
 target, git branch, custom environment), as ``vercel redeploy`` sends it. Builds share a
 bounded number of slots (``max_parallel_builds``); waiting goes through the run's one
 :class:`~keyroll.rotate.ready.ReadyWatcher`, which looks at every pending build of every
-project with one team-wide listing, timed by observed build times. ERROR/CANCELED/timeout fails the step, which rolls the credential back.
+project with one team-wide listing, timed by observed build times. ERROR/CANCELED/timeout
+fails the step, which rolls the credential back.
 """
 
 from __future__ import annotations
@@ -22,8 +23,6 @@ from keyroll.rotate.ready import TERMINAL_FAILED, BuildWatch
 from keyroll.rotate.runtime import BuildFailed, Runtime
 
 __all__ = ["await_ready", "probe_deployment", "reconcile_redeploy", "redeploy", "slot_of"]
-
-_FAILED = TERMINAL_FAILED
 
 
 def slot_of(target: str | None, git_branch: str | None, custom_environment_id: str | None) -> tuple[str, str]:
@@ -178,7 +177,7 @@ async def _wait_for_older_builds(
     older = [
         d
         for d in recent
-        if d.ready_state not in ("READY", *_FAILED)
+        if d.ready_state not in ("READY", *TERMINAL_FAILED)
         and d.created_at < written_at * 1000
         and slot_of(d.target, d.git_branch, d.custom_environment_id) in slots
     ]
@@ -212,7 +211,7 @@ async def reconcile_redeploy(step: Step, rt: Runtime) -> dict[str, Any] | None:
                 d.id in taken
                 or d.id == ref["deployment_id"]
                 or d.created_at < since_ms
-                or d.ready_state in _FAILED
+                or d.ready_state in TERMINAL_FAILED
             ):
                 continue
             prod = ref.get("target") == "production"

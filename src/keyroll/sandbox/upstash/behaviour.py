@@ -31,8 +31,8 @@ from dataclasses import dataclass
 import httpx
 import redis.asyncio as aioredis
 import redis.exceptions as rexc
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
-from redis.retry import Retry
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 

@@ -76,12 +76,14 @@ bench: $(STAMP)
 	$(BIN)/python bench/rotation.py
 	$(BIN)/python bench/scan.py
 
-# re-resolve every lock to the newest versions pyproject's ranges allow
+# refresh the locks after a change of pyproject/*.in, keeping every pin that still fits;
+# `make lock UPGRADE=1` re-resolves everything to the newest versions the ranges allow
+UPGRADE_FLAG := $(if $(UPGRADE),--upgrade,)
 lock: $(UV)
-	$(COMPILE) --upgrade requirements/tools.in -o requirements/tools.txt
-	$(COMPILE) --upgrade pyproject.toml requirements/tools.in --extra dev --extra sandbox -o $(LOCK)
-	$(COMPILE) --upgrade requirements/bench.in -o requirements/bench.txt
-	$(COMPILE) --upgrade requirements/audit.in -o requirements/audit.txt
+	$(COMPILE) $(UPGRADE_FLAG) requirements/tools.in -o requirements/tools.txt
+	$(COMPILE) $(UPGRADE_FLAG) pyproject.toml requirements/tools.in --extra dev --extra sandbox -o $(LOCK)
+	$(COMPILE) $(UPGRADE_FLAG) requirements/bench.in -o requirements/bench.txt
+	$(COMPILE) $(UPGRADE_FLAG) requirements/audit.in -o requirements/audit.txt
 	cd $(NODE_DIR) && npm install --package-lock-only --no-audit --no-fund --loglevel=error
 
 # known vulnerabilities in the locked set (PyPI's advisory data; needs PyPI reachable)

@@ -86,12 +86,17 @@ lock: $(UV)
 	$(COMPILE) $(UPGRADE_FLAG) requirements/audit.in -o requirements/audit.txt
 	cd $(NODE_DIR) && npm install --package-lock-only --no-audit --no-fund --loglevel=error
 
-# known vulnerabilities in the locked set (PyPI's advisory data; needs PyPI reachable)
+# known vulnerabilities in every locked set, from PyPI's advisory data (its JSON API, pypi.org/pypi/NAME/VERSION/json);
+# --strict: a package that could not be looked up fails the audit instead of passing it silently
+AUDIT_SERVICE ?= pypi
 audit: $(UV)
 	test -x .venv-audit/bin/python || $(PY) -m venv .venv-audit
 	$(UV) pip sync --quiet --python .venv-audit/bin/python --require-hashes requirements/audit.txt
-	.venv-audit/bin/pip-audit --vulnerability-service pypi --require-hashes --disable-pip --progress-spinner off \
-	  -r $(LOCK) -r requirements/bench.txt
+	@rc=0; for f in $(LOCK) requirements/tools.txt requirements/bench.txt; do \
+	  echo "== $$f"; \
+	  .venv-audit/bin/pip-audit --vulnerability-service $(AUDIT_SERVICE) --require-hashes --disable-pip \
+	    --progress-spinner off --strict -r $$f || rc=1; \
+	done; exit $$rc
 
 clean:
 	rm -rf $(VENV) .venv-latest .venv-audit .venv-bench .mypy_cache .ruff_cache .pytest_cache $(NODE_DIR)/node_modules

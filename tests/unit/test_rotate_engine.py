@@ -157,7 +157,8 @@ async def test_integration_database_waits_for_the_human_and_the_resync(journal: 
     # without a person the run stops at the human step; nothing is revoked
     first = await _engine(world, journal, h, human=None).apply(plan, inventory=inv)
     assert first.state is RunState.INTERRUPTED and "Reset Credentials" in first.waiting
-    assert h["kv"].auth(inv.credentials[0].value.reveal()) is not None or True
+    old = h["kv"].auth(inv.credentials[0].value.reveal())
+    assert old is not None and old.name == "default", "the old credential still works while the run waits"
     clicker = HumanClicker(world, h["kv"], "icfg_upstash")
     async with world.watch() as failures:
         result = await _engine(world, journal, h, human=clicker).resume()

@@ -37,11 +37,13 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # the official node clients (vercel CLI, @vercel/sdk, @upstash/*) at the versions in tests/node/package-lock.json;
-# skipped only where node/npm are absent (the fidelity tests then skip and say so)
+# skipped only where node/npm are absent (the fidelity tests then skip and say so). Not `npm ci`: the registry
+# here lacks vercel@64's optional native packages for other platforms, so the lock cannot list them and
+# `npm ci` refuses it; `npm install --no-save` installs exactly the locked versions and leaves the lock as it is.
 node-deps:
 	@if command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1; then \
 	  if [ ! -f $(NODE_DIR)/node_modules/.package-lock.json ] || [ $(NODE_DIR)/package-lock.json -nt $(NODE_DIR)/node_modules/.package-lock.json ]; then \
-	    npm ci --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error; \
+	    npm install --prefix $(NODE_DIR) --no-save --no-audit --no-fund --loglevel=error; \
 	  fi; \
 	else echo "node/npm not found: the official-client fidelity tests will skip"; fi
 

@@ -237,6 +237,10 @@ class Sandbox:
                 log_level="warning",
                 access_log=False,
                 lifespan="off",
+                # an idle connection outlives every client's keep-alive expiry (httpx: 5 s), as at
+                # nginx's 75 s default: with equal timeouts a client could send on a connection the
+                # server was closing at that instant (RemoteProtocolError) — a race of the emulator
+                timeout_keep_alive=75,
                 **extra,
             )
             server = uvicorn.Server(config)

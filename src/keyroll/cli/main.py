@@ -83,7 +83,12 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
     rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+GLOBAL_FLAGS = ("--debug", "--quiet", "-q")
+"""The main callback's flags (they take no value); :func:`hoist_global_flags` lets them follow
+the command as well (``keyroll inventory --debug``)."""
 
 
 def _version(value: bool) -> None:
@@ -132,6 +137,25 @@ def _command_of(args: list[str]) -> str | None:
     return None
 
 
+def hoist_global_flags(args: list[str]) -> list[str]:
+    """``args`` with the global flags that follow the command moved in front of it, so that
+    ``keyroll inventory --debug`` means ``keyroll --debug inventory``. Nothing after ``--`` moves,
+    and no command defines an option of the same name."""
+    command = _command_of(args)
+    if command is None:
+        return list(args)
+    at = args.index(command)
+    head, tail = list(args[: at + 1]), list(args[at + 1 :])
+    moved = []
+    rest = []
+    for i, arg in enumerate(tail):
+        if arg == "--":
+            rest.extend(tail[i:])
+            break
+        (moved if arg in GLOBAL_FLAGS else rest).append(arg)
+    return head[:at] + moved + head[at:] + rest
+
+
 def _modules_for(args: list[str]) -> tuple[str, ...]:
     """The modules ``args`` needs: the named command's, or all of them for help/unknown input."""
     module = COMMANDS.get(_command_of(args) or "")
@@ -159,7 +183,7 @@ def run(argv: list[str] | None = None) -> int:
     its ``asyncio.run`` — and Ctrl-C or end of input at a prompt print :func:`interrupt_message`
     on stderr and return 130, with no traceback unless ``--debug``.
     """
-    args = sys.argv[1:] if argv is None else list(argv)
+    args = hoist_global_flags(sys.argv[1:] if argv is None else list(argv))
     debug = "--debug" in args
     try:
         register_modules(_modules_for(args))

@@ -29,11 +29,13 @@ from keyroll.cli.common import (
     GitReposOpt,
     JsonOpt,
     OldValuePathsOpt,
+    OutOpt,
     RunIdOpt,
     emit_json,
     err_console,
     get_config,
     out_console,
+    output_to,
     state,
 )
 from keyroll.config import Config
@@ -248,6 +250,7 @@ def audit_cmd(
         ),
     ] = None,
     json_out: JsonOpt = False,
+    out: OutOpt = None,
 ) -> None:
     """Review the activity logs of the exposure window and flag what keyroll did not do.
 
@@ -288,29 +291,30 @@ def audit_cmd(
         with progress:
             result = asyncio.run(go(progress))
     all_notes = (*notes, *result.notes)
-    if json_out:
-        emit_json(
-            {
-                "kind": "keyroll.audit",
-                "flagged": len(result.flagged),
-                "counts": result.counts(),
-                **to_jsonable(result),
-                "notes": list(all_notes),
-            }
-        )
-    else:
-        counts = ", ".join(f"{n} {c}" for c, n in result.counts().items() if n) or "no events"
-        out_console.print(
-            f"{len(result.events)} event(s) from {', '.join(result.sources) or 'no source'}: {counts}; "
-            f"{len(result.flagged)} flagged",
-            highlight=False,
-        )
-        if result.flagged:
-            out_console.print(_audit_table(result))
-        for n in all_notes:
-            err_console.print(f"[yellow]note:[/] {escape(n)}", highlight=False)
-    unread = bool(result.notes) or not result.sources
-    raise typer.Exit(int(ExitCode.FINDINGS if result.flagged or unread else ExitCode.OK))
+    with output_to(out):
+        if json_out:
+            emit_json(
+                {
+                    "kind": "keyroll.audit",
+                    "flagged": len(result.flagged),
+                    "counts": result.counts(),
+                    **to_jsonable(result),
+                    "notes": list(all_notes),
+                }
+            )
+        else:
+            counts = ", ".join(f"{n} {c}" for c, n in result.counts().items() if n) or "no events"
+            out_console.print(
+                f"{len(result.events)} event(s) from {', '.join(result.sources) or 'no source'}: {counts}; "
+                f"{len(result.flagged)} flagged",
+                highlight=False,
+            )
+            if result.flagged:
+                out_console.print(_audit_table(result))
+            for n in all_notes:
+                err_console.print(f"[yellow]note:[/] {escape(n)}", highlight=False)
+        unread = bool(result.notes) or not result.sources
+        raise typer.Exit(int(ExitCode.FINDINGS if result.flagged or unread else ExitCode.OK))
 
 
 def register(app: typer.Typer) -> None:

@@ -4,7 +4,9 @@ Secret values are never readable from GitHub; keyroll lists names and ``updated_
 writes new values sealed with the scope's public key (PyNaCl ``SealedBox``).
 
 Secret scopes map to GitHub's paths: ``/repos/{owner}/{repo}/actions/secrets``,
-``/repos/{owner}/{repo}/environments/{env}/secrets`` and ``/orgs/{org}/actions/secrets``.
+``/repos/{owner}/{repo}/environments/{env}/secrets`` and ``/orgs/{org}/actions/secrets``; the
+organization secrets a repository can use are listed (read-only, repository access suffices) at
+``/repos/{owner}/{repo}/actions/organization-secrets`` (kind ``repo_org``).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class SecretScope(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: str
-    """``repo``, ``env`` or ``org``"""
+    """``repo``, ``env``, ``org``, or ``repo_org`` (the org secrets shared with ``repo``; list only)"""
     repo: str = ""
     environment: str = ""
     org: str = ""
@@ -43,6 +45,8 @@ class SecretScope(BaseModel):
             return f"org:{self.org}"
         if self.kind == "env":
             return f"{self.repo} env:{self.environment}"
+        if self.kind == "repo_org":
+            return f"{self.repo} organization secrets"
         return self.repo
 
 
@@ -101,6 +105,8 @@ def _scope_path(scope: SecretScope) -> str:
     repo = f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
     if scope.kind == "env":
         return f"{repo}/environments/{quote(scope.environment, safe='')}/secrets"
+    if scope.kind == "repo_org":
+        return f"{repo}/actions/organization-secrets"
     return f"{repo}/actions/secrets"
 
 

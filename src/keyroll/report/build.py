@@ -281,7 +281,28 @@ class _Builder:
         missing = [c.title for c in live if c.status in (CheckStatus.FAIL, CheckStatus.UNKNOWN)]
         return status, facts, missing, "redeploy what is listed, then keyroll verify"
 
+    def _file_facts(self) -> list[Fact]:
+        """What ``--rewrite-files`` did to each file: new value (configuration) or redacted."""
+        if self.log is None or self.log.run is None:
+            return []
+        facts: list[Fact] = []
+        for fp in self.fps:
+            for f in self.log.file_writes(fp):
+                if f["redacted"]:
+                    what = (
+                        f"{fp}: {f['path']} redacted ({f['kind']}; not configuration): "
+                        f"{f['replacements']} cop(ies) of the old value replaced by a placeholder, no new value written"
+                    )
+                else:
+                    what = f"{fp}: {f['path']} rewritten with the new value ({f['replacements']} cop(ies))"
+                facts.append(Fact("journal", what, f["at"], f["path"]))
+        return facts
+
     def _item_remove_stale(self) -> tuple[ItemStatus, list[Fact], list[str], str]:
+        status, facts, missing, hint = self._remove_stale()
+        return status, [*self._file_facts(), *facts], missing, hint
+
+    def _remove_stale(self) -> tuple[ItemStatus, list[Fact], list[str], str]:
         if self.vr is None:
             return (
                 ItemStatus.UNKNOWN,

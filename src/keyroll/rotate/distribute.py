@@ -228,6 +228,7 @@ async def _write_project(
         batch = []
     calls = 0
     retry: list[tuple[dict[str, Any], Secret]] = []
+    deleted: list[dict[str, str]] = []
     if batch:
         items = [
             EnvVarInput(
@@ -252,6 +253,7 @@ async def _write_project(
                 with contextlib.suppress(KeyrollError):
                     await rt.vercel.delete_env(project_id, extra.id)
                     calls += 1
+                    deleted.append({"id": extra.id, "key": extra.key})  # audit: keyroll's own delete
     single.extend(retry)
     attempts = max(1, rt.options.write_retries)
 
@@ -283,6 +285,7 @@ async def _write_project(
         "batched": len(batch),
         "retried": len(retry),
         "calls": calls,
+        **({"deleted": deleted} if deleted else {}),
     }
 
 

@@ -146,8 +146,8 @@ def hoist_global_flags(args: list[str]) -> list[str]:
         return list(args)
     at = args.index(command)
     head, tail = list(args[: at + 1]), list(args[at + 1 :])
-    moved = []
-    rest = []
+    moved: list[str] = []
+    rest: list[str] = []
     for i, arg in enumerate(tail):
         if arg == "--":
             rest.extend(tail[i:])

@@ -144,6 +144,9 @@ def report_cmd(
 ) -> None:
     """Write the incident record (Markdown, HTML with a timeline chart, or versioned JSON).
 
+    The record covers the incident: every run of the journal, each credential with the outcome
+    of the last run that handled it (--run: that run, and the runs of its credentials).
+
     Summary, the Upstash/Vercel checklist decided by evidence, per credential the strategy,
     timeline, outage window and redeploys, per-project status, open risks, and what is not
     known. Unless --offline, it first runs verify, audit and the harden checks for fresh
@@ -164,6 +167,7 @@ def report_cmd(
             log = load_runlog(opened.journal, run_id, path=str(opened.path))
         elif run_id:
             raise UsageError(f"cannot look up run {run_id!r}: {opened.error}")
+        runlogs = _runlogs(opened)  # every run: the report covers the incident, audit knows all own writes
         vr: VerifyResult | None = None
         ar: AuditResult | None = None
         hardening = _stored_hardening(cfg) if offline else None
@@ -175,7 +179,6 @@ def report_cmd(
                 inventory_options=inv_options,
             )
             aoptions = AuditOptions(since=since_ts)
-            runlogs = _runlogs(opened)
             progress = None if fmt is ReportFormatChoice.JSON and out is None else _progress()
             if progress is None:
                 vr, ar, hardening = asyncio.run(
@@ -196,6 +199,8 @@ def report_cmd(
             journal_path=str(opened.path),
             journal_error=journal_error,
             hardening=hardening,
+            runs=runlogs,
+            whole_journal=run_id is None,  # the journal is the incident's; --run narrows to its credentials
         )
         if opened.notes:
             report = _with_unknowns(report, opened.notes)

@@ -23,7 +23,22 @@ from tests.sandbox_helpers import (
 
 PASSPHRASE = "a cli flags journal passphrase (32+ chars)"
 SUBCOMMANDS = [["sandbox", "up"], ["config", "show"]]
-WRITES_OUTPUT = ["inventory", "plan", "verify", "report", "audit", "scan", "harden", "doctor"]
+WRITES_OUTPUT = [
+    ["inventory"],
+    ["plan"],
+    ["apply"],
+    ["resume"],
+    ["rollback"],
+    ["status"],
+    ["verify"],
+    ["report"],
+    ["audit"],
+    ["scan"],
+    ["harden"],
+    ["doctor"],
+    ["demo"],
+    ["config", "show"],
+]
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +57,8 @@ def test_dash_h_works_everywhere(argv: list[str], capsys: pytest.CaptureFixture[
 
 
 @pytest.mark.parametrize("command", WRITES_OUTPUT)
-def test_out_everywhere(command: str, capsys: pytest.CaptureFixture[str]) -> None:
-    assert run([command, "--help"]) == 0
+def test_out_everywhere(command: list[str], capsys: pytest.CaptureFixture[str]) -> None:
+    assert run([*command, "--help"]) == 0
     text = capsys.readouterr().out
     assert "--out" in text and "-o" in text, command
 
@@ -93,6 +108,18 @@ def test_flags_against_the_sandbox(
     assert capsys.readouterr().out == ""
     assert json.loads(target.read_text())["ok"] is True
     assert target.stat().st_mode & 0o777 == 0o600
+    # apply (its --out comes from the registration) and config show
+    target = tmp_path / "dry-run.json"
+    argv = ["apply", "--env-file", str(env), "--all-upstash", "--dry-run", "--accept-downtime", "--json"]
+    rc = run([*argv, "-o", str(target)])
+    captured = capsys.readouterr()
+    assert rc in (0, 1), captured.err
+    assert captured.out == ""
+    assert json.loads(target.read_text())["dry_run"] is True
+    target = tmp_path / "config.json"
+    assert run(["config", "show", "--env-file", str(env), "--json", "--out", str(target)]) == 0
+    assert "VERCEL_TOKEN" in json.loads(target.read_text())["config"]
+    capsys.readouterr()
     # report and harden: md and markdown are both choices (no journal yet: refused for that reason only)
     for fmt in ("md", "markdown"):
         assert (

@@ -7,12 +7,14 @@ to exit codes; they hold no logic of their own.
 from __future__ import annotations
 
 import contextlib
+import functools
+import inspect
 import io
 import json
 import logging
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -39,6 +41,7 @@ __all__ = [
     "output_to",
     "setup_logging",
     "state",
+    "with_out_option",
 ]
 
 out_console = Console(highlight=False, soft_wrap=True)
@@ -111,6 +114,28 @@ def output_to(out: Path | None) -> Iterator[None]:
         _write_private(out, buffer.getvalue())
         raise
     _write_private(out, buffer.getvalue())
+
+
+def with_out_option(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``fn`` with an ``--out/-o`` option that sends its stdout to a file (:func:`output_to`).
+
+    For commands whose module is not this change's to edit (``apply``, ``resume``, ``rollback``,
+    ``status``): :data:`keyroll.cli.main.OUT_COMMANDS` lists them explicitly. A command that
+    declares ``out`` itself is returned unchanged.
+    """
+    sig = inspect.signature(fn, eval_str=True)
+    if "out" in sig.parameters:
+        return fn
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        out = kwargs.pop("out", None)
+        with output_to(out):
+            return fn(*args, **kwargs)
+
+    extra = inspect.Parameter("out", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=OutOpt)
+    wrapper.__signature__ = sig.replace(parameters=[*sig.parameters.values(), extra])  # type: ignore[attr-defined]
+    return wrapper
 
 
 def _write_private(path: Path, text: str) -> None:

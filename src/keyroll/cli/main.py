@@ -23,7 +23,7 @@ import rich.markup
 import typer
 
 from keyroll import __version__
-from keyroll.cli.common import err_console, setup_logging, state
+from keyroll.cli.common import err_console, setup_logging, state, with_out_option
 from keyroll.core.errors import ExitCode, KeyrollError
 
 COMMAND_MODULES = (
@@ -72,6 +72,10 @@ INTERRUPTED_LEAVES = {
 """What an interrupted command leaves behind, for the Ctrl-C line; a command not listed here
 (or run with ``--dry-run``) changes nothing. ``harden`` changes things only with ``--fix``."""
 HARDEN_FIX_INTERRUPTED = "some fixes may be applied already; run `keyroll harden` again to see what is open"
+
+OUT_COMMANDS = ("apply", "resume", "rollback", "status", "demo")
+"""Commands that get ``--out/-o`` from :func:`keyroll.cli.common.with_out_option` at registration
+(the others declare it themselves), so that ``--out`` works everywhere."""
 
 _registered: set[str] = set()
 
@@ -124,6 +128,9 @@ def register_modules(names: tuple[str, ...] = COMMAND_MODULES) -> None:
             raise
         module.register(app)
         _registered.add(name)
+    for info in app.registered_commands:
+        if info.name in OUT_COMMANDS and info.callback is not None:
+            info.callback = with_out_option(info.callback)
 
 
 def _command_of(args: list[str]) -> str | None:

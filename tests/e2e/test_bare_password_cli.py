@@ -95,7 +95,17 @@ def test_bare_password_gets_the_new_password_after_the_reset(
         return target in deps or any(after(d, target, seen | {step_id}) for d in deps if d not in seen)
 
     assert all(after(s["id"], revoke["id"]) for s in bare_writes)  # written only after the reset
-    argv = ["apply", "--env-file", str(env), "-c", cp["credential"], "--yes", "-q", "--build-seconds", str(BUILD)]
+    argv = [
+        "apply",
+        "--env-file",
+        str(env),
+        "-c",
+        cp["credential"],
+        "--yes",
+        "-q",
+        "--build-seconds",
+        str(BUILD),
+    ]
     rc = run(argv)
     out = capsys.readouterr()
     assert rc == 0, out.err

@@ -173,3 +173,18 @@ def test_apply_updates_the_linked_repositorys_secret_and_verify_passes(
     doc = _json(capsys, ["verify", "--env-file", str(full), "--all", "--json"], None)
     github = [c for c in doc["checks"] if "github" in c["title"]]
     assert github and all(c["status"] == "pass" for c in github), github
+
+
+def test_github_org_scope_searches_every_repository_of_the_org(
+    sandbox: tuple[Sandbox, Path, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    sb, full, _ = sandbox
+    state = sb.world.hooks["github.state"]()
+    ops = state.add_repo("acme/ops")  # no Vercel project links it
+    state.put(ops.scope, "UPSTASH_REDIS_REST_TOKEN", sb.world.templates["redis:cache:rest_token"])
+    inv = _json(capsys, ["inventory", "--env-file", str(full), "--json"], 1)
+    assert ("acme/ops", "repo", "UPSTASH_REDIS_REST_TOKEN") not in _github_locations(inv)
+    inv = _json(capsys, ["inventory", "--env-file", str(full), "--json", "--github-org", "acme"], 1)
+    assert ("acme/ops", "repo", "UPSTASH_REDIS_REST_TOKEN") in _github_locations(inv)
+    inv = _json(capsys, ["inventory", "--env-file", str(full), "--json", "--github-org", "nobody"], 1)
+    assert any(u["where"] == "github org:nobody repositories" for u in inv["unknowns"])

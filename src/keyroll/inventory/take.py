@@ -16,7 +16,7 @@ import re
 from collections.abc import Awaitable
 from typing import Any
 
-from keyroll.core.errors import UsageError
+from keyroll.core.errors import KeyrollError, UsageError
 from keyroll.core.model import DeploymentRef, Inventory, Unknown
 from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.inventory.custom_envs import fill_custom_environment_slugs
@@ -103,11 +103,24 @@ async def take_inventory(
             )
         return await collect_vercel(providers.vercel, options, limiter, progress)
 
-    explicit = github_scope(options.github_repos, options.github_orgs, ())
+    async def org_repos() -> tuple[list[str], list[Unknown]]:
+        """The repositories of the ``github_org`` organizations (their Actions secrets too)."""
+        if providers.github is None or not options.github_orgs:
+            return [], []
+        found: list[str] = []
+        missed: list[Unknown] = []
+        for org in options.github_orgs:
+            try:
+                found += await limiter.run(providers.github.list_org_repos, org)
+            except KeyrollError as exc:
+                missed.append(Unknown(where=f"github org:{org} repositories", reason=exc.message))
+        return found, missed
 
     async def github_part(
         vercel_task: asyncio.Future[VercelSnapshot],
     ) -> tuple[list[GitHubSecretRecord], list[Unknown]]:
+        in_orgs, org_unknowns = await org_repos()
+        explicit = github_scope((*options.github_repos, *in_orgs), options.github_orgs, ())
         first = asyncio.ensure_future(collect_github(providers.github, explicit, limiter, progress))
         try:
             snap = await asyncio.shield(vercel_task)
@@ -126,6 +139,7 @@ async def take_inventory(
             providers.github, linked, limiter, progress, skip_orgs=frozenset(explicit.orgs)
         )
         (records, unknowns), (more, more_unknowns) = await asyncio.gather(first, later)
+        unknowns = [*org_unknowns, *unknowns]
         if providers.github is None and linked.repos and unknowns and more_unknowns:
             unknowns = [u for u in unknowns if u.where != "github"]  # one line names them all
             more_unknowns = [

@@ -79,6 +79,10 @@ class GitHubAPI(Protocol):
         """Secret names in a scope (all pages)."""
         ...
 
+    async def list_org_repos(self, org: str) -> list[str]:
+        """``owner/name`` of every repository of an organization the token can see (archived ones too)."""
+        ...
+
     async def get_public_key(self, scope: SecretScope) -> PublicKey:
         """The scope's public key."""
         ...
@@ -195,6 +199,29 @@ class GitHubClient:
             what=f"{repo} environments",
         )
         return [str(r["name"]) for r in rows]
+
+    async def list_org_repos(self, org: str) -> list[str]:
+        """``GET /orgs/{org}/repos`` (all pages; the body is a bare array, paged by ``Link``).
+
+        :raises NotFoundError: no such organization (or a user account: GitHub answers 404).
+        """
+        names: list[str] = []
+        page = 1
+        while True:
+            resp = await self.api.request(
+                "GET",
+                f"/orgs/{quote(org, safe='')}/repos",
+                params={"per_page": 100, "page": page, "type": "all"},
+                what=f"org:{org} repositories",
+            )
+            chunk = resp.json()
+            if not isinstance(chunk, list):
+                break
+            names += [str(r["full_name"]) for r in chunk if isinstance(r, dict) and r.get("full_name")]
+            if len(chunk) < 100 or 'rel="next"' not in resp.headers.get("link", ""):
+                break
+            page += 1
+        return names
 
     async def list_secrets(self, scope: SecretScope) -> list[SecretMeta]:
         """Secret names and dates in a scope (all pages)."""

@@ -51,7 +51,8 @@ class OwnAction:
     deleted: frozenset[str] = frozenset()
     """env var ids the step deleted (duplicates an upsert created)"""
     resources: frozenset[str] = frozenset()
-    """the Upstash resource (id and name) the step's credential belongs to"""
+    """the Upstash resource (id and name) the step's credential belongs to, and the Vercel
+    integration configuration that owns its copies"""
 
     def covers(self, at: float) -> bool:
         """True when ``at`` lies inside the step's journaled window, give or take the clock skew."""
@@ -126,9 +127,14 @@ def _resources(log: RunLog, fp: str) -> frozenset[str]:
         return frozenset()
     spec = log.group_spec(fp)
     out = {str(spec[k]) for k in ("resource_id", "resource_name") if spec.get(k)}
-    cred = log.inventory.credential(fp) if log.inventory is not None else None
+    inv = log.inventory
+    cred = inv.credential(fp) if inv is not None else None
     if cred is not None:
         out |= {v for v in (cred.resource_id, cred.resource_name) if v}
+    if inv is not None:  # a dashboard reset of an integration store names its configuration
+        out |= {
+            loc.configuration_id for loc in inv.locations if loc.fingerprint == fp and loc.configuration_id
+        }
     return frozenset(out)
 
 

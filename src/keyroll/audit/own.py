@@ -64,7 +64,9 @@ class OwnAction:
         if event.category is EventCategory.ENV_CHANGE:
             if "delete" in event.type or "remove" in event.type:
                 return entity in self.deleted
-            return entity in self.ids
+            return (
+                entity in self.ids or entity in self.deleted
+            )  # an upsert's duplicate: created, then deleted
         if event.category in (EventCategory.CREDENTIAL, EventCategory.INTEGRATION):
             return entity in self.resources or entity in self.ids
         return entity in self.ids

@@ -47,6 +47,8 @@ def _json(capsys: pytest.CaptureFixture[str], argv: list[str], code: int) -> Any
         (".zsh_history", "shell history"),
         ("fish_history", "shell history"),
         (".python_history", "shell history"),
+        (".zhistory", "shell history"),
+        (".psql_history", "shell history"),
         ("README.md", "documentation"),
         ("notes.txt", "documentation"),
         ("analysis.ipynb", "notebook"),

@@ -62,7 +62,7 @@ def redact_only(path: Path) -> str:
     """
     name = path.name.lower()
     suffixes = [s.lower() for s in path.suffixes]
-    if name in _HISTORY_NAMES or name.endswith("_history") or name.endswith("-history"):
+    if name in _HISTORY_NAMES or name.lstrip(".").endswith("history"):  # .zhistory, .psql_history …
         return "shell history"
     if path.suffix.lower() in _NOTEBOOK_SUFFIXES:
         return "notebook"

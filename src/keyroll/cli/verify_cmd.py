@@ -97,6 +97,16 @@ def verify_cmd(
     run_id: RunIdOpt = None,
     path: OldValuePathsOpt = None,
     git_repo: GitReposOpt = None,
+    github_repo: Annotated[
+        list[str] | None,
+        typer.Option("--github-repo", help="owner/repo whose Actions secrets to check too (repeatable)"),
+    ] = None,
+    github_org: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--github-org", help="organization whose secrets and repositories to check (repeatable)"
+        ),
+    ] = None,
     health_path: Annotated[
         str, typer.Option("--health-path", help="path requested on each serving deployment")
     ] = "/",
@@ -118,7 +128,13 @@ def verify_cmd(
     if credential and all_:
         raise UsageError("--credential and --all exclude each other", hint="pass one of them")
     cfg = get_config(env_file)
-    inv_options = options_from_config(cfg, paths=tuple(path or ()), git_repos=tuple(git_repo or ()))
+    inv_options = options_from_config(
+        cfg,
+        paths=tuple(path or ()),
+        git_repos=tuple(git_repo or ()),
+        github_repos=tuple(github_repo or ()),
+        github_orgs=tuple(github_org or ()),
+    )
     validate_options(inv_options)
     opened = open_journal(cfg, wrong_key_ok=False)
     if opened.journal is None:

@@ -356,8 +356,8 @@ def stale_checks(inp: StaleInput) -> list[Check]:
                 status=CheckStatus.UNKNOWN,
                 title=f"not searched: {u.where}: {u.reason}",
                 credential=inp.fp,
-                hint="set GITHUB_TOKEN (and GITHUB_REPOS or --github-repo for unlinked repositories) "
-                "and rerun keyroll verify",
+                hint="set GITHUB_TOKEN (and GITHUB_REPOS, --github-repo or --github-org for repositories "
+                "no Vercel project links) and rerun keyroll verify; check GitLab/Bitbucket CI by hand",
             )
             out.setdefault(c.id, c)
     return list(out.values())

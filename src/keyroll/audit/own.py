@@ -140,47 +140,49 @@ def _resources(log: RunLog, fp: str) -> frozenset[str]:
     return frozenset(out)
 
 
+@dataclass
+class _Step:
+    """What the journal says about one step so far (entries are folded in order)."""
+
+    kind: StepKind
+    start: float
+    end: float
+    fp: str = ""
+    projects: dict[str, None] = field(default_factory=dict)
+    ids: set[str] = field(default_factory=set)
+    deleted: set[str] = field(default_factory=set)
+
+
 def own_actions(runlogs: Sequence[RunLog], *, tolerance_s: float = 120.0) -> OwnActions:
     """Collect keyroll's journaled steps (one :class:`OwnAction` each) from every run."""
     out = OwnActions(tolerance_s=tolerance_s)
     for log in runlogs:
-        steps: dict[str, dict[str, Any]] = {}
+        steps: dict[str, _Step] = {}
         for e in log.entries:
             step = log.step(e.step_id)
             kind = e.kind or (step.kind if step is not None else None)
             if kind is None or e.phase == "note":
                 continue
-            acc = steps.setdefault(
-                e.step_id or f"entry-{e.seq}",
-                {
-                    "kind": kind,
-                    "start": e.ts,
-                    "end": e.ts,
-                    "projects": {},
-                    "ids": set(),
-                    "deleted": set(),
-                    "fp": "",
-                },
-            )
-            acc["start"], acc["end"] = min(acc["start"], e.ts), max(acc["end"], e.ts)
-            acc["fp"] = acc["fp"] or e.credential
+            acc = steps.setdefault(e.step_id or f"entry-{e.seq}", _Step(kind, e.ts, e.ts))
+            acc.start, acc.end = min(acc.start, e.ts), max(acc.end, e.ts)
+            acc.fp = acc.fp or e.credential
             projects: Iterable[str] = (e.project_id,) if e.project_id else log.affected_projects(e.credential)
-            acc["projects"].update(dict.fromkeys(projects))
+            acc.projects.update(dict.fromkeys(projects))
             detail = e.detail if isinstance(e.detail, dict) else {}
-            acc["deleted"] |= _ids_in(detail.get("deleted"))
-            acc["ids"] |= _ids_in({k: v for k, v in detail.items() if k != "deleted"})
+            acc.deleted |= _ids_in(detail.get("deleted"))
+            acc.ids |= _ids_in({k: v for k, v in detail.items() if k != "deleted"})
         for step_id, acc in steps.items():
             out.actions.append(
                 OwnAction(
-                    kind=acc["kind"],
-                    at=acc["start"],
-                    end=acc["end"],
+                    kind=acc.kind,
+                    at=acc.start,
+                    end=acc.end,
                     run_id=log.run_id,
                     step_id=step_id,
-                    projects=tuple(acc["projects"]),
-                    ids=frozenset(acc["ids"]),
-                    deleted=frozenset(acc["deleted"]),
-                    resources=_resources(log, acc["fp"]),
+                    projects=tuple(acc.projects),
+                    ids=frozenset(acc.ids),
+                    deleted=frozenset(acc.deleted),
+                    resources=_resources(log, acc.fp),
                 )
             )
         if log.inventory is not None:

@@ -866,6 +866,11 @@ class FakeGitHub(FakeAPI):
             if s == scope.label()
         ]
 
+    async def list_org_repos(self, org: str) -> list[str]:
+        await self._enter("list_org_repos", org)
+        labels = {s.split(" ", 1)[0] for s, _ in self.world.github} | set(self.environments)
+        return sorted(r for r in labels if r.lower().startswith(org.lower() + "/"))
+
     async def get_public_key(self, scope: SecretScope) -> PublicKey:
         await self._enter("get_public_key", scope.label())
         self._check(scope)

@@ -127,7 +127,9 @@ def _vercel(ts: float, etype: str, actor: str, project: str = "", entity: str = 
 def test_own_writes_matched_and_others_flagged() -> None:
     own = own_actions([S.runlog()], tolerance_s=30)
     events = [
-        _vercel(1.15, "env-variable-edit", "usr_me", "prj_web"),  # keyroll's env write (time + project)
+        _vercel(
+            1.15, "env-variable-edit", "usr_me", "prj_web", entity="env_w1"
+        ),  # keyroll's env write (by id)
         _vercel(1.8, "deployment", "usr_me", "prj_api", entity="dpl_api_new"),  # keyroll's redeploy (by id)
         _vercel(3.0, "env-variable-read", "usr_me", "prj_web"),  # keyroll reading during the run
         _vercel(-7200, "env-variable-read", "usr_evil", "prj_web"),  # an unknown actor before the rotation
@@ -147,6 +149,34 @@ def test_own_writes_matched_and_others_flagged() -> None:
     assert any("not made by keyroll" in r for r in by_id[events[4].id].reasons)
     assert not by_id[events[5].id].unusual
     assert [e.at for e in flagged] == sorted(e.at for e in flagged)
+
+
+def test_own_writes_are_matched_by_identity_never_by_time() -> None:
+    """Issue 17 item 9: a person's env-var delete 7 s before the run, or an edit of another var of
+    the same project during keyroll's write, is not keyroll's; keyroll's own write of a var is
+    keyroll's only inside that step's journaled window."""
+    own = own_actions([S.runlog()])
+    events = [
+        _vercel(
+            -7.0, "env-variable-delete", "usr_me", "prj_web", entity="env_other", eid="x1"
+        ),  # a person, before
+        _vercel(
+            1.1, "env-variable-delete", "usr_me", "prj_web", entity="env_w1", eid="x2"
+        ),  # keyroll never deletes it
+        _vercel(
+            1.1, "env-variable-edit", "usr_me", "prj_web", entity="env_other", eid="x3"
+        ),  # another var, same moment
+        _vercel(1.1, "env-variable-edit", "usr_me", "prj_web", eid="x4"),  # no id: nothing to identify it by
+        _vercel(
+            900.0, "env-variable-edit", "usr_me", "prj_web", entity="env_w1", eid="x5"
+        ),  # keyroll's var, later
+        _vercel(1.1, "env-variable-edit", "usr_me", "prj_web", entity="env_w1", eid="x6"),  # keyroll's write
+    ]
+    flagged, _ = flag_events(events, own)
+    by_id = {e.id: e for e in flagged}
+    assert [by_id[e.id].own for e in events] == [False, False, False, False, False, True]
+    for e in events[:5]:
+        assert by_id[e.id].unusual and any("not made by keyroll" in r for r in by_id[e.id].reasons)
 
 
 def test_known_actors_given_by_the_user() -> None:
@@ -206,7 +236,7 @@ async def test_audit_default_window_and_sources() -> None:
                 "type": "env-variable-edit",
                 "createdAt": int((S.T0 + 1.1) * 1000),
                 "principalId": "usr_me",
-                "payload": {"projectId": "prj_web"},
+                "payload": {"projectId": "prj_web", "id": "env_w1"},
             },
         ]
     )

@@ -30,13 +30,14 @@ def report():
 
 
 def test_choice_mapping_is_exhaustive() -> None:
-    # every format class in the package is reachable from exactly one CLI choice
+    # every format class in the package is reachable from a CLI choice (markdown by two spellings)
     classes = {html_mod.HtmlFormat, json_mod.JsonFormat, md_mod.MarkdownFormat}
     assert set(ReportFormat.__subclasses__()) == classes
     mapped = {type(choice.to_format()) for choice in ReportFormatChoice}
     assert mapped == classes
-    assert len(list(ReportFormatChoice)) == len(classes)
-    assert {c.value for c in ReportFormatChoice} == {"md", "html", "json"}
+    assert len(list(ReportFormatChoice)) == len(classes) + 1
+    assert {c.value for c in ReportFormatChoice} == {"md", "markdown", "html", "json"}
+    assert type(ReportFormatChoice("markdown").to_format()) is md_mod.MarkdownFormat
 
 
 def test_json_is_versioned_with_iso_times(report, canary) -> None:

@@ -3,19 +3,26 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from keyroll.cli.common import EnvFileOpt, JsonOpt, emit_json, get_config, out_console
+from keyroll.cli.common import EnvFileOpt, JsonOpt, OutOpt, emit_json, get_config, out_console, output_to
 from keyroll.policy import effective_policy, effective_strategies
 
 config_app = typer.Typer(help="Inspect keyroll's configuration.", no_args_is_help=True)
 
 
 @config_app.command("show")
-def show(env_file: EnvFileOpt = None, json_out: JsonOpt = False) -> None:
+def show(env_file: EnvFileOpt = None, json_out: JsonOpt = False, out: OutOpt = None) -> None:
     """Show the effective configuration; tokens appear as fingerprints only."""
+    with output_to(out):
+        _show(env_file, json_out)
+
+
+def _show(env_file: Path | None, json_out: bool) -> None:
     cfg = get_config(env_file)
     rows: dict[str, dict[str, str]] = {}
     for name, tok in cfg.tokens().items():

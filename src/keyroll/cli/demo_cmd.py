@@ -22,6 +22,7 @@ from rich.table import Table
 from keyroll.cli.common import JsonOpt, emit_json, err_console, out_console, state
 from keyroll.cli.progress_view import open_view
 from keyroll.core.errors import ConfigError, ExitCode, UsageError
+from keyroll.core.tables import add_fingerprint_column
 
 __all__ = ["register"]
 
@@ -121,7 +122,8 @@ def _render(result: Any) -> None:
     table.add_row("state dir", f"{r.state_dir} (journal, git repo, reports, demo.env)")
     out_console.print(table)
     creds = Table(title="rotations")
-    for col in ("credential", "strategy", "resource", "state", "redeployed", "window"):
+    add_fingerprint_column(creds)
+    for col in ("strategy", "resource", "state", "redeployed", "window"):
         creds.add_column(col)
     for g in r.groups:
         creds.add_row(

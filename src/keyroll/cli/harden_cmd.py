@@ -58,7 +58,7 @@ def harden_command(
     rule: Annotated[list[str], typer.Option("--rule", help="only this check (repeatable)")] = [],  # noqa: B006
     only: Annotated[list[str], typer.Option("--only", help="with --fix: only these finding ids")] = [],  # noqa: B006
     out: Annotated[
-        Path | None, typer.Option("--out", help="write the report here (after the work succeeds)")
+        Path | None, typer.Option("--out", "-o", help="write the report here (after the work succeeds)")
     ] = None,
     env_file: EnvFileOpt = None,
 ) -> None:

@@ -23,7 +23,7 @@ import rich.markup
 import typer
 
 from keyroll import __version__
-from keyroll.cli.common import err_console, setup_logging, state
+from keyroll.cli.common import err_console, setup_logging, state, with_out_option
 from keyroll.core.errors import ExitCode, KeyrollError
 
 COMMAND_MODULES = (
@@ -73,6 +73,10 @@ INTERRUPTED_LEAVES = {
 (or run with ``--dry-run``) changes nothing. ``harden`` changes things only with ``--fix``."""
 HARDEN_FIX_INTERRUPTED = "some fixes may be applied already; run `keyroll harden` again to see what is open"
 
+OUT_COMMANDS = ("apply", "resume", "rollback", "status", "demo")
+"""Commands that get ``--out/-o`` from :func:`keyroll.cli.common.with_out_option` at registration
+(the others declare it themselves), so that ``--out`` works everywhere."""
+
 _registered: set[str] = set()
 
 app = typer.Typer(
@@ -83,7 +87,12 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
     add_completion=False,
     rich_markup_mode="rich",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+GLOBAL_FLAGS = ("--debug", "--quiet", "-q")
+"""The main callback's flags (they take no value); :func:`hoist_global_flags` lets them follow
+the command as well (``keyroll inventory --debug``)."""
 
 
 def _version(value: bool) -> None:
@@ -119,6 +128,9 @@ def register_modules(names: tuple[str, ...] = COMMAND_MODULES) -> None:
             raise
         module.register(app)
         _registered.add(name)
+    for info in app.registered_commands:
+        if info.name in OUT_COMMANDS and info.callback is not None:
+            info.callback = with_out_option(info.callback)
 
 
 def _command_of(args: list[str]) -> str | None:
@@ -130,6 +142,25 @@ def _command_of(args: list[str]) -> str | None:
         if not arg.startswith("-"):
             return arg
     return None
+
+
+def hoist_global_flags(args: list[str]) -> list[str]:
+    """``args`` with the global flags that follow the command moved in front of it, so that
+    ``keyroll inventory --debug`` means ``keyroll --debug inventory``. Nothing after ``--`` moves,
+    and no command defines an option of the same name."""
+    command = _command_of(args)
+    if command is None:
+        return list(args)
+    at = args.index(command)
+    head, tail = list(args[: at + 1]), list(args[at + 1 :])
+    moved: list[str] = []
+    rest: list[str] = []
+    for i, arg in enumerate(tail):
+        if arg == "--":
+            rest.extend(tail[i:])
+            break
+        (moved if arg in GLOBAL_FLAGS else rest).append(arg)
+    return head[:at] + moved + head[at:] + rest
 
 
 def _modules_for(args: list[str]) -> tuple[str, ...]:
@@ -159,7 +190,7 @@ def run(argv: list[str] | None = None) -> int:
     its ``asyncio.run`` — and Ctrl-C or end of input at a prompt print :func:`interrupt_message`
     on stderr and return 130, with no traceback unless ``--debug``.
     """
-    args = sys.argv[1:] if argv is None else list(argv)
+    args = hoist_global_flags(sys.argv[1:] if argv is None else list(argv))
     debug = "--debug" in args
     try:
         register_modules(_modules_for(args))

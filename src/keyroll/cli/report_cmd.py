@@ -29,11 +29,13 @@ from keyroll.cli.common import (
     GitReposOpt,
     JsonOpt,
     OldValuePathsOpt,
+    OutOpt,
     RunIdOpt,
     emit_json,
     err_console,
     get_config,
     out_console,
+    output_to,
     state,
 )
 from keyroll.config import Config
@@ -142,6 +144,9 @@ def report_cmd(
 ) -> None:
     """Write the incident record (Markdown, HTML with a timeline chart, or versioned JSON).
 
+    The record covers the incident: every run of the journal, each credential with the outcome
+    of the last run that handled it (--run: that run, and the runs of its credentials).
+
     Summary, the Upstash/Vercel checklist decided by evidence, per credential the strategy,
     timeline, outage window and redeploys, per-project status, open risks, and what is not
     known. Unless --offline, it first runs verify, audit and the harden checks for fresh
@@ -162,6 +167,7 @@ def report_cmd(
             log = load_runlog(opened.journal, run_id, path=str(opened.path))
         elif run_id:
             raise UsageError(f"cannot look up run {run_id!r}: {opened.error}")
+        runlogs = _runlogs(opened)  # every run: the report covers the incident, audit knows all own writes
         vr: VerifyResult | None = None
         ar: AuditResult | None = None
         hardening = _stored_hardening(cfg) if offline else None
@@ -173,7 +179,6 @@ def report_cmd(
                 inventory_options=inv_options,
             )
             aoptions = AuditOptions(since=since_ts)
-            runlogs = _runlogs(opened)
             progress = None if fmt is ReportFormatChoice.JSON and out is None else _progress()
             if progress is None:
                 vr, ar, hardening = asyncio.run(
@@ -194,6 +199,8 @@ def report_cmd(
             journal_path=str(opened.path),
             journal_error=journal_error,
             hardening=hardening,
+            runs=runlogs,
+            whole_journal=run_id is None,  # the journal is the incident's; --run narrows to its credentials
         )
         if opened.notes:
             report = _with_unknowns(report, opened.notes)
@@ -248,6 +255,7 @@ def audit_cmd(
         ),
     ] = None,
     json_out: JsonOpt = False,
+    out: OutOpt = None,
 ) -> None:
     """Review the activity logs of the exposure window and flag what keyroll did not do.
 
@@ -288,29 +296,30 @@ def audit_cmd(
         with progress:
             result = asyncio.run(go(progress))
     all_notes = (*notes, *result.notes)
-    if json_out:
-        emit_json(
-            {
-                "kind": "keyroll.audit",
-                "flagged": len(result.flagged),
-                "counts": result.counts(),
-                **to_jsonable(result),
-                "notes": list(all_notes),
-            }
-        )
-    else:
-        counts = ", ".join(f"{n} {c}" for c, n in result.counts().items() if n) or "no events"
-        out_console.print(
-            f"{len(result.events)} event(s) from {', '.join(result.sources) or 'no source'}: {counts}; "
-            f"{len(result.flagged)} flagged",
-            highlight=False,
-        )
-        if result.flagged:
-            out_console.print(_audit_table(result))
-        for n in all_notes:
-            err_console.print(f"[yellow]note:[/] {escape(n)}", highlight=False)
-    unread = bool(result.notes) or not result.sources
-    raise typer.Exit(int(ExitCode.FINDINGS if result.flagged or unread else ExitCode.OK))
+    with output_to(out):
+        if json_out:
+            emit_json(
+                {
+                    "kind": "keyroll.audit",
+                    "flagged": len(result.flagged),
+                    "counts": result.counts(),
+                    **to_jsonable(result),
+                    "notes": list(all_notes),
+                }
+            )
+        else:
+            counts = ", ".join(f"{n} {c}" for c, n in result.counts().items() if n) or "no events"
+            out_console.print(
+                f"{len(result.events)} event(s) from {', '.join(result.sources) or 'no source'}: {counts}; "
+                f"{len(result.flagged)} flagged",
+                highlight=False,
+            )
+            if result.flagged:
+                out_console.print(_audit_table(result))
+            for n in all_notes:
+                err_console.print(f"[yellow]note:[/] {escape(n)}", highlight=False)
+        unread = bool(result.notes) or not result.sources
+        raise typer.Exit(int(ExitCode.FINDINGS if result.flagged or unread else ExitCode.OK))
 
 
 def register(app: typer.Typer) -> None:

@@ -42,6 +42,7 @@ from keyroll.core.model import Inventory, Plan, RunState, Step, Strategy
 from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.core.secret import Secret
 from keyroll.core.serde import from_dict, to_jsonable
+from keyroll.core.tables import add_fingerprint_column
 from keyroll.policy import (
     BUILD_TIMEOUT_RANGE,
     MAX_PARALLEL_BUILDS_RANGE,
@@ -72,6 +73,13 @@ GithubRepoOpt = Annotated[
     list[str] | None, typer.Option("--github-repo", help="owner/repo whose Actions secrets to update")
 ]
 PathOpt = Annotated[list[Path] | None, typer.Option("--path", help="local files/directories holding copies")]
+GithubOrgOpt = Annotated[
+    list[str] | None, typer.Option("--github-org", help="organization whose Actions secrets to update")
+]
+GitRepoOpt = Annotated[
+    list[Path] | None, typer.Option("--git-repo", help="git work tree whose history to search")
+]
+ExcludePausedOpt = Annotated[bool, typer.Option("--exclude-paused", help="skip paused projects")]
 BuildOpt = Annotated[
     float, typer.Option("--build-seconds", min=0.0, help="expected build time (outage estimate, first poll)")
 ]
@@ -228,16 +236,47 @@ def _run_async(coro_factory: Any, progress: Any) -> Any:
 
 
 async def _inventory(cfg: Config, scope: dict[str, Any], progress: Progress) -> Inventory:
-    from keyroll.inventory import options_from_config, take_inventory
+    from keyroll.inventory import take_inventory
+
+    options = _scope_options(cfg, scope)
+    async with open_providers(cfg) as providers:
+        return await take_inventory(providers, options, progress)
+
+
+def _scope(
+    project: list[str] | None,
+    github_repo: list[str] | None,
+    github_org: list[str] | None,
+    path: list[Path] | None,
+    git_repo: list[Path] | None,
+    exclude_paused: bool,
+) -> dict[str, Any]:
+    """The inventory scope flags of plan/apply (the same as ``keyroll inventory``'s), as saved in a plan."""
+    return {
+        "projects": list(project or ()),
+        "github_repos": list(github_repo or ()),
+        "github_orgs": list(github_org or ()),
+        "paths": [str(p) for p in path or ()],
+        "git_repos": [str(p) for p in git_repo or ()],
+        "include_paused": not exclude_paused,
+    }
+
+
+def _scope_options(cfg: Config, scope: dict[str, Any]) -> Any:
+    """``InventoryOptions`` for a saved or given scope (older plans lack the newer keys)."""
+    from keyroll.inventory import options_from_config, validate_options
 
     options = options_from_config(
         cfg,
         projects=tuple(scope.get("projects") or ()),
         github_repos=tuple(scope.get("github_repos") or ()),
+        github_orgs=tuple(scope.get("github_orgs") or ()),
         paths=tuple(Path(p) for p in scope.get("paths") or ()),
+        git_repos=tuple(Path(p) for p in scope.get("git_repos") or ()),
+        include_paused=bool(scope.get("include_paused", True)),
     )
-    async with open_providers(cfg) as providers:
-        return await take_inventory(providers, options, progress)
+    validate_options(options)
+    return options
 
 
 def _load_inventory_file(path: Path) -> Inventory:
@@ -322,7 +361,8 @@ def _require_sensitive(plan: Plan, settings: dict[str, Setting]) -> None:
 
 def _plan_table(plan: Plan, sources: dict[str, str] | None = None) -> Table:
     table = Table(title=f"plan {plan.id}", show_lines=True)
-    for col in ("credential", "strategy", "projects", "redeploys", "steps", "outage", "notes"):
+    add_fingerprint_column(table)
+    for col in ("strategy", "projects", "redeploys", "steps", "outage", "notes"):
         table.add_column(col)
     for cp in plan.credentials:
         notes = [f"[yellow]![/] {w}" for w in cp.warnings] + [f"[cyan]person:[/] {h}" for h in cp.human_steps]
@@ -349,7 +389,8 @@ def _plan_table(plan: Plan, sources: dict[str, str] | None = None) -> Table:
 
 def _result_table(result: RunResult) -> Table:
     table = Table(title=f"run {result.run_id or '(dry run)'}: {result.state.value}")
-    for col in ("credential", "strategy", "state", "redeployed", "window", "note"):
+    add_fingerprint_column(table)
+    for col in ("strategy", "state", "redeployed", "window", "note"):
         table.add_column(col)
     for c in result.credentials:
         window = "-" if c.window_s is None else f"{c.window_s:.2f}s"
@@ -432,7 +473,10 @@ def plan_cmd(
     ] = None,
     project: ProjectOpt = None,
     github_repo: GithubRepoOpt = None,
+    github_org: GithubOrgOpt = None,
     path: PathOpt = None,
+    git_repo: GitRepoOpt = None,
+    exclude_paused: ExcludePausedOpt = False,
     build_seconds: BuildOpt = 60.0,
 ) -> None:
     """Plan a rotation: per credential the strategy, the steps, the projects and deployments to
@@ -442,11 +486,7 @@ def plan_cmd(
         raise UsageError(
             "choose what to rotate", hint="pass --credential FINGERPRINT (repeatable) or --all-upstash"
         )
-    scope = {
-        "projects": list(project or ()),
-        "github_repos": list(github_repo or ()),
-        "paths": [str(p) for p in path or ()],
-    }
+    scope = _scope(project, github_repo, github_org, path, git_repo, exclude_paused)
     cfg = get_config(env_file)  # keyroll.toml's [strategy] and [policy] apply to a saved inventory too
     if inventory is not None:
         inv = _load_inventory_file(inventory)
@@ -500,7 +540,10 @@ def apply_cmd(
     build_timeout: BuildTimeoutOpt = None,
     project: ProjectOpt = None,
     github_repo: GithubRepoOpt = None,
+    github_org: GithubOrgOpt = None,
     path: PathOpt = None,
+    git_repo: GitRepoOpt = None,
+    exclude_paused: ExcludePausedOpt = False,
     build_seconds: BuildOpt = 60.0,
     json_out: JsonOpt = False,
 ) -> None:
@@ -520,11 +563,7 @@ def apply_cmd(
         build_timeout_s=build_timeout,
     )
     downtime_ok = bool(settings["accept_downtime"].value)
-    scope: dict[str, Any] = {
-        "projects": list(project or ()),
-        "github_repos": list(github_repo or ()),
-        "paths": [str(p) for p in path or ()],
-    }
+    scope: dict[str, Any] = _scope(project, github_repo, github_org, path, git_repo, exclude_paused)
     plan: Plan | None = None
     if plan_file is not None:
         plan, scope = _load_plan(plan_file)
@@ -533,14 +572,9 @@ def apply_cmd(
     async def run(prog: Progress) -> RunResult:
         nonlocal plan
         async with open_providers(cfg) as providers:
-            from keyroll.inventory import options_from_config, take_inventory
+            from keyroll.inventory import take_inventory
 
-            options = options_from_config(
-                cfg,
-                projects=tuple(scope.get("projects") or ()),
-                github_repos=tuple(scope.get("github_repos") or ()),
-                paths=tuple(Path(p) for p in scope.get("paths") or ()),
-            )
+            options = _scope_options(cfg, scope)
             inv = await take_inventory(providers, options, prog)
             if plan is None:
                 plan = make_plan(
@@ -761,7 +795,8 @@ def status_cmd(
             + (f" — flags: {escape(', '.join(flags))}" if flags else "")
         )
         table = Table()
-        for col in ("credential", "strategy", "state"):
+        add_fingerprint_column(table)
+        for col in ("strategy", "state"):
             table.add_column(col)
         for c in creds:
             table.add_row(c["credential"], c["strategy"], c["state"])

@@ -59,7 +59,7 @@ def scan(
     json_out: Annotated[bool, typer.Option("--json", help="same as --format json")] = False,
     output: Annotated[
         Path | None,
-        typer.Option("--output", "-o", metavar="FILE", help="write the report here", dir_okay=False),
+        typer.Option("--out", "--output", "-o", metavar="FILE", help="write the report here", dir_okay=False),
     ] = None,
     baseline: Annotated[
         Path | None,

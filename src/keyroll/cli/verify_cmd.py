@@ -19,16 +19,19 @@ from keyroll.cli.common import (
     GitReposOpt,
     JsonOpt,
     OldValuePathsOpt,
+    OutOpt,
     RunIdOpt,
     emit_json,
     err_console,
     get_config,
     out_console,
+    output_to,
     state,
 )
 from keyroll.config import Config
 from keyroll.core.errors import ExitCode, UsageError
 from keyroll.core.progress import NULL_PROGRESS, Progress
+from keyroll.core.tables import add_fingerprint_column
 from keyroll.inventory import options_from_config, validate_options
 from keyroll.providers.factory import open_providers
 from keyroll.verify.journal_file import OpenedJournal, open_journal
@@ -57,7 +60,9 @@ async def _run(
 def render_table(result: VerifyResult) -> Table:
     """One row per check, grouped by credential; the latest evidence with its time."""
     table = Table(title=f"keyroll verify — run {result.run_id or '(inventory)'}", show_lines=False)
-    for col in ("status", "credential", "check", "evidence"):
+    table.add_column("status", overflow="fold")
+    add_fingerprint_column(table)
+    for col in ("check", "evidence"):
         table.add_column(col, overflow="fold")
     order = {CheckStatus.FAIL: 0, CheckStatus.UNKNOWN: 1, CheckStatus.WARN: 2, CheckStatus.PASS: 3}
     for c in sorted(result.checks, key=lambda c: (c.credential, order[c.status], c.category.value, c.id)):
@@ -92,6 +97,16 @@ def verify_cmd(
     run_id: RunIdOpt = None,
     path: OldValuePathsOpt = None,
     git_repo: GitReposOpt = None,
+    github_repo: Annotated[
+        list[str] | None,
+        typer.Option("--github-repo", help="owner/repo whose Actions secrets to check too (repeatable)"),
+    ] = None,
+    github_org: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--github-org", help="organization whose secrets and repositories to check (repeatable)"
+        ),
+    ] = None,
     health_path: Annotated[
         str, typer.Option("--health-path", help="path requested on each serving deployment")
     ] = "/",
@@ -99,6 +114,7 @@ def verify_cmd(
         bool, typer.Option("--no-deployment-probe", help="do not GET the deployments' URLs")
     ] = False,
     json_out: JsonOpt = False,
+    out: OutOpt = None,
 ) -> None:
     """Prove the rotation finished: new values accepted, old ones rejected, nothing stale.
 
@@ -112,7 +128,13 @@ def verify_cmd(
     if credential and all_:
         raise UsageError("--credential and --all exclude each other", hint="pass one of them")
     cfg = get_config(env_file)
-    inv_options = options_from_config(cfg, paths=tuple(path or ()), git_repos=tuple(git_repo or ()))
+    inv_options = options_from_config(
+        cfg,
+        paths=tuple(path or ()),
+        git_repos=tuple(git_repo or ()),
+        github_repos=tuple(github_repo or ()),
+        github_orgs=tuple(github_org or ()),
+    )
     validate_options(inv_options)
     opened = open_journal(cfg, wrong_key_ok=False)
     if opened.journal is None:
@@ -140,17 +162,18 @@ def verify_cmd(
         opened.close()
     if opened.notes:
         result = dataclasses.replace(result, notes=(*opened.notes, *result.notes))
-    if json_out:
-        emit_json(_json(result))
-    else:
-        out_console.print(render_table(result))
-        counts = result.counts()
-        out_console.print(
-            f"{counts['pass']} passed, {counts['fail']} failed, {counts['unknown']} unknown, {counts['warn']} warning(s)"
-        )
-        for note in result.notes:
-            err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
-    raise typer.Exit(int(ExitCode.OK if result.passed else ExitCode.FINDINGS))
+    with output_to(out):
+        if json_out:
+            emit_json(_json(result))
+        else:
+            out_console.print(render_table(result))
+            counts = result.counts()
+            out_console.print(
+                f"{counts['pass']} passed, {counts['fail']} failed, {counts['unknown']} unknown, {counts['warn']} warning(s)"
+            )
+            for note in result.notes:
+                err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
+        raise typer.Exit(int(ExitCode.OK if result.passed else ExitCode.FINDINGS))
 
 
 def register(app: typer.Typer) -> None:

@@ -143,6 +143,8 @@ class HardenFormat(enum.StrEnum):
     TABLE = "table"
     JSON = "json"
     MD = "md"
+    MARKDOWN = "markdown"
+    """the same as ``md``"""
 
     def renderer(self) -> _Format:
         """The renderer class for this choice."""
@@ -150,5 +152,6 @@ class HardenFormat(enum.StrEnum):
             HardenFormat.TABLE: TableFormat,
             HardenFormat.JSON: JsonFormat,
             HardenFormat.MD: MarkdownFormat,
+            HardenFormat.MARKDOWN: MarkdownFormat,
         }
         return classes[self]()

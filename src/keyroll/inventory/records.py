@@ -34,6 +34,10 @@ class ProjectInfo:
     """False when the project listing carried no ``targets`` (fetch the project to learn them)"""
     repo: str = ""
     """linked git repository ``owner/name`` (or just ``name``) when Vercel says"""
+    repo_type: str = ""
+    """the link's ``type``: ``github``, ``github-limited``, ``github-custom-host``, ``gitlab``, ``bitbucket``"""
+    repo_host: str = ""
+    """``github-custom-host`` links only: the GitHub Enterprise host"""
 
 
 @dataclass

@@ -22,6 +22,7 @@ from rich.text import Text
 from keyroll.core.errors import UsageError
 from keyroll.core.model import SCHEMA_VERSION, Confidence, Credential, Inventory, LocationKind
 from keyroll.core.serde import from_dict, to_dict, to_jsonable
+from keyroll.core.tables import FINGERPRINT_WIDTH, add_fingerprint_column
 from keyroll.inventory.digest import digest
 
 __all__ = [
@@ -152,7 +153,7 @@ def _radius_text(b: BlastRadius) -> str:
 def render_table(inventory: Inventory) -> RenderableType:
     """Rich renderables: credentials with their blast radius, then what could not be seen."""
     table = Table(title="Upstash credentials and their blast radius", show_lines=True)
-    table.add_column("credential", no_wrap=True)
+    add_fingerprint_column(table, min_width=FINGERPRINT_WIDTH + len(" …abcd"))
     table.add_column("product / kind")
     table.add_column("management")
     table.add_column("strategy")
@@ -299,6 +300,8 @@ class InventoryFormat(enum.StrEnum):
     TABLE = "table"
     JSON = "json"
     MARKDOWN = "markdown"
+    MD = "md"
+    """the same as ``markdown`` (``report`` and ``harden`` spell it ``md``)"""
 
     @property
     def renderer(self) -> Callable[[Inventory], str]:
@@ -310,6 +313,7 @@ _RENDERERS: dict[InventoryFormat, Callable[[Inventory], str]] = {
     InventoryFormat.TABLE: render_text,
     InventoryFormat.JSON: render_json,
     InventoryFormat.MARKDOWN: render_markdown,
+    InventoryFormat.MD: render_markdown,
 }
 
 

@@ -1,7 +1,8 @@
 """``take_inventory``: every source, concurrently, then one resolution pass.
 
 1. Upstash (Developer API, QStash keys), Vercel (projects, env vars, shared vars — values
-   read one by one, concurrently) and GitHub (secret names) at the same time;
+   read one by one, concurrently) and GitHub (secret names of the explicit repositories and
+   orgs) at the same time; then the GitHub repositories the Vercel projects link to;
 2. one matcher over every candidate value; Vercel values matched;
 3. unknown Redis tokens identified; deployments of affected projects listed while local
    files and git histories are searched (in threads);
@@ -15,7 +16,7 @@ import re
 from collections.abc import Awaitable
 from typing import Any
 
-from keyroll.core.errors import UsageError
+from keyroll.core.errors import KeyrollError, UsageError
 from keyroll.core.model import DeploymentRef, Inventory, Unknown
 from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.inventory.custom_envs import fill_custom_environment_slugs
@@ -23,6 +24,7 @@ from keyroll.inventory.deployments import collect_deployments
 from keyroll.inventory.files import FileScan, scan_files
 from keyroll.inventory.git import GitScan, check_git_repo, scan_git
 from keyroll.inventory.github import collect_github
+from keyroll.inventory.github_scope import GitHubScope, github_scope
 from keyroll.inventory.limiter import Limiter
 from keyroll.inventory.options import InventoryOptions
 from keyroll.inventory.records import GitHubSecretRecord, VercelSnapshot
@@ -68,6 +70,14 @@ async def _gather(*aws: Awaitable[Any]) -> list[Any]:
         raise
 
 
+def _no_token(explicit: GitHubScope, full: GitHubScope) -> str:
+    missed = [full.describe(r) for r in full.repos] + [f"org:{o}" for o in explicit.orgs]
+    return (
+        f"GITHUB_TOKEN is not set; the Actions secrets of {'; '.join(missed)} were not listed — "
+        "set GITHUB_TOKEN and run again"
+    )
+
+
 async def _none() -> None:
     return None
 
@@ -93,10 +103,60 @@ async def take_inventory(
             )
         return await collect_vercel(providers.vercel, options, limiter, progress)
 
+    async def org_repos() -> tuple[list[str], list[Unknown]]:
+        """The repositories of the ``github_org`` organizations (their Actions secrets too)."""
+        if providers.github is None or not options.github_orgs:
+            return [], []
+        found: list[str] = []
+        missed: list[Unknown] = []
+        for org in options.github_orgs:
+            try:
+                found += await limiter.run(providers.github.list_org_repos, org)
+            except KeyrollError as exc:
+                missed.append(Unknown(where=f"github org:{org} repositories", reason=exc.message))
+        return found, missed
+
+    async def github_part(
+        vercel_task: asyncio.Future[VercelSnapshot],
+    ) -> tuple[list[GitHubSecretRecord], list[Unknown]]:
+        in_orgs, org_unknowns = await org_repos()
+        explicit = github_scope((*options.github_repos, *in_orgs), options.github_orgs, ())
+        first = asyncio.ensure_future(collect_github(providers.github, explicit, limiter, progress))
+        try:
+            snap = await asyncio.shield(vercel_task)
+        except BaseException:
+            first.cancel()
+            await asyncio.gather(first, return_exceptions=True)
+            raise
+        full = github_scope(options.github_repos, options.github_orgs, snap.projects.values())
+        searched = {r.lower() for r in explicit.repos}
+        linked = GitHubScope(
+            repos=tuple(r for r in full.repos if r.lower() not in searched),
+            linked=full.linked,
+            unknowns=full.unknowns,
+        )
+        later = collect_github(
+            providers.github, linked, limiter, progress, skip_orgs=frozenset(explicit.orgs)
+        )
+        (records, unknowns), (more, more_unknowns) = await asyncio.gather(first, later)
+        unknowns = [*org_unknowns, *unknowns]
+        if providers.github is None and linked.repos and unknowns and more_unknowns:
+            unknowns = [u for u in unknowns if u.where != "github"]  # one line names them all
+            more_unknowns = [
+                Unknown(where="github", reason=_no_token(explicit, full)),
+                *(u for u in more_unknowns if u.where != "github"),
+            ]
+        unique = {(r.repo, r.org.lower(), r.scope, r.name): r for r in (*records, *more)}
+        return sorted(unique.values(), key=lambda r: (r.repo, r.org, r.scope, r.name)), [
+            *unknowns,
+            *more_unknowns,
+        ]
+
+    vercel_task = asyncio.ensure_future(vercel_part())
     upstash, vercel, (github, github_unknowns) = await _gather(
         collect_upstash(providers, limiter, progress),
-        vercel_part(),
-        collect_github(providers.github, options.github_repos, options.github_orgs, limiter, progress),
+        vercel_task,
+        github_part(vercel_task),
     )
     resolver = Resolver(upstash, vercel, options.extra_values)
     if options.identify_tokens:

@@ -39,11 +39,13 @@ def project_info(project: Project) -> ProjectInfo:
     targets = project.targets or {}
     production = targets.get("production") if isinstance(targets, dict) else None
     link = _extra(project, "link") or {}
-    repo = ""
+    repo = repo_type = repo_host = ""
     if isinstance(link, dict):
         org = str(link.get("org") or link.get("owner") or link.get("projectNamespace") or "")
-        name = str(link.get("repo") or link.get("projectName") or "")
+        name = str(link.get("repo") or link.get("slug") or link.get("projectName") or "")
         repo = f"{org}/{name}" if org and name else name
+        repo_type = str(link.get("type") or "")
+        repo_host = str(link.get("host") or "")
     return ProjectInfo(
         id=project.id,
         name=project.name,
@@ -51,6 +53,8 @@ def project_info(project: Project) -> ProjectInfo:
         production=dict(production) if isinstance(production, dict) else {},
         has_targets="targets" in project.model_fields_set or bool(targets),
         repo=repo,
+        repo_type=repo_type,
+        repo_host=repo_host,
     )
 
 

@@ -4,7 +4,9 @@ Secret values are never readable from GitHub; keyroll lists names and ``updated_
 writes new values sealed with the scope's public key (PyNaCl ``SealedBox``).
 
 Secret scopes map to GitHub's paths: ``/repos/{owner}/{repo}/actions/secrets``,
-``/repos/{owner}/{repo}/environments/{env}/secrets`` and ``/orgs/{org}/actions/secrets``.
+``/repos/{owner}/{repo}/environments/{env}/secrets`` and ``/orgs/{org}/actions/secrets``; the
+organization secrets a repository can use are listed (read-only, repository access suffices) at
+``/repos/{owner}/{repo}/actions/organization-secrets`` (kind ``repo_org``).
 """
 
 from __future__ import annotations
@@ -32,7 +34,7 @@ class SecretScope(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     kind: str
-    """``repo``, ``env`` or ``org``"""
+    """``repo``, ``env``, ``org``, or ``repo_org`` (the org secrets shared with ``repo``; list only)"""
     repo: str = ""
     environment: str = ""
     org: str = ""
@@ -43,6 +45,8 @@ class SecretScope(BaseModel):
             return f"org:{self.org}"
         if self.kind == "env":
             return f"{self.repo} env:{self.environment}"
+        if self.kind == "repo_org":
+            return f"{self.repo} organization secrets"
         return self.repo
 
 
@@ -75,6 +79,10 @@ class GitHubAPI(Protocol):
         """Secret names in a scope (all pages)."""
         ...
 
+    async def list_org_repos(self, org: str) -> list[str]:
+        """``owner/name`` of every repository of an organization the token can see (archived ones too)."""
+        ...
+
     async def get_public_key(self, scope: SecretScope) -> PublicKey:
         """The scope's public key."""
         ...
@@ -101,6 +109,8 @@ def _scope_path(scope: SecretScope) -> str:
     repo = f"/repos/{quote(owner, safe='')}/{quote(name, safe='')}"
     if scope.kind == "env":
         return f"{repo}/environments/{quote(scope.environment, safe='')}/secrets"
+    if scope.kind == "repo_org":
+        return f"{repo}/actions/organization-secrets"
     return f"{repo}/actions/secrets"
 
 
@@ -189,6 +199,29 @@ class GitHubClient:
             what=f"{repo} environments",
         )
         return [str(r["name"]) for r in rows]
+
+    async def list_org_repos(self, org: str) -> list[str]:
+        """``GET /orgs/{org}/repos`` (all pages; the body is a bare array, paged by ``Link``).
+
+        :raises NotFoundError: no such organization (or a user account: GitHub answers 404).
+        """
+        names: list[str] = []
+        page = 1
+        while True:
+            resp = await self.api.request(
+                "GET",
+                f"/orgs/{quote(org, safe='')}/repos",
+                params={"per_page": 100, "page": page, "type": "all"},
+                what=f"org:{org} repositories",
+            )
+            chunk = resp.json()
+            if not isinstance(chunk, list):
+                break
+            names += [str(r["full_name"]) for r in chunk if isinstance(r, dict) and r.get("full_name")]
+            if len(chunk) < 100 or 'rel="next"' not in resp.headers.get("link", ""):
+                break
+            page += 1
+        return names
 
     async def list_secrets(self, scope: SecretScope) -> list[SecretMeta]:
         """Secret names and dates in a scope (all pages)."""

@@ -10,6 +10,7 @@ cannot be decided is UNKNOWN and listed in ``unknowns``.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
@@ -35,6 +36,7 @@ from keyroll.report.model import (
     ProjectSection,
     RedeployRow,
     Risk,
+    RunSummary,
     Summary,
     TimelineMark,
 )
@@ -121,7 +123,11 @@ class _Builder:
         ar: AuditResult | None,
         journal_error: str,
         hardening: HardeningEvidence | None = None,
+        runs: Sequence[RunLog] = (),
+        whole_journal: bool = False,
     ):
+        self.all_runs = tuple(runs)
+        self.whole_journal = whole_journal
         self.log = log
         self.vr = vr
         self.ar = ar
@@ -281,7 +287,28 @@ class _Builder:
         missing = [c.title for c in live if c.status in (CheckStatus.FAIL, CheckStatus.UNKNOWN)]
         return status, facts, missing, "redeploy what is listed, then keyroll verify"
 
+    def _file_facts(self) -> list[Fact]:
+        """What ``--rewrite-files`` did to each file: new value (configuration) or redacted."""
+        if self.log is None or self.log.run is None:
+            return []
+        facts: list[Fact] = []
+        for fp in self.fps:
+            for f in self.log.file_writes(fp):
+                if f["redacted"]:
+                    what = (
+                        f"{fp}: {f['path']} redacted ({f['kind']}; not configuration): "
+                        f"{f['replacements']} cop(ies) of the old value replaced by a placeholder, no new value written"
+                    )
+                else:
+                    what = f"{fp}: {f['path']} rewritten with the new value ({f['replacements']} cop(ies))"
+                facts.append(Fact("journal", what, f["at"], f["path"]))
+        return facts
+
     def _item_remove_stale(self) -> tuple[ItemStatus, list[Fact], list[str], str]:
+        status, facts, missing, hint = self._remove_stale()
+        return status, [*self._file_facts(), *facts], missing, hint
+
+    def _remove_stale(self) -> tuple[ItemStatus, list[Fact], list[str], str]:
         if self.vr is None:
             return (
                 ItemStatus.UNKNOWN,
@@ -614,6 +641,66 @@ class _Builder:
         marks.sort(key=lambda m: (m.at, m.project_id))
         return marks, windows
 
+    def incident_runs(self) -> tuple[list[RunSummary], list[CredentialSection]]:
+        """Every run of the incident and a section for each credential only earlier runs handled.
+
+        With ``whole_journal`` every run of the journal belongs to the incident (one journal per
+        incident). Otherwise (``--run``) a run belongs to it when it handled one of its
+        credentials: the selected run's, their old and new values (a second rotation starts from
+        the first one's new value), and so on transitively. A credential the selected run does not
+        handle is reported from the latest run that did, with that run's outcome (a rolled-back
+        one stays an open risk).
+        """
+        log = self.log
+        if log is None or log.run is None:
+            return [], []
+        others = {r.run_id: r for r in self.all_runs if r.run is not None and r.run_id != log.run_id}
+        linked = {log.run_id: log}
+
+        def keys(r: RunLog) -> set[str]:
+            out: set[str] = set()
+            for fp in r.credentials():
+                out |= {fp, *r.old_fingerprints(fp), *r.new_fingerprints(fp)}
+            return out
+
+        scope = keys(log)
+        changed = True
+        while changed:
+            changed = False
+            for run_id, r in list(others.items()):
+                if self.whole_journal or keys(r) & scope:
+                    linked[run_id] = others.pop(run_id)
+                    scope |= keys(r)
+                    changed = True
+        ordered = sorted(linked.values(), key=lambda r: r.run.started_at if r.run else 0.0)
+        rows: list[RunSummary] = []
+        latest_for: dict[str, RunLog] = {}
+        for r in ordered:
+            assert r.run is not None
+            states = tuple((fp, _credential_state(r.step_states(fp).values())) for fp in r.credentials())
+            rows.append(
+                RunSummary(
+                    r.run_id,
+                    r.run.state.value,
+                    r.run.started_at,
+                    r.run.finished_at,
+                    states,
+                    selected=r.run_id == log.run_id,
+                )
+            )
+            for fp in r.credentials():
+                latest_for[fp] = r
+        sections: list[CredentialSection] = []
+        for fp, r in latest_for.items():
+            if fp in self.fps or r.run_id == log.run_id:
+                continue
+            section = _Builder(r, None, None, "").credential(fp)
+            note = (
+                f"handled in run {r.run_id} ({r.run.state.value if r.run else '?'}), not in run {log.run_id}"
+            )
+            sections.append(dataclasses.replace(section, notes=(note, *section.notes)))
+        return rows, sections
+
     def risks(self, sections: Sequence[CredentialSection]) -> list[Risk]:
         risks: list[Risk] = []
         log = self.log
@@ -776,6 +863,8 @@ class _Builder:
         else:
             self.unknowns += [f"audit: {n}" for n in self.ar.notes]
         sections = [self.credential(fp) for fp in self.fps] if log is not None and log.run else []
+        run_rows, earlier = self.incident_runs()
+        sections += earlier
         projects = self.projects(sections) if log is not None and log.run else []
         marks, windows = self.timeline() if log is not None and log.run else ([], [])
         for s in sections:
@@ -801,7 +890,12 @@ class _Builder:
             open_risks=len(risks),
             checklist_done=sum(1 for c in checklist if c.status is ItemStatus.DONE),
             checklist_total=len(checklist),
-            started_at=log.started_at() if log is not None and log.run else None,
+            started_at=min(
+                (t for t in (*(r.started_at for r in run_rows), log.started_at()) if t is not None),
+                default=None,
+            )
+            if log is not None and log.run
+            else None,
             finished_at=log.finished_at() if log is not None and log.run else None,
         )
         return IncidentReport(
@@ -817,6 +911,7 @@ class _Builder:
             windows=tuple(windows),
             run_id=log.run_id if log is not None else "",
             run_state=log.run.state.value if log is not None and log.run else "",
+            runs=tuple(run_rows),
             run_options=_safe_options(log.run.options) if log is not None and log.run else None,
             journal=journal_path,
             tool_version=tool_version,
@@ -899,13 +994,19 @@ def build_report(
     journal_path: str = "",
     journal_error: str = "",
     hardening: HardeningEvidence | None = None,
+    runs: Sequence[RunLog] = (),
+    whole_journal: bool = False,
 ) -> IncidentReport:
     """Decide every checklist item and section from the evidence given.
 
+    :param runs: every run of the journal; those that handled a credential of ``log``'s run (or
+        its old/new values, transitively) are the incident's and are reported too;
+        ``whole_journal``: all of them are.
     :param log: the run (None when the journal could not be opened: ``journal_error`` says why).
     :param verify: a verify result for the same run (None: not verified).
     :param audit: an audit result (None: logs not reviewed).
     :param hardening: harden checks run for this record or stored (None: not checked; the
         hardening item stays unknown).
     """
-    return _Builder(log, verify, audit, journal_error, hardening).build(now, tool_version, journal_path)
+    builder = _Builder(log, verify, audit, journal_error, hardening, runs, whole_journal)
+    return builder.build(now, tool_version, journal_path)

@@ -117,6 +117,23 @@ class HtmlFormat(ReportFormat):
                 + "</li>"
             )
         parts.append("</ul>")
+        if len(report.runs) > 1:
+            parts.append('<h2 id="runs">Runs of this incident</h2>')
+            parts.append(
+                _table(
+                    ["run", "state", "started", "finished", "credentials"],
+                    [
+                        [
+                            e(r.run_id) + (" (this report)" if r.selected else ""),
+                            e(r.state),
+                            e(fmt_time(r.started_at)),
+                            e(fmt_time(r.finished_at)),
+                            ", ".join(f"<code>{e(fp)}</code> {e(state)}" for fp, state in r.credentials),
+                        ]
+                        for r in report.runs
+                    ],
+                )
+            )
         parts.append('<h2 id="credentials">Credentials</h2>')
         if report.credentials:
             rows = []

@@ -31,6 +31,8 @@ class ReportFormatChoice(enum.StrEnum):
     MARKDOWN = "md"
     HTML = "html"
     JSON = "json"
+    MARKDOWN_LONG = "markdown"
+    """the same as ``md`` (``inventory`` spells it ``markdown``)"""
 
     def to_format(self) -> ReportFormat:
         """The format class for this choice."""
@@ -42,5 +44,6 @@ class ReportFormatChoice(enum.StrEnum):
             ReportFormatChoice.MARKDOWN: MarkdownFormat,
             ReportFormatChoice.HTML: HtmlFormat,
             ReportFormatChoice.JSON: JsonFormat,
+            ReportFormatChoice.MARKDOWN_LONG: MarkdownFormat,
         }
         return formats[self]()

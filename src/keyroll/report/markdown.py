@@ -59,6 +59,21 @@ class MarkdownFormat(ReportFormat):
                 out.append(f"  - ⚠ {m}")
             if item.status is not ItemStatus.DONE and item.hint:
                 out.append(f"  - next: {item.hint}")
+        if len(report.runs) > 1:
+            out += [
+                "",
+                "## Runs of this incident",
+                "",
+                "| run | state | started | finished | credentials |",
+                "|---|---|---|---|---|",
+            ]
+            for r in report.runs:
+                creds = ", ".join(f"`{fp}` {state}" for fp, state in r.credentials)
+                name = f"**{r.run_id}** (this report)" if r.selected else r.run_id
+                out.append(
+                    f"| {_cell(name)} | {_cell(r.state)} | {_cell(fmt_time(r.started_at))} | "
+                    f"{_cell(fmt_time(r.finished_at))} | {_cell(creds)} |"
+                )
         out += ["", "## Credentials", ""]
         if report.credentials:
             out += [

@@ -199,6 +199,21 @@ class Summary:
 
 
 @dataclass(frozen=True)
+class RunSummary:
+    """One ``apply`` run of the incident: the report covers every run that handled a credential
+    in scope (the selected run's, and those linked to them by old or new values)."""
+
+    run_id: str
+    state: str
+    started_at: float | None = None
+    finished_at: float | None = None
+    credentials: tuple[tuple[str, str], ...] = ()
+    """(fingerprint, state of its rotation in this run)"""
+    selected: bool = False
+    """the run the report was asked for (``--run``, default the latest)"""
+
+
+@dataclass(frozen=True)
 class IncidentReport:
     """The whole incident record."""
 
@@ -216,6 +231,8 @@ class IncidentReport:
     windows: tuple[OutageWindow, ...] = ()
     run_id: str = ""
     run_state: str = ""
+    runs: tuple[RunSummary, ...] = ()
+    """every run of the incident, oldest first"""
     run_options: dict[str, Any] | None = None
     journal: str = ""
     tool_version: str = ""

@@ -12,7 +12,10 @@ secrets and (with ``--rewrite-files``) local files.
 * Team shared vars: one ``PATCH /v1/env`` for all of them; project links untouched.
 * GitHub: ``put_secret`` (sealed box) per secret.
 * Files: the old value is replaced in place in the same form (plain, URL-encoded, base64,
-  inside a URL); a 0600 backup is kept until the rotation is done.
+  inside a URL); a 0600 backup is kept until the rotation is done. Only configuration gets the
+  new value: shell history, Markdown and other docs, notebooks and logs are *redacted* — every
+  form of the old value becomes :data:`REDACTED` — because a new secret written there is a new
+  leak (:func:`redact_only`). The step's detail says which files were redacted.
 
 Values are rendered per copy by :func:`render` from a value set (``role → Secret``).
 """
@@ -35,7 +38,44 @@ from keyroll.providers.github import SecretScope
 from keyroll.providers.vercel import EnvVarInput
 from keyroll.rotate.runtime import Runtime
 
-__all__ = ["backup_path", "encode", "render", "render_url", "write_locations"]
+__all__ = ["REDACTED", "backup_path", "encode", "redact_only", "render", "render_url", "write_locations"]
+
+REDACTED = "KEYROLL_REDACTED"
+"""What replaces an old value in a file that is not configuration (no new value goes there)."""
+
+_HISTORY_NAMES = frozenset(
+    {"fish_history", ".lesshst", ".viminfo", ".wget-hsts", ".histfile", ".history", "history"}
+)
+_DOC_SUFFIXES = frozenset({".md", ".markdown", ".mdx", ".rst", ".adoc", ".txt", ".org", ".html", ".htm"})
+_NOTEBOOK_SUFFIXES = frozenset({".ipynb"})
+_LOG_SUFFIXES = frozenset({".log", ".out", ".err", ".trace", ".har"})
+
+
+def redact_only(path: Path) -> str:
+    """Why ``path`` gets a placeholder instead of the new value (``""``: it is configuration).
+
+    Shell and REPL history (``.bash_history``, ``.zsh_history``, ``fish_history``,
+    ``.python_history`` …), documentation (Markdown, reStructuredText, AsciiDoc, plain text,
+    HTML), notebooks (``.ipynb``) and logs (``*.log``, rotated ``app.log.1``, ``*.out``) are
+    records of the past, read and shared by people and tools: a working credential does not
+    belong there, so the leaked value is removed and nothing new is written.
+    """
+    name = path.name.lower()
+    suffixes = [s.lower() for s in path.suffixes]
+    if name in _HISTORY_NAMES or name.lstrip(".").endswith("history"):  # .zhistory, .psql_history …
+        return "shell history"
+    if path.suffix.lower() in _NOTEBOOK_SUFFIXES:
+        return "notebook"
+    if path.suffix.lower() in _DOC_SUFFIXES or name in ("readme", "changelog", "notes"):
+        return "documentation"
+    if (
+        path.suffix.lower() in _LOG_SUFFIXES
+        or ".log" in suffixes
+        or "logs" in {p.lower() for p in path.parts[:-1]}
+    ):
+        return "log"
+    return ""
+
 
 _WRITABLE_TYPES = frozenset({"plain", "encrypted", "sensitive"})
 
@@ -188,6 +228,7 @@ async def _write_project(
         batch = []
     calls = 0
     retry: list[tuple[dict[str, Any], Secret]] = []
+    deleted: list[dict[str, str]] = []
     if batch:
         items = [
             EnvVarInput(
@@ -212,6 +253,7 @@ async def _write_project(
                 with contextlib.suppress(KeyrollError):
                     await rt.vercel.delete_env(project_id, extra.id)
                     calls += 1
+                    deleted.append({"id": extra.id, "key": extra.key})  # audit: keyroll's own delete
     single.extend(retry)
     attempts = max(1, rt.options.write_retries)
 
@@ -243,6 +285,7 @@ async def _write_project(
         "batched": len(batch),
         "retried": len(retry),
         "calls": calls,
+        **({"deleted": deleted} if deleted else {}),
     }
 
 
@@ -402,6 +445,7 @@ async def _write_files(
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(data)
         text, total = data, 0
+        why = redact_only(path)
         for role in sorted({s["role"] for s in items}):
             src = old.get("password" if role == "url" and "password" in old else role)
             dst = values.get("password" if role == "url" and "password" in values else role)
@@ -411,6 +455,8 @@ async def _write_files(
                 continue
             old_user = old["username"].reveal() if "username" in old else "default"
             new_user = values["username"].reveal() if "username" in values else "default"
+            if why:  # a placeholder, never the new value; the user name stays as it was
+                dst, new_user = Secret(REDACTED), old_user
             text, k = _replace_in_text(text, src, dst, role, old_user, new_user)
             total += k
         if text != data:
@@ -420,7 +466,10 @@ async def _write_files(
             with os.fdopen(fd, "w", encoding="utf-8") as fh:
                 fh.write(text)
             os.replace(tmp, path)
-        out.append({"path": path_s, "replacements": total, "backup": str(backup)})
+        entry: dict[str, Any] = {"path": path_s, "replacements": total, "backup": str(backup)}
+        if why:
+            entry.update(redacted=True, kind=why, placeholder=REDACTED)
+        out.append(entry)
     return {"files": out}
 
 

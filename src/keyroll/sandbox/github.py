@@ -349,6 +349,64 @@ class GitHubApp:
                 )
         return meta
 
+    async def org_repos(self, request: Request) -> Response:
+        """``GET /orgs/{org}/repos`` → a bare array of repositories (``Link`` paging). An org exists
+        when the fleet names it or one of its repositories; anything else is 404, as for a user."""
+        org = request.path_params["org"].lower()
+        page, per_page = _paging(request)
+        with self.state.lock:
+            repos = sorted(
+                (r for r in self.state.repos.values() if r.full_name.partition("/")[0].lower() == org),
+                key=lambda r: r.full_name.lower(),
+            )
+            if not repos and org not in self.state.orgs:
+                raise ApiError(404, "Not Found")
+            chunk = repos[(page - 1) * per_page : page * per_page]
+            items = [
+                {
+                    "id": r.id,
+                    "name": r.full_name.partition("/")[2],
+                    "full_name": r.full_name,
+                    "owner": {"login": r.full_name.partition("/")[0], "type": "Organization"},
+                    "private": True,
+                    "archived": False,
+                }
+                for r in chunk
+            ]
+        return JSONResponse(items, headers=_link(request, page, per_page, len(repos)))
+
+    async def repo_org_secrets(self, request: Request) -> Response:
+        """``GET /repos/{owner}/{repo}/actions/organization-secrets``: the secrets of the owner
+        organization this repository may use (visibility ``all``, ``private`` — every sandbox
+        repository is private — or ``selected`` with this repository), names and dates only.
+        Needs repository access, not ``admin:org`` (GitHub REST "List repository organization
+        secrets")."""
+        r = self.repo(request)
+        page, per_page = _paging(request)
+        owner = r.full_name.partition("/")[0].lower()
+        with self.state.lock:
+            org = self.state.orgs.get(owner)
+            shared = (
+                []
+                if org is None
+                else [
+                    n
+                    for n in sorted(org.secrets)
+                    if org.secrets[n].visibility != "selected"
+                    or r.id in org.secrets[n].selected_repository_ids
+                ]
+            )
+            chunk = shared[(page - 1) * per_page : page * per_page]
+            items = [
+                {"name": n, "created_at": org.secrets[n].created_at, "updated_at": org.secrets[n].updated_at}
+                for n in chunk
+                if org is not None
+            ]
+        return JSONResponse(
+            {"total_count": len(shared), "secrets": items},
+            headers=_link(request, page, per_page, len(shared)),
+        )
+
     async def public_key(self, request: Request) -> Response:
         """``GET …/secrets/public-key`` → ``{key_id, key}``."""
         scope = self.scope(request)
@@ -433,6 +491,12 @@ class GitHubApp:
             Route("/user", self.wrap(self.user), methods=["GET"]),
             Route("/repos/{owner}/{repo}", self.wrap(self.get_repo), methods=["GET"]),
             Route("/repos/{owner}/{repo}/environments", self.wrap(self.environments), methods=["GET"]),
+            Route("/orgs/{org}/repos", self.wrap(self.org_repos), methods=["GET"]),
+            Route(
+                "/repos/{owner}/{repo}/actions/organization-secrets",
+                self.wrap(self.repo_org_secrets),
+                methods=["GET"],
+            ),
         ]
         prefixes = [
             ("/repos/{owner}/{repo}/actions/secrets", False),

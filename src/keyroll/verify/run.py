@@ -589,6 +589,7 @@ async def verify(
                 StaleInput(
                     fp=t.fp,
                     old_fps=frozenset(t.old_fps),
+                    new_fps=frozenset(t.new_fps),
                     rotated_at=t.rotated_at or 0.0,
                     after_read_at=after_at,
                     before=before,

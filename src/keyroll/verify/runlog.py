@@ -338,6 +338,24 @@ class RunLog:
                 )
         return tuple(out)
 
+    def file_writes(self, fp: str) -> tuple[dict[str, Any], ...]:
+        """Every local file the run changed for ``fp``: ``{path, replacements, redacted, kind}``
+        (``redacted``: the old value was replaced by a placeholder, not by the new value)."""
+        out: dict[str, dict[str, Any]] = {}
+        for e in self.done(fp, StepKind.WRITE_ENV):
+            if self.write_target(e) != "files":
+                continue
+            for f in e.detail.get("files") or ():
+                if isinstance(f, dict) and f.get("path") and not f.get("restored"):
+                    out[str(f["path"])] = {
+                        "path": str(f["path"]),
+                        "replacements": int(f.get("replacements") or 0),
+                        "redacted": bool(f.get("redacted")),
+                        "kind": str(f.get("kind") or ""),
+                        "at": e.ts,
+                    }
+        return tuple(out.values())
+
     def gid(self, fp: str) -> str:
         """The group id of a credential plan (the prefix of its step ids)."""
         for s in self.steps(fp):

@@ -7,7 +7,9 @@ shows up as a location of an old fingerprint) — plus the env writes the journa
 * Vercel project and shared env vars (any target, branch, custom environment): an exact old
   copy fails; a var that held an old copy now holds another value → pass; a sensitive var
   cannot be read back → pass only when the journal shows keyroll wrote it, else unknown.
-* GitHub Actions secrets (never readable): pass when ``updated_at`` is after the rotation.
+* GitHub Actions secrets (never readable): pass when ``updated_at`` is after the rotation; a
+  repository the ``after`` inventory could not search (no ``GITHUB_TOKEN``, a GitLab link …) is
+  an unknown for every credential — a copy there may still hold the old value.
 * Local files: an exact old copy fails; a file that held one and was rescanned → pass.
 * Git history is not rewritten: copies there are warnings in their own category.
 * The provider itself (``upstash`` locations) still holding an old value as current → fail.
@@ -49,6 +51,9 @@ class StaleInput:
     writes: tuple[EnvWrite, ...] = ()
     scanned_paths: tuple[Path, ...] = ()
     """files/directories the ``after`` inventory searched"""
+    new_fps: frozenset[str] = frozenset()
+    """the values that replaced them: a GitHub secret the ``after`` inventory ties to one of
+    these only by its name was still not written if it is older than the rotation"""
 
 
 def _ident(loc: Location) -> tuple[str, ...]:
@@ -325,10 +330,10 @@ def stale_checks(inp: StaleInput) -> list[Check]:
     github_after = [
         a
         for a in inp.after.locations
-        if a.kind is LocationKind.GITHUB_SECRET and a.fingerprint in inp.old_fps
+        if a.kind is LocationKind.GITHUB_SECRET and a.fingerprint in inp.old_fps | inp.new_fps
     ]
     for b in (*before, *github_after):
-        if b.fingerprint not in inp.old_fps:
+        if b.fingerprint not in inp.old_fps and b not in github_after:
             continue
         if b.kind in _VERCEL:
             c = _vercel_before(inp, b, after_by_id)
@@ -343,4 +348,16 @@ def stale_checks(inp: StaleInput) -> list[Check]:
         existing = out.get(c.id)
         if existing is None or (existing.status is CheckStatus.PASS and c.status is not CheckStatus.PASS):
             out[c.id] = c
+    for u in inp.after.unknowns:
+        if u.where == "github" or u.where.startswith("github "):
+            c = Check(
+                id=f"stale:{inp.fp}:{u.where}",
+                category=CheckCategory.STALE,
+                status=CheckStatus.UNKNOWN,
+                title=f"not searched: {u.where}: {u.reason}",
+                credential=inp.fp,
+                hint="set GITHUB_TOKEN (and GITHUB_REPOS, --github-repo or --github-org for repositories "
+                "no Vercel project links) and rerun keyroll verify; check GitLab/Bitbucket CI by hand",
+            )
+            out.setdefault(c.id, c)
     return list(out.values())

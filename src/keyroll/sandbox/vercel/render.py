@@ -249,13 +249,20 @@ def project_json(state: VercelState, project: Project, *, full: bool = False) ->
         ]
     if project.repo:
         org, _, repo = project.repo.partition("/")
+        # the SDK's GetProjectsLink1 (type "github"): org, repo, repoId, repoOwnerId,
+        # gitCredentialId, productionBranch, deployHooks, createdAt, updatedAt, sourceless
         out["link"] = {
             "type": "github",
             "org": org,
             "repo": repo,
             "repoId": zlib.crc32(project.repo.encode()) % 10**9,
+            "repoOwnerId": zlib.crc32(org.encode()) % 10**8,
+            "gitCredentialId": f"cred_{zlib.crc32(org.encode()):08x}",
             "productionBranch": "main",
             "deployHooks": [],
+            "sourceless": True,
+            "createdAt": project.created_at,
+            "updatedAt": project.created_at,
         }
     if full:
         out["customEnvironments"] = [

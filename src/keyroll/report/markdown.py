@@ -67,12 +67,12 @@ class MarkdownFormat(ReportFormat):
                 "| run | state | started | finished | credentials |",
                 "|---|---|---|---|---|",
             ]
-            for r in report.runs:
-                creds = ", ".join(f"`{fp}` {state}" for fp, state in r.credentials)
-                name = f"**{r.run_id}** (this report)" if r.selected else r.run_id
+            for run in report.runs:
+                creds = ", ".join(f"`{fp}` {state}" for fp, state in run.credentials)
+                name = f"**{run.run_id}** (this report)" if run.selected else run.run_id
                 out.append(
-                    f"| {_cell(name)} | {_cell(r.state)} | {_cell(fmt_time(r.started_at))} | "
-                    f"{_cell(fmt_time(r.finished_at))} | {_cell(creds)} |"
+                    f"| {_cell(name)} | {_cell(run.state)} | {_cell(fmt_time(run.started_at))} | "
+                    f"{_cell(fmt_time(run.finished_at))} | {_cell(creds)} |"
                 )
         out += ["", "## Credentials", ""]
         if report.credentials:

@@ -82,6 +82,8 @@ class CredentialKind(enum.StrEnum):
     INDEX_READONLY_TOKEN = "index_readonly_token"
     URL_WITH_PASSWORD = "url_with_password"
     ACCESS_TOKEN = "access_token"
+    API_KEY = "api_key"
+    """a service's API key (Stripe, OpenAI, Resend …); the service is in ``Credential.service``"""
     UNKNOWN = "unknown"
 
 
@@ -170,6 +172,9 @@ class Credential:
     """fingerprints that rotate together (e.g. the read-only token and password of the same database)"""
     last4: str = ""
     notes: tuple[str, ...] = ()
+    service: str = ""
+    """for credentials beyond Upstash: the issuing service as the scanner's detectors name it
+    (``stripe``, ``openai``, ``postgres``, ``neon`` …, ``generic`` when no detector knows it)"""
     value: Secret | None = _secret_field()  # noqa: RUF009
     """the current value when known; never serialised"""
 

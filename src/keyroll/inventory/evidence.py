@@ -19,7 +19,17 @@ from keyroll.inventory.classify import strategy_for
 
 __all__ = ["PRIORITY", "Evidence", "merge"]
 
-PRIORITY = {"upstash": 100, "probe": 90, "key": 60, "hint": 55, "shape": 40, "dotenv": 50, "heuristic": 30}
+PRIORITY = {
+    "upstash": 100,
+    "probe": 90,
+    "key": 60,
+    "hint": 55,
+    "shape": 40,
+    "dotenv": 50,
+    "detector": 45,
+    "heuristic": 30,
+    "generic": 20,
+}
 """How much each kind of sighting is trusted when they disagree."""
 
 
@@ -40,6 +50,8 @@ class Evidence:
     native: bool = False
     """the resource is known to this account's Developer API"""
     note: str = ""
+    service: str = ""
+    """for secrets beyond Upstash: the service the scanner's detectors name (``stripe`` …)"""
 
     @property
     def priority(self) -> int:
@@ -110,6 +122,7 @@ def merge(
             ),
             endpoint=endpoint,
             acl_user=acl_user or _default_user(top.product, kind),
+            service=next((e.service for e in ev if e.service), ""),
         )
     else:
         cred = Credential(fingerprint=fp, product=Product.OTHER, kind=CredentialKind.UNKNOWN)

@@ -124,6 +124,8 @@ def _label(c: Credential) -> str:
 
 def _what(c: Credential) -> str:
     resource = c.resource_name or c.resource_id
+    if c.service:
+        return f"{c.service} {c.kind.value}" + (f" ({resource})" if resource else "")
     return f"{c.product.value} {c.kind.value}" + (f" ({resource})" if resource else "")
 
 

@@ -56,6 +56,7 @@ from keyroll.inventory.records import (
     UpstashSnapshot,
     VercelSnapshot,
 )
+from keyroll.inventory.secrets import GENERIC, SecretClassifier
 from keyroll.providers.upstash.redis import RedisREST
 from keyroll.scan.known import KnownValues
 
@@ -139,8 +140,13 @@ class Resolver:
         upstash: UpstashSnapshot,
         vercel: VercelSnapshot,
         extra_values: Iterable[Secret] = (),
+        *,
+        all_secrets: bool = False,
     ) -> None:
         self.upstash = upstash
+        self._secrets = SecretClassifier() if all_secrets else None
+        self.secret_fps: set[Fingerprint] = set()
+        """credentials beyond Upstash's that the scanner's detectors found in Vercel values"""
         self.vercel = vercel
         self.base: dict[Fingerprint, Credential] = {c.fingerprint: c for c in upstash.credentials}
         self.values: dict[Fingerprint, Secret] = {}
@@ -233,6 +239,7 @@ class Resolver:
             source = "key" if cls.exact and cls.canonical else ("hint" if cls.exact else "heuristic")
             endpoint = self.sibling_url(r, cls)
         else:
+            self._other_secret(r, value)
             return
         native = self._native_resource(endpoint) if product is Product.REDIS or endpoint else None
         if native is not None and native.product is not product:
@@ -261,6 +268,53 @@ class Resolver:
                 ),
             )
         )
+
+    def _other_secret(self, r: EnvRecord, value: str) -> None:
+        """A secret beyond Upstash's (Stripe, OpenAI, a Postgres password …), by the detectors."""
+        if self._secrets is None:
+            return
+        found = self._secrets.classify(r.key, value, r.type)
+        if found is None:
+            return
+        fp = found.secret.fingerprint
+        self.values.setdefault(fp, found.secret)
+        self.candidate_of[id(r)] = fp
+        if fp in self.base:
+            return
+        self.secret_fps.add(fp)
+        what = f"the scanner's {found.rule_id} detector" if found.rule_id else "an encrypted value"
+        self.evidence[fp].append(
+            Evidence(
+                source="detector" if found.service != GENERIC else "generic",
+                product=found.product,
+                kind=found.kind,
+                integration=bool(r.configuration_id or r.hint_type),
+                service=found.service,
+                note=f"{found.service}: recognised by {what}",
+            )
+        )
+
+    def key_links(self, r: EnvRecord) -> list[tuple[Fingerprint, str]]:
+        """Secrets an unreadable var probably holds because a readable var of the same name holds
+        them (its own project's first, then anywhere in the team), each with how it was linked."""
+        if self._secrets is None or not self.secret_fps:
+            return []
+        key = r.key.upper()
+        holders = [
+            (o, self.candidate_of[id(o)])
+            for o in self.readable()
+            if o.key.upper() == key and self.candidate_of.get(id(o)) in self.secret_fps
+        ]
+        near = [
+            (o, fp)
+            for o, fp in holders
+            if r.project_id
+            and ((not o.shared and o.project_id == r.project_id) or r.project_id in o.linked_project_ids)
+        ]
+        out: dict[Fingerprint, str] = {}
+        for o, fp in near or holders:
+            out.setdefault(fp, f"a readable var of the same name holds it ({o.where()})")
+        return sorted(out.items())
 
     def _match_records(self) -> None:
         for r in self.readable():
@@ -380,7 +434,7 @@ class Resolver:
             has_credential = bool(self.env_locations.get(id(r)))
             if not has_credential and r.value is None:
                 cls = record_class(r)
-                has_credential = cls is not None and cls.is_credential
+                has_credential = (cls is not None and cls.is_credential) or bool(self.key_links(r))
             if not has_credential:
                 continue
             for pid in r.linked_project_ids if r.shared else (r.project_id,):
@@ -444,6 +498,8 @@ class Resolver:
                     )
                 )
             if cls is None or not credential_like:
+                if cls is None:
+                    self._link_by_key(r)
                 continue
             links = self._link_unreadable(r, cls, creds)
             what = f"{cls.product.value} {cls.role.replace('_', ' ')}"
@@ -468,6 +524,32 @@ class Resolver:
                 if len(links) > 1:
                     reason += f" (one of {len(links)} candidates)"
                 self.env_locations[id(r)].append(self._env_location(r, fp, Form.UNKNOWN, confidence, reason))
+
+    def _link_by_key(self, r: EnvRecord) -> None:
+        """An unreadable var whose name a readable secret-holding var shares: "probably the same
+        value — unverified" (probable with one candidate; with several, unverified and never
+        written blind)."""
+        if self._secrets is None:
+            return
+        links = self.key_links(r)
+        if not links:
+            if r.type in ("sensitive", "secret") and not r.read_failed:
+                self.unknowns.append(
+                    Unknown(
+                        where=r.where(),
+                        reason=f"{r.unreadable}; no readable var of the same name holds a known secret",
+                        key=r.key,
+                        project_id=r.project_id,
+                        targets=r.targets,
+                    )
+                )
+            return
+        confidence = Confidence.PROBABLE if len(links) == 1 and not r.read_failed else Confidence.UNVERIFIED
+        for fp, how in links:
+            reason = f"probably the same value — unverified: {r.unreadable}; {how}"
+            if len(links) > 1:
+                reason += f" (one of {len(links)} candidates)"
+            self.env_locations[id(r)].append(self._env_location(r, fp, Form.UNKNOWN, confidence, reason))
 
     def _github_locations(
         self, secrets: Sequence[GitHubSecretRecord], creds: dict[Fingerprint, Credential]

@@ -98,7 +98,7 @@ async def take_inventory(
         vercel_part(),
         collect_github(providers.github, options.github_repos, options.github_orgs, limiter, progress),
     )
-    resolver = Resolver(upstash, vercel, options.extra_values)
+    resolver = Resolver(upstash, vercel, options.extra_values, all_secrets=options.all_secrets)
     if options.identify_tokens:
         await resolver.identify(providers.redis, limiter)
 

@@ -39,7 +39,7 @@ __all__ = [
     "template_names",
 ]
 
-BUILTIN_FLEETS = ("small", "incident")
+BUILTIN_FLEETS = ("small", "incident", "secrets")
 TEMPLATE_RE = re.compile(r"\$\{([^${}]*)\}")
 _KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _REDIS_FIELDS = (

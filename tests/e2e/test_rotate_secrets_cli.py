@@ -231,6 +231,8 @@ def test_plan_apply_every_copy_rebuilt_revoke_gated(
     assert status["run"]["state"] == "done" and status["integrity"] == []
 
 
+RESEND_A = "re_dZZbxz2e_PgDV7jYu3yT8BKwbE5B2wxPQ"  # keyroll: allow
+RESEND_B = "re_2TBAkxEu_NTeCvf8o6iJ6uiSQkqpYRS3U"  # keyroll: allow
 AMBIGUOUS_FLEET: dict[str, Any] = {
     "name": "ambiguous",
     "team": {"id": "team_sandbox", "slug": "acme"},
@@ -240,10 +242,10 @@ AMBIGUOUS_FLEET: dict[str, Any] = {
             "env": [
                 {
                     "key": "RESEND_API_KEY",
-                    "value": "re_dZZbxz2e_PgDV7jYu3yT8BKwbE5B2wxPQ",
+                    "value": RESEND_A,
                     "target": ["production"],
                 }
-            ],  # keyroll: allow
+            ],
             "deployments": [{"target": "production"}],
         },
         {
@@ -251,10 +253,10 @@ AMBIGUOUS_FLEET: dict[str, Any] = {
             "env": [
                 {
                     "key": "RESEND_API_KEY",
-                    "value": "re_2TBAkxEu_NTeCvf8o6iJ6uiSQkqpYRS3U",
+                    "value": RESEND_B,
                     "target": ["production"],
                 }
-            ],  # keyroll: allow
+            ],
             "deployments": [{"target": "production"}],
         },
         {
@@ -262,11 +264,11 @@ AMBIGUOUS_FLEET: dict[str, Any] = {
             "env": [
                 {
                     "key": "RESEND_API_KEY",
-                    "value": "re_2TBAkxEu_NTeCvf8o6iJ6uiSQkqpYRS3U",
+                    "value": RESEND_B,
                     "target": ["production"],
                     "type": "sensitive",
                 }
-            ],  # keyroll: allow
+            ],
             "deployments": [{"target": "production"}],
         },
     ],
@@ -278,9 +280,9 @@ def test_untouched_unverified_copy_blocks_revoke_until_confirmed(
 ) -> None:
     monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
     monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
-    old = "re_dZZbxz2e_PgDV7jYu3yT8BKwbE5B2wxPQ"  # keyroll: allow
+    old = RESEND_A
     new = "re_9NewKey0_AfterTheLeak0123456789ab"  # keyroll: allow
-    for v in (old, new, "re_2TBAkxEu_NTeCvf8o6iJ6uiSQkqpYRS3U"):  # keyroll: allow
+    for v in (old, new, RESEND_B):
         canary_mod.register(v)
     with Sandbox(tmp_path / "sb", fleet=AMBIGUOUS_FLEET, build_seconds=BUILD) as sb:
         register_api_tokens(sb)

@@ -110,9 +110,14 @@ class Strategy(enum.StrEnum):
     """Cutover: reset a Vector/Search index's tokens; needs --accept-downtime."""
     MANUAL = "manual"
     """The user supplies the new value."""
+    ADAPTER = "adapter"
+    """A provider adapter (entry point group ``keyroll.providers``) mints a second credential that
+    works alongside the old one, keyroll distributes it, and the adapter revokes the old one."""
 
 
-OVERLAP_STRATEGIES = frozenset({Strategy.REDIS_ACL, Strategy.REDIS_ACL_PASSWORD, Strategy.QSTASH_SIGNING})
+OVERLAP_STRATEGIES = frozenset(
+    {Strategy.REDIS_ACL, Strategy.REDIS_ACL_PASSWORD, Strategy.QSTASH_SIGNING, Strategy.ADAPTER}
+)
 
 
 class Form(enum.StrEnum):
@@ -172,6 +177,10 @@ class Credential:
     """fingerprints that rotate together (e.g. the read-only token and password of the same database)"""
     last4: str = ""
     notes: tuple[str, ...] = ()
+    adapter: str = ""
+    """the provider adapter that recognised it (``postgres``, ``neon``; empty for Upstash's own)"""
+    adapter_kind: str = ""
+    """the adapter's credential kind (``postgres_password``)"""
     service: str = ""
     """for credentials beyond Upstash: the issuing service as the scanner's detectors name it
     (``stripe``, ``openai``, ``postgres``, ``neon`` …, ``generic`` when no detector knows it)"""

@@ -28,9 +28,10 @@ __all__ = ["ACTIONS", "build", "describe_copy", "needs_probe", "probe_evidence"]
 
 
 def _provider_probe(cp: CredentialPlan) -> bool:
-    """True when a provider probe can tell whether the new value is accepted. No built-in probe
-    knows a manually rotated credential; a provider adapter's ``probe`` is the place for one."""
-    return False
+    """True when a provider adapter recognised the credential: its ``probe`` tells whether the
+    new value is accepted (no built-in probe knows a manually rotated credential)."""
+    group = cp.steps[0].params.get("group", {}) if cp.steps else {}
+    return bool(group.get("adapter"))
 
 
 def needs_probe(plan: Plan) -> list[str]:
@@ -60,6 +61,9 @@ def describe_copy(spec: dict[str, Any]) -> str:
 def build(ctx: PlanContext) -> StrategyPlan:
     """Steps for a manually rotated credential."""
     spec = base_spec(ctx)
+    primary = ctx.group.primary
+    if primary.adapter:  # recognised by an adapter that cannot mint: its probe still gates the revoke
+        spec.update(adapter=primary.adapter, adapter_kind=primary.adapter_kind)
     gid, fp = ctx.gid, ctx.fp
     mint = Step(
         f"{gid}/mint",

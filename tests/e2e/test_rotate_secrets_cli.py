@@ -336,3 +336,70 @@ def test_untouched_unverified_copy_blocks_revoke_until_confirmed(
             ]
         )
         assert rc == 0, capsys.readouterr().err
+
+
+def test_copies_in_env_pull_files_and_secret_store_exports(
+    sandbox: tuple[Sandbox, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``vercel env pull`` files and Doppler / Infisical exports are read for copies, and the
+    report names the command that updates each one."""
+    _, env = sandbox
+    d = tmp_path / "app"
+    (d / "infra").mkdir(parents=True)
+    # vercel env pull (CLI 64): sensitive vars come out as [SENSITIVE] — no copy
+    (d / ".env.production.local").write_text(
+        "# Created by Vercel CLI\n"
+        f'STRIPE_SECRET_KEY="{OLD}"\n'
+        'UPSTASH_REDIS_REST_TOKEN="[SENSITIVE]"\n'
+        'NEXT_PUBLIC_SITE_NAME="Acme Shop"\n'
+    )
+    (d / "doppler.json").write_text(
+        json.dumps(
+            {
+                "DOPPLER_CONFIG": "prd",
+                "DOPPLER_ENVIRONMENT": "prd",
+                "DOPPLER_PROJECT": "shop",
+                "STRIPE_API_KEY": OLD,
+            },
+            indent=2,
+        )
+    )
+    (d / "infisical.json").write_text(json.dumps([{"key": "STRIPE_KEY", "value": OLD}]))
+    (d / "infra" / ".infisical.json").write_text(
+        json.dumps({"workspaceId": "ws_1", "defaultEnvironment": "prod"})
+    )
+    (d / "infra" / "secrets.yaml").write_text(f"STRIPE_SECRET_KEY: {OLD}\n")
+    doc = _json(capsys, ["inventory", "--env-file", env, "--json", "--path", str(d)], code=1)
+    files = {
+        Path(loc["path"]).name: loc
+        for loc in doc["locations"]
+        if loc["kind"] == "file" and loc["fingerprint"] == OLD_FP
+    }
+    assert set(files) == {".env.production.local", "doppler.json", "infisical.json", "secrets.yaml"}
+    pull = files[".env.production.local"]
+    assert pull["key"] == "STRIPE_SECRET_KEY"
+    assert f"vercel env pull {d / '.env.production.local'} --environment=production --yes" in pull["reason"]
+    doppler = files["doppler.json"]
+    assert doppler["key"] == "STRIPE_API_KEY"
+    assert doppler["reason"].startswith("doppler secrets set STRIPE_API_KEY --project shop --config prd")
+    assert (
+        f"doppler secrets download --no-file --format json --project shop --config prd > {d / 'doppler.json'}"
+        in doppler["reason"]
+    )
+    infisical = files["infisical.json"]
+    assert (
+        infisical["key"] == "STRIPE_KEY"
+        and "infisical export --env=<env> --format=json" in infisical["reason"]
+    )
+    yaml_copy = files["secrets.yaml"]
+    assert "infisical secrets set --env=prod" in yaml_copy["reason"]
+    assert "--format=yaml" in yaml_copy["reason"]
+    # [SENSITIVE] is not a value: no credential made of it
+    assert not any(
+        loc["kind"] == "file" and loc["key"] == "UPSTASH_REDIS_REST_TOKEN" for loc in doc["locations"]
+    )
+    assert fingerprint_of("[SENSITIVE]") not in {c["fingerprint"] for c in doc["credentials"]}
+    # the table shows the commands
+    assert run(["inventory", "--env-file", env, "--path", str(d)]) == 1
+    out = capsys.readouterr().out
+    assert "Copies outside Vercel" in out and "doppler secrets set" in out

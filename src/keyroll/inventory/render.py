@@ -153,7 +153,7 @@ def _radius_text(b: BlastRadius) -> str:
 
 def render_table(inventory: Inventory) -> RenderableType:
     """Rich renderables: credentials with their blast radius, then what could not be seen."""
-    table = Table(title="Upstash credentials and their blast radius", show_lines=True)
+    table = Table(title="Credentials and their blast radius", show_lines=True)
     table.add_column("credential", no_wrap=True)
     table.add_column("product / kind")
     table.add_column("management")
@@ -171,6 +171,15 @@ def render_table(inventory: Inventory) -> RenderableType:
             str(b.unverified) if b.unverified else "",
         )
     parts: list[RenderableType] = [table]
+    updates = [loc for loc in inventory.locations if loc.kind is LocationKind.FILE and loc.reason]
+    if updates:
+        files = Table(title="Copies outside Vercel and the command that updates each", show_lines=False)
+        files.add_column("credential", no_wrap=True)
+        files.add_column("copy")
+        files.add_column("update with")
+        for loc in updates:
+            files.add_row(str(loc.fingerprint), f"{loc.path}:{loc.line} {loc.key}".strip(), loc.reason)
+        parts.append(files)
     if inventory.unknowns:
         unk = Table(title="Could not be verified", show_lines=False)
         unk.add_column("where")

@@ -673,6 +673,7 @@ class Resolver:
             column=hit.column,
             commit=hit.commit,
             author_date=hit.author_date,
+            reason=hit.update,
         )
 
     def _relate(self, creds: dict[Fingerprint, Credential]) -> dict[Fingerprint, Credential]:

@@ -403,3 +403,62 @@ def test_copies_in_env_pull_files_and_secret_store_exports(
     assert run(["inventory", "--env-file", env, "--path", str(d)]) == 1
     out = capsys.readouterr().out
     assert "Copies outside Vercel" in out and "doppler secrets set" in out
+
+
+def test_password_inside_a_database_url_is_rotated_in_place(
+    sandbox: tuple[Sandbox, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A manually rotated password that sits in a ``postgres://`` URL: the var keeps its URL,
+    only the password changes."""
+    sb, env = sandbox
+    spec = load_fleet("secrets")
+    shop = next(p for p in spec["projects"] if p["name"] == "shop")
+    url = str(next(e["value"] for e in shop["env"] if e["key"] == "DATABASE_URL"))
+    old_pw = url.split("://", 1)[1].split("@", 1)[0].split(":", 1)[1]
+    new_pw = "N3w/Passw0rd+" + "x9Z"  # needs percent-encoding inside a URL
+    for v in (old_pw, new_pw, url):
+        canary_mod.register(v)
+    fp = fingerprint_of(old_pw)
+    plan_path = tmp_path / "plan.json"
+    doc = _json(
+        capsys,
+        [
+            "plan",
+            "--env-file",
+            env,
+            "--key",
+            "DATABASE_URL",
+            "--strategy",
+            f"{fp}=manual",
+            "--json",
+            "--build-seconds",
+            str(BUILD),
+            "--out",
+            str(plan_path),
+        ],
+    )
+    assert doc["credentials"][0]["credential"] == fp
+    (tmp_path / "pw").write_text(new_pw)
+    rc = run(
+        [
+            "apply",
+            str(plan_path),
+            "--env-file",
+            env,
+            "--value-file",
+            str(tmp_path / "pw"),
+            "--yes",
+            "--health-path",
+            "/",
+            "--confirm-revoked",
+            fp,
+        ]
+    )
+    assert rc == 0, capsys.readouterr().err
+    capsys.readouterr()
+    api = _api(sb)
+    pid = _projects(api)["shop"]
+    (var,) = [e for e in api.get(f"/v10/projects/{pid}/env").json()["envs"] if e["key"] == "DATABASE_URL"]
+    got = api.get(f"/v1/projects/{pid}/env/{var['id']}").json()["value"]
+    want = url.replace(f":{old_pw}@", ":N3w%2FPassw0rd%2Bx9Z@")
+    assert fingerprint_of(got) == fingerprint_of(want)

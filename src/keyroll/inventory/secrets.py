@@ -31,6 +31,8 @@ GENERIC = "generic"
 """The service of a secret no detector recognises."""
 
 _SECRET_WORDS = re.compile(r"(?i)(token|secret|passw|pwd|api_?key|private|credential|auth|_key$|^key_|dsn)")
+_WORDS = re.compile(r"[a-z]+(?:[-_.][a-z]+)*")
+"""lower-case words (``not-the-token-but-a-new-var``, ``price_acme_pro``): a name, not a secret"""
 _URL_NO_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://(?:[^\s/@:]*@)?[^\s@]*$", re.IGNORECASE)
 _OTHER_SERVICES = {
     "vercel-access-token": "vercel",
@@ -56,12 +58,12 @@ class SecretClass:
 
 def looks_secret(key: str, value: str) -> bool:
     """An ``encrypted``/``sensitive`` value no detector knows: a secret unless it is plainly not
-    one (short, words with spaces, a number, a URL without a password, a placeholder), and
-    either random-looking or stored under a secret-like name."""
+    one (short, words with spaces, lower-case words, a number, a URL without a password, a
+    placeholder), and either random-looking or stored under a secret-like name."""
     v = value.strip()
     if len(v) < 12 or any(c.isspace() for c in v) or v.isdigit() or is_placeholder(v):
         return False
-    if _URL_NO_PASSWORD.match(v):
+    if _URL_NO_PASSWORD.match(v) or _WORDS.fullmatch(v):
         return False
     return is_random_value(v) or bool(_SECRET_WORDS.search(key))
 

@@ -462,3 +462,44 @@ def test_password_inside_a_database_url_is_rotated_in_place(
     got = api.get(f"/v1/projects/{pid}/env/{var['id']}").json()["value"]
     want = url.replace(f":{old_pw}@", ":N3w%2FPassw0rd%2Bx9Z@")
     assert fingerprint_of(got) == fingerprint_of(want)
+
+
+def test_without_a_probe_only_force_revoke_gets_past_the_gate_and_it_is_recorded(
+    sandbox: tuple[Sandbox, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _, env = sandbox
+    spec = load_fleet("secrets")
+    shop = next(p for p in spec["projects"] if p["name"] == "shop")
+    old = str(next(e["value"] for e in shop["env"] if e["key"] == "OPENAI_API_KEY"))
+    new = "sk-" + "proj-" + "N3wKey" * 10
+    for v in (old, new):
+        canary_mod.register(v)
+    fp = fingerprint_of(old)
+    (tmp_path / "v").write_text(new)
+    argv = [
+        "apply",
+        "--env-file",
+        env,
+        "--key",
+        "OPENAI_API_KEY",
+        "--value-file",
+        str(tmp_path / "v"),
+        "--yes",
+    ]
+    rc = run([*argv, "--dry-run"])
+    assert rc == 0, capsys.readouterr().err
+    capsys.readouterr()
+    rc = run([*argv, "--force-revoke", "--confirm-revoked", fp])
+    assert rc == 0, capsys.readouterr().err
+    capsys.readouterr()
+    status = _json(capsys, ["status", "--env-file", env, "--json"])
+    assert status["run"]["state"] == "done"
+    assert status["run"]["options"].get("force_revoke") is True
+    # the journal says the revoke went ahead without a probe
+    from keyroll.rotate.journal import Journal
+
+    with Journal.open(tmp_path / "journal.db") as reader:
+        records = reader.step_records(reader.run(None).id)
+    (revoke,) = [r for sid, r in records.items() if sid.endswith("/revoke")]
+    assert revoke.detail["no_probe"] is True and revoke.detail["gate"] == "forced"
+    assert revoke.detail["confirmed_by"] == "--confirm-revoked"

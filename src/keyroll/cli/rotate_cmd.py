@@ -545,13 +545,16 @@ def apply_cmd(
     json_out: JsonOpt = False,
     confirm_unverified: ConfirmUnverifiedOpt = False,
     confirm_revoked: ConfirmRevokedOpt = None,
+    key: KeyOpt = None,
 ) -> None:
-    """Apply a plan (or plan and apply --all-upstash / --credential): mint, write env, redeploy,
-    wait READY, verify, revoke — journaled and resumable."""
-    if plan_file is None and not all_upstash and not credential:
-        raise UsageError("nothing to apply", hint="give a plan file, --credential FP or --all-upstash")
-    if plan_file is not None and (all_upstash or credential):
-        raise UsageError("give a plan file or --all-upstash/--credential, not both")
+    """Apply a plan (or plan and apply --all-upstash / --credential / --key): mint, write env,
+    redeploy, wait READY, verify, revoke — journaled and resumable."""
+    if plan_file is None and not all_upstash and not credential and not key:
+        raise UsageError(
+            "nothing to apply", hint="give a plan file, --credential FP, --key NAME or --all-upstash"
+        )
+    if plan_file is not None and (all_upstash or credential or key):
+        raise UsageError("give a plan file or --all-upstash/--credential/--key, not both")
     files = _value_files(value_file)
     cfg = get_config(env_file)
     cfg.require("VERCEL_TOKEN")
@@ -587,7 +590,7 @@ def apply_cmd(
             if plan is None:
                 plan = make_plan(
                     inv,
-                    credentials=credential,
+                    credentials=[*(credential or ()), *credentials_by_key(inv, key)] if key else credential,
                     all_upstash=all_upstash,
                     strategies=plan_strategies(cfg, inv),
                     build_seconds_estimate=build_seconds,

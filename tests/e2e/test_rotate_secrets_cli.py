@@ -11,6 +11,7 @@ on the person's confirmation.
 
 from __future__ import annotations
 
+import base64
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -122,7 +123,9 @@ def test_inventory_lists_the_stripe_key_as_one_group(
     locs = [loc for loc in doc["locations"] if loc["fingerprint"] == OLD_FP]
     env_locs = [loc for loc in locs if loc["kind"] == "vercel_env"]
     shared = [loc for loc in locs if loc["kind"] == "vercel_shared_env"]
-    assert len(env_locs) == 5 and len(shared) == 1 and shared[0]["key"] == "STRIPE_API_KEY"
+    assert len(env_locs) == 6 and len(shared) == 1 and shared[0]["key"] == "STRIPE_API_KEY"
+    (b64,) = [loc for loc in env_locs if loc["key"] == "STRIPE_KEY_B64"]
+    assert b64["form"] == "base64" and b64["confidence"] == "exact"
     sensitive = [loc for loc in env_locs if loc["env_type"] == "sensitive"]
     assert len(sensitive) == 1 and sensitive[0]["confidence"] == "probable"
     assert "probably the same value — unverified" in sensitive[0]["reason"]
@@ -169,7 +172,7 @@ def test_plan_apply_every_copy_rebuilt_revoke_gated(
     (cp,) = by_key["credentials"]
     assert cp["credential"] == OLD_FP and cp["strategy"] == "manual"
     written = [loc for s in cp["steps"] for loc in s["params"].get("locations", [])]
-    assert len(written) == 6  # 5 project vars (the sensitive one included) + the shared var
+    assert len(written) == 7  # 6 project vars (the sensitive and the base64 one included) + the shared var
     assert any("probably the same value — unverified; written blind" in w for w in cp["warnings"])
     assert len(cp["deployments"]) == 5
 
@@ -210,12 +213,18 @@ def test_plan_apply_every_copy_rebuilt_revoke_gated(
         assert [{k: v.get(k) for k in shape} for v in after[name]] == [
             {k: v.get(k) for k in shape} for v in vars_before
         ]
+    b64_checked = 0
     for name, pid in projects.items():
         serving = _serving_env(api, pid)
         assert serving, name
         for dep, fps in serving.items():
             assert fps.get("STRIPE_SECRET_KEY", NEW_FP) == NEW_FP, (name, dep)
+            assert fps.get("STRIPE_API_KEY", NEW_FP) == NEW_FP, (name, dep)
             assert OLD_FP not in fps.values(), (name, dep)
+            if "STRIPE_KEY_B64" in fps:  # the base64 copy holds the new key, base64-encoded
+                assert fps["STRIPE_KEY_B64"] == fingerprint_of(base64.b64encode(NEW.encode()).decode())
+                b64_checked += 1
+    assert b64_checked == 1
     status = _json(capsys, ["status", "--env-file", env, "--json"])
     states = {s["id"].split("/", 1)[1]: s["state"] for s in status["steps"]}
     assert states["probe"] == "done" and states["revoke"] == "pending" and states["rescan"] == "pending"

@@ -22,7 +22,7 @@ from keyroll.scan.detectors.base import Candidate
 from keyroll.scan.detectors.database_url import DATABASE_URL_PASSWORD, DatabaseUrlDetector, service_of_host
 from keyroll.scan.detectors.filters import is_placeholder
 from keyroll.scan.detectors.generic import is_random_value
-from keyroll.scan.detectors.services import SERVICE_OF_RULE
+from keyroll.scan.detectors.services import SERVICE_OF_RULE, VALUE_ONLY_DETECTORS
 from keyroll.scan.textscan import TextScanner
 
 __all__ = ["GENERIC", "SecretClass", "SecretClassifier", "looks_secret"]
@@ -72,7 +72,7 @@ class SecretClassifier:
     """Classifies Vercel values with the scanner's detectors (build once per inventory)."""
 
     def __init__(self) -> None:
-        self._scanner = TextScanner(default_detectors())
+        self._scanner = TextScanner((*default_detectors(), *(d() for d in VALUE_ONLY_DETECTORS)))
 
     def classify(self, key: str, value: str, var_type: str) -> SecretClass | None:
         """The secret ``value`` holds, or ``None``. Upstash credentials are left to the

@@ -38,6 +38,7 @@ from keyroll.scan.findings import Certainty, Rule
 __all__ = [
     "SERVICE_DETECTORS",
     "SERVICE_OF_RULE",
+    "VALUE_ONLY_DETECTORS",
     "AnthropicKeyDetector",
     "GitHubTokenDetector",
     "OpenAIKeyDetector",
@@ -279,7 +280,11 @@ SERVICE_DETECTORS: tuple[type[AnchoredDetector], ...] = (
     OpenAIKeyDetector,
     AnthropicKeyDetector,
     GitHubTokenDetector,
-    ResendKeyDetector,
     SupabaseKeyDetector,
 )
-"""The detectors of this module, in registry order."""
+"""The detectors of this module that ``keyroll scan`` runs, in registry order."""
+
+VALUE_ONLY_DETECTORS: tuple[type[AnchoredDetector], ...] = (ResendKeyDetector,)
+"""Detectors too costly for whole files but cheap on one variable's value: ``re_`` occurs all over
+source code (``compare_``, ``store_``), so the Resend detector runs only where a value is
+classified on its own (inventory's Vercel values), not in ``keyroll scan``."""

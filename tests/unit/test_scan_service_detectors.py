@@ -133,6 +133,8 @@ def test_classifier_names_the_service_and_the_secret_inside() -> None:
 def test_looks_secret() -> None:
     assert looks_secret("API_SECRET", "Correct-Horse-Battery-Staple")
     assert not looks_secret("COPIED_TOKEN", "not-the-token-but-a-new-var")
+    assert not looks_secret("LOG_LEVEL_3", "shop-7-log_level_3-123456")  # a setting, not a secret
+    assert looks_secret("APP_TOKEN", "svc-" + _rand(24).lower() + "7")  # one long random part
     assert looks_secret("ANYTHING", _rand(32))
     assert not looks_secret("PAGE_SIZE", "1234567890123")
     assert not looks_secret("NAME", "plainwordsvalue")

@@ -33,6 +33,20 @@ GENERIC = "generic"
 _SECRET_WORDS = re.compile(r"(?i)(token|secret|passw|pwd|api_?key|private|credential|auth|_key$|^key_|dsn)")
 _WORDS = re.compile(r"[a-z]+(?:[-_.][a-z]+)*")
 """lower-case words (``not-the-token-but-a-new-var``, ``price_acme_pro``): a name, not a secret"""
+_SLUG = re.compile(r"[a-z0-9]+(?:[-_.:][a-z0-9]+)+")
+
+
+def _is_slug(value: str) -> bool:
+    """Lower-case words and numbers joined by ``-_.:`` (``shop-7-log_level-123456``): a name or a
+    setting — unless one part is long and mixes letters and digits like a token."""
+    if not _SLUG.fullmatch(value):
+        return False
+    parts = re.split(r"[-_.:]", value)
+    return not any(
+        len(p) >= 20 and any(c.isdigit() for c in p) and any(c.isalpha() for c in p) for p in parts
+    )
+
+
 _URL_NO_PASSWORD = re.compile(r"^[a-z][a-z0-9+.-]*://(?:[^\s/@:]*@)?[^\s@]*$", re.IGNORECASE)
 _OTHER_SERVICES = {
     "vercel-access-token": "vercel",
@@ -63,7 +77,7 @@ def looks_secret(key: str, value: str) -> bool:
     v = value.strip()
     if len(v) < 12 or any(c.isspace() for c in v) or v.isdigit() or is_placeholder(v):
         return False
-    if _URL_NO_PASSWORD.match(v) or _WORDS.fullmatch(v):
+    if _URL_NO_PASSWORD.match(v) or _WORDS.fullmatch(v) or _is_slug(v):
         return False
     return is_random_value(v) or bool(_SECRET_WORDS.search(key))
 

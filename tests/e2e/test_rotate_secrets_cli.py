@@ -111,11 +111,22 @@ def _serving_env(api: httpx.Client, project_id: str) -> dict[str, dict[str, str]
     return out
 
 
+def _github_secret(sb: Sandbox) -> dict[str, Any]:
+    env = sb.env()
+    resp = httpx.get(
+        f"{env['KEYROLL_GITHUB_API_URL']}/repos/acme/shop/actions/secrets/STRIPE_SECRET_KEY",
+        headers={"Authorization": f"Bearer {env['GITHUB_TOKEN']}"},
+        timeout=10.0,
+    )
+    assert resp.status_code == 200, resp.text
+    return dict(resp.json())
+
+
 def test_inventory_lists_the_stripe_key_as_one_group(
     sandbox: tuple[Sandbox, str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     _, env = sandbox
-    doc = _json(capsys, ["inventory", "--env-file", env, "--json"], code=1)  # unverified copy: incomplete
+    doc = _json(capsys, ["inventory", "--env-file", env, "--json", "--github-repo", "acme/shop"], code=1)
     creds = {c["fingerprint"]: c for c in doc["credentials"]}
     stripe = creds[OLD_FP]
     assert stripe["service"] == "stripe" and stripe["strategy"] == "manual"
@@ -130,6 +141,8 @@ def test_inventory_lists_the_stripe_key_as_one_group(
     assert len(sensitive) == 1 and sensitive[0]["confidence"] == "probable"
     assert "probably the same value — unverified" in sensitive[0]["reason"]
     assert sensitive[0]["project_name"] == "admin"
+    (gh,) = [loc for loc in locs if loc["kind"] == "github_secret"]
+    assert gh["secret_name"] == "STRIPE_SECRET_KEY" and gh["confidence"] == "probable"
     # other services' secrets are their own groups, each with its kind
     services = {c["service"] for c in doc["credentials"]}
     assert {"stripe", "openai", "neon", "generic"} <= services
@@ -154,6 +167,8 @@ def test_plan_apply_every_copy_rebuilt_revoke_gated(
         capsys,
         [
             "plan",
+            "--github-repo",
+            "acme/shop",
             "--env-file",
             env,
             "--key",
@@ -166,13 +181,27 @@ def test_plan_apply_every_copy_rebuilt_revoke_gated(
         ],
     )
     by_fp = _json(
-        capsys, ["plan", "--env-file", env, "--credential", OLD_FP, "--json", "--build-seconds", str(BUILD)]
+        capsys,
+        [
+            "plan",
+            "--env-file",
+            env,
+            "--credential",
+            OLD_FP,
+            "--json",
+            "--build-seconds",
+            str(BUILD),
+            "--github-repo",
+            "acme/shop",
+        ],
     )
     assert by_key["id"] == by_fp["id"]
     (cp,) = by_key["credentials"]
     assert cp["credential"] == OLD_FP and cp["strategy"] == "manual"
     written = [loc for s in cp["steps"] for loc in s["params"].get("locations", [])]
-    assert len(written) == 7  # 6 project vars (the sensitive and the base64 one included) + the shared var
+    # 6 project vars (the sensitive and the base64 one included) + the shared var + the GitHub secret
+    assert len(written) == 8
+    assert any(loc["kind"] == "github_secret" for loc in written)
     assert any("probably the same value — unverified; written blind" in w for w in cp["warnings"])
     assert len(cp["deployments"]) == 5
 
@@ -181,6 +210,7 @@ def test_plan_apply_every_copy_rebuilt_revoke_gated(
     api = _api(sb)
     projects = _projects(api)
     before = {name: _stripe_vars(api, pid) for name, pid in projects.items()}
+    gh_before = _github_secret(sb)
 
     # no probe can prove the new value works: refused before anything changes
     rc = run(["apply", str(plan_path), "--env-file", env, "--value-file", str(value_file), "--yes"])
@@ -225,6 +255,7 @@ def test_plan_apply_every_copy_rebuilt_revoke_gated(
                 assert fps["STRIPE_KEY_B64"] == fingerprint_of(base64.b64encode(NEW.encode()).decode())
                 b64_checked += 1
     assert b64_checked == 1
+    assert _github_secret(sb)["updated_at"] != gh_before["updated_at"]
     status = _json(capsys, ["status", "--env-file", env, "--json"])
     states = {s["id"].split("/", 1)[1]: s["state"] for s in status["steps"]}
     assert states["probe"] == "done" and states["revoke"] == "pending" and states["rescan"] == "pending"

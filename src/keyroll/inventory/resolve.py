@@ -561,6 +561,9 @@ class Resolver:
         out: list[Location] = []
         for s in secrets:
             cls = classify_key(s.name)
+            if cls is None and self._secrets is not None:
+                out.extend(self._github_by_name(s, by_key))
+                continue
             if cls is None or not cls.is_credential:
                 continue
             linked = self._repo_projects(s.repo)
@@ -612,6 +615,33 @@ class Resolver:
                     )
                 )
         return out
+
+    def _github_by_name(self, s: GitHubSecretRecord, by_key: dict[str, list[Location]]) -> list[Location]:
+        """A GitHub secret named like a Vercel var that holds a secret beyond Upstash's: probably
+        the same value — unverified (GitHub never returns values)."""
+        same = [loc for loc in by_key.get(s.name.upper(), []) if loc.fingerprint in self.secret_fps]
+        linked = self._repo_projects(s.repo)
+        fps = {loc.fingerprint for loc in same if loc.project_id in linked} or {
+            loc.fingerprint for loc in same
+        }
+        updated = f", updated {s.updated_at}" if s.updated_at else ""
+        return [
+            Location(
+                kind=LocationKind.GITHUB_SECRET,
+                fingerprint=fp,
+                form=Form.UNKNOWN,
+                confidence=Confidence.PROBABLE if len(fps) == 1 else Confidence.UNVERIFIED,
+                reason=f"probably the same value — unverified: name {s.name} (value unreadable{updated}); "
+                "a Vercel var of the same name holds it"
+                + (f" (one of {len(fps)} candidates)" if len(fps) > 1 else ""),
+                key=s.name,
+                repo=s.repo or (f"org:{s.org}" if s.org else ""),
+                secret_scope=s.scope,
+                secret_name=s.name,
+                updated_at=s.updated_at,
+            )
+            for fp in sorted(fps)
+        ]
 
     def _repo_projects(self, repo: str) -> set[str]:
         if not repo:

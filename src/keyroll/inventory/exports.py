@@ -32,7 +32,7 @@ SENSITIVE_PLACEHOLDER = "[SENSITIVE]"
 _VERCEL_HEADER = "# Created by Vercel CLI"
 _PULL_NAME = re.compile(r"^\.env(?:\.(?P<env>[A-Za-z0-9_-]+))?\.local$")
 _DOPPLER_LINE = re.compile(
-    r"^\s*\"?DOPPLER_(PROJECT|CONFIG|ENVIRONMENT)\"?\s*[:=]\s*\"?([^\"\s,]*)", re.MULTILINE
+    r"(?:^|[\s{,])\"?DOPPLER_(PROJECT|CONFIG|ENVIRONMENT)\"?\s*[:=]\s*\"?([^\"\s,}]*)", re.MULTILINE
 )
 
 

@@ -237,6 +237,10 @@ def test_plan_apply_every_copy_rebuilt_revoke_gated(
     assert rc == 3, out.err
     assert "waiting" in out.err
     after = {name: _stripe_vars(api, pid) for name, pid in projects.items()}
+    assert [v.get("comment") for v in after["shop"] if v["target"] == ["production"]] == [
+        "Stripe key of the Acme account"
+    ]
+    assert [v["type"] for v in after["admin"]] == ["sensitive"]
     for name, vars_before in before.items():
         # updated in place: same ids, type, targets, branch, custom environments and comment
         shape = ("id", "type", "target", "gitBranch", "customEnvironmentIds", "comment")

@@ -274,6 +274,17 @@ def test_plan_apply_every_copy_rebuilt_revoke_gated(
     status = _json(capsys, ["status", "--env-file", env, "--json"])
     assert status["run"]["state"] == "done" and status["integrity"] == []
 
+    # a `vercel env pull` file from before the rotation is a stale copy: verify names the command
+    pulled = tmp_path / "app" / ".env.local"
+    pulled.parent.mkdir()
+    pulled.write_text(f'# Created by Vercel CLI\nSTRIPE_SECRET_KEY="{OLD}"\n')
+    doc = _json(
+        capsys, ["verify", "--env-file", env, "--all", "--path", str(pulled.parent), "--json"], code=1
+    )
+    (stale,) = [c for c in doc["checks"] if str(pulled) in c["title"]]
+    assert stale["status"] == "fail"
+    assert stale["hint"].endswith(f"vercel env pull {pulled} --environment=development --yes")
+
 
 RESEND_A = "re_dZZbxz2e_PgDV7jYu3yT8BKwbE5B2wxPQ"  # keyroll: allow
 RESEND_B = "re_2TBAkxEu_NTeCvf8o6iJ6uiSQkqpYRS3U"  # keyroll: allow

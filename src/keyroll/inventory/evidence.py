@@ -40,6 +40,9 @@ class Evidence:
     native: bool = False
     """the resource is known to this account's Developer API"""
     note: str = ""
+    adapter: str = ""
+    """the provider adapter that recognised the value (``postgres``, ``neon``)"""
+    adapter_kind: str = ""
 
     @property
     def priority(self) -> int:
@@ -110,6 +113,8 @@ def merge(
             ),
             endpoint=endpoint,
             acl_user=acl_user or _default_user(top.product, kind),
+            adapter=top.adapter,
+            adapter_kind=top.adapter_kind,
         )
     else:
         cred = Credential(fingerprint=fp, product=Product.OTHER, kind=CredentialKind.UNKNOWN)

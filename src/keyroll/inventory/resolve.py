@@ -233,6 +233,7 @@ class Resolver:
             source = "key" if cls.exact and cls.canonical else ("hint" if cls.exact else "heuristic")
             endpoint = self.sibling_url(r, cls)
         else:
+            self._adapter_candidate(r, value, integration)
             return
         native = self._native_resource(endpoint) if product is Product.REDIS or endpoint else None
         if native is not None and native.product is not product:
@@ -259,6 +260,37 @@ class Resolver:
                     if native is not None
                     else ""
                 ),
+            )
+        )
+
+    def _adapter_candidate(self, r: EnvRecord, value: str, integration: bool) -> None:
+        """A value a provider adapter (entry point group ``keyroll.providers``) recognises: a
+        credential of that adapter (Upstash's own shapes were handled above)."""
+        from keyroll.adapters.registry import get_registry
+
+        found = get_registry().detect(value, key=r.key, skip=("upstash",))
+        if found is None:
+            return
+        try:
+            product = Product(found.product)
+        except ValueError:
+            product = Product.OTHER
+        fp = found.secret.fingerprint
+        self.values.setdefault(fp, found.secret)
+        self.candidate_of[id(r)] = fp
+        if fp in self.base:
+            return
+        self.evidence[fp].append(
+            Evidence(
+                source="shape",
+                product=product,
+                kind=K.PASSWORD if found.in_url else K.UNKNOWN,
+                acl_user=found.principal,
+                endpoint=found.endpoint,
+                resource_id=found.resource_id,
+                integration=integration,
+                adapter=found.adapter,
+                adapter_kind=found.kind,
             )
         )
 

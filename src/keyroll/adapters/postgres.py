@@ -27,7 +27,7 @@ import contextlib
 import secrets
 import urllib.parse
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, ClassVar
 
 from keyroll.adapters.interface import (
     AdapterContext,
@@ -130,7 +130,7 @@ class PostgresAdapter(ProviderAdapter):
     name = "postgres"
     title = "PostgreSQL (alternating login roles)"
     kinds = ("postgres_password",)
-    settings = (
+    settings: ClassVar[tuple[Setting, ...]] = (
         Setting(
             "KEYROLL_POSTGRES_ADMIN_URL",
             "a role with CREATEROLE (and pg_signal_backend) on the server: clones and alters the login "

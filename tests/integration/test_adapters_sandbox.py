@@ -174,7 +174,7 @@ def test_database_rotates_by_alternating_roles_with_zero_failed_requests(
 
 def test_second_rotation_alternates_back_to_the_original_role(tmp_path: Path, journal_path: Path) -> None:
     with Sandbox(tmp_path / "sb", fleet=FLEET, build_seconds=BUILD) as sb:
-        first, _, inv1, _ = _rotate(sb, journal_path, "postgres", rps=20)
+        first, _, _, _ = _rotate(sb, journal_path, "postgres", rps=20)
         assert first.state is RunState.DONE, first
         second, stats, inv2, plan = _rotate(sb, tmp_path / "jr" / "second.db", "postgres", rps=20)
         assert second.state is RunState.DONE, second

@@ -55,6 +55,7 @@ REJECTED_MARKERS = (
     "does not exist",  # role "x" does not exist
     "no password supplied",
     "password is expired",
+    "permission denied for database",  # logged in, but may not use the database: useless to the app
 )
 
 

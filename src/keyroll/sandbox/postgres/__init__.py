@@ -97,7 +97,9 @@ def _setup_sql(server: PostgresServer, fleet: Mapping[str, Any]) -> dict[str, An
     info: dict[str, Any] = {"databases": [], "neon": []}
     rotator_pw = _password()
 
-    def create_db(admin: Any, db: str, role: str, password: str, *, extra: str = "") -> None:
+    def create_db(
+        admin: Any, db: str, role: str, password: str, *, extra: str = "", private: bool = True
+    ) -> None:
         verifier = admin.pgconn.encrypt_password(password.encode(), role.encode(), b"scram-sha-256").decode()
         admin.execute(
             sql.SQL("CREATE ROLE {} WITH LOGIN PASSWORD {} " + extra).format(
@@ -105,7 +107,8 @@ def _setup_sql(server: PostgresServer, fleet: Mapping[str, Any]) -> dict[str, An
             )
         )
         admin.execute(sql.SQL("CREATE DATABASE {} OWNER {}").format(sql.Identifier(db), sql.Identifier(role)))
-        admin.execute(sql.SQL("REVOKE CONNECT ON DATABASE {} FROM PUBLIC").format(sql.Identifier(db)))
+        if private:  # only the owner (and its members: the clone) may connect
+            admin.execute(sql.SQL("REVOKE CONNECT ON DATABASE {} FROM PUBLIC").format(sql.Identifier(db)))
         with psycopg.connect(server.url(role, password, db), autocommit=True) as conn:
             conn.execute("CREATE TABLE hits (id int PRIMARY KEY, n bigint NOT NULL)")
             conn.execute("INSERT INTO hits VALUES (1, 0)")
@@ -141,7 +144,12 @@ def _setup_sql(server: PostgresServer, fleet: Mapping[str, Any]) -> dict[str, An
             project = new_project(spec, server.port)
             pw = _password()
             create_db(
-                admin, project.database, project.owner, pw, extra="CREATEDB CREATEROLE IN ROLE neon_superuser"
+                admin,
+                project.database,
+                project.owner,
+                pw,
+                extra="CREATEDB CREATEROLE IN ROLE neon_superuser",
+                private=False,  # Neon leaves CONNECT to PUBLIC: any role of the project may connect
             )
             project.add_role(project.owner, pw)
             q = "hostaddr=127.0.0.1"

@@ -201,10 +201,12 @@ async def _mint(step: Step, rt: Runtime) -> dict[str, Any]:
     if proposed is None or minted.secret != proposed:
         rt.put_value(gid, "new", "password", minted.secret)
     rt.put_value(gid, "new", "username", Secret(minted.principal or old.principal))
+    principal = minted.principal or old.principal
     return {
         "adapter": adapter.name,
-        "principal": minted.principal or old.principal,
+        "principal": principal,
         "new_fp": minted.secret.fingerprint,
+        "users": [{"user": principal, "password_fp": minted.secret.fingerprint}],
         "state": dict(minted.state),
     }
 

@@ -187,3 +187,16 @@ def test_second_rotation_alternates_back_to_the_original_role(tmp_path: Path, jo
         assert before.value is not None
         assert _probe(sb, before, "shop_clone", before.value) is Verdict.REJECTED
         assert _probe(sb, before, "shop", new["password"]) is Verdict.ACCEPTED
+
+
+def test_failed_build_rolls_back_and_the_minted_login_is_withdrawn(tmp_path: Path, journal_path: Path) -> None:
+    with Sandbox(tmp_path / "sb", fleet=FLEET, build_seconds=BUILD, faults="error_builds=1.0") as sb:
+        result, stats, inv, plan = _rotate(sb, journal_path, "postgres", rps=20)
+        assert result.state is RunState.ROLLED_BACK, result
+        assert stats["requests"] > 0 and stats["failed"] == 0, stats["failures"][:3]
+        cred = next(c for c in inv.credentials if c.adapter == "postgres")
+        assert cred.value is not None
+        assert _probe(sb, cred, "shop", cred.value) is Verdict.ACCEPTED  # never revoked
+        gid = plan.credentials[0].steps[0].id.split("/", 1)[0]
+        new = _new_values(journal_path, result.run_id, gid)
+        assert _probe(sb, cred, "shop_clone", new["password"]) is Verdict.REJECTED  # undo_mint

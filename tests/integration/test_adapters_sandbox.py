@@ -189,7 +189,9 @@ def test_second_rotation_alternates_back_to_the_original_role(tmp_path: Path, jo
         assert _probe(sb, before, "shop", new["password"]) is Verdict.ACCEPTED
 
 
-def test_failed_build_rolls_back_and_the_minted_login_is_withdrawn(tmp_path: Path, journal_path: Path) -> None:
+def test_failed_build_rolls_back_and_the_minted_login_is_withdrawn(
+    tmp_path: Path, journal_path: Path
+) -> None:
     with Sandbox(tmp_path / "sb", fleet=FLEET, build_seconds=BUILD, faults="error_builds=1.0") as sb:
         result, stats, inv, plan = _rotate(sb, journal_path, "postgres", rps=20)
         assert result.state is RunState.ROLLED_BACK, result

@@ -169,7 +169,9 @@ class PostgresServer:
         :raises PostgresUnavailable: initdb or the server failed (with the end of its log).
         """
         if self.dir is None:
-            self.dir = Path(tempfile.mkdtemp(prefix="keyroll-postgres-"))
+            # as root the server runs as another user, who must reach the dir: $TMPDIR may be private
+            parent = "/tmp" if self.run_as and os.path.isdir("/tmp") else None
+            self.dir = Path(tempfile.mkdtemp(prefix="keyroll-postgres-", dir=parent))
             self._own(self.dir)
             os.chmod(self.dir, 0o700)
             pwfile = self.dir / "pw"

@@ -214,3 +214,38 @@ async def test_upstash_probe_is_unknown_without_clients() -> None:
     assert (
         await UpstashAdapter().probe(bogus, AdapterContext(providers=object()))
     ).verdict is Verdict.UNKNOWN
+
+
+async def test_verify_probes_ask_the_credentials_adapter(monkeypatch: pytest.MonkeyPatch) -> None:
+    from keyroll.adapters import registry as registry_mod
+    from keyroll.config import Config
+    from keyroll.core.model import Credential, CredentialKind, Product
+    from keyroll.providers.factory import Providers
+    from keyroll.verify.probes import descriptor_for, probe_credential
+    from keyroll.verify.result import Verdict as VerifyVerdict
+
+    reg = load_registry([EP("token", "", TokenAdapter)], builtins=False)
+    monkeypatch.setattr(registry_mod, "get_registry", lambda: reg)
+    providers = Providers(config=Config())
+    cred = Credential(Secret("tok_x").fingerprint, Product.OTHER, CredentialKind.PASSWORD, adapter="token")
+    good = await probe_credential(providers, cred, Secret("tok_ok"))
+    bad = await probe_credential(providers, cred, Secret("tok_revoked"))
+    assert (good.verdict, bad.verdict) == (VerifyVerdict.VALID, VerifyVerdict.INVALID)
+    gone = Credential(cred.fingerprint, Product.OTHER, CredentialKind.PASSWORD, adapter="uninstalled")
+    outcome = await probe_credential(providers, gone, Secret("tok_ok"))
+    assert outcome.verdict is VerifyVerdict.UNKNOWN and "uninstalled" in outcome.what
+    # a journaled value of an adapter group is probed as that adapter's credential, as its new login
+    spec = {
+        "product": "other",
+        "adapter": "token",
+        "adapter_kind": "example_token",
+        "acl_user": "old",
+        "endpoint": "e",
+    }
+    d = descriptor_for(spec, "password", "sha256:00000000", user="new")
+    assert d is not None and (d.adapter, d.adapter_kind, d.acl_user, d.endpoint) == (
+        "token",
+        "example_token",
+        "new",
+        "e",
+    )

@@ -43,6 +43,8 @@ GROUP = "keyroll.providers"
 
 BUILTIN: dict[str, str] = {
     "upstash": "keyroll.adapters.upstash:UpstashAdapter",
+    "postgres": "keyroll.adapters.postgres:PostgresAdapter",
+    "neon": "keyroll.adapters.neon:NeonAdapter",
 }
 """keyroll's own adapters (also declared as entry points in keyroll's ``pyproject.toml``)."""
 

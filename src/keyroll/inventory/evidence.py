@@ -52,6 +52,9 @@ class Evidence:
     note: str = ""
     service: str = ""
     """for secrets beyond Upstash: the service the scanner's detectors name (``stripe`` …)"""
+    adapter: str = ""
+    """the provider adapter that recognised the value (``postgres``, ``neon``)"""
+    adapter_kind: str = ""
 
     @property
     def priority(self) -> int:
@@ -88,6 +91,8 @@ def merge(
             cred = dataclasses.replace(cred, endpoint=next((e.endpoint for e in ev if e.endpoint), ""))
     elif ev:
         top = ev[0]
+        # a provider adapter's sighting names the adapter even when a detector's outranks it
+        adapter_ev = next((e for e in ev if e.adapter), None)
         acl_user = top.acl_user or next((e.acl_user for e in ev if e.acl_user), "")
         endpoint = next((e.endpoint for e in ev if e.endpoint.startswith("http")), "") or next(
             (e.endpoint for e in ev if e.endpoint), ""
@@ -123,6 +128,8 @@ def merge(
             endpoint=endpoint,
             acl_user=acl_user or _default_user(top.product, kind),
             service=next((e.service for e in ev if e.service), ""),
+            adapter=adapter_ev.adapter if adapter_ev else "",
+            adapter_kind=adapter_ev.adapter_kind if adapter_ev else "",
         )
     else:
         cred = Credential(fingerprint=fp, product=Product.OTHER, kind=CredentialKind.UNKNOWN)

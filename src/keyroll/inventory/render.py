@@ -124,6 +124,9 @@ def _label(c: Credential) -> str:
 
 def _what(c: Credential) -> str:
     resource = c.resource_name or c.resource_id
+    if c.adapter:  # recognised by a provider adapter: its name and the login it belongs to
+        login = f" {c.acl_user}" if c.acl_user else ""
+        return f"{c.adapter}{login}" + (f" ({resource})" if resource else "")
     if c.service:
         return f"{c.service} {c.kind.value}" + (f" ({resource})" if resource else "")
     return f"{c.product.value} {c.kind.value}" + (f" ({resource})" if resource else "")

@@ -239,6 +239,7 @@ class Resolver:
             source = "key" if cls.exact and cls.canonical else ("hint" if cls.exact else "heuristic")
             endpoint = self.sibling_url(r, cls)
         else:
+            self._adapter_candidate(r, value, integration)
             self._other_secret(r, value)
             return
         native = self._native_resource(endpoint) if product is Product.REDIS or endpoint else None
@@ -315,6 +316,37 @@ class Resolver:
         for o, fp in near or holders:
             out.setdefault(fp, f"a readable var of the same name holds it ({o.where()})")
         return sorted(out.items())
+
+    def _adapter_candidate(self, r: EnvRecord, value: str, integration: bool) -> None:
+        """A value a provider adapter (entry point group ``keyroll.providers``) recognises: a
+        credential of that adapter (Upstash's own shapes were handled above)."""
+        from keyroll.adapters.registry import get_registry
+
+        found = get_registry().detect(value, key=r.key, skip=("upstash",))
+        if found is None:
+            return
+        try:
+            product = Product(found.product)
+        except ValueError:
+            product = Product.OTHER
+        fp = found.secret.fingerprint
+        self.values.setdefault(fp, found.secret)
+        self.candidate_of[id(r)] = fp
+        if fp in self.base:
+            return
+        self.evidence[fp].append(
+            Evidence(
+                source="shape",
+                product=product,
+                kind=K.PASSWORD if found.in_url else K.UNKNOWN,
+                acl_user=found.principal,
+                endpoint=found.endpoint,
+                resource_id=found.resource_id,
+                integration=integration,
+                adapter=found.adapter,
+                adapter_kind=found.kind,
+            )
+        )
 
     def _match_records(self) -> None:
         for r in self.readable():

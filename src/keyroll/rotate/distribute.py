@@ -72,9 +72,11 @@ def render_url(current: str | None, user: str, password: str, endpoint: Mapping[
             "a Redis URL var is unreadable and the database host is unknown",
             hint="make the var readable (not sensitive) or rotate it with --strategy CRED=manual",
         )
-    scheme = "rediss" if endpoint.get("tls", True) else "redis"
+    # a group spec may name its own scheme, path and query (a Postgres adapter group); Redis by default
+    scheme = str(endpoint.get("scheme") or ("rediss" if endpoint.get("tls", True) else "redis"))
     port = int(endpoint.get("port") or 6379)
-    return f"{scheme}://{urllib.parse.quote(user, safe='')}:{urllib.parse.quote(password, safe='')}@{host}:{port}"
+    tail = str(endpoint.get("path") or "") + (f"?{endpoint['query']}" if endpoint.get("query") else "")
+    return f"{scheme}://{urllib.parse.quote(user, safe='')}:{urllib.parse.quote(password, safe='')}@{host}:{port}{tail}"
 
 
 def render(

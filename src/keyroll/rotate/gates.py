@@ -212,7 +212,7 @@ async def probe_values(rt: Runtime, spec: dict[str, Any], values: dict[str, Secr
     product = spec.get("product", "")
     strategy = spec.get("strategy", "")
     out: list[dict[str, Any]] = []
-    if spec.get("adapter") and strategy in ("adapter", "manual"):
+    if spec.get("adapter") and spec.get("adapter") != "upstash" and strategy in ("adapter", "manual"):
         from keyroll.rotate.strategies.adapter import probe_with_adapter
 
         return await probe_with_adapter(rt, spec, values)

@@ -12,6 +12,7 @@ The group spec carries the adapter's name and credential kind; the adapter is lo
 
 from __future__ import annotations
 
+import urllib.parse
 from typing import Any
 
 from keyroll.adapters.interface import AdapterContext, CredentialRef, Minted, ProviderAdapter
@@ -68,6 +69,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
     spec = base_spec(ctx)
     primary = ctx.group.primary
     spec.update(adapter=primary.adapter, adapter_kind=primary.adapter_kind)
+    spec.update(_url_parts(str(spec.get("endpoint") or "")))
     gid, fp = ctx.gid, ctx.fp
     adapter = get_registry().get(primary.adapter)
     warnings: list[str] = []
@@ -141,6 +143,26 @@ def build(ctx: PlanContext) -> StrategyPlan:
     return StrategyPlan(steps, warnings=warnings, human_steps=human_steps)
 
 
+def _url_parts(endpoint: str) -> dict[str, Any]:
+    """Scheme, host, port, path and query of a URL endpoint: what a URL copy is rebuilt from when
+    its current value cannot be read (:func:`keyroll.rotate.distribute.render_url`)."""
+    if "://" not in endpoint:
+        return {}
+    parts = urllib.parse.urlsplit(endpoint)
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    scheme = "postgresql" if parts.scheme in ("postgres", "postgresql") else parts.scheme
+    return {
+        "scheme": scheme,
+        "host": parts.hostname or "",
+        "port": port or 5432,
+        "path": parts.path,
+        "query": parts.query,
+    }
+
+
 def _minted(rt: Runtime, step: Step) -> Minted | None:
     gid = gid_of(step)
     new = rt.get_value(gid, "new", "password")
@@ -179,10 +201,12 @@ async def _mint(step: Step, rt: Runtime) -> dict[str, Any]:
     if proposed is None or minted.secret != proposed:
         rt.put_value(gid, "new", "password", minted.secret)
     rt.put_value(gid, "new", "username", Secret(minted.principal or old.principal))
+    principal = minted.principal or old.principal
     return {
         "adapter": adapter.name,
-        "principal": minted.principal or old.principal,
+        "principal": principal,
         "new_fp": minted.secret.fingerprint,
+        "users": [{"user": principal, "password_fp": minted.secret.fingerprint}],
         "state": dict(minted.state),
     }
 

@@ -7,6 +7,8 @@ For every request (``World.behaviour(env, request)``) the app really uses each c
   read-only token: ``GET``);
 * Redis over TCP — every ``redis://``/``rediss://`` URL var (the sandbox has no TLS, so
   ``rediss`` is spoken as plain ``redis`` on loopback) with redis-py: ``INCR`` / ``GET``;
+* PostgreSQL — every ``postgres://``/``postgresql://`` URL var: a fresh login and
+  ``UPDATE hits …`` per request (``postgres.check``, :mod:`keyroll.sandbox.postgres`);
 * Vector / Search — ``POST <url>/info`` with each token var;
 * QStash — publish with ``QSTASH_TOKEN`` (to the sandbox sink, as apps publish to their own
   endpoints); ``POST …/api/qstash`` deliveries are verified with the snapshotted
@@ -49,7 +51,7 @@ _TOKEN_SUFFIXES = ("_READ_ONLY_TOKEN", "_READONLY_TOKEN", "_TOKEN")
 
 @dataclass(frozen=True)
 class Check:
-    """One credential use: ``kind`` ∈ redis-rest, redis-tcp, vector, search, qstash."""
+    """One credential use: ``kind`` ∈ redis-rest, redis-tcp, vector, search, qstash, postgres."""
 
     kind: str
     key: str
@@ -118,6 +120,9 @@ def plan_checks(env: dict[str, str]) -> list[Check]:
         if value.startswith(("redis://", "rediss://")):
             user = urllib.parse.urlsplit(value).username or "default"
             checks.append(Check("redis-tcp", key, value, readonly=user == "default_ro"))
+            continue
+        if value.startswith(("postgres://", "postgresql://")):
+            checks.append(Check("postgres", key, value))
             continue
         upper = key.upper()
         if not upper.endswith("_TOKEN"):
@@ -210,6 +215,9 @@ class DeploymentBehaviour:
                 return await self._index(check)
             if check.kind == "qstash":
                 return await self._qstash(check)
+            if check.kind == "postgres":
+                run = self.world.hooks.get("postgres.check")
+                return await run(check.value) if run is not None else "no PostgreSQL server in this sandbox"
         except httpx.HTTPError as exc:
             return f"request failed ({type(exc).__name__})"
         return ""

@@ -145,7 +145,7 @@ def test_inventory_lists_the_stripe_key_as_one_group(
     assert gh["secret_name"] == "STRIPE_SECRET_KEY" and gh["confidence"] == "probable"
     # other services' secrets are their own groups, each with its kind
     services = {c["service"] for c in doc["credentials"]}
-    assert {"stripe", "openai", "neon", "generic"} <= services
+    assert {"stripe", "openai", "neon", "mysql", "generic"} <= services
     # a non-secret encrypted value (a price id) and plain display names are not credentials
     keys = {loc["key"] for loc in doc["locations"]}
     assert "STRIPE_PRICE_ID" not in keys and "NEXT_PUBLIC_SITE_NAME" not in keys
@@ -463,8 +463,8 @@ def test_copies_in_env_pull_files_and_secret_store_exports(
 def test_password_inside_a_database_url_is_rotated_in_place(
     sandbox: tuple[Sandbox, str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """A manually rotated password that sits in a ``postgres://`` URL: the var keeps its URL,
-    only the password changes."""
+    """A manually rotated password that sits in a database URL (``mysql://``): the var keeps its
+    URL, only the password changes."""
     sb, env = sandbox
     spec = load_fleet("secrets")
     shop = next(p for p in spec["projects"] if p["name"] == "shop")

@@ -158,14 +158,15 @@ class DeploymentBehaviour:
             for c, cause in zip(checks, results, strict=True)
             if cause
         ]
-        if failed:
-            summary = "; ".join(f"{f['key']}: {f['cause']}" for f in failed)
-            return JSONResponse(
-                {"ok": False, "error": summary, "failed": failed, "used": used}, status_code=500
-            )
         # every var's fingerprint, as a well-behaved health endpoint shows what it was built
         # with: a probe then sees an old value of any kind (Stripe, OpenAI …), not only Upstash's
         env_fps = {k: fingerprint_of(v) for k, v in sorted(env.items())}
+        if failed:
+            summary = "; ".join(f"{f['key']}: {f['cause']}" for f in failed)
+            return JSONResponse(
+                {"ok": False, "error": summary, "failed": failed, "used": used, "env": env_fps},
+                status_code=500,
+            )
         return JSONResponse({"ok": True, "used": used, "env": env_fps})
 
     async def _qstash_delivery(self, env: dict[str, str], request: Request) -> Response:

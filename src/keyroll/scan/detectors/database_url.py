@@ -69,7 +69,8 @@ class DatabaseUrlDetector(AnchoredDetector):
         if is_placeholder(pw) or pw.startswith(("$", "{")):
             return
         service = service_of_host(m.group("scheme"), host)
-        strong = len(pw) >= 8 and entropy(pw) >= 2.5 and not _LOCAL.match(host.lower())
+        # a single-label host (``db``, ``h``) is a compose service or an example, not a server on the internet
+        strong = len(pw) >= 8 and entropy(pw) >= 2.5 and "." in host and not _LOCAL.match(host.lower())
         start, end = m.span("pw")
         yield Candidate(
             rule=DATABASE_URL_PASSWORD,

@@ -90,9 +90,10 @@ def merge(
         if not cred.endpoint:
             cred = dataclasses.replace(cred, endpoint=next((e.endpoint for e in ev if e.endpoint), ""))
     elif ev:
-        top = ev[0]
-        # a provider adapter's sighting names the adapter even when a detector's outranks it
+        # a provider adapter knows its credentials best: its sighting decides product and kind over
+        # a detector's (which only names the service), whatever their priorities
         adapter_ev = next((e for e in ev if e.adapter), None)
+        top = adapter_ev or ev[0]
         acl_user = top.acl_user or next((e.acl_user for e in ev if e.acl_user), "")
         endpoint = next((e.endpoint for e in ev if e.endpoint.startswith("http")), "") or next(
             (e.endpoint for e in ev if e.endpoint), ""

@@ -119,8 +119,8 @@ def _probe(sb: Sandbox, cred: Credential, user: str, secret: Secret) -> Verdict:
     return asyncio.run(adapter.probe(ref, ctx)).verdict
 
 
-def _new_values(journal_path: Path, run_id: str, gid: str) -> dict[str, Secret]:
-    with Journal.open(journal_path, KEY) as j:
+def _new_values(journal_path: Path, run_id: str, gid: str, key: JournalKey = KEY) -> dict[str, Secret]:
+    with Journal.open(journal_path, key) as j:
         names = [n for n in j.secret_fingerprints(run_id) if n.startswith(f"{gid}:new:")]
         return {n.rsplit(":", 1)[1]: j.get_secret(run_id, n) for n in names}
 

@@ -226,7 +226,10 @@ class NeonAdapter(PostgresAdapter):
             if (await self.probe(again, ctx)).verdict is Verdict.ACCEPTED:
                 reused = proposed
         if reused is not None:
-            password, state = reused, {"role": other, "created": False, "reused": True, "endpoint": cred.endpoint}
+            password, state = (
+                reused,
+                {"role": other, "created": False, "reused": True, "endpoint": cred.endpoint},
+            )
         else:
             password, state = await self._new_password(ctx, cred, other)
         granted = False

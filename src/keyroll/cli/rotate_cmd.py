@@ -155,10 +155,7 @@ class FileSecretSource:
         for ref, path in self.files.items():
             fp = ref if ref.startswith("sha256:") else f"sha256:{ref}"
             if step.credential.startswith(fp):
-                try:
-                    return Secret(path.read_text("utf-8").strip())
-                except OSError as exc:
-                    raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+                return read_value_file(path)
         if sys.stdin.isatty():
             value = await asyncio.to_thread(getpass.getpass, f"{description} (input hidden): ")
             return Secret(value.strip())
@@ -170,12 +167,32 @@ class FileSecretSource:
         return Secret(data.strip())
 
 
+def read_value_file(path: Path) -> Secret:
+    """The new value in ``path``, without surrounding white space (a trailing newline, spaces).
+
+    :raises UsageError: the file cannot be read, or holds nothing but white space.
+    """
+    try:
+        value = path.read_text("utf-8").strip()
+    except OSError as exc:
+        raise UsageError(
+            f"--value-file: cannot read {path}: {exc.strerror}", hint="check the path and its permissions"
+        ) from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--value-file: {path} is not UTF-8 text") from None
+    if not value:
+        raise UsageError(f"--value-file: {path} is empty", hint="write the new value into it (one line)")
+    return Secret(value)
+
+
 def _value_files(items: list[str] | None) -> dict[str, Path]:
+    """``FP=PATH`` pairs; every file is checked here, before anything is planned or written."""
     out: dict[str, Path] = {}
     for item in items or ():
         ref, sep, path = item.partition("=")
         if not sep or not ref or not path:
             raise UsageError(f"--value-file expects FP=PATH, got {item.split('=', 1)[0]!r}=…")
+        read_value_file(Path(path))
         out[ref] = Path(path)
     return out
 

@@ -36,12 +36,13 @@ def show(env_file: EnvFileOpt = None, json_out: JsonOpt = False) -> None:
 
     secret_settings = get_registry().secret_setting_names()
     for name in sorted(get_registry().setting_names()):  # the provider adapters' settings
-        value = cfg.adapter_settings.get(name)
-        shown = (
-            "(not set)"
-            if value is None
-            else (value.fingerprint if name in secret_settings else value.reveal())
-        )
+        setting_value = cfg.adapter_settings.get(name)
+        if setting_value is None:
+            shown = "(not set)"
+        elif name in secret_settings:
+            shown = setting_value.fingerprint
+        else:
+            shown = setting_value.reveal()
         rows[name] = {"value": shown, "source": cfg.sources.get(name, "")}
     for key, setting in effective_strategies(cfg).items():
         rows[f"strategy.{key}"] = {"value": str(setting.value), "source": setting.source}

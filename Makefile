@@ -37,11 +37,13 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # the official node clients (vercel CLI, @vercel/sdk, @upstash/*) at the versions in tests/node/package-lock.json;
-# skipped only where node/npm are absent (the fidelity tests then skip and say so)
+# skipped only where node/npm are absent (the fidelity tests then skip and say so). Not `npm ci`: the registry
+# here lacks vercel@64's optional native packages for other platforms, so the lock cannot list them and
+# `npm ci` refuses it; `npm install --no-save` installs exactly the locked versions and leaves the lock as it is.
 node-deps:
 	@if command -v npm >/dev/null 2>&1 && command -v node >/dev/null 2>&1; then \
 	  if [ ! -f $(NODE_DIR)/node_modules/.package-lock.json ] || [ $(NODE_DIR)/package-lock.json -nt $(NODE_DIR)/node_modules/.package-lock.json ]; then \
-	    npm ci --prefix $(NODE_DIR) --no-audit --no-fund --loglevel=error; \
+	    npm install --prefix $(NODE_DIR) --no-save --no-audit --no-fund --loglevel=error; \
 	  fi; \
 	else echo "node/npm not found: the official-client fidelity tests will skip"; fi
 
@@ -86,12 +88,17 @@ lock: $(UV)
 	$(COMPILE) $(UPGRADE_FLAG) requirements/audit.in -o requirements/audit.txt
 	cd $(NODE_DIR) && npm install --package-lock-only --no-audit --no-fund --loglevel=error
 
-# known vulnerabilities in the locked set (PyPI's advisory data; needs PyPI reachable)
+# known vulnerabilities in every locked set, from PyPI's advisory data (its JSON API, pypi.org/pypi/NAME/VERSION/json);
+# --strict: a package that could not be looked up fails the audit instead of passing it silently
+AUDIT_SERVICE ?= pypi
 audit: $(UV)
 	test -x .venv-audit/bin/python || $(PY) -m venv .venv-audit
 	$(UV) pip sync --quiet --python .venv-audit/bin/python --require-hashes requirements/audit.txt
-	.venv-audit/bin/pip-audit --vulnerability-service pypi --require-hashes --disable-pip --progress-spinner off \
-	  -r $(LOCK) -r requirements/bench.txt
+	@rc=0; for f in $(LOCK) requirements/tools.txt requirements/bench.txt; do \
+	  echo "== $$f"; \
+	  .venv-audit/bin/pip-audit --vulnerability-service $(AUDIT_SERVICE) --require-hashes --disable-pip \
+	    --progress-spinner off --strict -r $$f || rc=1; \
+	done; exit $$rc
 
 clean:
 	rm -rf $(VENV) .venv-latest .venv-audit .venv-bench .mypy_cache .ruff_cache .pytest_cache $(NODE_DIR)/node_modules

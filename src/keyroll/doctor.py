@@ -120,7 +120,7 @@ async def run_doctor(cfg: Config, *, timeout: float = 10.0) -> list[Check]:
             if tok is None:
                 checks[name] = Check(name, False, ok=None, detail=f"missing — needs {NEEDED_SCOPES[name]}")
             else:
-                jobs[name] = fn(client, cfg, tok)  # type: ignore[operator]
+                jobs[name] = fn(client, cfg, tok)
         results = await asyncio.gather(*jobs.values())
         for name, res in zip(jobs, results, strict=True):
             checks[name] = res

@@ -28,3 +28,17 @@ def test_adapters_lists_the_builtins_and_which_settings_are_set(
     assert run(["adapters"]) == 0
     table = capsys.readouterr().out
     assert all(name in table for name in ("upstash", "postgres", "neon"))
+
+
+def test_config_show_lists_adapter_settings_secret_ones_as_fingerprints(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    env = tmp_path / "keyroll.env"
+    env.write_text("NEON_API_KEY=napi_secretvalue0123456789\nKEYROLL_NEON_API_URL=http://127.0.0.1:9\n")
+    assert run(["config", "show", "--json", "--env-file", str(env)]) == 0
+    out = capsys.readouterr().out
+    assert "napi_secretvalue0123456789" not in out
+    rows = json.loads(out)["config"]
+    assert rows["NEON_API_KEY"]["value"].startswith("sha256:")
+    assert rows["KEYROLL_NEON_API_URL"] == {"value": "http://127.0.0.1:9", "source": str(env)}
+    assert rows["KEYROLL_POSTGRES_ADMIN_URL"]["value"] == "(not set)"

@@ -1,7 +1,7 @@
 """Fidelity: the real Vercel CLI (npm ``vercel``) and ``@vercel/sdk`` work against the sandbox.
 
 The clients are the versions pinned in ``tests/node/package-lock.json`` (``make node-deps``, which
-``make test`` runs, installs them with ``npm ci``; the fixture does the same when they are missing).
+``make test`` runs, installs them with ``npm install --no-save``; the fixture does the same when they are missing).
 They skip only where node/npm are absent; where node is present, a failed install fails the tests.
 The Vercel CLI depends on ``sandbox@4.4.0``, which the registry reachable here lacks: an npm
 ``overrides`` entry points it at a stub package in ``tests/node/stubs/sandbox`` (the tests never use it).

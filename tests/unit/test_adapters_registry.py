@@ -168,6 +168,17 @@ def test_upstash_strategies_reach_the_engine_through_the_adapter() -> None:
     from keyroll.rotate import strategies
 
     contributed = UpstashAdapter().strategies()
+    # every Upstash strategy of the enum arrives (found by module name, so new ones need no wiring)
+    from keyroll.adapters.upstash import UPSTASH_STRATEGY_MODULES
+
+    assert {s for s in Strategy if s.value in UPSTASH_STRATEGY_MODULES} == set(contributed.builders)
+    assert set(contributed.builders) >= {
+        Strategy.REDIS_ACL,
+        Strategy.REDIS_ACL_PASSWORD,
+        Strategy.QSTASH_SIGNING,
+        Strategy.QSTASH_TOKEN,
+        Strategy.INDEX_RESET,
+    }
     for strategy, build in contributed.builders.items():
         assert strategies.BUILDERS[strategy] is build
     assert strategies.BUILDERS[Strategy.MANUAL] is not None

@@ -157,3 +157,25 @@ def test_capabilities_decide_the_strategy_and_the_revoke_step(monkeypatch: pytes
             credentials=[PW.fingerprint],
             strategies={PW.fingerprint: Strategy.ADAPTER},
         )
+
+
+def test_a_login_name_var_is_written_with_the_new_login_and_silences_the_warning() -> None:
+    import dataclasses
+
+    inv = _inventory()
+    login = Location(
+        kind=LocationKind.VERCEL_ENV,
+        fingerprint=PW.fingerprint,
+        form=Form.LOGIN,
+        project_id="prj_1",
+        project_name="shop",
+        targets=("production",),
+        env_id="env_3",
+        key="PGUSER",
+        env_type="plain",
+    )
+    inv = dataclasses.replace(inv, locations=(*inv.locations, login))
+    (cp,) = make_plan(inv, credentials=[PW.fingerprint]).credentials
+    roles = {loc["key"]: loc["role"] for s in cp.steps for loc in s.params.get("locations", [])}
+    assert roles == {"DATABASE_URL": "url", "PGPASSWORD": "password", "PGUSER": "username"}
+    assert not any("user-name variable" in w for w in cp.warnings)

@@ -157,7 +157,10 @@ async def test_integration_database_waits_for_the_human_and_the_resync(journal: 
     # without a person the run stops at the human step; nothing is revoked
     first = await _engine(world, journal, h, human=None).apply(plan, inventory=inv)
     assert first.state is RunState.INTERRUPTED and "Reset Credentials" in first.waiting
-    assert h["kv"].auth(inv.credentials[0].value.reveal()) is not None or True
+    planned = {cp.credential for cp in plan.credentials}
+    olds = [c.value.reveal() for c in inv.credentials if c.fingerprint in planned and c.value is not None]
+    users = [h["kv"].auth(v) for v in olds]
+    assert users and all(u is not None and u.name == "default" for u in users), "nothing was revoked"
     clicker = HumanClicker(world, h["kv"], "icfg_upstash")
     async with world.watch() as failures:
         result = await _engine(world, journal, h, human=clicker).resume()

@@ -171,11 +171,33 @@ def test_anchors_cover_generated_tokens() -> None:
         assert synthetic.index_token().reveal()[:5] in set(index_header_anchors())
 
 
-def test_vercel_checksum_matches_published_example_shape() -> None:
+# Example tokens published in Kingfisher's Vercel rules (github.com/mongodb/kingfisher,
+# crates/kingfisher-rules/data/rules/vercel.yml), split into prefix, 50-character body and the
+# 6-character checksum so that no whole token sits in this repository.
+PUBLISHED_VERCEL_EXAMPLES = (
+    ("vcp_", "35UYJwYZDigYATKhxJUAhPqRhit2Xe3dtiG60LsUTHeklEXDQ9", "4Jafpu"),
+    ("vcp_", "4mcjwVDwqtVCVGWCcxRjdzGpkGZ3NkwXZv8ktcoQ0EG0dnjpMP", "1Rzi71"),
+    ("vca_", "BQuu9ChDu3n6Pfh6YQnCshpoYkWDSFKogLqmBtQ0tC8NAA5rXt", "340sjz"),
+    ("vck_", "2YkmQj1uHqCVNoUx5a9uvRTe81gmAcln5hoRMPWFBU4tulufUf", "0OzP2K"),
+)
+
+
+@pytest.mark.parametrize(("prefix", "body", "crc"), PUBLISHED_VERCEL_EXAMPLES)
+def test_vercel_checksum_matches_published_examples(prefix: str, body: str, crc: str) -> None:
     # Base62 (0-9A-Za-z) of CRC-32 of the 50-character body, padded to 6
-    assert checksum("a" * 50) == checksum("a" * 50)
-    assert len(checksum("")) == 6 and checksum("") == "000000"
-    assert all(c.isalnum() for c in checksum("x" * 50))
+    assert len(body) == 50
+    assert checksum(body) == crc
+    token = prefix + body + crc
+    found = scan_text(f"token: {token}\n", "x.txt")
+    assert [f.rule_id for f in found] == ["vercel-access-token"]
+    # one changed character in the body breaks the checksum: no high-confidence finding
+    broken = prefix + ("X" if body[0] != "X" else "Y") + body[1:] + crc
+    assert not [f for f in scan_text(f"token: {broken}\n", "x.txt") if f.rule_id == "vercel-access-token"]
+
+
+def test_vercel_checksum_pads_to_six() -> None:
+    assert checksum("") == "000000"
+    assert all(c.isalnum() for c in checksum("x" * 50)) and len(checksum("x" * 50)) == 6
 
 
 def test_token_in_every_form() -> None:

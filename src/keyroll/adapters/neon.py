@@ -35,6 +35,7 @@ from keyroll.adapters.interface import (
     Detection,
     Minted,
     Setting,
+    Verdict,
 )
 from keyroll.adapters.postgres import (
     CLONE_SUFFIX,
@@ -219,7 +220,18 @@ class NeonAdapter(PostgresAdapter):
 
         current = cred.principal
         other = alternate_role(current)
-        password, state = await self._new_password(ctx, cred, other)
+        reused = None
+        if proposed is not None:  # a re-run after a crash: the password journaled last time may be in force
+            again = CredentialRef(self.name, cred.kind, proposed, principal=other, endpoint=cred.endpoint)
+            if (await self.probe(again, ctx)).verdict is Verdict.ACCEPTED:
+                reused = proposed
+        if reused is not None:
+            password, state = (
+                reused,
+                {"role": other, "created": False, "reused": True, "endpoint": cred.endpoint},
+            )
+        else:
+            password, state = await self._new_password(ctx, cred, other)
         granted = False
         if other.endswith(CLONE_SUFFIX):
             url = connection_url(cred.endpoint, current, cred.secret)

@@ -10,6 +10,9 @@ overlap, signing-key double roll, cutovers), not through ``mint``/``revoke``.
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from keyroll.adapters.interface import (
     AdapterContext,
     CredentialRef,
@@ -27,6 +30,21 @@ UPSTASH_KINDS: tuple[str, ...] = tuple(
     k.value for k in CredentialKind if k not in (CredentialKind.ACCESS_TOKEN, CredentialKind.UNKNOWN)
 )
 UPSTASH_PRODUCTS = frozenset({Product.REDIS, Product.QSTASH, Product.VECTOR, Product.SEARCH})
+
+UPSTASH_STRATEGY_MODULES: dict[str, str] = {
+    "redis_acl": "redis_acl",
+    "redis_acl_password": "redis_acl_password",
+    "redis_cutover": "redis_cutover",
+    "qstash_signing": "qstash_signing",
+    "qstash_token": "qstash_token",
+    "index_reset": "index_reset",
+    "integration_reset": "integration_reset",
+}
+"""Strategy value → its module in :mod:`keyroll.rotate.strategies` (``build`` + ``ACTIONS``)."""
+
+UPSTASH_RESTORE_ON_FAILURE = frozenset({Strategy.REDIS_ACL, Strategy.REDIS_ACL_PASSWORD})
+"""Overlap strategies: the old values stay valid until revocation, so a failure restores them
+(and ``undo_mint`` withdraws what was minted)."""
 
 
 class UpstashAdapter(ProviderAdapter):
@@ -83,33 +101,31 @@ class UpstashAdapter(ProviderAdapter):
         return ProbeResult(verdict, outcome.what)
 
     def strategies(self) -> StrategySet:
-        """The Upstash strategies of :mod:`keyroll.rotate.strategies`, unchanged."""
-        from keyroll.rotate.strategies import (
-            index_reset,
-            qstash_signing,
-            qstash_token,
-            redis_acl,
-            redis_acl_password,
-        )
-
+        """The Upstash strategies of :mod:`keyroll.rotate.strategies`, unchanged: each module's
+        ``build`` and ``ACTIONS`` under its :class:`Strategy` (a strategy this version of the enum
+        does not know, or a module that does not exist, is skipped)."""
+        builders: dict[Strategy, Any] = {}
+        actions: dict[str, Any] = {}
+        undo: dict[Strategy, Any] = {}
+        for value, module_name in UPSTASH_STRATEGY_MODULES.items():
+            try:
+                strategy = Strategy(value)
+            except ValueError:
+                continue
+            name = f"keyroll.rotate.strategies.{module_name}"
+            try:
+                module = importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name != name:
+                    raise
+                continue
+            builders[strategy] = module.build
+            actions.update(module.ACTIONS)
+            if strategy in UPSTASH_RESTORE_ON_FAILURE and hasattr(module, "undo_mint"):
+                undo[strategy] = module.undo_mint
         return StrategySet(
-            builders={
-                Strategy.REDIS_ACL: redis_acl.build,
-                Strategy.REDIS_ACL_PASSWORD: redis_acl_password.build,
-                Strategy.QSTASH_SIGNING: qstash_signing.build,
-                Strategy.QSTASH_TOKEN: qstash_token.build,
-                Strategy.INDEX_RESET: index_reset.build,
-            },
-            actions={
-                **redis_acl.ACTIONS,
-                **redis_acl_password.ACTIONS,
-                **qstash_signing.ACTIONS,
-                **qstash_token.ACTIONS,
-                **index_reset.ACTIONS,
-            },
-            undo_mint={
-                Strategy.REDIS_ACL: redis_acl.undo_mint,
-                Strategy.REDIS_ACL_PASSWORD: redis_acl_password.undo_mint,
-            },
-            restore_on_failure=frozenset({Strategy.REDIS_ACL, Strategy.REDIS_ACL_PASSWORD}),
+            builders=builders,
+            actions=actions,
+            undo_mint=undo,
+            restore_on_failure=frozenset(UPSTASH_RESTORE_ON_FAILURE),
         )

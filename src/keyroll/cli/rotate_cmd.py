@@ -182,7 +182,7 @@ class FileSecretSource:
                 continue
             fp = ref if ref.startswith("sha256:") else f"sha256:{ref}"
             if step.credential.startswith(fp):
-                return _read_value(path)
+                return read_value_file(path)
         if ANY_CREDENTIAL in self.files:
             self._any_used.add(step.credential)
             if len(self._any_used) > 1:
@@ -191,7 +191,7 @@ class FileSecretSource:
                     f"{len(self._any_used)} manual credentials",
                     hint="give each its own --value-file FP=PATH",
                 )
-            return _read_value(self.files[ANY_CREDENTIAL])
+            return read_value_file(self.files[ANY_CREDENTIAL])
         if sys.stdin.isatty():
             value = await asyncio.to_thread(getpass.getpass, f"{description} (input hidden): ")
             return Secret(value.strip())
@@ -208,27 +208,36 @@ ANY_CREDENTIAL = "*"
 _FP_REF = re.compile(r"^(?:sha256:)?[0-9a-f]{4,64}$")
 
 
-def _read_value(path: Path) -> Secret:
+def read_value_file(path: Path) -> Secret:
+    """The new value in ``path``, without surrounding white space (a trailing newline, spaces).
+
+    :raises UsageError: the file cannot be read, or holds nothing but white space.
+    """
     try:
         value = path.read_text("utf-8").strip()
     except OSError as exc:
         raise UsageError(
-            f"cannot read {path}: {exc.strerror}", hint="--value-file takes FP=PATH or PATH"
+            f"--value-file: cannot read {path}: {exc.strerror}", hint="check the path and its permissions"
         ) from None
+    except UnicodeDecodeError:
+        raise UsageError(f"--value-file: {path} is not UTF-8 text") from None
     if not value:
-        raise UsageError(f"{path} is empty", hint="put the new value in it (one line)")
+        raise UsageError(f"--value-file: {path} is empty", hint="write the new value into it (one line)")
     return Secret(value)
 
 
 def _value_files(items: list[str] | None) -> dict[str, Path]:
+    """``FP=PATH`` pairs; every file is checked here, before anything is planned or written."""
     out: dict[str, Path] = {}
     for item in items or ():
         ref, sep, path = item.partition("=")
         if not sep or not _FP_REF.match(ref):
+            read_value_file(Path(item))
             out[ANY_CREDENTIAL] = Path(item)
             continue
         if not sep or not ref or not path:
             raise UsageError(f"--value-file expects FP=PATH, got {item.split('=', 1)[0]!r}=…")
+        read_value_file(Path(path))
         out[ref] = Path(path)
     return out
 

@@ -129,6 +129,9 @@ class Form(enum.StrEnum):
     """inside a URL, e.g. ``rediss://default:<pw>@host:6379``"""
     URL_ENCODED = "url_encoded"
     BASE64 = "base64"
+    LOGIN = "login"
+    """not the secret: the login name it belongs to (``PGUSER`` next to ``PGPASSWORD``), which an
+    alternating-users rotation changes together with it"""
     UNKNOWN = "unknown"
     """the value could not be read (sensitive var, GitHub secret)"""
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
@@ -87,6 +88,10 @@ def rotation_unit(product: Product, kind: CredentialKind, acl_user: str) -> str:
     if product is Product.QSTASH:
         return "qstash-signing" if kind in (K.SIGNING_KEY_CURRENT, K.SIGNING_KEY_NEXT) else "qstash-token"
     return f"{product.value}-index"
+
+
+_LOGIN_KEY = re.compile(r"(^|_)(PG)?USER(NAME)?$", re.IGNORECASE)
+"""``PGUSER``, ``POSTGRES_USER``, ``DATABASE_USERNAME``, ``DB_USER`` …"""
 
 
 def _owner(r: EnvRecord) -> str:
@@ -347,6 +352,42 @@ class Resolver:
                 adapter_kind=found.kind,
             )
         )
+
+    def _login_locations(self, creds: dict[Fingerprint, Credential], found: list[Location]) -> list[Location]:
+        """Login-name vars (``PGUSER``, ``POSTGRES_USER`` …) holding the login of an adapter
+        credential whose *bare* password sits in the same project and scope: an alternating-users
+        rotation changes the login, so they are written with it (``Form.LOGIN``)."""
+        bare: dict[Fingerprint, list[Location]] = defaultdict(list)
+        for loc in found:
+            cred = creds.get(loc.fingerprint)
+            if cred is not None and cred.adapter and cred.acl_user and loc.form is Form.PLAIN:
+                bare[loc.fingerprint].append(loc)
+        out: list[Location] = []
+        for fp, locs in bare.items():
+            user = creds[fp].acl_user
+            for r in self.readable():
+                assert r.value is not None
+                if r.value.reveal().strip() != user or not _LOGIN_KEY.search(r.key):
+                    continue
+                same_scope = any(
+                    loc.project_id == r.project_id
+                    and loc.git_branch == r.git_branch
+                    and (
+                        set(loc.targets) & set(r.targets)
+                        or set(loc.custom_environment_ids) & set(r.custom_environment_ids)
+                    )
+                    for loc in locs
+                )
+                if same_scope:
+                    out.append(
+                        self._env_location(
+                            r,
+                            fp,
+                            Form.LOGIN,
+                            reason="the login name next to the password (alternating roles change it)",
+                        )
+                    )
+        return out
 
     def _match_records(self) -> None:
         for r in self.readable():
@@ -814,6 +855,7 @@ class Resolver:
         creds = self.provisional()
         self._unreadable_locations(creds)
         locations: list[Location] = [loc for locs in self.env_locations.values() for loc in locs]
+        locations.extend(self._login_locations(creds, locations))
         locations.extend(self._github_locations(github, creds))
         locations.extend(self._text_location(h) for h in text_hits)
         locations.extend(self._text_location(s.hit) for s in sightings)

@@ -290,6 +290,8 @@ def role_of(loc: Location, cred: Credential, strategy: Strategy) -> str:
     password are replaced), ``token``, ``readonly_token``, ``signing_current``, ``signing_next``,
     ``value`` (manual).
     """
+    if loc.form is Form.LOGIN:
+        return "username"
     if strategy is Strategy.MANUAL:
         return "value"
     k = cred.kind

@@ -152,14 +152,19 @@ class ProjectSpec(_Strict):
     deployments: list[DeploymentSpec] = Field(default_factory=list)
 
 
+_SharedTarget = Literal["production", "preview", "development"]
+
+
+def _all_targets() -> list[_SharedTarget]:
+    return ["production", "preview", "development"]
+
+
 class SharedEnvSpec(_Strict):
     """A team shared env var linked to projects by name."""
 
     key: str
     value: str
-    target: list[Literal["production", "preview", "development"]] = Field(
-        default_factory=lambda: ["production", "preview", "development"]
-    )
+    target: list[_SharedTarget] = Field(default_factory=_all_targets)
     type: Literal["plain", "encrypted", "sensitive"] = "encrypted"
     projects: list[str] = Field(default_factory=list)
     comment: str = ""

@@ -74,7 +74,14 @@ def build(ctx: PlanContext) -> StrategyPlan:
     adapter = get_registry().get(primary.adapter)
     warnings: list[str] = []
     human_steps: list[str] = []
-    bare = [loc for loc in ctx.locations if loc["role"] == "password"]
+    logins = {
+        loc.get("project_id") or loc.get("env_id") for loc in ctx.locations if loc["role"] == "username"
+    }
+    bare = [
+        loc
+        for loc in ctx.locations
+        if loc["role"] == "password" and (loc.get("project_id") or loc.get("env_id")) not in logins
+    ]
     if bare:
         keys = ", ".join(sorted({str(loc.get("key") or loc.get("name") or loc.get("path")) for loc in bare}))
         warnings.append(

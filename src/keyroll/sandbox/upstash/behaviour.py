@@ -7,7 +7,8 @@ For every request (``World.behaviour(env, request)``) the app really uses each c
   read-only token: ``GET``);
 * Redis over TCP — every ``redis://``/``rediss://`` URL var (the sandbox has no TLS, so
   ``rediss`` is spoken as plain ``redis`` on loopback) with redis-py: ``INCR`` / ``GET``;
-* PostgreSQL — every ``postgres://``/``postgresql://`` URL var: a fresh login and
+* PostgreSQL — every ``postgres://``/``postgresql://`` URL var, and ``PGPASSWORD`` with
+  ``PGHOST``/``PGPORT``/``PGUSER``/``PGDATABASE`` (libpq's variables): a fresh login and
   ``UPDATE hits …`` per request (``postgres.check``, :mod:`keyroll.sandbox.postgres`);
 * Vector / Search — ``POST <url>/info`` with each token var;
 * QStash — publish with ``QSTASH_TOKEN`` (to the sandbox sink, as apps publish to their own
@@ -124,6 +125,9 @@ def plan_checks(env: dict[str, str]) -> list[Check]:
         if value.startswith(("postgres://", "postgresql://")):
             checks.append(Check("postgres", key, value))
             continue
+        if key == "PGPASSWORD" and env.get("PGHOST"):  # libpq's variables, as node-postgres reads them
+            checks.append(Check("postgres", key, _libpq_url(env)))
+            continue
         upper = key.upper()
         if not upper.endswith("_TOKEN"):
             continue
@@ -136,6 +140,17 @@ def plan_checks(env: dict[str, str]) -> list[Check]:
         readonly = "READ_ONLY" in upper or "READONLY" in upper
         checks.append(Check(product, key, value, _url_for(key, env, product), readonly))
     return checks
+
+
+def _libpq_url(env: dict[str, str]) -> str:
+    """A connection URL from ``PGHOST``/``PGPORT``/``PGUSER``/``PGPASSWORD``/``PGDATABASE``
+    (and ``PGHOSTADDR``, the address to connect to)."""
+    q = urllib.parse.quote
+    url = (
+        f"postgresql://{q(env.get('PGUSER', ''), safe='')}:{q(env.get('PGPASSWORD', ''), safe='')}"
+        f"@{env['PGHOST']}:{env.get('PGPORT') or 5432}/{q(env.get('PGDATABASE', ''), safe='')}"
+    )
+    return url + (f"?hostaddr={q(env['PGHOSTADDR'], safe='')}" if env.get("PGHOSTADDR") else "")
 
 
 class DeploymentBehaviour:

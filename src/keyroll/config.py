@@ -196,6 +196,9 @@ class Config:
     journal_path: Path = Path(".keyroll/journal.db")
     journal_key: Secret | None = None
     sandbox_admin_url: str = ""
+    adapter_settings: dict[str, Secret] = field(default_factory=dict)
+    """the provider adapters' settings that are set (``NEON_API_KEY``, ``KEYROLL_POSTGRES_ADMIN_URL`` …;
+    see :mod:`keyroll.adapters`), every value a :class:`Secret`"""
     toml: dict[str, Any] = field(default_factory=dict)
     toml_path: Path | None = None
     """the ``keyroll.toml`` read (``None``: none)"""
@@ -226,6 +229,13 @@ class Config:
                     f"{key} is not set",
                     hint="export it or put it in a file passed with --env-file (never on the command line)",
                 )
+
+
+def _adapter_setting_names() -> frozenset[str]:
+    """The settings the installed provider adapters read (their ``Setting`` names)."""
+    from keyroll.adapters.registry import get_registry
+
+    return get_registry().setting_names()
 
 
 def _norm_url(key: str, value: str) -> str:
@@ -274,20 +284,22 @@ def load_config(
     :raises ConfigError: malformed files, bad URLs, unknown keys.
     """
     env = dict(os.environ if environ is None else environ)
-    sources: dict[str, str] = {k: "env" for k in KNOWN_KEYS if env.get(k)}
+    adapter_keys = _adapter_setting_names()
+    known_keys = KNOWN_KEYS | adapter_keys
+    sources: dict[str, str] = {k: "env" for k in known_keys if env.get(k)}
     warnings: list[str] = []
     if env_file is not None:
         values, warns = parse_env_file(env_file)
         warnings.extend(warns)
         for key, value in values.items():
-            if key.startswith("KEYROLL_") and key not in KNOWN_KEYS:
+            if key.startswith("KEYROLL_") and key not in known_keys:
                 raise ConfigError(
-                    f"{env_file}: unknown setting {key}", hint=f"known: {', '.join(sorted(KNOWN_KEYS))}"
+                    f"{env_file}: unknown setting {key}", hint=f"known: {', '.join(sorted(known_keys))}"
                 )
-            if strict_keys and key not in KNOWN_KEYS:
+            if strict_keys and key not in known_keys:
                 raise ConfigError(f"{env_file}: unknown setting {key}")
             env[key] = value
-            if key in KNOWN_KEYS:
+            if key in known_keys:
                 sources[key] = str(env_file)
     else:
         for key in (*TOKEN_KEYS, "UPSTASH_EMAIL"):
@@ -333,6 +345,7 @@ def load_config(
         journal_path=Path(journal),
         journal_key=secret("KEYROLL_JOURNAL_KEY"),
         sandbox_admin_url=env.get("KEYROLL_SANDBOX_ADMIN_URL", ""),
+        adapter_settings={k: Secret(env[k].strip()) for k in sorted(adapter_keys) if env.get(k, "").strip()},
         toml=toml,
         toml_path=toml_path,
         strategy=parse_strategy_table(toml.get("strategy", {}), str(toml_path)),

@@ -82,7 +82,7 @@ def test_incident_fleet_is_big_and_mixed() -> None:
 
 def test_builtin_list_has_descriptions() -> None:
     fleets = builtin_fleets()
-    assert set(fleets) == {"small", "incident"}
+    assert set(fleets) == {"small", "incident", "secrets"}
     assert all(fleets.values())
 
 

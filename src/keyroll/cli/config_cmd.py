@@ -39,6 +39,18 @@ def _show(env_file: Path | None, json_out: bool) -> None:
     }
     for name, value in plain.items():
         rows[name] = {"value": value or "(not set)", "source": cfg.sources.get(name, "")}
+    from keyroll.adapters.registry import get_registry
+
+    secret_settings = get_registry().secret_setting_names()
+    for name in sorted(get_registry().setting_names()):  # the provider adapters' settings
+        setting_value = cfg.adapter_settings.get(name)
+        if setting_value is None:
+            shown = "(not set)"
+        elif name in secret_settings:
+            shown = setting_value.fingerprint
+        else:
+            shown = setting_value.reveal()
+        rows[name] = {"value": shown, "source": cfg.sources.get(name, "")}
     for key, setting in effective_strategies(cfg).items():
         rows[f"strategy.{key}"] = {"value": str(setting.value), "source": setting.source}
     for key, setting in effective_policy(cfg).items():

@@ -68,8 +68,16 @@ def inventory(
         bool, typer.Option("--no-deployments", help="do not list the deployments of affected projects")
     ] = False,
     concurrency: Annotated[int, typer.Option("--concurrency", min=1, help="requests in flight at most")] = 16,
+    upstash_only: Annotated[
+        bool,
+        typer.Option(
+            "--upstash-only",
+            help="only Upstash credentials (default: every secret-bearing var, docs/inventory.md)",
+        ),
+    ] = False,
 ) -> None:
-    """Find every copy of every Upstash credential: Vercel env vars (every project, target,
+    """Find every copy of every credential (Upstash's, and every other secret the scanner's
+    detectors recognise or an encrypted/sensitive var holds): Vercel env vars (every project, target,
     branch, custom environment, shared vars), deployments, GitHub Actions secrets, local files
     and git history — and show each credential's blast radius.
 
@@ -87,6 +95,7 @@ def inventory(
         include_paused=not exclude_paused,
         include_deployments=not no_deployments,
         concurrency=concurrency,
+        all_secrets=not upstash_only,
     )
     if options.github_repos or options.github_orgs:
         cfg.require("GITHUB_TOKEN")

@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "keyroll.cli.scan_cmd",
     "keyroll.cli.harden_cmd",
     "keyroll.cli.demo_cmd",
+    "keyroll.cli.adapters_cmd",
 )
 
 COMMANDS = {
@@ -55,6 +56,7 @@ COMMANDS = {
     "scan": "keyroll.cli.scan_cmd",
     "harden": "keyroll.cli.harden_cmd",
     "demo": "keyroll.cli.demo_cmd",
+    "adapters": "keyroll.cli.adapters_cmd",
 }
 """Which module provides each command, so that a run imports only what it needs (``keyroll scan``
 in a pre-commit hook should not pay for tree-sitter, the rotation engine …). A test keeps

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import getpass
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -59,6 +60,8 @@ from keyroll.rotate.journal import Journal
 from keyroll.rotate.keys import resolve_journal_key
 from keyroll.rotate.options import ApplyOptions, RunResult
 from keyroll.rotate.planner import make_plan
+from keyroll.rotate.select import credentials_by_key
+from keyroll.rotate.strategies.manual import needs_probe
 
 __all__ = ["ConsoleHuman", "FileSecretSource", "register"]
 
@@ -118,7 +121,28 @@ BuildTimeoutOpt = Annotated[
 ValueFileOpt = Annotated[
     list[str] | None,
     typer.Option(
-        "--value-file", help="FP=PATH: the new value of a manually rotated credential, read from a file"
+        "--value-file",
+        help="FP=PATH (or just PATH when the plan rotates one manual credential): its new value, read from a file",
+    ),
+]
+KeyOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--key", "-k", help="variable name whose credential to rotate (e.g. STRIPE_SECRET_KEY); repeatable"
+    ),
+]
+ConfirmUnverifiedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--confirm-unverified",
+        help="the unreadable copies the plan could not write were updated by hand (recorded); the revoke step waits for it",
+    ),
+]
+ConfirmRevokedOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--confirm-revoked",
+        help="FP: the old value was revoked at its issuer (confirms a manual revoke step without a prompt; recorded)",
     ),
 ]
 
@@ -154,6 +178,7 @@ class FileSecretSource:
 
     def __init__(self, files: dict[str, Path]) -> None:
         self.files = files
+        self._any_used: set[str] = set()
 
     async def new_value(self, step: Step, description: str) -> Secret:
         """Read the value for ``step.credential``.
@@ -161,9 +186,20 @@ class FileSecretSource:
         :raises UsageError: no file for it and stdin is not available.
         """
         for ref, path in self.files.items():
+            if ref == ANY_CREDENTIAL:
+                continue
             fp = ref if ref.startswith("sha256:") else f"sha256:{ref}"
             if step.credential.startswith(fp):
                 return read_value_file(path)
+        if ANY_CREDENTIAL in self.files:
+            self._any_used.add(step.credential)
+            if len(self._any_used) > 1:
+                raise UsageError(
+                    f"--value-file {self.files[ANY_CREDENTIAL]} names no credential and the plan rotates "
+                    f"{len(self._any_used)} manual credentials",
+                    hint="give each its own --value-file FP=PATH",
+                )
+            return read_value_file(self.files[ANY_CREDENTIAL])
         if sys.stdin.isatty():
             value = await asyncio.to_thread(getpass.getpass, f"{description} (input hidden): ")
             return Secret(value.strip())
@@ -173,6 +209,11 @@ class FileSecretSource:
                 f"no value for {step.credential}", hint="pass --value-file FP=PATH or pipe it on stdin"
             )
         return Secret(data.strip())
+
+
+ANY_CREDENTIAL = "*"
+"""``--value-file PATH`` without ``FP=``: the value of the plan's one manual credential."""
+_FP_REF = re.compile(r"^(?:sha256:)?[0-9a-f]{4,64}$")
 
 
 def read_value_file(path: Path) -> Secret:
@@ -198,6 +239,10 @@ def _value_files(items: list[str] | None) -> dict[str, Path]:
     out: dict[str, Path] = {}
     for item in items or ():
         ref, sep, path = item.partition("=")
+        if not sep or not _FP_REF.match(ref):
+            read_value_file(Path(item))
+            out[ANY_CREDENTIAL] = Path(item)
+            continue
         if not sep or not ref or not path:
             raise UsageError(f"--value-file expects FP=PATH, got {item.split('=', 1)[0]!r}=…")
         read_value_file(Path(path))
@@ -478,13 +523,15 @@ def plan_cmd(
     git_repo: GitRepoOpt = None,
     exclude_paused: ExcludePausedOpt = False,
     build_seconds: BuildOpt = 60.0,
+    key: KeyOpt = None,
 ) -> None:
     """Plan a rotation: per credential the strategy, the steps, the projects and deployments to
     redeploy, the expected outage (0 for overlap strategies), human steps and warnings."""
     overrides = _strategies(strategy)
-    if not credential and not all_upstash:
+    if not credential and not all_upstash and not key:
         raise UsageError(
-            "choose what to rotate", hint="pass --credential FINGERPRINT (repeatable) or --all-upstash"
+            "choose what to rotate",
+            hint="pass --credential FINGERPRINT or --key NAME (repeatable), or --all-upstash",
         )
     scope = _scope(project, github_repo, github_org, path, git_repo, exclude_paused)
     cfg = get_config(env_file)  # keyroll.toml's [strategy] and [policy] apply to a saved inventory too
@@ -493,6 +540,8 @@ def plan_cmd(
     else:
         cfg.require("VERCEL_TOKEN")
         inv = _run_async(lambda p: _inventory(cfg, scope, p), _progress(json_out))
+    if key:
+        credential = [*(credential or ()), *credentials_by_key(inv, key)]
     plan = make_plan(
         inv,
         credentials=credential,
@@ -546,13 +595,18 @@ def apply_cmd(
     exclude_paused: ExcludePausedOpt = False,
     build_seconds: BuildOpt = 60.0,
     json_out: JsonOpt = False,
+    confirm_unverified: ConfirmUnverifiedOpt = False,
+    confirm_revoked: ConfirmRevokedOpt = None,
+    key: KeyOpt = None,
 ) -> None:
-    """Apply a plan (or plan and apply --all-upstash / --credential): mint, write env, redeploy,
-    wait READY, verify, revoke — journaled and resumable."""
-    if plan_file is None and not all_upstash and not credential:
-        raise UsageError("nothing to apply", hint="give a plan file, --credential FP or --all-upstash")
-    if plan_file is not None and (all_upstash or credential):
-        raise UsageError("give a plan file or --all-upstash/--credential, not both")
+    """Apply a plan (or plan and apply --all-upstash / --credential / --key): mint, write env,
+    redeploy, wait READY, verify, revoke — journaled and resumable."""
+    if plan_file is None and not all_upstash and not credential and not key:
+        raise UsageError(
+            "nothing to apply", hint="give a plan file, --credential FP, --key NAME or --all-upstash"
+        )
+    if plan_file is not None and (all_upstash or credential or key):
+        raise UsageError("give a plan file or --all-upstash/--credential/--key, not both")
     files = _value_files(value_file)
     cfg = get_config(env_file)
     cfg.require("VERCEL_TOKEN")
@@ -579,12 +633,19 @@ def apply_cmd(
             if plan is None:
                 plan = make_plan(
                     inv,
-                    credentials=credential,
+                    credentials=[*(credential or ()), *credentials_by_key(inv, key)] if key else credential,
                     all_upstash=all_upstash,
                     strategies=plan_strategies(cfg, inv),
                     build_seconds_estimate=build_seconds,
                 )
             _require_sensitive(plan, settings)
+            unprobed = [] if health_path or force_revoke or dry_run else needs_probe(plan)
+            if unprobed:
+                raise UsageError(
+                    f"nothing can prove the new value of {', '.join(unprobed[:3])} works before its revoke step "
+                    "(manual strategy: no provider probe)",
+                    hint="pass --health-path PATH (each new deployment must answer 2xx there), or --force-revoke (recorded)",
+                )
             destructive = [s for s in plan.steps if s.destructive]
             if (
                 any(cp.requires_downtime_consent for cp in plan.credentials)
@@ -619,6 +680,8 @@ def apply_cmd(
                         force_revoke=force_revoke,
                         file_paths=tuple(Path(p) for p in scope.get("paths") or ()),
                         health_path=health_path,
+                        confirm_unverified=confirm_unverified,
+                        confirm_revoked=tuple(confirm_revoked or ()),
                     ),
                     prog,
                     ConsoleHuman(prog) if sys.stdin.isatty() else None,
@@ -690,6 +753,8 @@ def resume_cmd(
     ] = False,
     value_file: ValueFileOpt = None,
     json_out: JsonOpt = False,
+    confirm_unverified: ConfirmUnverifiedOpt = False,
+    confirm_revoked: ConfirmRevokedOpt = None,
 ) -> None:
     """Continue an interrupted or failed run: steps whose outcome is unknown are settled by
     reading provider state back, then the rest runs."""
@@ -704,7 +769,13 @@ def resume_cmd(
         build_timeout_s=build_timeout,
     )
     consent = _confirm_destructive(_pending_destructive(cfg, run), yes, "revoke / cutover reset")
-    options = apply_options(settings, yes=consent, force_revoke=force_revoke)
+    options = apply_options(
+        settings,
+        yes=consent,
+        force_revoke=force_revoke,
+        confirm_unverified=confirm_unverified,
+        confirm_revoked=tuple(confirm_revoked or ()),
+    )
     result = _with_engine(cfg, options, "resume", run, json_out, files)
     if json_out:
         emit_json(to_jsonable(result) | {"settings": _settings_json(settings)})

@@ -82,6 +82,8 @@ class CredentialKind(enum.StrEnum):
     INDEX_READONLY_TOKEN = "index_readonly_token"
     URL_WITH_PASSWORD = "url_with_password"
     ACCESS_TOKEN = "access_token"
+    API_KEY = "api_key"
+    """a service's API key (Stripe, OpenAI, Resend …); the service is in ``Credential.service``"""
     UNKNOWN = "unknown"
 
 
@@ -108,9 +110,14 @@ class Strategy(enum.StrEnum):
     """Cutover: reset a Vector/Search index's tokens; needs --accept-downtime."""
     MANUAL = "manual"
     """The user supplies the new value."""
+    ADAPTER = "adapter"
+    """A provider adapter (entry point group ``keyroll.providers``) mints a second credential that
+    works alongside the old one, keyroll distributes it, and the adapter revokes the old one."""
 
 
-OVERLAP_STRATEGIES = frozenset({Strategy.REDIS_ACL, Strategy.REDIS_ACL_PASSWORD, Strategy.QSTASH_SIGNING})
+OVERLAP_STRATEGIES = frozenset(
+    {Strategy.REDIS_ACL, Strategy.REDIS_ACL_PASSWORD, Strategy.QSTASH_SIGNING, Strategy.ADAPTER}
+)
 
 
 class Form(enum.StrEnum):
@@ -122,6 +129,9 @@ class Form(enum.StrEnum):
     """inside a URL, e.g. ``rediss://default:<pw>@host:6379``"""
     URL_ENCODED = "url_encoded"
     BASE64 = "base64"
+    LOGIN = "login"
+    """not the secret: the login name it belongs to (``PGUSER`` next to ``PGPASSWORD``), which an
+    alternating-users rotation changes together with it"""
     UNKNOWN = "unknown"
     """the value could not be read (sensitive var, GitHub secret)"""
 
@@ -170,6 +180,13 @@ class Credential:
     """fingerprints that rotate together (e.g. the read-only token and password of the same database)"""
     last4: str = ""
     notes: tuple[str, ...] = ()
+    adapter: str = ""
+    """the provider adapter that recognised it (``postgres``, ``neon``; empty for Upstash's own)"""
+    adapter_kind: str = ""
+    """the adapter's credential kind (``postgres_password``)"""
+    service: str = ""
+    """for credentials beyond Upstash: the issuing service as the scanner's detectors name it
+    (``stripe``, ``openai``, ``postgres``, ``neon`` …, ``generic`` when no detector knows it)"""
     value: Secret | None = _secret_field()  # noqa: RUF009
     """the current value when known; never serialised"""
 

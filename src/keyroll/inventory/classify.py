@@ -273,5 +273,11 @@ class _Classified(Protocol):
 
 def strategy_for(credential: _Classified) -> Strategy:
     """The rotation strategy for a credential: :func:`keyroll.core.strategy.builtin_strategy`
-    (the same table the planner uses for credentials the inventory did not classify)."""
+    (the same table the planner uses for credentials the inventory did not classify); ``adapter``
+    for one a minting provider adapter recognised."""
+    adapter = str(getattr(credential, "adapter", "") or "")
+    if adapter:
+        from keyroll.adapters.registry import adapter_strategy
+
+        return adapter_strategy(adapter)
     return builtin_strategy(credential.product, credential.kind, credential.acl_user)

@@ -19,7 +19,17 @@ from keyroll.inventory.classify import strategy_for
 
 __all__ = ["PRIORITY", "Evidence", "merge"]
 
-PRIORITY = {"upstash": 100, "probe": 90, "key": 60, "hint": 55, "shape": 40, "dotenv": 50, "heuristic": 30}
+PRIORITY = {
+    "upstash": 100,
+    "probe": 90,
+    "key": 60,
+    "hint": 55,
+    "shape": 40,
+    "dotenv": 50,
+    "detector": 45,
+    "heuristic": 30,
+    "generic": 20,
+}
 """How much each kind of sighting is trusted when they disagree."""
 
 
@@ -40,6 +50,11 @@ class Evidence:
     native: bool = False
     """the resource is known to this account's Developer API"""
     note: str = ""
+    service: str = ""
+    """for secrets beyond Upstash: the service the scanner's detectors name (``stripe`` …)"""
+    adapter: str = ""
+    """the provider adapter that recognised the value (``postgres``, ``neon``)"""
+    adapter_kind: str = ""
 
     @property
     def priority(self) -> int:
@@ -75,7 +90,10 @@ def merge(
         if not cred.endpoint:
             cred = dataclasses.replace(cred, endpoint=next((e.endpoint for e in ev if e.endpoint), ""))
     elif ev:
-        top = ev[0]
+        # a provider adapter knows its credentials best: its sighting decides product and kind over
+        # a detector's (which only names the service), whatever their priorities
+        adapter_ev = next((e for e in ev if e.adapter), None)
+        top = adapter_ev or ev[0]
         acl_user = top.acl_user or next((e.acl_user for e in ev if e.acl_user), "")
         endpoint = next((e.endpoint for e in ev if e.endpoint.startswith("http")), "") or next(
             (e.endpoint for e in ev if e.endpoint), ""
@@ -110,6 +128,9 @@ def merge(
             ),
             endpoint=endpoint,
             acl_user=acl_user or _default_user(top.product, kind),
+            service=next((e.service for e in ev if e.service), ""),
+            adapter=adapter_ev.adapter if adapter_ev else "",
+            adapter_kind=adapter_ev.adapter_kind if adapter_ev else "",
         )
     else:
         cred = Credential(fingerprint=fp, product=Product.OTHER, kind=CredentialKind.UNKNOWN)

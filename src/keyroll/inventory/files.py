@@ -9,6 +9,7 @@ unreadable or oversized files become unknowns.
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -16,9 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from keyroll.core.model import Form, Unknown
-from keyroll.core.secret import Secret
+from keyroll.core.secret import Secret, fingerprint_of
 from keyroll.inventory import matching
 from keyroll.inventory.classify import KeyClass, classify_key, classify_value
+from keyroll.inventory.exports import SENSITIVE_PLACEHOLDER, Origin, detect_origin
 from keyroll.inventory.records import TextHit
 from keyroll.scan.known import KnownValues
 
@@ -33,6 +35,7 @@ MAX_BYTES = 32 * 1024 * 1024
 SNIFF = 8192
 
 _DOTENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_.-]*)\s*[=:]\s*(.*?)\s*$")
+_JSON_KEY_LINE = re.compile(r'^\s*"([A-Za-z_][A-Za-z0-9_.-]*)"\s*:')
 
 
 @dataclass(frozen=True)
@@ -97,18 +100,43 @@ def _unquote(value: str) -> str:
     return re.split(r"\s+#", value, maxsplit=1)[0]
 
 
-def scan_text(text: str, matcher: KnownValues, *, path: str, dotenv: bool, out: FileScan) -> None:
-    """Add the known values found in ``text`` (and dotenv sightings) to ``out``."""
+def _export_keys(text: str) -> dict[str, str]:
+    """Fingerprint → key of a JSON export (``{"KEY": "value"}`` or Infisical's
+    ``[{"key": …, "value": …}]``), for copies whose line does not name the key."""
+    try:
+        data = json.loads(text)
+    except ValueError:
+        return {}
+    pairs: list[tuple[object, object]] = []
+    if isinstance(data, dict):
+        pairs = list(data.items())
+    elif isinstance(data, list):
+        pairs = [(d.get("key"), d.get("value")) for d in data if isinstance(d, dict)]
+    return {fingerprint_of(v): str(k) for k, v in pairs if isinstance(k, str) and isinstance(v, str) and v}
+
+
+def scan_text(
+    text: str, matcher: KnownValues, *, path: str, dotenv: bool, out: FileScan, origin: Origin | None = None
+) -> None:
+    """Add the known values found in ``text`` (and dotenv sightings) to ``out``. With ``origin``
+    (the tool that wrote the file), each copy carries the command that updates it."""
     keys: dict[int, str] = {}
-    lines = text.splitlines() if dotenv else []
+    lines = text.splitlines() if dotenv or origin is not None else []
     for i, text_line in enumerate(lines, start=1):
-        m = _DOTENV_LINE.match(text_line)
+        m = _DOTENV_LINE.match(text_line) or _JSON_KEY_LINE.match(text_line)
         if m:
             keys[i] = m.group(1)
+    by_fp = _export_keys(text) if origin is not None and text.lstrip().startswith(("{", "[")) else {}
     found: set[tuple[int, str]] = set()
     for line, column, match in matching.iter_lines(matcher, text):
-        out.hits.append(TextHit(match.fingerprint, match.form, path, line, column, key=keys.get(line, "")))
+        key = keys.get(line, "") or by_fp.get(match.fingerprint, "")
+        if origin is not None and origin.tool == "infisical" and by_fp:
+            key = by_fp.get(match.fingerprint, key)
+        update = origin.command_for(key) if origin is not None else ""
+        out.hits.append(TextHit(match.fingerprint, match.form, path, line, column, key=key, update=update))
         found.add((line, match.fingerprint))
+    if not dotenv:
+        return
     for i, key in keys.items():
         cls = classify_key(key)
         if cls is None or not cls.is_credential:
@@ -116,8 +144,8 @@ def scan_text(text: str, matcher: KnownValues, *, path: str, dotenv: bool, out: 
         m = _DOTENV_LINE.match(lines[i - 1])
         assert m is not None
         raw = _unquote(m.group(2))
-        if not raw or raw.startswith("${"):
-            continue
+        if not raw or raw.startswith("${") or raw == SENSITIVE_PLACEHOLDER:
+            continue  # [SENSITIVE]: `vercel env pull` could not read it either — no copy here
         vc = classify_value(raw)
         if cls.role == "redis_url" and vc is None:
             continue  # a URL without a password holds no credential
@@ -125,7 +153,8 @@ def scan_text(text: str, matcher: KnownValues, *, path: str, dotenv: bool, out: 
         if (i, secret.fingerprint) in found:
             continue
         form = Form.URL if vc is not None and vc.endpoint else Form.PLAIN
-        hit = TextHit(secret.fingerprint, form, path, i, (m.start(2) + 1), key=key)
+        update = origin.command_for(key) if origin is not None else ""
+        hit = TextHit(secret.fingerprint, form, path, i, (m.start(2) + 1), key=key, update=update)
         out.sightings.append(
             DotenvSighting(
                 secret,
@@ -158,5 +187,7 @@ def scan_files(paths: tuple[Path, ...], matcher: KnownValues) -> FileScan:
             continue
         out.files += 1
         text = data.decode("utf-8", errors="replace")
-        scan_text(text, matcher, path=str(path), dotenv=is_dotenv(path), out=out)
+        origin = detect_origin(path, text)
+        dotenv = is_dotenv(path) or (origin is not None and not text.lstrip().startswith(("{", "[")))
+        scan_text(text, matcher, path=str(path), dotenv=dotenv, out=out, origin=origin)
     return out

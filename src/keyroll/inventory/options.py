@@ -37,6 +37,9 @@ class InventoryOptions:
     """requests in flight at most; the clients' token buckets do the rate limiting"""
     identify_tokens: bool = True
     """ask a Redis endpoint ``ACL WHOAMI`` for tokens the Developer API does not know"""
+    all_secrets: bool = True
+    """every secret-bearing var, not only Upstash's: values the scanner's detectors call a
+    credential, and ``encrypted``/``sensitive`` values that look like secrets (docs/inventory.md)"""
 
 
 def _strings(value: Any) -> tuple[str, ...]:

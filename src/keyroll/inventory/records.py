@@ -110,6 +110,9 @@ class TextHit:
     author_date: str = ""
     key: str = ""
     """the dotenv key on that line, when there is one"""
+    update: str = ""
+    """for a file a tool wrote (``vercel env pull``, a Doppler / Infisical export): the command
+    that updates this copy (value-free)"""
 
 
 @dataclass

@@ -125,6 +125,11 @@ def _label(c: Credential) -> str:
 
 def _what(c: Credential) -> str:
     resource = c.resource_name or c.resource_id
+    if c.adapter:  # recognised by a provider adapter: its name and the login it belongs to
+        login = f" {c.acl_user}" if c.acl_user else ""
+        return f"{c.adapter}{login}" + (f" ({resource})" if resource else "")
+    if c.service:
+        return f"{c.service} {c.kind.value}" + (f" ({resource})" if resource else "")
     return f"{c.product.value} {c.kind.value}" + (f" ({resource})" if resource else "")
 
 
@@ -152,7 +157,7 @@ def _radius_text(b: BlastRadius) -> str:
 
 def render_table(inventory: Inventory) -> RenderableType:
     """Rich renderables: credentials with their blast radius, then what could not be seen."""
-    table = Table(title="Upstash credentials and their blast radius", show_lines=True)
+    table = Table(title="Credentials and their blast radius", show_lines=True)
     add_fingerprint_column(table, min_width=FINGERPRINT_WIDTH + len(" …abcd"))
     table.add_column("product / kind")
     table.add_column("management")
@@ -170,6 +175,15 @@ def render_table(inventory: Inventory) -> RenderableType:
             str(b.unverified) if b.unverified else "",
         )
     parts: list[RenderableType] = [table]
+    updates = [loc for loc in inventory.locations if loc.kind is LocationKind.FILE and loc.reason]
+    if updates:
+        files = Table(title="Copies outside Vercel and the command that updates each", show_lines=False)
+        files.add_column("credential", no_wrap=True)
+        files.add_column("copy")
+        files.add_column("update with")
+        for loc in updates:
+            files.add_row(str(loc.fingerprint), f"{loc.path}:{loc.line} {loc.key}".strip(), loc.reason)
+        parts.append(files)
     if inventory.unknowns:
         unk = Table(title="Could not be verified", show_lines=False)
         unk.add_column("where")

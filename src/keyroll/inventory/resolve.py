@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import datetime as dt
+import re
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 
@@ -56,6 +57,7 @@ from keyroll.inventory.records import (
     UpstashSnapshot,
     VercelSnapshot,
 )
+from keyroll.inventory.secrets import GENERIC, SecretClassifier
 from keyroll.providers.upstash.redis import RedisREST
 from keyroll.scan.known import KnownValues
 
@@ -86,6 +88,10 @@ def rotation_unit(product: Product, kind: CredentialKind, acl_user: str) -> str:
     if product is Product.QSTASH:
         return "qstash-signing" if kind in (K.SIGNING_KEY_CURRENT, K.SIGNING_KEY_NEXT) else "qstash-token"
     return f"{product.value}-index"
+
+
+_LOGIN_KEY = re.compile(r"(^|_)(PG)?USER(NAME)?$", re.IGNORECASE)
+"""``PGUSER``, ``POSTGRES_USER``, ``DATABASE_USERNAME``, ``DB_USER`` …"""
 
 
 def _owner(r: EnvRecord) -> str:
@@ -139,8 +145,13 @@ class Resolver:
         upstash: UpstashSnapshot,
         vercel: VercelSnapshot,
         extra_values: Iterable[Secret] = (),
+        *,
+        all_secrets: bool = False,
     ) -> None:
         self.upstash = upstash
+        self._secrets = SecretClassifier() if all_secrets else None
+        self.secret_fps: set[Fingerprint] = set()
+        """credentials beyond Upstash's that the scanner's detectors found in Vercel values"""
         self.vercel = vercel
         self.base: dict[Fingerprint, Credential] = {c.fingerprint: c for c in upstash.credentials}
         self.values: dict[Fingerprint, Secret] = {}
@@ -233,6 +244,8 @@ class Resolver:
             source = "key" if cls.exact and cls.canonical else ("hint" if cls.exact else "heuristic")
             endpoint = self.sibling_url(r, cls)
         else:
+            self._adapter_candidate(r, value, integration)
+            self._other_secret(r, value)
             return
         native = self._native_resource(endpoint) if product is Product.REDIS or endpoint else None
         if native is not None and native.product is not product:
@@ -261,6 +274,120 @@ class Resolver:
                 ),
             )
         )
+
+    def _other_secret(self, r: EnvRecord, value: str) -> None:
+        """A secret beyond Upstash's (Stripe, OpenAI, a Postgres password …), by the detectors."""
+        if self._secrets is None:
+            return
+        found = self._secrets.classify(r.key, value, r.type)
+        if found is None:
+            return
+        fp = found.secret.fingerprint
+        self.values.setdefault(fp, found.secret)
+        self.candidate_of[id(r)] = fp
+        if fp in self.base:
+            return
+        self.secret_fps.add(fp)
+        what = f"the scanner's {found.rule_id} detector" if found.rule_id else "an encrypted value"
+        self.evidence[fp].append(
+            Evidence(
+                source="detector" if found.service != GENERIC else "generic",
+                product=found.product,
+                kind=found.kind,
+                integration=bool(r.configuration_id or r.hint_type),
+                service=found.service,
+                note=f"{found.service}: recognised by {what}",
+            )
+        )
+
+    def key_links(self, r: EnvRecord) -> list[tuple[Fingerprint, str]]:
+        """Secrets an unreadable var probably holds because a readable var of the same name holds
+        them (its own project's first, then anywhere in the team), each with how it was linked."""
+        if self._secrets is None or not self.secret_fps:
+            return []
+        key = r.key.upper()
+        holders = [
+            (o, self.candidate_of[id(o)])
+            for o in self.readable()
+            if o.key.upper() == key and self.candidate_of.get(id(o)) in self.secret_fps
+        ]
+        near = [
+            (o, fp)
+            for o, fp in holders
+            if r.project_id
+            and ((not o.shared and o.project_id == r.project_id) or r.project_id in o.linked_project_ids)
+        ]
+        out: dict[Fingerprint, str] = {}
+        for o, fp in near or holders:
+            out.setdefault(fp, f"a readable var of the same name holds it ({o.where()})")
+        return sorted(out.items())
+
+    def _adapter_candidate(self, r: EnvRecord, value: str, integration: bool) -> None:
+        """A value a provider adapter (entry point group ``keyroll.providers``) recognises: a
+        credential of that adapter (Upstash's own shapes were handled above)."""
+        from keyroll.adapters.registry import get_registry
+
+        found = get_registry().detect(value, key=r.key, skip=("upstash",))
+        if found is None:
+            return
+        try:
+            product = Product(found.product)
+        except ValueError:
+            product = Product.OTHER
+        fp = found.secret.fingerprint
+        self.values.setdefault(fp, found.secret)
+        self.candidate_of[id(r)] = fp
+        if fp in self.base:
+            return
+        self.evidence[fp].append(
+            Evidence(
+                source="shape",
+                product=product,
+                kind=K.PASSWORD if found.in_url else K.UNKNOWN,
+                acl_user=found.principal,
+                endpoint=found.endpoint,
+                resource_id=found.resource_id,
+                integration=integration,
+                adapter=found.adapter,
+                adapter_kind=found.kind,
+            )
+        )
+
+    def _login_locations(self, creds: dict[Fingerprint, Credential], found: list[Location]) -> list[Location]:
+        """Login-name vars (``PGUSER``, ``POSTGRES_USER`` …) holding the login of an adapter
+        credential whose *bare* password sits in the same project and scope: an alternating-users
+        rotation changes the login, so they are written with it (``Form.LOGIN``)."""
+        bare: dict[Fingerprint, list[Location]] = defaultdict(list)
+        for loc in found:
+            cred = creds.get(loc.fingerprint)
+            if cred is not None and cred.adapter and cred.acl_user and loc.form is Form.PLAIN:
+                bare[loc.fingerprint].append(loc)
+        out: list[Location] = []
+        for fp, locs in bare.items():
+            user = creds[fp].acl_user
+            for r in self.readable():
+                assert r.value is not None
+                if r.value.reveal().strip() != user or not _LOGIN_KEY.search(r.key):
+                    continue
+                same_scope = any(
+                    loc.project_id == r.project_id
+                    and loc.git_branch == r.git_branch
+                    and (
+                        set(loc.targets) & set(r.targets)
+                        or set(loc.custom_environment_ids) & set(r.custom_environment_ids)
+                    )
+                    for loc in locs
+                )
+                if same_scope:
+                    out.append(
+                        self._env_location(
+                            r,
+                            fp,
+                            Form.LOGIN,
+                            reason="the login name next to the password (alternating roles change it)",
+                        )
+                    )
+        return out
 
     def _match_records(self) -> None:
         for r in self.readable():
@@ -380,7 +507,7 @@ class Resolver:
             has_credential = bool(self.env_locations.get(id(r)))
             if not has_credential and r.value is None:
                 cls = record_class(r)
-                has_credential = cls is not None and cls.is_credential
+                has_credential = (cls is not None and cls.is_credential) or bool(self.key_links(r))
             if not has_credential:
                 continue
             for pid in r.linked_project_ids if r.shared else (r.project_id,):
@@ -444,6 +571,8 @@ class Resolver:
                     )
                 )
             if cls is None or not credential_like:
+                if cls is None:
+                    self._link_by_key(r)
                 continue
             links = self._link_unreadable(r, cls, creds)
             what = f"{cls.product.value} {cls.role.replace('_', ' ')}"
@@ -469,6 +598,32 @@ class Resolver:
                     reason += f" (one of {len(links)} candidates)"
                 self.env_locations[id(r)].append(self._env_location(r, fp, Form.UNKNOWN, confidence, reason))
 
+    def _link_by_key(self, r: EnvRecord) -> None:
+        """An unreadable var whose name a readable secret-holding var shares: "probably the same
+        value — unverified" (probable with one candidate; with several, unverified and never
+        written blind)."""
+        if self._secrets is None:
+            return
+        links = self.key_links(r)
+        if not links:
+            if r.type in ("sensitive", "secret") and not r.read_failed:
+                self.unknowns.append(
+                    Unknown(
+                        where=r.where(),
+                        reason=f"{r.unreadable}; no readable var of the same name holds a known secret",
+                        key=r.key,
+                        project_id=r.project_id,
+                        targets=r.targets,
+                    )
+                )
+            return
+        confidence = Confidence.PROBABLE if len(links) == 1 and not r.read_failed else Confidence.UNVERIFIED
+        for fp, how in links:
+            reason = f"probably the same value — unverified: {r.unreadable}; {how}"
+            if len(links) > 1:
+                reason += f" (one of {len(links)} candidates)"
+            self.env_locations[id(r)].append(self._env_location(r, fp, Form.UNKNOWN, confidence, reason))
+
     def _github_locations(
         self, secrets: Sequence[GitHubSecretRecord], creds: dict[Fingerprint, Credential]
     ) -> list[Location]:
@@ -479,6 +634,9 @@ class Resolver:
         out: list[Location] = []
         for s in secrets:
             cls = classify_key(s.name)
+            if cls is None and self._secrets is not None:
+                out.extend(self._github_by_name(s, by_key))
+                continue
             if cls is None or not cls.is_credential:
                 continue
             linked = self._repo_projects(s.repo)
@@ -530,6 +688,33 @@ class Resolver:
                     )
                 )
         return out
+
+    def _github_by_name(self, s: GitHubSecretRecord, by_key: dict[str, list[Location]]) -> list[Location]:
+        """A GitHub secret named like a Vercel var that holds a secret beyond Upstash's: probably
+        the same value — unverified (GitHub never returns values)."""
+        same = [loc for loc in by_key.get(s.name.upper(), []) if loc.fingerprint in self.secret_fps]
+        linked = self._repo_projects(s.repo)
+        fps = {loc.fingerprint for loc in same if loc.project_id in linked} or {
+            loc.fingerprint for loc in same
+        }
+        updated = f", updated {s.updated_at}" if s.updated_at else ""
+        return [
+            Location(
+                kind=LocationKind.GITHUB_SECRET,
+                fingerprint=fp,
+                form=Form.UNKNOWN,
+                confidence=Confidence.PROBABLE if len(fps) == 1 else Confidence.UNVERIFIED,
+                reason=f"probably the same value — unverified: name {s.name} (value unreadable{updated}); "
+                "a Vercel var of the same name holds it"
+                + (f" (one of {len(fps)} candidates)" if len(fps) > 1 else ""),
+                key=s.name,
+                repo=s.repo or (f"org:{s.org}" if s.org else ""),
+                secret_scope=s.scope,
+                secret_name=s.name,
+                updated_at=s.updated_at,
+            )
+            for fp in sorted(fps)
+        ]
 
     def _repo_projects(self, repo: str) -> set[str]:
         if not repo:
@@ -591,6 +776,7 @@ class Resolver:
             column=hit.column,
             commit=hit.commit,
             author_date=hit.author_date,
+            reason=hit.update,
         )
 
     def _relate(self, creds: dict[Fingerprint, Credential]) -> dict[Fingerprint, Credential]:
@@ -669,6 +855,7 @@ class Resolver:
         creds = self.provisional()
         self._unreadable_locations(creds)
         locations: list[Location] = [loc for locs in self.env_locations.values() for loc in locs]
+        locations.extend(self._login_locations(creds, locations))
         locations.extend(self._github_locations(github, creds))
         locations.extend(self._text_location(h) for h in text_hits)
         locations.extend(self._text_location(s.hit) for s in sightings)

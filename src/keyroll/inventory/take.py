@@ -158,7 +158,7 @@ async def take_inventory(
         vercel_task,
         github_part(vercel_task),
     )
-    resolver = Resolver(upstash, vercel, options.extra_values)
+    resolver = Resolver(upstash, vercel, options.extra_values, all_secrets=options.all_secrets)
     if options.identify_tokens:
         await resolver.identify(providers.redis, limiter)
 

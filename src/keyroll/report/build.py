@@ -513,7 +513,7 @@ class _Builder:
         notes += list(log.consents(fp))
         return CredentialSection(
             fingerprint=fp,
-            product=cred.product.value if cred else "",
+            product=(cred.adapter or cred.product.value) if cred else "",  # an adapter names its provider
             kind=cred.kind.value if cred else "",
             resource=(cred.resource_name or cred.resource_id) if cred else "",
             management=cred.management.value if cred else "",

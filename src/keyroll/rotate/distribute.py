@@ -112,9 +112,11 @@ def render_url(current: str | None, user: str, password: str, endpoint: Mapping[
             "a Redis URL var is unreadable and the database host is unknown",
             hint="make the var readable (not sensitive) or rotate it with --strategy CRED=manual",
         )
-    scheme = "rediss" if endpoint.get("tls", True) else "redis"
+    # a group spec may name its own scheme, path and query (a Postgres adapter group); Redis by default
+    scheme = str(endpoint.get("scheme") or ("rediss" if endpoint.get("tls", True) else "redis"))
     port = int(endpoint.get("port") or 6379)
-    return f"{scheme}://{urllib.parse.quote(user, safe='')}:{urllib.parse.quote(password, safe='')}@{host}:{port}"
+    tail = str(endpoint.get("path") or "") + (f"?{endpoint['query']}" if endpoint.get("query") else "")
+    return f"{scheme}://{urllib.parse.quote(user, safe='')}:{urllib.parse.quote(password, safe='')}@{host}:{port}{tail}"
 
 
 def render(
@@ -144,7 +146,30 @@ def render(
             f"no value for role {role} of {spec.get('key') or spec.get('name') or spec.get('path')}"
         )
     form = str(spec.get("form", "plain"))
+    if role == "value" and form in ("url", "url_encoded"):
+        return _password_in_url(spec, value, current)
     return value if form not in ("url_encoded", "base64") else Secret(encode(value.reveal(), form))
+
+
+def _password_in_url(spec: Mapping[str, Any], password: Secret, current: Secret | None) -> Secret:
+    """A manually rotated password that sits inside a URL (``postgres://user:<pw>@host/db``): the
+    var keeps its URL, only the password changes (percent-encoded where the URL needs it).
+
+    :raises RotationError: the current URL could not be read, so it cannot be rebuilt.
+    """
+    where = spec.get("key") or spec.get("name") or spec.get("path") or "a URL copy"
+    if current is None:
+        raise RotationError(
+            f"cannot rebuild the URL of {where}: its current value could not be read",
+            hint="update it by hand, or rotate with a provider adapter",
+        )
+    parts = urllib.parse.urlsplit(current.reveal())
+    if parts.password is None or "@" not in parts.netloc:
+        raise RotationError(f"{where} no longer holds a URL with a password", hint="update it by hand")
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user = userinfo.split(":", 1)[0]
+    netloc = f"{user}:{urllib.parse.quote(password.reveal(), safe='')}@{hostport}"
+    return Secret(urllib.parse.urlunsplit(parts._replace(netloc=netloc)))
 
 
 def _render_journaled(
@@ -173,7 +198,10 @@ def _render_journaled(
 
 async def _current_value(rt: Runtime, spec: Mapping[str, Any]) -> Secret | None:
     """The readable current value of a Vercel var (needed to keep a URL's other parts)."""
-    if spec["role"] != "url" or spec.get("type") == "sensitive":
+    url_copy = spec["role"] == "url" or (
+        spec["role"] == "value" and spec.get("form") in ("url", "url_encoded")
+    )
+    if not url_copy or spec.get("type") == "sensitive":
         return None
     try:
         if spec["kind"] == "vercel_shared_env":

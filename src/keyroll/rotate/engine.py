@@ -165,6 +165,8 @@ def _old_values(inv: Inventory, cp: CredentialPlan, spec: dict[str, Any]) -> dic
     user = str(spec.get("acl_user") or "")
     if cp.strategy in (Strategy.REDIS_ACL, Strategy.REDIS_ACL_PASSWORD):
         out["username"] = Secret(user or "default")
+    elif cp.strategy is Strategy.ADAPTER and user:
+        out["username"] = Secret(user)
     return out
 
 

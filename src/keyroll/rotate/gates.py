@@ -212,6 +212,10 @@ async def probe_values(rt: Runtime, spec: dict[str, Any], values: dict[str, Secr
     product = spec.get("product", "")
     strategy = spec.get("strategy", "")
     out: list[dict[str, Any]] = []
+    if spec.get("adapter") and spec.get("adapter") != "upstash" and strategy in ("adapter", "manual"):
+        from keyroll.rotate.strategies.adapter import probe_with_adapter
+
+        return await probe_with_adapter(rt, spec, values)
     if strategy == "manual":
         return out
     if product == "redis":

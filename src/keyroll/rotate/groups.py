@@ -72,7 +72,12 @@ def credential_role(cred: Credential) -> str:
 
 
 def default_strategy(cred: Credential) -> Strategy:
-    """DESIGN.md's strategy table, for credentials the inventory did not classify."""
+    """DESIGN.md's strategy table, for credentials the inventory did not classify; a credential
+    an adapter recognised rotates with ``adapter`` when that adapter can mint."""
+    if cred.adapter:
+        from keyroll.adapters.registry import adapter_strategy
+
+        return adapter_strategy(cred.adapter)
     return builtin_strategy(cred.product, cred.kind, cred.acl_user)
 
 
@@ -83,6 +88,16 @@ def check_strategy(cred: Credential, strategy: Strategy) -> str | None:
     """Why ``strategy`` cannot rotate ``cred`` (``None`` when it can)."""
     kind, product = cred.kind, cred.product
     if strategy is Strategy.MANUAL:
+        return None
+    if strategy is Strategy.ADAPTER:
+        from keyroll.adapters.registry import get_registry
+
+        if not cred.adapter:
+            return f"{strategy} needs a credential a provider adapter recognised; {cred.fingerprint} is a {product} {kind}"
+        if cred.adapter not in get_registry():
+            return f"{strategy}: the provider adapter {cred.adapter!r} of {cred.fingerprint} is not installed"
+        if not get_registry().get(cred.adapter).can_mint:
+            return f"{strategy}: the {cred.adapter} adapter cannot mint (use manual)"
         return None
     if strategy is Strategy.REDIS_ACL:
         if product is not Product.REDIS or kind not in _REDIS_KINDS:
@@ -275,6 +290,8 @@ def role_of(loc: Location, cred: Credential, strategy: Strategy) -> str:
     password are replaced), ``token``, ``readonly_token``, ``signing_current``, ``signing_next``,
     ``value`` (manual).
     """
+    if loc.form is Form.LOGIN:
+        return "username"
     if strategy is Strategy.MANUAL:
         return "value"
     k = cred.kind

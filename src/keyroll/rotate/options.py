@@ -46,6 +46,12 @@ class ApplyOptions:
     """only rewrite files under these paths (empty: every file location of the plan)"""
     health_path: str | None = None
     """when set, each new deployment must answer 2xx on this path before revocation"""
+    confirm_unverified: bool = False
+    """the person has updated, by hand, the unreadable copies a ``manual`` plan could not write
+    ("probably the same value — unverified"): its revoke gate refuses until this is given"""
+    confirm_revoked: tuple[str, ...] = ()
+    """fingerprints (or prefixes) whose old value the person has revoked at its issuer: their
+    ``manual`` revoke step is confirmed without a prompt (``--confirm-revoked FP``; recorded)"""
     write_retries: int = 3
     """times a ``failed[]`` env write item is retried before the credential is rolled back"""
     sources: dict[str, str] = field(default_factory=dict, hash=False)

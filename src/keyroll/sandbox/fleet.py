@@ -39,7 +39,7 @@ __all__ = [
     "template_names",
 ]
 
-BUILTIN_FLEETS = ("small", "incident")
+BUILTIN_FLEETS = ("small", "incident", "secrets")
 TEMPLATE_RE = re.compile(r"\$\{([^${}]*)\}")
 _KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 _REDIS_FIELDS = (
@@ -53,6 +53,22 @@ _REDIS_FIELDS = (
     "port",
 )
 _INDEX_FIELDS = ("url", "token", "readonly_token")
+POSTGRES_FIELDS = ("url", "password", "user", "host", "port", "database")
+"""``${postgres:<name>:<field>}`` (docs/sandbox.md, "PostgreSQL")"""
+NEON_FIELDS = (
+    "url",
+    "url_unpooled",
+    "password",
+    "user",
+    "host",
+    "host_unpooled",
+    "port",
+    "database",
+    "project_id",
+    "branch_id",
+    "endpoint_id",
+)
+"""``${neon:<name>:<field>}`` (docs/sandbox.md, "Neon")"""
 _QSTASH_FIELDS = (
     "url",
     "token",
@@ -151,6 +167,7 @@ def _check_references(fleet: dict[str, Any], source: str) -> None:
         raise FleetError(f"{source}: {where}: {msg}")
 
     resources = _resource_names(fleet)
+    _check_databases(fleet, fail)
     config_ids = {i["id"] for i in fleet["integrations"]} | {
         r["configuration_id"] for r in fleet["upstash"]["redis"] if r.get("configuration_id")
     }
@@ -240,9 +257,38 @@ def _check_env(env: dict[str, Any], where: str, slugs: set[str], config_ids: set
         fail(where, f"unknown integration configuration {env['configuration_id']!r}")
 
 
+def _check_databases(fleet: dict[str, Any], fail: Any) -> None:
+    """Postgres and Neon entries share one server: database and role names must not clash."""
+    databases: dict[str, str] = {}
+    roles: dict[str, str] = {}
+    entries = [
+        (f"postgres.{i}", p["name"], p.get("role") or p["name"]) for i, p in enumerate(fleet["postgres"])
+    ]
+    entries += [(f"neon.{i}", n["database"], n["role"]) for i, n in enumerate(fleet["neon"])]
+    names = [p["name"] for p in fleet["postgres"]], [n["name"] for n in fleet["neon"]]
+    for kind, listed in zip(("postgres", "neon"), names, strict=True):
+        if len(set(listed)) != len(listed):
+            fail(kind, "names must be unique")
+    for where, db, role in entries:
+        for label, value in (("database", db), ("role", role)):
+            if not re.fullmatch(r"[a-z_][a-z0-9_]{0,39}", value) or value.startswith(
+                ("pg_", "neon_", "keyroll_")
+            ):
+                fail(
+                    where, f"{label} name {value!r}: lower-case letters, digits and _, not pg_/neon_/keyroll_"
+                )
+        if db in databases:
+            fail(where, f"database {db!r} is also used by {databases[db]} (one server holds them all)")
+        if role in roles:
+            fail(where, f"role {role!r} is also used by {roles[role]} (roles are server-wide)")
+        databases[db], roles[role] = where, where
+
+
 def _resource_names(fleet: dict[str, Any]) -> dict[str, set[str]]:
     up = fleet["upstash"]
     return {
+        "postgres": {p["name"] for p in fleet.get("postgres", [])},
+        "neon": {n["name"] for n in fleet.get("neon", [])},
         "redis": {r["name"] for r in up["redis"]},
         "vector": {r["name"] for r in up["vector"]},
         "search": {r["name"] for r in up["search"]},
@@ -267,6 +313,10 @@ def _check_template(name: str, resources: dict[str, set[str]], where: str, fail:
         ok = parts[1] in resources[kind] and parts[2] in _INDEX_FIELDS
     elif kind == "qstash" and len(parts) == 2:
         ok = parts[1] in _QSTASH_FIELDS
+    elif kind == "postgres" and len(parts) == 3:
+        ok = parts[1] in resources["postgres"] and parts[2] in POSTGRES_FIELDS
+    elif kind == "neon" and len(parts) == 3:
+        ok = parts[1] in resources["neon"] and parts[2] in NEON_FIELDS
     if not ok:
         fail(where, f"template ${{{name}}} does not name a declared resource and field (see docs/sandbox.md)")
 

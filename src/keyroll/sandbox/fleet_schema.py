@@ -79,6 +79,23 @@ class UpstashSpec(_Open):
     qstash: dict[str, Any] | None = None
 
 
+class PostgresSpec(_Strict):
+    """A database on the sandbox's PostgreSQL server, owned by its own login role."""
+
+    name: str
+    role: str = ""
+    """the login role (default: the database name)"""
+
+
+class NeonSpec(_Strict):
+    """A Neon project (one branch, one read-write endpoint) backed by the sandbox's PostgreSQL."""
+
+    name: str
+    database: str = "neondb"
+    role: str = "neondb_owner"
+    region: str = "aws-us-east-2"
+
+
 class IntegrationSpec(_Strict):
     """An installed integration (``GET /v1/integrations/configurations``)."""
 
@@ -195,6 +212,8 @@ class FleetSpec(_Strict):
     team: TeamSpec = Field(default_factory=TeamSpec)
     user: UserSpec = Field(default_factory=UserSpec)
     upstash: UpstashSpec = Field(default_factory=UpstashSpec)
+    postgres: list[PostgresSpec] = Field(default_factory=list)
+    neon: list[NeonSpec] = Field(default_factory=list)
     integrations: list[IntegrationSpec] = Field(default_factory=list)
     projects: list[ProjectSpec] = Field(default_factory=list)
     shared_env: list[SharedEnvSpec] = Field(default_factory=list)

@@ -42,6 +42,7 @@ TLS_SERVICES = ("vercel", "github")
 
 INSTALLERS = (
     UPSTASH_INSTALLER,
+    "keyroll.sandbox.postgres",
     "keyroll.sandbox.vercel",
     "keyroll.sandbox.github",
 )

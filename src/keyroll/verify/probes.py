@@ -68,6 +68,17 @@ def descriptor_for(
         return None
     if role in ("username", "url", "value") or not role:
         return None
+    if spec.get("adapter") and spec.get("adapter") != "upstash":  # a provider adapter probes it
+        return Credential(
+            fingerprint=Fingerprint(fp),
+            product=product,
+            kind=CredentialKind.PASSWORD,
+            resource_id=str(spec.get("resource_id") or ""),
+            endpoint=str(spec.get("endpoint") or ""),
+            acl_user=user or str(spec.get("acl_user") or ""),
+            adapter=str(spec["adapter"]),
+            adapter_kind=str(spec.get("adapter_kind") or ""),
+        )
     if role == "token":
         kind = CredentialKind.QSTASH_TOKEN if product is Product.QSTASH else CredentialKind.INDEX_TOKEN
     elif role == "readonly_token" and product is Product.QSTASH:
@@ -301,6 +312,36 @@ async def probe_signing_keys(
     return out
 
 
+async def _probe_adapter(providers: Providers, credential: Credential, secret: Secret) -> tuple[Verdict, str]:
+    """The credential's provider adapter answers (``keyroll.providers`` entry points)."""
+    from keyroll.adapters.interface import AdapterContext, CredentialRef
+    from keyroll.adapters.interface import Verdict as AdapterVerdict
+    from keyroll.adapters.registry import get_registry
+
+    try:
+        adapter = get_registry().get(credential.adapter)
+    except KeyrollError as exc:
+        return Verdict.UNKNOWN, exc.message
+    ref = CredentialRef(
+        adapter=credential.adapter,
+        kind=credential.adapter_kind,
+        secret=secret,
+        principal=credential.acl_user,
+        endpoint=credential.endpoint,
+        resource_id=credential.resource_id,
+        product=credential.product.value,
+    )
+    settings = dict(getattr(providers.config, "adapter_settings", {}) or {})
+    try:
+        result = await adapter.probe(ref, AdapterContext(settings=settings, providers=providers))
+    except Exception as exc:  # a plug-in's bug: no verdict
+        return Verdict.UNKNOWN, f"{credential.adapter} probe raised {type(exc).__name__}"
+    verdict = {AdapterVerdict.ACCEPTED: Verdict.VALID, AdapterVerdict.REJECTED: Verdict.INVALID}.get(
+        result.verdict, Verdict.UNKNOWN
+    )
+    return verdict, f"{credential.adapter}: {result.reason}" if result.reason else credential.adapter
+
+
 async def probe_credential(
     providers: Providers,
     credential: Credential,
@@ -315,6 +356,9 @@ async def probe_credential(
     """
     kind = credential.kind
     product = credential.product
+    if credential.adapter and credential.adapter != "upstash":
+        verdict, what = await _probe_adapter(providers, credential, secret)
+        return ProbeOutcome(verdict, what, clock(), secret.fingerprint)
     if product is Product.REDIS and kind in REST_KINDS:
         verdict, what = await _probe_redis_rest(providers, credential.endpoint, secret)
     elif product is Product.REDIS and kind in PASSWORD_KINDS:

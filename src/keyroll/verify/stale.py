@@ -160,7 +160,8 @@ def _exact_old_copy(inp: StaleInput, loc: Location) -> Check | None:
             CheckStatus.FAIL,
             f"stale copy: {loc.describe()}",
             [seen],
-            "replace or remove it (keyroll apply --rewrite-files does it in place)",
+            # a file a tool wrote (vercel env pull, a Doppler / Infisical export): the command that updates it
+            loc.reason or "replace or remove it (keyroll apply --rewrite-files does it in place)",
         )
     if k is LocationKind.GIT_COMMIT:
         return _check(

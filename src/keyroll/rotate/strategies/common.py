@@ -86,7 +86,9 @@ def base_spec(ctx: PlanContext) -> dict[str, Any]:
         next((c.endpoint for c in g.credentials if c.endpoint.startswith(("http://", "https://"))), "")
         or p.endpoint
     )
+    adapter = {"adapter": p.adapter, "adapter_kind": p.adapter_kind} if p.adapter else {}
     return {
+        **adapter,  # a provider adapter's credential: its probe answers for manual groups too
         "gid": g.gid,
         "strategy": g.strategy.value,
         "product": p.product.value,

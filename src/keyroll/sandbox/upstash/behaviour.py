@@ -7,6 +7,9 @@ For every request (``World.behaviour(env, request)``) the app really uses each c
   read-only token: ``GET``);
 * Redis over TCP — every ``redis://``/``rediss://`` URL var (the sandbox has no TLS, so
   ``rediss`` is spoken as plain ``redis`` on loopback) with redis-py: ``INCR`` / ``GET``;
+* PostgreSQL — every ``postgres://``/``postgresql://`` URL var, and ``PGPASSWORD`` with
+  ``PGHOST``/``PGPORT``/``PGUSER``/``PGDATABASE`` (libpq's variables): a fresh login and
+  ``UPDATE hits …`` per request (``postgres.check``, :mod:`keyroll.sandbox.postgres`);
 * Vector / Search — ``POST <url>/info`` with each token var;
 * QStash — publish with ``QSTASH_TOKEN`` (to the sandbox sink, as apps publish to their own
   endpoints); ``POST …/api/qstash`` deliveries are verified with the snapshotted
@@ -49,7 +52,7 @@ _TOKEN_SUFFIXES = ("_READ_ONLY_TOKEN", "_READONLY_TOKEN", "_TOKEN")
 
 @dataclass(frozen=True)
 class Check:
-    """One credential use: ``kind`` ∈ redis-rest, redis-tcp, vector, search, qstash."""
+    """One credential use: ``kind`` ∈ redis-rest, redis-tcp, vector, search, qstash, postgres."""
 
     kind: str
     key: str
@@ -119,6 +122,12 @@ def plan_checks(env: dict[str, str]) -> list[Check]:
             user = urllib.parse.urlsplit(value).username or "default"
             checks.append(Check("redis-tcp", key, value, readonly=user == "default_ro"))
             continue
+        if value.startswith(("postgres://", "postgresql://")):
+            checks.append(Check("postgres", key, value))
+            continue
+        if key == "PGPASSWORD" and env.get("PGHOST"):  # libpq's variables, as node-postgres reads them
+            checks.append(Check("postgres", key, _libpq_url(env)))
+            continue
         upper = key.upper()
         if not upper.endswith("_TOKEN"):
             continue
@@ -131,6 +140,17 @@ def plan_checks(env: dict[str, str]) -> list[Check]:
         readonly = "READ_ONLY" in upper or "READONLY" in upper
         checks.append(Check(product, key, value, _url_for(key, env, product), readonly))
     return checks
+
+
+def _libpq_url(env: dict[str, str]) -> str:
+    """A connection URL from ``PGHOST``/``PGPORT``/``PGUSER``/``PGPASSWORD``/``PGDATABASE``
+    (and ``PGHOSTADDR``, the address to connect to)."""
+    q = urllib.parse.quote
+    url = (
+        f"postgresql://{q(env.get('PGUSER', ''), safe='')}:{q(env.get('PGPASSWORD', ''), safe='')}"
+        f"@{env['PGHOST']}:{env.get('PGPORT') or 5432}/{q(env.get('PGDATABASE', ''), safe='')}"
+    )
+    return url + (f"?hostaddr={q(env['PGHOSTADDR'], safe='')}" if env.get("PGHOSTADDR") else "")
 
 
 class DeploymentBehaviour:
@@ -153,12 +173,16 @@ class DeploymentBehaviour:
             for c, cause in zip(checks, results, strict=True)
             if cause
         ]
+        # every var's fingerprint, as a well-behaved health endpoint shows what it was built
+        # with: a probe then sees an old value of any kind (Stripe, OpenAI …), not only Upstash's
+        env_fps = {k: fingerprint_of(v) for k, v in sorted(env.items())}
         if failed:
             summary = "; ".join(f"{f['key']}: {f['cause']}" for f in failed)
             return JSONResponse(
-                {"ok": False, "error": summary, "failed": failed, "used": used}, status_code=500
+                {"ok": False, "error": summary, "failed": failed, "used": used, "env": env_fps},
+                status_code=500,
             )
-        return JSONResponse({"ok": True, "used": used})
+        return JSONResponse({"ok": True, "used": used, "env": env_fps})
 
     async def _qstash_delivery(self, env: dict[str, str], request: Request) -> Response:
         from qstash import Receiver
@@ -207,6 +231,9 @@ class DeploymentBehaviour:
                 return await self._index(check)
             if check.kind == "qstash":
                 return await self._qstash(check)
+            if check.kind == "postgres":
+                run = self.world.hooks.get("postgres.check")
+                return await run(check.value) if run is not None else "no PostgreSQL server in this sandbox"
         except httpx.HTTPError as exc:
             return f"request failed ({type(exc).__name__})"
         return ""

@@ -9,9 +9,11 @@ from __future__ import annotations
 
 from keyroll.core.model import CredentialKind, Product
 from keyroll.scan.detectors.base import AnchoredDetector, Candidate, Detector, Hit
+from keyroll.scan.detectors.database_url import DatabaseUrlDetector
 from keyroll.scan.detectors.generic import GenericSecretDetector
 from keyroll.scan.detectors.qstash import QStashSigningKeyDetector, QStashTokenDetector
 from keyroll.scan.detectors.redis_url import RedisUrlDetector
+from keyroll.scan.detectors.services import SERVICE_DETECTORS
 from keyroll.scan.detectors.upstash_env import UpstashEnvDetector
 from keyroll.scan.detectors.upstash_index import UpstashIndexTokenDetector
 from keyroll.scan.detectors.upstash_redis import UpstashRedisTokenDetector
@@ -49,6 +51,8 @@ DETECTOR_CLASSES: tuple[type[Detector], ...] = (
     UpstashUsageDetector,
     VercelTokenDetector,
     VercelLegacyTokenDetector,
+    *SERVICE_DETECTORS,
+    DatabaseUrlDetector,
     GenericSecretDetector,
 )
 

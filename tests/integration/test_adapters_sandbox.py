@@ -14,6 +14,7 @@ import pytest
 
 from keyroll.adapters.interface import AdapterContext, CredentialRef, Verdict
 from keyroll.adapters.registry import get_registry
+from keyroll.cli.main import run
 from keyroll.config import load_config
 from keyroll.core.model import Credential, Inventory, Plan, RunState, Strategy
 from keyroll.core.secret import Secret
@@ -185,6 +186,13 @@ def test_database_rotates_by_alternating_roles_with_zero_failed_requests(
             assert prod["PGUSER"] == f"{user}_clone"
             assert prod["PGPASSWORD"] == new["password"].reveal()
         _assert_journal_holds_no_value(journal_path, [cred.value.reveal(), new["password"].reveal()])
+        # `keyroll verify` agrees: new login accepted, old one rejected, deployments fresh, nothing stale
+        env_file = tmp_path / "verify.env"
+        env_file.write_text(
+            "".join(f"{k}={v}\n" for k, v in sorted(sb.env().items()))
+            + f"KEYROLL_JOURNAL={journal_path}\nKEYROLL_JOURNAL_KEY=integration journal passphrase, 32+ chars\n"
+        )
+        assert run(["verify", "--env-file", str(env_file), "--json"]) == 0
         if adapter == "neon":  # the role API did the work: clone created, then the old role reset
             calls = [
                 (m, p.rsplit("/", 2)[-1]) for m, p in sb.world.hooks["neon.state"]().calls if m == "POST"

@@ -43,6 +43,7 @@ from keyroll.adapters.postgres import (
     _reason,
     alternate_role,
     connection_url,
+    driver,
     endpoint_of,
     parse_url,
 )
@@ -215,7 +216,7 @@ class NeonAdapter(PostgresAdapter):
         self, cred: CredentialRef, ctx: AdapterContext, *, proposed: Secret | None = None
     ) -> Minted:
         """Create (first time) or reset the other role via the API, then give it the same grants."""
-        import psycopg
+        psycopg = driver()
         from psycopg import sql
 
         current = cred.principal

@@ -42,7 +42,7 @@ from keyroll.adapters.interface import (
 )
 from keyroll.core.secret import Secret
 
-__all__ = ["CLONE_SUFFIX", "PostgresAdapter", "alternate_role", "connection_url", "parse_url"]
+__all__ = ["CLONE_SUFFIX", "PostgresAdapter", "alternate_role", "connection_url", "driver", "parse_url"]
 
 CLONE_SUFFIX = "_clone"
 """AWS's name for the second user of an alternating pair."""
@@ -117,6 +117,20 @@ def _same_server(a: str, b: str) -> bool:
         return False
 
 
+def driver() -> Any:
+    """The psycopg module.
+
+    :raises AdapterError: it is not installed (it is the ``postgres`` extra).
+    """
+    try:
+        import psycopg
+    except ImportError:
+        raise AdapterError(
+            "postgres: the psycopg driver is not installed", hint="pip install 'keyroll[postgres]'"
+        ) from None
+    return psycopg
+
+
 def _reason(exc: BaseException) -> str:
     """A value-free one-liner for a driver error (server messages name roles, never passwords)."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -187,7 +201,7 @@ class PostgresAdapter(ProviderAdapter):
     ) -> AsyncIterator[Any]:
         """A connection that may manage roles: ``KEYROLL_POSTGRES_ADMIN_URL`` when it points at
         the same server, else ``user``/``password`` on the credential's own endpoint."""
-        import psycopg
+        psycopg = driver()
 
         admin = ctx.setting("KEYROLL_POSTGRES_ADMIN_URL")
         target = admin if admin is not None and _same_server(admin.reveal(), cred.endpoint) else None
@@ -214,7 +228,7 @@ class PostgresAdapter(ProviderAdapter):
         self, cred: CredentialRef, ctx: AdapterContext, *, proposed: Secret | None = None
     ) -> Minted:
         """Clone (first time) or re-password the other role of the pair; same grants via membership."""
-        import psycopg
+        psycopg = driver()
         from psycopg import sql
 
         password = proposed or self.propose(cred)
@@ -271,7 +285,7 @@ class PostgresAdapter(ProviderAdapter):
     async def _disable(
         self, ctx: AdapterContext, cred: CredentialRef, role: str, *, act_as: tuple[str, Secret]
     ) -> dict[str, Any]:
-        import psycopg
+        psycopg = driver()
         from psycopg import sql
 
         async with self._admin(ctx, cred, user=act_as[0], password=act_as[1]) as conn:

@@ -405,6 +405,8 @@ class RunLog:
         old = set(self.old_fingerprints(fp))
         out: dict[str, None] = {}
         for value_fp, role, _, value_set in self.distributed(fp).values():
+            if role == "username":  # a login name written next to a password: not a credential
+                continue
             if role == "url":
                 value_fp = self.value_fingerprints(fp, value_set or "new").get("password", "")
             if value_fp and value_fp not in old:

@@ -181,10 +181,10 @@ def install(world: World, fleet: Mapping[str, Any]) -> None:
     if not fleet.get("postgres") and not fleet.get("neon"):
         return
     server = PostgresServer()
-    server.start()
     try:
+        server.start()
         seeded = _setup_sql(server, fleet)
-    except Exception:
+    except BaseException:  # also Ctrl-C while installing: never leave a server behind
         server.cleanup()
         raise
 

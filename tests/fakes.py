@@ -400,22 +400,6 @@ class FakeDeveloper(FakeAPI):
         self.resets.append((database_id, time.time()))
         return db.api(show_credentials=True)  # shown once, even under credential protection
 
-    async def set_credential_protection(self, database_id: str, enabled: bool) -> None:
-        """On: reads omit credentials. Off: the current credentials are revoked and reissued."""
-        await self._enter("set_credential_protection", database_id)
-        db = self._native(database_id)
-        if not enabled and db.credential_protection:
-            db.reset()
-        db.credential_protection = enabled
-
-    def _index(self, product: str, index_id: str) -> FakeIndexState:
-        idx = self.world.indexes.get(index_id)
-        if idx is None or idx.product != product:
-            raise NotFoundError(
-                f"upstash: {product} index {index_id} not found", service="upstash", status=404
-            )
-        return idx
-
     async def _list_indexes(self, product: str) -> list[Any]:
         await self._enter(f"list_{product}")
         return [i.api() for i in self.world.indexes.values() if i.product == product]

@@ -11,8 +11,9 @@ revocation is theirs to confirm). No class has a third strategy that could rotat
 =================  ====================================================  =====================
 key                credentials                                           values
 =================  ====================================================  =====================
-``redis``          Redis ``default`` user: REST token, read-only token,  ``redis_acl``, manual
-                   password, ``redis://`` URL
+``redis``          Redis ``default`` user: REST token, read-only token,  ``redis_acl``,
+                   password, ``redis://`` URL                            ``redis_cutover``,
+                                                                         manual
 ``redis_acl``      Redis custom ACL users (password, ACL REST token)     ``redis_acl_password``,
                                                                          manual
 ``qstash_token``   QStash token                                          ``qstash_token``, manual
@@ -64,7 +65,7 @@ __all__ = [
 ]
 
 STRATEGY_CHOICES: dict[str, tuple[Strategy, ...]] = {
-    "redis": (Strategy.REDIS_ACL, Strategy.MANUAL),
+    "redis": (Strategy.REDIS_ACL, Strategy.REDIS_CUTOVER, Strategy.MANUAL),
     "redis_acl": (Strategy.REDIS_ACL_PASSWORD, Strategy.MANUAL),
     "qstash_token": (Strategy.QSTASH_TOKEN, Strategy.MANUAL),
     "qstash_signing": (Strategy.QSTASH_SIGNING, Strategy.MANUAL),
@@ -174,6 +175,8 @@ def strategy_key(cred: Credential) -> str | None:
     built_in = cred.strategy or default_strategy(cred)
     if built_in is Strategy.INDEX_RESET:
         return "search" if cred.product is Product.SEARCH else "vector"
+    if built_in is Strategy.REDIS_CUTOVER:  # a database without ACL: still the redis class
+        return "redis"
     for key, choices in STRATEGY_CHOICES.items():
         if key != "default" and choices[0] is built_in:
             return key

@@ -17,7 +17,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from keyroll.config import load_config
-from keyroll.core.errors import AuthError, ManagedByIntegrationError, ProviderError
+from keyroll.core.errors import AuthError, NotFoundError, ProviderError
 from keyroll.core.secret import Secret
 from keyroll.providers.http import RetryPolicy
 from keyroll.providers.upstash.developer import DeveloperClient
@@ -36,6 +36,7 @@ FLEET: dict[str, Any] = {
         "redis": [
             {"name": "cache", "acl_users": [{"name": "worker", "rules": "~jobs:* +@all"}]},
             {"name": "other", "prod_pack": True},
+            {"name": "freebie", "free": True},
             {"name": "kv", "managed_by": "vercel-integration", "configuration_id": "icfg_x"},
         ],
         "vector": [{"name": "emb", "dimension": 3}],
@@ -106,13 +107,14 @@ def raw(sb: Sandbox, token: str, *cmd: Any, name: str = "cache", **kw: Any) -> h
 
 async def test_developer_api_lists_native_resources_only(sb: Sandbox, dev: DeveloperClient) -> None:
     dbs = await dev.list_redis()
-    assert sorted(d.database_name for d in dbs) == ["cache", "other"]
+    assert sorted(d.database_name for d in dbs) == ["cache", "freebie", "other"]
     cache = next(d for d in dbs if d.database_name == "cache")
     assert cache.db_acl_enabled == "true" and isinstance(cache.port, int)
-    assert cache.rest_url == url(sb)
+    assert cache.rest_url == url(sb)  # https://<endpoint> through KEYROLL_UPSTASH_HOSTS
     assert cache.rest_token == Secret(db(sb).rest_token)
-    with pytest.raises(ManagedByIntegrationError, match="not found"):
+    with pytest.raises(NotFoundError, match="not found") as info:
         await dev.get_redis(db(sb, "kv").id)
+    assert "integration" in (info.value.hint or "")  # one possibility among others, not a verdict
     assert [v.name for v in await dev.list_vector()] == ["emb"]
     assert [s.name for s in await dev.list_search()] == ["docs"]
     (user,) = await dev.list_qstash_users()
@@ -163,17 +165,64 @@ async def test_reset_password_kills_old_credentials_everywhere(
     tcp.close()
 
 
-async def test_credential_protection(sb: Sandbox, dev: DeveloperClient, rc: RedisRESTClient) -> None:
-    d = db(sb, "other")
-    before = Secret(d.rest_token)
-    await dev.set_credential_protection(d.id, True)
-    hidden = await dev.get_redis(d.id)
-    assert hidden.credentials_hidden and hidden.prod_pack_enabled
-    await dev.set_credential_protection(d.id, False)
-    shown = await dev.get_redis(d.id)
-    db(sb, "other")
-    assert shown.rest_token is not None and shown.rest_token != before
-    assert await rc.probe(url(sb, "other"), before) is ProbeResult.REJECTED
+async def test_credential_protection_has_no_endpoint(sb: Sandbox) -> None:
+    env = sb.env()
+    auth = (env["UPSTASH_EMAIL"], env["UPSTASH_API_KEY"])
+    for action in ("enable", "disable"):
+        r = httpx.post(
+            f"{env['KEYROLL_UPSTASH_API_URL']}/v2/redis/{action}-credential-protection/{db(sb, 'other').id}",
+            auth=auth,
+        )
+        assert r.status_code == 404 and "error" in r.json()
+
+
+def test_developer_api_endpoint_shapes(sb: Sandbox) -> None:
+    """Redis: a bare host (REST https://<endpoint>, TCP <endpoint>:port); Vector/Search: a slug whose
+    data plane is <slug>-vector/-search.upstash.io; sandbox.env maps each host to its loopback port."""
+    env = sb.env()
+    base, auth = env["KEYROLL_UPSTASH_API_URL"], (env["UPSTASH_EMAIL"], env["UPSTASH_API_KEY"])
+    hosts = dict(pair.split("=", 1) for pair in env["KEYROLL_UPSTASH_HOSTS"].split(","))
+    for d in httpx.get(f"{base}/v2/redis/databases", auth=auth).json():
+        ep = d["endpoint"]
+        assert "://" not in ep and ":" not in ep and ep.endswith(".upstash.io"), ep
+        assert hosts[ep] == url(sb, d["database_name"])
+        assert d["port"] == state(sb).redis[d["database_name"]].tcp_port
+    for kind, path in (("vector", "/v2/vector/index"), ("search", "/v2/search")):
+        for index in httpx.get(f"{base}{path}", auth=auth).json():
+            slug = index["endpoint"]
+            assert "." not in slug and "://" not in slug, slug
+            assert hosts[f"{slug}-{kind}.upstash.io"] == sb.world.urls[f"{kind}-{index['name']}"]
+    assert hosts["qstash.upstash.io"] == hosts["qstash-eu-central-1.upstash.io"] == sb.world.urls["qstash"]
+
+
+async def test_index_urls_follow_the_documented_mapping(sb: Sandbox, dev: DeveloperClient) -> None:
+    (v,) = await dev.list_vector()
+    (s,) = await dev.list_search()
+    assert v.rest_url == sb.world.urls["vector-emb"] and s.rest_url == sb.world.urls["search-docs"]
+    bare = DeveloperClient(httpx.AsyncClient(base_url=sb.env()["KEYROLL_UPSTASH_API_URL"]))
+    assert bare.hosts.hosts == {}  # without the host map: the documented public hosts
+    v.with_hosts(bare.hosts)
+    assert v.rest_url == f"https://{v.endpoint}-vector.upstash.io"
+    await bare.aclose()
+
+
+def test_free_database_has_no_acl(sb: Sandbox) -> None:
+    env = sb.env()
+    auth = (env["UPSTASH_EMAIL"], env["UPSTASH_API_KEY"])
+    d = db(sb, "freebie")
+    row = httpx.get(f"{env['KEYROLL_UPSTASH_API_URL']}/v2/redis/database/{d.id}", auth=auth).json()
+    assert (row["type"], row["db_acl_enabled"]) == ("free", "false")
+    assert raw(sb, d.rest_token, "SET", "k", "v", name="freebie").json() == {"result": "OK"}
+    for cmd in (
+        ["ACL", "GENTOKEN", "app"],
+        ["ACL", "SETUSER", "app", "on", ">" + "x" * 40, "~*", "+@all"],
+        ["ACL", "RESTTOKEN", "app", "x" * 40],
+        ["ACL", "DELUSER", "app"],
+    ):
+        r = raw(sb, d.rest_token, *cmd, name="freebie")
+        assert r.status_code == 400 and "free" in r.json()["error"], cmd
+    # the same commands work on a paid database
+    assert raw(sb, db(sb).rest_token, "ACL", "GENTOKEN", "app").status_code == 200
 
 
 # -- Redis REST protocol -------------------------------------------------------------------
@@ -384,7 +433,7 @@ async def test_developer_api_faults_are_retried(tmp_path: Any) -> None:
                 assert len(await client.list_vector()) == 1
         finally:
             await client.aclose()
-        assert names == ["cache", "other"]
+        assert names == ["cache", "freebie", "other"]
         assert client.api.total_calls > 6  # some answers were 503 and were retried
         env = faulty.env()
         codes = {

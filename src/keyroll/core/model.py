@@ -100,6 +100,8 @@ class Strategy(enum.StrEnum):
     """Overlap via an ACL user; the default password is reset at the end."""
     REDIS_ACL_PASSWORD = "redis_acl_password"
     """Overlap on a custom ACL user: add a password, move, remove the old one."""
+    REDIS_CUTOVER = "redis_cutover"
+    """Cutover: reset the default password of a database without ACL; needs --accept-downtime."""
     QSTASH_SIGNING = "qstash_signing"
     """Double roll of the signing keys with an interlock."""
     QSTASH_TOKEN = "qstash_token"

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from keyroll.core.model import Credential, CredentialKind, Management, Product
 from keyroll.core.secret import Fingerprint, Secret
 from keyroll.inventory.classify import strategy_for
+from keyroll.providers.upstash.endpoints import prefer_seen
 
 __all__ = ["PRIORITY", "Evidence", "merge"]
 
@@ -74,6 +75,11 @@ def merge(
         cred = base
         if not cred.endpoint:
             cred = dataclasses.replace(cred, endpoint=next((e.endpoint for e in ev if e.endpoint), ""))
+        elif cred.product in (Product.VECTOR, Product.SEARCH):
+            # the API gives a slug; its data-plane host is an inferred mapping: a URL seen in a
+            # var next to the token wins over it
+            seen = next((e.endpoint for e in ev if e.endpoint.startswith(("http://", "https://"))), "")
+            cred = dataclasses.replace(cred, endpoint=prefer_seen(cred.endpoint, seen))
     elif ev:
         top = ev[0]
         acl_user = top.acl_user or next((e.acl_user for e in ev if e.acl_user), "")

@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from keyroll.core.errors import KeyrollError, ManagedByIntegrationError
-from keyroll.core.model import Credential, CredentialKind, Management, Product, Unknown
+from keyroll.core.model import Credential, CredentialKind, Management, Product, Strategy, Unknown
 from keyroll.core.progress import Progress
 from keyroll.core.secret import Secret
+from keyroll.core.strategy import NO_ACL_NOTE
 from keyroll.inventory.classify import strategy_for
 from keyroll.inventory.limiter import Limiter
 from keyroll.inventory.records import UpstashSnapshot
@@ -28,12 +28,6 @@ __all__ = ["collect_upstash"]
 
 K = CredentialKind
 T = TypeVar("T")
-
-
-def _https(endpoint: str) -> str:
-    if not endpoint or endpoint.startswith(("http://", "https://")):
-        return endpoint
-    return f"https://{endpoint}"
 
 
 def _group(items: list[tuple[Secret | None, CredentialKind, str]], **common: object) -> list[Credential]:
@@ -103,30 +97,37 @@ class _Collector:
                 )
             )
             return
-        self.snap.credentials.extend(
-            _group(
-                [
-                    (db.password, K.PASSWORD, "default"),
-                    (db.rest_token, K.REST_TOKEN, "default"),
-                    (db.read_only_rest_token, K.READONLY_REST_TOKEN, "default_ro"),
-                ],
-                product=Product.REDIS,
-                resource_id=db.database_id,
-                resource_name=db.database_name,
-                management=Management.NATIVE,
-                endpoint=db.rest_url,
-            )
+        group = _group(
+            [
+                (db.password, K.PASSWORD, "default"),
+                (db.rest_token, K.REST_TOKEN, "default"),
+                (db.read_only_rest_token, K.READONLY_REST_TOKEN, "default_ro"),
+            ],
+            product=Product.REDIS,
+            resource_id=db.database_id,
+            resource_name=db.database_name,
+            management=Management.NATIVE,
+            endpoint=db.rest_url,
         )
+        if not db.acl_enabled:
+            # a free database has no ACL: no overlap user can be created, so a cutover it is
+            group = [
+                dataclasses.replace(
+                    c, strategy=Strategy.REDIS_CUTOVER, notes=(*c.notes, NO_ACL_NOTE)
+                ).with_value(c.value)
+                for c in group
+            ]
         # the password is used over TCP: give it the database's real TCP endpoint (host, port, TLS)
-        host = urllib.parse.urlsplit(db.rest_url).hostname or ""
+        host = db.host
         if host and db.password is not None:
-            tcp = f"{'rediss' if db.tls else 'redis'}://{host}:{db.port}"
-            self.snap.credentials[:] = [
+            tcp = f"{'rediss' if db.tcp_tls else 'redis'}://{host}:{db.port}"
+            group = [
                 dataclasses.replace(c, endpoint=tcp).with_value(c.value)
                 if c.fingerprint == db.password.fingerprint and c.kind is K.PASSWORD
                 else c
-                for c in self.snap.credentials
+                for c in group
             ]
+        self.snap.credentials.extend(group)
 
     # -- Vector / Search -----------------------------------------------------------------
     async def indexes(self, dev: DeveloperAPI, product: Product) -> None:
@@ -151,7 +152,7 @@ class _Collector:
                     resource_id=index.id,
                     resource_name=index.name,
                     management=Management.VERCEL_INTEGRATION if vercel_email else Management.NATIVE,
-                    endpoint=_https(index.endpoint),
+                    endpoint=index.rest_url,
                 )
             )
 

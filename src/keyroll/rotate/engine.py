@@ -347,7 +347,10 @@ class Engine:
             raise UsageError(
                 "rotating QStash signing keys needs QSTASH_TOKEN", hint="export it or pass --env-file"
             )
-        if cp.strategy in (Strategy.QSTASH_TOKEN, Strategy.INDEX_RESET) and self.providers.upstash is None:
+        if (
+            cp.strategy in (Strategy.QSTASH_TOKEN, Strategy.INDEX_RESET, Strategy.REDIS_CUTOVER)
+            and self.providers.upstash is None
+        ):
             raise UsageError(
                 f"resetting {name} needs the Upstash Developer API",
                 hint="set UPSTASH_EMAIL and UPSTASH_API_KEY",

@@ -27,7 +27,7 @@ from keyroll.core.model import (
     Strategy,
 )
 from keyroll.core.secret import Fingerprint
-from keyroll.core.strategy import REDIS_KINDS, builtin_strategy, is_keyroll_user
+from keyroll.core.strategy import REDIS_KINDS, builtin_strategy, has_no_acl, is_keyroll_user
 
 __all__ = [
     "UPSTASH_PRODUCTS",
@@ -73,7 +73,7 @@ def credential_role(cred: Credential) -> str:
 
 def default_strategy(cred: Credential) -> Strategy:
     """DESIGN.md's strategy table, for credentials the inventory did not classify."""
-    return builtin_strategy(cred.product, cred.kind, cred.acl_user)
+    return builtin_strategy(cred.product, cred.kind, cred.acl_user, acl=not has_no_acl(cred.notes))
 
 
 _REDIS_KINDS = REDIS_KINDS
@@ -93,6 +93,18 @@ def check_strategy(cred: Credential, strategy: Strategy) -> str | None:
             and not is_keyroll_user(cred.acl_user)
         ):
             return f"{strategy} rotates the default user; {cred.fingerprint} belongs to ACL user {cred.acl_user} (use redis_acl_password)"
+        if has_no_acl(cred.notes):
+            return f"{strategy}: the database of {cred.fingerprint} has no ACL (free plan); use redis_cutover"
+        return None
+    if strategy is Strategy.REDIS_CUTOVER:
+        if product is not Product.REDIS or kind not in _REDIS_KINDS:
+            return f"{strategy} rotates Redis default credentials, not a {product} {kind}"
+        if cred.acl_user and cred.acl_user not in ("default", "default_ro"):
+            return f"{strategy} resets the default password; {cred.fingerprint} belongs to ACL user {cred.acl_user}"
+        if cred.management is Management.VERCEL_INTEGRATION:
+            return f"{strategy}: {cred.fingerprint} is managed by the Vercel integration (reset it in the dashboard; use manual)"
+        if not cred.resource_id:
+            return f"{strategy}: the database id of {cred.fingerprint} is unknown"
         return None
     if strategy is Strategy.REDIS_ACL_PASSWORD:
         if product is not Product.REDIS or kind not in _REDIS_KINDS:

@@ -71,7 +71,7 @@ __all__ = [
     "make_workspace",
 ]
 
-CUTOVER_STRATEGIES = frozenset({Strategy.QSTASH_TOKEN, Strategy.INDEX_RESET})
+CUTOVER_STRATEGIES = frozenset({Strategy.QSTASH_TOKEN, Strategy.INDEX_RESET, Strategy.REDIS_CUTOVER})
 """Strategies whose old credential dies at once: their failures inside the measured window are
 the outage the user accepted."""
 

@@ -157,12 +157,10 @@ async def _tcp_target_from_api(
         db = await providers.upstash.get_redis(credential.resource_id)
     except KeyrollError:
         return None
-    host = urllib.parse.urlsplit(db.endpoint if "://" in db.endpoint else f"//{db.endpoint}").hostname or ""
-    if host and "." not in host and not host.startswith(_LOOPBACK) and host != "localhost":
-        host = f"{host}.upstash.io"
+    host = db.host
     if not host:
         return None
-    return host, int(db.port or 6379), bool(db.tls), credential.acl_user or "default"
+    return host, int(db.port or 6379), db.tcp_tls, credential.acl_user or "default"
 
 
 def _password_of(secret: Secret) -> Secret:

@@ -21,6 +21,7 @@ from keyroll.rotate.strategies import (
     qstash_token,
     redis_acl,
     redis_acl_password,
+    redis_cutover,
 )
 
 __all__ = ["ACTIONS", "BUILDERS", "RESTORE_ON_FAILURE", "UNDO_MINT"]
@@ -28,6 +29,7 @@ __all__ = ["ACTIONS", "BUILDERS", "RESTORE_ON_FAILURE", "UNDO_MINT"]
 BUILDERS: dict[Strategy, Callable[[PlanContext], StrategyPlan]] = {
     Strategy.REDIS_ACL: redis_acl.build,
     Strategy.REDIS_ACL_PASSWORD: redis_acl_password.build,
+    Strategy.REDIS_CUTOVER: redis_cutover.build,
     Strategy.QSTASH_SIGNING: qstash_signing.build,
     Strategy.QSTASH_TOKEN: qstash_token.build,
     Strategy.INDEX_RESET: index_reset.build,
@@ -38,6 +40,7 @@ ACTIONS: dict[str, Action] = {
     **common.ACTIONS,
     **redis_acl.ACTIONS,
     **redis_acl_password.ACTIONS,
+    **redis_cutover.ACTIONS,
     **qstash_signing.ACTIONS,
     **qstash_token.ACTIONS,
     **index_reset.ACTIONS,

@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from keyroll.sandbox.upstash import tokens
+from keyroll.sandbox.upstash import hosts, tokens
 from keyroll.sandbox.upstash.admin import create_app as admin_app
 from keyroll.sandbox.upstash.behaviour import DeploymentBehaviour
 from keyroll.sandbox.upstash.developer import create_app as developer_app
@@ -75,6 +75,8 @@ class _RedisSpec:
     credential_protection: bool
     prod_pack: bool
     region: str
+    free: bool = False
+    read_regions: list[str] = field(default_factory=list)
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     password: str = field(default_factory=tokens.new_password)
     acl_users: list[tuple[str, list[str]]] = field(default_factory=list)
@@ -128,6 +130,15 @@ def _seed(fleet: dict[str, Any]) -> tuple[UpstashState, list[_RedisSpec]]:
         where = f"upstash.redis[{i}]"
         managed, cfg = _managed(spec, where)
         protection, prod_pack = _flag(spec, "credential_protection", where), _flag(spec, "prod_pack", where)
+        free = _flag(spec, "free", where)
+        if free and (protection or prod_pack or spec.get("acl_users")):
+            # "ACL is available on all paid databases"; Prod Pack is a paid add-on
+            raise ValueError(
+                f"fleet: {where} is free: it can have no acl_users, prod_pack or credential_protection"
+            )
+        regions = spec.get("read_regions", [])
+        if not isinstance(regions, list) or not all(isinstance(r, str) and r for r in regions):
+            raise ValueError(f"fleet: {where}.read_regions must be a list of region names")
         entry = _RedisSpec(
             name=str(spec["name"]),
             managed_by=managed,
@@ -135,6 +146,8 @@ def _seed(fleet: dict[str, Any]) -> tuple[UpstashState, list[_RedisSpec]]:
             credential_protection=protection,
             prod_pack=prod_pack or protection,  # protection is a Prod Pack feature
             region=str(spec.get("region", "us-east-1")),
+            free=free,
+            read_regions=list(regions),
         )
         for j, user in enumerate(_items(spec.get("acl_users"), f"{where}.acl_users")):
             name = str(user["name"])
@@ -203,6 +216,8 @@ def _add_redis(state: UpstashState, spec: _RedisSpec, server: RedisServer) -> No
         credential_protection=spec.credential_protection,
         prod_pack=spec.prod_pack,
         region=spec.region,
+        free=spec.free,
+        read_regions=list(spec.read_regions),
         server=server,
     )
     db.tokens[db.rest_token] = TokenBinding("default", db.password, "rest")
@@ -269,6 +284,8 @@ def _resources(state: UpstashState, urls: dict[str, str]) -> dict[str, Any]:
                 "name": d.name,
                 "rest_url": urls[d.service],
                 "tcp": f"127.0.0.1:{d.tcp_port}",
+                "endpoint": d.endpoint,
+                "free": d.free,
                 "managed_by": d.managed_by,
                 "configuration_id": d.configuration_id,
                 "acl_users": [u["name"] for u in d.acl_users],
@@ -276,11 +293,23 @@ def _resources(state: UpstashState, urls: dict[str, str]) -> dict[str, Any]:
             for d in state.redis.values()
         ],
         "vector": [
-            {"id": v.id, "name": v.name, "url": urls[v.service], "managed_by": v.managed_by}
+            {
+                "id": v.id,
+                "name": v.name,
+                "url": urls[v.service],
+                "endpoint": v.endpoint,
+                "managed_by": v.managed_by,
+            }
             for v in state.vector.values()
         ],
         "search": [
-            {"id": s.id, "name": s.name, "url": urls[s.service], "managed_by": s.managed_by}
+            {
+                "id": s.id,
+                "name": s.name,
+                "url": urls[s.service],
+                "endpoint": s.endpoint,
+                "managed_by": s.managed_by,
+            }
             for s in state.search.values()
         ],
         "qstash": (
@@ -351,6 +380,17 @@ def _install_services(world: World, state: UpstashState, workdir: Path) -> None:
     for service in [v.service for v in state.vector.values()] + [s.service for s in state.search.values()]:
         urls[service] = world.reserve_url(service)
     world.urls.update(urls)
+    resolve: dict[str, str] = {}
+    for db in state.redis.values():
+        db.endpoint = hosts.redis_host(db.name, db.region, urls[db.service])
+        resolve[db.endpoint] = urls[db.service]
+    for kind, group in (("vector", state.vector), ("search", state.search)):
+        for index in group.values():
+            index.endpoint = hosts.index_slug(index.name, index.region, urls[index.service])
+            resolve[f"{index.endpoint}-{kind}.upstash.io"] = urls[index.service]
+    if state.qstash is not None:
+        for host in hosts.qstash_hosts(state.qstash.region, default=True):
+            resolve[host] = urls["qstash"]
 
     client = httpx.AsyncClient(transport=LocalTransport(world), timeout=15)
     qstash = QStashService(world, state, started_at)
@@ -393,6 +433,7 @@ def _install_services(world: World, state: UpstashState, workdir: Path) -> None:
     env = world.info.setdefault("env", {})
     env["UPSTASH_EMAIL"] = state.email
     env["UPSTASH_API_KEY"] = state.api_key
+    env["KEYROLL_UPSTASH_HOSTS"] = hosts.host_map(resolve)
     if state.qstash is not None and state.qstash.managed_by == NATIVE:
         env["QSTASH_TOKEN"] = state.qstash.token
     world.info["resources"] = _resources(state, urls)

@@ -12,6 +12,9 @@ Handled here, before anything reaches the server (``shared/reference/upstash-api
   because Upstash applies ACL changes to existing connections at once.
 * ``ACL DELUSER default`` is rejected; ``ACL LIST/USERS/GETUSER`` hide the sandbox's admin user.
 
+* On a free database (no ACL: "ACL is available on all paid databases") ``GENTOKEN``,
+  ``RESTTOKEN``, ``SETUSER`` and ``DELUSER`` answer :data:`FREE_PLAN_ERROR` (wording unconfirmed).
+
 Every extension first runs ``ACL WHOAMI`` as the caller, so a caller without ACL permission
 gets the server's own ``NOPERM`` error.
 """
@@ -26,7 +29,10 @@ from keyroll.sandbox.upstash import tokens
 from keyroll.sandbox.upstash.redis_server import ADMIN_USER, ServerError, Unauthorized, scrub_error
 from keyroll.sandbox.upstash.state import RedisDB, TokenBinding
 
-__all__ = ["PASSTHROUGH", "handle_acl", "resolve_token", "scrub_error"]
+__all__ = ["FREE_PLAN_ERROR", "PASSTHROUGH", "handle_acl", "resolve_token", "scrub_error"]
+
+FREE_PLAN_ERROR = "ERR ACL is not available on free databases, upgrade the database to a paid plan"
+"""what ACL user management answers on a free database (Upstash's exact text is unconfirmed)"""
 
 PASSTHROUGH: Any = object()
 """returned by :func:`handle_acl` when the server should run the command unchanged"""
@@ -64,6 +70,8 @@ async def handle_acl(db: RedisDB, caller: TokenBinding, args: list[bytes]) -> An
     """
     assert db.server is not None
     sub = _s(args[1]).upper() if len(args) > 1 else ""
+    if db.free and sub in ("GENTOKEN", "RESTTOKEN", "SETUSER", "DELUSER"):
+        return _err(FREE_PLAN_ERROR)
     if sub in ("GENTOKEN", "RESTTOKEN", "SETUSER", "DELUSER"):
         (whoami,) = await db.server.execute(caller.user, caller.password, [["ACL", "WHOAMI"]])
         if isinstance(whoami, rexc.ResponseError):

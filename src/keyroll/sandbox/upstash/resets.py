@@ -34,8 +34,6 @@ ACTION_RESET_VECTOR = 41
 ACTION_RESET_SEARCH = 51
 ACTION_ROTATE_QSTASH = 61
 ACTION_ROLL_KEYS = 62
-ACTION_PROTECTION_ON = 23
-ACTION_PROTECTION_OFF = 24
 
 
 async def reset_redis(state: UpstashState, db: RedisDB, *, source: str = "") -> None:

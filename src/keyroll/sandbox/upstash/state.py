@@ -57,6 +57,12 @@ class RedisDB:
     prod_pack: bool = False
     """Prod Pack on the database (the plan that offers credential protection)"""
     region: str = "us-east-1"
+    free: bool = False
+    """a free database: no ACL (``ACL SETUSER``/``RESTTOKEN``/``GENTOKEN``/``DELUSER`` fail)"""
+    read_regions: list[str] = field(default_factory=list)
+    """a global database's read replicas (reads may lag: see ``redis_rest``'s sync token)"""
+    endpoint: str = ""
+    """the Developer API's bare host (:mod:`.hosts`), set at install"""
     creation_time: int = field(default_factory=lambda: int(time.time()))
     acl_users: list[dict[str, Any]] = field(default_factory=list)
     """fleet-declared ACL users: ``{name, rules, password}`` (password = a GENTOKEN token)"""
@@ -93,6 +99,8 @@ class VectorIndex:
     managed_by: str = NATIVE
     configuration_id: str | None = None
     region: str = "us-east-1"
+    endpoint: str = ""
+    """the Developer API's slug (:mod:`.hosts`), set at install"""
     creation_time: int = field(default_factory=lambda: int(time.time()))
     data: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {"": {}})
 
@@ -113,6 +121,8 @@ class SearchIndex:
     managed_by: str = NATIVE
     configuration_id: str | None = None
     region: str = "us-central1"
+    endpoint: str = ""
+    """the Developer API's slug (:mod:`.hosts`), set at install"""
     creation_time: int = field(default_factory=lambda: int(time.time()))
     data: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 

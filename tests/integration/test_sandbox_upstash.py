@@ -41,7 +41,7 @@ FLEET: dict[str, Any] = {
         ],
         "vector": [{"name": "emb", "dimension": 3}],
         "search": [{"name": "docs"}],
-        "qstash": {"region": "eu-central-1"},
+        "qstash": [{"region": "eu-central-1"}, {"region": "us-east-1"}],
     },
     "projects": [],
 }
@@ -117,8 +117,9 @@ async def test_developer_api_lists_native_resources_only(sb: Sandbox, dev: Devel
     assert "integration" in (info.value.hint or "")  # one possibility among others, not a verdict
     assert [v.name for v in await dev.list_vector()] == ["emb"]
     assert [s.name for s in await dev.list_search()] == ["docs"]
-    (user,) = await dev.list_qstash_users()
-    assert user.token is not None and user.region == "eu-central-1"
+    eu, us = await dev.list_qstash_users()
+    assert eu.token is not None and eu.region == "eu-central-1" and us.region == "us-east-1"
+    assert eu.url == sb.world.urls["qstash"] and us.url == sb.world.urls["qstash-us-east-1"]
 
 
 def test_developer_api_wire_format(sb: Sandbox) -> None:
@@ -193,6 +194,30 @@ def test_developer_api_endpoint_shapes(sb: Sandbox) -> None:
             assert "." not in slug and "://" not in slug, slug
             assert hosts[f"{slug}-{kind}.upstash.io"] == sb.world.urls[f"{kind}-{index['name']}"]
     assert hosts["qstash.upstash.io"] == hosts["qstash-eu-central-1.upstash.io"] == sb.world.urls["qstash"]
+    assert hosts["qstash-us-east-1.upstash.io"] == sb.world.urls["qstash-us-east-1"]
+
+
+def test_qstash_regions_have_their_own_tokens_and_keys(sb: Sandbox) -> None:
+    """Each region has its own token and signing keys; a token works in its own region only."""
+    eu, us = state(sb).qstash_regions["eu-central-1"], state(sb).qstash_regions["us-east-1"]
+    for user in (eu, us):
+        for value in (user.token, user.readonly_token, user.current_signing_key, user.next_signing_key):
+            canary.register(value)
+    eu_url, us_url = sb.world.urls["qstash"], sb.world.urls["qstash-us-east-1"]
+
+    def keys(base: str, token: str) -> httpx.Response:
+        return httpx.get(f"{base}/v2/keys", headers={"Authorization": f"Bearer {token}"})
+
+    assert keys(eu_url, eu.token).json()["current"] == eu.current_signing_key
+    assert keys(us_url, us.token).json()["current"] == us.current_signing_key
+    assert eu.current_signing_key != us.current_signing_key and eu.token != us.token
+    assert keys(eu_url, us.token).status_code == 401 and keys(us_url, eu.token).status_code == 401
+    before = eu.current_signing_key
+    rolled = httpx.post(f"{us_url}/v2/keys/rotate", headers={"Authorization": f"Bearer {us.token}"}).json()
+    canary.register(rolled["next"])
+    assert eu.current_signing_key == before  # a roll in one region leaves the other alone
+    assert sb.world.templates["qstash:us-east-1:url"] == us_url
+    assert sb.world.templates["qstash:token"] == sb.world.templates["qstash:eu-central-1:token"]
 
 
 async def test_index_urls_follow_the_documented_mapping(sb: Sandbox, dev: DeveloperClient) -> None:

@@ -62,6 +62,9 @@ from keyroll.sandbox.world import World
 
 __all__ = ["SandboxError", "install"]
 
+QSTASH_REGIONS = ("eu-central-1", "us-east-1")
+"""QStash regions (``qstash/howto/multi-region``); each has its own token and signing keys"""
+
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 
 
@@ -183,21 +186,34 @@ def _seed(fleet: dict[str, Any]) -> tuple[UpstashState, list[_RedisSpec]]:
             configuration_id=cfg,
         )
     q = section.get("qstash", {})
-    if q is not None:
-        if not isinstance(q, dict):
-            raise ValueError("fleet: upstash.qstash must be a mapping")
-        managed, cfg = _managed(q, "upstash.qstash")
+    regions: list[Any] = q if isinstance(q, list) else ([] if q is None else [q])
+    seen: set[str] = set()
+    for i, spec in enumerate(regions):
+        where = "upstash.qstash" if not isinstance(q, list) else f"upstash.qstash[{i}]"
+        if not isinstance(spec, dict):
+            raise ValueError(f"fleet: {where} must be a mapping")
+        managed, cfg = _managed(spec, where)
+        region = str(spec.get("region", "eu-central-1"))
+        if region not in QSTASH_REGIONS:
+            raise ValueError(f"fleet: {where}.region must be one of {', '.join(QSTASH_REGIONS)}")
+        if region in seen:
+            raise ValueError(f"fleet: {where}: region {region} is declared twice")
+        seen.add(region)
         user_id = str(uuid.uuid4())
-        state.qstash = QStashUser(
+        user = QStashUser(
             id=user_id,
             token=tokens.qstash_token(user_id),
             readonly_token=tokens.qstash_token(user_id),
             current_signing_key=tokens.signing_key(),
             next_signing_key=tokens.signing_key(),
-            region=str(q.get("region", "eu-central-1")),
+            region=region,
             managed_by=managed,
             configuration_id=cfg,
+            service="qstash" if i == 0 else f"qstash-{region}",
         )
+        state.qstash_regions[region] = user
+        if i == 0:
+            state.qstash = user
     return state, redis
 
 
@@ -249,20 +265,20 @@ def _templates(state: UpstashState, urls: dict[str, str]) -> dict[str, str]:
         for user in db.acl_users:
             t[f"{p}:acl:{user['name']}:password"] = user["password"]
             t[f"{p}:acl:{user['name']}:rest_token"] = user["rest_token"]
-    if state.qstash is not None:
-        q = state.qstash
-        t.update(
-            {
-                "qstash:url": urls["qstash"],
-                "qstash:token": q.token,
-                "qstash:readonly_token": q.readonly_token,
-                "qstash:current_signing_key": q.current_signing_key,
-                "qstash:next_signing_key": q.next_signing_key,
-                # alias used in world.py's docstring
-                "qstash:signing_key_current": q.current_signing_key,
-                "qstash:signing_key_next": q.next_signing_key,
-            }
-        )
+    for q in state.qstash_regions.values():
+        values = {
+            "url": urls[q.service],
+            "token": q.token,
+            "readonly_token": q.readonly_token,
+            "current_signing_key": q.current_signing_key,
+            "next_signing_key": q.next_signing_key,
+            # alias used in world.py's docstring
+            "signing_key_current": q.current_signing_key,
+            "signing_key_next": q.next_signing_key,
+        }
+        t.update({f"qstash:{q.region}:{k}": v for k, v in values.items()})
+        if q is state.qstash:
+            t.update({f"qstash:{k}": v for k, v in values.items()})
     for kind, group in (("vector", state.vector), ("search", state.search)):
         for index in group.values():
             t.update(
@@ -322,6 +338,10 @@ def _resources(state: UpstashState, urls: dict[str, str]) -> dict[str, Any]:
             if state.qstash
             else None
         ),
+        "qstash_regions": [
+            {"id": q.id, "region": q.region, "url": urls[q.service], "managed_by": q.managed_by}
+            for q in state.qstash_regions.values()
+        ],
     }
 
 
@@ -361,6 +381,17 @@ def install(world: World, fleet: dict[str, Any]) -> None:
         raise
 
 
+def _listen_all(services: list[QStashService], callback: Any) -> Any:
+    """Subscribe to every region's deliveries; one function unsubscribes from all."""
+    stops = [s.listen(callback) for s in dict.fromkeys(services)]
+
+    def unsubscribe() -> None:
+        for stop in stops:
+            stop()
+
+    return unsubscribe
+
+
 def _install_services(world: World, state: UpstashState, workdir: Path) -> None:
     """Register the services, templates, hooks and start-up/shutdown hooks (servers running)."""
     from keyroll.sandbox.loadgen import LoadgenRegistry
@@ -375,6 +406,9 @@ def _install_services(world: World, state: UpstashState, workdir: Path) -> None:
     urls: dict[str, str] = {}
     for name in ("upstash", "qstash", "admin"):
         urls[name] = world.reserve_url(name)
+    for q in state.qstash_regions.values():
+        if q.service not in urls:
+            urls[q.service] = world.reserve_url(q.service)
     for db in state.redis.values():
         urls[db.service] = world.reserve_url(db.service)
     for service in [v.service for v in state.vector.values()] + [s.service for s in state.search.values()]:
@@ -388,13 +422,21 @@ def _install_services(world: World, state: UpstashState, workdir: Path) -> None:
         for index in group.values():
             index.endpoint = hosts.index_slug(index.name, index.region, urls[index.service])
             resolve[f"{index.endpoint}-{kind}.upstash.io"] = urls[index.service]
-    if state.qstash is not None:
-        for host in hosts.qstash_hosts(state.qstash.region, default=True):
-            resolve[host] = urls["qstash"]
+    for q in state.qstash_regions.values():
+        for host in hosts.qstash_hosts(q.region, default=q.region == "eu-central-1"):
+            resolve[host] = urls[q.service]
 
     client = httpx.AsyncClient(transport=LocalTransport(world), timeout=15)
-    qstash = QStashService(world, state, started_at)
-    qstash.client = client
+    regional = {
+        q.region: QStashService(world, state, started_at, region=q.region)
+        for q in state.qstash_regions.values()
+    }
+    for service in regional.values():
+        service.client = client
+    qstash = regional.get(state.qstash.region) if state.qstash is not None else None
+    if qstash is None:  # no QStash in the fleet: the service still answers (401 to every token)
+        qstash = QStashService(world, state, started_at, region="")
+        qstash.client = client
     behaviour = DeploymentBehaviour(world, client)
     registry = LoadgenRegistry(world)
 
@@ -403,6 +445,9 @@ def _install_services(world: World, state: UpstashState, workdir: Path) -> None:
 
     world.add_service("upstash", developer_app(world, state, started_at))
     world.add_service("qstash", qstash.app)
+    for q in state.qstash_regions.values():
+        if q.service != "qstash":
+            world.add_service(q.service, regional[q.region].app)
     world.add_service(
         "admin",
         admin_app(
@@ -429,7 +474,7 @@ def _install_services(world: World, state: UpstashState, workdir: Path) -> None:
     world.hooks["upstash.loop"] = lambda: state.loop
     world.hooks["upstash.state"] = lambda: state
     world.hooks["qstash.publish"] = lambda url, body=b"", tag="": qstash.publish(url, body, tag=tag).id
-    world.hooks["qstash.listen"] = qstash.listen
+    world.hooks["qstash.listen"] = lambda callback: _listen_all([qstash, *regional.values()], callback)
     env = world.info.setdefault("env", {})
     env["UPSTASH_EMAIL"] = state.email
     env["UPSTASH_API_KEY"] = state.api_key

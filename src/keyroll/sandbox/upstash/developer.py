@@ -238,17 +238,14 @@ def create_app(world: World, state: UpstashState, started: Callable[[], float]) 
         out.update(password=db.password, rest_token=db.rest_token, read_only_rest_token=db.readonly_token)
         return JSONResponse(out)
 
-    def qstash_user(request: Request | None = None) -> QStashUser | None:
-        user = state.qstash
-        if user is None or user.managed_by != "native":
-            return None
-        if request is not None and request.path_params.get("id") not in (None, user.id):
-            return None
-        return user
+    def native_qstash() -> list[QStashUser]:
+        return [u for u in state.qstash_regions.values() if u.managed_by == "native"]
+
+    def qstash_user(request: Request) -> QStashUser | None:
+        return next((u for u in native_qstash() if u.id == request.path_params.get("id")), None)
 
     async def list_qstash(request: Request) -> Response:
-        user = qstash_user()
-        return JSONResponse([qstash_json(user, email=state.email)] if user else [])
+        return JSONResponse([qstash_json(u, email=state.email) for u in native_qstash()])
 
     async def get_qstash(request: Request) -> Response:
         user = qstash_user(request)
@@ -264,7 +261,8 @@ def create_app(world: World, state: UpstashState, started: Callable[[], float]) 
         return JSONResponse(qstash_json(user, email=state.email))
 
     async def legacy_qstash(request: Request) -> Response:
-        user = qstash_user()
+        # the legacy single-user form answers for the default (first) region
+        user = state.qstash if state.qstash is not None and state.qstash.managed_by == "native" else None
         if user is None:
             return _err(404, "qstash user not found")
         return JSONResponse(qstash_json(user, email=state.email))

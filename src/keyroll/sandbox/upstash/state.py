@@ -145,6 +145,8 @@ class QStashUser:
     managed_by: str = NATIVE
     configuration_id: str | None = None
     creation_time: int = field(default_factory=lambda: int(time.time()))
+    service: str = "qstash"
+    """the region's service in ``World.services`` (``qstash`` for the first region)"""
 
 
 @dataclass
@@ -171,6 +173,9 @@ class UpstashState:
     vector: dict[str, VectorIndex] = field(default_factory=dict)
     search: dict[str, SearchIndex] = field(default_factory=dict)
     qstash: QStashUser | None = None
+    """the QStash user of the first declared region (``qstash.upstash.io``, ``QSTASH_TOKEN``)"""
+    qstash_regions: dict[str, QStashUser] = field(default_factory=dict)
+    """every region's QStash user (each has its own token and signing keys), the first included"""
     audit: list[AuditEntry] = field(default_factory=list)
     admin_password: str = field(default_factory=lambda: secrets.token_hex(24))
     loop: asyncio.AbstractEventLoop | None = None
@@ -188,6 +193,10 @@ class UpstashState:
     def search_by_id(self, index_id: str) -> SearchIndex | None:
         """Look a Search index up by id."""
         return next((s for s in self.search.values() if s.id == index_id), None)
+
+    def qstash_user(self, region: str) -> QStashUser | None:
+        """The QStash user of a region."""
+        return self.qstash_regions.get(region)
 
     def log(self, action: int, action_string: str, entity: str, *, source: str = "") -> None:
         """Append an audit-log entry."""

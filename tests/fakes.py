@@ -471,11 +471,11 @@ class FakeQStash(FakeAPI):
             raise AuthError(f"qstash: {what}: HTTP 401", service="qstash", status=401)
         return SigningKeys(current=self.current, next=self.next)
 
-    async def get_keys(self, token: Secret) -> SigningKeys:
+    async def get_keys(self, token: Secret, *, url: str | None = None) -> SigningKeys:
         await self._enter("get_keys")
         return self._keys(token, "GET /v2/keys")
 
-    async def rotate_keys(self, token: Secret) -> SigningKeys:
+    async def rotate_keys(self, token: Secret, *, url: str | None = None) -> SigningKeys:
         await self._enter("rotate_keys")
         self._keys(token, "POST /v2/keys/rotate")
         q = self.world.qstash_state
@@ -483,7 +483,7 @@ class FakeQStash(FakeAPI):
         self.rolls += 1
         return self._keys(token, "POST /v2/keys/rotate")
 
-    async def check_token(self, token: Secret) -> bool:
+    async def check_token(self, token: Secret, *, url: str | None = None) -> bool:
         await self._enter("check_token")
         return bool(self.world.qstash_state) and token.reveal() == self.world.qstash_state["token"]
 

@@ -27,6 +27,7 @@ from keyroll.core.errors import AuthError, KeyrollError, NotFoundError, Provider
 from keyroll.core.model import Credential, CredentialKind, Product
 from keyroll.core.secret import Fingerprint, Secret
 from keyroll.providers.factory import Providers
+from keyroll.providers.upstash.endpoints import QSTASH_REGIONS, HostMap, qstash_url_for_region
 from keyroll.verify.result import Verdict
 
 __all__ = ["ProbeOutcome", "descriptor_for", "probe_credential", "probe_signing_keys"]
@@ -219,11 +220,14 @@ async def _probe_redis_password(
     return Verdict.VALID, f"{what} → OK"
 
 
-async def _probe_qstash_token(providers: Providers, secret: Secret) -> tuple[Verdict, str]:
+async def _probe_qstash_token(
+    providers: Providers, secret: Secret, endpoint: str = ""
+) -> tuple[Verdict, str]:
     if providers.qstash is None:
         return Verdict.UNKNOWN, "no QStash client (QSTASH_TOKEN not set)"
+    url = endpoint if endpoint.startswith(("http://", "https://")) else None  # the token's own region
     try:
-        ok = await providers.qstash.check_token(secret)
+        ok = await providers.qstash.check_token(secret, url=url)
     except KeyrollError as exc:
         return Verdict.UNKNOWN, f"QStash token check failed ({type(exc).__name__})"
     return (
@@ -260,10 +264,13 @@ async def probe_signing_keys(
     *,
     clock: Callable[[], float] = time.time,
 ) -> dict[str, ProbeOutcome]:
-    """Whether each signing key is still one QStash signs with (current or next).
+    """Whether each signing key is still one QStash signs with (current or next) in some region.
 
     ``tokens`` are QStash tokens to read ``GET /v2/keys`` with, tried in order (the new token
-    after a token rotation, then the configured one). Returns fingerprint → outcome.
+    after a token rotation, then the configured one), in every region (each has its own keys:
+    the configured URL, then each documented region through the host map). A key found in no
+    pair is INVALID only when every region could be read; otherwise UNKNOWN. Returns
+    fingerprint → outcome.
     """
     out: dict[str, ProbeOutcome] = {}
     if providers.qstash is None or not tokens:
@@ -272,30 +279,50 @@ async def probe_signing_keys(
                 Verdict.UNKNOWN, "no QStash token to read the signing keys", clock(), k.fingerprint
             )
         return out
+    cfg = providers.config
+    hosts = HostMap(cfg.upstash_hosts)
+    urls = list(
+        dict.fromkeys([cfg.qstash_url, *(hosts.url(qstash_url_for_region(r)) for r in QSTASH_REGIONS)])
+    )
+    pairs: list[tuple[Secret, Secret]] = []
+    unread: list[str] = []
     last_error = ""
-    for token in tokens:
-        try:
-            live = await providers.qstash.get_keys(token)
-        except KeyrollError as exc:
-            last_error = type(exc).__name__
-            continue
-        at = clock()
-        current = {live.current, live.next}
+    for url in urls:
+        for token in tokens:
+            try:
+                live = await providers.qstash.get_keys(token, url=url)
+            except KeyrollError as exc:
+                last_error = type(exc).__name__
+                continue
+            pairs.append((live.current, live.next))
+            break
+        else:
+            unread.append(url)
+    at = clock()
+    if not pairs:
         for k in keys:
-            if k in current:
-                role = "current" if k == live.current else "next"
-                out[k.fingerprint] = ProbeOutcome(
-                    Verdict.VALID, f"QStash GET /v2/keys: it is the {role} key", at, k.fingerprint
-                )
-            else:
-                out[k.fingerprint] = ProbeOutcome(
-                    Verdict.INVALID, "QStash GET /v2/keys: neither current nor next", at, k.fingerprint
-                )
+            out[k.fingerprint] = ProbeOutcome(
+                Verdict.UNKNOWN, f"QStash GET /v2/keys failed ({last_error})", at, k.fingerprint
+            )
         return out
     for k in keys:
-        out[k.fingerprint] = ProbeOutcome(
-            Verdict.UNKNOWN, f"QStash GET /v2/keys failed ({last_error})", clock(), k.fingerprint
-        )
+        pair = next((p for p in pairs if k in p), None)
+        if pair is not None:
+            role = "current" if k == pair[0] else "next"
+            out[k.fingerprint] = ProbeOutcome(
+                Verdict.VALID, f"QStash GET /v2/keys: it is the {role} key", at, k.fingerprint
+            )
+        elif not unread or len(urls) == 1:
+            out[k.fingerprint] = ProbeOutcome(
+                Verdict.INVALID, "QStash GET /v2/keys: neither current nor next", at, k.fingerprint
+            )
+        else:
+            out[k.fingerprint] = ProbeOutcome(
+                Verdict.UNKNOWN,
+                f"QStash GET /v2/keys: in no region read ({len(unread)} region(s) not readable with the tokens held)",
+                at,
+                k.fingerprint,
+            )
     return out
 
 
@@ -318,7 +345,7 @@ async def probe_credential(
     elif product is Product.REDIS and kind in PASSWORD_KINDS:
         verdict, what = await _probe_redis_password(providers, credential, secret)
     elif product is Product.QSTASH and kind is CredentialKind.QSTASH_TOKEN:
-        verdict, what = await _probe_qstash_token(providers, secret)
+        verdict, what = await _probe_qstash_token(providers, secret, credential.endpoint)
     elif product in (Product.VECTOR, Product.SEARCH) and kind in INDEX_KINDS:
         verdict, what = await _probe_index(providers, product, credential.endpoint, secret)
     elif kind in SIGNING_KINDS:

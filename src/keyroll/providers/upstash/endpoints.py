@@ -111,6 +111,17 @@ class HostMap:
             "/"
         )
 
+    def reverse(self, url: str) -> str:
+        """``url`` with a mapped origin replaced by the documented host it stands for (first match)."""
+        if not url or not self.hosts:
+            return url
+        parts = urllib.parse.urlsplit(url)
+        for host, origin in sorted(self.hosts.items()):
+            o = urllib.parse.urlsplit(origin)
+            if (o.scheme, o.netloc) == (parts.scheme, parts.netloc):
+                return urllib.parse.urlunsplit(("https", host, parts.path, parts.query, parts.fragment))
+        return url
+
     def tcp_host(self, host: str) -> str:
         """The host a TCP connection to ``host`` really goes to (the mapped origin's hostname)."""
         origin = self.hosts.get(_host_of(host).lower())

@@ -632,6 +632,17 @@ class Engine:
             )
         rec = rt.records.get(step.id)
         j = self.journal
+        when = step.params.get("when")
+        if isinstance(when, dict) and not rt.detail(str(when.get("step"))).get(str(when.get("key"))):
+            # a conditional step (e.g. the emergency cutover after a reset that killed the ACL
+            # user's token): its condition did not happen, so it is skipped, not run
+            self._outcome(
+                rt,
+                step,
+                StepState.SKIPPED,
+                {"skipped": f"{when.get('key')} not reported by {when.get('step')}"},
+            )
+            return
         # an intent without outcome, a failure that may have come after the action (a 5xx
         # answer to a reset that happened), or a step left to a person who may have done it
         # since: read provider state back before acting (or asking) again

@@ -80,6 +80,7 @@ class _RedisSpec:
     region: str
     free: bool = False
     read_regions: list[str] = field(default_factory=list)
+    reset_drops_acl_users: bool = False
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     password: str = field(default_factory=tokens.new_password)
     acl_users: list[tuple[str, list[str]]] = field(default_factory=list)
@@ -151,6 +152,7 @@ def _seed(fleet: dict[str, Any]) -> tuple[UpstashState, list[_RedisSpec]]:
             region=str(spec.get("region", "us-east-1")),
             free=free,
             read_regions=list(regions),
+            reset_drops_acl_users=_flag(spec, "reset_drops_acl_users", where),
         )
         for j, user in enumerate(_items(spec.get("acl_users"), f"{where}.acl_users")):
             name = str(user["name"])
@@ -234,6 +236,7 @@ def _add_redis(state: UpstashState, spec: _RedisSpec, server: RedisServer) -> No
         region=spec.region,
         free=spec.free,
         read_regions=list(spec.read_regions),
+        reset_drops_acl_users=spec.reset_drops_acl_users,
         server=server,
     )
     db.tokens[db.rest_token] = TokenBinding("default", db.password, "rest")

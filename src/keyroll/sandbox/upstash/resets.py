@@ -9,7 +9,7 @@ reset rejects the old token from the next request on.
 from __future__ import annotations
 
 from keyroll.sandbox.upstash import tokens
-from keyroll.sandbox.upstash.redis_server import ServerError
+from keyroll.sandbox.upstash.redis_server import ADMIN_USER, ServerError
 from keyroll.sandbox.upstash.state import (
     QStashUser,
     RedisDB,
@@ -48,7 +48,18 @@ async def reset_redis(state: UpstashState, db: RedisDB, *, source: str = "") -> 
     if server is not None:  # not started yet: the server is created from the new values
         await server.admin("ACL", "SETUSER", "default", "resetpass", ">" + password)
         await server.admin("ACL", "SETUSER", "default_ro", "resetpass", ">" + readonly)
-        for user in ("default", "default_ro"):
+        victims = ["default", "default_ro"]
+        if db.reset_drops_acl_users:
+            # the fleet chose the undocumented alternative: every ACL user loses its passwords
+            users = await server.admin("ACL", "USERS")
+            for raw in users or []:
+                name = raw.decode() if isinstance(raw, bytes) else str(raw)
+                if name not in ("default", "default_ro", ADMIN_USER):
+                    await server.admin("ACL", "SETUSER", name, "resetpass")
+                    victims.append(name)
+            for token in [t for t, b in db.tokens.items() if b.kind == "acl"]:
+                del db.tokens[token]
+        for user in victims:
             try:
                 await server.admin("CLIENT", "KILL", "USER", user)
             except ServerError:

@@ -59,6 +59,9 @@ class RedisDB:
     region: str = "us-east-1"
     free: bool = False
     """a free database: no ACL (``ACL SETUSER``/``RESTTOKEN``/``GENTOKEN``/``DELUSER`` fail)"""
+    reset_drops_acl_users: bool = False
+    """emulate the undocumented alternative: a password reset also kills every ACL user's
+    passwords (and so their REST tokens); default: ACL users survive (also undocumented)"""
     read_regions: list[str] = field(default_factory=list)
     """a global database's read replicas (reads may lag: see ``redis_rest``'s sync token)"""
     endpoint: str = ""

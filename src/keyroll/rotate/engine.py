@@ -636,12 +636,14 @@ class Engine:
         if isinstance(when, dict) and not rt.detail(str(when.get("step"))).get(str(when.get("key"))):
             # a conditional step (e.g. the emergency cutover after a reset that killed the ACL
             # user's token): its condition did not happen, so it is skipped, not run
+            self._boundary(rt.plan, "before", step)
             self._outcome(
                 rt,
                 step,
                 StepState.SKIPPED,
                 {"skipped": f"{when.get('key')} not reported by {when.get('step')}"},
             )
+            self._boundary(rt.plan, "after", step)
             return
         # an intent without outcome, a failure that may have come after the action (a 5xx
         # answer to a reset that happened), or a step left to a person who may have done it

@@ -14,7 +14,7 @@ import typer
 from keyroll.cli.common import EnvFileOpt, JsonOpt, emit_json, err_console, get_config, out_console, state
 from keyroll.cli.progress_view import open_view
 from keyroll.config import Config
-from keyroll.core.errors import ExitCode
+from keyroll.core.errors import ExitCode, UsageError
 from keyroll.core.progress import Progress
 from keyroll.inventory import options_from_config, take_inventory, validate_options
 from keyroll.policy import plan_strategies
@@ -36,6 +36,7 @@ async def _run(
     credentials: list[str] | None,
     consents: frozenset[str],
     progress: Progress,
+    scratch_database: str | None = None,
 ) -> PreflightResult:
     options = options_from_config(cfg, projects=projects, github_repos=github_repos, paths=paths)
     validate_options(options)
@@ -47,7 +48,9 @@ async def _run(
             all_upstash=not credentials,
             strategies=plan_strategies(cfg, inv),
         )
-        return await run_preflight(cfg, providers, inv, plan, consents=consents)
+        return await run_preflight(
+            cfg, providers, inv, plan, consents=consents, scratch_database=scratch_database
+        )
 
 
 def preflight(
@@ -75,16 +78,30 @@ def preflight(
             help="check as `apply --bypass-ignored-build-step` would run (the setting is cleared, then restored)",
         ),
     ] = False,
+    scratch_database: Annotated[
+        str | None,
+        typer.Option(
+            "--scratch-database",
+            help="id of an Upstash Redis database keyroll may write to: checks there that a password reset "
+            "leaves ACL users working (creates and removes an ACL user, RESETS its password) and records it",
+        ),
+    ] = None,
     json_out: JsonOpt = False,
 ) -> None:
     """List every platform risk of rotating the credentials in scope — plan tier and build
     parallelism, quota headroom, ignored build steps, deployment protection, hidden env vars,
-    staging targets, integration-managed resources. Reads only.
+    staging targets, integration-managed resources, Upstash databases without ACL, QStash regions,
+    data-plane URLs and whether the ACL overlap assumption was checked on this account. Reads only
+    (except ``--scratch-database``, which writes to the database it names).
 
     Exit 0: nothing blocks. Exit 1: something blocks (apply would refuse). Exit 2: bad input.
     """
     cfg = get_config(env_file)
     cfg.require("VERCEL_TOKEN")
+    if scratch_database is not None:
+        if not scratch_database.strip():
+            raise UsageError("--scratch-database needs a database id", hint="keyroll inventory lists them")
+        cfg.require("UPSTASH_EMAIL", "UPSTASH_API_KEY")
     consents = frozenset({BYPASS_IGNORED_BUILD_STEP} if bypass_ignored_build_step else ())
     with open_view(err_console, quiet=state.quiet or json_out) as progress:
         result = asyncio.run(
@@ -96,6 +113,7 @@ def preflight(
                 credential,
                 consents,
                 progress,
+                scratch_database,
             )
         )
     if json_out:

@@ -23,7 +23,7 @@ from keyroll.providers.factory import Providers
 
 __all__ = ["CHECK_MODULES", "PreflightBlocked", "all_checks", "run_checks", "run_preflight"]
 
-CHECK_MODULES: tuple[str, ...] = ("keyroll.preflight.vercel",)
+CHECK_MODULES: tuple[str, ...] = ("keyroll.preflight.vercel", "keyroll.preflight.upstash")
 """Modules whose ``CHECKS`` tuple preflight runs, in this order (e.g. add ``"keyroll.preflight.upstash"``)."""
 
 _ORDER = {Severity.BLOCK: 0, Severity.WARN: 1, Severity.INFO: 2}

@@ -26,7 +26,9 @@ def preflight_table(result: PreflightResult) -> Table:
     verdict = "blocks apply" if result.blocking else "nothing blocks"
     table = Table(title=f"preflight: {len(result.risks)} finding(s), {verdict}", show_lines=False)
     for col in ("severity", "check", "subject", "finding", "fix"):
-        table.add_column(col)
+        # check ids are what people grep for: never cut, the prose columns wrap instead
+        widest = max((len(r.check) for r in result.risks), default=0) if col == "check" else None
+        table.add_column(col, min_width=widest, no_wrap=col == "check")
     for r in result.risks:
         table.add_row(_STYLE[r.severity], r.check, escape(r.subject), escape(r.message), escape(r.fix))
     if result.facts:

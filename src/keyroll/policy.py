@@ -67,10 +67,10 @@ __all__ = [
 STRATEGY_CHOICES: dict[str, tuple[Strategy, ...]] = {
     "redis": (Strategy.REDIS_ACL, Strategy.REDIS_CUTOVER, Strategy.MANUAL),
     "redis_acl": (Strategy.REDIS_ACL_PASSWORD, Strategy.MANUAL),
-    "qstash_token": (Strategy.QSTASH_TOKEN, Strategy.MANUAL),
+    "qstash_token": (Strategy.QSTASH_TOKEN, Strategy.INTEGRATION_RESET, Strategy.MANUAL),
     "qstash_signing": (Strategy.QSTASH_SIGNING, Strategy.MANUAL),
-    "vector": (Strategy.INDEX_RESET, Strategy.MANUAL),
-    "search": (Strategy.INDEX_RESET, Strategy.MANUAL),
+    "vector": (Strategy.INDEX_RESET, Strategy.INTEGRATION_RESET, Strategy.MANUAL),
+    "search": (Strategy.INDEX_RESET, Strategy.INTEGRATION_RESET, Strategy.MANUAL),
     "default": (Strategy.MANUAL,),
 }
 """``[strategy]`` key → the strategies it accepts (the first of a class key is its built-in one)."""
@@ -173,8 +173,12 @@ def strategy_key(cred: Credential) -> str | None:
     """The ``[strategy]`` key whose class ``cred`` belongs to, by its built-in strategy
     (``None`` for credentials that are ``manual`` already: only ``default`` names them)."""
     built_in = cred.strategy or default_strategy(cred)
-    if built_in is Strategy.INDEX_RESET:
+    if built_in is Strategy.INDEX_RESET or (
+        built_in is Strategy.INTEGRATION_RESET and cred.product in (Product.VECTOR, Product.SEARCH)
+    ):
         return "search" if cred.product is Product.SEARCH else "vector"
+    if built_in is Strategy.INTEGRATION_RESET:
+        return "qstash_token"
     if built_in is Strategy.REDIS_CUTOVER:  # a database without ACL: still the redis class
         return "redis"
     for key, choices in STRATEGY_CHOICES.items():

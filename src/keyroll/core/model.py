@@ -106,6 +106,9 @@ class Strategy(enum.StrEnum):
     """Double roll of the signing keys with an interlock."""
     QSTASH_TOKEN = "qstash_token"
     """Cutover: reset the token; needs --accept-downtime."""
+    INTEGRATION_RESET = "integration_reset"
+    """Cutover guided by a person: a console reset of an integration-created Vector/Search/QStash
+    token, then keyroll takes (or asks for) the new value, writes and redeploys."""
     INDEX_RESET = "index_reset"
     """Cutover: reset a Vector/Search index's tokens; needs --accept-downtime."""
     MANUAL = "manual"

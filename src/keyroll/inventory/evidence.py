@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from keyroll.core.model import Credential, CredentialKind, Management, Product
+from keyroll.core.model import Credential, CredentialKind, Management, Product, Strategy
 from keyroll.core.secret import Fingerprint, Secret
 from keyroll.inventory.classify import strategy_for
 from keyroll.providers.upstash.endpoints import prefer_seen
@@ -127,5 +127,11 @@ def merge(
         last4=cred.last4 or (value.last4 if value is not None else ""),
         notes=unique_notes,
     )
-    cred = dataclasses.replace(cred, strategy=cred.strategy or strategy_for(cred))
+    strategy = cred.strategy or strategy_for(cred)
+    if cred.management is Management.VERCEL_INTEGRATION and strategy in (
+        Strategy.INDEX_RESET,
+        Strategy.QSTASH_TOKEN,
+    ):
+        strategy = Strategy.INTEGRATION_RESET  # no Developer API for it: a person resets it
+    cred = dataclasses.replace(cred, strategy=strategy)
     return cred.with_value(value if value is not None else (base.value if base else None))

@@ -73,7 +73,13 @@ def credential_role(cred: Credential) -> str:
 
 def default_strategy(cred: Credential) -> Strategy:
     """DESIGN.md's strategy table, for credentials the inventory did not classify."""
-    return builtin_strategy(cred.product, cred.kind, cred.acl_user, acl=not has_no_acl(cred.notes))
+    built_in = builtin_strategy(cred.product, cred.kind, cred.acl_user, acl=not has_no_acl(cred.notes))
+    if cred.management is Management.VERCEL_INTEGRATION and built_in in (
+        Strategy.INDEX_RESET,
+        Strategy.QSTASH_TOKEN,
+    ):
+        return Strategy.INTEGRATION_RESET  # no Developer API for it: a person resets it
+    return built_in
 
 
 _REDIS_KINDS = REDIS_KINDS
@@ -122,7 +128,19 @@ def check_strategy(cred: Credential, strategy: Strategy) -> str | None:
         if kind is not CredentialKind.QSTASH_TOKEN:
             return f"{strategy} rotates the QStash token, not a {product} {kind}"
         if cred.management is Management.VERCEL_INTEGRATION:
-            return f"{strategy}: {cred.fingerprint} is managed by the Vercel integration (reset it in the dashboard; use manual)"
+            return (
+                f"{strategy}: {cred.fingerprint} is managed by the Vercel integration (use integration_reset)"
+            )
+        return None
+    if strategy is Strategy.INTEGRATION_RESET:
+        if product not in (Product.VECTOR, Product.SEARCH, Product.QSTASH) or kind not in (
+            CredentialKind.INDEX_TOKEN,
+            CredentialKind.INDEX_READONLY_TOKEN,
+            CredentialKind.QSTASH_TOKEN,
+        ):
+            return (
+                f"{strategy} rotates integration-created Vector/Search/QStash tokens, not a {product} {kind}"
+            )
         return None
     if strategy is Strategy.INDEX_RESET:
         if product not in (Product.VECTOR, Product.SEARCH) or kind not in (
@@ -131,7 +149,9 @@ def check_strategy(cred: Credential, strategy: Strategy) -> str | None:
         ):
             return f"{strategy} rotates Vector/Search index tokens, not a {product} {kind}"
         if cred.management is Management.VERCEL_INTEGRATION:
-            return f"{strategy}: {cred.fingerprint} is managed by the Vercel integration (reset it in the dashboard; use manual)"
+            return (
+                f"{strategy}: {cred.fingerprint} is managed by the Vercel integration (use integration_reset)"
+            )
         if not cred.resource_id:
             return f"{strategy}: the index id of {cred.fingerprint} is unknown"
     return None

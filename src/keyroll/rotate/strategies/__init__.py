@@ -16,6 +16,7 @@ from keyroll.rotate.runtime import Action, Runtime
 from keyroll.rotate.strategies import (
     common,
     index_reset,
+    integration_reset,
     manual,
     qstash_signing,
     qstash_token,
@@ -33,6 +34,7 @@ BUILDERS: dict[Strategy, Callable[[PlanContext], StrategyPlan]] = {
     Strategy.QSTASH_SIGNING: qstash_signing.build,
     Strategy.QSTASH_TOKEN: qstash_token.build,
     Strategy.INDEX_RESET: index_reset.build,
+    Strategy.INTEGRATION_RESET: integration_reset.build,
     Strategy.MANUAL: manual.build,
 }
 
@@ -44,6 +46,7 @@ ACTIONS: dict[str, Action] = {
     **qstash_signing.ACTIONS,
     **qstash_token.ACTIONS,
     **index_reset.ACTIONS,
+    **integration_reset.ACTIONS,
     **manual.ACTIONS,
 }
 

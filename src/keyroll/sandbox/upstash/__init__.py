@@ -81,6 +81,7 @@ class _RedisSpec:
     free: bool = False
     read_regions: list[str] = field(default_factory=list)
     reset_drops_acl_users: bool = False
+    resync: bool = True
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     password: str = field(default_factory=tokens.new_password)
     acl_users: list[tuple[str, list[str]]] = field(default_factory=list)
@@ -114,6 +115,13 @@ def _flag(spec: dict[str, Any], key: str, where: str) -> bool:
     value = spec.get(key, False)
     if not isinstance(value, bool):
         raise ValueError(f"fleet: {where}.{key} must be true or false")
+    return value
+
+
+def _resync(spec: dict[str, Any], where: str) -> bool:
+    value = spec.get("resync", True)
+    if not isinstance(value, bool):
+        raise ValueError(f"fleet: {where}.resync must be true or false")
     return value
 
 
@@ -153,6 +161,7 @@ def _seed(fleet: dict[str, Any]) -> tuple[UpstashState, list[_RedisSpec]]:
             free=free,
             read_regions=list(regions),
             reset_drops_acl_users=_flag(spec, "reset_drops_acl_users", where),
+            resync=_resync(spec, where),
         )
         for j, user in enumerate(_items(spec.get("acl_users"), f"{where}.acl_users")):
             name = str(user["name"])
@@ -175,6 +184,7 @@ def _seed(fleet: dict[str, Any]) -> tuple[UpstashState, list[_RedisSpec]]:
             similarity_function=str(spec.get("similarity", "COSINE")).upper(),
             managed_by=managed,
             configuration_id=cfg,
+            resync=_resync(spec, f"upstash.vector[{i}]"),
         )
     for i, spec in enumerate(_items(section.get("search"), "upstash.search")):
         managed, cfg = _managed(spec, f"upstash.search[{i}]")
@@ -186,6 +196,7 @@ def _seed(fleet: dict[str, Any]) -> tuple[UpstashState, list[_RedisSpec]]:
             readonly_token=tokens.index_token(2, index_id),
             managed_by=managed,
             configuration_id=cfg,
+            resync=_resync(spec, f"upstash.search[{i}]"),
         )
     q = section.get("qstash", {})
     regions: list[Any] = q if isinstance(q, list) else ([] if q is None else [q])
@@ -211,6 +222,7 @@ def _seed(fleet: dict[str, Any]) -> tuple[UpstashState, list[_RedisSpec]]:
             region=region,
             managed_by=managed,
             configuration_id=cfg,
+            resync=_resync(spec, where),
             service="qstash" if i == 0 else f"qstash-{region}",
         )
         state.qstash_regions[region] = user
@@ -237,6 +249,7 @@ def _add_redis(state: UpstashState, spec: _RedisSpec, server: RedisServer) -> No
         free=spec.free,
         read_regions=list(spec.read_regions),
         reset_drops_acl_users=spec.reset_drops_acl_users,
+        resync=spec.resync,
         server=server,
     )
     db.tokens[db.rest_token] = TokenBinding("default", db.password, "rest")

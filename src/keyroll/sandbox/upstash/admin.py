@@ -63,7 +63,7 @@ async def dashboard_reset(world: World, state: UpstashState, kind: str, name: st
     resynced = 0
     cfg = getattr(resource, "configuration_id", None)
     hook = world.hooks.get("vercel.resync_integration")
-    if cfg and hook is not None:
+    if cfg and hook is not None and getattr(resource, "resync", True):
         resynced = int(hook(cfg, values) or 0)
     return {
         "kind": kind,

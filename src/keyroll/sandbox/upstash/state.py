@@ -53,6 +53,9 @@ class RedisDB:
     readonly_token: str
     managed_by: str = NATIVE
     configuration_id: str | None = None
+    resync: bool = True
+    """integration-managed: a console reset updates the integration's Vercel vars (unconfirmed at
+    Upstash; ``resync: false`` in the fleet models the other case)"""
     credential_protection: bool = False
     prod_pack: bool = False
     """Prod Pack on the database (the plan that offers credential protection)"""
@@ -101,6 +104,9 @@ class VectorIndex:
     similarity_function: str = "COSINE"
     managed_by: str = NATIVE
     configuration_id: str | None = None
+    resync: bool = True
+    """integration-managed: a console reset updates the integration's Vercel vars (unconfirmed at
+    Upstash; ``resync: false`` in the fleet models the other case)"""
     region: str = "us-east-1"
     endpoint: str = ""
     """the Developer API's slug (:mod:`.hosts`), set at install"""
@@ -123,6 +129,9 @@ class SearchIndex:
     readonly_token: str
     managed_by: str = NATIVE
     configuration_id: str | None = None
+    resync: bool = True
+    """integration-managed: a console reset updates the integration's Vercel vars (unconfirmed at
+    Upstash; ``resync: false`` in the fleet models the other case)"""
     region: str = "us-central1"
     endpoint: str = ""
     """the Developer API's slug (:mod:`.hosts`), set at install"""
@@ -147,6 +156,9 @@ class QStashUser:
     region: str = "eu-central-1"
     managed_by: str = NATIVE
     configuration_id: str | None = None
+    resync: bool = True
+    """integration-managed: a console reset updates the integration's Vercel vars (unconfirmed at
+    Upstash; ``resync: false`` in the fleet models the other case)"""
     creation_time: int = field(default_factory=lambda: int(time.time()))
     service: str = "qstash"
     """the region's service in ``World.services`` (``qstash`` for the first region)"""

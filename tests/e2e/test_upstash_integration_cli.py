@@ -120,3 +120,66 @@ def test_guided_reset_takes_or_asks_for_the_new_value(
     search = sandbox.world.urls["search-docs"]
     assert httpx.post(f"{search}/info", headers={"Authorization": f"Bearer {docs.token}"}).status_code == 200
     assert httpx.post(f"{search}/info", headers={"Authorization": f"Bearer {old['docs']}"}).status_code == 401
+
+
+PREFIXED: dict[str, Any] = {
+    "team": {"id": "team_sandbox", "slug": "acme"},
+    "upstash": {
+        "redis": [
+            {
+                "name": "store",
+                "managed_by": "vercel-integration",
+                "configuration_id": CFG,
+                "env_prefix": "REDIS",
+            }
+        ],
+        "qstash": None,
+    },
+    "integrations": [{"id": CFG, "slug": "upstash"}],
+    "projects": [
+        {
+            "name": "shop",
+            "env": [
+                {
+                    "key": f"REDIS_{k}",
+                    "value": f"${{redis:store:{t}}}",
+                    "target": ["production"],
+                    "configuration_id": CFG,
+                }
+                for k, t in (
+                    ("REST_API_URL", "rest_url"),
+                    ("REST_API_TOKEN", "rest_token"),
+                    ("REST_API_READ_ONLY_TOKEN", "readonly_rest_token"),
+                )
+            ],
+            "deployments": [{"target": "production"}],
+        }
+    ],
+}
+
+
+def test_custom_prefix_integration_vars_are_recognised_and_rotated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
+    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
+    with Sandbox(tmp_path / "sb", fleet=PREFIXED, build_seconds=0.2) as sb:
+        register_template_secrets(sb)
+        env = str(sb.state_dir / "sandbox.env")
+        t = sb.world.templates
+        rc = run(["inventory", "--env-file", env, "--json"])
+        out = capsys.readouterr()
+        assert rc in (0, 1), out.err
+        inv = json.loads(out.out)
+        creds = {c["fingerprint"]: c for c in inv["credentials"]}
+        token = creds[str(fingerprint_of(t["redis:store:rest_token"]))]
+        assert (token["product"], token["kind"], token["management"]) == (
+            "redis",
+            "rest_token",
+            "vercel-integration",
+        )
+        assert token["endpoint"].rstrip("/") == t["redis:store:rest_url"].rstrip(
+            "/"
+        )  # from REDIS_REST_API_URL
+        ro = creds[str(fingerprint_of(t["redis:store:readonly_rest_token"]))]
+        assert ro["kind"] == "readonly_rest_token"

@@ -82,6 +82,7 @@ class _RedisSpec:
     read_regions: list[str] = field(default_factory=list)
     reset_drops_acl_users: bool = False
     resync: bool = True
+    env_prefix: str = ""
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     password: str = field(default_factory=tokens.new_password)
     acl_users: list[tuple[str, list[str]]] = field(default_factory=list)
@@ -162,7 +163,10 @@ def _seed(fleet: dict[str, Any]) -> tuple[UpstashState, list[_RedisSpec]]:
             read_regions=list(regions),
             reset_drops_acl_users=_flag(spec, "reset_drops_acl_users", where),
             resync=_resync(spec, where),
+            env_prefix=str(spec.get("env_prefix", "") or ""),
         )
+        if entry.env_prefix and not entry.env_prefix.replace("_", "").isalnum():
+            raise ValueError(f"fleet: {where}.env_prefix must be letters, digits or _")
         for j, user in enumerate(_items(spec.get("acl_users"), f"{where}.acl_users")):
             name = str(user["name"])
             if name in ("default", "default_ro"):
@@ -250,6 +254,7 @@ def _add_redis(state: UpstashState, spec: _RedisSpec, server: RedisServer) -> No
         read_regions=list(spec.read_regions),
         reset_drops_acl_users=spec.reset_drops_acl_users,
         resync=spec.resync,
+        env_prefix=spec.env_prefix,
         server=server,
     )
     db.tokens[db.rest_token] = TokenBinding("default", db.password, "rest")

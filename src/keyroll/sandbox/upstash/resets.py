@@ -108,7 +108,7 @@ def integration_values(kind: str, resource: object, urls: dict[str, str]) -> dic
     if isinstance(resource, RedisDB):
         rest_url = urls.get(resource.service, "")
         redis_url = f"redis://default:{resource.password}@127.0.0.1:{resource.tcp_port}"
-        return {
+        out = {
             "UPSTASH_REDIS_REST_URL": rest_url,
             "KV_REST_API_URL": rest_url,
             "UPSTASH_REDIS_REST_TOKEN": resource.rest_token,
@@ -118,6 +118,17 @@ def integration_values(kind: str, resource: object, urls: dict[str, str]) -> dic
             "KV_URL": redis_url,
             "REDIS_URL": redis_url,
         }
+        p = resource.env_prefix
+        if p:  # the names of a store connected with a custom prefix
+            out.update(
+                {
+                    f"{p}_REST_API_URL": rest_url,
+                    f"{p}_REST_API_TOKEN": resource.rest_token,
+                    f"{p}_REST_API_READ_ONLY_TOKEN": resource.readonly_token,
+                    f"{p}_URL": redis_url,
+                }
+            )
+        return out
     if isinstance(resource, VectorIndex):
         return {
             "UPSTASH_VECTOR_REST_URL": urls.get(resource.service, ""),

@@ -62,6 +62,9 @@ class RedisDB:
     region: str = "us-east-1"
     free: bool = False
     """a free database: no ACL (``ACL SETUSER``/``RESTTOKEN``/``GENTOKEN``/``DELUSER`` fail)"""
+    env_prefix: str = ""
+    """integration-managed: the custom prefix its Vercel vars were connected with (``REDIS`` →
+    ``REDIS_REST_API_TOKEN`` …, in place of ``KV``); the console reset resyncs those names too"""
     reset_drops_acl_users: bool = False
     """emulate the undocumented alternative: a password reset also kills every ACL user's
     passwords (and so their REST tokens); default: ACL users survive (also undocumented)"""

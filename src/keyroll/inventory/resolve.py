@@ -484,7 +484,12 @@ class Resolver:
             linked = self._repo_projects(s.repo)
             same_name = by_key.get(s.name.upper(), [])
             candidates = {loc.fingerprint for loc in same_name}
-            narrowed = {loc.fingerprint for loc in same_name if loc.project_id in linked}
+            # a var of a project linked to the repository (or a team shared var linked to one)
+            narrowed = {
+                loc.fingerprint
+                for loc in same_name
+                if loc.project_id in linked or linked.intersection(loc.linked_project_ids)
+            }
             how = "a Vercel var of the same name holds it"
             if not candidates:
                 kinds = {K.PASSWORD} if cls.kind is K.URL_WITH_PASSWORD else {cls.kind}

@@ -494,7 +494,18 @@ def _install_services(world: World, state: UpstashState, workdir: Path) -> None:
     world.hooks["loadgen.register"] = registry.register
     world.hooks["upstash.loop"] = lambda: state.loop
     world.hooks["upstash.state"] = lambda: state
-    world.hooks["qstash.publish"] = lambda url, body=b"", tag="": qstash.publish(url, body, tag=tag).id
+
+    def publish(url: str, body: bytes = b"", tag: str = "", via: str = "") -> str:
+        """Publish through the region whose QStash URL is ``via`` (the app's QSTASH_URL), so the
+        delivery is signed with that region's keys; the first region otherwise."""
+        origin = via.rstrip("/")
+        service = next(
+            (r for r in regional.values() if origin and r.user and world.urls.get(r.user.service) == origin),
+            qstash,
+        )
+        return service.publish(url, body, tag=tag).id
+
+    world.hooks["qstash.publish"] = publish
     world.hooks["qstash.listen"] = lambda callback: _listen_all([qstash, *regional.values()], callback)
     env = world.info.setdefault("env", {})
     env["UPSTASH_EMAIL"] = state.email

@@ -346,16 +346,21 @@ async def test_acl_rules_like_upstash(sb: Sandbox, rc: RedisRESTClient) -> None:
     assert await rc.acl_whoami(base, via_wrapped) == "app"
     with pytest.raises(ProviderError, match="Wrong password"):
         await rc.acl_resttoken(base, admin, "app", Secret("wrong-password-for-app-000"))
-    # plain passwords (older docs) are accepted too
-    await rc.acl_setuser(
-        base, admin, "legacy", "on", "+@all", "~*", add_passwords=[Secret("plain-legacy-password-1")]
-    )
-    assert (
-        await rc.acl_whoami(
-            base, await rc.acl_resttoken(base, admin, "legacy", Secret("plain-legacy-password-1"))
-        )
-        == "legacy"
-    )
+    # plain passwords (older docs) and undocumented rules are refused, as Upstash's page says
+    for rules, match in (
+        (("legacy", "on", ">plain-legacy-password-1"), "plain-text"),
+        (("app", "%R~cache:*"), "not supported"),
+        (("app", "(+get ~x)"), "not supported"),
+        (("app", "clearselectors"), "not supported"),
+        (("app", "!" + "Z" * 64), "SHA-256"),
+    ):
+        with pytest.raises(ProviderError, match=match):
+            await rc.command(base, admin, "ACL", "SETUSER", *rules)
+    # every documented form works
+    await rc.command(
+        base, admin, "ACL", "SETUSER", "app", "off", "on", "allkeys", "resetkeys", "~app:*", "allchannels",
+        "resetchannels", "&app:*", "nocommands", "allcommands", "-@dangerous", "+ping", "-flushall",
+    )  # fmt: skip
     # a read-only credential cannot run ACL at all
     with pytest.raises(ProviderError, match="NOPERM"):
         await rc.acl_gentoken(base, Secret(db(sb).readonly_token), "x")

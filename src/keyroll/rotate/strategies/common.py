@@ -10,6 +10,7 @@ from typing import Any
 from keyroll.core.errors import AuthError, KeyrollError, ProviderError, RotationError
 from keyroll.core.model import CredentialKind, Management, Step, StepKind
 from keyroll.core.secret import Secret
+from keyroll.providers.upstash.acl_rules import check_rules
 from keyroll.rotate.pipeline import PlanContext
 from keyroll.rotate.runtime import Action, Probe, Runtime, WaitingForHuman, gid_of
 
@@ -161,16 +162,23 @@ def generate_password() -> Secret:
 
 
 async def gentoken(rt: Runtime, url: str, admin: Secret, user: str) -> tuple[Secret, bool]:
-    """``ACL GENTOKEN user`` (Upstash); a locally generated password when the server refuses it."""
+    """``ACL GENTOKEN user`` (Upstash). Upstash's ``ACL SETUSER`` takes no other password
+    (plain ``>password`` is refused), so there is no local fallback.
+
+    :raises RotationError: the server refused or gave no token.
+    """
     assert rt.providers.redis is not None
     try:
         result = await rt.providers.redis.command(url, admin, "ACL", "GENTOKEN", user)
     except ProviderError as exc:
         if exc.status == 401 or "WRONGPASS" in str(exc):
             raise
-        return generate_password(), False
+        raise RotationError(
+            f"ACL GENTOKEN {user} was refused ({exc.message})",
+            hint="ACL needs a paid Upstash database; Upstash accepts only GENTOKEN passwords in ACL SETUSER",
+        ) from None
     if not isinstance(result, str) or not result:
-        return generate_password(), False
+        raise RotationError(f"ACL GENTOKEN {user} returned no token")
     return Secret(result), True
 
 
@@ -180,6 +188,11 @@ async def acl(rt: Runtime, step: Step, url: str, admin: Secret, *args: str | Sec
     echoes rules. A rejected admin token (another credential of the same database was just
     reset) is refreshed once. Errors become a :class:`RotationError` naming the command only."""
     assert rt.providers.redis is not None
+    if [str(a).upper() for a in args[:2] if isinstance(a, str)] == ["ACL", "SETUSER"]:
+        # only the rule forms Upstash documents (password rules travel as Secrets)
+        problems = check_rules(a for a in args[3:] if isinstance(a, str))
+        if problems:
+            raise RotationError(f"{what}: {problems[0]}", hint="a keyroll bug: please report it")
     for attempt in range(2):
         try:
             return await rt.providers.redis.command(url, admin, *args)

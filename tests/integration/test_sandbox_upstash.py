@@ -37,6 +37,7 @@ FLEET: dict[str, Any] = {
             {"name": "cache", "acl_users": [{"name": "worker", "rules": "~jobs:* +@all"}]},
             {"name": "other", "prod_pack": True},
             {"name": "freebie", "free": True},
+            {"name": "world", "read_regions": ["eu-west-1"], "replica_lag_ms": 3000},
             {"name": "kv", "managed_by": "vercel-integration", "configuration_id": "icfg_x"},
         ],
         "vector": [{"name": "emb", "dimension": 3}],
@@ -107,7 +108,7 @@ def raw(sb: Sandbox, token: str, *cmd: Any, name: str = "cache", **kw: Any) -> h
 
 async def test_developer_api_lists_native_resources_only(sb: Sandbox, dev: DeveloperClient) -> None:
     dbs = await dev.list_redis()
-    assert sorted(d.database_name for d in dbs) == ["cache", "freebie", "other"]
+    assert sorted(d.database_name for d in dbs) == ["cache", "freebie", "other", "world"]
     cache = next(d for d in dbs if d.database_name == "cache")
     assert cache.db_acl_enabled == "true" and isinstance(cache.port, int)
     assert cache.rest_url == url(sb)  # https://<endpoint> through KEYROLL_UPSTASH_HOSTS
@@ -248,6 +249,33 @@ def test_free_database_has_no_acl(sb: Sandbox) -> None:
         assert r.status_code == 400 and "free" in r.json()["error"], cmd
     # the same commands work on a paid database
     assert raw(sb, db(sb).rest_token, "ACL", "GENTOKEN", "app").status_code == 200
+
+
+async def test_global_database_acl_change_needs_the_sync_token(sb: Sandbox, rc: RedisRESTClient) -> None:
+    """A global database's replicas see an ACL change late: a read right after the write needs
+    the write's sync token (read-your-writes) — keyroll's client sends it, a fresh one does not."""
+    base, admin = url(sb, "world"), Secret(db(sb, "world").rest_token)
+    token = await rc.acl_gentoken(base, admin, "fresh")
+    r = httpx.post(
+        base,
+        json=["ACL", "SETUSER", "fresh", "on", ">" + token.reveal(), "~*", "+@all"],
+        headers={"Authorization": f"Bearer {admin.reveal()}"},
+    )
+    assert r.status_code == 200
+    sync = r.headers["upstash-sync-token"]
+    bearer = {"Authorization": f"Bearer {token.reveal()}"}
+    assert httpx.post(base, json=["PING"], headers=bearer).status_code == 401  # the replica lags
+    lagged = httpx.post(base, json=["PING"], headers={**bearer, "Upstash-Sync-Token": sync})
+    assert lagged.json() == {"result": "PONG"}
+
+    # keyroll's client: the sync token of its own write travels with its next request
+    second = await rc.acl_gentoken(base, admin, "fresh2")
+    await rc.acl_setuser(base, admin, "fresh2", "on", "~*", "+@all", add_passwords=[second])
+    assert await rc.command(base, second, "PING") == "PONG"
+    other = RedisRESTClient(httpx.AsyncClient(timeout=10), retry=RetryPolicy(attempts=1))
+    with pytest.raises(AuthError):
+        await other.command(base, second, "PING")  # no sync token: the replica has not seen it
+    await other.aclose()
 
 
 # -- Redis REST protocol -------------------------------------------------------------------
@@ -463,7 +491,7 @@ async def test_developer_api_faults_are_retried(tmp_path: Any) -> None:
                 assert len(await client.list_vector()) == 1
         finally:
             await client.aclose()
-        assert names == ["cache", "freebie", "other"]
+        assert names == ["cache", "freebie", "other", "world"]
         assert client.api.total_calls > 6  # some answers were 503 and were retried
         env = faulty.env()
         codes = {

@@ -83,6 +83,7 @@ class _RedisSpec:
     reset_drops_acl_users: bool = False
     resync: bool = True
     env_prefix: str = ""
+    replica_lag_s: float = 0.3
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     password: str = field(default_factory=tokens.new_password)
     acl_users: list[tuple[str, list[str]]] = field(default_factory=list)
@@ -165,6 +166,10 @@ def _seed(fleet: dict[str, Any]) -> tuple[UpstashState, list[_RedisSpec]]:
             resync=_resync(spec, where),
             env_prefix=str(spec.get("env_prefix", "") or ""),
         )
+        lag = spec.get("replica_lag_ms", 300)
+        if not isinstance(lag, int) or not 0 <= lag <= 60000:
+            raise ValueError(f"fleet: {where}.replica_lag_ms must be an integer 0..60000")
+        entry.replica_lag_s = lag / 1000
         if entry.env_prefix and not entry.env_prefix.replace("_", "").isalnum():
             raise ValueError(f"fleet: {where}.env_prefix must be letters, digits or _")
         for j, user in enumerate(_items(spec.get("acl_users"), f"{where}.acl_users")):
@@ -255,6 +260,7 @@ def _add_redis(state: UpstashState, spec: _RedisSpec, server: RedisServer) -> No
         reset_drops_acl_users=spec.reset_drops_acl_users,
         resync=spec.resync,
         env_prefix=spec.env_prefix,
+        replica_lag_s=spec.replica_lag_s,
         server=server,
     )
     db.tokens[db.rest_token] = TokenBinding("default", db.password, "rest")

@@ -70,6 +70,10 @@ class RedisDB:
     passwords (and so their REST tokens); default: ACL users survive (also undocumented)"""
     read_regions: list[str] = field(default_factory=list)
     """a global database's read replicas (reads may lag: see ``redis_rest``'s sync token)"""
+    replica_lag_s: float = 0.3
+    """a global database's replication lag: an ACL change reaches the read replicas this late"""
+    acl_pending: dict[str, tuple[int, float]] = field(default_factory=dict)
+    """user → (sync token of the ACL change, monotonic time the replicas see it)"""
     endpoint: str = ""
     """the Developer API's bare host (:mod:`.hosts`), set at install"""
     creation_time: int = field(default_factory=lambda: int(time.time()))

@@ -183,3 +183,68 @@ def test_custom_prefix_integration_vars_are_recognised_and_rotated(
         )  # from REDIS_REST_API_URL
         ro = creds[str(fingerprint_of(t["redis:store:readonly_rest_token"]))]
         assert ro["kind"] == "readonly_rest_token"
+
+
+NO_RESYNC: dict[str, Any] = {
+    "team": {"id": "team_sandbox", "slug": "acme"},
+    "upstash": {
+        "redis": [
+            {"name": "kv", "managed_by": "vercel-integration", "configuration_id": CFG, "resync": False}
+        ],
+        "qstash": None,
+    },
+    "integrations": [{"id": CFG, "slug": "upstash"}],
+    "projects": [
+        {
+            "name": "admin",
+            "env": [
+                {
+                    "key": "KV_REST_API_URL",
+                    "value": "${redis:kv:rest_url}",
+                    "target": ["production"],
+                    "configuration_id": CFG,
+                },
+                {
+                    "key": "KV_REST_API_TOKEN",
+                    "value": "${redis:kv:rest_token}",
+                    "target": ["production"],
+                    "configuration_id": CFG,
+                },
+            ],
+            "deployments": [{"target": "production"}],
+        }
+    ],
+}
+
+
+def test_redis_console_reset_without_resync_asks_for_the_new_token(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
+    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
+    with Sandbox(tmp_path / "sb", fleet=NO_RESYNC, build_seconds=0.2) as sb:
+        register_template_secrets(sb)
+        env = str(sb.state_dir / "sandbox.env")
+        state: UpstashState = sb.world.hooks["upstash.state"]()
+        kv = state.redis["kv"]
+        old = kv.rest_token
+        rc = run(["apply", "--env-file", env, "--all-upstash", "--yes"])
+        out = capsys.readouterr()
+        assert rc != 0 and "waiting" in out.err  # the person's console reset
+        admin = sb.world.urls["admin"]
+        assert httpx.post(f"{admin}/_sandbox/upstash/redis/kv/reset").json()["resynced"] == 0
+        canary.register(kv.rest_token)
+        canary.register(kv.password)
+        value_file = tmp_path / "kv-token"
+        value_file.write_text(kv.rest_token)
+        fp = str(fingerprint_of(old))
+        rc = run(["resume", "--env-file", env, "--yes", "--value-file", f"{fp}={value_file}"])
+        out = capsys.readouterr()
+        assert rc == 0, out.err
+        vercel = sb.world.hooks["vercel.state"]()
+        shown = {v.key: v.value for p in vercel.projects.values() for v in p.env.values()}
+        assert shown["KV_REST_API_TOKEN"] == kv.rest_token  # written by keyroll, then redeployed
+        ping = httpx.post(
+            sb.world.urls["redis-kv"], json=["PING"], headers={"Authorization": f"Bearer {old}"}
+        )
+        assert ping.status_code == 401

@@ -286,6 +286,9 @@ async def redis_admin(
 
 # -- human steps and resync waits --------------------------------------------------------
 
+RESYNC_GRACE_S = 10.0
+"""how long keyroll waits for Vercel to show the new values before asking the person"""
+
 
 async def _old_default_probe(rt: Runtime, step: Step) -> Probe:
     spec = rt.spec(step)
@@ -354,6 +357,7 @@ async def _resync_wait(step: Step, rt: Runtime) -> dict[str, Any]:
     gid = gid_of(step)
     ours = set(rt.fingerprints(gid, "new").values()) | set(rt.fingerprints(gid, "old").values())
     deadline = rt.now() + rt.options.build_timeout_s
+    ask_at = rt.now() + min(RESYNC_GRACE_S, rt.options.build_timeout_s)
     pending = {(loc["project_id"], loc["env_id"]): loc for loc in locations}
     done: list[dict[str, Any]] = []
     interval = max(rt.options.poll_interval_s, 0.05)
@@ -383,6 +387,14 @@ async def _resync_wait(step: Step, rt: Runtime) -> dict[str, Any]:
                 )
                 del pending[key]
         if not pending:
+            break
+        if rt.now() > ask_at and rt.secret_source is not None:
+            # that Vercel resyncs after a console reset is not confirmed: ask the person
+            from keyroll.rotate.strategies.guided import ask_and_write
+
+            for w in await ask_and_write(step, rt, list(pending.values())):
+                done.append({**w, "source": "person"})
+            pending.clear()
             break
         if rt.now() > deadline:
             keys = ", ".join(sorted(loc["key"] for loc in pending.values()))

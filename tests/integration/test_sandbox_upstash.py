@@ -38,6 +38,7 @@ FLEET: dict[str, Any] = {
             {"name": "other", "prod_pack": True},
             {"name": "freebie", "free": True},
             {"name": "world", "read_regions": ["eu-west-1"], "replica_lag_ms": 3000},
+            {"name": "strict", "reset_drops_acl_users": True},
             {"name": "kv", "managed_by": "vercel-integration", "configuration_id": "icfg_x"},
         ],
         "vector": [{"name": "emb", "dimension": 3}],
@@ -108,7 +109,7 @@ def raw(sb: Sandbox, token: str, *cmd: Any, name: str = "cache", **kw: Any) -> h
 
 async def test_developer_api_lists_native_resources_only(sb: Sandbox, dev: DeveloperClient) -> None:
     dbs = await dev.list_redis()
-    assert sorted(d.database_name for d in dbs) == ["cache", "freebie", "other", "world"]
+    assert sorted(d.database_name for d in dbs) == ["cache", "freebie", "other", "strict", "world"]
     cache = next(d for d in dbs if d.database_name == "cache")
     assert cache.db_acl_enabled == "true" and isinstance(cache.port, int)
     assert cache.rest_url == url(sb)  # https://<endpoint> through KEYROLL_UPSTASH_HOSTS
@@ -350,6 +351,21 @@ async def test_acl_user_survives_default_reset(
     assert await rc.acl_deluser(base, admin, "keyroll-a") == 1
 
 
+async def test_reset_can_take_acl_users_with_it(
+    sb: Sandbox, dev: DeveloperClient, rc: RedisRESTClient
+) -> None:
+    """The undocumented other outcome, on demand: a reset that kills every ACL user's passwords."""
+    base, admin = url(sb, "strict"), Secret(db(sb, "strict").rest_token)
+    password = await rc.acl_gentoken(base, admin, "keyroll-a")
+    await rc.acl_setuser(base, admin, "keyroll-a", "on", "~*", "+@all", add_passwords=[password])
+    rest = await rc.acl_resttoken(base, admin, "keyroll-a", password)
+    assert await rc.probe(base, rest) is ProbeResult.ACCEPTED
+    await dev.reset_redis_password(db(sb, "strict").id)
+    assert await rc.probe(base, rest) is ProbeResult.REJECTED
+    assert await rc.probe(base, password) is ProbeResult.REJECTED  # the GENTOKEN token too
+    assert await rc.probe(base, Secret(db(sb, "strict").rest_token)) is ProbeResult.ACCEPTED
+
+
 async def test_acl_rules_like_upstash(sb: Sandbox, rc: RedisRESTClient) -> None:
     base, admin = url(sb), Secret(db(sb).rest_token)
     for rules, match in (
@@ -491,7 +507,7 @@ async def test_developer_api_faults_are_retried(tmp_path: Any) -> None:
                 assert len(await client.list_vector()) == 1
         finally:
             await client.aclose()
-        assert names == ["cache", "freebie", "other", "world"]
+        assert names == ["cache", "freebie", "other", "strict", "world"]
         assert client.api.total_calls > 6  # some answers were 503 and were retried
         env = faulty.env()
         codes = {

@@ -400,6 +400,14 @@ class FakeDeveloper(FakeAPI):
         self.resets.append((database_id, time.time()))
         return db.api(show_credentials=True)  # shown once, even under credential protection
 
+    def _index(self, product: str, index_id: str) -> FakeIndexState:
+        idx = self.world.indexes.get(index_id)
+        if idx is None or idx.product != product:
+            raise NotFoundError(
+                f"upstash: {product} index {index_id} not found", service="upstash", status=404
+            )
+        return idx
+
     async def _list_indexes(self, product: str) -> list[Any]:
         await self._enter(f"list_{product}")
         return [i.api() for i in self.world.indexes.values() if i.product == product]

@@ -22,12 +22,18 @@ import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from keyroll.core.errors import AuthError, KeyrollError, NotFoundError, ProviderError
 from keyroll.core.model import Credential, CredentialKind, Product
 from keyroll.core.secret import Fingerprint, Secret
 from keyroll.providers.factory import Providers
-from keyroll.providers.upstash.endpoints import QSTASH_REGIONS, HostMap, qstash_url_for_region
+from keyroll.providers.upstash.endpoints import (
+    QSTASH_REGIONS,
+    HostMap,
+    qstash_region_of_url,
+    qstash_url_for_region,
+)
 from keyroll.verify.result import Verdict
 
 __all__ = ["ProbeOutcome", "descriptor_for", "probe_credential", "probe_signing_keys"]
@@ -257,6 +263,54 @@ async def _probe_index(
     return Verdict.VALID, f"{name} /info → 200"
 
 
+async def _live_pairs(
+    providers: Providers, tokens: Sequence[Secret]
+) -> tuple[list[tuple[Secret, Secret]], list[str], str]:
+    """Every region's live ``(current, next)`` pair keyroll can read: the configured URL, then each
+    documented region (only mapped ones when ``KEYROLL_UPSTASH_HOSTS`` says where Upstash is).
+    A region the Developer API lists no QStash user in does not exist for this account; one it
+    lists is read with that user's token when none of ``tokens`` works there.
+
+    :returns: the pairs, the regions that could not be read, the last error's type.
+    """
+    assert providers.qstash is not None
+    cfg = providers.config
+    hosts = HostMap(cfg.upstash_hosts)
+    by_region: dict[str, str] = {}
+    for url in (cfg.qstash_url, *(qstash_url_for_region(r) for r in QSTASH_REGIONS)):
+        mapped = hosts.url(url)
+        if hosts.hosts and mapped == url and url != cfg.qstash_url:
+            continue  # a host map that does not list it: not reachable from here
+        by_region.setdefault(qstash_region_of_url(hosts.reverse(mapped)) or mapped, mapped)
+    users: list[Any] | None = None
+    pairs: list[tuple[Secret, Secret]] = []
+    unread: list[str] = []
+    last_error = ""
+    for region, url in by_region.items():
+        candidates = list(tokens)
+        if providers.upstash is not None:
+            if users is None:
+                try:
+                    users = list(await providers.upstash.list_qstash_users())
+                except KeyrollError:
+                    users = []
+            here = [u for u in users if u.region == region or u.url == url]
+            if users and not here and region in QSTASH_REGIONS:
+                continue  # the account has no QStash user in this region
+            candidates += [u.token for u in here if u.token is not None and u.token not in candidates]
+        for token in candidates:
+            try:
+                live = await providers.qstash.get_keys(token, url=url)
+            except KeyrollError as exc:
+                last_error = type(exc).__name__
+                continue
+            pairs.append((live.current, live.next))
+            break
+        else:
+            unread.append(url)
+    return pairs, unread, last_error
+
+
 async def probe_signing_keys(
     providers: Providers,
     keys: Sequence[Secret],
@@ -279,25 +333,7 @@ async def probe_signing_keys(
                 Verdict.UNKNOWN, "no QStash token to read the signing keys", clock(), k.fingerprint
             )
         return out
-    cfg = providers.config
-    hosts = HostMap(cfg.upstash_hosts)
-    urls = list(
-        dict.fromkeys([cfg.qstash_url, *(hosts.url(qstash_url_for_region(r)) for r in QSTASH_REGIONS)])
-    )
-    pairs: list[tuple[Secret, Secret]] = []
-    unread: list[str] = []
-    last_error = ""
-    for url in urls:
-        for token in tokens:
-            try:
-                live = await providers.qstash.get_keys(token, url=url)
-            except KeyrollError as exc:
-                last_error = type(exc).__name__
-                continue
-            pairs.append((live.current, live.next))
-            break
-        else:
-            unread.append(url)
+    pairs, unread, last_error = await _live_pairs(providers, tokens)
     at = clock()
     if not pairs:
         for k in keys:
@@ -312,7 +348,7 @@ async def probe_signing_keys(
             out[k.fingerprint] = ProbeOutcome(
                 Verdict.VALID, f"QStash GET /v2/keys: it is the {role} key", at, k.fingerprint
             )
-        elif not unread or len(urls) == 1:
+        elif not unread:
             out[k.fingerprint] = ProbeOutcome(
                 Verdict.INVALID, "QStash GET /v2/keys: neither current nor next", at, k.fingerprint
             )

@@ -86,6 +86,11 @@ def test_guided_reset_takes_or_asks_for_the_new_value(
         assert cp["requires_downtime_consent"] is True
         assert any("not an overlap" in w for w in cp["warnings"]) and cp["human_steps"]
 
+    rc = run(["preflight", "--env-file", env, "--json"])
+    pre = json.loads(capsys.readouterr().out)
+    stated = [r for r in pre["risks"] if r["check"] == "upstash.integration-reset"]
+    assert rc in (0, 1) and len(stated) == 2 and all("not an overlap" in r["message"] for r in stated)
+
     # no person at the terminal: keyroll waits for the console reset, nothing is reset by it
     rc = run(["apply", "--env-file", env, "--all-upstash", "--yes", "--accept-downtime"])
     out = capsys.readouterr()

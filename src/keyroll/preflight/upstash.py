@@ -23,6 +23,7 @@ import asyncio
 import json
 import secrets
 import time
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -91,6 +92,10 @@ def _group(cp: CredentialPlan) -> dict[str, Any]:
         if isinstance(group, dict):
             return group
     return {}
+
+
+def _host(url: str) -> str:
+    return urllib.parse.urlsplit(url).netloc if "://" in url else ""
 
 
 def _name(cp: CredentialPlan) -> str:
@@ -403,7 +408,7 @@ async def integration_outage(ctx: PreflightContext) -> list[Risk]:
     token dies at once, so the outage lasts until the redeploys are READY."""
     risks: list[Risk] = []
     by_fp = {str(c.fingerprint): c for c in ctx.inventory.credentials}
-    for cp in _plans(ctx, Strategy.MANUAL):
+    for cp in _plans(ctx, Strategy.INTEGRATION_RESET, Strategy.MANUAL):
         cred = by_fp.get(str(cp.credential))
         if cred is None or cred.management is not Management.VERCEL_INTEGRATION:
             continue
@@ -413,14 +418,15 @@ async def integration_outage(ctx: PreflightContext) -> list[Risk]:
             Risk(
                 check="upstash.integration-reset",
                 severity=Severity.WARN,
-                subject=f"{cred.product.value} {cred.resource_name or cred.fingerprint}",
+                subject=f"{cred.product.value} {cred.resource_name or _host(cred.endpoint) or cred.fingerprint}",
                 message=(
                     "managed by the Vercel integration: a person resets it in the Upstash console; the old "
                     f"token dies at that moment, so requests fail until the redeploys are READY "
                     f"(≈ {cp.expected_outage_s:.0f} s) — not an overlap"
                 ),
                 fix="apply walks you through it (reset, then the new value from stdin or --value-file if "
-                "Vercel does not show it); needs --accept-downtime",
+                "Vercel does not show it)"
+                + ("; needs --accept-downtime" if cp.requires_downtime_consent else ""),
             )
         )
     return risks

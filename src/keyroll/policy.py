@@ -6,7 +6,9 @@ Values are checked when the configuration loads (:func:`parse_strategy_table`,
 
 ``[strategy]`` — one key per class of credential; each accepts its built-in strategy or
 ``manual`` (the person supplies the new value, keyroll distributes it, redeploys, and the
-revocation is theirs to confirm). No class has a third strategy that could rotate it:
+revocation is theirs to confirm), and a few a third one: ``redis_cutover`` (a reset and a
+cutover — built in for databases without ACL) and ``integration_reset`` (a person's console
+reset, guided — built in for integration-created Vector/Search/QStash):
 
 =================  ====================================================  =====================
 key                credentials                                           values
@@ -16,10 +18,16 @@ key                credentials                                           values
                                                                          manual
 ``redis_acl``      Redis custom ACL users (password, ACL REST token)     ``redis_acl_password``,
                                                                          manual
-``qstash_token``   QStash token                                          ``qstash_token``, manual
+``qstash_token``   QStash token                                          ``qstash_token``,
+                                                                         ``integration_reset``,
+                                                                         manual
 ``qstash_signing`` QStash current + next signing keys                    ``qstash_signing``, manual
-``vector``         Vector index tokens (regular + read-only)             ``index_reset``, manual
-``search``         Search index tokens (regular + read-only)             ``index_reset``, manual
+``vector``         Vector index tokens (regular + read-only)             ``index_reset``,
+                                                                         ``integration_reset``,
+                                                                         manual
+``search``         Search index tokens (regular + read-only)             ``index_reset``,
+                                                                         ``integration_reset``,
+                                                                         manual
 ``default``        every class above without a key of its own            ``manual`` only
 =================  ====================================================  =====================
 

@@ -9,12 +9,13 @@ and journals what it wrote. The redeploys that follow are already in the plan.
 
 from __future__ import annotations
 
+import dataclasses
 from collections import defaultdict
 from typing import Any
 
 from keyroll.core.errors import RotationError
 from keyroll.core.model import Step
-from keyroll.core.secret import Secret
+from keyroll.core.secret import Fingerprint, Secret
 from keyroll.rotate.distribute import write_locations
 from keyroll.rotate.runtime import Probe, Runtime, WaitingForHuman, gid_of
 
@@ -51,8 +52,14 @@ async def ask_and_write(step: Step, rt: Runtime, pending: list[dict[str, Any]]) 
                     f"the {what} of {name} is needed",
                     hint="run `keyroll resume --value-file FP=PATH` (or pipe it on stdin); copy it from the Upstash console",
                 )
+            # asked under the old value's own fingerprint: --value-file OLD_FP=PATH per role
+            ask = (
+                dataclasses.replace(step, credential=Fingerprint(old[value_role]))
+                if old.get(value_role)
+                else step
+            )
             value = await rt.secret_source.new_value(
-                step, f"{what} of Redis {name} (Vercel still shows the old one)"
+                ask, f"{what} of Redis {name} (Vercel still shows the old one)"
             )
             if not value or value.fingerprint == old.get(value_role):
                 raise RotationError(

@@ -5,18 +5,20 @@ person resets them in the console (Vercel → Integrations → Upstash → Manag
 Open in Upstash → Reset). The old token dies at that moment: this is a cutover, not an overlap,
 and it needs ``--accept-downtime``. That Vercel then shows the new values is **not confirmed**,
 so after the reset keyroll reads the integration's vars and, where they still hold the old value,
-asks the person for the new credential (stdin or ``--value-file``, never argv). It checks the new
+asks the person for the new credential (stdin or ``--value-file OLD_FP=PATH``, never argv; each
+role — token, read-only token — is asked under its own old value's fingerprint). It checks the new
 token with the provider, writes it everywhere itself and redeploys every project at once.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from typing import Any
 
 from keyroll.core.errors import KeyrollError, RotationError
 from keyroll.core.model import Step, StepKind
-from keyroll.core.secret import Secret
+from keyroll.core.secret import Fingerprint, Secret
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps
 from keyroll.rotate.runtime import Action, Probe, Runtime, WaitingForHuman, gid_of
 from keyroll.rotate.strategies.common import base_spec
@@ -200,8 +202,10 @@ async def _values(step: Step, rt: Runtime) -> dict[str, Any]:
                     f"Vercel still shows the old {role} of {step.credential}: the new value is needed",
                     hint="run `keyroll resume --value-file FP=PATH` (or pipe it on stdin); copy it from the Upstash console",
                 )
+            # asked under the old value's own fingerprint: --value-file OLD_FP=PATH per role
+            ask = dataclasses.replace(step, credential=Fingerprint(old[role])) if old.get(role) else step
             value = await rt.secret_source.new_value(
-                step,
+                ask,
                 f"new {role.replace('_', ' ')} of {spec.get('resource_name') or step.credential} (Vercel still shows the old one)",
             )
             if not value or value.fingerprint == old.get(role):

@@ -125,3 +125,57 @@ def _acl_users(sb: Sandbox, name: str) -> list[str]:
         headers={"Authorization": f"Bearer {db.rest_token}"},
     )
     return list(r.json()["result"])
+
+
+INDEXES: dict[str, Any] = {
+    "team": {"id": "team_sandbox", "slug": "acme"},
+    "upstash": {"vector": [{"name": "seen"}, {"name": "derived"}], "qstash": None},
+    "projects": [
+        {
+            "name": "ai",
+            "env": [
+                {"key": "UPSTASH_VECTOR_REST_URL", "value": "${vector:seen:url}", "target": ["production"]},
+                {
+                    "key": "UPSTASH_VECTOR_REST_TOKEN",
+                    "value": "${vector:seen:token}",
+                    "target": ["production"],
+                },
+                # no URL var next to this one: keyroll derives the data-plane URL from the API's slug
+                {
+                    "key": "RECS_UPSTASH_VECTOR_REST_TOKEN",
+                    "value": "${vector:derived:token}",
+                    "target": ["production"],
+                },
+            ],
+            "deployments": [{"target": "production"}],
+        }
+    ],
+}
+
+
+def test_data_plane_urls_seen_beat_derived_and_a_dead_one_blocks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
+    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
+    with Sandbox(tmp_path / "sb", fleet=INDEXES, build_seconds=0.2) as sb:
+        register_template_secrets(sb)
+        env_path = sb.state_dir / "sandbox.env"
+        doc = _json(capsys, ["preflight", "--env-file", str(env_path), "--json"])
+        assert _risks(doc, "upstash.data-plane-url") == []  # both answer (the derived one through the map)
+        # break the map for every vector host: the seen URL (a Vercel var) still works, the derived one does not
+        lines = env_path.read_text().splitlines()
+        broken = []
+        for line in lines:
+            if line.startswith("KEYROLL_UPSTASH_HOSTS="):
+                pairs = [p.split("=", 1) for p in line.split("=", 1)[1].split(",")]
+                line = "KEYROLL_UPSTASH_HOSTS=" + ",".join(
+                    f"{h}={'http://127.0.0.1:9' if h.endswith('-vector.upstash.io') else o}" for h, o in pairs
+                )
+            broken.append(line)
+        bad_env = tmp_path / "broken.env"
+        bad_env.write_text("\n".join(broken) + "\n")
+        bad_env.chmod(0o600)
+        doc = _json(capsys, ["preflight", "--env-file", str(bad_env), "--json"], (1,))
+        (risk,) = _risks(doc, "upstash.data-plane-url")
+        assert risk["severity"] == "block" and "derived" in risk["subject"]

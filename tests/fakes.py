@@ -400,14 +400,6 @@ class FakeDeveloper(FakeAPI):
         self.resets.append((database_id, time.time()))
         return db.api(show_credentials=True)  # shown once, even under credential protection
 
-    async def set_credential_protection(self, database_id: str, enabled: bool) -> None:
-        """On: reads omit credentials. Off: the current credentials are revoked and reissued."""
-        await self._enter("set_credential_protection", database_id)
-        db = self._native(database_id)
-        if not enabled and db.credential_protection:
-            db.reset()
-        db.credential_protection = enabled
-
     def _index(self, product: str, index_id: str) -> FakeIndexState:
         idx = self.world.indexes.get(index_id)
         if idx is None or idx.product != product:
@@ -487,11 +479,11 @@ class FakeQStash(FakeAPI):
             raise AuthError(f"qstash: {what}: HTTP 401", service="qstash", status=401)
         return SigningKeys(current=self.current, next=self.next)
 
-    async def get_keys(self, token: Secret) -> SigningKeys:
+    async def get_keys(self, token: Secret, *, url: str | None = None) -> SigningKeys:
         await self._enter("get_keys")
         return self._keys(token, "GET /v2/keys")
 
-    async def rotate_keys(self, token: Secret) -> SigningKeys:
+    async def rotate_keys(self, token: Secret, *, url: str | None = None) -> SigningKeys:
         await self._enter("rotate_keys")
         self._keys(token, "POST /v2/keys/rotate")
         q = self.world.qstash_state
@@ -499,7 +491,7 @@ class FakeQStash(FakeAPI):
         self.rolls += 1
         return self._keys(token, "POST /v2/keys/rotate")
 
-    async def check_token(self, token: Secret) -> bool:
+    async def check_token(self, token: Secret, *, url: str | None = None) -> bool:
         await self._enter("check_token")
         return bool(self.world.qstash_state) and token.reveal() == self.world.qstash_state["token"]
 
@@ -832,6 +824,10 @@ class FakeVercel(FakeAPI):
         await self._enter("list_events")
         return []
 
+    async def get_team(self) -> dict[str, Any]:
+        await self._enter("get_team")
+        return {"id": "team_fake", "slug": "fake", "billing": {"plan": self.world.vercel_plan}}
+
 
 # --------------------------------------------------------------------------------------- GitHub
 class FakeGitHub(FakeAPI):
@@ -907,6 +903,8 @@ class FakeWorld:
     """(scope label, secret name) → ``updated_at`` when written by ``put_secret``"""
     failures: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
+    vercel_plan: str = "pro"
+    """``billing.plan`` of the fake team"""
 
     def __post_init__(self) -> None:
         self.redis = FakeRedis(self)

@@ -10,6 +10,7 @@ import logging
 import os
 import re
 import tomllib
+import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,7 @@ __all__ = [
     "load_config",
     "parse_env_file",
     "parse_env_text",
+    "parse_host_map",
 ]
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,14 @@ DEFAULT_URLS = {
 }
 
 KNOWN_KEYS = frozenset(
-    (*TOKEN_KEYS, *PLAIN_KEYS, *DEFAULT_URLS, "KEYROLL_JOURNAL_KEY", "KEYROLL_SANDBOX_ADMIN_URL")
+    (
+        *TOKEN_KEYS,
+        *PLAIN_KEYS,
+        *DEFAULT_URLS,
+        "KEYROLL_JOURNAL_KEY",
+        "KEYROLL_SANDBOX_ADMIN_URL",
+        "KEYROLL_UPSTASH_HOSTS",
+    )
 )
 
 TOML_SECTIONS: dict[str, frozenset[str]] = {
@@ -176,6 +185,25 @@ def parse_env_file(path: Path) -> tuple[dict[str, str], list[str]]:
     return parse_env_text(text, source=str(path))
 
 
+def parse_host_map(text: str) -> dict[str, str]:
+    """``host=origin,host=origin`` → ``{host: origin}``.
+
+    :raises ValueError: a malformed entry (the message names it, never a value of anything else).
+    """
+    out: dict[str, str] = {}
+    for raw in text.replace(";", ",").split(","):
+        item = raw.strip()
+        if not item:
+            continue
+        host, sep, origin = item.partition("=")
+        host, origin = host.strip().lower(), origin.strip().rstrip("/")
+        parts = urllib.parse.urlsplit(origin)
+        if not sep or not host or parts.scheme not in ("http", "https") or not parts.hostname or parts.path:
+            raise ValueError(f"KEYROLL_UPSTASH_HOSTS: {item!r} is not host=http(s)://origin")
+        out[host] = origin
+    return out
+
+
 @dataclass(frozen=True)
 class Config:
     """Effective configuration. Tokens are :class:`Secret`; absent ones are ``None``."""
@@ -199,6 +227,10 @@ class Config:
     adapter_settings: dict[str, Secret] = field(default_factory=dict)
     """the provider adapters' settings that are set (``NEON_API_KEY``, ``KEYROLL_POSTGRES_ADMIN_URL`` …;
     see :mod:`keyroll.adapters`), every value a :class:`Secret`"""
+
+    upstash_hosts: dict[str, str] = field(default_factory=dict)
+    """``KEYROLL_UPSTASH_HOSTS``: documented Upstash data-plane host → the origin it is reached at
+    (``curl --resolve``-style; the sandbox's loopback ports, an enterprise proxy)"""
     toml: dict[str, Any] = field(default_factory=dict)
     toml_path: Path | None = None
     """the ``keyroll.toml`` read (``None``: none)"""
@@ -327,6 +359,10 @@ def load_config(
     for k in DEFAULT_URLS:
         sources.setdefault(k, "default")
     repos = tuple(r.strip() for r in env.get("GITHUB_REPOS", "").split(",") if r.strip())
+    try:
+        hosts = parse_host_map(env.get("KEYROLL_UPSTASH_HOSTS", ""))
+    except ValueError as exc:
+        raise ConfigError(str(exc), hint="write host=https://origin pairs separated by commas") from None
     journal = env.get("KEYROLL_JOURNAL") or toml.get("journal", {}).get("path") or ".keyroll/journal.db"
     return Config(
         vercel_token=secret("VERCEL_TOKEN"),
@@ -346,6 +382,7 @@ def load_config(
         journal_key=secret("KEYROLL_JOURNAL_KEY"),
         sandbox_admin_url=env.get("KEYROLL_SANDBOX_ADMIN_URL", ""),
         adapter_settings={k: Secret(env[k].strip()) for k in sorted(adapter_keys) if env.get(k, "").strip()},
+        upstash_hosts=hosts,
         toml=toml,
         toml_path=toml_path,
         strategy=parse_strategy_table(toml.get("strategy", {}), str(toml_path)),

@@ -6,19 +6,28 @@ Values are checked when the configuration loads (:func:`parse_strategy_table`,
 
 ``[strategy]`` — one key per class of credential; each accepts its built-in strategy or
 ``manual`` (the person supplies the new value, keyroll distributes it, redeploys, and the
-revocation is theirs to confirm). No class has a third strategy that could rotate it:
+revocation is theirs to confirm), and a few a third one: ``redis_cutover`` (a reset and a
+cutover — built in for databases without ACL) and ``integration_reset`` (a person's console
+reset, guided — built in for integration-created Vector/Search/QStash):
 
 =================  ====================================================  =====================
 key                credentials                                           values
 =================  ====================================================  =====================
-``redis``          Redis ``default`` user: REST token, read-only token,  ``redis_acl``, manual
-                   password, ``redis://`` URL
+``redis``          Redis ``default`` user: REST token, read-only token,  ``redis_acl``,
+                   password, ``redis://`` URL                            ``redis_cutover``,
+                                                                         manual
 ``redis_acl``      Redis custom ACL users (password, ACL REST token)     ``redis_acl_password``,
                                                                          manual
-``qstash_token``   QStash token                                          ``qstash_token``, manual
+``qstash_token``   QStash token                                          ``qstash_token``,
+                                                                         ``integration_reset``,
+                                                                         manual
 ``qstash_signing`` QStash current + next signing keys                    ``qstash_signing``, manual
-``vector``         Vector index tokens (regular + read-only)             ``index_reset``, manual
-``search``         Search index tokens (regular + read-only)             ``index_reset``, manual
+``vector``         Vector index tokens (regular + read-only)             ``index_reset``,
+                                                                         ``integration_reset``,
+                                                                         manual
+``search``         Search index tokens (regular + read-only)             ``index_reset``,
+                                                                         ``integration_reset``,
+                                                                         manual
 ``default``        every class above without a key of its own            ``manual`` only
 =================  ====================================================  =====================
 
@@ -64,12 +73,12 @@ __all__ = [
 ]
 
 STRATEGY_CHOICES: dict[str, tuple[Strategy, ...]] = {
-    "redis": (Strategy.REDIS_ACL, Strategy.MANUAL),
+    "redis": (Strategy.REDIS_ACL, Strategy.REDIS_CUTOVER, Strategy.MANUAL),
     "redis_acl": (Strategy.REDIS_ACL_PASSWORD, Strategy.MANUAL),
-    "qstash_token": (Strategy.QSTASH_TOKEN, Strategy.MANUAL),
+    "qstash_token": (Strategy.QSTASH_TOKEN, Strategy.INTEGRATION_RESET, Strategy.MANUAL),
     "qstash_signing": (Strategy.QSTASH_SIGNING, Strategy.MANUAL),
-    "vector": (Strategy.INDEX_RESET, Strategy.MANUAL),
-    "search": (Strategy.INDEX_RESET, Strategy.MANUAL),
+    "vector": (Strategy.INDEX_RESET, Strategy.INTEGRATION_RESET, Strategy.MANUAL),
+    "search": (Strategy.INDEX_RESET, Strategy.INTEGRATION_RESET, Strategy.MANUAL),
     "default": (Strategy.MANUAL,),
 }
 """``[strategy]`` key → the strategies it accepts (the first of a class key is its built-in one)."""
@@ -172,8 +181,14 @@ def strategy_key(cred: Credential) -> str | None:
     """The ``[strategy]`` key whose class ``cred`` belongs to, by its built-in strategy
     (``None`` for credentials that are ``manual`` already: only ``default`` names them)."""
     built_in = cred.strategy or default_strategy(cred)
-    if built_in is Strategy.INDEX_RESET:
+    if built_in is Strategy.INDEX_RESET or (
+        built_in is Strategy.INTEGRATION_RESET and cred.product in (Product.VECTOR, Product.SEARCH)
+    ):
         return "search" if cred.product is Product.SEARCH else "vector"
+    if built_in is Strategy.INTEGRATION_RESET:
+        return "qstash_token"
+    if built_in is Strategy.REDIS_CUTOVER:  # a database without ACL: still the redis class
+        return "redis"
     for key, choices in STRATEGY_CHOICES.items():
         if key != "default" and choices[0] is built_in:
             return key

@@ -61,6 +61,8 @@ def test_demo_plays_the_incident_end_to_end(
         "qstash_signing",
         "qstash_token",
         "index_reset",
+        "redis_cutover",
+        "integration_reset",
     }
     assert summary["deployments_redeployed"] >= 25
     # the load generator ran the whole time; overlap rotations cost nothing
@@ -68,11 +70,17 @@ def test_demo_plays_the_incident_end_to_end(
     assert summary["failures"]["overlap"] == 0 and summary["failures"]["unattributed"] == 0
     # cutovers were measured; their failures fall inside their windows
     windows = {w["strategy"] for w in summary["cutover_windows"]}
-    assert windows == {"qstash_token", "index_reset"}
+    assert windows == {"qstash_token", "index_reset", "redis_cutover", "integration_reset"}
     assert all(0 < w["window_s"] < 30 for w in summary["cutover_windows"])
     assert summary["failures"]["cutover_outside_window"] == 0
     # the integration-managed database was reset by pressing the (sandbox) dashboard button
-    assert [(c["kind"], c["name"]) for c in summary["human_steps"]] == [("redis", "kv")]
+    # (and the integration-created Vector index the same way: a guided cutover)
+    assert sorted((c["kind"], c["name"]) for c in summary["human_steps"]) == [
+        ("redis", "kv"),
+        ("vector", "recs"),
+    ]
+    # both QStash regions were rotated, each in its own region
+    assert sum(1 for g in summary["groups"] if g["strategy"] == "qstash_signing") == 2
     # the committed token is found in git history (reported, not rewritten); local files are cleaned
     kinds = {row["kind"]: row for row in summary["stale"]["by_kind"]}
     assert kinds["git_commit"]["found"] >= 1 and kinds["git_commit"]["not_rewritten"]

@@ -1,9 +1,9 @@
 """``keyroll harden`` and Upstash Credential Protection end to end in the sandbox.
 
 Fleet: ``pro`` has Prod Pack with protection off, ``free`` has no Prod Pack, ``locked`` already
-has protection on. Only ``pro`` is reported; ``--fix --yes`` enables it through the Developer
-API; afterwards nothing is reported and the Developer API no longer returns ``pro``'s
-credentials, which stay valid (enabling protection revokes nothing).
+has protection on. Only ``pro`` is reported. Credential Protection has no Developer API endpoint,
+so the sandbox serves none (the invented ``enable-credential-protection`` route answers 404) and
+``--fix`` leaves the finding to a person, with console instructions, changing nothing.
 """
 
 from __future__ import annotations
@@ -79,9 +79,9 @@ def test_prod_pack_is_rendered_and_required(sandbox: tuple[Sandbox, list[str]]) 
         assert {n: rows[n]["prod_pack_enabled"] for n in ids} == {"pro": True, "free": False, "locked": True}
         assert all(f in rows["free"] for f in CREDENTIAL_FIELDS)
         assert not any(f in rows["locked"] for f in CREDENTIAL_FIELDS)
-        resp = api.post(f"/v2/redis/enable-credential-protection/{ids['free']}")
-        assert resp.status_code == 400
-        assert "Prod Pack" in resp.json()["error"]
+        for action in ("enable", "disable"):
+            resp = api.post(f"/v2/redis/{action}-credential-protection/{ids['pro']}")
+            assert resp.status_code == 404, action  # no such endpoint at Upstash
         assert all(f in api.get(f"/v2/redis/database/{ids['free']}").json() for f in CREDENTIAL_FIELDS)
 
 
@@ -98,21 +98,16 @@ def test_harden_reports_fixes_and_hides_credentials(
     found = findings(capsys)
     assert [f["details"]["database_id"] for f in found] == [ids["pro"]]
 
-    assert run(["harden", *args, "--fix", "--yes", "--rule", RULE, "--format", "json"]) == 0
+    (finding,) = found
+    assert finding["fixable_by_keyroll"] is False
+    assert "Upstash console" in finding["fix"] and "Credential Protection" in finding["fix"]
+
+    # --fix has nothing it can apply for this rule: nothing changes
+    run(["harden", *args, "--fix", "--yes", "--rule", RULE, "--format", "json"])
     fixed = findings(capsys)
-    assert [(f["details"]["database_id"], f["fixed"]) for f in fixed] == [(ids["pro"], True)]
-
-    assert run(["harden", *args, "--format", "json"]) in (0, 1)
-    assert findings(capsys) == []
-
+    assert [(f["details"]["database_id"], f["fixed"]) for f in fixed] == [(ids["pro"], False)]
     with developer(sb) as api:
         after = api.get(f"/v2/redis/database/{ids['pro']}").json()
-        assert after["prod_pack_enabled"] is True
-        assert not any(f in after for f in CREDENTIAL_FIELDS)
+        assert all(f in after for f in CREDENTIAL_FIELDS)
         audit = [e["action_string"] for e in api.get("/auditlogs").json() if e["entity"] == "pro"]
-        assert "Enable Credential Protection" in audit
-    # enabling protection revokes nothing: the REST token read before still works
-    ping = httpx.post(
-        sb.urls["redis-pro"], json=["PING"], headers={"Authorization": f"Bearer {before['rest_token']}"}
-    )
-    assert ping.json() == {"result": "PONG"}
+        assert not any("Protection" in a for a in audit)

@@ -17,7 +17,7 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 
 from keyroll.config import load_config
-from keyroll.core.errors import AuthError, ManagedByIntegrationError, ProviderError
+from keyroll.core.errors import AuthError, NotFoundError, ProviderError
 from keyroll.core.secret import Secret
 from keyroll.providers.http import RetryPolicy
 from keyroll.providers.upstash.developer import DeveloperClient
@@ -36,11 +36,14 @@ FLEET: dict[str, Any] = {
         "redis": [
             {"name": "cache", "acl_users": [{"name": "worker", "rules": "~jobs:* +@all"}]},
             {"name": "other", "prod_pack": True},
+            {"name": "freebie", "free": True},
+            {"name": "world", "read_regions": ["eu-west-1"], "replica_lag_ms": 3000},
+            {"name": "strict", "reset_drops_acl_users": True},
             {"name": "kv", "managed_by": "vercel-integration", "configuration_id": "icfg_x"},
         ],
         "vector": [{"name": "emb", "dimension": 3}],
         "search": [{"name": "docs"}],
-        "qstash": {"region": "eu-central-1"},
+        "qstash": [{"region": "eu-central-1"}, {"region": "us-east-1"}],
     },
     "projects": [],
 }
@@ -106,17 +109,19 @@ def raw(sb: Sandbox, token: str, *cmd: Any, name: str = "cache", **kw: Any) -> h
 
 async def test_developer_api_lists_native_resources_only(sb: Sandbox, dev: DeveloperClient) -> None:
     dbs = await dev.list_redis()
-    assert sorted(d.database_name for d in dbs) == ["cache", "other"]
+    assert sorted(d.database_name for d in dbs) == ["cache", "freebie", "other", "strict", "world"]
     cache = next(d for d in dbs if d.database_name == "cache")
     assert cache.db_acl_enabled == "true" and isinstance(cache.port, int)
-    assert cache.rest_url == url(sb)
+    assert cache.rest_url == url(sb)  # https://<endpoint> through KEYROLL_UPSTASH_HOSTS
     assert cache.rest_token == Secret(db(sb).rest_token)
-    with pytest.raises(ManagedByIntegrationError, match="not found"):
+    with pytest.raises(NotFoundError, match="not found") as info:
         await dev.get_redis(db(sb, "kv").id)
+    assert "integration" in (info.value.hint or "")  # one possibility among others, not a verdict
     assert [v.name for v in await dev.list_vector()] == ["emb"]
     assert [s.name for s in await dev.list_search()] == ["docs"]
-    (user,) = await dev.list_qstash_users()
-    assert user.token is not None and user.region == "eu-central-1"
+    eu, us = await dev.list_qstash_users()
+    assert eu.token is not None and eu.region == "eu-central-1" and us.region == "us-east-1"
+    assert eu.url == sb.world.urls["qstash"] and us.url == sb.world.urls["qstash-us-east-1"]
 
 
 def test_developer_api_wire_format(sb: Sandbox) -> None:
@@ -163,17 +168,115 @@ async def test_reset_password_kills_old_credentials_everywhere(
     tcp.close()
 
 
-async def test_credential_protection(sb: Sandbox, dev: DeveloperClient, rc: RedisRESTClient) -> None:
-    d = db(sb, "other")
-    before = Secret(d.rest_token)
-    await dev.set_credential_protection(d.id, True)
-    hidden = await dev.get_redis(d.id)
-    assert hidden.credentials_hidden and hidden.prod_pack_enabled
-    await dev.set_credential_protection(d.id, False)
-    shown = await dev.get_redis(d.id)
-    db(sb, "other")
-    assert shown.rest_token is not None and shown.rest_token != before
-    assert await rc.probe(url(sb, "other"), before) is ProbeResult.REJECTED
+async def test_credential_protection_has_no_endpoint(sb: Sandbox) -> None:
+    env = sb.env()
+    auth = (env["UPSTASH_EMAIL"], env["UPSTASH_API_KEY"])
+    for action in ("enable", "disable"):
+        r = httpx.post(
+            f"{env['KEYROLL_UPSTASH_API_URL']}/v2/redis/{action}-credential-protection/{db(sb, 'other').id}",
+            auth=auth,
+        )
+        assert r.status_code == 404 and "error" in r.json()
+
+
+def test_developer_api_endpoint_shapes(sb: Sandbox) -> None:
+    """Redis: a bare host (REST https://<endpoint>, TCP <endpoint>:port); Vector/Search: a slug whose
+    data plane is <slug>-vector/-search.upstash.io; sandbox.env maps each host to its loopback port."""
+    env = sb.env()
+    base, auth = env["KEYROLL_UPSTASH_API_URL"], (env["UPSTASH_EMAIL"], env["UPSTASH_API_KEY"])
+    hosts = dict(pair.split("=", 1) for pair in env["KEYROLL_UPSTASH_HOSTS"].split(","))
+    for d in httpx.get(f"{base}/v2/redis/databases", auth=auth).json():
+        ep = d["endpoint"]
+        assert "://" not in ep and ":" not in ep and ep.endswith(".upstash.io"), ep
+        assert hosts[ep] == url(sb, d["database_name"])
+        assert d["port"] == state(sb).redis[d["database_name"]].tcp_port
+    for kind, path in (("vector", "/v2/vector/index"), ("search", "/v2/search")):
+        for index in httpx.get(f"{base}{path}", auth=auth).json():
+            slug = index["endpoint"]
+            assert "." not in slug and "://" not in slug, slug
+            assert hosts[f"{slug}-{kind}.upstash.io"] == sb.world.urls[f"{kind}-{index['name']}"]
+    assert hosts["qstash.upstash.io"] == hosts["qstash-eu-central-1.upstash.io"] == sb.world.urls["qstash"]
+    assert hosts["qstash-us-east-1.upstash.io"] == sb.world.urls["qstash-us-east-1"]
+
+
+def test_qstash_regions_have_their_own_tokens_and_keys(sb: Sandbox) -> None:
+    """Each region has its own token and signing keys; a token works in its own region only."""
+    eu, us = state(sb).qstash_regions["eu-central-1"], state(sb).qstash_regions["us-east-1"]
+    for user in (eu, us):
+        for value in (user.token, user.readonly_token, user.current_signing_key, user.next_signing_key):
+            canary.register(value)
+    eu_url, us_url = sb.world.urls["qstash"], sb.world.urls["qstash-us-east-1"]
+
+    def keys(base: str, token: str) -> httpx.Response:
+        return httpx.get(f"{base}/v2/keys", headers={"Authorization": f"Bearer {token}"})
+
+    assert keys(eu_url, eu.token).json()["current"] == eu.current_signing_key
+    assert keys(us_url, us.token).json()["current"] == us.current_signing_key
+    assert eu.current_signing_key != us.current_signing_key and eu.token != us.token
+    assert keys(eu_url, us.token).status_code == 401 and keys(us_url, eu.token).status_code == 401
+    before = eu.current_signing_key
+    rolled = httpx.post(f"{us_url}/v2/keys/rotate", headers={"Authorization": f"Bearer {us.token}"}).json()
+    canary.register(rolled["next"])
+    assert eu.current_signing_key == before  # a roll in one region leaves the other alone
+    assert sb.world.templates["qstash:us-east-1:url"] == us_url
+    assert sb.world.templates["qstash:token"] == sb.world.templates["qstash:eu-central-1:token"]
+
+
+async def test_index_urls_follow_the_documented_mapping(sb: Sandbox, dev: DeveloperClient) -> None:
+    (v,) = await dev.list_vector()
+    (s,) = await dev.list_search()
+    assert v.rest_url == sb.world.urls["vector-emb"] and s.rest_url == sb.world.urls["search-docs"]
+    bare = DeveloperClient(httpx.AsyncClient(base_url=sb.env()["KEYROLL_UPSTASH_API_URL"]))
+    assert bare.hosts.hosts == {}  # without the host map: the documented public hosts
+    v.with_hosts(bare.hosts)
+    assert v.rest_url == f"https://{v.endpoint}-vector.upstash.io"
+    await bare.aclose()
+
+
+def test_free_database_has_no_acl(sb: Sandbox) -> None:
+    env = sb.env()
+    auth = (env["UPSTASH_EMAIL"], env["UPSTASH_API_KEY"])
+    d = db(sb, "freebie")
+    row = httpx.get(f"{env['KEYROLL_UPSTASH_API_URL']}/v2/redis/database/{d.id}", auth=auth).json()
+    assert (row["type"], row["db_acl_enabled"]) == ("free", "false")
+    assert raw(sb, d.rest_token, "SET", "k", "v", name="freebie").json() == {"result": "OK"}
+    for cmd in (
+        ["ACL", "GENTOKEN", "app"],
+        ["ACL", "SETUSER", "app", "on", ">" + "x" * 40, "~*", "+@all"],
+        ["ACL", "RESTTOKEN", "app", "x" * 40],
+        ["ACL", "DELUSER", "app"],
+    ):
+        r = raw(sb, d.rest_token, *cmd, name="freebie")
+        assert r.status_code == 400 and "free" in r.json()["error"], cmd
+    # the same commands work on a paid database
+    assert raw(sb, db(sb).rest_token, "ACL", "GENTOKEN", "app").status_code == 200
+
+
+async def test_global_database_acl_change_needs_the_sync_token(sb: Sandbox, rc: RedisRESTClient) -> None:
+    """A global database's replicas see an ACL change late: a read right after the write needs
+    the write's sync token (read-your-writes) — keyroll's client sends it, a fresh one does not."""
+    base, admin = url(sb, "world"), Secret(db(sb, "world").rest_token)
+    token = await rc.acl_gentoken(base, admin, "fresh")
+    r = httpx.post(
+        base,
+        json=["ACL", "SETUSER", "fresh", "on", ">" + token.reveal(), "~*", "+@all"],
+        headers={"Authorization": f"Bearer {admin.reveal()}"},
+    )
+    assert r.status_code == 200
+    sync = r.headers["upstash-sync-token"]
+    bearer = {"Authorization": f"Bearer {token.reveal()}"}
+    assert httpx.post(base, json=["PING"], headers=bearer).status_code == 401  # the replica lags
+    lagged = httpx.post(base, json=["PING"], headers={**bearer, "Upstash-Sync-Token": sync})
+    assert lagged.json() == {"result": "PONG"}
+
+    # keyroll's client: the sync token of its own write travels with its next request
+    second = await rc.acl_gentoken(base, admin, "fresh2")
+    await rc.acl_setuser(base, admin, "fresh2", "on", "~*", "+@all", add_passwords=[second])
+    assert await rc.command(base, second, "PING") == "PONG"
+    other = RedisRESTClient(httpx.AsyncClient(timeout=10), retry=RetryPolicy(attempts=1))
+    with pytest.raises(AuthError):
+        await other.command(base, second, "PING")  # no sync token: the replica has not seen it
+    await other.aclose()
 
 
 # -- Redis REST protocol -------------------------------------------------------------------
@@ -248,6 +351,21 @@ async def test_acl_user_survives_default_reset(
     assert await rc.acl_deluser(base, admin, "keyroll-a") == 1
 
 
+async def test_reset_can_take_acl_users_with_it(
+    sb: Sandbox, dev: DeveloperClient, rc: RedisRESTClient
+) -> None:
+    """The undocumented other outcome, on demand: a reset that kills every ACL user's passwords."""
+    base, admin = url(sb, "strict"), Secret(db(sb, "strict").rest_token)
+    password = await rc.acl_gentoken(base, admin, "keyroll-a")
+    await rc.acl_setuser(base, admin, "keyroll-a", "on", "~*", "+@all", add_passwords=[password])
+    rest = await rc.acl_resttoken(base, admin, "keyroll-a", password)
+    assert await rc.probe(base, rest) is ProbeResult.ACCEPTED
+    await dev.reset_redis_password(db(sb, "strict").id)
+    assert await rc.probe(base, rest) is ProbeResult.REJECTED
+    assert await rc.probe(base, password) is ProbeResult.REJECTED  # the GENTOKEN token too
+    assert await rc.probe(base, Secret(db(sb, "strict").rest_token)) is ProbeResult.ACCEPTED
+
+
 async def test_acl_rules_like_upstash(sb: Sandbox, rc: RedisRESTClient) -> None:
     base, admin = url(sb), Secret(db(sb).rest_token)
     for rules, match in (
@@ -272,16 +390,21 @@ async def test_acl_rules_like_upstash(sb: Sandbox, rc: RedisRESTClient) -> None:
     assert await rc.acl_whoami(base, via_wrapped) == "app"
     with pytest.raises(ProviderError, match="Wrong password"):
         await rc.acl_resttoken(base, admin, "app", Secret("wrong-password-for-app-000"))
-    # plain passwords (older docs) are accepted too
-    await rc.acl_setuser(
-        base, admin, "legacy", "on", "+@all", "~*", add_passwords=[Secret("plain-legacy-password-1")]
-    )
-    assert (
-        await rc.acl_whoami(
-            base, await rc.acl_resttoken(base, admin, "legacy", Secret("plain-legacy-password-1"))
-        )
-        == "legacy"
-    )
+    # plain passwords (older docs) and undocumented rules are refused, as Upstash's page says
+    for rules, match in (
+        (("legacy", "on", ">plain-legacy-password-1"), "plain-text"),
+        (("app", "%R~cache:*"), "not supported"),
+        (("app", "(+get ~x)"), "not supported"),
+        (("app", "clearselectors"), "not supported"),
+        (("app", "!" + "Z" * 64), "SHA-256"),
+    ):
+        with pytest.raises(ProviderError, match=match):
+            await rc.command(base, admin, "ACL", "SETUSER", *rules)
+    # every documented form works
+    await rc.command(
+        base, admin, "ACL", "SETUSER", "app", "off", "on", "allkeys", "resetkeys", "~app:*", "allchannels",
+        "resetchannels", "&app:*", "nocommands", "allcommands", "-@dangerous", "+ping", "-flushall",
+    )  # fmt: skip
     # a read-only credential cannot run ACL at all
     with pytest.raises(ProviderError, match="NOPERM"):
         await rc.acl_gentoken(base, Secret(db(sb).readonly_token), "x")
@@ -384,7 +507,7 @@ async def test_developer_api_faults_are_retried(tmp_path: Any) -> None:
                 assert len(await client.list_vector()) == 1
         finally:
             await client.aclose()
-        assert names == ["cache", "other"]
+        assert names == ["cache", "freebie", "other", "strict", "world"]
         assert client.api.total_calls > 6  # some answers were 503 and were retried
         env = faulty.env()
         codes = {

@@ -44,24 +44,18 @@ def _providers(tmp_path: Path, **kw: Any) -> Providers:
     return Providers(config=cfg, **kw)
 
 
-async def test_credential_protection_is_enabled_and_read_back(tmp_path: Path) -> None:
+async def test_credential_protection_is_manual_with_console_steps(tmp_path: Path) -> None:
     from keyroll.harden.context import DatabaseFacts
 
     c = ctx([], [])
     c.databases = [DatabaseFacts("db_1", "cache", credential_protection=False, protection_supported=True)]
     (finding,) = run_checks(c)
+    assert not finding.fixable_by_keyroll  # no Developer API endpoint exists for it
+    assert "Upstash console" in finding.fix and "cache" in finding.fix
     dev = FakeDeveloper()
     fixer = Fixer(_providers(tmp_path, upstash=dev), c, HardenOptions(fix=True, yes=True), progress=_Null())  # type: ignore[arg-type]
-    (outcome,) = await fixer.run([finding])
-    assert outcome.applied and dev.calls == [("db_1", True)]
-    dry = Fixer(
-        _providers(tmp_path, upstash=FakeDeveloper()),
-        c,
-        HardenOptions(fix=True, dry_run=True),
-        progress=_Null(),
-    )  # type: ignore[arg-type]
-    (would,) = await dry.run([finding])
-    assert would.dry_run and not would.applied
+    assert await fixer.run([finding]) == []
+    assert dev.calls == []
 
 
 def test_moves_are_planned_once_per_project(tmp_path: Path) -> None:

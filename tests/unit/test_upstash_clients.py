@@ -11,10 +11,16 @@ import httpx
 import pytest
 
 from keyroll.config import Config
-from keyroll.core.errors import AuthError, ManagedByIntegrationError, ProviderError, UnavailableError
+from keyroll.core.errors import AuthError, NotFoundError, ProviderError, UnavailableError
 from keyroll.core.secret import Secret
 from keyroll.providers.http import RetryPolicy
-from keyroll.providers.upstash.developer import INTEGRATION_HINT, DeveloperClient, RedisDatabase
+from keyroll.providers.upstash.developer import (
+    NOT_FOUND_HINT,
+    PERMISSION_HINT,
+    DeveloperClient,
+    RedisDatabase,
+)
+from keyroll.providers.upstash.endpoints import HostMap
 from keyroll.providers.upstash.probe import ProbeResult
 from keyroll.providers.upstash.qstash import QStashClient
 from keyroll.providers.upstash.redis import CommandError, RedisRESTClient
@@ -91,15 +97,23 @@ async def test_developer_hidden_credentials() -> None:
     assert db.credentials_hidden and db.rest_token is None
 
 
-@pytest.mark.parametrize("status", [404, 403])
-async def test_developer_integration_managed(status: int) -> None:
-    client = dev_client(lambda r: httpx.Response(status, json={"error": "database not found"}))
-    with pytest.raises(ManagedByIntegrationError) as info:
+async def test_developer_404_is_not_found() -> None:
+    client = dev_client(lambda r: httpx.Response(404, json={"error": "database not found"}))
+    with pytest.raises(NotFoundError) as info:
         await client.reset_redis_password("db-x")
     await client.aclose()
-    assert info.value.hint == INTEGRATION_HINT
-    assert "Reset Credentials" in info.value.format_message()
-    assert "db-x" in info.value.message
+    assert info.value.status == 404 and info.value.hint == NOT_FOUND_HINT
+    assert "not found" in info.value.message and "db-x" in info.value.message
+    assert "managed through" not in info.value.format_message()
+
+
+async def test_developer_403_is_a_permission_error() -> None:
+    client = dev_client(lambda r: httpx.Response(403, json={"error": "forbidden"}))
+    with pytest.raises(AuthError) as info:
+        await client.get_vector("ix")
+    await client.aclose()
+    assert info.value.status == 403 and info.value.hint == PERMISSION_HINT
+    assert "permission" in info.value.message and "integration" not in info.value.format_message()
 
 
 async def test_developer_bad_key_is_auth_error_with_hint() -> None:
@@ -131,7 +145,7 @@ async def test_developer_index_reset_reads_back() -> None:
     await client.aclose()
     assert calls == ["POST /v2/vector/index/ix/reset-password", "GET /v2/vector/index/ix"]
     assert out.token is not None and out.token.reveal() == "tok-new-0000000000"
-    assert out.rest_url == "https://glowing-x-us1.upstash.io"
+    assert out.rest_url == "https://glowing-x-us1-vector.upstash.io"
 
 
 async def test_developer_audit_logs_and_qstash() -> None:
@@ -332,8 +346,9 @@ async def test_index_clients(cls: type[VectorClient] | type[SearchClient]) -> No
 
 
 def test_model_helpers() -> None:
-    db = RedisDatabase.model_validate(
-        {"database_id": "x", "endpoint": "http://127.0.0.1:4000", "password": ""}
-    )
-    assert db.rest_url == "http://127.0.0.1:4000"
+    db = RedisDatabase.model_validate({"database_id": "x", "endpoint": "eu2-a-1.upstash.io", "password": ""})
+    assert db.rest_url == "https://eu2-a-1.upstash.io" and db.host == "eu2-a-1.upstash.io" and db.tcp_tls
+    db.with_hosts(HostMap({"eu2-a-1.upstash.io": "http://127.0.0.1:4000"}))
+    assert db.rest_url == "http://127.0.0.1:4000" and db.host == "127.0.0.1" and not db.tcp_tls
+    assert db.documented_rest_url == "https://eu2-a-1.upstash.io"
     assert db.password is None

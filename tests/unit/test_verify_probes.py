@@ -43,12 +43,12 @@ class FakeQStash:
     def __init__(self, keys: SigningKeys | None = None) -> None:
         self.keys = keys
 
-    async def check_token(self, token: Secret) -> bool:
+    async def check_token(self, token: Secret, *, url: str | None = None) -> bool:
         if token == FLAKY:
             raise UnavailableError("QStash answered 502", service="qstash", status=502)
         return token == GOOD
 
-    async def get_keys(self, token: Secret) -> SigningKeys:
+    async def get_keys(self, token: Secret, *, url: str | None = None) -> SigningKeys:
         if token != GOOD or self.keys is None:
             raise AuthError("QStash answered 401", service="qstash", status=401)
         return self.keys

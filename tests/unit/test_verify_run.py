@@ -39,7 +39,7 @@ class FakeRedis:
 
 
 class FakeQStash:
-    async def check_token(self, token: Secret) -> bool:
+    async def check_token(self, token: Secret, *, url: str | None = None) -> bool:
         return token == S.NEW_QSTASH
 
 

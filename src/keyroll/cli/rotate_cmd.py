@@ -54,6 +54,10 @@ from keyroll.policy import (
     plan_strategies,
     strategy_sources,
 )
+from keyroll.preflight.context import BYPASS_IGNORED_BUILD_STEP
+from keyroll.preflight.model import PreflightResult
+from keyroll.preflight.render import preflight_table
+from keyroll.preflight.run import PreflightBlocked, run_preflight
 from keyroll.providers.factory import open_providers
 from keyroll.rotate.engine import Engine, group_state
 from keyroll.rotate.journal import Journal
@@ -324,6 +328,25 @@ def _scope_options(cfg: Config, scope: dict[str, Any]) -> Any:
     return options
 
 
+async def _preflight(
+    cfg: Config, inv: Inventory, plan: Plan, consents: frozenset[str]
+) -> PreflightResult | None:
+    """Preflight of ``plan`` (read-only); ``None`` without a Vercel token (a plan from a saved inventory)."""
+    if not cfg.vercel_token:
+        return None
+    async with open_providers(cfg) as providers:
+        return await run_preflight(cfg, providers, inv, plan, consents=consents)
+
+
+BypassIgnoredOpt = Annotated[
+    bool,
+    typer.Option(
+        "--bypass-ignored-build-step",
+        help="clear projects' Ignored Build Step for the rotation and restore the exact value after (journaled)",
+    ),
+]
+
+
 def _load_inventory_file(path: Path) -> Inventory:
     from keyroll.inventory import inventory_from_json
 
@@ -552,6 +575,9 @@ def plan_cmd(
     sources = strategy_sources(cfg, inv, plan, overrides)
     settings = effective_policy(cfg)
     doc = _plan_document(plan, scope, sources, settings)
+    pre = _run_async(lambda _p: _preflight(cfg, inv, plan, frozenset()), None)
+    if pre is not None:
+        doc["preflight"] = pre.to_json()
     if out is not None:
         out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         err_console.print(f"wrote {out}")
@@ -559,6 +585,8 @@ def plan_cmd(
         emit_json(doc)
     elif out is None or not state.quiet:
         out_console.print(_plan_table(plan, sources))
+        if pre is not None:
+            out_console.print(preflight_table(pre))
     if not state.quiet:
         for note in _policy_notes(plan, settings):
             err_console.print(f"[yellow]policy:[/] {escape(note)}", markup=True, highlight=False)
@@ -594,6 +622,7 @@ def apply_cmd(
     git_repo: GitRepoOpt = None,
     exclude_paused: ExcludePausedOpt = False,
     build_seconds: BuildOpt = 60.0,
+    bypass_ignored_build_step: BypassIgnoredOpt = False,
     json_out: JsonOpt = False,
     confirm_unverified: ConfirmUnverifiedOpt = False,
     confirm_revoked: ConfirmRevokedOpt = None,
@@ -622,9 +651,11 @@ def apply_cmd(
     if plan_file is not None:
         plan, scope = _load_plan(plan_file)
     progress = _progress(json_out)
+    consents = frozenset({BYPASS_IGNORED_BUILD_STEP} if bypass_ignored_build_step else ())
+    pre: PreflightResult | None = None
 
     async def run(prog: Progress) -> RunResult:
-        nonlocal plan
+        nonlocal plan, pre
         async with open_providers(cfg) as providers:
             from keyroll.inventory import take_inventory
 
@@ -646,6 +677,9 @@ def apply_cmd(
                     "(manual strategy: no provider probe)",
                     hint="pass --health-path PATH (each new deployment must answer 2xx there), or --force-revoke (recorded)",
                 )
+            pre = await run_preflight(cfg, providers, inv, plan, consents=consents)
+            if pre.blocking and not dry_run:
+                raise PreflightBlocked(pre)  # before anything is written
             destructive = [s for s in plan.steps if s.destructive]
             if (
                 any(cp.requires_downtime_consent for cp in plan.credentials)
@@ -695,11 +729,16 @@ def apply_cmd(
         err_console.print("[dim]dry run: nothing will change[/]")
     result = _run_async(run, progress)
     if json_out:
-        emit_json(to_jsonable(result) | {"settings": _settings_json(settings)})
+        extra: dict[str, Any] = {"settings": _settings_json(settings)}
+        if pre is not None:
+            extra["preflight"] = pre.to_json()
+        emit_json(to_jsonable(result) | extra)
     else:
         out_console.print(_result_table(result))
         if result.dry_run and plan is not None:
             out_console.print(_plan_table(plan))
+        if result.dry_run and pre is not None:
+            out_console.print(preflight_table(pre))
     _exit_for(result)
 
 

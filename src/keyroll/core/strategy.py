@@ -12,7 +12,22 @@ from __future__ import annotations
 
 from keyroll.core.model import CredentialKind, Product, Strategy
 
-__all__ = ["KEYROLL_USERS", "REDIS_KINDS", "builtin_strategy", "is_custom_acl_user", "is_keyroll_user"]
+__all__ = [
+    "KEYROLL_USERS",
+    "NO_ACL_NOTE",
+    "REDIS_KINDS",
+    "builtin_strategy",
+    "has_no_acl",
+    "is_custom_acl_user",
+    "is_keyroll_user",
+]
+
+NO_ACL_NOTE = (
+    "no ACL on this database (free plan: ACL is available on paid databases only): "
+    "the default credentials rotate by cutover"
+)
+"""The inventory's note on Redis credentials of a database whose Developer API record says
+``db_acl_enabled: "false"`` or ``type: "free"``."""
 
 KEYROLL_USERS = ("keyroll-a", "keyroll-b")
 """The two alternating ACL users of the ``redis_acl`` strategy."""
@@ -40,12 +55,22 @@ def is_custom_acl_user(user: str) -> bool:
     return bool(user) and user not in ("default", "default_ro") and not is_keyroll_user(user)
 
 
-def builtin_strategy(product: Product, kind: CredentialKind, acl_user: str = "") -> Strategy:
-    """The strategy keyroll picks for a credential unless told otherwise."""
+def has_no_acl(notes: tuple[str, ...]) -> bool:
+    """True when the inventory found the credential's database without ACL (:data:`NO_ACL_NOTE`)."""
+    return NO_ACL_NOTE in notes
+
+
+def builtin_strategy(
+    product: Product, kind: CredentialKind, acl_user: str = "", *, acl: bool = True
+) -> Strategy:
+    """The strategy keyroll picks for a credential unless told otherwise (``acl=False``: the
+    Redis database has no ACL, so its default credentials get a cutover)."""
     if product is Product.REDIS:
         if kind not in REDIS_KINDS:
             return Strategy.MANUAL
-        return Strategy.REDIS_ACL_PASSWORD if is_custom_acl_user(acl_user) else Strategy.REDIS_ACL
+        if is_custom_acl_user(acl_user):
+            return Strategy.REDIS_ACL_PASSWORD
+        return Strategy.REDIS_ACL if acl else Strategy.REDIS_CUTOVER
     if product is Product.QSTASH:
         if kind in (CredentialKind.SIGNING_KEY_CURRENT, CredentialKind.SIGNING_KEY_NEXT):
             return Strategy.QSTASH_SIGNING

@@ -6,8 +6,8 @@
   ``PATCH`` and a non-sensitive Development copy is then created (as the dashboard's conversion
   does). Production and Preview builds never see the var missing; values are unchanged, so no
   redeploy is needed.
-* **credential-protection-off** — enable it through the Developer API (current credentials stay
-  valid).
+* **credential-protection-off** is not here: the Developer API has no endpoint for it, so the
+  finding carries console instructions instead (``checks/credential_protection.py``).
 * **read-only-suffices / shared-credential** — move projects onto their own ACL users
   (:mod:`keyroll.harden.move_fix`): mint, journal, write env, redeploy, wait READY, verify.
 
@@ -67,8 +67,6 @@ class Fixer:
         for f in findings:
             if f.rule is Rule.NOT_SENSITIVE:
                 outcomes.append(await self._guard(f, self._sensitive(f)))
-            elif f.rule is Rule.CREDENTIAL_PROTECTION_OFF:
-                outcomes.append(await self._guard(f, self._protection(f)))
         return outcomes
 
     async def _guard(self, f: Finding, coro: Any) -> FixOutcome:
@@ -119,26 +117,6 @@ class Fixer:
         self.progress.note(summary)
         return FixOutcome(
             f.id, conv.ok, summary, tuple(conv.steps), error=conv.error, evidence=dict(conv.evidence)
-        )
-
-    # -- credential protection -----------------------------------------------------------
-    async def _protection(self, f: Finding) -> FixOutcome:
-        db_id = str(f.details["database_id"])
-        steps = [f"POST Developer API: enable credential protection on {f.details.get('database', db_id)}"]
-        upstash = self.providers.upstash
-        if self.options.dry_run or upstash is None:
-            return FixOutcome(f.id, False, "would enable credential protection", tuple(steps), dry_run=True)
-        await upstash.set_credential_protection(db_id, True)
-        from keyroll.harden.collect import database_facts
-
-        after = database_facts(await upstash.get_redis(db_id))
-        ok = after.credential_protection is True
-        return FixOutcome(
-            f.id,
-            ok,
-            "credential protection enabled" if ok else "credential protection not confirmed by read-back",
-            tuple(steps),
-            error="" if ok else "read-back",
         )
 
     # -- moves ---------------------------------------------------------------------------

@@ -19,7 +19,6 @@ A failure after step 4 restores the old values (still valid) so the next build i
 from __future__ import annotations
 
 import asyncio
-import secrets
 import time
 from dataclasses import dataclass, field
 from typing import Any
@@ -33,6 +32,7 @@ from keyroll.harden.deploys import probe_new, redeploy_serving
 from keyroll.harden.journal import HardenJournal
 from keyroll.harden.moves import FULL_KINDS, Move
 from keyroll.providers.factory import Providers
+from keyroll.providers.upstash.acl_rules import check_rules
 
 __all__ = ["MoveResult", "MoveRunner", "probe_command"]
 
@@ -183,17 +183,23 @@ class MoveRunner:
     async def _mint(self, m: Move, admin: Secret) -> tuple[Secret, Secret]:
         redis = self.providers.redis
         assert redis is not None
-        try:
-            raw = await redis.command(m.rest_url, admin, "ACL", "GENTOKEN", m.acl.user)
-            password = Secret(str(raw))
-        except ProviderError:
-            # older servers (and redis OSS) have no GENTOKEN: a strong random password works there
-            password = Secret(secrets.token_urlsafe(32))
+        problems = check_rules(["on", *m.acl.rules()])
+        if problems:
+            raise RotationError(f"ACL SETUSER {m.acl.user}: {problems[0]}")
+        # Upstash's ACL SETUSER takes GENTOKEN passwords only (plain >password is refused)
+        password = Secret(str(await redis.command(m.rest_url, admin, "ACL", "GENTOKEN", m.acl.user)))
         assert self.journal is not None
         self.journal.put_secret(f"{m.acl.user}:password", password)
         self._note(m, StepState.RUNNING, {"minted": m.acl.user, "password_fingerprint": password.fingerprint})
         await redis.command(
-            m.rest_url, admin, "ACL", "SETUSER", m.acl.user, "on", f">{password.reveal()}", *m.acl.rules()
+            m.rest_url,
+            admin,
+            "ACL",
+            "SETUSER",
+            m.acl.user,
+            "on",
+            Secret(f">{password.reveal()}"),
+            *m.acl.rules(),
         )
         token = Secret(
             str(await redis.command(m.rest_url, admin, "ACL", "RESTTOKEN", m.acl.user, password.reveal()))

@@ -138,7 +138,23 @@ def classify_key(key: str) -> KeyClass | None:
                 prefix="_".join(segments[:i]),
                 suffix="_".join(segments[i + len(needle) :]),
             )
-    return _heuristic(segments)
+    return _custom_prefix(segments) or _heuristic(segments)
+
+
+# the Vercel storage integration's names with a custom prefix in place of ``KV`` (e.g.
+# ``REDIS_REST_API_TOKEN``, github.com/vercel/storage/issues/636): the KV family
+_KV_TAILS = (("REST", "API", "READ", "ONLY", "TOKEN"), ("REST", "API", "TOKEN"), ("REST", "API", "URL"))
+
+
+def _custom_prefix(segments: list[str]) -> KeyClass | None:
+    for tail in _KV_TAILS:
+        n = len(tail)
+        if len(segments) > n and tuple(segments[-n:]) == tail:
+            product, role, kind, family = _CANONICAL["KV_" + "_".join(tail)]
+            return KeyClass(
+                product, role, kind, family, canonical="KV_" + "_".join(tail), prefix="_".join(segments[:-n])
+            )
+    return None
 
 
 def _heuristic(segments: list[str]) -> KeyClass | None:

@@ -13,9 +13,10 @@ import dataclasses
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from keyroll.core.model import Credential, CredentialKind, Management, Product
+from keyroll.core.model import Credential, CredentialKind, Management, Product, Strategy
 from keyroll.core.secret import Fingerprint, Secret
 from keyroll.inventory.classify import strategy_for
+from keyroll.providers.upstash.endpoints import prefer_seen
 
 __all__ = ["PRIORITY", "Evidence", "merge"]
 
@@ -89,6 +90,11 @@ def merge(
         cred = base
         if not cred.endpoint:
             cred = dataclasses.replace(cred, endpoint=next((e.endpoint for e in ev if e.endpoint), ""))
+        elif cred.product in (Product.VECTOR, Product.SEARCH):
+            # the API gives a slug; its data-plane host is an inferred mapping: a URL seen in a
+            # var next to the token wins over it
+            seen = next((e.endpoint for e in ev if e.endpoint.startswith(("http://", "https://"))), "")
+            cred = dataclasses.replace(cred, endpoint=prefer_seen(cred.endpoint, seen))
     elif ev:
         # a provider adapter knows its credentials best: its sighting decides product and kind over
         # a detector's (which only names the service), whatever their priorities
@@ -142,5 +148,11 @@ def merge(
         last4=cred.last4 or (value.last4 if value is not None else ""),
         notes=unique_notes,
     )
-    cred = dataclasses.replace(cred, strategy=cred.strategy or strategy_for(cred))
+    strategy = cred.strategy or strategy_for(cred)
+    if cred.management is Management.VERCEL_INTEGRATION and strategy in (
+        Strategy.INDEX_RESET,
+        Strategy.QSTASH_TOKEN,
+    ):
+        strategy = Strategy.INTEGRATION_RESET  # no Developer API for it: a person resets it
+    cred = dataclasses.replace(cred, strategy=strategy)
     return cred.with_value(value if value is not None else (base.value if base else None))

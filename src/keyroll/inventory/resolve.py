@@ -58,6 +58,7 @@ from keyroll.inventory.records import (
     VercelSnapshot,
 )
 from keyroll.inventory.secrets import GENERIC, SecretClassifier
+from keyroll.providers.upstash.endpoints import prefer_seen
 from keyroll.providers.upstash.redis import RedisREST
 from keyroll.scan.known import KnownValues
 
@@ -239,6 +240,8 @@ class Resolver:
                 kind = cls.kind  # e.g. a sig_… key under QSTASH_NEXT_SIGNING_KEY
             secret, source = vc.secret, ("key" if cls is not None else "shape")
             product, acl_user, endpoint = vc.product, vc.acl_user, vc.endpoint
+            if not endpoint and cls is not None and cls.product is vc.product:
+                endpoint = self.sibling_url(r, cls)  # the URL var next to it: a seen data-plane URL
         elif cls is not None and cls.kind is not None and cls.role != "redis_url":
             kind, secret, product, acl_user = cls.kind, Secret(value), cls.product, ""
             source = "key" if cls.exact and cls.canonical else ("hint" if cls.exact else "heuristic")
@@ -254,6 +257,20 @@ class Resolver:
         self.values.setdefault(fp, secret)
         self.candidate_of[id(r)] = fp
         if fp in self.base:
+            base = self.base[fp]
+            if base.product in (Product.VECTOR, Product.SEARCH) and endpoint.startswith(
+                ("http://", "https://")
+            ):
+                # the API gives a slug and its host is an inferred mapping: the URL seen next to
+                # the token wins
+                url = prefer_seen(base.endpoint, endpoint)
+                for other_fp, other in list(self.base.items()):  # the index's other token too
+                    if other_fp == fp or (
+                        other.product is base.product
+                        and other.resource_id == base.resource_id
+                        and other.endpoint == base.endpoint
+                    ):
+                        self.base[other_fp] = dataclasses.replace(other, endpoint=url).with_value(other.value)
             return
         self.evidence[fp].append(
             Evidence(
@@ -642,7 +659,12 @@ class Resolver:
             linked = self._repo_projects(s.repo)
             same_name = by_key.get(s.name.upper(), [])
             candidates = {loc.fingerprint for loc in same_name}
-            narrowed = {loc.fingerprint for loc in same_name if loc.project_id in linked}
+            # a var of a project linked to the repository (or a team shared var linked to one)
+            narrowed = {
+                loc.fingerprint
+                for loc in same_name
+                if loc.project_id in linked or linked.intersection(loc.linked_project_ids)
+            }
             how = "a Vercel var of the same name holds it"
             if not candidates:
                 kinds = {K.PASSWORD} if cls.kind is K.URL_WITH_PASSWORD else {cls.kind}

@@ -10,30 +10,30 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import urllib.parse
 from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from keyroll.core.errors import KeyrollError, ManagedByIntegrationError
-from keyroll.core.model import Credential, CredentialKind, Management, Product, Unknown
+from keyroll.core.model import Credential, CredentialKind, Management, Product, Strategy, Unknown
 from keyroll.core.progress import Progress
 from keyroll.core.secret import Secret
+from keyroll.core.strategy import NO_ACL_NOTE
 from keyroll.inventory.classify import strategy_for
 from keyroll.inventory.limiter import Limiter
 from keyroll.inventory.records import UpstashSnapshot
 from keyroll.providers.factory import Providers
 from keyroll.providers.upstash.developer import DeveloperAPI, RedisDatabase, SearchIndex, VectorIndex
+from keyroll.providers.upstash.endpoints import (
+    QSTASH_REGIONS,
+    HostMap,
+    qstash_region_of_url,
+    qstash_url_for_region,
+)
 
 __all__ = ["collect_upstash"]
 
 K = CredentialKind
 T = TypeVar("T")
-
-
-def _https(endpoint: str) -> str:
-    if not endpoint or endpoint.startswith(("http://", "https://")):
-        return endpoint
-    return f"https://{endpoint}"
 
 
 def _group(items: list[tuple[Secret | None, CredentialKind, str]], **common: object) -> list[Credential]:
@@ -103,30 +103,37 @@ class _Collector:
                 )
             )
             return
-        self.snap.credentials.extend(
-            _group(
-                [
-                    (db.password, K.PASSWORD, "default"),
-                    (db.rest_token, K.REST_TOKEN, "default"),
-                    (db.read_only_rest_token, K.READONLY_REST_TOKEN, "default_ro"),
-                ],
-                product=Product.REDIS,
-                resource_id=db.database_id,
-                resource_name=db.database_name,
-                management=Management.NATIVE,
-                endpoint=db.rest_url,
-            )
+        group = _group(
+            [
+                (db.password, K.PASSWORD, "default"),
+                (db.rest_token, K.REST_TOKEN, "default"),
+                (db.read_only_rest_token, K.READONLY_REST_TOKEN, "default_ro"),
+            ],
+            product=Product.REDIS,
+            resource_id=db.database_id,
+            resource_name=db.database_name,
+            management=Management.NATIVE,
+            endpoint=db.rest_url,
         )
+        if not db.acl_enabled:
+            # a free database has no ACL: no overlap user can be created, so a cutover it is
+            group = [
+                dataclasses.replace(
+                    c, strategy=Strategy.REDIS_CUTOVER, notes=(*c.notes, NO_ACL_NOTE)
+                ).with_value(c.value)
+                for c in group
+            ]
         # the password is used over TCP: give it the database's real TCP endpoint (host, port, TLS)
-        host = urllib.parse.urlsplit(db.rest_url).hostname or ""
+        host = db.host
         if host and db.password is not None:
-            tcp = f"{'rediss' if db.tls else 'redis'}://{host}:{db.port}"
-            self.snap.credentials[:] = [
+            tcp = f"{'rediss' if db.tcp_tls else 'redis'}://{host}:{db.port}"
+            group = [
                 dataclasses.replace(c, endpoint=tcp).with_value(c.value)
                 if c.fingerprint == db.password.fingerprint and c.kind is K.PASSWORD
                 else c
-                for c in self.snap.credentials
+                for c in group
             ]
+        self.snap.credentials.extend(group)
 
     # -- Vector / Search -----------------------------------------------------------------
     async def indexes(self, dev: DeveloperAPI, product: Product) -> None:
@@ -151,22 +158,25 @@ class _Collector:
                     resource_id=index.id,
                     resource_name=index.name,
                     management=Management.VERCEL_INTEGRATION if vercel_email else Management.NATIVE,
-                    endpoint=_https(index.endpoint),
+                    endpoint=index.rest_url,
                 )
             )
 
     # -- QStash ----------------------------------------------------------------------------
-    async def qstash_users(self, dev: DeveloperAPI) -> list[Secret]:
+    async def qstash_users(self, dev: DeveloperAPI) -> list[tuple[Secret, str, str]]:
+        """Every region's user: its credentials (endpoint = the region's origin); returns
+        ``(token, region url, user id)`` for reading each region's signing keys."""
         users = await self.call("upstash qstash users", dev.list_qstash_users)
-        tokens: list[Secret] = []
+        tokens: list[tuple[Secret, str, str]] = []
         for user in users or []:
+            url = user.url
             group = _group(
                 [(user.token, K.QSTASH_TOKEN, "")],
                 product=Product.QSTASH,
                 resource_id=user.id,
                 resource_name=user.region,
                 management=Management.NATIVE,
-                endpoint=self.providers.config.qstash_url,
+                endpoint=url,
             )
             if user.read_only_token is not None and user.read_only_token.reveal():
                 ro = user.read_only_token
@@ -178,7 +188,7 @@ class _Collector:
                     resource_name=user.region,
                     management=Management.NATIVE,
                     strategy=None,
-                    endpoint=self.providers.config.qstash_url,
+                    endpoint=url,
                     related=tuple(c.fingerprint for c in group),
                     last4=ro.last4,
                     notes=("read-only QStash token; reset together with the user's token",),
@@ -192,33 +202,56 @@ class _Collector:
                 group.append(ro_cred)
             self.snap.credentials.extend(group)
             if user.token is not None:
-                tokens.append(user.token)
+                tokens.append((user.token, url, user.id))
         return tokens
 
-    async def signing_keys(self, tokens: list[Secret], resource_id: str) -> None:
+    async def region_of(self, token: Secret) -> str:
+        """The origin of the QStash region that accepts ``token`` (the configured URL first,
+        then every documented region through the host map); ``""`` when none answers yes."""
+        qstash = self.providers.qstash
+        cfg = self.providers.config
+        if qstash is None:
+            return ""
+        hosts = HostMap(cfg.upstash_hosts)
+        candidates = [cfg.qstash_url, *(hosts.url(qstash_url_for_region(r)) for r in QSTASH_REGIONS)]
+        for url in dict.fromkeys(candidates):
+            try:
+                if await self.limiter.run(qstash.check_token, token, url=url):
+                    return url
+            except KeyrollError:
+                continue
+        return ""
+
+    async def signing_keys(self, tokens: list[tuple[Secret, str, str]]) -> None:
+        """Each region's signing keys, read with that region's token."""
         qstash = self.providers.qstash
         if qstash is None or not tokens:
             return
-        last: KeyrollError | None = None
-        for token in tokens:
-            try:
-                keys = await self.limiter.run(qstash.get_keys, token)
-            except KeyrollError as exc:
-                last = exc
+        done: set[str] = set()
+        failures: dict[str, KeyrollError] = {}
+        for token, url, resource_id in tokens:
+            if url in done:
                 continue
+            try:
+                keys = await self.limiter.run(qstash.get_keys, token, url=url or None)
+            except KeyrollError as exc:
+                failures.setdefault(url, exc)
+                continue
+            done.add(url)
+            failures.pop(url, None)
+            region = qstash_region_of_url(HostMap(self.providers.config.upstash_hosts).reverse(url))
             self.snap.credentials.extend(
                 _group(
                     [(keys.current, K.SIGNING_KEY_CURRENT, ""), (keys.next, K.SIGNING_KEY_NEXT, "")],
                     product=Product.QSTASH,
                     resource_id=resource_id,
-                    resource_name="signing keys",
+                    resource_name=f"signing keys {region}".strip(),
                     management=Management.NATIVE,
-                    endpoint=self.providers.config.qstash_url,
+                    endpoint=url,
                 )
             )
-            return
-        if last is not None:
-            self.unknown("qstash signing keys", last)
+        for url, failure in failures.items():
+            self.unknown(f"qstash signing keys at {url}", failure)
 
 
 async def collect_upstash(providers: Providers, limiter: Limiter, progress: Progress) -> UpstashSnapshot:
@@ -228,7 +261,7 @@ async def collect_upstash(providers: Providers, limiter: Limiter, progress: Prog
     """
     c = _Collector(providers, limiter, progress)
     task = progress.task("upstash", total=None)
-    tokens: list[Secret] = []
+    tokens: list[tuple[Secret, str, str]] = []
     dev = providers.upstash
     if dev is not None:
         results = await asyncio.gather(
@@ -242,19 +275,21 @@ async def collect_upstash(providers: Providers, limiter: Limiter, progress: Prog
         progress.note("upstash: UPSTASH_EMAIL / UPSTASH_API_KEY not set; classifying Vercel vars by name")
     cfg_token = providers.config.qstash_token
     if cfg_token is not None and cfg_token.reveal():
-        if cfg_token not in tokens:
+        known = next((t for t in tokens if t[0] == cfg_token), None)
+        if known is None:
+            # not listed by the Developer API: ask each region which one it belongs to
+            url = await c.region_of(cfg_token) or providers.config.qstash_url
             c.snap.credentials.extend(
                 _group(
                     [(cfg_token, K.QSTASH_TOKEN, "")],
                     product=Product.QSTASH,
                     resource_name="QSTASH_TOKEN",
                     management=Management.NATIVE,
-                    endpoint=providers.config.qstash_url,
+                    endpoint=url,
                 )
             )
-        tokens = [cfg_token, *(t for t in tokens if t != cfg_token)]
-    users = {c.fingerprint: c.resource_id for c in c.snap.credentials if c.kind is K.QSTASH_TOKEN}
-    resource = users.get(tokens[0].fingerprint, "") if tokens else ""
-    await c.signing_keys(tokens, resource or "qstash")
+            known = (cfg_token, url, "")
+        tokens = [known, *(t for t in tokens if t[0] != cfg_token)]
+    await c.signing_keys([(tok, url, rid or "qstash") for tok, url, rid in tokens])
     progress.finish(task)
     return c.snap

@@ -349,7 +349,10 @@ class Engine:
             raise UsageError(
                 "rotating QStash signing keys needs QSTASH_TOKEN", hint="export it or pass --env-file"
             )
-        if cp.strategy in (Strategy.QSTASH_TOKEN, Strategy.INDEX_RESET) and self.providers.upstash is None:
+        if (
+            cp.strategy in (Strategy.QSTASH_TOKEN, Strategy.INDEX_RESET, Strategy.REDIS_CUTOVER)
+            and self.providers.upstash is None
+        ):
             raise UsageError(
                 f"resetting {name} needs the Upstash Developer API",
                 hint="set UPSTASH_EMAIL and UPSTASH_API_KEY",
@@ -631,6 +634,19 @@ class Engine:
             )
         rec = rt.records.get(step.id)
         j = self.journal
+        when = step.params.get("when")
+        if isinstance(when, dict) and not rt.detail(str(when.get("step"))).get(str(when.get("key"))):
+            # a conditional step (e.g. the emergency cutover after a reset that killed the ACL
+            # user's token): its condition did not happen, so it is skipped, not run
+            self._boundary(rt.plan, "before", step)
+            self._outcome(
+                rt,
+                step,
+                StepState.SKIPPED,
+                {"skipped": f"{when.get('key')} not reported by {when.get('step')}"},
+            )
+            self._boundary(rt.plan, "after", step)
+            return
         # an intent without outcome, a failure that may have come after the action (a 5xx
         # answer to a reset that happened), or a step left to a person who may have done it
         # since: read provider state back before acting (or asking) again

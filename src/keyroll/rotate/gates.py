@@ -225,8 +225,9 @@ async def probe_values(rt: Runtime, spec: dict[str, Any], values: dict[str, Secr
                 res = await rt.probe_redis(url, values[role], readonly=role.startswith("readonly"))
                 out.append({"role": role, "fp": values[role].fingerprint, "result": res.value})
     elif product == "qstash" and strategy == "qstash_signing":
+        region = str(spec.get("rest_url") or "")
         try:
-            keys = await rt.qstash.get_keys(rt.qstash_token())
+            keys = await rt.qstash.get_keys(await rt.qstash_token_for(region), url=region or None)
             have = {keys.current.fingerprint, keys.next.fingerprint}
         except KeyrollError:
             have = set()
@@ -237,7 +238,7 @@ async def probe_values(rt: Runtime, spec: dict[str, Any], values: dict[str, Secr
                 out.append({"role": role, "fp": fp, "result": res.value})
     elif product == "qstash":
         if "token" in values:
-            res = await rt.probe_qstash(values["token"])
+            res = await rt.probe_qstash(values["token"], str(spec.get("rest_url") or "") or None)
             out.append({"role": "token", "fp": values["token"].fingerprint, "result": res.value})
     elif product in ("vector", "search"):
         url = str(spec.get("rest_url") or "")

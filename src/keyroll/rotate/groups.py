@@ -27,7 +27,7 @@ from keyroll.core.model import (
     Strategy,
 )
 from keyroll.core.secret import Fingerprint
-from keyroll.core.strategy import REDIS_KINDS, builtin_strategy, is_keyroll_user
+from keyroll.core.strategy import REDIS_KINDS, builtin_strategy, has_no_acl, is_keyroll_user
 
 __all__ = [
     "UPSTASH_PRODUCTS",
@@ -78,7 +78,13 @@ def default_strategy(cred: Credential) -> Strategy:
         from keyroll.adapters.registry import adapter_strategy
 
         return adapter_strategy(cred.adapter)
-    return builtin_strategy(cred.product, cred.kind, cred.acl_user)
+    built_in = builtin_strategy(cred.product, cred.kind, cred.acl_user, acl=not has_no_acl(cred.notes))
+    if cred.management is Management.VERCEL_INTEGRATION and built_in in (
+        Strategy.INDEX_RESET,
+        Strategy.QSTASH_TOKEN,
+    ):
+        return Strategy.INTEGRATION_RESET  # no Developer API for it: a person resets it
+    return built_in
 
 
 _REDIS_KINDS = REDIS_KINDS
@@ -108,6 +114,18 @@ def check_strategy(cred: Credential, strategy: Strategy) -> str | None:
             and not is_keyroll_user(cred.acl_user)
         ):
             return f"{strategy} rotates the default user; {cred.fingerprint} belongs to ACL user {cred.acl_user} (use redis_acl_password)"
+        if has_no_acl(cred.notes):
+            return f"{strategy}: the database of {cred.fingerprint} has no ACL (free plan); use redis_cutover"
+        return None
+    if strategy is Strategy.REDIS_CUTOVER:
+        if product is not Product.REDIS or kind not in _REDIS_KINDS:
+            return f"{strategy} rotates Redis default credentials, not a {product} {kind}"
+        if cred.acl_user and cred.acl_user not in ("default", "default_ro"):
+            return f"{strategy} resets the default password; {cred.fingerprint} belongs to ACL user {cred.acl_user}"
+        if cred.management is Management.VERCEL_INTEGRATION:
+            return f"{strategy}: {cred.fingerprint} is managed by the Vercel integration (reset it in the dashboard; use manual)"
+        if not cred.resource_id:
+            return f"{strategy}: the database id of {cred.fingerprint} is unknown"
         return None
     if strategy is Strategy.REDIS_ACL_PASSWORD:
         if product is not Product.REDIS or kind not in _REDIS_KINDS:
@@ -125,7 +143,19 @@ def check_strategy(cred: Credential, strategy: Strategy) -> str | None:
         if kind is not CredentialKind.QSTASH_TOKEN:
             return f"{strategy} rotates the QStash token, not a {product} {kind}"
         if cred.management is Management.VERCEL_INTEGRATION:
-            return f"{strategy}: {cred.fingerprint} is managed by the Vercel integration (reset it in the dashboard; use manual)"
+            return (
+                f"{strategy}: {cred.fingerprint} is managed by the Vercel integration (use integration_reset)"
+            )
+        return None
+    if strategy is Strategy.INTEGRATION_RESET:
+        if product not in (Product.VECTOR, Product.SEARCH, Product.QSTASH) or kind not in (
+            CredentialKind.INDEX_TOKEN,
+            CredentialKind.INDEX_READONLY_TOKEN,
+            CredentialKind.QSTASH_TOKEN,
+        ):
+            return (
+                f"{strategy} rotates integration-created Vector/Search/QStash tokens, not a {product} {kind}"
+            )
         return None
     if strategy is Strategy.INDEX_RESET:
         if product not in (Product.VECTOR, Product.SEARCH) or kind not in (
@@ -134,7 +164,9 @@ def check_strategy(cred: Credential, strategy: Strategy) -> str | None:
         ):
             return f"{strategy} rotates Vector/Search index tokens, not a {product} {kind}"
         if cred.management is Management.VERCEL_INTEGRATION:
-            return f"{strategy}: {cred.fingerprint} is managed by the Vercel integration (reset it in the dashboard; use manual)"
+            return (
+                f"{strategy}: {cred.fingerprint} is managed by the Vercel integration (use integration_reset)"
+            )
         if not cred.resource_id:
             return f"{strategy}: the index id of {cred.fingerprint} is unknown"
     return None

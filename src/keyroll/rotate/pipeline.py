@@ -124,8 +124,12 @@ def distribution_steps(
     tag: str = "",
     redeploy: bool = True,
     phase: int = 1,
+    when: dict[str, str] | None = None,
 ) -> tuple[list[Step], list[str]]:
     """Writes + per-project redeploy pipelines for ``locations`` using value set ``values``.
+
+    ``when`` (``{"step", "key"}``) makes every step conditional: the engine skips it unless that
+    step's outcome reported ``key`` (an emergency path laid out in advance).
 
     :returns: the steps and the ids that mark the end of the distribution (every
         ``await_ready``, plus writes that no redeploy follows).
@@ -147,7 +151,8 @@ def distribution_steps(
             github.append(spec)
         elif kind == "file":
             files.append(spec)
-    base = {"values": values, "phase": phase}
+    base: dict[str, Any] = {"values": values, "phase": phase, **({"when": dict(when)} if when else {})}
+    cond: dict[str, Any] = {"when": dict(when)} if when else {}
     write_of: dict[str, str] = {}
     for project_id in sorted(by_project):
         sid = f"{gid}/env{tag}/{project_id}"
@@ -222,6 +227,7 @@ def distribution_steps(
                 f"redeploy {len(serving)} serving deployment(s) of {name or project_id}",
                 tuple(deps),
                 {
+                    **cond,
                     "action": "redeploy",
                     "phase": phase,
                     "project_name": name,
@@ -240,6 +246,7 @@ def distribution_steps(
                 f"wait until the new deployments of {name or project_id} are READY",
                 (rid,),
                 {
+                    **cond,
                     "action": "await",
                     "phase": phase,
                     "redeploy_step": rid,

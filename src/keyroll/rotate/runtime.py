@@ -243,6 +243,31 @@ class Runtime:
             raise RotationError(f"no {product} client")
         return client
 
+    async def qstash_token_for(self, url: str) -> Secret:
+        """A QStash token of the region at ``url`` (each region has its own): :meth:`qstash_token`
+        when that region accepts it, else the region's user's token from the Developer API.
+
+        :raises RotationError: no token of that region can be found.
+        """
+        token = self.qstash_token()
+        if not url or await self.probe_qstash(token, url) is not Probe.REJECTED:
+            return token
+        for cp in self.plan.credentials:  # a token of that region minted in this run
+            if cp.strategy.value == "qstash_token":
+                gid = cp.steps[0].id.split("/", 1)[0]
+                spec = self.spec(cp.steps[0])
+                new = self.get_value(gid, "new", "token")
+                if new is not None and (spec.get("rest_url") or "") == url:
+                    return new
+        if self.providers.upstash is not None:
+            for user in await self.providers.upstash.list_qstash_users():
+                if user.token is not None and user.url == url:
+                    return user.token
+        raise RotationError(
+            f"no QStash token of the region at {url}",
+            hint="QSTASH_TOKEN belongs to another region: set UPSTASH_EMAIL/UPSTASH_API_KEY so keyroll can read it",
+        )
+
     def qstash_token(self) -> Secret:
         """The QStash token to call QStash with: a token minted in this run wins over the config's."""
         for cp in self.plan.credentials:
@@ -290,10 +315,10 @@ class Runtime:
             return Probe.UNKNOWN
         return Probe.ACCEPTED
 
-    async def probe_qstash(self, token: Secret) -> Probe:
-        """Does QStash accept ``token``?"""
+    async def probe_qstash(self, token: Secret, url: str | None = None) -> Probe:
+        """Does QStash (the region at ``url``, default the configured one) accept ``token``?"""
         try:
-            ok = await self.qstash.check_token(token)
+            ok = await self.qstash.check_token(token, url=url or None)
         except KeyrollError:
             return Probe.UNKNOWN
         return Probe.ACCEPTED if ok else Probe.REJECTED

@@ -71,7 +71,9 @@ __all__ = [
     "make_workspace",
 ]
 
-CUTOVER_STRATEGIES = frozenset({Strategy.QSTASH_TOKEN, Strategy.INDEX_RESET})
+CUTOVER_STRATEGIES = frozenset(
+    {Strategy.QSTASH_TOKEN, Strategy.INDEX_RESET, Strategy.REDIS_CUTOVER, Strategy.INTEGRATION_RESET}
+)
 """Strategies whose old credential dies at once: their failures inside the measured window are
 the outage the user accepted."""
 

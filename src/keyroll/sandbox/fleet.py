@@ -292,6 +292,11 @@ def _resource_names(fleet: dict[str, Any]) -> dict[str, set[str]]:
         "redis": {r["name"] for r in up["redis"]},
         "vector": {r["name"] for r in up["vector"]},
         "search": {r["name"] for r in up["search"]},
+        "qstash": {
+            str(q.get("region", "eu-central-1"))
+            for q in (up["qstash"] if isinstance(up["qstash"], list) else [up["qstash"] or {}])
+            if isinstance(q, dict)
+        },
         "acl": {
             f"{r['name']}:{u.get('name')}"
             for r in up["redis"]
@@ -317,6 +322,9 @@ def _check_template(name: str, resources: dict[str, set[str]], where: str, fail:
         ok = parts[1] in resources["postgres"] and parts[2] in POSTGRES_FIELDS
     elif kind == "neon" and len(parts) == 3:
         ok = parts[1] in resources["neon"] and parts[2] in NEON_FIELDS
+
+    elif kind == "qstash" and len(parts) == 3:
+        ok = parts[1] in resources["qstash"] and parts[2] in _QSTASH_FIELDS
     if not ok:
         fail(where, f"template ${{{name}}} does not name a declared resource and field (see docs/sandbox.md)")
 

@@ -76,7 +76,8 @@ class UpstashSpec(_Open):
     redis: list[RedisSpec] = Field(default_factory=list)
     vector: list[IndexSpec] = Field(default_factory=list)
     search: list[IndexSpec] = Field(default_factory=list)
-    qstash: dict[str, Any] | None = None
+    qstash: dict[str, Any] | list[dict[str, Any]] | None = None
+    """one region (a mapping) or several (a list, the first is ``qstash.upstash.io``'s)"""
 
 
 class PostgresSpec(_Strict):

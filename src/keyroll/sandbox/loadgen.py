@@ -315,7 +315,8 @@ class LoadGenerator:
             self._targets[target] = dep
             self._pending += 1
         try:
-            await self._on_sandbox(lambda: publish(target, b'{"keyroll":"loadgen"}', self.tag))
+            via = str((dep.get("env") or {}).get("QSTASH_URL", ""))  # the app's region signs it
+            await self._on_sandbox(lambda: publish(target, b'{"keyroll":"loadgen"}', self.tag, via=via))
         except Exception:
             with self._lock:
                 self._pending -= 1

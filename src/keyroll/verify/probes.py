@@ -22,11 +22,18 @@ import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from keyroll.core.errors import AuthError, KeyrollError, NotFoundError, ProviderError
 from keyroll.core.model import Credential, CredentialKind, Product
 from keyroll.core.secret import Fingerprint, Secret
 from keyroll.providers.factory import Providers
+from keyroll.providers.upstash.endpoints import (
+    QSTASH_REGIONS,
+    HostMap,
+    qstash_region_of_url,
+    qstash_url_for_region,
+)
 from keyroll.verify.result import Verdict
 
 __all__ = ["ProbeOutcome", "descriptor_for", "probe_credential", "probe_signing_keys"]
@@ -168,12 +175,10 @@ async def _tcp_target_from_api(
         db = await providers.upstash.get_redis(credential.resource_id)
     except KeyrollError:
         return None
-    host = urllib.parse.urlsplit(db.endpoint if "://" in db.endpoint else f"//{db.endpoint}").hostname or ""
-    if host and "." not in host and not host.startswith(_LOOPBACK) and host != "localhost":
-        host = f"{host}.upstash.io"
+    host = db.host
     if not host:
         return None
-    return host, int(db.port or 6379), bool(db.tls), credential.acl_user or "default"
+    return host, int(db.port or 6379), db.tcp_tls, credential.acl_user or "default"
 
 
 def _password_of(secret: Secret) -> Secret:
@@ -232,11 +237,14 @@ async def _probe_redis_password(
     return Verdict.VALID, f"{what} → OK"
 
 
-async def _probe_qstash_token(providers: Providers, secret: Secret) -> tuple[Verdict, str]:
+async def _probe_qstash_token(
+    providers: Providers, secret: Secret, endpoint: str = ""
+) -> tuple[Verdict, str]:
     if providers.qstash is None:
         return Verdict.UNKNOWN, "no QStash client (QSTASH_TOKEN not set)"
+    url = endpoint if endpoint.startswith(("http://", "https://")) else None  # the token's own region
     try:
-        ok = await providers.qstash.check_token(secret)
+        ok = await providers.qstash.check_token(secret, url=url)
     except KeyrollError as exc:
         return Verdict.UNKNOWN, f"QStash token check failed ({type(exc).__name__})"
     return (
@@ -266,6 +274,54 @@ async def _probe_index(
     return Verdict.VALID, f"{name} /info → 200"
 
 
+async def _live_pairs(
+    providers: Providers, tokens: Sequence[Secret]
+) -> tuple[list[tuple[Secret, Secret]], list[str], str]:
+    """Every region's live ``(current, next)`` pair keyroll can read: the configured URL, then each
+    documented region (only mapped ones when ``KEYROLL_UPSTASH_HOSTS`` says where Upstash is).
+    A region the Developer API lists no QStash user in does not exist for this account; one it
+    lists is read with that user's token when none of ``tokens`` works there.
+
+    :returns: the pairs, the regions that could not be read, the last error's type.
+    """
+    assert providers.qstash is not None
+    cfg = providers.config
+    hosts = HostMap(cfg.upstash_hosts)
+    by_region: dict[str, str] = {}
+    for url in (cfg.qstash_url, *(qstash_url_for_region(r) for r in QSTASH_REGIONS)):
+        mapped = hosts.url(url)
+        if hosts.hosts and mapped == url and url != cfg.qstash_url:
+            continue  # a host map that does not list it: not reachable from here
+        by_region.setdefault(qstash_region_of_url(hosts.reverse(mapped)) or mapped, mapped)
+    users: list[Any] | None = None
+    pairs: list[tuple[Secret, Secret]] = []
+    unread: list[str] = []
+    last_error = ""
+    for region, url in by_region.items():
+        candidates = list(tokens)
+        if providers.upstash is not None:
+            if users is None:
+                try:
+                    users = list(await providers.upstash.list_qstash_users())
+                except KeyrollError:
+                    users = []
+            here = [u for u in users if u.region == region or u.url == url]
+            if users and not here and region in QSTASH_REGIONS:
+                continue  # the account has no QStash user in this region
+            candidates += [u.token for u in here if u.token is not None and u.token not in candidates]
+        for token in candidates:
+            try:
+                live = await providers.qstash.get_keys(token, url=url)
+            except KeyrollError as exc:
+                last_error = type(exc).__name__
+                continue
+            pairs.append((live.current, live.next))
+            break
+        else:
+            unread.append(url)
+    return pairs, unread, last_error
+
+
 async def probe_signing_keys(
     providers: Providers,
     keys: Sequence[Secret],
@@ -273,10 +329,13 @@ async def probe_signing_keys(
     *,
     clock: Callable[[], float] = time.time,
 ) -> dict[str, ProbeOutcome]:
-    """Whether each signing key is still one QStash signs with (current or next).
+    """Whether each signing key is still one QStash signs with (current or next) in some region.
 
     ``tokens`` are QStash tokens to read ``GET /v2/keys`` with, tried in order (the new token
-    after a token rotation, then the configured one). Returns fingerprint → outcome.
+    after a token rotation, then the configured one), in every region (each has its own keys:
+    the configured URL, then each documented region through the host map). A key found in no
+    pair is INVALID only when every region could be read; otherwise UNKNOWN. Returns
+    fingerprint → outcome.
     """
     out: dict[str, ProbeOutcome] = {}
     if providers.qstash is None or not tokens:
@@ -285,30 +344,32 @@ async def probe_signing_keys(
                 Verdict.UNKNOWN, "no QStash token to read the signing keys", clock(), k.fingerprint
             )
         return out
-    last_error = ""
-    for token in tokens:
-        try:
-            live = await providers.qstash.get_keys(token)
-        except KeyrollError as exc:
-            last_error = type(exc).__name__
-            continue
-        at = clock()
-        current = {live.current, live.next}
+    pairs, unread, last_error = await _live_pairs(providers, tokens)
+    at = clock()
+    if not pairs:
         for k in keys:
-            if k in current:
-                role = "current" if k == live.current else "next"
-                out[k.fingerprint] = ProbeOutcome(
-                    Verdict.VALID, f"QStash GET /v2/keys: it is the {role} key", at, k.fingerprint
-                )
-            else:
-                out[k.fingerprint] = ProbeOutcome(
-                    Verdict.INVALID, "QStash GET /v2/keys: neither current nor next", at, k.fingerprint
-                )
+            out[k.fingerprint] = ProbeOutcome(
+                Verdict.UNKNOWN, f"QStash GET /v2/keys failed ({last_error})", at, k.fingerprint
+            )
         return out
     for k in keys:
-        out[k.fingerprint] = ProbeOutcome(
-            Verdict.UNKNOWN, f"QStash GET /v2/keys failed ({last_error})", clock(), k.fingerprint
-        )
+        pair = next((p for p in pairs if k in p), None)
+        if pair is not None:
+            role = "current" if k == pair[0] else "next"
+            out[k.fingerprint] = ProbeOutcome(
+                Verdict.VALID, f"QStash GET /v2/keys: it is the {role} key", at, k.fingerprint
+            )
+        elif not unread:
+            out[k.fingerprint] = ProbeOutcome(
+                Verdict.INVALID, "QStash GET /v2/keys: neither current nor next", at, k.fingerprint
+            )
+        else:
+            out[k.fingerprint] = ProbeOutcome(
+                Verdict.UNKNOWN,
+                f"QStash GET /v2/keys: in no region read ({len(unread)} region(s) not readable with the tokens held)",
+                at,
+                k.fingerprint,
+            )
     return out
 
 
@@ -364,7 +425,7 @@ async def probe_credential(
     elif product is Product.REDIS and kind in PASSWORD_KINDS:
         verdict, what = await _probe_redis_password(providers, credential, secret)
     elif product is Product.QSTASH and kind is CredentialKind.QSTASH_TOKEN:
-        verdict, what = await _probe_qstash_token(providers, secret)
+        verdict, what = await _probe_qstash_token(providers, secret, credential.endpoint)
     elif product in (Product.VECTOR, Product.SEARCH) and kind in INDEX_KINDS:
         verdict, what = await _probe_index(providers, product, credential.endpoint, secret)
     elif kind in SIGNING_KINDS:

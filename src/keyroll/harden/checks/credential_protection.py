@@ -4,7 +4,10 @@ With Credential Protection on, Upstash no longer stores the database credentials
 shown once) and console features that read them are disabled; a compromised Upstash console
 session can then not read them. It is a Prod Pack feature, so it is only reported for
 databases whose plan supports it. Enabling it keeps the current credentials valid (only
-*disabling* revokes and reissues them), so ``--fix`` is safe for running apps.
+*disabling* revokes and reissues them).
+
+The Developer API has no endpoint for it (a console toggle, absent from Upstash's OpenAPI
+file), so keyroll cannot apply it: the finding is "manual" and its fix says where to click.
 """
 
 from __future__ import annotations
@@ -12,7 +15,17 @@ from __future__ import annotations
 from keyroll.harden.context import HardenContext
 from keyroll.harden.findings import Evidence, Finding, Rule, Severity, finding_id
 
-__all__ = ["check"]
+__all__ = ["check", "console_instructions"]
+
+
+def console_instructions(name: str) -> str:
+    """Where to turn Credential Protection on (no API exists for it)."""
+    return (
+        f"In the Upstash console open Redis → {name} → Configuration → Credential Protection and "
+        "enable it (Prod Pack required; there is no Developer API endpoint for it, so keyroll cannot "
+        "do it for you). Credentials stay valid and Upstash stops storing them: keep a copy where your "
+        "deployments get them (Vercel env vars) — the console will not show them again."
+    )
 
 
 def check(ctx: HardenContext) -> list[Finding]:
@@ -33,12 +46,8 @@ def check(ctx: HardenContext) -> list[Finding]:
                         f"upstash: GET /v2/redis/database/{db.id}",
                     ),
                 ),
-                fix=(
-                    "Enable Credential Protection (database → Configuration → Protect Credentials); "
-                    "credentials stay valid, Upstash stops storing them. Keep a copy where your "
-                    "deployments get them (Vercel env vars) — the console will not show them again."
-                ),
-                fixable_by_keyroll=True,
+                fix=console_instructions(db.name),
+                fixable_by_keyroll=False,
                 details={"database_id": db.id, "database": db.name},
             )
         )

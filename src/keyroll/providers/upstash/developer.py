@@ -1,9 +1,14 @@
 """Upstash Developer API (``https://api.upstash.com/v2``, HTTP basic email + API key).
 
-Models, the :class:`DeveloperAPI` Protocol and :class:`DeveloperClient`. Resources of accounts
-created through the Vercel integration are not reachable (that account has no API key): a
-404/403 on a resource-specific call raises
-:class:`~keyroll.core.errors.ManagedByIntegrationError` with the dashboard instructions.
+Models, the :class:`DeveloperAPI` Protocol and :class:`DeveloperClient`. A 404 on a
+resource-specific call is reported as what it is — not found in this account (wrong id,
+deleted, or owned by another account such as one created through the Vercel integration) —
+and a 403 as a permission problem of the API key; neither is presumed to mean "integration".
+
+Credential Protection has no Developer API endpoint (it is a console toggle): the client has
+no call for it. ``endpoint`` is kept as the API sends it; :attr:`RedisDatabase.rest_url`,
+:attr:`RedisDatabase.host` and the index ``rest_url`` follow the documented shapes
+(:mod:`keyroll.providers.upstash.endpoints`) and the host map of ``KEYROLL_UPSTASH_HOSTS``.
 
 Credential fields (``password``, ``rest_token``, ``read_only_rest_token``, ``token``,
 ``read_only_token``) become :class:`Secret` on parse and are excluded from ``model_dump``.
@@ -11,19 +16,28 @@ Credential fields (``password``, ``rest_token``, ``read_only_rest_token``, ``tok
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
 from keyroll.config import Config
-from keyroll.core.errors import ManagedByIntegrationError, NotFoundError, ProviderError
+from keyroll.core.errors import AuthError, NotFoundError, ProviderError
 from keyroll.core.secret import Secret
 from keyroll.providers.http import ApiClient, RetryPolicy
 from keyroll.providers.upstash.auth import SecretBasicAuth
+from keyroll.providers.upstash.endpoints import (
+    QSTASH_DEFAULT_REGION,
+    HostMap,
+    index_rest_url,
+    qstash_url_for_region,
+    redis_rest_url,
+)
 
 __all__ = [
     "INTEGRATION_HINT",
+    "NOT_FOUND_HINT",
+    "PERMISSION_HINT",
     "AuditLog",
     "DeveloperAPI",
     "DeveloperClient",
@@ -37,6 +51,14 @@ __all__ = [
 INTEGRATION_HINT = (
     "this database is managed through the Vercel integration: reset it from the Vercel dashboard "
     "(Integrations → Upstash → Manage → Open in Upstash → Reset Credentials), then let keyroll redeploy"
+)
+NOT_FOUND_HINT = (
+    "check the id (keyroll inventory lists them); a resource created through the Vercel integration "
+    "lives in a Vercel-owned Upstash account that this API key cannot see"
+)
+PERMISSION_HINT = (
+    "the API key is valid but may not act on this resource: use a key of the account (or team) that "
+    "owns it with full access (Upstash console → Account → Management API)"
 )
 AUTH_HINT = (
     "check UPSTASH_EMAIL and UPSTASH_API_KEY (Upstash console → Account → Management API); "
@@ -52,6 +74,13 @@ def _secret(value: Any) -> Any:
 
 class _Model(BaseModel):
     model_config = ConfigDict(extra="allow", populate_by_name=True, arbitrary_types_allowed=True)
+
+    _hosts: HostMap = PrivateAttr(default_factory=HostMap)
+
+    def with_hosts(self, hosts: HostMap) -> _Model:
+        """Attach the host map its URL properties apply (the client does it on parse)."""
+        self._hosts = hosts
+        return self
 
 
 class RedisDatabase(_Model):
@@ -73,24 +102,46 @@ class RedisDatabase(_Model):
 
     _wrap = field_validator("password", "rest_token", "read_only_rest_token", mode="before")(_secret)
 
+    db_acl_default_user_status: str = "true"
+    type: str = ""
+    """``free`` | ``payg`` | ``pro`` | ``paid``"""
+    primary_region: str = ""
+    read_regions: list[str] = Field(default_factory=list)
+
+    @property
+    def documented_rest_url(self) -> str:
+        """``https://<endpoint>`` (``.upstash.io`` appended to a bare slug), before any host map."""
+        return redis_rest_url(self.endpoint)
+
     @property
     def rest_url(self) -> str:
-        """``https://<endpoint>`` (``.upstash.io`` appended to a bare slug); sandbox endpoints may carry a scheme."""
-        ep = self.endpoint
-        if ep.startswith(("http://", "https://")):
-            return ep.rstrip("/")
-        if "." not in ep and ":" not in ep:
-            ep = f"{ep}.upstash.io"
-        return f"https://{ep}"
+        """The REST URL keyroll calls: :attr:`documented_rest_url` through the host map."""
+        return self._hosts.url(self.documented_rest_url)
 
     @property
     def host(self) -> str:
-        """The TCP host (the endpoint without scheme and port)."""
+        """The TCP host keyroll connects to (the endpoint's host, through the host map)."""
         ep = self.endpoint.split("://", 1)[-1].rstrip("/")
         host = ep.rsplit(":", 1)[0] if ep.count(":") == 1 else ep
-        if "." not in host and host not in ("localhost",):
+        if host and "." not in host and host not in ("localhost",):
             host = f"{host}.upstash.io"
-        return host
+        return self._hosts.tcp_host(host)
+
+    @property
+    def tcp_tls(self) -> bool:
+        """TLS on the TCP endpoint (always on at Upstash; a mapped host follows its origin)."""
+        ep = self.endpoint.split("://", 1)[-1].rstrip("/")
+        return self._hosts.tls(ep.rsplit(":", 1)[0] if ep.count(":") == 1 else ep, self.tls)
+
+    @property
+    def acl_enabled(self) -> bool:
+        """ACL is available: paid databases (``db_acl_enabled``); a free database has none."""
+        return self.db_acl_enabled.strip().lower() == "true" and self.type.strip().lower() != "free"
+
+    @property
+    def is_global(self) -> bool:
+        """A global database (read replicas that can lag behind the primary)."""
+        return bool(self.read_regions)
 
     @property
     def credentials_hidden(self) -> bool:
@@ -112,8 +163,8 @@ class VectorIndex(_Model):
 
     @property
     def rest_url(self) -> str:
-        """The data-API URL (``https://<endpoint>.upstash.io`` unless the endpoint is already a URL)."""
-        return _index_url(self.endpoint)
+        """The data-API URL: ``https://<slug>-vector.upstash.io`` from a slug (documented mapping)."""
+        return self._hosts.url(index_rest_url(self.endpoint, "vector"))
 
 
 class SearchIndex(_Model):
@@ -131,8 +182,8 @@ class SearchIndex(_Model):
 
     @property
     def rest_url(self) -> str:
-        """The data-API URL."""
-        return _index_url(self.endpoint)
+        """The data-API URL: ``https://<slug>-search.upstash.io`` from a slug (documented mapping)."""
+        return self._hosts.url(index_rest_url(self.endpoint, "search"))
 
 
 class QStashUser(_Model):
@@ -146,6 +197,11 @@ class QStashUser(_Model):
     read_only_token: Secret | None = Field(default=None, exclude=True)
 
     _wrap = field_validator("token", "read_only_token", mode="before")(_secret)
+
+    @property
+    def url(self) -> str:
+        """The region's QStash origin (``https://qstash-<region>.upstash.io``, through the host map)."""
+        return self._hosts.url(qstash_url_for_region(self.region or QSTASH_DEFAULT_REGION))
 
 
 class Team(_Model):
@@ -170,12 +226,7 @@ class AuditLog(_Model):
     ip: str = ""
 
 
-def _index_url(endpoint: str) -> str:
-    if endpoint.startswith(("http://", "https://")):
-        return endpoint.rstrip("/")
-    if endpoint and "." not in endpoint:
-        return f"https://{endpoint}.upstash.io"
-    return f"https://{endpoint}" if endpoint else ""
+_M = TypeVar("_M", bound=_Model)
 
 
 class DeveloperAPI(Protocol):
@@ -191,10 +242,6 @@ class DeveloperAPI(Protocol):
 
     async def reset_redis_password(self, database_id: str) -> RedisDatabase:
         """Reset: new password and both REST tokens; the old ones die at once."""
-        ...
-
-    async def set_credential_protection(self, database_id: str, enabled: bool) -> None:
-        """Turn credential protection on/off (off revokes and reissues credentials)."""
         ...
 
     async def list_vector(self) -> list[VectorIndex]:
@@ -233,9 +280,13 @@ class DeveloperAPI(Protocol):
 class DeveloperClient:
     """:class:`DeveloperAPI` over httpx; every request goes through :attr:`api`."""
 
-    def __init__(self, http: httpx.AsyncClient, *, retry: RetryPolicy | None = None) -> None:
-        """``http`` carries base URL (``https://api.upstash.com``), basic auth and timeout."""
+    def __init__(
+        self, http: httpx.AsyncClient, *, retry: RetryPolicy | None = None, hosts: HostMap | None = None
+    ) -> None:
+        """``http`` carries base URL (``https://api.upstash.com``), basic auth and timeout;
+        ``hosts`` maps documented data-plane hosts to where they are reached."""
         self.http = http
+        self.hosts = hosts or HostMap()
         self.api = ApiClient(
             http,
             "upstash",
@@ -258,7 +309,7 @@ class DeveloperClient:
             timeout=httpx.Timeout(30.0, connect=10.0),
             headers={"Accept": "application/json"},
         )
-        return cls(http)
+        return cls(http, hosts=HostMap(cfg.upstash_hosts))
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
@@ -270,26 +321,30 @@ class DeveloperClient:
         return resp.json()
 
     async def _resource(self, method: str, path: str, what: str, **params: str) -> Any:
-        """A call on one resource: 404/403 mean it lives in a Vercel-integration account."""
+        """A call on one resource: a 404 is "not found", a 403 "not permitted" — said as such."""
         try:
             resp = await self.api.request(method, path, what=what, params=params or None)
         except NotFoundError as exc:
-            raise ManagedByIntegrationError(
+            raise NotFoundError(
                 f"upstash: {what}: not found in this account (HTTP 404)",
                 service="upstash",
                 status=404,
-                hint=INTEGRATION_HINT,
+                hint=NOT_FOUND_HINT,
             ) from exc
         except ProviderError as exc:
             if exc.status == 403:
-                raise ManagedByIntegrationError(
-                    f"upstash: {what}: forbidden for this account (HTTP 403)",
+                raise AuthError(
+                    f"upstash: {what}: permission denied for this API key (HTTP 403)",
                     service="upstash",
                     status=403,
-                    hint=INTEGRATION_HINT,
+                    hint=PERMISSION_HINT,
                 ) from exc
             raise
         return resp.json()
+
+    def _bind(self, model: _M) -> _M:
+        model.with_hosts(self.hosts)
+        return model
 
     @staticmethod
     def _list(data: Any, what: str) -> list[Any]:
@@ -303,53 +358,44 @@ class DeveloperClient:
     async def list_redis(self) -> list[RedisDatabase]:
         """``GET /v2/redis/databases``."""
         data = await self._get("/v2/redis/databases", "list redis databases")
-        return [RedisDatabase.model_validate(d) for d in self._list(data, "list redis databases")]
+        return [self._bind(RedisDatabase.model_validate(d)) for d in self._list(data, "list redis databases")]
 
     async def get_redis(self, database_id: str, *, hide_credentials: bool = False) -> RedisDatabase:
         """``GET /v2/redis/database/{id}`` (``?credentials=hide`` when asked).
 
-        :raises ManagedByIntegrationError: not visible to this account.
+        :raises NotFoundError: not in this account. :raises AuthError: 403, no permission.
         """
         params = {"credentials": "hide"} if hide_credentials else {}
         data = await self._resource(
             "GET", f"/v2/redis/database/{database_id}", f"redis database {database_id}", **params
         )
-        return RedisDatabase.model_validate(data)
+        return self._bind(RedisDatabase.model_validate(data))
 
     async def reset_redis_password(self, database_id: str) -> RedisDatabase:
         """``POST /v2/redis/reset-password/{id}``: the answer carries the new credentials.
 
-        :raises ManagedByIntegrationError: not visible to this account.
+        :raises NotFoundError: not in this account. :raises AuthError: 403, no permission.
         """
         data = await self._resource(
             "POST",
             f"/v2/redis/reset-password/{database_id}",
             f"reset password of redis database {database_id}",
         )
-        db = RedisDatabase.model_validate(data)
+        db = self._bind(RedisDatabase.model_validate(data))
         if db.rest_token is None:  # an answer without credentials: read them back
             db = await self.get_redis(database_id)
         return db
-
-    async def set_credential_protection(self, database_id: str, enabled: bool) -> None:
-        """``POST /v2/redis/{enable,disable}-credential-protection/{id}`` (disabling reissues credentials)."""
-        action = "enable" if enabled else "disable"
-        await self._resource(
-            "POST",
-            f"/v2/redis/{action}-credential-protection/{database_id}",
-            f"{action} credential protection of redis database {database_id}",
-        )
 
     # -- Vector / Search ----------------------------------------------------------------
     async def list_vector(self) -> list[VectorIndex]:
         """``GET /v2/vector/index``."""
         data = await self._get("/v2/vector/index", "list vector indexes")
-        return [VectorIndex.model_validate(d) for d in self._list(data, "list vector indexes")]
+        return [self._bind(VectorIndex.model_validate(d)) for d in self._list(data, "list vector indexes")]
 
     async def get_vector(self, index_id: str) -> VectorIndex:
-        """``GET /v2/vector/index/{id}``. :raises ManagedByIntegrationError: not visible."""
+        """``GET /v2/vector/index/{id}``. :raises NotFoundError: not in this account."""
         data = await self._resource("GET", f"/v2/vector/index/{index_id}", f"vector index {index_id}")
-        return VectorIndex.model_validate(data)
+        return self._bind(VectorIndex.model_validate(data))
 
     async def reset_vector(self, index_id: str) -> VectorIndex:
         """``POST /v2/vector/index/{id}/reset-password`` (answers ``"OK"``), then re-GET."""
@@ -361,12 +407,12 @@ class DeveloperClient:
     async def list_search(self) -> list[SearchIndex]:
         """``GET /v2/search``."""
         data = await self._get("/v2/search", "list search indexes")
-        return [SearchIndex.model_validate(d) for d in self._list(data, "list search indexes")]
+        return [self._bind(SearchIndex.model_validate(d)) for d in self._list(data, "list search indexes")]
 
     async def get_search(self, index_id: str) -> SearchIndex:
-        """``GET /v2/search/{id}``. :raises ManagedByIntegrationError: not visible."""
+        """``GET /v2/search/{id}``. :raises NotFoundError: not in this account."""
         data = await self._resource("GET", f"/v2/search/{index_id}", f"search index {index_id}")
-        return SearchIndex.model_validate(data)
+        return self._bind(SearchIndex.model_validate(data))
 
     async def reset_search(self, index_id: str) -> SearchIndex:
         """``POST /v2/search/{id}/reset-password`` (answers ``"OK"``), then re-GET."""
@@ -379,19 +425,19 @@ class DeveloperClient:
     async def list_qstash_users(self) -> list[QStashUser]:
         """``GET /v2/qstash/users`` (one user per region)."""
         data = await self._get("/v2/qstash/users", "list qstash users")
-        return [QStashUser.model_validate(d) for d in self._list(data, "list qstash users")]
+        return [self._bind(QStashUser.model_validate(d)) for d in self._list(data, "list qstash users")]
 
     async def get_qstash_user(self, user_id: str) -> QStashUser:
-        """``GET /v2/qstash/user/{id}``. :raises ManagedByIntegrationError: not visible."""
+        """``GET /v2/qstash/user/{id}``. :raises NotFoundError: not in this account."""
         data = await self._resource("GET", f"/v2/qstash/user/{user_id}", f"qstash user {user_id}")
-        return QStashUser.model_validate(data)
+        return self._bind(QStashUser.model_validate(data))
 
     async def rotate_qstash_token(self, user_id: str) -> QStashUser:
         """``POST /v2/qstash/rotate-token/{id}``: the answer carries the new token."""
         data = await self._resource(
             "POST", f"/v2/qstash/rotate-token/{user_id}", f"reset token of qstash user {user_id}"
         )
-        user = QStashUser.model_validate(data)
+        user = self._bind(QStashUser.model_validate(data))
         if user.token is None:
             user = await self.get_qstash_user(user_id)
         return user

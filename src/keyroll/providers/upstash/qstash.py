@@ -1,6 +1,8 @@
 """QStash API (bearer token): signing keys, publishing, and a cheap auth probe.
 
-The token is passed per call (a QStash token rotation changes it mid-run). Rolling the
+The token is passed per call (a QStash token rotation changes it mid-run), and so may the
+region's origin (``url=``): each QStash region has its own token and signing keys, so a
+credential is always checked and rotated at its own region. Rolling the
 signing keys is *not* idempotent — rolling twice before apps learn the new *next* key breaks
 every signature — so :meth:`QStashClient.rotate_keys` never blindly retries: after a timeout
 or 5xx it reads the keys back and treats "current is the old next" as done.
@@ -43,15 +45,15 @@ class SigningKeys(BaseModel):
 class QStashAPI(Protocol):
     """What keyroll needs from QStash. ``token`` is passed per call (it changes during rotation)."""
 
-    async def get_keys(self, token: Secret) -> SigningKeys:
-        """``GET /v2/keys``."""
+    async def get_keys(self, token: Secret, *, url: str | None = None) -> SigningKeys:
+        """``GET /v2/keys`` (``url``: the region's origin; default: the configured one)."""
         ...
 
-    async def rotate_keys(self, token: Secret) -> SigningKeys:
+    async def rotate_keys(self, token: Secret, *, url: str | None = None) -> SigningKeys:
         """``POST /v2/keys/rotate``: new current = old next; next is fresh."""
         ...
 
-    async def check_token(self, token: Secret) -> bool:
+    async def check_token(self, token: Secret, *, url: str | None = None) -> bool:
         """True when QStash accepts the token, False on 401; raises on other failures."""
         ...
 
@@ -89,26 +91,26 @@ class QStashClient:
     def _auth(token: Secret) -> dict[str, str]:
         return {"Authorization": f"Bearer {token.reveal()}"}
 
-    async def get_keys(self, token: Secret) -> SigningKeys:
-        """``GET /v2/keys`` → current and next signing keys.
+    async def get_keys(self, token: Secret, *, url: str | None = None) -> SigningKeys:
+        """``GET /v2/keys`` → current and next signing keys of the region at ``url``.
 
         :raises AuthError: the token was rejected.
         """
         resp = await self.api.request(
-            "GET", self._url("/v2/keys"), what="get signing keys", headers=self._auth(token)
+            "GET", self._url("/v2/keys", url), what="get signing keys", headers=self._auth(token)
         )
         return SigningKeys.model_validate(resp.json())
 
-    async def rotate_keys(self, token: Secret) -> SigningKeys:
+    async def rotate_keys(self, token: Secret, *, url: str | None = None) -> SigningKeys:
         """``POST /v2/keys/rotate`` exactly once (an ambiguous failure is resolved by reading back).
 
         :raises AuthError: the token was rejected.
         """
-        before = await self.get_keys(token)
+        before = await self.get_keys(token, url=url)
 
         async def recover() -> httpx.Response | None:
             try:
-                now = await self.get_keys(token)
+                now = await self.get_keys(token, url=url)
             except KeyrollError:
                 return None
             if now.current == before.next:  # the first attempt rolled
@@ -117,20 +119,20 @@ class QStashClient:
 
         resp = await self.api.request(
             "POST",
-            self._url("/v2/keys/rotate"),
+            self._url("/v2/keys/rotate", url),
             what="rotate signing keys",
             headers=self._auth(token),
             recover=recover,
         )
         return SigningKeys.model_validate(resp.json())
 
-    async def check_token(self, token: Secret) -> bool:
+    async def check_token(self, token: Secret, *, url: str | None = None) -> bool:
         """``GET /v2/keys``: True when accepted (403 counts: authenticated, not permitted), False on 401.
 
         :raises ProviderError: any other failure (unreachable, 5xx …).
         """
         try:
-            await self.get_keys(token)
+            await self.get_keys(token, url=url)
         except AuthError as exc:
             return exc.status == 403
         return True

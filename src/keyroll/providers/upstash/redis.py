@@ -100,12 +100,19 @@ def _rescrub(exc: ProviderError, secrets: Sequence[Secret]) -> ProviderError:
     return clean
 
 
+def _origin_of(url: str) -> str:
+    parts = urllib.parse.urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
 class RedisRESTClient:
     """:class:`RedisREST` over httpx, plus the ACL helpers the rotation engine needs."""
 
     def __init__(self, http: httpx.AsyncClient, *, retry: RetryPolicy | None = None) -> None:
         """``http`` needs no base URL or auth: both come with each call."""
         self.http = http
+        self._sync: dict[str, str] = {}
+        """origin → the latest ``upstash-sync-token`` it answered (sent back: read-your-writes)"""
         self.api = ApiClient(
             http,
             "redis",
@@ -129,16 +136,19 @@ class RedisRESTClient:
         self, url: str, token: Secret, path: str, body: Any, what: str, secrets: Sequence[Secret]
     ) -> Any:
         target = url.rstrip("/") + path
+        origin = _origin_of(url)
+        headers = {"Authorization": f"Bearer {token.reveal()}", "Upstash-Encoding": "base64"}
+        if origin in self._sync:
+            # as the SDKs do (read_your_writes): a global database's replica answers only once it
+            # has seen our last write — e.g. the ACL user created just before its token is used
+            headers["Upstash-Sync-Token"] = self._sync[origin]
         try:
-            resp = await self.api.request(
-                "POST",
-                target,
-                what=what,
-                json=body,
-                headers={"Authorization": f"Bearer {token.reveal()}", "Upstash-Encoding": "base64"},
-            )
+            resp = await self.api.request("POST", target, what=what, json=body, headers=headers)
         except ProviderError as exc:
             raise _rescrub(exc, secrets) from None
+        sync = resp.headers.get("upstash-sync-token")
+        if sync:
+            self._sync[origin] = sync
         try:
             return resp.json()
         except ValueError:

@@ -10,6 +10,7 @@ from typing import Any
 from keyroll.core.errors import AuthError, KeyrollError, ProviderError, RotationError
 from keyroll.core.model import CredentialKind, Management, Step, StepKind
 from keyroll.core.secret import Secret
+from keyroll.providers.upstash.acl_rules import check_rules
 from keyroll.rotate.pipeline import PlanContext
 from keyroll.rotate.runtime import Action, Probe, Runtime, WaitingForHuman, gid_of
 
@@ -163,16 +164,23 @@ def generate_password() -> Secret:
 
 
 async def gentoken(rt: Runtime, url: str, admin: Secret, user: str) -> tuple[Secret, bool]:
-    """``ACL GENTOKEN user`` (Upstash); a locally generated password when the server refuses it."""
+    """``ACL GENTOKEN user`` (Upstash). Upstash's ``ACL SETUSER`` takes no other password
+    (plain ``>password`` is refused), so there is no local fallback.
+
+    :raises RotationError: the server refused or gave no token.
+    """
     assert rt.providers.redis is not None
     try:
         result = await rt.providers.redis.command(url, admin, "ACL", "GENTOKEN", user)
     except ProviderError as exc:
         if exc.status == 401 or "WRONGPASS" in str(exc):
             raise
-        return generate_password(), False
+        raise RotationError(
+            f"ACL GENTOKEN {user} was refused ({exc.message})",
+            hint="ACL needs a paid Upstash database; Upstash accepts only GENTOKEN passwords in ACL SETUSER",
+        ) from None
     if not isinstance(result, str) or not result:
-        return generate_password(), False
+        raise RotationError(f"ACL GENTOKEN {user} returned no token")
     return Secret(result), True
 
 
@@ -182,6 +190,11 @@ async def acl(rt: Runtime, step: Step, url: str, admin: Secret, *args: str | Sec
     echoes rules. A rejected admin token (another credential of the same database was just
     reset) is refreshed once. Errors become a :class:`RotationError` naming the command only."""
     assert rt.providers.redis is not None
+    if [str(a).upper() for a in args[:2] if isinstance(a, str)] == ["ACL", "SETUSER"]:
+        # only the rule forms Upstash documents (password rules travel as Secrets)
+        problems = check_rules(a for a in args[3:] if isinstance(a, str))
+        if problems:
+            raise RotationError(f"{what}: {problems[0]}", hint="a keyroll bug: please report it")
     for attempt in range(2):
         try:
             return await rt.providers.redis.command(url, admin, *args)
@@ -275,6 +288,9 @@ async def redis_admin(
 
 # -- human steps and resync waits --------------------------------------------------------
 
+RESYNC_GRACE_S = 10.0
+"""how long keyroll waits for Vercel to show the new values before asking the person"""
+
 
 async def _old_default_probe(rt: Runtime, step: Step) -> Probe:
     spec = rt.spec(step)
@@ -343,6 +359,7 @@ async def _resync_wait(step: Step, rt: Runtime) -> dict[str, Any]:
     gid = gid_of(step)
     ours = set(rt.fingerprints(gid, "new").values()) | set(rt.fingerprints(gid, "old").values())
     deadline = rt.now() + rt.options.build_timeout_s
+    ask_at = rt.now() + min(RESYNC_GRACE_S, rt.options.build_timeout_s)
     pending = {(loc["project_id"], loc["env_id"]): loc for loc in locations}
     done: list[dict[str, Any]] = []
     interval = max(rt.options.poll_interval_s, 0.05)
@@ -372,6 +389,14 @@ async def _resync_wait(step: Step, rt: Runtime) -> dict[str, Any]:
                 )
                 del pending[key]
         if not pending:
+            break
+        if rt.now() > ask_at and rt.secret_source is not None:
+            # that Vercel resyncs after a console reset is not confirmed: ask the person
+            from keyroll.rotate.strategies.guided import ask_and_write
+
+            for w in await ask_and_write(step, rt, list(pending.values())):
+                done.append({**w, "source": "person"})
+            pending.clear()
             break
         if rt.now() > deadline:
             keys = ", ".join(sorted(loc["key"] for loc in pending.values()))

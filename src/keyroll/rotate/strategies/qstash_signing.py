@@ -107,7 +107,8 @@ def _expected_before(rt: Runtime, step: Step) -> tuple[str, str]:
 
 
 async def _state(step: Step, rt: Runtime) -> tuple[str, str, str, str, Any]:
-    keys = await rt.qstash.get_keys(rt.qstash_token())
+    url = str(rt.spec(step).get("rest_url") or "") or None
+    keys = await rt.qstash.get_keys(await rt.qstash_token_for(url or ""), url=url)
     cur, nxt = _expected_before(rt, step)
     return keys.current.fingerprint, keys.next.fingerprint, cur, nxt, keys
 
@@ -154,7 +155,8 @@ async def _roll(step: Step, rt: Runtime) -> dict[str, Any]:
             f"QStash signing keys changed outside this run (current is {cur_fp})",
             hint="someone rolled them; take a new inventory and plan again",
         )
-    keys = await rt.qstash.rotate_keys(rt.qstash_token())
+    url = str(spec.get("rest_url") or "") or None  # the keys' own region
+    keys = await rt.qstash.rotate_keys(await rt.qstash_token_for(url or ""), url=url)
     return {**evidence, **_store(rt, step, keys), "roll": n}
 
 

@@ -122,7 +122,7 @@ async def _reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
             "reconciled": True,
         }
     old = rt.get_value(gid, "old", "token")
-    if old is None or await rt.probe_qstash(old) is not Probe.REJECTED:
+    if old is None or await rt.probe_qstash(old, rt.spec(step).get("rest_url") or None) is not Probe.REJECTED:
         return None
     spec = rt.spec(step)
     uid = await _user_id(rt, spec, "")

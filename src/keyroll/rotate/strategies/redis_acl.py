@@ -19,6 +19,7 @@ Revoke depends on who holds the credential today:
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from keyroll.core.errors import KeyrollError, RotationError
@@ -158,6 +159,16 @@ def build(ctx: PlanContext) -> StrategyPlan:
     steps.append(verify_old)
     last = verify_old.id
     expected = 0.0
+    if mode == "reset_default":
+        # That a reset leaves ACL users and their REST tokens working is documented nowhere: the
+        # reset step probes the new ACL token first, and if it died these steps (skipped
+        # otherwise) write the new default credentials everywhere and redeploy all at once.
+        last = _emergency_steps(ctx, steps, phase1, revoke.id, verify_old.id)
+        warnings.append(
+            "the ACL overlap assumes the password reset leaves ACL users working (undocumented): keyroll probes "
+            "the new ACL token right after the reset and, if it died, switches to an emergency cutover "
+            "(`keyroll preflight --scratch-database ID` checks the assumption on a scratch database)"
+        )
     if phase2 and mode == "reset_default":
         dist2, tails2 = distribution_steps(
             ctx, phase2, values="reset", after=[verify_old.id], tag="2", phase=2
@@ -209,6 +220,47 @@ def build(ctx: PlanContext) -> StrategyPlan:
         )
     )
     return StrategyPlan(steps, expected_outage_s=expected, human_steps=human, warnings=warnings)
+
+
+EMERGENCY_KEY = "acl_token_died"
+"""what the reset step reports when the ACL user's token did not survive the reset"""
+
+
+def _emergency_steps(
+    ctx: PlanContext, steps: list[Step], phase1: list[dict[str, Any]], reset_id: str, after: str
+) -> str:
+    """The emergency cutover, laid out in advance and run only when the reset reports
+    :data:`EMERGENCY_KEY`; returns the id later steps should follow."""
+    when = {"step": reset_id, "key": EMERGENCY_KEY}
+    locs = [loc for loc in phase1 if loc["kind"] != "file"]
+    dist, tails = distribution_steps(ctx, locs, values="reset", after=[reset_id], tag="e", phase=3, when=when)
+    if not dist:
+        return after
+    steps += dist
+    probe = Step(
+        f"{ctx.gid}/probe-e",
+        StepKind.PROBE,
+        ctx.fp,
+        "emergency cutover: probe the new default credentials and deployments",
+        (*tails, after),
+        {"action": "probe_new", "values": "reset", "phase": 3, "when": when},
+    )
+    steps.append(probe)
+    return probe.id
+
+
+async def _acl_token_alive(rt: Runtime, url: str, token: Secret) -> Probe:
+    """Probe the ACL user's token right after the reset; a rejection is looked at again a few
+    times (bounded) in case a global database's replica lags behind."""
+    result = await rt.probe_redis(url, token)
+    delay = 0.2
+    for _ in range(3):
+        if result is not Probe.REJECTED:
+            return result
+        await asyncio.sleep(delay)
+        delay *= 2
+        result = await rt.probe_redis(url, token)
+    return result
 
 
 async def _whoami(rt: Runtime, url: str, token: Any) -> str:
@@ -279,7 +331,25 @@ async def _reset_default(step: Step, rt: Runtime) -> dict[str, Any]:
     gid = gid_of(step)
     before = rt.now()
     db = await rt.upstash.reset_redis_password(spec["resource_id"])
-    return {**_store_reset(rt, gid, db), **evidence, "revoke_started_at": before, "revoked_at": rt.now()}
+    detail = {**_store_reset(rt, gid, db), **evidence, "revoke_started_at": before, "revoked_at": rt.now()}
+    return {**detail, **await _check_overlap(rt, gid, spec)}
+
+
+async def _check_overlap(rt: Runtime, gid: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """Right after the reset: does the ACL user's token (what the apps now use) still work?"""
+    token = rt.get_value(gid, "new", "rest_token")
+    if token is None or not spec.get("rest_url"):
+        return {"acl_token_after_reset": Probe.UNKNOWN.value}
+    result = await _acl_token_alive(rt, spec["rest_url"], token)
+    out: dict[str, Any] = {"acl_token_after_reset": result.value}
+    if result is Probe.REJECTED:
+        name = spec.get("resource_name") or spec.get("resource_id") or gid
+        rt.note(
+            f"EMERGENCY: {name}: the password reset also killed ACL user tokens (the overlap assumption "
+            "failed on this account); writing the new default credentials everywhere and redeploying all at once"
+        )
+        out.update({EMERGENCY_KEY: True, "emergency_started_at": rt.now()})
+    return out
 
 
 def _store_reset(rt: Runtime, gid: str, db: Any) -> dict[str, Any]:
@@ -298,15 +368,17 @@ def _store_reset(rt: Runtime, gid: str, db: Any) -> dict[str, Any]:
 
 async def _reset_reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
     gid = gid_of(step)
-    if rt.has_value(gid, "reset", "rest_token"):
-        return {"reset": rt.fingerprints(gid, "reset"), "revoked_at": rt.now()}
     spec = rt.spec(step)
+    if rt.has_value(gid, "reset", "rest_token"):
+        detail = {"reset": rt.fingerprints(gid, "reset"), "revoked_at": rt.now()}
+        return {**detail, **await _check_overlap(rt, gid, spec)}
     old = rt.get_value(gid, "old", "rest_token")
     if old is None:
         return None
     if await rt.probe_redis(spec["rest_url"], old) is Probe.REJECTED:
         db = await rt.upstash.get_redis(spec["resource_id"])
-        return {**_store_reset(rt, gid, db), "revoked_at": rt.now(), "reconciled": True}
+        detail = {**_store_reset(rt, gid, db), "revoked_at": rt.now(), "reconciled": True}
+        return {**detail, **await _check_overlap(rt, gid, spec)}
     return None
 
 

@@ -32,7 +32,7 @@ from typing import Any
 
 import httpx
 
-from keyroll.sandbox.upstash import tokens
+from keyroll.sandbox.upstash import hosts, tokens
 from keyroll.sandbox.upstash.admin import create_app as admin_app
 from keyroll.sandbox.upstash.behaviour import DeploymentBehaviour
 from keyroll.sandbox.upstash.developer import create_app as developer_app
@@ -62,6 +62,9 @@ from keyroll.sandbox.world import World
 
 __all__ = ["SandboxError", "install"]
 
+QSTASH_REGIONS = ("eu-central-1", "us-east-1")
+"""QStash regions (``qstash/howto/multi-region``); each has its own token and signing keys"""
+
 _NAME_CHARS = set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_")
 
 
@@ -75,6 +78,12 @@ class _RedisSpec:
     credential_protection: bool
     prod_pack: bool
     region: str
+    free: bool = False
+    read_regions: list[str] = field(default_factory=list)
+    reset_drops_acl_users: bool = False
+    resync: bool = True
+    env_prefix: str = ""
+    replica_lag_s: float = 0.3
     id: str = field(default_factory=lambda: str(uuid.uuid4()))
     password: str = field(default_factory=tokens.new_password)
     acl_users: list[tuple[str, list[str]]] = field(default_factory=list)
@@ -111,6 +120,13 @@ def _flag(spec: dict[str, Any], key: str, where: str) -> bool:
     return value
 
 
+def _resync(spec: dict[str, Any], where: str) -> bool:
+    value = spec.get("resync", True)
+    if not isinstance(value, bool):
+        raise ValueError(f"fleet: {where}.resync must be true or false")
+    return value
+
+
 def _seed(fleet: dict[str, Any]) -> tuple[UpstashState, list[_RedisSpec]]:
     """Validate the fleet's ``upstash`` section and mint everything but the Redis databases,
     which need their TCP port first (:func:`_add_redis`)."""
@@ -128,6 +144,15 @@ def _seed(fleet: dict[str, Any]) -> tuple[UpstashState, list[_RedisSpec]]:
         where = f"upstash.redis[{i}]"
         managed, cfg = _managed(spec, where)
         protection, prod_pack = _flag(spec, "credential_protection", where), _flag(spec, "prod_pack", where)
+        free = _flag(spec, "free", where)
+        if free and (protection or prod_pack or spec.get("acl_users")):
+            # "ACL is available on all paid databases"; Prod Pack is a paid add-on
+            raise ValueError(
+                f"fleet: {where} is free: it can have no acl_users, prod_pack or credential_protection"
+            )
+        regions = spec.get("read_regions", [])
+        if not isinstance(regions, list) or not all(isinstance(r, str) and r for r in regions):
+            raise ValueError(f"fleet: {where}.read_regions must be a list of region names")
         entry = _RedisSpec(
             name=str(spec["name"]),
             managed_by=managed,
@@ -135,7 +160,18 @@ def _seed(fleet: dict[str, Any]) -> tuple[UpstashState, list[_RedisSpec]]:
             credential_protection=protection,
             prod_pack=prod_pack or protection,  # protection is a Prod Pack feature
             region=str(spec.get("region", "us-east-1")),
+            free=free,
+            read_regions=list(regions),
+            reset_drops_acl_users=_flag(spec, "reset_drops_acl_users", where),
+            resync=_resync(spec, where),
+            env_prefix=str(spec.get("env_prefix", "") or ""),
         )
+        lag = spec.get("replica_lag_ms", 300)
+        if not isinstance(lag, int) or not 0 <= lag <= 60000:
+            raise ValueError(f"fleet: {where}.replica_lag_ms must be an integer 0..60000")
+        entry.replica_lag_s = lag / 1000
+        if entry.env_prefix and not entry.env_prefix.replace("_", "").isalnum():
+            raise ValueError(f"fleet: {where}.env_prefix must be letters, digits or _")
         for j, user in enumerate(_items(spec.get("acl_users"), f"{where}.acl_users")):
             name = str(user["name"])
             if name in ("default", "default_ro"):
@@ -157,6 +193,7 @@ def _seed(fleet: dict[str, Any]) -> tuple[UpstashState, list[_RedisSpec]]:
             similarity_function=str(spec.get("similarity", "COSINE")).upper(),
             managed_by=managed,
             configuration_id=cfg,
+            resync=_resync(spec, f"upstash.vector[{i}]"),
         )
     for i, spec in enumerate(_items(section.get("search"), "upstash.search")):
         managed, cfg = _managed(spec, f"upstash.search[{i}]")
@@ -168,23 +205,38 @@ def _seed(fleet: dict[str, Any]) -> tuple[UpstashState, list[_RedisSpec]]:
             readonly_token=tokens.index_token(2, index_id),
             managed_by=managed,
             configuration_id=cfg,
+            resync=_resync(spec, f"upstash.search[{i}]"),
         )
     q = section.get("qstash", {})
-    if q is not None:
-        if not isinstance(q, dict):
-            raise ValueError("fleet: upstash.qstash must be a mapping")
-        managed, cfg = _managed(q, "upstash.qstash")
+    qstash_specs: list[Any] = q if isinstance(q, list) else ([] if q is None else [q])
+    seen: set[str] = set()
+    for i, spec in enumerate(qstash_specs):
+        where = "upstash.qstash" if not isinstance(q, list) else f"upstash.qstash[{i}]"
+        if not isinstance(spec, dict):
+            raise ValueError(f"fleet: {where} must be a mapping")
+        managed, cfg = _managed(spec, where)
+        region = str(spec.get("region", "eu-central-1"))
+        if region not in QSTASH_REGIONS:
+            raise ValueError(f"fleet: {where}.region must be one of {', '.join(QSTASH_REGIONS)}")
+        if region in seen:
+            raise ValueError(f"fleet: {where}: region {region} is declared twice")
+        seen.add(region)
         user_id = str(uuid.uuid4())
-        state.qstash = QStashUser(
+        qstash_user = QStashUser(
             id=user_id,
             token=tokens.qstash_token(user_id),
             readonly_token=tokens.qstash_token(user_id),
             current_signing_key=tokens.signing_key(),
             next_signing_key=tokens.signing_key(),
-            region=str(q.get("region", "eu-central-1")),
+            region=region,
             managed_by=managed,
             configuration_id=cfg,
+            resync=_resync(spec, where),
+            service="qstash" if i == 0 else f"qstash-{region}",
         )
+        state.qstash_regions[region] = qstash_user
+        if i == 0:
+            state.qstash = qstash_user
     return state, redis
 
 
@@ -203,6 +255,12 @@ def _add_redis(state: UpstashState, spec: _RedisSpec, server: RedisServer) -> No
         credential_protection=spec.credential_protection,
         prod_pack=spec.prod_pack,
         region=spec.region,
+        free=spec.free,
+        read_regions=list(spec.read_regions),
+        reset_drops_acl_users=spec.reset_drops_acl_users,
+        resync=spec.resync,
+        env_prefix=spec.env_prefix,
+        replica_lag_s=spec.replica_lag_s,
         server=server,
     )
     db.tokens[db.rest_token] = TokenBinding("default", db.password, "rest")
@@ -234,20 +292,20 @@ def _templates(state: UpstashState, urls: dict[str, str]) -> dict[str, str]:
         for user in db.acl_users:
             t[f"{p}:acl:{user['name']}:password"] = user["password"]
             t[f"{p}:acl:{user['name']}:rest_token"] = user["rest_token"]
-    if state.qstash is not None:
-        q = state.qstash
-        t.update(
-            {
-                "qstash:url": urls["qstash"],
-                "qstash:token": q.token,
-                "qstash:readonly_token": q.readonly_token,
-                "qstash:current_signing_key": q.current_signing_key,
-                "qstash:next_signing_key": q.next_signing_key,
-                # alias used in world.py's docstring
-                "qstash:signing_key_current": q.current_signing_key,
-                "qstash:signing_key_next": q.next_signing_key,
-            }
-        )
+    for q in state.qstash_regions.values():
+        values = {
+            "url": urls[q.service],
+            "token": q.token,
+            "readonly_token": q.readonly_token,
+            "current_signing_key": q.current_signing_key,
+            "next_signing_key": q.next_signing_key,
+            # alias used in world.py's docstring
+            "signing_key_current": q.current_signing_key,
+            "signing_key_next": q.next_signing_key,
+        }
+        t.update({f"qstash:{q.region}:{k}": v for k, v in values.items()})
+        if q is state.qstash:
+            t.update({f"qstash:{k}": v for k, v in values.items()})
     for kind, group in (("vector", state.vector), ("search", state.search)):
         for index in group.values():
             t.update(
@@ -269,6 +327,8 @@ def _resources(state: UpstashState, urls: dict[str, str]) -> dict[str, Any]:
                 "name": d.name,
                 "rest_url": urls[d.service],
                 "tcp": f"127.0.0.1:{d.tcp_port}",
+                "endpoint": d.endpoint,
+                "free": d.free,
                 "managed_by": d.managed_by,
                 "configuration_id": d.configuration_id,
                 "acl_users": [u["name"] for u in d.acl_users],
@@ -276,11 +336,23 @@ def _resources(state: UpstashState, urls: dict[str, str]) -> dict[str, Any]:
             for d in state.redis.values()
         ],
         "vector": [
-            {"id": v.id, "name": v.name, "url": urls[v.service], "managed_by": v.managed_by}
+            {
+                "id": v.id,
+                "name": v.name,
+                "url": urls[v.service],
+                "endpoint": v.endpoint,
+                "managed_by": v.managed_by,
+            }
             for v in state.vector.values()
         ],
         "search": [
-            {"id": s.id, "name": s.name, "url": urls[s.service], "managed_by": s.managed_by}
+            {
+                "id": s.id,
+                "name": s.name,
+                "url": urls[s.service],
+                "endpoint": s.endpoint,
+                "managed_by": s.managed_by,
+            }
             for s in state.search.values()
         ],
         "qstash": (
@@ -293,6 +365,10 @@ def _resources(state: UpstashState, urls: dict[str, str]) -> dict[str, Any]:
             if state.qstash
             else None
         ),
+        "qstash_regions": [
+            {"id": q.id, "region": q.region, "url": urls[q.service], "managed_by": q.managed_by}
+            for q in state.qstash_regions.values()
+        ],
     }
 
 
@@ -332,6 +408,17 @@ def install(world: World, fleet: dict[str, Any]) -> None:
         raise
 
 
+def _listen_all(services: list[QStashService], callback: Any) -> Any:
+    """Subscribe to every region's deliveries; one function unsubscribes from all."""
+    stops = [s.listen(callback) for s in dict.fromkeys(services)]
+
+    def unsubscribe() -> None:
+        for stop in stops:
+            stop()
+
+    return unsubscribe
+
+
 def _install_services(world: World, state: UpstashState, workdir: Path) -> None:
     """Register the services, templates, hooks and start-up/shutdown hooks (servers running)."""
     from keyroll.sandbox.loadgen import LoadgenRegistry
@@ -346,15 +433,37 @@ def _install_services(world: World, state: UpstashState, workdir: Path) -> None:
     urls: dict[str, str] = {}
     for name in ("upstash", "qstash", "admin"):
         urls[name] = world.reserve_url(name)
+    for q in state.qstash_regions.values():
+        if q.service not in urls:
+            urls[q.service] = world.reserve_url(q.service)
     for db in state.redis.values():
         urls[db.service] = world.reserve_url(db.service)
     for service in [v.service for v in state.vector.values()] + [s.service for s in state.search.values()]:
         urls[service] = world.reserve_url(service)
     world.urls.update(urls)
+    resolve: dict[str, str] = {}
+    for db in state.redis.values():
+        db.endpoint = hosts.redis_host(db.name, db.region, urls[db.service])
+        resolve[db.endpoint] = urls[db.service]
+    for kind, group in (("vector", state.vector), ("search", state.search)):
+        for index in group.values():
+            index.endpoint = hosts.index_slug(index.name, index.region, urls[index.service])
+            resolve[f"{index.endpoint}-{kind}.upstash.io"] = urls[index.service]
+    for q in state.qstash_regions.values():
+        for host in hosts.qstash_hosts(q.region, default=q.region == "eu-central-1"):
+            resolve[host] = urls[q.service]
 
     client = httpx.AsyncClient(transport=LocalTransport(world), timeout=15)
-    qstash = QStashService(world, state, started_at)
-    qstash.client = client
+    regional = {
+        q.region: QStashService(world, state, started_at, region=q.region)
+        for q in state.qstash_regions.values()
+    }
+    for regional_service in regional.values():
+        regional_service.client = client
+    qstash = regional.get(state.qstash.region) if state.qstash is not None else None
+    if qstash is None:  # no QStash in the fleet: the service still answers (401 to every token)
+        qstash = QStashService(world, state, started_at, region="")
+        qstash.client = client
     behaviour = DeploymentBehaviour(world, client)
     registry = LoadgenRegistry(world)
 
@@ -363,6 +472,9 @@ def _install_services(world: World, state: UpstashState, workdir: Path) -> None:
 
     world.add_service("upstash", developer_app(world, state, started_at))
     world.add_service("qstash", qstash.app)
+    for q in state.qstash_regions.values():
+        if q.service != "qstash":
+            world.add_service(q.service, regional[q.region].app)
     world.add_service(
         "admin",
         admin_app(
@@ -388,11 +500,23 @@ def _install_services(world: World, state: UpstashState, workdir: Path) -> None:
     world.hooks["loadgen.register"] = registry.register
     world.hooks["upstash.loop"] = lambda: state.loop
     world.hooks["upstash.state"] = lambda: state
-    world.hooks["qstash.publish"] = lambda url, body=b"", tag="": qstash.publish(url, body, tag=tag).id
-    world.hooks["qstash.listen"] = qstash.listen
+
+    def publish(url: str, body: bytes = b"", tag: str = "", via: str = "") -> str:
+        """Publish through the region whose QStash URL is ``via`` (the app's QSTASH_URL), so the
+        delivery is signed with that region's keys; the first region otherwise."""
+        origin = via.rstrip("/")
+        service = next(
+            (r for r in regional.values() if origin and r.user and world.urls.get(r.user.service) == origin),
+            qstash,
+        )
+        return service.publish(url, body, tag=tag).id
+
+    world.hooks["qstash.publish"] = publish
+    world.hooks["qstash.listen"] = lambda callback: _listen_all([qstash, *regional.values()], callback)
     env = world.info.setdefault("env", {})
     env["UPSTASH_EMAIL"] = state.email
     env["UPSTASH_API_KEY"] = state.api_key
+    env["KEYROLL_UPSTASH_HOSTS"] = hosts.host_map(resolve)
     if state.qstash is not None and state.qstash.managed_by == NATIVE:
         env["QSTASH_TOKEN"] = state.qstash.token
     world.info["resources"] = _resources(state, urls)

@@ -6,11 +6,18 @@ Handled here, before anything reaches the server (``shared/reference/upstash-api
   both a valid ``SETUSER >token`` password and a REST bearer token of that user.
 * ``ACL RESTTOKEN user password`` — checks the pair with a real ``AUTH`` and mints a REST
   token bound to it (checked again on every request, so it dies with the password or user).
-* ``ACL SETUSER`` — ``default`` cannot be modified; ``nopass``, ``#hash`` and subcommand rules
-  are rejected; ``>token`` accepts GENTOKEN tokens (for the named user) and, as older docs
-  allow, plain passwords. Password/``off`` changes kill the user's live TCP connections,
-  because Upstash applies ACL changes to existing connections at once.
+* ``ACL SETUSER`` — only the rules Upstash's ``acl-setuser`` page documents (:func:`rule_error`):
+  ``on``/``off``, ``>token`` (a token from ``ACL GENTOKEN`` for that user — plain passwords are
+  refused), ``<token``, ``!<sha256>``, ``resetpass``, ``~pattern``/``allkeys``/``resetkeys``,
+  ``&pattern``/``allchannels``/``resetchannels``, ``+cmd``/``-cmd``, ``+@cat``/``-@cat``,
+  ``allcommands``/``nocommands``, ``reset``. ``nopass``, ``#hash``, subcommand rules,
+  selectors and ``%R~``-style key permissions are refused; ``default`` cannot be modified.
+  Password/``off`` changes kill the user's live TCP connections, because Upstash applies ACL
+  changes to existing connections at once.
 * ``ACL DELUSER default`` is rejected; ``ACL LIST/USERS/GETUSER`` hide the sandbox's admin user.
+
+* On a free database (no ACL: "ACL is available on all paid databases") ``GENTOKEN``,
+  ``RESTTOKEN``, ``SETUSER`` and ``DELUSER`` answer :data:`FREE_PLAN_ERROR` (wording unconfirmed).
 
 Every extension first runs ``ACL WHOAMI`` as the caller, so a caller without ACL permission
 gets the server's own ``NOPERM`` error.
@@ -26,7 +33,10 @@ from keyroll.sandbox.upstash import tokens
 from keyroll.sandbox.upstash.redis_server import ADMIN_USER, ServerError, Unauthorized, scrub_error
 from keyroll.sandbox.upstash.state import RedisDB, TokenBinding
 
-__all__ = ["PASSTHROUGH", "handle_acl", "resolve_token", "scrub_error"]
+__all__ = ["FREE_PLAN_ERROR", "PASSTHROUGH", "handle_acl", "resolve_token", "scrub_error"]
+
+FREE_PLAN_ERROR = "ERR ACL is not available on free databases, upgrade the database to a paid plan"
+"""what ACL user management answers on a free database (Upstash's exact text is unconfirmed)"""
 
 PASSTHROUGH: Any = object()
 """returned by :func:`handle_acl` when the server should run the command unchanged"""
@@ -64,6 +74,8 @@ async def handle_acl(db: RedisDB, caller: TokenBinding, args: list[bytes]) -> An
     """
     assert db.server is not None
     sub = _s(args[1]).upper() if len(args) > 1 else ""
+    if db.free and sub in ("GENTOKEN", "RESTTOKEN", "SETUSER", "DELUSER"):
+        return _err(FREE_PLAN_ERROR)
     if sub in ("GENTOKEN", "RESTTOKEN", "SETUSER", "DELUSER"):
         (whoami,) = await db.server.execute(caller.user, caller.password, [["ACL", "WHOAMI"]])
         if isinstance(whoami, rexc.ResponseError):
@@ -86,6 +98,51 @@ async def handle_acl(db: RedisDB, caller: TokenBinding, args: list[bytes]) -> An
         (reply,) = await db.server.execute(caller.user, caller.password, [["ACL", "WHOAMI"]])
         return reply if isinstance(reply, rexc.ResponseError) else None
     return PASSTHROUGH
+
+
+_WORDS = frozenset(
+    {
+        "on",
+        "off",
+        "resetpass",
+        "allkeys",
+        "resetkeys",
+        "allchannels",
+        "resetchannels",
+        "allcommands",
+        "nocommands",
+        "reset",
+    }
+)
+
+
+def rule_error(rule: str) -> str:
+    """Why Upstash refuses an ``ACL SETUSER`` rule (``""``: a documented form)."""
+    low = rule.lower()
+    if low in _WORDS:
+        return ""
+    if low == "nopass":
+        return "ERR nopass is not supported: every user needs a password from ACL GENTOKEN"
+    if rule.startswith("#"):
+        return "ERR hashed passwords are not supported: use a token from ACL GENTOKEN"
+    if rule.startswith((">", "<")):
+        return "" if len(rule) > 1 else "ERR empty password"
+    if rule.startswith("!"):
+        body = rule[1:]
+        ok = len(body) == 64 and all(c in "0123456789abcdef" for c in body)
+        return "" if ok else "ERR !hash needs a 64-character lowercase SHA-256 hash"
+    if rule.startswith(("~", "&")):
+        return "" if len(rule) > 1 else f"ERR Error in ACL SETUSER modifier '{rule}': Syntax error"
+    if rule[:1] in "+-":
+        if "|" in rule:
+            return "ERR subcommand rules are not supported"
+        return (
+            ""
+            if len(rule) > 1 and rule != "+@" and rule != "-@"
+            else f"ERR Error in ACL SETUSER modifier '{rule}': Syntax error"
+        )
+    # selectors "(…)", "clearselectors", "%R~…" key permissions and anything else: undocumented
+    return f"ERR Error in ACL SETUSER modifier '{rule}': not supported"
 
 
 def _valid_name(name: str) -> bool:
@@ -145,18 +202,17 @@ async def _setuser(db: RedisDB, caller: TokenBinding, args: list[bytes]) -> Any:
     for raw in args[3:]:
         rule = _s(raw)
         low = rule.lower()
-        if low == "nopass":
-            return _err("ERR nopass is not supported: every user needs a password from ACL GENTOKEN")
-        if rule.startswith("#"):
-            return _err("ERR hashed passwords are not supported: use a token from ACL GENTOKEN")
-        if rule[:1] in "+-" and "|" in rule:
-            return _err("ERR subcommand rules are not supported")
+        problem = rule_error(rule)
+        if problem:
+            return _err(problem)
         if rule.startswith(">"):
             gen = tokens.parse_gentoken(rule[1:])
-            if gen is not None and (gen.user != user or gen.port != db.tcp_port):
+            if gen is None:
+                return _err(
+                    "ERR plain-text passwords are not supported: add a token from ACL GENTOKEN with >token"
+                )
+            if gen.user != user or gen.port != db.tcp_port:
                 return _err("ERR the token was generated for another user")
-            if not rule[1:]:
-                return _err("ERR empty password")
         if rule.startswith(("<", "!")) or low in _PASSWORD_RULES:
             kill = True
     (reply,) = await db.server.execute(caller.user, caller.password, [args])

@@ -1,7 +1,7 @@
 """Sandbox-only controls (service ``admin``): the Upstash dashboard and a few knobs.
 
 * ``POST /_sandbox/upstash/{kind}/{name}/reset`` — the dashboard "Reset Credentials" button
-  (``kind`` = redis | vector | search | qstash; ``name`` = resource name, ignored for qstash).
+  (``kind`` = redis | vector | search | qstash; ``name`` = resource name; for qstash a region, anything else meaning the first region).
   Works for integration-managed resources too; for those it then calls
   ``vercel.resync_integration(configuration_id, {KEY: new value})`` like the Vercel integration
   does. Answers fingerprints only.
@@ -52,9 +52,10 @@ async def dashboard_reset(world: World, state: UpstashState, kind: str, name: st
         resource = state.search[name]
         resets.reset_search(state, resource, source="CONSOLE")
     elif kind == "qstash":
-        if state.qstash is None:
+        user = state.qstash_user(name) or state.qstash
+        if user is None:
             raise KeyError(kind)
-        resource = state.qstash
+        resource = user
         resets.reset_qstash_token(state, resource, source="CONSOLE")
     else:
         raise KeyError(kind)
@@ -62,7 +63,7 @@ async def dashboard_reset(world: World, state: UpstashState, kind: str, name: st
     resynced = 0
     cfg = getattr(resource, "configuration_id", None)
     hook = world.hooks.get("vercel.resync_integration")
-    if cfg and hook is not None:
+    if cfg and hook is not None and getattr(resource, "resync", True):
         resynced = int(hook(cfg, values) or 0)
     return {
         "kind": kind,

@@ -5,13 +5,15 @@ string ``"true"``/``"false"``, index resets answer ``"OK"`` …). Resources crea
 Vercel integration live in another (Vercel-owned) account: they are absent from lists and
 answer 404 here, as in reality.
 
-Credential protection has no documented Developer API endpoint; the sandbox offers
-``POST /v2/redis/enable-credential-protection/{id}`` and ``…/disable-…`` in the style of the
-other toggles (``enable-tls``, ``enable-eviction``). With protection on, database reads omit
-``password``/``rest_token``/``read_only_rest_token``; turning it off revokes and reissues them.
-It is a Prod Pack feature: ``prod_pack_enabled`` renders the fleet's per-database ``prod_pack``
-flag (implied by ``credential_protection: true``), and enabling protection on a database without
-Prod Pack answers 400 ``{"error": "…"}``, the Developer API's generic error shape.
+Credential protection has no Developer API endpoint (a console toggle, absent from the
+OpenAPI file), so none is served here: the fleet's ``credential_protection`` flag sets it. With
+protection on, database reads omit ``password``/``rest_token``/``read_only_rest_token``. It is a
+Prod Pack feature: ``prod_pack_enabled`` renders the fleet's per-database ``prod_pack`` flag
+(implied by ``credential_protection: true``).
+
+``endpoint`` has the documented shapes (:mod:`.hosts`): a bare host for Redis, a slug for
+Vector/Search. A free database (fleet ``free: true``) reads ``type: "free"`` and
+``db_acl_enabled: "false"``; a global one lists its ``read_regions``.
 """
 
 from __future__ import annotations
@@ -46,26 +48,26 @@ def _err(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def database_json(db: RedisDB, *, email: str, rest_url: str, credentials: bool = True) -> dict[str, Any]:
+def database_json(db: RedisDB, *, email: str, credentials: bool = True) -> dict[str, Any]:
     """A ``Database`` object as the Developer API returns it."""
     out: dict[str, Any] = {
         "database_id": db.id,
         "database_name": db.name,
-        "database_type": "Pay as You Go",
+        "database_type": "Free" if db.free else "Pay as You Go",
         "region": "global",
         "port": db.tcp_port,
         "creation_time": db.creation_time,
         "state": "active",
-        "endpoint": rest_url,
+        "endpoint": db.endpoint,
         "tls": False,
         "user_email": email,
         "customer_id": email,
-        "type": "payg",
-        "budget": 360,
+        "type": "free" if db.free else "payg",
+        "budget": 0 if db.free else 360,
         "primary_region": db.region,
         "primary_members": [db.region],
-        "all_members": [db.region],
-        "read_regions": [],
+        "all_members": [db.region, *db.read_regions],
+        "read_regions": list(db.read_regions),
         "eviction": False,
         "auto_upgrade": False,
         "consistent": False,
@@ -76,7 +78,7 @@ def database_json(db: RedisDB, *, email: str, rest_url: str, credentials: bool =
         "db_max_entry_size": 104857600,
         "db_memory_threshold": 3221225472,
         "db_max_commands_per_second": 10000,
-        "db_acl_enabled": "true",
+        "db_acl_enabled": "false" if db.free else "true",
         "db_acl_default_user_status": "true",
         "db_eviction": False,
         "daily_backup_enabled": False,
@@ -97,7 +99,7 @@ def database_json(db: RedisDB, *, email: str, rest_url: str, credentials: bool =
     return out
 
 
-def vector_json(index: VectorIndex, *, email: str, url: str) -> dict[str, Any]:
+def vector_json(index: VectorIndex, *, email: str) -> dict[str, Any]:
     """A ``VectorIndex`` object."""
     return {
         "customer_id": email,
@@ -106,7 +108,7 @@ def vector_json(index: VectorIndex, *, email: str, url: str) -> dict[str, Any]:
         "similarity_function": index.similarity_function,
         "dimension_count": index.dimension,
         "embedding_model": "",
-        "endpoint": url,
+        "endpoint": index.endpoint,
         "token": index.token,
         "read_only_token": index.readonly_token,
         "type": "payg",
@@ -126,13 +128,13 @@ def vector_json(index: VectorIndex, *, email: str, url: str) -> dict[str, Any]:
     }
 
 
-def search_json(index: SearchIndex, *, email: str, url: str) -> dict[str, Any]:
+def search_json(index: SearchIndex, *, email: str) -> dict[str, Any]:
     """A ``SearchIndex`` object (``vercel_email`` empty: a native account)."""
     return {
         "customer_id": email,
         "id": index.id,
         "name": index.name,
-        "endpoint": url,
+        "endpoint": index.endpoint,
         "type": "payg",
         "region": index.region,
         "vercel_email": "",
@@ -206,15 +208,12 @@ def create_app(world: World, state: UpstashState, started: Callable[[], float]) 
 
         return wrapper
 
-    def url_of(service: str) -> str:
-        return world.urls.get(service, "")
-
     def visible_db(request: Request) -> RedisDB | None:
         db = state.redis_by_id(request.path_params["id"])
         return None if db is None or db.integration_managed else db
 
     def db_out(db: RedisDB, *, credentials: bool = True) -> dict[str, Any]:
-        return database_json(db, email=state.email, rest_url=url_of(db.service), credentials=credentials)
+        return database_json(db, email=state.email, credentials=credentials)
 
     async def list_databases(request: Request) -> Response:
         return JSONResponse([db_out(d) for d in state.redis.values() if not d.integration_managed])
@@ -239,41 +238,14 @@ def create_app(world: World, state: UpstashState, started: Callable[[], float]) 
         out.update(password=db.password, rest_token=db.rest_token, read_only_rest_token=db.readonly_token)
         return JSONResponse(out)
 
-    async def enable_protection(request: Request) -> Response:
-        db = visible_db(request)
-        if db is None:
-            return _err(404, "database not found")
-        if not (db.prod_pack or db.credential_protection):
-            return _err(
-                400, "credential protection is a Prod Pack feature: enable Prod Pack for this database first"
-            )
-        db.credential_protection = True
-        state.log(resets.ACTION_PROTECTION_ON, "Enable Credential Protection", db.name, source=source)
-        return JSONResponse("OK")
+    def native_qstash() -> list[QStashUser]:
+        return [u for u in state.qstash_regions.values() if u.managed_by == "native"]
 
-    async def disable_protection(request: Request) -> Response:
-        db = visible_db(request)
-        if db is None:
-            return _err(404, "database not found")
-        try:
-            await resets.reset_redis(state, db, source=source)
-        except ServerError:
-            return _err(500, "internal error, try again")
-        db.credential_protection = False
-        state.log(resets.ACTION_PROTECTION_OFF, "Disable Credential Protection", db.name, source=source)
-        return JSONResponse(db_out(db))
-
-    def qstash_user(request: Request | None = None) -> QStashUser | None:
-        user = state.qstash
-        if user is None or user.managed_by != "native":
-            return None
-        if request is not None and request.path_params.get("id") not in (None, user.id):
-            return None
-        return user
+    def qstash_user(request: Request) -> QStashUser | None:
+        return next((u for u in native_qstash() if u.id == request.path_params.get("id")), None)
 
     async def list_qstash(request: Request) -> Response:
-        user = qstash_user()
-        return JSONResponse([qstash_json(user, email=state.email)] if user else [])
+        return JSONResponse([qstash_json(u, email=state.email) for u in native_qstash()])
 
     async def get_qstash(request: Request) -> Response:
         user = qstash_user(request)
@@ -289,7 +261,8 @@ def create_app(world: World, state: UpstashState, started: Callable[[], float]) 
         return JSONResponse(qstash_json(user, email=state.email))
 
     async def legacy_qstash(request: Request) -> Response:
-        user = qstash_user()
+        # the legacy single-user form answers for the default (first) region
+        user = state.qstash if state.qstash is not None and state.qstash.managed_by == "native" else None
         if user is None:
             return _err(404, "qstash user not found")
         return JSONResponse(qstash_json(user, email=state.email))
@@ -346,18 +319,14 @@ def create_app(world: World, state: UpstashState, started: Callable[[], float]) 
 
         async def list_all(request: Request) -> Response:
             return JSONResponse(
-                [
-                    to_json(i, email=state.email, url=url_of(i.service))
-                    for i in indexes.values()
-                    if i.managed_by == "native"
-                ]
+                [to_json(i, email=state.email) for i in indexes.values() if i.managed_by == "native"]
             )
 
         async def get_one(request: Request) -> Response:
             index = visible(request)
             if index is None:
                 return _err(404, missing)
-            return JSONResponse(to_json(index, email=state.email, url=url_of(index.service)))
+            return JSONResponse(to_json(index, email=state.email))
 
         async def reset_one(request: Request) -> Response:
             index = visible(request)
@@ -376,8 +345,6 @@ def create_app(world: World, state: UpstashState, started: Callable[[], float]) 
         r("/v2/redis/databases", list_databases),
         r("/v2/redis/database/{id}", get_database),
         r("/v2/redis/reset-password/{id}", reset_password, "POST"),
-        r("/v2/redis/enable-credential-protection/{id}", enable_protection, "POST"),
-        r("/v2/redis/disable-credential-protection/{id}", disable_protection, "POST"),
         *index_routes(
             "/v2/vector/index",
             state.vector,

@@ -11,6 +11,9 @@
   ``jti``, ``body`` = base64url(sha256(body)) without padding, exactly what ``qstash.Receiver``
   verifies. A non-2xx answer is retried ``Upstash-Retries`` times (default 3) with a short
   backoff. Deliveries go to loopback only (the sandbox never leaves the machine).
+* One service per region (``qstash`` for the first declared region, ``qstash-<region>`` for the
+  others): each region has its own token and signing keys, and a token of one region is
+  rejected (401) by another, as at Upstash.
 * ``POST /_sandbox/sink`` accepts deliveries that should go nowhere (used by deployments that
   publish to prove their token works).
 
@@ -42,7 +45,7 @@ from starlette.routing import Route
 from keyroll.sandbox.upstash import resets
 from keyroll.sandbox.upstash.apps import finish
 from keyroll.sandbox.upstash.chaos import ChaosMiddleware
-from keyroll.sandbox.upstash.state import UpstashState
+from keyroll.sandbox.upstash.state import QStashUser, UpstashState
 from keyroll.sandbox.world import World
 
 __all__ = ["Attempt", "Delivery", "QStashService", "sign"]
@@ -108,9 +111,13 @@ Listener = Callable[[Delivery, Attempt], None]
 class QStashService:
     """QStash API app plus its delivery worker."""
 
-    def __init__(self, world: World, state: UpstashState, started: Callable[[], float]) -> None:
+    def __init__(
+        self, world: World, state: UpstashState, started: Callable[[], float], *, region: str = ""
+    ) -> None:
+        """``region``: whose QStash user this service is (``""``: the first declared region)."""
         self.world = world
         self.state = state
+        self.region = region
         self.started = started
         self.deliveries: deque[Delivery] = deque(maxlen=20000)
         self.by_id: dict[str, Delivery] = {}
@@ -118,6 +125,13 @@ class QStashService:
         self.client: httpx.AsyncClient | None = None
         self._ids = itertools.count(1)
         self.app = self._build()
+
+    @property
+    def user(self) -> QStashUser | None:
+        """This region's QStash user (its token and signing keys)."""
+        if not self.region:
+            return self.state.qstash
+        return self.state.qstash_user(self.region)
 
     # -- delivery -----------------------------------------------------------------------
     def publish(
@@ -203,7 +217,7 @@ class QStashService:
 
     async def _attempt(self, msg: Delivery, n: int) -> Attempt:
         now = time.time()
-        user = self.state.qstash
+        user = self.user
         parsed = urllib.parse.urlsplit(msg.url)
         if parsed.path == SINK_PATH and msg.url.startswith(self.world.urls.get("qstash", "\0")):
             return Attempt(now, 200)
@@ -229,7 +243,7 @@ class QStashService:
 
     # -- API ----------------------------------------------------------------------------
     def _auth(self, request: Request, *, write: bool) -> Response | None:
-        user = self.state.qstash
+        user = self.user
         scheme, _, value = request.headers.get("authorization", "").partition(" ")
         token = value.strip() if scheme.lower() == "bearer" else request.query_params.get("qstash_token", "")
         if user is None or not token:
@@ -245,8 +259,9 @@ class QStashService:
         return JSONResponse({"error": "Unauthorized"}, status_code=401)
 
     def _keys(self) -> dict[str, str]:
-        assert self.state.qstash is not None
-        return {"current": self.state.qstash.current_signing_key, "next": self.state.qstash.next_signing_key}
+        user = self.user
+        assert user is not None
+        return {"current": user.current_signing_key, "next": user.next_signing_key}
 
     def _build(self) -> Starlette:
         async def get_keys(request: Request) -> Response:
@@ -256,8 +271,9 @@ class QStashService:
             denied = self._auth(request, write=True)
             if denied:
                 return denied
-            assert self.state.qstash is not None
-            resets.roll_signing_keys(self.state, self.state.qstash)
+            user = self.user
+            assert user is not None
+            resets.roll_signing_keys(self.state, user)
             return JSONResponse(self._keys())
 
         async def publish(request: Request) -> Response:

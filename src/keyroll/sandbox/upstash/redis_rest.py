@@ -10,6 +10,11 @@ resp2`` answers raw RESP2.
 
 Each request runs as the token's Redis user (``AUTH`` on every request), so ACLs, ``NOPERM``
 and revoked passwords are the server's own verdicts.
+
+Every answer carries ``upstash-sync-token``. On a global database (fleet ``read_regions``) an
+``ACL SETUSER`` reaches the read replicas ``replica_lag_ms`` late: until then a request with that
+user's token is answered 401, unless it sends an ``Upstash-Sync-Token`` at least as new as the
+change's (read-your-writes, as the SDKs do) — the lag a read right after a write can meet.
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import time
 import urllib.parse
 from typing import Any
 
@@ -208,6 +214,34 @@ def create_app(world: World, db: RedisDB) -> Starlette:
         await flush()
         return out
 
+    def _behind_replica(binding: Any, request: Request) -> bool:
+        """A global database's replica has not seen the ACL change behind this token yet."""
+        pending = db.acl_pending.get(binding.user) if binding.kind == "acl" else None
+        if pending is None:
+            return False
+        seq, visible_at = pending
+        if time.monotonic() >= visible_at:
+            db.acl_pending.pop(binding.user, None)
+            return False
+        try:
+            seen = int(request.headers.get("upstash-sync-token", "0"))
+        except ValueError:
+            seen = 0
+        return seen < seq
+
+    def _note_acl_changes(commands: list[list[bytes]], replies: list[Any], seq: int) -> None:
+        if not db.read_regions or db.replica_lag_s <= 0:
+            return
+        for args, reply in zip(commands, replies, strict=False):
+            if (
+                len(args) > 2
+                and args[0].upper() == b"ACL"
+                and args[1].upper() == b"SETUSER"
+                and not isinstance(reply, rexc.ResponseError)
+            ):
+                user = args[2].decode("utf-8", "replace")
+                db.acl_pending[user] = (seq, time.monotonic() + db.replica_lag_s)
+
     def _item(reply: Any, b64: bool) -> dict[str, Any]:
         if isinstance(reply, rexc.ResponseError):
             return {"error": _error_text(reply)}
@@ -234,6 +268,8 @@ def create_app(world: World, db: RedisDB) -> Starlette:
             mode, commands = _parse(request, segments, body)
         except BadRequest as exc:
             return _error(400, str(exc))
+        if _behind_replica(binding, request):
+            return _error(401, "WRONGPASS invalid or missing auth token")
         sync["n"] += 1
         headers = {"upstash-sync-token": str(sync["n"])}
         try:
@@ -242,6 +278,7 @@ def create_app(world: World, db: RedisDB) -> Starlette:
                 response.headers.update(headers)
                 return response
             replies = await run(binding, commands)
+            _note_acl_changes(commands, replies, sync["n"])
         except Unauthorized:
             return _error(401, "WRONGPASS invalid or missing auth token")
         except ServerError:

@@ -9,7 +9,7 @@ reset rejects the old token from the next request on.
 from __future__ import annotations
 
 from keyroll.sandbox.upstash import tokens
-from keyroll.sandbox.upstash.redis_server import ServerError
+from keyroll.sandbox.upstash.redis_server import ADMIN_USER, ServerError
 from keyroll.sandbox.upstash.state import (
     QStashUser,
     RedisDB,
@@ -34,8 +34,6 @@ ACTION_RESET_VECTOR = 41
 ACTION_RESET_SEARCH = 51
 ACTION_ROTATE_QSTASH = 61
 ACTION_ROLL_KEYS = 62
-ACTION_PROTECTION_ON = 23
-ACTION_PROTECTION_OFF = 24
 
 
 async def reset_redis(state: UpstashState, db: RedisDB, *, source: str = "") -> None:
@@ -50,7 +48,18 @@ async def reset_redis(state: UpstashState, db: RedisDB, *, source: str = "") -> 
     if server is not None:  # not started yet: the server is created from the new values
         await server.admin("ACL", "SETUSER", "default", "resetpass", ">" + password)
         await server.admin("ACL", "SETUSER", "default_ro", "resetpass", ">" + readonly)
-        for user in ("default", "default_ro"):
+        victims = ["default", "default_ro"]
+        if db.reset_drops_acl_users:
+            # the fleet chose the undocumented alternative: every ACL user loses its passwords
+            users = await server.admin("ACL", "USERS")
+            for raw in users or []:
+                name = raw.decode() if isinstance(raw, bytes) else str(raw)
+                if name not in ("default", "default_ro", ADMIN_USER):
+                    await server.admin("ACL", "SETUSER", name, "resetpass")
+                    victims.append(name)
+            for token in [t for t, b in db.tokens.items() if b.kind == "acl"]:
+                del db.tokens[token]
+        for user in victims:
             try:
                 await server.admin("CLIENT", "KILL", "USER", user)
             except ServerError:
@@ -99,7 +108,7 @@ def integration_values(kind: str, resource: object, urls: dict[str, str]) -> dic
     if isinstance(resource, RedisDB):
         rest_url = urls.get(resource.service, "")
         redis_url = f"redis://default:{resource.password}@127.0.0.1:{resource.tcp_port}"
-        return {
+        out = {
             "UPSTASH_REDIS_REST_URL": rest_url,
             "KV_REST_API_URL": rest_url,
             "UPSTASH_REDIS_REST_TOKEN": resource.rest_token,
@@ -109,6 +118,17 @@ def integration_values(kind: str, resource: object, urls: dict[str, str]) -> dic
             "KV_URL": redis_url,
             "REDIS_URL": redis_url,
         }
+        p = resource.env_prefix
+        if p:  # the names of a store connected with a custom prefix
+            out.update(
+                {
+                    f"{p}_REST_API_URL": rest_url,
+                    f"{p}_REST_API_TOKEN": resource.rest_token,
+                    f"{p}_REST_API_READ_ONLY_TOKEN": resource.readonly_token,
+                    f"{p}_URL": redis_url,
+                }
+            )
+        return out
     if isinstance(resource, VectorIndex):
         return {
             "UPSTASH_VECTOR_REST_URL": urls.get(resource.service, ""),

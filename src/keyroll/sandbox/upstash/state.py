@@ -53,10 +53,29 @@ class RedisDB:
     readonly_token: str
     managed_by: str = NATIVE
     configuration_id: str | None = None
+    resync: bool = True
+    """integration-managed: a console reset updates the integration's Vercel vars (unconfirmed at
+    Upstash; ``resync: false`` in the fleet models the other case)"""
     credential_protection: bool = False
     prod_pack: bool = False
     """Prod Pack on the database (the plan that offers credential protection)"""
     region: str = "us-east-1"
+    free: bool = False
+    """a free database: no ACL (``ACL SETUSER``/``RESTTOKEN``/``GENTOKEN``/``DELUSER`` fail)"""
+    env_prefix: str = ""
+    """integration-managed: the custom prefix its Vercel vars were connected with (``REDIS`` →
+    ``REDIS_REST_API_TOKEN`` …, in place of ``KV``); the console reset resyncs those names too"""
+    reset_drops_acl_users: bool = False
+    """emulate the undocumented alternative: a password reset also kills every ACL user's
+    passwords (and so their REST tokens); default: ACL users survive (also undocumented)"""
+    read_regions: list[str] = field(default_factory=list)
+    """a global database's read replicas (reads may lag: see ``redis_rest``'s sync token)"""
+    replica_lag_s: float = 0.3
+    """a global database's replication lag: an ACL change reaches the read replicas this late"""
+    acl_pending: dict[str, tuple[int, float]] = field(default_factory=dict)
+    """user → (sync token of the ACL change, monotonic time the replicas see it)"""
+    endpoint: str = ""
+    """the Developer API's bare host (:mod:`.hosts`), set at install"""
     creation_time: int = field(default_factory=lambda: int(time.time()))
     acl_users: list[dict[str, Any]] = field(default_factory=list)
     """fleet-declared ACL users: ``{name, rules, password}`` (password = a GENTOKEN token)"""
@@ -92,7 +111,12 @@ class VectorIndex:
     similarity_function: str = "COSINE"
     managed_by: str = NATIVE
     configuration_id: str | None = None
+    resync: bool = True
+    """integration-managed: a console reset updates the integration's Vercel vars (unconfirmed at
+    Upstash; ``resync: false`` in the fleet models the other case)"""
     region: str = "us-east-1"
+    endpoint: str = ""
+    """the Developer API's slug (:mod:`.hosts`), set at install"""
     creation_time: int = field(default_factory=lambda: int(time.time()))
     data: dict[str, dict[str, dict[str, Any]]] = field(default_factory=lambda: {"": {}})
 
@@ -112,7 +136,12 @@ class SearchIndex:
     readonly_token: str
     managed_by: str = NATIVE
     configuration_id: str | None = None
+    resync: bool = True
+    """integration-managed: a console reset updates the integration's Vercel vars (unconfirmed at
+    Upstash; ``resync: false`` in the fleet models the other case)"""
     region: str = "us-central1"
+    endpoint: str = ""
+    """the Developer API's slug (:mod:`.hosts`), set at install"""
     creation_time: int = field(default_factory=lambda: int(time.time()))
     data: dict[str, dict[str, dict[str, Any]]] = field(default_factory=dict)
 
@@ -134,7 +163,12 @@ class QStashUser:
     region: str = "eu-central-1"
     managed_by: str = NATIVE
     configuration_id: str | None = None
+    resync: bool = True
+    """integration-managed: a console reset updates the integration's Vercel vars (unconfirmed at
+    Upstash; ``resync: false`` in the fleet models the other case)"""
     creation_time: int = field(default_factory=lambda: int(time.time()))
+    service: str = "qstash"
+    """the region's service in ``World.services`` (``qstash`` for the first region)"""
 
 
 @dataclass
@@ -161,6 +195,9 @@ class UpstashState:
     vector: dict[str, VectorIndex] = field(default_factory=dict)
     search: dict[str, SearchIndex] = field(default_factory=dict)
     qstash: QStashUser | None = None
+    """the QStash user of the first declared region (``qstash.upstash.io``, ``QSTASH_TOKEN``)"""
+    qstash_regions: dict[str, QStashUser] = field(default_factory=dict)
+    """every region's QStash user (each has its own token and signing keys), the first included"""
     audit: list[AuditEntry] = field(default_factory=list)
     admin_password: str = field(default_factory=lambda: secrets.token_hex(24))
     loop: asyncio.AbstractEventLoop | None = None
@@ -178,6 +215,10 @@ class UpstashState:
     def search_by_id(self, index_id: str) -> SearchIndex | None:
         """Look a Search index up by id."""
         return next((s for s in self.search.values() if s.id == index_id), None)
+
+    def qstash_user(self, region: str) -> QStashUser | None:
+        """The QStash user of a region."""
+        return self.qstash_regions.get(region)
 
     def log(self, action: int, action_string: str, entity: str, *, source: str = "") -> None:
         """Append an audit-log entry."""

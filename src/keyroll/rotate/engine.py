@@ -150,7 +150,10 @@ def group_state(cp: CredentialPlan, records: dict[str, StepRecord]) -> str:
 def _old_values(inv: Inventory, cp: CredentialPlan, spec: dict[str, Any]) -> dict[str, Secret]:
     """The current values of a group's credentials by role (what a rollback restores)."""
     out: dict[str, Secret] = {}
-    for fp in spec.get("fingerprints", [cp.credential]):
+    live = [str(f) for f in spec.get("credentials", {}).values()]
+    # the live value of each role first (a stale or dead copy never stands for the credential)
+    ordered = live + [f for f in spec.get("fingerprints", [cp.credential]) if f not in live]
+    for fp in ordered:
         cred = inv.credential(fp)
         if cred is None or cred.value is None:
             continue
@@ -198,6 +201,8 @@ class Engine:
         self.secret_source = secret_source
         self._http = http
         self._boundary = boundary_hook
+        self._stale: dict[str, dict[str, str]] = {}
+        """credential → {fingerprint: why}: stale or dead copies found before the run (replaced, reported)"""
 
     # -- pre-flight -----------------------------------------------------------------------
     def _check_consent(self, plan: Plan, options: ApplyOptions, done: set[str] | None = None) -> None:
@@ -253,6 +258,8 @@ class Engine:
             old = _old_values(inv, cp, spec)
             await self._fill_from_provider(cp, spec, old)
             olds[gid] = old
+            if spec.get("stale"):
+                self._stale[cp.credential] = dict(spec["stale"])
             self._check_group(cp, spec, old)
             for s in cp.steps:
                 if s.params.get("target") == "github":
@@ -294,7 +301,10 @@ class Engine:
     async def _fill_from_provider(
         self, cp: CredentialPlan, spec: dict[str, Any], old: dict[str, Secret]
     ) -> None:
-        """Native Redis: the Developer API knows the default credentials — use and cross-check them."""
+        """Native Redis held by the default user: the Developer API says which values are live.
+
+        A copy of another value in the same role is stale or dead: it is replaced like the others
+        and reported (``spec["stale"]``), never a reason to stop (issue #17, case 1)."""
         if (
             cp.strategy is not Strategy.REDIS_ACL
             or spec.get("management") != "native"
@@ -304,7 +314,8 @@ class Engine:
         if self.providers.upstash is None or not spec.get("resource_id"):
             return
         db = await self.providers.upstash.get_redis(spec["resource_id"])
-        known = spec.get("credentials", {})
+        known = dict(spec.get("credentials", {}))
+        stale = dict(spec.get("stale", {}))
         for role, value in (
             ("rest_token", db.rest_token),
             ("readonly_rest_token", db.read_only_rest_token),
@@ -313,11 +324,10 @@ class Engine:
             if value is None:
                 continue
             if role in known and known[role] != value.fingerprint:
-                raise PlanDriftError(
-                    f"the {role} of Redis database {spec.get('resource_name') or spec['resource_id']} changed since the inventory",
-                    hint="someone reset it; take a new inventory and plan again",
-                )
-            old.setdefault(role, value)
+                stale.setdefault(known[role], "not the live value the Developer API lists (a stale copy)")
+            known[role] = value.fingerprint
+            old[role] = value
+        spec["credentials"], spec["stale"] = known, stale
         if not spec.get("rest_url"):
             spec["rest_url"] = db.rest_url
 
@@ -396,7 +406,13 @@ class Engine:
                 extra={"steps": len(plan.steps), "destructive": destructive},
             )
         self.journal.lock()
-        run = self.journal.start_run(plan, self._options_record(self.options), inventory)
+        record = self._options_record(self.options)
+        if self._stale:
+            record["stale_copies"] = self._stale
+        run = self.journal.start_run(plan, record, inventory)
+        for cred, copies in self._stale.items():
+            for fp, why in sorted(copies.items()):
+                self.progress.note(f"{cred}: copy {fp} is {why}: it is replaced too")
         for gid, values in olds.items():
             for role, value in values.items():
                 self.journal.put_secret(run.id, f"{gid}:old:{role}", value)

@@ -1,0 +1,174 @@
+"""Issue #17 through the CLI against the sandbox (fleet ``small``), with the load generator on:
+a dead copy next to a live credential, and the same credential rotated again and again."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import logging
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from keyroll.cli.main import run
+from keyroll.core.secret import Secret
+from keyroll.sandbox.loadgen import LoadGenerator
+from keyroll.sandbox.server import Sandbox
+from tests import canary
+from tests.sandbox_helpers import register_api_tokens, register_template_secrets
+
+PASSPHRASE = "an e2e journal passphrase of 32+ chars"
+BUILD = 0.2
+
+
+@pytest.fixture(autouse=True)
+def _quiet_url_logs(caplog: pytest.LogCaptureFixture) -> None:
+    """httpx (INFO) names request URLs, which the sandbox's env holds as values (not credentials)."""
+    caplog.set_level(logging.WARNING, logger="httpx")
+    caplog.set_level(logging.INFO, logger="keyroll.providers.http")
+
+
+@pytest.fixture
+def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
+    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
+    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
+    with Sandbox(tmp_path / "sb", fleet="small", build_seconds=BUILD) as sb:
+        register_template_secrets(sb)
+        register_api_tokens(sb)
+        yield sb
+
+
+def env_file(sb: Sandbox) -> str:
+    return str(sb.state_dir / "sandbox.env")
+
+
+def cli(capsys: pytest.CaptureFixture[str], argv: list[str], code: int | None = 0) -> tuple[int, str, str]:
+    rc = run(argv)
+    out = capsys.readouterr()
+    if code is not None:
+        assert rc == code, (argv, out.out[-2000:], out.err[-2000:])
+    return rc, out.out, out.err
+
+
+def cli_json(capsys: pytest.CaptureFixture[str], argv: list[str], code: int | None = 0) -> Any:
+    _, out, _ = cli(capsys, argv, code)
+    return json.loads(out) if out.strip() else None
+
+
+def redis_creds(capsys: pytest.CaptureFixture[str], sb: Sandbox) -> list[dict[str, Any]]:
+    doc = cli_json(capsys, ["inventory", "--env-file", env_file(sb), "--json"], None)  # 1: unknowns
+    return [c for c in doc["credentials"] if c["product"] == "redis" and c["resource_name"] == "cache"]
+
+
+def cache_token(creds: list[dict[str, Any]]) -> dict[str, Any]:
+    """The read-write REST token of ``cache`` that Vercel holds (the default user's or keyroll's)."""
+    return next(
+        c
+        for c in creds
+        if c["strategy"] == "redis_acl"
+        and c["kind"] in ("rest_token", "acl_rest_token")
+        and c["blast_radius"]["env_vars"] > 0
+    )
+
+
+def plan_file(capsys: pytest.CaptureFixture[str], sb: Sandbox, path: Path, fp: str) -> dict[str, Any]:
+    cli(
+        capsys,
+        ["plan", "--env-file", env_file(sb), "--credential", fp, "--out", str(path), "--build-seconds", str(BUILD)],
+    )
+    doc: dict[str, Any] = json.loads(path.read_text())
+    return doc
+
+
+def apply_under_load(
+    capsys: pytest.CaptureFixture[str], sb: Sandbox, path: Path
+) -> tuple[int, str, str, dict[str, Any]]:
+    with LoadGenerator(sb.world, rps=30, duration=120) as lg:
+        rc, out, err = cli(
+            capsys, ["apply", str(path), "--env-file", env_file(sb), "--yes", "--health-path", "/"], None
+        )
+        stats = lg.stop()
+    return rc, out, err, stats
+
+
+def dead_token_sorting_first() -> str:
+    """A REST-token-shaped value nobody accepts whose fingerprint sorts before any live one
+    (``base_spec`` once took whichever value of a role sorted first)."""
+    for i in itertools.count():
+        value = f"AX{i:06d}" + "Q" * 54
+        if Secret(value).fingerprint.startswith("sha256:00"):
+            canary.register(value)
+            return value
+    raise AssertionError("unreachable")
+
+
+def add_var(sb: Sandbox, project: str, key: str, value: str, **fields: Any) -> None:
+    env = sb.env()
+    resp = httpx.post(
+        f"{env['KEYROLL_VERCEL_API_URL']}/v10/projects/{project}/env",
+        params={"teamId": env["VERCEL_TEAM_ID"]},
+        headers={"Authorization": f"Bearer {env['VERCEL_TOKEN']}"},
+        json={"key": key, "value": value, "type": "encrypted", **fields},
+    )
+    assert resp.status_code in (200, 201), resp.text
+
+
+def test_a_dead_copy_is_replaced_and_reported_never_a_blocker(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Case 1: a dead UPSTASH_REDIS_REST_TOKEN on a preview branch, next to the database's URL."""
+    dead = dead_token_sorting_first()
+    add_var(sandbox, "web", "UPSTASH_REDIS_REST_TOKEN", dead, target=["preview"], gitBranch="old-branch")
+    creds = redis_creds(capsys, sandbox)
+    dead_fp = Secret(dead).fingerprint
+    assert any(c["fingerprint"] == dead_fp and c["kind"] == "rest_token" for c in creds), creds
+    live = cache_token([c for c in creds if c["fingerprint"] != dead_fp])
+    doc = plan_file(capsys, sandbox, tmp_path / "plan.json", live["fingerprint"])
+    (cp,) = doc["credentials"]
+    group = cp["steps"][0]["params"]["group"]
+    assert dead_fp in group["fingerprints"] and group["credentials"]["rest_token"] == live["fingerprint"]
+    assert dead_fp in group["stale"] and any(dead_fp in w for w in cp["warnings"]), cp["warnings"]
+    rc, out, err, stats = apply_under_load(capsys, sandbox, tmp_path / "plan.json")
+    assert rc == 0, err[-2000:]
+    assert "done" in out
+    assert stats["requests"] > 0 and stats["failed"] == 0, stats["failures"][:3]
+    # the dead copy got the new value like every other copy; the old live token is revoked
+    after = {c["fingerprint"] for c in redis_creds(capsys, sandbox)}
+    assert dead_fp not in after and live["fingerprint"] not in after
+    status = cli_json(capsys, ["status", "--env-file", env_file(sandbox), "--json"])
+    assert status["run"]["state"] == "done"
+
+
+def test_the_same_credential_rotates_again_and_again(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Case 2: after a keyroll rotation the copies hold keyroll-a's credentials (its REDIS_URL
+    too); the next rotation moves them to keyroll-b and deletes keyroll-a, and back again."""
+    users = []
+    for round_no in range(3):
+        creds = redis_creds(capsys, sandbox)
+        # every credential of cache in Vercel belongs to the database (none "management unknown")
+        assert all(c["management"] == "native" for c in creds), creds
+        token = cache_token(creds)
+        users.append(token["acl_user"])
+        doc = plan_file(capsys, sandbox, tmp_path / f"plan{round_no}.json", token["fingerprint"])
+        (cp,) = doc["credentials"]
+        fps = set(cp["steps"][0]["params"]["group"]["fingerprints"])
+        copied = {
+            c["fingerprint"]
+            for c in creds
+            if c["blast_radius"]["env_vars"] > 0 and c["strategy"] == "redis_acl"
+        }
+        assert copied <= fps, "a copy of the database's credential was left out of its group"
+        revoke = next(s for s in cp["steps"] if s["id"].endswith("/revoke"))
+        if round_no:
+            assert revoke["params"]["action"] == "deluser", revoke
+            assert users[-1] in revoke["description"]
+        rc, _out, err, stats = apply_under_load(capsys, sandbox, tmp_path / f"plan{round_no}.json")
+        assert rc == 0, err[-2000:]
+        assert stats["requests"] > 0 and stats["failed"] == 0, stats["failures"][:3]
+    users.append(cache_token(redis_creds(capsys, sandbox))["acl_user"])
+    assert users == ["default", "keyroll-a", "keyroll-b", "keyroll-a"]

@@ -77,7 +77,17 @@ def cache_token(creds: list[dict[str, Any]]) -> dict[str, Any]:
 def plan_file(capsys: pytest.CaptureFixture[str], sb: Sandbox, path: Path, fp: str) -> dict[str, Any]:
     cli(
         capsys,
-        ["plan", "--env-file", env_file(sb), "--credential", fp, "--out", str(path), "--build-seconds", str(BUILD)],
+        [
+            "plan",
+            "--env-file",
+            env_file(sb),
+            "--credential",
+            fp,
+            "--out",
+            str(path),
+            "--build-seconds",
+            str(BUILD),
+        ],
     )
     doc: dict[str, Any] = json.loads(path.read_text())
     return doc
@@ -172,3 +182,85 @@ def test_the_same_credential_rotates_again_and_again(
         assert stats["requests"] > 0 and stats["failed"] == 0, stats["failures"][:3]
     users.append(cache_token(redis_creds(capsys, sandbox))["acl_user"])
     assert users == ["default", "keyroll-a", "keyroll-b", "keyroll-a"]
+
+
+def test_dry_run_fails_where_the_real_run_would_and_the_run_ends(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Case 3: a Redis URL of a database nobody can administer. ``--dry-run`` used to say
+    ``done``; the real run failed at its first step and its rollback at ``undo mint`` forever."""
+    add_var(
+        sandbox,
+        "api",
+        "CACHE_REDIS_URL",
+        "redis://default:Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA@127.0.0.1:1",
+        target=["production"],
+    )
+    canary.register("Zm9vYmFyYmF6cXV4MTIzNDU2Nzg5MA")
+    env = env_file(sandbox)
+    doc = cli_json(capsys, ["inventory", "--env-file", env, "--json"], None)
+    (orphan,) = [c for c in doc["credentials"] if c["product"] == "redis" and c["endpoint"].endswith(":1")]
+    path = tmp_path / "plan.json"
+    plan_file(capsys, sandbox, path, orphan["fingerprint"])
+    _, _, err = cli(capsys, ["apply", str(path), "--env-file", env, "--yes", "--dry-run"], 3)
+    assert "would fail at" in err and "/mint" in err and "no admin token" in err, err
+    assert not (tmp_path / "journal.db").exists()
+    _, _, err = cli(capsys, ["apply", str(path), "--env-file", env, "--yes"], 3)
+    status = cli_json(capsys, ["status", "--env-file", env, "--json"])
+    assert status["run"]["state"] == "rolled_back", status
+    _, out, _ = cli(capsys, ["rollback", "--env-file", env, "--yes"], 0)
+    assert "nothing to roll back" in out
+    _, out, err = cli(capsys, ["resume", "--env-file", env, "--yes"], 0)
+    assert "nothing to do" in err
+    # the next apply is not refused
+    token = cache_token(redis_creds(capsys, sandbox))
+    path2 = tmp_path / "plan2.json"
+    plan_file(capsys, sandbox, path2, token["fingerprint"])
+    cli(capsys, ["apply", str(path2), "--env-file", env, "--yes", "--dry-run"], 0)
+
+
+def test_waiting_for_a_person_has_its_own_state_and_abandon_closes_the_run(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Cases 3, 10, 11: an integration database waits for a dashboard reset (exit 4, state
+    ``waiting``, ``status`` repeats the instructions); ``abandon`` closes it with a reason."""
+    env = env_file(sandbox)
+    doc = cli_json(capsys, ["inventory", "--env-file", env, "--json"], None)
+    kv = next(
+        c
+        for c in doc["credentials"]
+        if c["product"] == "redis" and c["management"] == "vercel-integration" and c["kind"] == "rest_token"
+    )
+    path = tmp_path / "plan.json"
+    plan_file(capsys, sandbox, path, kv["fingerprint"])
+    _, _, err = cli(capsys, ["apply", str(path), "--env-file", env, "--yes", "--health-path", "/"], 4)
+    assert "waiting" in err and "Reset Credentials" in err
+    status = cli_json(capsys, ["status", "--env-file", env, "--json"])
+    assert status["run"]["state"] == "waiting"
+    assert status["waiting"] and "Reset Credentials" in status["waiting"][0]["instructions"]
+    _, out, _ = cli(capsys, ["status", "--env-file", env])
+    assert "waiting for a person" in out and "Reset Credentials" in out and "keyroll resume" in out
+    run_id = status["run"]["id"]
+    # a new apply is refused while it waits, and says how to end it
+    token = cache_token(redis_creds(capsys, sandbox))
+    path2 = tmp_path / "plan2.json"
+    plan_file(capsys, sandbox, path2, token["fingerprint"])
+    _, _, err = cli(capsys, ["apply", str(path2), "--env-file", env, "--yes"], 2)
+    assert "unfinished" in err and "abandon" in err
+    _, _, err = cli(capsys, ["abandon", run_id, "--reason", "  ", "--env-file", env], 2)
+    assert "needs a reason" in err
+    reason = "the integration was removed; kv is deleted by hand"
+    _, out, _ = cli(capsys, ["abandon", run_id, "--reason", reason, "--env-file", env], 0)
+    assert "closed" in out and reason in out and "not done" in out
+    status = cli_json(capsys, ["status", "--env-file", env, "--json"])
+    assert status["run"]["state"] == "closed" and status["closed"]["reason"] == reason
+    assert status["integrity"] == []
+    _, out, _ = cli(capsys, ["status", "--env-file", env])
+    assert "abandoned: " + reason in " ".join(out.split())
+    cli(capsys, ["resume", "--env-file", env, "--yes"], 0)
+    _, out, _ = cli(capsys, ["rollback", "--env-file", env, "--yes"], 0)
+    assert "nothing to roll back" in out
+    _, _, err = cli(capsys, ["abandon", run_id, "--reason", "again", "--env-file", env], 2)
+    assert "nothing to abandon" in err
+    # the closed run blocks nothing
+    cli(capsys, ["apply", str(path2), "--env-file", env, "--yes", "--dry-run"], 0)

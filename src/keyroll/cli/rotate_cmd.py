@@ -1,8 +1,11 @@
 """``keyroll plan / apply / status / resume / rollback``: the rotation, over the library's engine.
 
-Exit codes: 0 done; 1 ``status`` found journal problems; 2 bad input (nothing changed: unknown
-fingerprint, drift, missing consent or scopes); 3 the run failed or rolled back, or waits for a
-person (state is journaled: ``keyroll status``, ``keyroll resume``); 130 interrupted.
+Exit codes: 0 done (also: ``rollback``/``resume`` of a run that already ended — nothing to do);
+1 ``status`` found journal problems, or ``rollback`` ended with residue a person must remove;
+2 bad input (nothing changed: unknown fingerprint, drift, missing consent or scopes, a tampered
+plan); 3 the run failed or was interrupted (state is journaled: ``keyroll status``, ``keyroll
+resume``, ``keyroll rollback``, ``keyroll abandon``) — for ``--dry-run``: the real run would fail
+there; 4 the run waits for a person (do the step, then ``keyroll resume``); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -53,6 +56,7 @@ from keyroll.policy import (
     strategy_sources,
 )
 from keyroll.providers.factory import open_providers
+from keyroll.rotate.closing import closing_of
 from keyroll.rotate.engine import Engine, group_state
 from keyroll.rotate.journal import Journal
 from keyroll.rotate.keys import resolve_journal_key
@@ -381,8 +385,24 @@ def _confirm_destructive(steps: list[Step], yes: bool, what: str) -> bool:
 
 
 def _exit_for(result: RunResult) -> None:
-    if result.dry_run or result.state is RunState.DONE:
+    if result.dry_run:
+        failure = result.extra.get("would_fail")
+        if failure:
+            err_console.print(
+                f"[red]dry run: the real run would fail at {escape(str(failure['step']))}:[/] "
+                f"{escape(str(failure['error']))}",
+                highlight=False,
+            )
+            raise typer.Exit(int(ExitCode.FAILED))
         return
+    if result.extra.get("nothing_to_do"):
+        err_console.print(f"run {result.run_id} is {result.state.value}: nothing to do")
+        return
+    if result.state is RunState.DONE:
+        return
+    if result.waiting and result.state is RunState.WAITING:
+        err_console.print(f"[yellow]waiting:[/] {result.waiting} — then run `keyroll resume`")
+        raise typer.Exit(int(ExitCode.WAITING))
     if result.waiting:
         err_console.print(f"[yellow]waiting:[/] {result.waiting} — then run `keyroll resume`")
     else:
@@ -678,12 +698,74 @@ def rollback_cmd(
     # the file's build limits hold for the rollback's redeploys too
     options = apply_options(effective_policy(cfg), yes=True)
     result = _with_engine(cfg, options, "rollback", run, json_out, {})
+    residue = _residue(cfg, result.run_id)
     if json_out:
-        emit_json(result)
+        emit_json(to_jsonable(result) | {"residue": residue})
+    elif result.extra.get("nothing_to_do"):
+        why = "the old credentials are revoked" if result.state is RunState.DONE else "it has ended"
+        out_console.print(f"nothing to roll back: run {result.run_id} is {result.state.value} ({why})")
     else:
         out_console.print(_result_table(result))
+        for r in residue:
+            err_console.print(f"[yellow]left for a person:[/] {escape(r['what'])} — {escape(r['do'])}")
+    if result.extra.get("nothing_to_do"):
+        return
+    if result.state is RunState.ROLLED_BACK and residue:
+        raise typer.Exit(int(ExitCode.FINDINGS))
     if result.state not in (RunState.ROLLED_BACK, RunState.DONE):
+        err_console.print(
+            f"run {result.run_id} is not rolled back: `keyroll resume` finishes it forward; "
+            f"`keyroll abandon {result.run_id} --reason …` closes it with a recorded reason"
+        )
         raise typer.Exit(int(ExitCode.FAILED))
+
+
+def _residue(cfg: Config, run_id: str) -> list[dict[str, str]]:
+    """What rollbacks of a run left for a person (``[{credential, what, do}]``)."""
+    if not run_id or not cfg.journal_path.exists():
+        return []
+    with Journal.open(cfg.journal_path) as reader:
+        plan = reader.plan(run_id)
+        records = reader.step_records(run_id)
+    out = []
+    for cp in plan.credentials:
+        rb = records.get(f"{cp.steps[0].id.split('/', 1)[0]}/rollback")
+        for r in (rb.detail.get("residue") or []) if rb is not None else []:
+            out.append(
+                {"credential": cp.credential, "what": str(r.get("what", "")), "do": str(r.get("do", ""))}
+            )
+    return out
+
+
+def abandon_cmd(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="the run to close (see `keyroll status`)")],
+    reason: Annotated[
+        str,
+        typer.Option(
+            "--reason", help="why the run is closed unfinished (journaled, shown in status and report)"
+        ),
+    ],
+    env_file: EnvFileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Close a run that neither `resume` nor `rollback` can end, with a recorded reason. Nothing is
+    changed at the providers; what is left undone is listed (status and report show it too)."""
+    from keyroll.rotate.closing import abandon
+
+    cfg = get_config(env_file)
+    if not cfg.journal_path.exists():
+        raise UsageError(f"no journal at {cfg.journal_path}", hint="nothing to abandon")
+    with Journal.open(cfg.journal_path) as journal:
+        record, residue = abandon(journal, run_id, reason)
+    if json_out:
+        emit_json({"run": to_jsonable(record), "residue": residue})
+        return
+    out_console.print(f"run [bold]{record.id}[/] — closed (abandoned: {escape(' '.join(reason.split()))})")
+    for r in residue:
+        out_console.print(
+            f"  {r['credential']} ({r['state']}): not done: {escape('; '.join(r['not_done']) or '-')}"
+        )
+        out_console.print(f"    → {escape(r['do'])}")
 
 
 def status_cmd(
@@ -705,9 +787,26 @@ def status_cmd(
             raise UsageError(f"journal {cfg.journal_path} has no runs")
         plan = reader.plan(record.id)
         records = reader.step_records(record.id)
+        closing = closing_of(reader, record.id) if record.state is RunState.CLOSED else {}
     run_state = record.state.value
     if record.state is RunState.RUNNING and not live:
         run_state = "interrupted"
+    waiting = [
+        {
+            "step": s.id,
+            "credential": s.credential,
+            "instructions": str(s.params.get("instructions") or s.description),
+            "since": records[s.id].ts,
+        }
+        for s in plan.steps
+        if s.id in records and records[s.id].state.value == "pending" and records[s.id].detail.get("waiting")
+    ]
+    residue = [
+        {"credential": cp.credential, "what": str(r.get("what", "")), "do": str(r.get("do", ""))}
+        for cp in plan.credentials
+        if (rb := records.get(f"{cp.steps[0].id.split('/', 1)[0]}/rollback")) is not None
+        for r in rb.detail.get("residue") or []
+    ]
     creds = []
     for cp in plan.credentials:
         creds.append(
@@ -730,6 +829,9 @@ def status_cmd(
                 "credentials": creds,
                 "steps": step_rows,
                 "integrity": problems,
+                "waiting": waiting,
+                "residue": residue,
+                "closed": closing,
             }
         )
     else:
@@ -756,6 +858,21 @@ def status_cmd(
             for row in step_rows:
                 st.add_row(row["id"], row["kind"], row["state"], row["error"])
             out_console.print(st)
+        for w in waiting:
+            out_console.print(
+                f"[yellow]waiting for a person[/] ({escape(w['step'])}): {escape(w['instructions'])}\n"
+                "  then run `keyroll resume` (it checks that it was done)",
+                highlight=False,
+            )
+        if closing:
+            out_console.print(f"abandoned: {escape(closing['reason'])}", highlight=False)
+            for r in closing["residue"]:
+                out_console.print(
+                    f"  {r['credential']} ({r['state']}): not done: {escape('; '.join(r['not_done']) or '-')}",
+                    highlight=False,
+                )
+        for r in residue:
+            out_console.print(f"[yellow]left for a person:[/] {escape(r['what'])} — {escape(r['do'])}")
         for p in problems:
             err_console.print(f"[red]integrity:[/] {p}")
     if problems:
@@ -763,9 +880,10 @@ def status_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """Attach ``plan``, ``apply``, ``status``, ``resume`` and ``rollback`` to the main app."""
+    """Attach ``plan``, ``apply``, ``status``, ``resume``, ``rollback`` and ``abandon`` to the main app."""
     app.command("plan")(plan_cmd)
     app.command("apply")(apply_cmd)
     app.command("status")(status_cmd)
     app.command("resume")(resume_cmd)
     app.command("rollback")(rollback_cmd)
+    app.command("abandon")(abandon_cmd)

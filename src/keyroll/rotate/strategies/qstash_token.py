@@ -16,7 +16,7 @@ from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_step
 from keyroll.rotate.runtime import Action, Probe, Runtime, gid_of
 from keyroll.rotate.strategies.common import base_spec
 
-__all__ = ["ACTIONS", "build", "cutover_build"]
+__all__ = ["ACTIONS", "build", "cutover_build", "user_id"]
 
 
 def cutover_build(ctx: PlanContext, spec: dict[str, Any], action: str, description: str) -> StrategyPlan:
@@ -75,7 +75,11 @@ def build(ctx: PlanContext) -> StrategyPlan:
     return plan
 
 
-async def _user_id(rt: Runtime, spec: dict[str, Any], old_fp: str) -> str:
+async def user_id(rt: Runtime, spec: dict[str, Any], old_fp: str) -> str:
+    """The QStash user whose token has fingerprint ``old_fp`` (the spec's resource id when known).
+
+    :raises RotationError: no user of the account holds that token.
+    """
     if spec.get("resource_id"):
         return str(spec["resource_id"])
     for user in await rt.upstash.list_qstash_users():
@@ -100,7 +104,7 @@ def _store(rt: Runtime, gid: str, user: Any) -> dict[str, Any]:
 async def _reset(step: Step, rt: Runtime) -> dict[str, Any]:
     spec = rt.spec(step)
     gid = gid_of(step)
-    uid = await _user_id(rt, spec, spec["credentials"].get("token", ""))
+    uid = await user_id(rt, spec, spec["credentials"].get("token", ""))
     before = rt.now()
     user = await rt.upstash.rotate_qstash_token(uid)
     at = rt.now()
@@ -125,7 +129,7 @@ async def _reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
     if old is None or await rt.probe_qstash(old) is not Probe.REJECTED:
         return None
     spec = rt.spec(step)
-    uid = await _user_id(rt, spec, "")
+    uid = await user_id(rt, spec, "")
     for user in await rt.upstash.list_qstash_users():
         if user.id == uid:
             rec = rt.records.get(step.id)

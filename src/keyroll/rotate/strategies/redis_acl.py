@@ -368,7 +368,11 @@ async def undo_mint(step: Step, rt: Runtime) -> dict[str, Any]:
     user = str(detail.get("user") or step.params.get("user") or "")
     if not is_keyroll_user(user):
         return {}
+    if not detail.get("users") and not rt.has_value(gid, "new", "password"):
+        return {"nothing_minted": True}  # the mint stopped before it created anything
     spec = rt.spec(step)
+    if not spec.get("rest_url"):
+        raise RotationError(f"no Redis REST URL to delete ACL user {user} with")
     admin = await redis_admin(rt, step)
     assert rt.providers.redis is not None
     users = [user, _ro_twin(user)]

@@ -264,3 +264,24 @@ def test_waiting_for_a_person_has_its_own_state_and_abandon_closes_the_run(
     assert "nothing to abandon" in err
     # the closed run blocks nothing
     cli(capsys, ["apply", str(path2), "--env-file", env, "--yes", "--dry-run"], 0)
+
+
+def test_an_edited_plan_is_refused_naming_what_changed(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Case 8: a plan carries a digest; ``apply`` refuses an edited step (exit 2, nothing changed)."""
+    env = env_file(sandbox)
+    token = cache_token(redis_creds(capsys, sandbox))
+    path = tmp_path / "plan.json"
+    doc = plan_file(capsys, sandbox, path, token["fingerprint"])
+    assert doc["digest"].startswith("sha256:") and doc["digests"]
+    write = next(s for s in doc["credentials"][0]["steps"] if s["params"].get("action") == "write")
+    write["params"]["locations"][0]["key"] = "ATTACKER_CONTROLLED"
+    path.write_text(json.dumps(doc))
+    _, _, err = cli(capsys, ["apply", str(path), "--env-file", env, "--yes"], 2)
+    assert "modified after `keyroll plan`" in err and f"changed step:{write['id']}" in err, err
+    assert not (tmp_path / "journal.db").exists()
+    del doc["digest"]
+    path.write_text(json.dumps(doc))
+    _, _, err = cli(capsys, ["apply", str(path), "--env-file", env, "--yes"], 2)
+    assert "has no digest" in err

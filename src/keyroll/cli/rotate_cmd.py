@@ -61,6 +61,8 @@ from keyroll.rotate.engine import Engine, group_state
 from keyroll.rotate.journal import Journal
 from keyroll.rotate.keys import resolve_journal_key
 from keyroll.rotate.options import ApplyOptions, RunResult
+from keyroll.rotate.plan_digest import seal as seal_plan
+from keyroll.rotate.plan_digest import verify as verify_plan_digest
 from keyroll.rotate.planner import make_plan
 
 __all__ = ["ConsoleHuman", "FileSecretSource", "register"]
@@ -248,6 +250,8 @@ def _load_plan(path: Path) -> tuple[Plan, dict[str, Any]]:
         raise UsageError(f"{path} is not JSON", hint="create it with `keyroll plan --out FILE`") from None
     if not isinstance(data, dict) or "inventory_digest" not in data or "credentials" not in data:
         raise UsageError(f"{path} is not a keyroll plan", hint="create it with `keyroll plan --out FILE`")
+    verify_plan_digest(data, str(path))
+    data = {k: v for k, v in data.items() if k not in ("digest", "digests")}
     try:
         plan = from_dict(Plan, data)
     except (TypeError, ValueError, KeyError):
@@ -264,7 +268,7 @@ def _plan_document(
     doc["scope"] = scope
     doc["strategy_sources"] = sources
     doc["settings"] = _settings_json(settings)
-    return doc
+    return seal_plan(doc)
 
 
 def _settings_json(settings: dict[str, Setting]) -> dict[str, Any]:

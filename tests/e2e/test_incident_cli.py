@@ -285,3 +285,69 @@ def test_an_edited_plan_is_refused_naming_what_changed(
     path.write_text(json.dumps(doc))
     _, _, err = cli(capsys, ["apply", str(path), "--env-file", env, "--yes"], 2)
     assert "has no digest" in err
+
+
+def test_rotating_keyrolls_own_qstash_token_updates_its_env_file(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Case 5: after the QStash token reset, the --env-file keyroll was started with holds the
+    new token (atomically, mode 0600, journaled); a stale copy of it is refused before any write."""
+    import os
+    import shutil
+    import stat
+
+    env = tmp_path / "keyroll.env"
+    shutil.copy(env_file(sandbox), env)
+    stale = tmp_path / "stale.env"
+    shutil.copy(env_file(sandbox), stale)
+    before = env.read_text()
+    doc = cli_json(capsys, ["inventory", "--env-file", str(env), "--json"], None)
+    token = next(c for c in doc["credentials"] if c["kind"] == "qstash_token")
+    path = tmp_path / "plan.json"
+    cli(
+        capsys,
+        [
+            "plan",
+            "--env-file",
+            str(env),
+            "--credential",
+            token["fingerprint"],
+            "--out",
+            str(path),
+            "--build-seconds",
+            str(BUILD),
+        ],
+    )
+    _, _, err = cli(capsys, ["apply", str(path), "--env-file", str(env), "--yes", "--accept-downtime"], 0)
+    assert "own QSTASH_TOKEN" in err, err
+    after = env.read_text()
+    assert after != before and stat.S_IMODE(os.stat(env).st_mode) == 0o600
+    changed = [(a, b) for a, b in zip(before.splitlines(), after.splitlines(), strict=True) if a != b]
+    assert [a.split("=", 1)[0] for a, _ in changed] == ["QSTASH_TOKEN"]  # every other line kept
+    canary.register(changed[0][1].split("=", 1)[1].strip("\"'"))
+    status = cli_json(capsys, ["status", "--env-file", str(env), "--json"])
+    assert status["run"]["state"] == "done"
+    doctor = cli_json(capsys, ["doctor", "--env-file", str(env), "--json"], None)
+    assert next(c for c in doctor["checks"] if c["name"] == "QSTASH_TOKEN")["ok"] is True
+    journal_key = next(c for c in doctor["checks"] if c["name"] == "KEYROLL_JOURNAL_KEY")
+    assert journal_key["ok"] is True and "unlocks the journal" in journal_key["detail"]
+    # the stale env file: a plan that calls QStash with it is refused before the first write
+    doc = cli_json(capsys, ["inventory", "--env-file", str(env), "--json"], None)
+    signing = next(c for c in doc["credentials"] if c["kind"] == "signing_key_current")
+    path2 = tmp_path / "plan2.json"
+    cli(
+        capsys,
+        [
+            "plan",
+            "--env-file",
+            str(stale),
+            "--credential",
+            signing["fingerprint"],
+            "--out",
+            str(path2),
+            "--build-seconds",
+            str(BUILD),
+        ],
+    )
+    _, _, err = cli(capsys, ["apply", str(path2), "--env-file", str(stale), "--yes", "--accept-downtime"], 2)
+    assert "QSTASH_TOKEN" in err and "rejected" in err, err

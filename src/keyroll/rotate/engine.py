@@ -25,6 +25,7 @@ from typing import Any
 import httpx
 
 from keyroll.core.errors import (
+    AuthError,
     ConsentRequired,
     ExitCode,
     JournalError,
@@ -274,6 +275,7 @@ class Engine:
                 if s.params.get("target") == "github":
                     for loc in s.params["locations"]:
                         github_scopes[(loc["repo"], loc.get("scope", "repo"))] = loc
+        await self._check_qstash_token(plan)
         if github_scopes:
             if self.providers.github is None:
                 raise UsageError(
@@ -288,6 +290,24 @@ class Engine:
 
             await asyncio.gather(*(key(loc) for loc in github_scopes.values()))
         return olds
+
+    async def _check_qstash_token(self, plan: Plan) -> None:
+        """The QStash token keyroll runs with must work before the first write when the plan calls
+        QStash with it (signing keys roll; a token rotated earlier and not updated is dead)."""
+        token = self.providers.config.qstash_token
+        if self.providers.qstash is None or token is None:
+            return
+        if not any(cp.strategy is Strategy.QSTASH_SIGNING for cp in plan.credentials):
+            return
+        try:
+            await self.providers.qstash.get_keys(token)
+        except AuthError:
+            source = self.providers.config.sources.get("QSTASH_TOKEN", "the environment")
+            raise UsageError(
+                f"QSTASH_TOKEN ({token.fingerprint}, from {source}) is rejected by QStash",
+                hint="it was probably rotated: put the current token there (Upstash console → QStash), "
+                "check with `keyroll doctor`",
+            ) from None
 
     def _refuse_unfinished(self) -> None:
         """A new run must not start while an earlier one holds minted-but-unrevoked state."""

@@ -351,3 +351,49 @@ def test_rotating_keyrolls_own_qstash_token_updates_its_env_file(
     )
     _, _, err = cli(capsys, ["apply", str(path2), "--env-file", str(stale), "--yes", "--accept-downtime"], 2)
     assert "QSTASH_TOKEN" in err and "rejected" in err, err
+
+
+def test_apply_lists_every_missing_precondition_at_once(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Case 11: the README's path used to take three failed attempts (--accept-downtime, --yes,
+    journal key), each re-reading the whole team; now one exit 2 names all three."""
+    env = env_file(sandbox)
+    doc = cli_json(capsys, ["inventory", "--env-file", env, "--json"], None)
+    token = next(c for c in doc["credentials"] if c["kind"] == "qstash_token")
+    path = tmp_path / "plan.json"
+    cli(capsys, ["plan", "--env-file", env, "--credential", token["fingerprint"], "--out", str(path)])
+    monkeypatch.delenv("KEYROLL_JOURNAL_KEY")
+    # Vercel unreachable: the preconditions are found without reading the team
+    offline = tmp_path / "offline.env"
+    offline.write_text(
+        "".join(
+            "KEYROLL_VERCEL_API_URL=http://127.0.0.1:9\n"
+            if line.startswith("KEYROLL_VERCEL_API_URL=")
+            else line + "\n"
+            for line in Path(env).read_text().splitlines()
+        )
+    )
+    _, _, err = cli(capsys, ["apply", str(path), "--env-file", str(offline)], 2)
+    flat = " ".join(err.split())
+    assert "3 thing(s) missing" in flat, err
+    assert "--accept-downtime" in flat and "--yes" in flat and "KEYROLL_JOURNAL_KEY" in flat
+    assert "Traceback" not in err and not (tmp_path / "journal.db").exists()
+
+
+def test_a_wrong_upstash_api_key_is_named(
+    sandbox: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Case 10: a wrong UPSTASH_API_KEY used to end in "choose another --strategy"."""
+    text = Path(env_file(sandbox)).read_text()
+    bad = tmp_path / "bad.env"
+    bad.write_text(
+        "".join(
+            "UPSTASH_API_KEY=not-the-key-0000\n" if line.startswith("UPSTASH_API_KEY=") else line + "\n"
+            for line in text.splitlines()
+        )
+    )
+    for argv in (["plan", "--all-upstash"], ["apply", "--all-upstash", "--yes", "--accept-downtime"]):
+        _, _, err = cli(capsys, [*argv, "--env-file", str(bad)], 2)
+        flat = " ".join(err.split())
+        assert "rejected UPSTASH_EMAIL / UPSTASH_API_KEY" in flat and "--strategy" not in flat, err

@@ -38,6 +38,7 @@ from keyroll.core.errors import (
     ConsentRequired,
     ExitCode,
     JournalError,
+    KeyrollError,
     RotationError,
     UsageError,
 )
@@ -388,6 +389,50 @@ def _confirm_destructive(steps: list[Step], yes: bool, what: str) -> bool:
     return True
 
 
+def _missing_preconditions(
+    cfg: Config, plan: Plan | None, *, downtime_ok: bool, yes: bool, dry_run: bool
+) -> list[str]:
+    """Everything ``apply`` would stop for, found before it reads the team (or, for
+    ``--all-upstash``, right after the plan is made) — listed at once, not one per attempt.
+    ``plan`` is ``None`` before the plan is known (every rotation has a destructive step)."""
+    if dry_run:
+        return []
+    tty = sys.stdin.isatty()
+    problems: list[str] = []
+    cutovers = [cp for cp in plan.credentials if cp.requires_downtime_consent] if plan is not None else []
+    if cutovers and not downtime_ok:
+        problems.append(
+            f"--accept-downtime: {len(cutovers)} credential(s) need a cutover with a short outage "
+            f"(e.g. {cutovers[0].credential}, {cutovers[0].strategy}); or set accept_downtime = true in "
+            "keyroll.toml [policy]"
+        )
+    destructive = [s for s in plan.steps if s.destructive] if plan is not None else [None]
+    if destructive and not yes and not tty:
+        what = f"{len(destructive)} destructive step(s)" if plan is not None else "the revoke steps"
+        problems.append(f"--yes: {what} need consent (revoke / cutover reset; journaled)")
+    try:
+        key = resolve_journal_key(cfg.journal_key, cfg.journal_path, create=False)
+    except KeyrollError as exc:
+        problems.append(f"journal key: {exc.message}")
+    else:
+        if key is None and not tty:
+            problems.append(
+                "journal key: set KEYROLL_JOURNAL_KEY (32+ characters) or use an OS keyring — new "
+                "credentials are journaled encrypted before they are used"
+            )
+    return problems
+
+
+def _refuse_missing(problems: list[str]) -> None:
+    """:raises ConsentRequired: one line listing every missing precondition (exit 2, nothing changed)."""
+    if problems:
+        raise ConsentRequired(
+            f"apply cannot start, {len(problems)} thing(s) missing: "
+            + "; ".join(f"({i}) {p}" for i, p in enumerate(problems, 1)),
+            hint="fix them all, then run the same command again (nothing was changed)",
+        )
+
+
 def _exit_for(result: RunResult) -> None:
     if result.dry_run:
         failure = result.extra.get("would_fail")
@@ -535,6 +580,8 @@ def apply_cmd(
     plan: Plan | None = None
     if plan_file is not None:
         plan, scope = _load_plan(plan_file)
+    # every precondition that can be checked before reading the team, all at once
+    _refuse_missing(_missing_preconditions(cfg, plan, downtime_ok=downtime_ok, yes=yes, dry_run=dry_run))
     progress = _progress(json_out)
 
     async def run(prog: Progress) -> RunResult:
@@ -559,15 +606,9 @@ def apply_cmd(
                 )
             _require_sensitive(plan, settings)
             destructive = [s for s in plan.steps if s.destructive]
-            if (
-                any(cp.requires_downtime_consent for cp in plan.credentials)
-                and not downtime_ok
-                and not dry_run
-            ):
-                raise ConsentRequired(
-                    "the plan has cutover steps (a short outage)",
-                    hint="pass --accept-downtime or set accept_downtime = true in keyroll.toml [policy] (recorded)",
-                )
+            _refuse_missing(
+                _missing_preconditions(cfg, plan, downtime_ok=downtime_ok, yes=yes, dry_run=dry_run)
+            )
             if (
                 downtime_ok
                 and any(cp.requires_downtime_consent for cp in plan.credentials)

@@ -257,6 +257,9 @@ def test_waiting_for_a_person_has_its_own_state_and_abandon_closes_the_run(
     assert status["integrity"] == []
     _, out, _ = cli(capsys, ["status", "--env-file", env])
     assert "abandoned: " + reason in " ".join(out.split())
+    report = tmp_path / "report.json"
+    cli(capsys, ["report", "--env-file", env, "--offline", "--format", "json", "--out", str(report)], None)
+    assert f"was abandoned: {reason}" in report.read_text()
     cli(capsys, ["resume", "--env-file", env, "--yes"], 0)
     _, out, _ = cli(capsys, ["rollback", "--env-file", env, "--yes"], 0)
     assert "nothing to roll back" in out

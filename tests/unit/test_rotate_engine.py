@@ -533,3 +533,23 @@ async def test_a_dashboard_reset_done_before_the_rollback_is_not_undone(journal:
     # a closed run blocks nothing: a new apply of the same plan passes the unfinished-run check
     engine = _engine(world, journal, h, human=None)
     engine._refuse_unfinished()
+
+
+async def test_a_cutover_reset_that_never_happened_rolls_back_cleanly(journal: Journal) -> None:
+    """Issue #17 case 3: the QStash reset failed before it reached Upstash; rollback used to say
+    "no rollback (already revoked)" forever. The old token still works, so nothing changed."""
+    from keyroll.core.errors import ProviderError
+
+    world, h = small_world()
+    inv = fake_inventory(world)
+    plan = _select(make_plan(inv, all_upstash=True), Strategy.QSTASH_TOKEN)
+    uid = world.qstash_state["user_id"]
+    world.developer.failures[("rotate_qstash_token", uid)] = ProviderError(
+        "upstash: HTTP 503", service="upstash", status=503
+    )
+    first = await _engine(world, journal, h, accept_downtime=True).apply(plan, inventory=inv)
+    assert first.state in (RunState.FAILED, RunState.ROLLED_BACK), first
+    result = await _engine(world, journal, h, accept_downtime=True).rollback()
+    assert result.state is RunState.ROLLED_BACK, result
+    rb = journal.step_records(result.run_id)[f"{plan.steps[0].id.split('/', 1)[0]}/rollback"]
+    assert rb.detail.get("nothing_changed") is True

@@ -262,6 +262,7 @@ class Engine:
                 hint="export it or pass --env-file",
             )
         github_scopes: dict[tuple[str, str], dict[str, Any]] = {}
+        group_problems: list[UsageError] = []
         for cp in plan.credentials:
             spec = dict(next((s.params["group"] for s in cp.steps if "group" in s.params), {}))
             gid = cp.steps[0].id.split("/", 1)[0]
@@ -270,11 +271,22 @@ class Engine:
             olds[gid] = old
             if spec.get("stale"):
                 self._stale[cp.credential] = dict(spec["stale"])
-            self._check_group(cp, spec, old)
+            try:
+                self._check_group(cp, spec, old)
+            except UsageError as exc:  # every credential's problem at once, not one per attempt
+                group_problems.append(exc)
             for s in cp.steps:
                 if s.params.get("target") == "github":
                     for loc in s.params["locations"]:
                         github_scopes[(loc["repo"], loc.get("scope", "repo"))] = loc
+        if len(group_problems) == 1:
+            raise group_problems[0]
+        if group_problems:
+            raise UsageError(
+                f"{len(group_problems)} credentials cannot be rotated as planned: "
+                + "; ".join(f"({i}) {p.message}" for i, p in enumerate(group_problems, 1)),
+                hint="; ".join(dict.fromkeys(p.hint for p in group_problems if p.hint)),
+            )
         await self._check_qstash_token(plan)
         if github_scopes:
             if self.providers.github is None:

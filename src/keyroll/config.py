@@ -186,7 +186,7 @@ def update_env_file(path: Path, key: str, old: Secret, new: Secret) -> bool:
     :raises ConfigError: the file cannot be read or written.
     """
     try:
-        text = path.read_text("utf-8")
+        text = path.read_bytes().decode("utf-8")  # line endings kept as they are
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(f"cannot read env file {path}: {exc}") from None
     pattern = re.compile(rf"^(\s*(?:export\s+)?{re.escape(key)}\s*=\s*)(['\"]?)(.*?)\2(\s*)$")
@@ -205,7 +205,7 @@ def update_env_file(path: Path, key: str, old: Secret, new: Secret) -> bool:
     tmp = path.with_name(f".{path.name}.keyroll-{os.getpid()}.tmp")
     try:
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as f:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
             f.write("".join(lines))
             f.flush()
             os.fsync(f.fileno())

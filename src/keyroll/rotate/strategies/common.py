@@ -133,12 +133,11 @@ def live_credentials(ctx: PlanContext) -> dict[str, Any]:
     current = keyroll_users[0] if keyroll_users else (users[0] if users else "")
 
     def rank(c: Credential) -> tuple[int, str]:
-        in_use = c.fingerprint in copied and not _is_dead(c)
-        if in_use and counts_for_user(c) and user_of(c) == current:
-            return 0, c.fingerprint
-        if in_use:
-            return 1, c.fingerprint
-        if c.fingerprint in listed and (not current or current == "default"):
+        if counts_for_user(c) and user_of(c) == current:
+            return 0, c.fingerprint  # a live copy of the current holder
+        if c.fingerprint in listed and current in ("", "default"):
+            return 1, c.fingerprint  # what the provider says is live (even with no copy left)
+        if c.fingerprint in copied and not _is_dead(c):
             return 2, c.fingerprint
         if not _is_dead(c):
             return 3, c.fingerprint

@@ -33,7 +33,7 @@ def residue_of(journal: Journal, run_id: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for cp in plan.credentials:
         state = group_state(cp, records)
-        if state in ("done", "rolled_back", "closed"):
+        if state in ("done", "rolled_back"):
             continue
         open_steps = [
             s.description

@@ -123,8 +123,6 @@ def group_state(cp: CredentialPlan, records: dict[str, StepRecord]) -> str:
     rb = records.get(f"{gid}/rollback")
     if rb is not None and rb.state is StepState.ROLLED_BACK:
         return "rolled_back"
-    if rb is not None and rb.state is StepState.SKIPPED and rb.detail.get("closed"):
-        return "closed"
 
     def ok(s: Step) -> bool:
         r = records.get(s.id)
@@ -331,7 +329,7 @@ class Engine:
         open_groups = [
             cp.credential
             for cp in plan.credentials
-            if group_state(cp, records) not in ("done", "rolled_back", "closed")
+            if group_state(cp, records) not in ("done", "rolled_back")
         ]
         if open_groups:
             raise UsageError(
@@ -533,7 +531,7 @@ class Engine:
             rt.records = self.journal.step_records(run.id)
             for cp in plan.credentials:
                 state = group_state(cp, rt.records)
-                if state in ("done", "rolled_back", "closed"):
+                if state in ("done", "rolled_back"):
                     continue
                 await self._rollback_group(rt, cp, "requested with `keyroll rollback`")
             rt.records = self.journal.step_records(run.id)
@@ -1058,7 +1056,7 @@ class Engine:
             rb = records.get(f"{gid}/rollback")
             if rb is not None and rb.detail.get("problems"):
                 error = error or "; ".join(rb.detail["problems"])
-            if rb is not None and rb.detail.get("residue") and state in ("rolled_back", "closed"):
+            if rb is not None and rb.detail.get("residue") and state == "rolled_back":
                 error = "residue: " + "; ".join(str(r.get("what", "")) for r in rb.detail["residue"])
             outcomes.append(
                 CredentialOutcome(cp.credential, cp.strategy, state, error, window, tuple(pairs), forced)
@@ -1068,13 +1066,11 @@ class Engine:
             run_state = RunState.DONE
         elif states <= {"done", "rolled_back"}:
             run_state = RunState.ROLLED_BACK
-        elif states <= {"done", "rolled_back", "closed"}:
-            run_state = RunState.CLOSED
         elif "failed" in states:
             run_state = RunState.FAILED
         elif "waiting" in states:
             run_state = RunState.WAITING
-        elif not states & {"rolled_back", "closed"}:
+        elif "rolled_back" not in states:
             run_state = RunState.INTERRUPTED
         else:
             run_state = RunState.FAILED

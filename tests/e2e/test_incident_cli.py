@@ -334,8 +334,11 @@ def test_rotating_keyrolls_own_qstash_token_updates_its_env_file(
     assert next(c for c in doctor["checks"] if c["name"] == "QSTASH_TOKEN")["ok"] is True
     journal_key = next(c for c in doctor["checks"] if c["name"] == "KEYROLL_JOURNAL_KEY")
     assert journal_key["ok"] is True and "unlocks the journal" in journal_key["detail"]
-    # the stale env file: a plan that calls QStash with it is refused before the first write
-    doc = cli_json(capsys, ["inventory", "--env-file", str(env), "--json"], None)
+    # the stale env file: its dead token is not proposed for rotation, it is an unknown
+    doc = cli_json(capsys, ["inventory", "--env-file", str(stale), "--json"], None)
+    assert token["fingerprint"] not in {c["fingerprint"] for c in doc["credentials"]}
+    assert any("keyroll's own" in u["where"] for u in doc["unknowns"]), doc["unknowns"]
+    # and a plan that calls QStash with it is refused before the first write
     signing = next(c for c in doc["credentials"] if c["kind"] == "signing_key_current")
     path2 = tmp_path / "plan2.json"
     cli(

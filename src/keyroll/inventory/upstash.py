@@ -241,7 +241,17 @@ async def collect_upstash(providers: Providers, limiter: Limiter, progress: Prog
     else:
         progress.note("upstash: UPSTASH_EMAIL / UPSTASH_API_KEY not set; classifying Vercel vars by name")
     cfg_token = providers.config.qstash_token
-    if cfg_token is not None and cfg_token.reveal():
+    if cfg_token is not None and cfg_token.reveal() and tokens and cfg_token not in tokens:
+        # the account's QStash tokens are listed and keyroll's own is not one of them: rotated
+        # (dead) or another account's — never a credential to rotate (issue #17, case 5)
+        c.snap.unknowns.append(
+            Unknown(
+                where="QSTASH_TOKEN (keyroll's own)",
+                reason="not a QStash token of this Upstash account (rotated since, or another account's); "
+                "`keyroll doctor` checks it",
+            )
+        )
+    elif cfg_token is not None and cfg_token.reveal():
         if cfg_token not in tokens:
             c.snap.credentials.extend(
                 _group(

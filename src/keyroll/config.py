@@ -6,6 +6,7 @@ URL is overridable so that the sandbox (or an enterprise proxy) can be reached.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -28,6 +29,7 @@ __all__ = [
     "parse_env_file",
     "parse_env_text",
     "parse_host_map",
+    "update_env_file",
 ]
 
 log = logging.getLogger(__name__)
@@ -202,6 +204,46 @@ def parse_host_map(text: str) -> dict[str, str]:
             raise ValueError(f"KEYROLL_UPSTASH_HOSTS: {item!r} is not host=http(s)://origin")
         out[host] = origin
     return out
+
+
+def update_env_file(path: Path, key: str, old: Secret, new: Secret) -> bool:
+    """Replace ``key``'s value in an env file when it still holds ``old`` (atomically: a 0600
+    temporary file in the same directory, fsync, rename; every other line kept byte for byte).
+
+    :returns: True when the file was rewritten (False: ``key`` no longer holds ``old``).
+    :raises ConfigError: the file cannot be read or written.
+    """
+    try:
+        text = path.read_bytes().decode("utf-8")  # line endings kept as they are
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read env file {path}: {exc}") from None
+    pattern = re.compile(rf"^(\s*(?:export\s+)?{re.escape(key)}\s*=\s*)(['\"]?)(.*?)\2(\s*)$")
+    lines = text.splitlines(keepends=True)
+    changed = False
+    for i, line in enumerate(lines):
+        body = line.rstrip("\r\n")
+        m = pattern.match(body)
+        if m is None or Secret(m.group(3).strip()).fingerprint != old.fingerprint:
+            continue
+        ending = line[len(body) :]
+        lines[i] = f"{m.group(1)}{m.group(2)}{new.reveal()}{m.group(2)}{m.group(4)}{ending}"
+        changed = True
+    if not changed:
+        return False
+    tmp = path.with_name(f".{path.name}.keyroll-{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", newline="") as f:
+            f.write("".join(lines))
+            f.flush()
+            os.fsync(f.fileno())
+        os.chmod(tmp, 0o600)
+        os.replace(tmp, path)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise ConfigError(f"cannot write env file {path}: {exc.strerror or exc}") from None
+    return True
 
 
 @dataclass(frozen=True)

@@ -12,9 +12,12 @@ from dataclasses import dataclass, field
 import httpx
 
 from keyroll.config import Config
+from keyroll.core.errors import KeyrollError
 from keyroll.core.secret import Secret
+from keyroll.rotate.journal import Journal
+from keyroll.rotate.keys import resolve_journal_key
 
-__all__ = ["Check", "run_doctor"]
+__all__ = ["Check", "check_journal_key", "run_doctor"]
 
 NEEDED_SCOPES = {
     "VERCEL_TOKEN": "a Vercel token with access to the team (env read/write, deployments, events)",
@@ -89,6 +92,35 @@ async def _check_github(client: httpx.AsyncClient, cfg: Config, token: Secret) -
     return c
 
 
+def check_journal_key(cfg: Config) -> Check:
+    """``apply`` journals new credentials encrypted before using them: is there a key, and does it
+    unlock the existing journal? (No network.)"""
+    name = "KEYROLL_JOURNAL_KEY"
+    try:
+        key = resolve_journal_key(cfg.journal_key, cfg.journal_path, create=False)
+    except KeyrollError as exc:
+        return Check(name, True, ok=False, detail=exc.message)
+    if key is None:
+        return Check(
+            name,
+            False,
+            detail="missing — `apply` needs it to journal new credentials encrypted: set KEYROLL_JOURNAL_KEY "
+            "(32+ characters) or use an OS keyring",
+        )
+    c = Check(name, True, fingerprint="", detail=f"from {key.source}")
+    if not cfg.journal_path.exists():
+        c.ok, c.detail = True, f"valid ({key.source}); the journal {cfg.journal_path} will be created"
+        return c
+    try:
+        with Journal.open(cfg.journal_path, key):
+            pass
+    except KeyrollError as exc:
+        c.ok, c.detail = False, exc.message
+        return c
+    c.ok, c.detail = True, f"unlocks the journal {cfg.journal_path} ({key.source})"
+    return c
+
+
 def _judge(c: Check, r: httpx.Response | None, base: str) -> Check:
     if r is None:
         c.detail = f"{base} unreachable; token not checked"
@@ -124,4 +156,5 @@ async def run_doctor(cfg: Config, *, timeout: float = 10.0) -> list[Check]:
         results = await asyncio.gather(*jobs.values())
         for name, res in zip(jobs, results, strict=True):
             checks[name] = res
-    return [checks[n] for n in ("VERCEL_TOKEN", "UPSTASH_API_KEY", "QSTASH_TOKEN", "GITHUB_TOKEN")]
+    order = ("VERCEL_TOKEN", "UPSTASH_API_KEY", "QSTASH_TOKEN", "GITHUB_TOKEN")
+    return [checks[n] for n in order] + [check_journal_key(cfg)]

@@ -89,8 +89,8 @@ def test_plan_apply_status(sandbox: Sandbox, tmp_path: Path, capsys: pytest.Capt
     assert status["run"]["state"] == "done" and status["integrity"] == []
     assert status["credentials"][0]["state"] == "done"
     # nothing to roll back once revoked
-    assert run(["rollback", "--env-file", _env_file(sandbox), "--yes"]) == 3
-    assert "nothing to roll back" in capsys.readouterr().err
+    assert run(["rollback", "--env-file", _env_file(sandbox), "--yes"]) == 0
+    assert "nothing to roll back" in capsys.readouterr().out
 
 
 def test_bad_input_is_one_line_exit_2_and_nothing_changes(

@@ -34,6 +34,7 @@ from keyroll.providers.factory import open_providers
 from keyroll.rotate.crash import boundary_name
 from keyroll.rotate.journal import Journal
 from keyroll.rotate.keys import JournalKey
+from keyroll.rotate.plan_digest import seal
 from keyroll.rotate.planner import make_plan
 from keyroll.sandbox.demo import (
     FailureAttribution,
@@ -107,7 +108,7 @@ def write_plan(case: Case, select: Callable[[CredentialPlan], bool] = native) ->
     doc: dict[str, Any] = to_jsonable(plan)
     doc["scope"] = {"projects": [], "github_repos": list(REPOS), "paths": []}
     path = case.dir / "plan.json"
-    path.write_text(json.dumps(doc, indent=2))
+    path.write_text(json.dumps(seal(doc), indent=2))  # sealed like `keyroll plan --out` (its digest)
     return path, plan
 
 

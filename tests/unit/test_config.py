@@ -107,3 +107,29 @@ def test_doctor_reports_missing_tokens_exit_1(capsys: pytest.CaptureFixture[str]
     code = run(["doctor", "--json"])
     assert code == 1
     assert '"present": false' in capsys.readouterr().out
+
+
+def test_update_env_file_replaces_only_the_old_value_atomically(tmp_path: Path) -> None:
+    """Issue #17 case 5: keyroll's own token in its --env-file follows a rotation."""
+    import os
+    import stat
+
+    from keyroll.config import update_env_file
+    from keyroll.core.secret import Secret
+
+    old, new = "qstash_old_token_value_1234567890", "qstash_new_token_value_0987654321"
+    f = tmp_path / "incident.env"
+    f.write_bytes(
+        f'# keyroll\nVERCEL_TOKEN=v\nexport QSTASH_TOKEN="{old}"\r\nOTHER=QSTASH_TOKEN={old}\n'.encode()
+    )
+    f.chmod(0o644)
+    assert update_env_file(f, "QSTASH_TOKEN", Secret(old), Secret(new)) is True
+    assert (
+        f.read_bytes()
+        == f'# keyroll\nVERCEL_TOKEN=v\nexport QSTASH_TOKEN="{new}"\r\nOTHER=QSTASH_TOKEN={old}\n'.encode()
+    )
+    assert stat.S_IMODE(os.stat(f).st_mode) == 0o600
+    assert [p.name for p in tmp_path.iterdir()] == ["incident.env"]  # no temporary file left
+    # the file no longer holds the old value: nothing to do, nothing rewritten
+    assert update_env_file(f, "QSTASH_TOKEN", Secret(old), Secret("x" * 20)) is False
+    assert new in f.read_text()

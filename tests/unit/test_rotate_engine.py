@@ -156,7 +156,7 @@ async def test_integration_database_waits_for_the_human_and_the_resync(journal: 
     plan = _select(make_plan(inv, all_upstash=True), Strategy.REDIS_ACL, management="vercel-integration")
     # without a person the run stops at the human step; nothing is revoked
     first = await _engine(world, journal, h, human=None).apply(plan, inventory=inv)
-    assert first.state is RunState.INTERRUPTED and "Reset Credentials" in first.waiting
+    assert first.state is RunState.WAITING and "Reset Credentials" in first.waiting
     planned = {cp.credential for cp in plan.credentials}
     olds = [c.value.reveal() for c in inv.credentials if c.fingerprint in planned and c.value is not None]
     users = [h["kv"].auth(v) for v in olds]
@@ -274,7 +274,10 @@ async def test_dry_run_changes_nothing(journal: Journal) -> None:
     plan = make_plan(inv, all_upstash=True)
     result = await _engine(world, journal, h, dry_run=True, accept_downtime=True).apply(plan, inventory=inv)
     assert result.dry_run and result.extra["steps"] == len(plan.steps)
-    assert journal.runs() == [] and world.redis.total == 0 and world.developer.resets == []
+    assert result.state is RunState.DONE and "would_fail" not in result.extra, result.extra
+    # the walk reads (ACL WHOAMI with the admin token) but changes nothing
+    assert journal.runs() == [] and world.developer.resets == []
+    assert not any(u.startswith("keyroll-") for db in world.dbs.values() for u in db.users)
 
 
 async def test_missing_github_scope_is_bad_input_before_any_change(journal: Journal) -> None:
@@ -362,7 +365,7 @@ async def test_rollback_command_restores_an_interrupted_run(journal: Journal) ->
     plan = _select(make_plan(inv, all_upstash=True), Strategy.REDIS_ACL, management="vercel-integration")
     kv_old = h["kv"].rest_token
     first = await _engine(world, journal, h, human=None).apply(plan, inventory=inv)
-    assert first.state is RunState.INTERRUPTED
+    assert first.state is RunState.WAITING
     assert "keyroll-a" in h["kv"].users
     result = await _engine(world, journal, h).rollback()
     assert result.state is RunState.ROLLED_BACK, result
@@ -468,10 +471,10 @@ async def test_resume_without_a_person_settles_a_dashboard_reset_done_in_between
     inv = fake_inventory(world)
     plan = _select(make_plan(inv, all_upstash=True), Strategy.REDIS_ACL, management="vercel-integration")
     first = await _engine(world, journal, h, human=None).apply(plan, inventory=inv)
-    assert first.state is RunState.INTERRUPTED and "Reset Credentials" in first.waiting
+    assert first.state is RunState.WAITING and "Reset Credentials" in first.waiting
     # a non-interactive resume before anyone pressed the button asks again and changes nothing
     again = await _engine(world, journal, h, human=None).resume()
-    assert again.state is RunState.INTERRUPTED and "Reset Credentials" in again.waiting
+    assert again.state is RunState.WAITING and "Reset Credentials" in again.waiting
     # the person presses it in the dashboard (outside keyroll); Vercel resyncs the vars
     await HumanClicker(world, h["kv"], "icfg_upstash").perform(plan.credentials[0].steps[0], "")
     async with world.watch() as failures:
@@ -483,3 +486,77 @@ async def test_resume_without_a_person_settles_a_dashboard_reset_done_in_between
     assert detail["old_probe"] == "rejected" and detail.get("reconciled") is True
     serving = [d for d in world.serving() if d.project_id == "prj_shop"]
     assert serving and all(d.env["KV_REST_API_TOKEN"] == h["kv"].rest_token for d in serving)
+
+
+async def test_an_undo_that_cannot_run_is_residue_and_the_rollback_ends(journal: Journal) -> None:
+    """Issue #17 case 3: the old values are restored, the ACL user cannot be deleted (the
+    database refuses every command now): the rollback ends, the user is left for a person."""
+    from keyroll.core.errors import ProviderError
+    from keyroll.rotate.closing import abandon
+
+    world, h = small_world()
+    inv = fake_inventory(world)
+    plan = _select(make_plan(inv, all_upstash=True), Strategy.REDIS_ACL, management="vercel-integration")
+    kv_old = h["kv"].rest_token
+    first = await _engine(world, journal, h, human=None).apply(plan, inventory=inv)
+    assert first.state is RunState.WAITING and "keyroll-a" in h["kv"].users
+    world.redis.failures[("command", h["kv"].url)] = ProviderError(
+        "redis: HTTP 503", service="redis", status=503
+    )
+    result = await _engine(world, journal, h).rollback()
+    assert result.state is RunState.ROLLED_BACK, result
+    assert "residue" in result.credentials[0].error and "keyroll-a" in result.credentials[0].error
+    shop = world.projects["prj_shop"]
+    assert next(e for e in shop.env.values() if e.key == "KV_REST_API_TOKEN").value == kv_old
+    rb = journal.step_records(result.run_id)[f"{plan.steps[0].id.split('/', 1)[0]}/rollback"]
+    assert rb.detail["residue"] and "remove it by hand" in rb.detail["residue"][0]["do"]
+    # the run has ended: a second rollback and a resume have nothing to do; abandon refuses
+    again = await _engine(world, journal, h).rollback()
+    assert again.state is RunState.ROLLED_BACK and again.extra.get("nothing_to_do")
+    with pytest.raises(UsageError, match="nothing to abandon"):
+        abandon(journal, result.run_id, "too late")
+
+
+async def test_a_dashboard_reset_done_before_the_rollback_is_not_undone(journal: Journal) -> None:
+    """The person reset the database while the run waited: the old values are dead, so rollback
+    restores nothing and points to resume / abandon; abandon closes the run with the reason."""
+    from keyroll.rotate.closing import abandon, closing_of
+
+    world, h = small_world()
+    inv = fake_inventory(world)
+    plan = _select(make_plan(inv, all_upstash=True), Strategy.REDIS_ACL, management="vercel-integration")
+    first = await _engine(world, journal, h, human=None).apply(plan, inventory=inv)
+    assert first.state is RunState.WAITING
+    h["kv"].reset()  # the dashboard click, without telling keyroll
+    result = await _engine(world, journal, h, human=None).rollback()
+    assert result.state in (RunState.WAITING, RunState.FAILED), result
+    shop = world.projects["prj_shop"]
+    token = next(e for e in shop.env.values() if e.key == "KV_REST_API_TOKEN").value
+    assert token != h["kv"].rest_token and h["kv"].auth(token) is not None  # keyroll-a's, still working
+    record, residue = abandon(journal, result.run_id, "finished by hand in the dashboard")
+    assert record.state is RunState.CLOSED and residue and residue[0]["not_done"]
+    assert closing_of(journal, result.run_id)["reason"] == "finished by hand in the dashboard"
+    assert journal.check_integrity() == []
+    # a closed run blocks nothing: a new apply of the same plan passes the unfinished-run check
+    engine = _engine(world, journal, h, human=None)
+    engine._refuse_unfinished()
+
+
+async def test_a_cutover_reset_that_never_happened_rolls_back_cleanly(journal: Journal) -> None:
+    """Issue #17 case 3: the QStash reset failed before it reached Upstash; rollback used to say
+    "no rollback (already revoked)" forever. The old token still works, so nothing changed."""
+    from keyroll.core.errors import ProviderError
+
+    world, h = small_world()
+    inv = fake_inventory(world)
+    plan = _select(make_plan(inv, all_upstash=True), Strategy.QSTASH_TOKEN)
+    uid = world.qstash_state["user_id"]
+    world.developer.failures[("rotate_qstash_token", uid)] = ProviderError(
+        "upstash: HTTP 503", service="upstash", status=503
+    )
+    first = await _engine(world, journal, h, accept_downtime=True).apply(plan, inventory=inv)
+    assert first.state in (RunState.FAILED, RunState.ROLLED_BACK), first
+    result = await _engine(world, journal, h, accept_downtime=True).rollback()
+    assert result.state is RunState.ROLLED_BACK, result
+    rb = journal.step_records(result.run_id)[f"{plan.steps[0].id.split('/', 1)[0]}/rollback"]
+    assert rb.detail.get("nothing_changed") is True

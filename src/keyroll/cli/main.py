@@ -52,6 +52,7 @@ COMMANDS = {
     "status": "keyroll.cli.rotate_cmd",
     "resume": "keyroll.cli.rotate_cmd",
     "rollback": "keyroll.cli.rotate_cmd",
+    "abandon": "keyroll.cli.rotate_cmd",
     "verify": "keyroll.cli.verify_cmd",
     "report": "keyroll.cli.report_cmd",
     "audit": "keyroll.cli.report_cmd",
@@ -70,6 +71,7 @@ INTERRUPTED_LEAVES = {
     "apply": JOURNALED,
     "resume": JOURNALED,
     "rollback": JOURNALED,
+    "abandon": JOURNALED,
     "demo": "the demo's sandbox is stopped; nothing outside it was changed",
     "sandbox": "the sandbox is stopped; nothing outside its state dir was changed",
 }

@@ -1,8 +1,11 @@
 """``keyroll plan / apply / status / resume / rollback``: the rotation, over the library's engine.
 
-Exit codes: 0 done; 1 ``status`` found journal problems; 2 bad input (nothing changed: unknown
-fingerprint, drift, missing consent or scopes); 3 the run failed or rolled back, or waits for a
-person (state is journaled: ``keyroll status``, ``keyroll resume``); 130 interrupted.
+Exit codes: 0 done (also: ``rollback``/``resume`` of a run that already ended — nothing to do);
+1 ``status`` found journal problems, or ``rollback`` ended with residue a person must remove;
+2 bad input (nothing changed: unknown fingerprint, drift, missing consent or scopes, a tampered
+plan); 3 the run failed or was interrupted (state is journaled: ``keyroll status``, ``keyroll
+resume``, ``keyroll rollback``, ``keyroll abandon``) — for ``--dry-run``: the real run would fail
+there; 4 the run waits for a person (do the step, then ``keyroll resume``); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from keyroll.core.errors import (
     ConsentRequired,
     ExitCode,
     JournalError,
+    KeyrollError,
     RotationError,
     UsageError,
 )
@@ -59,10 +63,13 @@ from keyroll.preflight.model import PreflightResult
 from keyroll.preflight.render import preflight_table
 from keyroll.preflight.run import PreflightBlocked, run_preflight
 from keyroll.providers.factory import open_providers
+from keyroll.rotate.closing import closing_of
 from keyroll.rotate.engine import Engine, group_state
 from keyroll.rotate.journal import Journal
 from keyroll.rotate.keys import resolve_journal_key
 from keyroll.rotate.options import ApplyOptions, RunResult
+from keyroll.rotate.plan_digest import seal as seal_plan
+from keyroll.rotate.plan_digest import verify as verify_plan_digest
 from keyroll.rotate.planner import make_plan
 from keyroll.rotate.select import credentials_by_key
 from keyroll.rotate.strategies.manual import needs_probe
@@ -368,6 +375,8 @@ def _load_plan(path: Path) -> tuple[Plan, dict[str, Any]]:
         raise UsageError(f"{path} is not JSON", hint="create it with `keyroll plan --out FILE`") from None
     if not isinstance(data, dict) or "inventory_digest" not in data or "credentials" not in data:
         raise UsageError(f"{path} is not a keyroll plan", hint="create it with `keyroll plan --out FILE`")
+    verify_plan_digest(data, str(path))
+    data = {k: v for k, v in data.items() if k not in ("digest", "digests")}
     try:
         plan = from_dict(Plan, data)
     except (TypeError, ValueError, KeyError):
@@ -384,7 +393,7 @@ def _plan_document(
     doc["scope"] = scope
     doc["strategy_sources"] = sources
     doc["settings"] = _settings_json(settings)
-    return doc
+    return seal_plan(doc)
 
 
 def _settings_json(settings: dict[str, Setting]) -> dict[str, Any]:
@@ -506,9 +515,69 @@ def _confirm_destructive(steps: list[Step], yes: bool, what: str) -> bool:
     return True
 
 
+def _missing_preconditions(
+    cfg: Config, plan: Plan | None, *, downtime_ok: bool, yes: bool, dry_run: bool
+) -> list[str]:
+    """Everything ``apply`` would stop for, found before it reads the team (or, for
+    ``--all-upstash``, right after the plan is made) — listed at once, not one per attempt.
+    ``plan`` is ``None`` before the plan is known (every rotation has a destructive step)."""
+    if dry_run:
+        return []
+    tty = sys.stdin.isatty()
+    problems: list[str] = []
+    cutovers = [cp for cp in plan.credentials if cp.requires_downtime_consent] if plan is not None else []
+    if cutovers and not downtime_ok:
+        problems.append(
+            f"--accept-downtime: {len(cutovers)} credential(s) need a cutover with a short outage "
+            f"(e.g. {cutovers[0].credential}, {cutovers[0].strategy}); or set accept_downtime = true in "
+            "keyroll.toml [policy]"
+        )
+    destructive = [s for s in plan.steps if s.destructive] if plan is not None else [None]
+    if destructive and not yes and not tty:
+        what = f"{len(destructive)} destructive step(s)" if plan is not None else "the revoke steps"
+        problems.append(f"--yes: {what} need consent (revoke / cutover reset; journaled)")
+    try:
+        key = resolve_journal_key(cfg.journal_key, cfg.journal_path, create=False)
+    except KeyrollError as exc:
+        problems.append(f"journal key: {exc.message}")
+    else:
+        if key is None and not tty:
+            problems.append(
+                "journal key: set KEYROLL_JOURNAL_KEY (32+ characters) or use an OS keyring — new "
+                "credentials are journaled encrypted before they are used"
+            )
+    return problems
+
+
+def _refuse_missing(problems: list[str]) -> None:
+    """:raises ConsentRequired: one line listing every missing precondition (exit 2, nothing changed)."""
+    if problems:
+        raise ConsentRequired(
+            f"apply cannot start, {len(problems)} thing(s) missing: "
+            + "; ".join(f"({i}) {p}" for i, p in enumerate(problems, 1)),
+            hint="fix them all, then run the same command again (nothing was changed)",
+        )
+
+
 def _exit_for(result: RunResult) -> None:
-    if result.dry_run or result.state is RunState.DONE:
+    if result.dry_run:
+        failure = result.extra.get("would_fail")
+        if failure:
+            err_console.print(
+                f"[red]dry run: the real run would fail at {escape(str(failure['step']))}:[/] "
+                f"{escape(str(failure['error']))}",
+                highlight=False,
+            )
+            raise typer.Exit(int(ExitCode.FAILED))
         return
+    if result.extra.get("nothing_to_do"):
+        err_console.print(f"run {result.run_id} is {result.state.value}: nothing to do")
+        return
+    if result.state is RunState.DONE:
+        return
+    if result.waiting and result.state is RunState.WAITING:
+        err_console.print(f"[yellow]waiting:[/] {result.waiting} — then run `keyroll resume`")
+        raise typer.Exit(int(ExitCode.WAITING))
     if result.waiting:
         err_console.print(f"[yellow]waiting:[/] {result.waiting} — then run `keyroll resume`")
     else:
@@ -650,6 +719,8 @@ def apply_cmd(
     plan: Plan | None = None
     if plan_file is not None:
         plan, scope = _load_plan(plan_file)
+    # every precondition that can be checked before reading the team, all at once
+    _refuse_missing(_missing_preconditions(cfg, plan, downtime_ok=downtime_ok, yes=yes, dry_run=dry_run))
     progress = _progress(json_out)
     consents = frozenset({BYPASS_IGNORED_BUILD_STEP} if bypass_ignored_build_step else ())
     pre: PreflightResult | None = None
@@ -681,15 +752,9 @@ def apply_cmd(
             if pre.blocking and not dry_run:
                 raise PreflightBlocked(pre)  # before anything is written
             destructive = [s for s in plan.steps if s.destructive]
-            if (
-                any(cp.requires_downtime_consent for cp in plan.credentials)
-                and not downtime_ok
-                and not dry_run
-            ):
-                raise ConsentRequired(
-                    "the plan has cutover steps (a short outage)",
-                    hint="pass --accept-downtime or set accept_downtime = true in keyroll.toml [policy] (recorded)",
-                )
+            _refuse_missing(
+                _missing_preconditions(cfg, plan, downtime_ok=downtime_ok, yes=yes, dry_run=dry_run)
+            )
             if (
                 downtime_ok
                 and any(cp.requires_downtime_consent for cp in plan.credentials)
@@ -839,12 +904,74 @@ def rollback_cmd(
     # the file's build limits hold for the rollback's redeploys too
     options = apply_options(effective_policy(cfg), yes=True)
     result = _with_engine(cfg, options, "rollback", run, json_out, {})
+    residue = _residue(cfg, result.run_id)
     if json_out:
-        emit_json(result)
+        emit_json(to_jsonable(result) | {"residue": residue})
+    elif result.extra.get("nothing_to_do"):
+        why = "the old credentials are revoked" if result.state is RunState.DONE else "it has ended"
+        out_console.print(f"nothing to roll back: run {result.run_id} is {result.state.value} ({why})")
     else:
         out_console.print(_result_table(result))
+        for r in residue:
+            err_console.print(f"[yellow]left for a person:[/] {escape(r['what'])} — {escape(r['do'])}")
+    if result.extra.get("nothing_to_do"):
+        return
+    if result.state is RunState.ROLLED_BACK and residue:
+        raise typer.Exit(int(ExitCode.FINDINGS))
     if result.state not in (RunState.ROLLED_BACK, RunState.DONE):
+        err_console.print(
+            f"run {result.run_id} is not rolled back: `keyroll resume` finishes it forward; "
+            f"`keyroll abandon {result.run_id} --reason …` closes it with a recorded reason"
+        )
         raise typer.Exit(int(ExitCode.FAILED))
+
+
+def _residue(cfg: Config, run_id: str) -> list[dict[str, str]]:
+    """What rollbacks of a run left for a person (``[{credential, what, do}]``)."""
+    if not run_id or not cfg.journal_path.exists():
+        return []
+    with Journal.open(cfg.journal_path) as reader:
+        plan = reader.plan(run_id)
+        records = reader.step_records(run_id)
+    out = []
+    for cp in plan.credentials:
+        rb = records.get(f"{cp.steps[0].id.split('/', 1)[0]}/rollback")
+        for r in (rb.detail.get("residue") or []) if rb is not None else []:
+            out.append(
+                {"credential": cp.credential, "what": str(r.get("what", "")), "do": str(r.get("do", ""))}
+            )
+    return out
+
+
+def abandon_cmd(
+    run_id: Annotated[str, typer.Argument(metavar="RUN", help="the run to close (see `keyroll status`)")],
+    reason: Annotated[
+        str,
+        typer.Option(
+            "--reason", help="why the run is closed unfinished (journaled, shown in status and report)"
+        ),
+    ],
+    env_file: EnvFileOpt = None,
+    json_out: JsonOpt = False,
+) -> None:
+    """Close a run that neither `resume` nor `rollback` can end, with a recorded reason. Nothing is
+    changed at the providers; what is left undone is listed (status and report show it too)."""
+    from keyroll.rotate.closing import abandon
+
+    cfg = get_config(env_file)
+    if not cfg.journal_path.exists():
+        raise UsageError(f"no journal at {cfg.journal_path}", hint="nothing to abandon")
+    with Journal.open(cfg.journal_path) as journal:
+        record, residue = abandon(journal, run_id, reason)
+    if json_out:
+        emit_json({"run": to_jsonable(record), "residue": residue})
+        return
+    out_console.print(f"run [bold]{record.id}[/] — closed (abandoned: {escape(' '.join(reason.split()))})")
+    for r in residue:
+        out_console.print(
+            f"  {r['credential']} ({r['state']}): not done: {escape('; '.join(r['not_done']) or '-')}"
+        )
+        out_console.print(f"    → {escape(r['do'])}")
 
 
 def status_cmd(
@@ -866,9 +993,26 @@ def status_cmd(
             raise UsageError(f"journal {cfg.journal_path} has no runs")
         plan = reader.plan(record.id)
         records = reader.step_records(record.id)
+        closing = closing_of(reader, record.id) if record.state is RunState.CLOSED else {}
     run_state = record.state.value
     if record.state is RunState.RUNNING and not live:
         run_state = "interrupted"
+    waiting = [
+        {
+            "step": s.id,
+            "credential": s.credential,
+            "instructions": str(s.params.get("instructions") or s.description),
+            "since": records[s.id].ts,
+        }
+        for s in plan.steps
+        if s.id in records and records[s.id].state.value == "pending" and records[s.id].detail.get("waiting")
+    ]
+    residue = [
+        {"credential": cp.credential, "what": str(r.get("what", "")), "do": str(r.get("do", ""))}
+        for cp in plan.credentials
+        if (rb := records.get(f"{cp.steps[0].id.split('/', 1)[0]}/rollback")) is not None
+        for r in rb.detail.get("residue") or []
+    ]
     creds = []
     for cp in plan.credentials:
         creds.append(
@@ -891,6 +1035,9 @@ def status_cmd(
                 "credentials": creds,
                 "steps": step_rows,
                 "integrity": problems,
+                "waiting": waiting,
+                "residue": residue,
+                "closed": closing,
             }
         )
     else:
@@ -918,6 +1065,21 @@ def status_cmd(
             for row in step_rows:
                 st.add_row(row["id"], row["kind"], row["state"], row["error"])
             out_console.print(st)
+        for w in waiting:
+            out_console.print(
+                f"[yellow]waiting for a person[/] ({escape(str(w['step']))}): {escape(str(w['instructions']))}\n"
+                "  then run `keyroll resume` (it checks that it was done)",
+                highlight=False,
+            )
+        if closing:
+            out_console.print(f"abandoned: {escape(closing['reason'])}", highlight=False)
+            for r in closing["residue"]:
+                out_console.print(
+                    f"  {r['credential']} ({r['state']}): not done: {escape('; '.join(r['not_done']) or '-')}",
+                    highlight=False,
+                )
+        for r in residue:
+            out_console.print(f"[yellow]left for a person:[/] {escape(r['what'])} — {escape(r['do'])}")
         for p in problems:
             err_console.print(f"[red]integrity:[/] {p}")
     if problems:
@@ -925,9 +1087,10 @@ def status_cmd(
 
 
 def register(app: typer.Typer) -> None:
-    """Attach ``plan``, ``apply``, ``status``, ``resume`` and ``rollback`` to the main app."""
+    """Attach ``plan``, ``apply``, ``status``, ``resume``, ``rollback`` and ``abandon`` to the main app."""
     app.command("plan")(plan_cmd)
     app.command("apply")(apply_cmd)
     app.command("status")(status_cmd)
     app.command("resume")(resume_cmd)
     app.command("rollback")(rollback_cmd)
+    app.command("abandon")(abandon_cmd)

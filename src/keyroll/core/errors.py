@@ -51,6 +51,8 @@ class ExitCode(enum.IntEnum):
     """Bad input or configuration; nothing was changed."""
     FAILED = 3
     """An operation failed part-way; state is journaled and can be resumed or rolled back."""
+    WAITING = 4
+    """A run waits for a person (a dashboard step); do it, then ``keyroll resume``."""
     INTERRUPTED = 130
 
 

@@ -452,6 +452,11 @@ class RunState(enum.StrEnum):
     FAILED = "failed"
     ROLLED_BACK = "rolled_back"
     DONE = "done"
+    WAITING = "waiting"
+    """a step waits for a person (a dashboard click); ``keyroll resume`` checks it was done"""
+    CLOSED = "closed"
+    """ended without finishing: abandoned with a recorded reason, or rolled back as far as
+    possible — what a person must still do is recorded as residue (terminal)"""
 
 
 @dataclass(frozen=True)

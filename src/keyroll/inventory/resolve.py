@@ -121,6 +121,11 @@ def _hostname(endpoint: str) -> str:
     return "" if not host or host.startswith(_LOOPBACK) else host
 
 
+def _hostport(endpoint: str) -> str:
+    """``host:port`` of a URL, scheme dropped (``""`` when it has none)."""
+    return endpoint.split("://", 1)[-1].split("/", 1)[0].rsplit("@", 1)[-1].lower()
+
+
 class _UnionFind:
     def __init__(self) -> None:
         self.parent: dict[str, str] = {}
@@ -167,11 +172,16 @@ class Resolver:
         self._urls: dict[tuple[str, Product], list[tuple[EnvRecord, KeyClass, str]]] = defaultdict(list)
         self._native_by_endpoint: dict[str, Credential] = {}
         self._native_by_host: dict[str, Credential] = {}
+        self._native_by_hostport: dict[str, Credential] = {}
+        """``host:port`` → credential: a ``redis://`` and a ``rediss://`` URL of one database (a URL
+        keyroll wrote for its own ACL user keeps the host and port, not always the scheme)"""
         for cred in upstash.credentials:
             if cred.value is not None:
                 self.values[cred.fingerprint] = cred.value
             if cred.product is not Product.QSTASH and cred.endpoint:
                 self._native_by_endpoint.setdefault(normalize_endpoint(cred.endpoint), cred)
+                if cred.endpoint.startswith(("redis://", "rediss://")):
+                    self._native_by_hostport.setdefault(_hostport(cred.endpoint), cred)
                 host = _hostname(cred.endpoint)
                 if host:
                     self._native_by_host.setdefault(host, cred)
@@ -222,8 +232,14 @@ class Resolver:
     def _native_resource(self, endpoint: str) -> Credential | None:
         if not endpoint:
             return None
-        return self._native_by_endpoint.get(normalize_endpoint(endpoint)) or self._native_by_host.get(
-            _hostname(endpoint)
+        return (
+            self._native_by_endpoint.get(normalize_endpoint(endpoint))
+            or (
+                self._native_by_hostport.get(_hostport(endpoint))
+                if endpoint.startswith(("redis://", "rediss://"))
+                else None
+            )
+            or self._native_by_host.get(_hostname(endpoint))
         )
 
     def _candidate(self, r: EnvRecord) -> None:

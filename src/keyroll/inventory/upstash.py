@@ -274,7 +274,17 @@ async def collect_upstash(providers: Providers, limiter: Limiter, progress: Prog
     else:
         progress.note("upstash: UPSTASH_EMAIL / UPSTASH_API_KEY not set; classifying Vercel vars by name")
     cfg_token = providers.config.qstash_token
-    if cfg_token is not None and cfg_token.reveal():
+    if cfg_token is not None and cfg_token.reveal() and tokens and all(t[0] != cfg_token for t in tokens):
+        # the account's QStash tokens are listed and keyroll's own is not one of them: rotated
+        # (dead) or another account's — never a credential to rotate (issue #17, case 5)
+        c.snap.unknowns.append(
+            Unknown(
+                where="QSTASH_TOKEN (keyroll's own)",
+                reason="not a QStash token of this Upstash account (rotated since, or another account's); "
+                "`keyroll doctor` checks it",
+            )
+        )
+    elif cfg_token is not None and cfg_token.reveal():
         known = next((t for t in tokens if t[0] == cfg_token), None)
         if known is None:
             # not listed by the Developer API: ask each region which one it belongs to

@@ -706,6 +706,7 @@ class _Builder:
         log = self.log
         for problem in log.integrity if log is not None else ():
             risks.append(Risk(f"integrity:{len(risks)}", "high", "journal integrity problem", problem))
+        risks.extend(_closing_risks(log))
         for s in sections:
             if s.forced_revoke:
                 risks.append(
@@ -918,6 +919,37 @@ class _Builder:
             verify=self.vr,
             audit=self.ar,
         )
+
+
+def _closing_risks(log: RunLog | None) -> list[Risk]:
+    """A run closed by ``keyroll abandon`` (its reason, what was never done) and rollback residue
+    (what a person must still remove), from the journal's entries."""
+    out: list[Risk] = []
+    for e in log.entries if log is not None else ():
+        if e.step_id == "run/abandon":
+            for r in e.detail.get("residue") or []:
+                out.append(
+                    Risk(
+                        f"abandoned:{r.get('credential', '')}",
+                        "high",
+                        f"run {e.run_id} was abandoned: {e.detail.get('reason', '')}",
+                        f"{r.get('credential', '')} ({r.get('state', '')}) — not done: "
+                        f"{'; '.join(r.get('not_done') or []) or '-'}; {r.get('do', '')}",
+                        str(r.get("credential", "")),
+                    )
+                )
+        elif e.step_id.endswith("/rollback") and e.phase == "outcome":
+            for i, r in enumerate(e.detail.get("residue") or []):
+                out.append(
+                    Risk(
+                        f"residue:{e.step_id}:{i}",
+                        "high",
+                        f"left after rollback: {r.get('what', '')}",
+                        str(r.get("do", "")),
+                        e.credential,
+                    )
+                )
+    return out
 
 
 _LISTED_FINDINGS = 20

@@ -14,15 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable
 from dataclasses import asdict, replace
+from pathlib import Path
 from typing import Any
 
 import httpx
 
 from keyroll.core.errors import (
+    AuthError,
     ConsentRequired,
     ExitCode,
     JournalError,
@@ -47,13 +50,16 @@ from keyroll.providers.factory import Providers
 from keyroll.rotate import crash
 from keyroll.rotate.buildstats import BuildStats
 from keyroll.rotate.distribute import write_locations
+from keyroll.rotate.dryrun import walk
 from keyroll.rotate.gates import ACTIONS as GATE_ACTIONS
+from keyroll.rotate.gates import probe_values
 from keyroll.rotate.groups import credential_role
 from keyroll.rotate.journal import Journal, StepRecord
+from keyroll.rotate.keys import JournalKey
 from keyroll.rotate.options import ApplyOptions, CredentialOutcome, HumanActions, RunResult, SecretSource
 from keyroll.rotate.planner import inventory_digest, validate_plan
 from keyroll.rotate.redeploy import await_ready, reconcile_redeploy, redeploy
-from keyroll.rotate.runtime import Action, Runtime, WaitingForHuman, gid_of
+from keyroll.rotate.runtime import Action, Probe, Runtime, WaitingForHuman, gid_of
 from keyroll.rotate.strategies import ACTIONS as STRATEGY_ACTIONS
 from keyroll.rotate.strategies import RESTORE_ON_FAILURE, UNDO_MINT
 from keyroll.rotate.strategies.common import describe_error
@@ -61,6 +67,8 @@ from keyroll.rotate.strategies.common import describe_error
 __all__ = ["ACTIONS", "Engine", "PlanDriftError", "group_state"]
 
 MILESTONES = ("pending", "minted", "distributed", "deployed", "verified", "revoked", "done")
+TERMINAL = frozenset({RunState.DONE, RunState.ROLLED_BACK, RunState.CLOSED})
+"""Run states nothing more happens in (``resume`` and ``rollback`` have nothing to do)."""
 
 
 class PlanDriftError(RotationError):
@@ -150,7 +158,10 @@ def group_state(cp: CredentialPlan, records: dict[str, StepRecord]) -> str:
 def _old_values(inv: Inventory, cp: CredentialPlan, spec: dict[str, Any]) -> dict[str, Secret]:
     """The current values of a group's credentials by role (what a rollback restores)."""
     out: dict[str, Secret] = {}
-    for fp in spec.get("fingerprints", [cp.credential]):
+    live = [str(f) for f in spec.get("credentials", {}).values()]
+    # the live value of each role first (a stale or dead copy never stands for the credential)
+    ordered = live + [f for f in spec.get("fingerprints", [cp.credential]) if f not in live]
+    for fp in ordered:
         cred = inv.credential(fp)
         if cred is None or cred.value is None:
             continue
@@ -200,6 +211,8 @@ class Engine:
         self.secret_source = secret_source
         self._http = http
         self._boundary = boundary_hook
+        self._stale: dict[str, dict[str, str]] = {}
+        """credential → {fingerprint: why}: stale or dead copies found before the run (replaced, reported)"""
 
     # -- pre-flight -----------------------------------------------------------------------
     def _check_consent(self, plan: Plan, options: ApplyOptions, done: set[str] | None = None) -> None:
@@ -249,17 +262,32 @@ class Engine:
                 hint="export it or pass --env-file",
             )
         github_scopes: dict[tuple[str, str], dict[str, Any]] = {}
+        group_problems: list[UsageError] = []
         for cp in plan.credentials:
             spec = dict(next((s.params["group"] for s in cp.steps if "group" in s.params), {}))
             gid = cp.steps[0].id.split("/", 1)[0]
             old = _old_values(inv, cp, spec)
             await self._fill_from_provider(cp, spec, old)
             olds[gid] = old
-            self._check_group(cp, spec, old)
+            if spec.get("stale"):
+                self._stale[cp.credential] = dict(spec["stale"])
+            try:
+                self._check_group(cp, spec, old)
+            except UsageError as exc:  # every credential's problem at once, not one per attempt
+                group_problems.append(exc)
             for s in cp.steps:
                 if s.params.get("target") == "github":
                     for loc in s.params["locations"]:
                         github_scopes[(loc["repo"], loc.get("scope", "repo"))] = loc
+        if len(group_problems) == 1:
+            raise group_problems[0]
+        if group_problems:
+            raise UsageError(
+                f"{len(group_problems)} credentials cannot be rotated as planned: "
+                + "; ".join(f"({i}) {p.message}" for i, p in enumerate(group_problems, 1)),
+                hint="; ".join(dict.fromkeys(p.hint for p in group_problems if p.hint)),
+            )
+        await self._check_qstash_token(plan)
         if github_scopes:
             if self.providers.github is None:
                 raise UsageError(
@@ -275,10 +303,28 @@ class Engine:
             await asyncio.gather(*(key(loc) for loc in github_scopes.values()))
         return olds
 
+    async def _check_qstash_token(self, plan: Plan) -> None:
+        """The QStash token keyroll runs with must work before the first write when the plan calls
+        QStash with it (signing keys roll; a token rotated earlier and not updated is dead)."""
+        token = self.providers.config.qstash_token
+        if self.providers.qstash is None or token is None:
+            return
+        if not any(cp.strategy is Strategy.QSTASH_SIGNING for cp in plan.credentials):
+            return
+        try:
+            await self.providers.qstash.get_keys(token)
+        except AuthError:
+            source = self.providers.config.sources.get("QSTASH_TOKEN", "the environment")
+            raise UsageError(
+                f"QSTASH_TOKEN ({token.fingerprint}, from {source}) is rejected by QStash",
+                hint="it was probably rotated: put the current token there (Upstash console → QStash), "
+                "check with `keyroll doctor`",
+            ) from None
+
     def _refuse_unfinished(self) -> None:
         """A new run must not start while an earlier one holds minted-but-unrevoked state."""
         last = self.journal.latest_run()
-        if last is None or last.state in (RunState.DONE, RunState.ROLLED_BACK):
+        if last is None or last.state in TERMINAL:
             return
         plan = self.journal.plan(last.id)
         records = self.journal.step_records(last.id)
@@ -290,13 +336,17 @@ class Engine:
         if open_groups:
             raise UsageError(
                 f"run {last.id} is unfinished ({len(open_groups)} credential(s), e.g. {open_groups[0]})",
-                hint="finish it with `keyroll resume` or undo it with `keyroll rollback` first",
+                hint="finish it with `keyroll resume`, undo it with `keyroll rollback`, or close it with "
+                f"`keyroll abandon {last.id} --reason …` first",
             )
 
     async def _fill_from_provider(
         self, cp: CredentialPlan, spec: dict[str, Any], old: dict[str, Secret]
     ) -> None:
-        """Native Redis: the Developer API knows the default credentials — use and cross-check them."""
+        """Native Redis held by the default user: the Developer API says which values are live.
+
+        A copy of another value in the same role is stale or dead: it is replaced like the others
+        and reported (``spec["stale"]``), never a reason to stop (issue #17, case 1)."""
         if (
             cp.strategy is not Strategy.REDIS_ACL
             or spec.get("management") != "native"
@@ -306,7 +356,8 @@ class Engine:
         if self.providers.upstash is None or not spec.get("resource_id"):
             return
         db = await self.providers.upstash.get_redis(spec["resource_id"])
-        known = spec.get("credentials", {})
+        known = dict(spec.get("credentials", {}))
+        stale = dict(spec.get("stale", {}))
         for role, value in (
             ("rest_token", db.rest_token),
             ("readonly_rest_token", db.read_only_rest_token),
@@ -315,11 +366,10 @@ class Engine:
             if value is None:
                 continue
             if role in known and known[role] != value.fingerprint:
-                raise PlanDriftError(
-                    f"the {role} of Redis database {spec.get('resource_name') or spec['resource_id']} changed since the inventory",
-                    hint="someone reset it; take a new inventory and plan again",
-                )
-            old.setdefault(role, value)
+                stale.setdefault(known[role], "not the live value the Developer API lists (a stale copy)")
+            known[role] = value.fingerprint
+            old[role] = value
+        spec["credentials"], spec["stale"] = known, stale
         if not spec.get("rest_url"):
             spec["rest_url"] = db.rest_url
 
@@ -387,25 +437,67 @@ class Engine:
         self._refuse_unfinished()
         olds = await self._preflight(plan, inventory)
         if self.options.dry_run:
-            destructive = [s.description for s in plan.steps if s.destructive]
-            outcomes = tuple(
-                CredentialOutcome(cp.credential, cp.strategy, "pending") for cp in plan.credentials
-            )
-            return RunResult(
-                "",
-                RunState.DONE,
-                outcomes,
-                time.time(),
-                time.time(),
-                dry_run=True,
-                extra={"steps": len(plan.steps), "destructive": destructive},
-            )
+            return await self._dry_run(plan, inventory, olds)
         self.journal.lock()
-        run = self.journal.start_run(plan, self._options_record(self.options), inventory)
+        record = self._options_record(self.options)
+        if self._stale:
+            record["stale_copies"] = self._stale
+        run = self.journal.start_run(plan, record, inventory)
+        for cred, copies in self._stale.items():
+            for fp, why in sorted(copies.items()):
+                self.progress.note(f"{cred}: copy {fp} is {why}: it is replaced too")
         for gid, values in olds.items():
             for role, value in values.items():
                 self.journal.put_secret(run.id, f"{gid}:old:{role}", value)
         return await self._run(run.id, plan, self.options)
+
+    async def _dry_run(
+        self, plan: Plan, inventory: Inventory, olds: dict[str, dict[str, Secret]]
+    ) -> RunResult:
+        """Walk every step's read-only check (:mod:`keyroll.rotate.dryrun`) against a throw-away
+        journal; the result names the first step the real run would fail at."""
+        started = time.time()
+        failure: dict[str, Any] | None
+        with tempfile.TemporaryDirectory(prefix="keyroll-dry-") as tmp:
+            journal = Journal.open(Path(tmp) / "journal.db", JournalKey.generate(), create=True)
+            try:
+                run = journal.start_run(plan, {"dry_run": True}, inventory)
+                for gid, values in olds.items():
+                    for role, value in values.items():
+                        journal.put_secret(run.id, f"{gid}:old:{role}", value)
+                real, self.journal = self.journal, journal
+                rt = self._runtime(run.id, plan, self.options)
+                try:
+                    failure = await walk(rt, plan)
+                finally:
+                    self.journal = real
+                    await self._close(rt)
+            finally:
+                journal.close()
+        outcomes = tuple(
+            CredentialOutcome(
+                cp.credential,
+                cp.strategy,
+                "would fail" if failure and failure["credential"] == cp.credential else "pending",
+                failure["error"] if failure and failure["credential"] == cp.credential else "",
+            )
+            for cp in plan.credentials
+        )
+        extra: dict[str, Any] = {
+            "steps": len(plan.steps),
+            "destructive": [s.description for s in plan.steps if s.destructive],
+        }
+        if failure:
+            extra["would_fail"] = failure
+        return RunResult(
+            "",
+            RunState.FAILED if failure else RunState.DONE,
+            outcomes,
+            started,
+            time.time(),
+            dry_run=True,
+            extra=extra,
+        )
 
     async def resume(self, run_id: str | None = None) -> RunResult:
         """Continue an interrupted or failed run (latest by default).
@@ -414,8 +506,9 @@ class Engine:
         """
         run = self.journal.run(run_id)
         plan = self.journal.plan(run.id)
-        if run.state in (RunState.DONE, RunState.ROLLED_BACK):
-            return self._result(run.id, plan, self.journal.step_records(run.id), run.started_at)
+        if run.state in TERMINAL:
+            result = self._result(run.id, plan, self.journal.step_records(run.id), run.started_at)
+            return replace(result, state=run.state, extra={"nothing_to_do": True})
         self.journal.lock()
         options = self._merged_options(run.options)
         records = self.journal.step_records(run.id)
@@ -433,10 +526,9 @@ class Engine:
         """
         run = self.journal.run(run_id)
         plan = self.journal.plan(run.id)
-        if run.state is RunState.DONE:
-            raise RotationError(
-                f"run {run.id} is done: the old credentials are revoked, there is nothing to roll back"
-            )
+        if run.state in TERMINAL:  # done: the old credentials are revoked; nothing to roll back
+            result = self._result(run.id, plan, self.journal.step_records(run.id), run.started_at)
+            return replace(result, state=run.state, extra={"nothing_to_do": True})
         self.journal.lock()
         options = self._merged_options(run.options)
         rt = self._runtime(run.id, plan, options)
@@ -752,8 +844,30 @@ class Engine:
                 and records[s.id].detail.get("error_type") in ("GateFailed", "WaitingForHuman", None)
             )
         ]
+        uncertain = [
+            s
+            for s in cp.steps
+            if _is_revoke(s) and s.id in records and records[s.id].state is not StepState.DONE
+        ]
+        if uncertain and not any(records[s.id].state is StepState.DONE for s in revoked):
+            # a revoke that failed, never reported back, or was left to a person may have happened
+            # (the dashboard reset done while the run waited): the provider knows
+            verdict = await self._old_values_verdict(rt, cp)
+            if verdict is Probe.ACCEPTED:
+                revoked = []
+            elif verdict is Probe.REJECTED:
+                revoked = uncertain
         rb_id = f"{gid}/rollback"
+        changed = [s.id for s in cp.steps if s.id in touched and records[s.id].state is not StepState.FAILED]
+        if not revoked and cp.strategy not in RESTORE_ON_FAILURE and not changed:
+            unchanged: dict[str, Any] = {"reason": reason, "nothing_changed": True, "problems": []}
+            log(rb_id, "outcome", StepState.ROLLED_BACK, detail=unchanged)
+            rt.records[rb_id] = StepRecord(rb_id, StepState.ROLLED_BACK, unchanged, {}, time.time())
+            rt.note(f"{cp.credential}: rolled back (nothing had changed)")
+            return
         if revoked or cp.strategy not in RESTORE_ON_FAILURE:
+            # the old value is dead: only forward is left (the new values are in the journal);
+            # `keyroll abandon` closes the run with a reason if forward cannot work either
             why = "already revoked" if revoked else f"{cp.strategy} cannot restore old values"
             log(
                 rb_id,
@@ -761,7 +875,10 @@ class Engine:
                 StepState.FAILED,
                 detail={"rollback": "not possible", "why": why, "reason": reason},
             )
-            rt.note(f"{cp.credential}: no rollback ({why}); `keyroll resume` retries forward")
+            rt.note(
+                f"{cp.credential}: no rollback ({why}); `keyroll resume` finishes it forward, "
+                f"`keyroll abandon {rt.run_id} --reason …` closes the run"
+            )
             return
         log(rb_id, "intent", StepState.RUNNING, detail={"reason": reason})
         rt.note(f"{cp.credential}: rolling back ({reason})")
@@ -848,25 +965,55 @@ class Engine:
                     detail={"error": describe_error(exc)},
                 )
         undone: dict[str, Any] = {}
+        residue: list[dict[str, str]] = []
         undo = UNDO_MINT.get(cp.strategy)
         if undo is not None and cp.steps[0].id in touched and not problems:
             try:
                 undone = await undo(cp.steps[0], rt)
             except Exception as exc:
-                problems.append(f"undo mint: {describe_error(exc)}")
+                # the old values are back and serving: what this run minted is left over, and a
+                # person removes it (a retry would fail the same way — the rollback ends here)
+                residue.append(
+                    {
+                        "what": f"{cp.steps[0].description} (created by this run)",
+                        "do": f"remove it by hand (keyroll could not: {describe_error(exc)})",
+                    }
+                )
         detail = {
             "reason": reason,
             "restored": restored,
             "redeployed": redeployed,
             "undone": undone,
             "problems": problems,
+            "residue": residue,
         }
         state = StepState.ROLLED_BACK if not problems else StepState.FAILED
         log(rb_id, "outcome", state, detail=detail)
         rt.records[rb_id] = StepRecord(rb_id, state, detail, {}, time.time())
-        rt.note(
-            f"{cp.credential}: " + ("rolled back" if not problems else f"rollback incomplete: {problems[0]}")
-        )
+        if problems:
+            rt.note(f"{cp.credential}: rollback incomplete: {problems[0]}")
+        elif residue:
+            rt.note(
+                f"{cp.credential}: rolled back; left for a person: {residue[0]['what']} — {residue[0]['do']}"
+            )
+        else:
+            rt.note(f"{cp.credential}: rolled back")
+
+    async def _old_values_verdict(self, rt: Runtime, cp: CredentialPlan) -> Probe:
+        """``ACCEPTED`` when the provider still accepts every old value of the group (so it was not
+        revoked), ``REJECTED`` when it rejects one, ``UNKNOWN`` when it cannot tell."""
+        gid = gid_of(cp.steps[0])
+        old = rt.values(gid, "old")
+        old.pop("username", None)
+        try:
+            results = await probe_values(rt, rt.spec(cp.steps[0]), old)
+        except Exception:
+            return Probe.UNKNOWN
+        if any(r["result"] == Probe.REJECTED.value for r in results):
+            return Probe.REJECTED
+        if results and all(r["result"] == Probe.ACCEPTED.value for r in results):
+            return Probe.ACCEPTED
+        return Probe.UNKNOWN
 
     async def _serving_new(self, rt: Runtime, step: Step) -> list[dict[str, Any]]:
         """The source refs whose rotated build reached READY (so serves the new value): those are
@@ -927,16 +1074,22 @@ class Engine:
             rb = records.get(f"{gid}/rollback")
             if rb is not None and rb.detail.get("problems"):
                 error = error or "; ".join(rb.detail["problems"])
+            if rb is not None and rb.detail.get("residue") and state == "rolled_back":
+                error = "residue: " + "; ".join(str(r.get("what", "")) for r in rb.detail["residue"])
             outcomes.append(
                 CredentialOutcome(cp.credential, cp.strategy, state, error, window, tuple(pairs), forced)
             )
         states = {o.state for o in outcomes}
         if states <= {"done"}:
             run_state = RunState.DONE
-        elif "waiting" in states or not states & {"failed", "rolled_back"}:
-            run_state = RunState.INTERRUPTED
         elif states <= {"done", "rolled_back"}:
             run_state = RunState.ROLLED_BACK
+        elif "failed" in states:
+            run_state = RunState.FAILED
+        elif "waiting" in states:
+            run_state = RunState.WAITING
+        elif "rolled_back" not in states:
+            run_state = RunState.INTERRUPTED
         else:
             run_state = RunState.FAILED
         finished = time.time()

@@ -221,6 +221,17 @@ class Group:
         return None
 
 
+def developer_api_rejected(inventory: Inventory) -> str:
+    """``HTTP 401`` / ``HTTP 403`` when the inventory saw the Developer API refuse keyroll's
+    credentials (a wrong ``UPSTASH_API_KEY``), else ``""``."""
+    for u in inventory.unknowns:
+        if u.where.startswith("upstash"):
+            for code in ("HTTP 401", "HTTP 403"):
+                if code in u.reason:
+                    return code
+    return ""
+
+
 def _resolve(inventory: Inventory, ref: str) -> Credential:
     fp = ref if ref.startswith("sha256:") else f"sha256:{ref}"
     matches = [c for c in inventory.credentials if c.fingerprint == fp or c.fingerprint.startswith(fp)]
@@ -245,6 +256,14 @@ def build_groups(
     :raises UsageError: nothing selected, an unknown or ambiguous fingerprint, or a strategy
         that cannot rotate a selected credential.
     """
+    rejected = developer_api_rejected(inventory)
+    if rejected:
+        raise UsageError(
+            f"the Upstash Developer API rejected UPSTASH_EMAIL / UPSTASH_API_KEY ({rejected}): keyroll cannot "
+            "tell which database, index or QStash user a credential belongs to, nor reset one",
+            hint="set the right UPSTASH_EMAIL and UPSTASH_API_KEY (Upstash console → Account → Management API) "
+            "and check with `keyroll doctor`",
+        )
     overrides: dict[str, Strategy] = {}
     for ref, strat in (strategies or {}).items():
         overrides[_resolve(inventory, ref).fingerprint] = Strategy(strat)

@@ -389,7 +389,11 @@ class Journal:
 
     def set_run_state(self, run_id: str, state: RunState, *, detail: dict[str, Any] | None = None) -> None:
         """Change a run's state (journaled as a ``run`` note, so the hash chain covers it)."""
-        finished = time.time() if state in (RunState.DONE, RunState.ROLLED_BACK, RunState.FAILED) else None
+        finished = (
+            time.time()
+            if state in (RunState.DONE, RunState.ROLLED_BACK, RunState.FAILED, RunState.CLOSED)
+            else None
+        )
         self._write("UPDATE runs SET state=?, finished_at=? WHERE id=?", (state.value, finished, run_id))
         self.append(
             run_id, "run", "note", StepState.DONE, detail={"run_state": state.value, **(detail or {})}

@@ -8,8 +8,18 @@ import urllib.parse
 from typing import Any
 
 from keyroll.core.errors import AuthError, KeyrollError, ProviderError, RotationError
-from keyroll.core.model import CredentialKind, Management, Step, StepKind
+from keyroll.core.model import (
+    Confidence,
+    Credential,
+    CredentialKind,
+    LocationKind,
+    Management,
+    Product,
+    Step,
+    StepKind,
+)
 from keyroll.core.secret import Secret
+from keyroll.core.strategy import is_keyroll_user
 from keyroll.providers.upstash.acl_rules import check_rules
 from keyroll.rotate.pipeline import PlanContext
 from keyroll.rotate.runtime import Action, Probe, Runtime, WaitingForHuman, gid_of
@@ -19,9 +29,11 @@ __all__ = [
     "acl",
     "base_spec",
     "generate_password",
+    "live_credentials",
     "redeploy_only_steps",
     "redis_admin",
     "redis_endpoint",
+    "stale_warnings",
 ]
 
 ROLE_OF_KIND = {
@@ -74,20 +86,100 @@ def redis_endpoint_for(ctx: PlanContext, endpoint: str) -> dict[str, Any]:
     return ep
 
 
+def _rw_user(user: str) -> str:
+    """The read-write user a (read-only) user belongs to: ``keyroll-ro-a`` → ``keyroll-a``."""
+    if user == "default_ro":
+        return "default"
+    return user.replace("keyroll-ro-", "keyroll-", 1) if user.startswith("keyroll-ro-") else user
+
+
+def _is_dead(cred: Credential) -> bool:
+    return any("rejects this token" in n for n in cred.notes)
+
+
+def live_credentials(ctx: PlanContext) -> dict[str, Any]:
+    """Which value of each role is the live one, which copies are stale, who holds the credential.
+
+    The live value is the one the provider says is live (the Developer API lists it), else the one
+    in use (a copy somewhere that the provider does not reject). Every other copied value of a
+    role is a stale or dead copy: it is replaced like the others and reported, never a blocker
+    (issue #17, case 1). ``users`` are the Redis users whose live credentials have copies: a
+    database keyroll rotated before is held by ``keyroll-a`` or ``keyroll-b`` (case 2).
+    """
+    from keyroll.rotate.groups import credential_role
+
+    g = ctx.group
+    listed = {loc.fingerprint for loc in ctx.inventory.locations if loc.kind is LocationKind.UPSTASH}
+    copied = {  # copies whose value was read (a sensitive var's guessed link says nothing of its user)
+        loc.fingerprint
+        for loc in ctx.inventory.locations
+        if loc.kind not in (LocationKind.UPSTASH, LocationKind.GIT_COMMIT, LocationKind.DEPLOYMENT)
+        and loc.confidence is Confidence.EXACT
+    }
+    native = g.primary.management is Management.NATIVE and bool(listed & set(g.fingerprints))
+
+    def user_of(c: Credential) -> str:
+        return _rw_user(c.acl_user or "default")
+
+    def counts_for_user(c: Credential) -> bool:
+        """A live copy whose owner is known: a keyroll user's value, or the listed default one."""
+        if c.fingerprint not in copied or _is_dead(c):
+            return False
+        if is_keyroll_user(c.acl_user):
+            return True
+        return not native or c.fingerprint in listed
+
+    users = sorted({user_of(c) for c in g.credentials if counts_for_user(c)})
+    keyroll_users = [u for u in users if is_keyroll_user(u)]
+    current = keyroll_users[0] if keyroll_users else (users[0] if users else "")
+
+    def rank(c: Credential) -> tuple[int, str]:
+        if counts_for_user(c) and user_of(c) == current:
+            return 0, c.fingerprint  # a live copy of the current holder
+        if c.fingerprint in listed and current in ("", "default"):
+            return 1, c.fingerprint  # what the provider says is live (even with no copy left)
+        if c.fingerprint in copied and not _is_dead(c):
+            return 2, c.fingerprint
+        if not _is_dead(c):
+            return 3, c.fingerprint
+        return 4, c.fingerprint
+
+    by_role: dict[str, list[Credential]] = {}
+    for c in g.credentials:
+        by_role.setdefault(credential_role(c), []).append(c)
+    creds: dict[str, str] = {}
+    stale: dict[str, str] = {}
+    for role, members in sorted(by_role.items()):
+        members.sort(key=rank)
+        creds[role] = str(members[0].fingerprint)
+        for c in members[1:]:
+            if c.fingerprint not in copied or counts_for_user(c):
+                continue
+            stale[str(c.fingerprint)] = (
+                "the provider rejects it (a dead copy)"
+                if _is_dead(c)
+                else "not the live value the provider lists (a stale copy)"
+            )
+    return {"credentials": creds, "stale": stale, "users": users, "current_user": current}
+
+
 def base_spec(ctx: PlanContext) -> dict[str, Any]:
     """The JSON-able group spec every strategy starts from."""
     g = ctx.group
     p = g.primary
-    creds: dict[str, str] = {}
-    from keyroll.rotate.groups import credential_role, is_readonly_user
+    from keyroll.rotate.groups import is_readonly_user
 
-    for c in g.credentials:
-        creds.setdefault(credential_role(c), str(c.fingerprint))
+    live = live_credentials(ctx)
     endpoint = (
         next((c.endpoint for c in g.credentials if c.endpoint.startswith(("http://", "https://"))), "")
         or p.endpoint
     )
     adapter = {"adapter": p.adapter, "adapter_kind": p.adapter_kind} if p.adapter else {}
+    acl_user = next(
+        (c.acl_user for c in g.credentials if c.acl_user and not is_readonly_user(c.acl_user)), ""
+    )
+    if p.product is Product.REDIS and is_keyroll_user(live["current_user"]):
+        acl_user = live["current_user"]
     return {
         **adapter,  # a provider adapter's credential: its probe answers for manual groups too
         "gid": g.gid,
@@ -96,14 +188,29 @@ def base_spec(ctx: PlanContext) -> dict[str, Any]:
         "resource_id": p.resource_id,
         "resource_name": p.resource_name,
         "management": p.management.value,
-        "acl_user": next(
-            (c.acl_user for c in g.credentials if c.acl_user and not is_readonly_user(c.acl_user)), ""
-        ),
-        "credentials": creds,
+        "acl_user": acl_user,
+        "credentials": live["credentials"],
+        "stale": live["stale"],
+        "users_in_use": live["users"],
         "fingerprints": [str(f) for f in g.fingerprints],
         "rest_url": endpoint if endpoint.startswith(("http://", "https://")) else "",
         "endpoint": endpoint,
     }
+
+
+def stale_warnings(ctx: PlanContext, spec: dict[str, Any]) -> list[str]:
+    """One plan warning per stale or dead copy: it is replaced, and said so."""
+    out: list[str] = []
+    for fp, why in sorted(spec.get("stale", {}).items()):
+        where = sorted(
+            {
+                f"{loc.key or loc.secret_name or loc.path} in {loc.project_name or loc.project_id or loc.repo or 'files'}"
+                for loc in ctx.inventory.locations_of(fp)
+                if loc.kind not in (LocationKind.UPSTASH, LocationKind.GIT_COMMIT, LocationKind.DEPLOYMENT)
+            }
+        )
+        out.append(f"{fp}: {why} at {', '.join(where) or 'a copy'}; it gets the new value too")
+    return out
 
 
 def redeploy_only_steps(

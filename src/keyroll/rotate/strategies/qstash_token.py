@@ -8,15 +8,17 @@ READY) is measured and journaled as ``window_s``.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
-from keyroll.core.errors import RotationError
+from keyroll.config import update_env_file
+from keyroll.core.errors import KeyrollError, RotationError
 from keyroll.core.model import Step, StepKind
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps
 from keyroll.rotate.runtime import Action, Probe, Runtime, gid_of
 from keyroll.rotate.strategies.common import base_spec
 
-__all__ = ["ACTIONS", "build", "cutover_build"]
+__all__ = ["ACTIONS", "build", "cutover_build", "own_token_update", "user_id"]
 
 
 def cutover_build(ctx: PlanContext, spec: dict[str, Any], action: str, description: str) -> StrategyPlan:
@@ -71,11 +73,17 @@ def build(ctx: PlanContext) -> StrategyPlan:
     """Steps for one QStash user's token."""
     spec = base_spec(ctx)
     plan = cutover_build(ctx, spec, "qstash_reset", "reset the QStash token (the old one dies now)")
-    plan.warnings.append("keyroll's own QSTASH_TOKEN (env file) is this token: update it after the run")
+    plan.warnings.append(
+        "keyroll's own QSTASH_TOKEN is this token: the --env-file it came from is updated right after the reset"
+    )
     return plan
 
 
-async def _user_id(rt: Runtime, spec: dict[str, Any], old_fp: str) -> str:
+async def user_id(rt: Runtime, spec: dict[str, Any], old_fp: str) -> str:
+    """The QStash user whose token has fingerprint ``old_fp`` (the spec's resource id when known).
+
+    :raises RotationError: no user of the account holds that token.
+    """
     if spec.get("resource_id"):
         return str(spec["resource_id"])
     for user in await rt.upstash.list_qstash_users():
@@ -100,17 +108,59 @@ def _store(rt: Runtime, gid: str, user: Any) -> dict[str, Any]:
 async def _reset(step: Step, rt: Runtime) -> dict[str, Any]:
     spec = rt.spec(step)
     gid = gid_of(step)
-    uid = await _user_id(rt, spec, spec["credentials"].get("token", ""))
+    uid = await user_id(rt, spec, spec["credentials"].get("token", ""))
     before = rt.now()
     user = await rt.upstash.rotate_qstash_token(uid)
     at = rt.now()
-    return {
+    detail = {
         **_store(rt, gid, user),
         "user_id": uid,
         "revoke_started_at": before,
         "revoked_at": at,
         "reset_at": at,
     }
+    return {**detail, **own_token_update(rt, gid)}
+
+
+def own_token_update(rt: Runtime, gid: str) -> dict[str, Any]:
+    """keyroll itself runs with this token: put the new one where keyroll's QSTASH_TOKEN came from.
+
+    The ``--env-file`` is rewritten atomically (mode 0600) when it still holds the old token; a
+    token from the environment cannot be changed from here, so the outcome says what to change.
+    Never fails the step: the reset has happened and the new token is journaled.
+    """
+    own = rt.providers.config.qstash_token
+    old = rt.get_value(gid, "old", "token")
+    new = rt.get_value(gid, "new", "token")
+    if own is None or old is None or new is None or own.fingerprint != old.fingerprint:
+        return {}
+    source = rt.providers.config.sources.get("QSTASH_TOKEN", "env")
+    out: dict[str, Any] = {
+        "own_token": {"key": "QSTASH_TOKEN", "old_fp": old.fingerprint, "new_fp": new.fingerprint}
+    }
+    if source in ("env", "default") or not Path(source).is_file():
+        out["own_token"]["update"] = (
+            f"QSTASH_TOKEN in keyroll's environment is now dead: set it to the new token ({new.fingerprint}, "
+            "Upstash console → QStash) before the next keyroll command"
+        )
+        rt.note(out["own_token"]["update"])
+        return out
+    try:
+        updated = update_env_file(Path(source), "QSTASH_TOKEN", old, new)
+    except KeyrollError as exc:
+        updated = False
+        out["own_token"]["error"] = exc.message
+    out["own_token"]["env_file"] = source
+    out["own_token"]["updated"] = updated
+    if updated:
+        rt.note(f"keyroll's own QSTASH_TOKEN in {source} now holds the new token ({new.fingerprint})")
+    else:
+        out["own_token"]["update"] = (
+            f"QSTASH_TOKEN in {source} is now dead: set it to the new token ({new.fingerprint}, "
+            "Upstash console → QStash) before the next keyroll command"
+        )
+        rt.note(out["own_token"]["update"])
+    return out
 
 
 async def _reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
@@ -120,21 +170,23 @@ async def _reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
             "new": rt.fingerprints(gid, "new"),
             "revoked_at": rt.done_at(step.id) or rt.now(),
             "reconciled": True,
+            **own_token_update(rt, gid),
         }
     old = rt.get_value(gid, "old", "token")
     if old is None or await rt.probe_qstash(old, rt.spec(step).get("rest_url") or None) is not Probe.REJECTED:
         return None
     spec = rt.spec(step)
-    uid = await _user_id(rt, spec, "")
+    uid = await user_id(rt, spec, "")
     for user in await rt.upstash.list_qstash_users():
         if user.id == uid:
             rec = rt.records.get(step.id)
-            return {
+            detail = {
                 **_store(rt, gid, user),
                 "user_id": uid,
                 "revoked_at": rec.ts if rec else rt.now(),
                 "reconciled": True,
             }
+            return {**detail, **own_token_update(rt, gid)}
     return None
 
 

@@ -36,6 +36,7 @@ from keyroll.rotate.strategies.common import (
     redeploy_only_steps,
     redis_admin,
     redis_endpoint_for,
+    stale_warnings,
 )
 
 __all__ = ["ACTIONS", "build"]
@@ -64,9 +65,16 @@ def build(ctx: PlanContext) -> StrategyPlan:
     spec.update(host=ep["host"], port=ep["port"], tls=ep["tls"], rest_url=spec["rest_url"] or ep["rest_url"])
     current = spec["acl_user"] if is_keyroll_user(spec["acl_user"]) else "default"
     spec["acl_user"] = current
-    new_user = "keyroll-b" if current == "keyroll-a" else "keyroll-a"
+    in_use = list(spec.get("users_in_use") or [current])
+    new_user = "keyroll-b" if "keyroll-a" in in_use else "keyroll-a"
     integration = spec["management"] == Management.VERCEL_INTEGRATION.value
-    mode = "deluser" if current != "default" else ("human_reset" if integration else "reset_default")
+    # a keyroll user holds it: delete that user; the default user (too): reset it as well
+    mode = (
+        "deluser"
+        if current != "default" and "default" not in in_use
+        else ("human_reset" if integration else "reset_default")
+    )
+    delete_users = sorted(u for u in in_use if is_keyroll_user(u) and mode != "deluser")
     spec["revoke_mode"] = mode
     locs = ctx.locations
     needs_ro = any(loc["role"] == "readonly_rest_token" for loc in locs)
@@ -130,9 +138,10 @@ def build(ctx: PlanContext) -> StrategyPlan:
             f"{gid}/revoke",
             StepKind.REVOKE,
             fp,
-            f"reset the default password of {name} (old password and both REST tokens die)",
+            f"reset the default password of {name} (old password and both REST tokens die)"
+            + (f"; delete ACL user(s) {', '.join(delete_users)}" if delete_users else ""),
             (probe.id,),
-            {"action": "reset_default"},
+            {"action": "reset_default", "delete_users": delete_users},
             destructive=True,
         )
     else:
@@ -219,6 +228,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             f"{gid}/rescan", StepKind.RESCAN, fp, "read the written vars back", (last,), {"action": "rescan"}
         )
     )
+    warnings += stale_warnings(ctx, spec)
     return StrategyPlan(steps, expected_outage_s=expected, human_steps=human, warnings=warnings)
 
 
@@ -332,7 +342,19 @@ async def _reset_default(step: Step, rt: Runtime) -> dict[str, Any]:
     before = rt.now()
     db = await rt.upstash.reset_redis_password(spec["resource_id"])
     detail = {**_store_reset(rt, gid, db), **evidence, "revoke_started_at": before, "revoked_at": rt.now()}
+    detail.update(await _delete_previous(step, rt, db.rest_token))
     return {**detail, **await _check_overlap(rt, gid, spec)}
+
+
+async def _delete_previous(step: Step, rt: Runtime, admin: Secret | None) -> dict[str, Any]:
+    """Delete keyroll's earlier ACL users that also held live copies (next to the default user)."""
+    users = [str(u) for u in step.params.get("delete_users", []) if is_keyroll_user(str(u))]
+    if not users or admin is None:
+        return {}
+    users += [_ro_twin(u) for u in users]
+    spec = rt.spec(step)
+    await acl(rt, step, spec["rest_url"], admin, "ACL", "DELUSER", *users, what="ACL DELUSER")
+    return {"deleted_users": users}
 
 
 async def _check_overlap(rt: Runtime, gid: str, spec: dict[str, Any]) -> dict[str, Any]:
@@ -417,7 +439,11 @@ async def undo_mint(step: Step, rt: Runtime) -> dict[str, Any]:
     user = str(detail.get("user") or step.params.get("user") or "")
     if not is_keyroll_user(user):
         return {}
+    if not detail.get("users") and not rt.has_value(gid, "new", "password"):
+        return {"nothing_minted": True}  # the mint stopped before it created anything
     spec = rt.spec(step)
+    if not spec.get("rest_url"):
+        raise RotationError(f"no Redis REST URL to delete ACL user {user} with")
     admin = await redis_admin(rt, step)
     assert rt.providers.redis is not None
     users = [user, _ro_twin(user)]

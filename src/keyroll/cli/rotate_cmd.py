@@ -387,12 +387,19 @@ def _load_plan(path: Path) -> tuple[Plan, dict[str, Any]]:
 
 
 def _plan_document(
-    plan: Plan, scope: dict[str, Any], sources: dict[str, str], settings: dict[str, Setting]
+    plan: Plan,
+    scope: dict[str, Any],
+    sources: dict[str, str],
+    settings: dict[str, Setting],
+    preflight: PreflightResult | None = None,
 ) -> dict[str, Any]:
+    """The plan file's content, sealed with its digest (the preflight findings included)."""
     doc: dict[str, Any] = to_jsonable(plan)
     doc["scope"] = scope
     doc["strategy_sources"] = sources
     doc["settings"] = _settings_json(settings)
+    if preflight is not None:
+        doc["preflight"] = preflight.to_json()
     return seal_plan(doc)
 
 
@@ -643,10 +650,8 @@ def plan_cmd(
     )
     sources = strategy_sources(cfg, inv, plan, overrides)
     settings = effective_policy(cfg)
-    doc = _plan_document(plan, scope, sources, settings)
     pre = _run_async(lambda _p: _preflight(cfg, inv, plan, frozenset()), None)
-    if pre is not None:
-        doc["preflight"] = pre.to_json()
+    doc = _plan_document(plan, scope, sources, settings, pre)
     if out is not None:
         out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         err_console.print(f"wrote {out}")

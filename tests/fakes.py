@@ -559,10 +559,21 @@ class FakeDeployment:
     """READY, ERROR or CANCELED"""
     promote: bool = True
     """a production build takes the production alias once READY (off: a staged build)"""
+    queued_s: float = 0.0
+    """seconds QUEUED for a build slot before ``build_s`` of building"""
+
+    @property
+    def building_at(self) -> int | None:
+        """When the build started (ms), once it left QUEUED."""
+        start = self.created_at + int(self.queued_s * 1000)
+        return start if time.time() * 1000 >= start else None
 
     @property
     def state(self) -> str:
-        if time.time() * 1000 - self.created_at < self.build_s * 1000:
+        age_ms = time.time() * 1000 - self.created_at
+        if age_ms < self.queued_s * 1000:
+            return "QUEUED"
+        if age_ms < (self.queued_s + self.build_s) * 1000:
             return "BUILDING"
         return self.outcome
 
@@ -794,6 +805,7 @@ class FakeVercel(FakeAPI):
             target=d.target,
             readyState=d.state,
             createdAt=d.created_at,
+            buildingAt=d.building_at,
             git_branch=d.git_branch,
             custom_environment_id=d.custom_environment_id,
         )

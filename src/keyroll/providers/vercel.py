@@ -42,6 +42,11 @@ __all__ = [
 ]
 
 
+QUOTA_CODES = frozenset({"api-deployments-free-per-day", "builds_rate_limited"})
+"""Error codes of a spent daily deployment/build quota (402 / 429): not worth retrying today
+(reference notes §12; the Vercel CLI's ``handleDeploymentError`` does not retry ``builds_rate_limited``)."""
+
+
 class _Model(BaseModel):
     model_config = ConfigDict(
         extra="allow", populate_by_name=True, arbitrary_types_allowed=True, frozen=False
@@ -173,6 +178,8 @@ class Deployment(_Model):
     ready_state: str = Field(default="QUEUED", alias="readyState")
     ready_substate: str | None = Field(default=None, alias="readySubstate")
     created_at: int = Field(default=0, alias="createdAt")
+    building_at: int | None = Field(default=None, alias="buildingAt")
+    """when the build got a build slot and started (ms); absent while ``QUEUED``"""
     git_branch: str = ""
     """from ``meta.githubCommitRef`` / ``gitSource.ref`` when known"""
     custom_environment_id: str = ""
@@ -434,6 +441,7 @@ class VercelClient:
             retry=retry or RetryPolicy(),
             hint_for_auth="check VERCEL_TOKEN and VERCEL_TEAM_ID: the token needs access to the team",
             sleep=sleep,
+            quota_codes=QUOTA_CODES,
         )
 
     @classmethod

@@ -53,7 +53,7 @@ from keyroll.rotate.journal import Journal, StepRecord
 from keyroll.rotate.options import ApplyOptions, CredentialOutcome, HumanActions, RunResult, SecretSource
 from keyroll.rotate.planner import inventory_digest, validate_plan
 from keyroll.rotate.redeploy import await_ready, reconcile_redeploy, redeploy
-from keyroll.rotate.runtime import Action, Runtime, WaitingForHuman, gid_of
+from keyroll.rotate.runtime import Action, QuotaPaused, Runtime, WaitingForHuman, gid_of
 from keyroll.rotate.strategies import ACTIONS as STRATEGY_ACTIONS
 from keyroll.rotate.strategies import RESTORE_ON_FAILURE, UNDO_MINT
 from keyroll.rotate.strategies.common import describe_error
@@ -579,7 +579,7 @@ class Engine:
             deferred: list[Step] = []
             for step in plan.steps:
                 gid = gid_of(step)
-                if step.id in done or step.id in started or gid in stopped:
+                if step.id in done or step.id in started or gid in stopped or rt.paused:
                     continue
                 if all(d in done for d in step.depends_on):
                     if step.params.get("cutover_reset") and _overlap_builds_pending(plan, done, stopped):
@@ -603,6 +603,11 @@ class Engine:
                     rt.progress.advance(tasks[gid])
                     continue
                 stopped.add(gid)
+                if isinstance(exc, QuotaPaused):
+                    if not rt.paused:
+                        rt.note(f"paused: {exc.message}")
+                    rt.paused = exc.message
+                    continue
                 if isinstance(exc, WaitingForHuman):
                     rt.note(f"{step.credential}: {exc.message}")
                     continue

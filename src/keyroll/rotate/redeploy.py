@@ -16,11 +16,11 @@ from typing import Any
 
 import httpx
 
-from keyroll.core.errors import KeyrollError
+from keyroll.core.errors import KeyrollError, QuotaExceededError
 from keyroll.core.model import Step, StepKind
 from keyroll.providers.vercel import Deployment
 from keyroll.rotate.ready import TERMINAL_FAILED, BuildWatch
-from keyroll.rotate.runtime import BuildFailed, Runtime
+from keyroll.rotate.runtime import BuildFailed, QuotaPaused, Runtime
 
 __all__ = ["await_ready", "probe_deployment", "reconcile_redeploy", "redeploy", "slot_of"]
 
@@ -55,7 +55,14 @@ async def _one(rt: Runtime, ref: dict[str, Any], project_name: str) -> dict[str,
         # the redeploy body needs the project name; read the source once when unknown
         source = await rt.vercel.get_deployment(ref["deployment_id"])
     requested = time.time()
-    new = await rt.vercel.redeploy(source)
+    try:
+        new = await rt.vercel.redeploy(source)
+    except QuotaExceededError as exc:
+        raise QuotaPaused(
+            f"Vercel's daily deployment quota is spent ({exc.code}, HTTP {exc.status}): the run is paused "
+            "and nothing was rolled back; wait until the quota resets (within 24 hours)",
+            hint="run `keyroll resume` once the quota resets (within 24 hours), or split the work by project",
+        ) from exc
     return {
         "old": ref["deployment_id"],
         "new": new.id,
@@ -76,8 +83,8 @@ async def redeploy(
     adopt: list[dict[str, Any]] | None = None,
     written_at: float | None = None,
 ) -> dict[str, Any]:
-    """Redeploy every serving deployment of the step's project; holds one build slot per build
-    until :func:`await_ready` releases them.
+    """Redeploy every serving deployment of the step's project; each build holds one build slot
+    until it ends.
 
     A build of the same source deployment that another credential started *after* this step's
     env writes already carries them: it is adopted instead of starting another build.
@@ -127,15 +134,14 @@ async def redeploy(
         mine: asyncio.Future[dict[str, Any]] = loop.create_future()
         rt.project_builds.setdefault(key, []).append((time.time(), mine))
         await rt.build_slots.acquire()
-        rt.held_slots[step.id] = rt.held_slots.get(step.id, 0) + 1
         try:
             result = await _one(rt, ref, name)
         except BaseException as exc:
             rt.build_slots.release()
-            rt.held_slots[step.id] -= 1
             mine.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
             mine.exception()  # mark retrieved
             raise
+        _release_when_built(rt, result)
         mine.set_result(result)
         results.append(result)
 
@@ -145,6 +151,28 @@ async def redeploy(
         if not r.get("adopted"):
             rt.note(f"{name or step.project_id}: redeploying {r['old']} → {r['new']}")
     return {"redeploy_started": started, "env_written_at": written_at, "deployments": results}
+
+
+def _release_when_built(rt: Runtime, result: dict[str, Any]) -> None:
+    """Give the build's slot back once it ended (READY/ERROR/CANCELED/timeout), whoever waits for it.
+
+    Slots are per build, not per step: a step never holds a slot while it waits for another, so
+    a project with more serving deployments than the plan's build slots (Hobby: one) cannot
+    deadlock the run.
+    """
+    watch = BuildWatch(float(result.get("started_at") or time.time()), int(result.get("created_at") or 0))
+
+    async def release() -> None:
+        try:
+            await rt.watcher.wait({result["new"]: watch})
+        except BaseException:
+            pass
+        finally:
+            rt.build_slots.release()
+
+    task = asyncio.get_running_loop().create_task(release(), name=f"keyroll-slot-{result['new']}")
+    rt.slot_tasks.add(task)
+    task.add_done_callback(rt.slot_tasks.discard)
 
 
 def _writes_to(step: Step, project_id: str) -> bool:
@@ -242,18 +270,13 @@ async def reconcile_redeploy(step: Step, rt: Runtime) -> dict[str, Any] | None:
 
 
 async def await_ready(step: Step, rt: Runtime) -> dict[str, Any]:
-    """Poll the step's new deployments until READY (adaptive interval); release their build slots.
+    """Wait until the step's new deployments are READY (through the run's one watcher).
 
     :raises BuildFailed: a build ended ERROR/CANCELED or exceeded ``build_timeout_s``.
     """
     source = rt.detail(step.params["redeploy_step"])
     deployments: list[dict[str, Any]] = list(source.get("deployments", []))
-    try:
-        results = await _poll(rt, deployments)
-    finally:
-        held = rt.held_slots.pop(step.params["redeploy_step"], 0)
-        for _ in range(held):
-            rt.build_slots.release()
+    results = await _poll(rt, deployments)
     failed = [r for r in results if r["state"] != "READY"]
     if failed:
         f = failed[0]

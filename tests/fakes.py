@@ -588,6 +588,8 @@ class FakeProject:
     paused: bool = False
     link_repo: str = ""
     """``owner/repo`` of the linked GitHub repository"""
+    ignored_build_step: str | None = None
+    """``commandForIgnoringBuildStep``"""
 
 
 def _scoped_value(data: dict[str, Any], value: str, *, decrypt: bool) -> dict[str, Any]:
@@ -647,7 +649,13 @@ class FakeVercel(FakeAPI):
         return EnvVar.model_validate(_scoped_value(data, e.value, decrypt=decrypt))
 
     def _project_model(self, p: FakeProject) -> Project:
-        body: dict[str, Any] = {"id": p.id, "name": p.name, "paused": p.paused, "targets": {}}
+        body: dict[str, Any] = {
+            "id": p.id,
+            "name": p.name,
+            "paused": p.paused,
+            "targets": {},
+            "commandForIgnoringBuildStep": p.ignored_build_step,
+        }
         prod = self.world.production(p.id)
         if prod is not None:
             body["targets"] = {
@@ -843,6 +851,13 @@ class FakeVercel(FakeAPI):
     ) -> list[Event]:
         await self._enter("list_events")
         return []
+
+    async def update_project(self, id_or_name: str, **settings: Any) -> Project:
+        await self._enter("update_project", id_or_name)
+        p = self._project(id_or_name)
+        if "commandForIgnoringBuildStep" in settings:
+            p.ignored_build_step = settings["commandForIgnoringBuildStep"]
+        return self._project_model(p)
 
     async def get_team(self) -> dict[str, Any]:
         await self._enter("get_team")

@@ -625,6 +625,7 @@ def apply_cmd(
                         force_revoke=force_revoke,
                         file_paths=tuple(Path(p) for p in scope.get("paths") or ()),
                         health_path=health_path,
+                        bypass_ignored_build_step=bypass_ignored_build_step,
                     ),
                     prog,
                     ConsoleHuman(prog) if sys.stdin.isatty() else None,

@@ -45,6 +45,7 @@ from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.core.secret import Secret
 from keyroll.providers.factory import Providers
 from keyroll.rotate import crash
+from keyroll.rotate.build_step import clear_ignored_build_steps, restore_ignored_build_steps
 from keyroll.rotate.buildstats import BuildStats
 from keyroll.rotate.distribute import write_locations
 from keyroll.rotate.gates import ACTIONS as GATE_ACTIONS
@@ -442,6 +443,7 @@ class Engine:
                 if state in ("done", "rolled_back"):
                     continue
                 await self._rollback_group(rt, cp, "requested with `keyroll rollback`")
+            await restore_ignored_build_steps(rt)
             rt.records = self.journal.step_records(run.id)
             return self._finish(rt, run.started_at)
         finally:
@@ -462,6 +464,8 @@ class Engine:
             yes=o.yes or bool(stored.get("yes")),
             rewrite_files=o.rewrite_files or bool(stored.get("rewrite_files")),
             force_revoke=o.force_revoke or bool(stored.get("force_revoke")),
+            bypass_ignored_build_step=o.bypass_ignored_build_step
+            or bool(stored.get("bypass_ignored_build_step")),
             health_path=o.health_path if o.health_path is not None else stored.get("health_path"),
         )
 
@@ -502,9 +506,13 @@ class Engine:
         rt.resumed = resumed
         started = self.journal.run(run_id).started_at
         try:
+            await clear_ignored_build_steps(rt)
             await self._execute(rt)
+            await restore_ignored_build_steps(rt)
             return self._finish(rt, started)
         except BaseException:
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(restore_ignored_build_steps(rt))
             with contextlib.suppress(Exception):
                 self.journal.set_run_state(run_id, RunState.INTERRUPTED, detail={"reason": "stopped"})
             raise

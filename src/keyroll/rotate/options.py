@@ -46,6 +46,8 @@ class ApplyOptions:
     """only rewrite files under these paths (empty: every file location of the plan)"""
     health_path: str | None = None
     """when set, each new deployment must answer 2xx on this path before revocation"""
+    bypass_ignored_build_step: bool = False
+    """clear projects' Ignored Build Step for the run and restore the exact value after (journaled)"""
     write_retries: int = 3
     """times a ``failed[]`` env write item is retried before the credential is rolled back"""
     sources: dict[str, str] = field(default_factory=dict, hash=False)

@@ -18,6 +18,7 @@ import httpx
 
 from keyroll.core.errors import KeyrollError, QuotaExceededError
 from keyroll.core.model import Step, StepKind
+from keyroll.core.secret import Secret
 from keyroll.providers.vercel import Deployment
 from keyroll.rotate.ready import TERMINAL_FAILED, BuildWatch
 from keyroll.rotate.runtime import BuildFailed, QuotaPaused, Runtime
@@ -26,11 +27,12 @@ __all__ = ["await_ready", "probe_deployment", "reconcile_redeploy", "redeploy", 
 
 
 def slot_of(target: str | None, git_branch: str | None, custom_environment_id: str | None) -> tuple[str, str]:
-    """What a deployment serves: ``("production", "")``, ``("custom", <env id>)`` or ``("preview", <branch>)``."""
+    """What a deployment serves: ``("production", "")``, ``("staging", "")``, ``("custom", <env id>)`` or
+    ``("preview", <branch>)``."""
     if custom_environment_id:
         return ("custom", custom_environment_id)
-    if target == "production":
-        return ("production", "")
+    if target in ("production", "staging"):
+        return (target, "")
     return ("preview", git_branch or "")
 
 
@@ -41,7 +43,8 @@ def _deployment(ref: dict[str, Any], project_name: str) -> Deployment:
         url=ref.get("url", ""),
         name=project_name or ref["project_id"],
         projectId=ref["project_id"],
-        target="production" if target == "production" else None,
+        # a staging deployment is redeployed as staging (its own alias), never as a preview
+        target=target if target in ("production", "staging") else None,
         readyState=ref.get("state") or "READY",
         createdAt=int(ref.get("created_at") or 0),
         git_branch=ref.get("git_branch") or "",
@@ -278,6 +281,8 @@ async def await_ready(step: Step, rt: Runtime) -> dict[str, Any]:
     deployments: list[dict[str, Any]] = list(source.get("deployments", []))
     results = await _poll(rt, deployments)
     failed = [r for r in results if r["state"] != "READY"]
+    if not failed:
+        failed = await _staging_aliases(rt, deployments, results)
     if failed:
         f = failed[0]
         raise BuildFailed(
@@ -293,6 +298,25 @@ async def await_ready(step: Step, rt: Runtime) -> dict[str, Any]:
         rt.note(f"{name or step.project_id}: READY {r['new']}")
     ready_at = max((r["ready_at"] for r in results), default=time.time())
     return {"ready": results, "ready_at": ready_at}
+
+
+async def _staging_aliases(
+    rt: Runtime, deployments: list[dict[str, Any]], results: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """A READY ``staging`` build must have taken the staging alias, or the old build keeps serving it.
+
+    Each result of a staging build gets ``alias``; the ones without an alias come back (to fail the step).
+    """
+    staging = {d["new"] for d in deployments if d.get("target") == "staging"}
+    missing = []
+    for r in results:
+        if r["new"] not in staging:
+            continue
+        dep = await rt.vercel.get_deployment(r["new"])
+        r["alias"] = list(dep.alias)
+        if not dep.alias:
+            missing.append({**r, "state": "READY without the staging alias"})
+    return missing
 
 
 async def _poll(rt: Runtime, deps: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -327,19 +351,46 @@ def _url(url: str, path: str) -> str:
     return url.rstrip("/") + "/" + path.lstrip("/")
 
 
+PROTECTED_HINT = (
+    "set VERCEL_AUTOMATION_BYPASS_SECRET (or [protection_bypass] in keyroll.toml) to a Protection Bypass "
+    "for Automation secret of the project, so keyroll can probe protected deployments"
+)
+
+
 async def probe_deployment(
-    http: httpx.AsyncClient, url: str, path: str, bad_fps: set[str], ours: set[str] | None = None
+    http: httpx.AsyncClient,
+    url: str,
+    path: str,
+    bad_fps: set[str],
+    ours: set[str] | None = None,
+    *,
+    bypass: Secret | None = None,
 ) -> dict[str, Any]:
     """GET ``path`` on a deployment: ok when 2xx and the body names no old fingerprint.
+
+    Deployment Protection: ``bypass`` (a Protection Bypass for Automation secret) goes along as
+    ``x-vercel-protection-bypass``. A deployment that still answers 401 is ``not probed: protected``
+    (``probed: False``, with the fix): neither a failure that blocks nor a pass.
 
     A 5xx whose JSON body names the failing keys (``{"failed": [{"key": …}]}``, as the sandbox
     and well-behaved health endpoints answer) counts against this credential only when one of
     ``ours`` (the keys it wrote) is among them; another credential's outage is noted, not blamed.
     """
+    headers = {"x-vercel-protection-bypass": bypass.reveal()} if bypass is not None else None
     try:
-        resp = await http.get(_url(url, path), timeout=15.0)
+        resp = await http.get(_url(url, path), timeout=15.0, headers=headers)
     except httpx.HTTPError as exc:
         return {"url": url, "ok": False, "error": type(exc).__name__}
+    if resp.status_code == 401:
+        why = "the bypass secret was not accepted" if bypass is not None else "no bypass secret configured"
+        return {
+            "url": url,
+            "status": 401,
+            "ok": True,
+            "probed": False,
+            "protected": True,
+            "note": f"not probed: protected by Deployment Protection ({why}) — {PROTECTED_HINT}",
+        }
     body = resp.text[:20000]
     stale = sorted(fp for fp in bad_fps if fp and fp in body)
     ok = 200 <= resp.status_code < 300 and not stale

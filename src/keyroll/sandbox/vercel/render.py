@@ -235,7 +235,12 @@ def project_json(state: VercelState, project: Project, *, full: bool = False) ->
         "resourceConfig": {"functionDefaultRegions": ["iad1"]},
         "defaultResourceConfig": {"functionDefaultRegions": ["iad1"]},
         "serverlessFunctionRegion": "iad1",
+        "commandForIgnoringBuildStep": project.command_for_ignoring_build_step,
+        "ssoProtection": project.sso_protection,
+        "passwordProtection": project.password_protection,
     }
+    if project.protection_bypass:
+        out["protectionBypass"] = {k: dict(v) for k, v in project.protection_bypass.items()}
     if project.production_id and project.production_id in state.deployments:
         current = _summary(state, state.deployments[project.production_id])
         out["targets"]["production"] = current

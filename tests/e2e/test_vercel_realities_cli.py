@@ -146,7 +146,9 @@ def test_staging_is_redeployed_as_staging_and_protected_probes_warn(
     _, doc, _ = _run(capsys, ["plan", "--env-file", _env(sb), "--all-upstash", "--json"])
     signing = next(cp for cp in doc["credentials"] if cp["strategy"] == "qstash_signing")
     assert any(d["target"] == "staging" for d in signing["deployments"])
-    rc, _, err = _run(capsys, ["apply", "--env-file", _env(sb), "--credential", signing["credential"], "--yes"])
+    rc, _, err = _run(
+        capsys, ["apply", "--env-file", _env(sb), "--credential", signing["credential"], "--yes"]
+    )
     assert rc == 0, err
     assert api.staging_id != staging_before, "a new staging build took the staging alias"
     new_staging = state.deployments[api.staging_id or ""]

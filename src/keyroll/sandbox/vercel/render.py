@@ -150,6 +150,10 @@ def deployment_json(state: VercelState, dep: Deployment, *, list_item: bool = Fa
         out = {"uid": dep.id, "state": ready_state, "created": dep.created_at, **out}
         return out
     out = {"id": dep.id, "status": ready_state, **out}
+    # v13 answers a boolean here and the time in aliasAssignedAt (@vercel/sdk's GetDeploymentResponseBody);
+    # the v6 list item keeps the timestamp
+    out["aliasAssigned"] = bool(dep.was_promoted or dep.alias)
+    out["aliasAssignedAt"] = dep.ready_at if (dep.was_promoted or dep.alias) else None
     out["alias"] = list(dep.alias)
     out["version"] = 2
     out["regions"] = ["iad1"]

@@ -844,6 +844,8 @@ class FakeVercel(FakeAPI):
         )
         if src.project_id in self.fail_builds:
             d.outcome = "ERROR"
+        if self.world.projects[src.project_id].ignored_build_step:
+            d.outcome = "CANCELED"  # Vercel's Ignored Build Step skips a same-commit redeploy
         return self._dep_model(d)
 
     async def list_events(

@@ -437,16 +437,19 @@ class Engine:
         options = self._merged_options(run.options)
         rt = self._runtime(run.id, plan, options)
         try:
+            # the rollback's redeploys would be cancelled too: clear again for them, restore after
+            await clear_ignored_build_steps(rt)
             rt.records = self.journal.step_records(run.id)
             for cp in plan.credentials:
                 state = group_state(cp, rt.records)
                 if state in ("done", "rolled_back"):
                     continue
                 await self._rollback_group(rt, cp, "requested with `keyroll rollback`")
-            await restore_ignored_build_steps(rt)
             rt.records = self.journal.step_records(run.id)
             return self._finish(rt, run.started_at)
         finally:
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(restore_ignored_build_steps(rt))
             await self._close(rt)
 
     # -- execution ----------------------------------------------------------------------

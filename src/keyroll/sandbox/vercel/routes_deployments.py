@@ -222,6 +222,13 @@ async def create_deployment(call: Call) -> Any:
     params = _create_params(state, body)
     project = params["project"]
     check_daily_cap(state)
+    if state.roll_fault("builds_rate_limited", state.world.faults.builds_rate_limited):
+        raise ApiError(
+            429,
+            "builds_rate_limited",
+            "You have reached the build rate limit for your plan. Try again later.",
+            headers={"Retry-After": "3600"},
+        )
     dep = state.create_deployment(
         project,
         target=params["target"],

@@ -551,10 +551,21 @@ class FakeDeployment:
     """READY, ERROR or CANCELED"""
     promote: bool = True
     """a production build takes the production alias once READY (off: a staged build)"""
+    queued_s: float = 0.0
+    """seconds QUEUED for a build slot before ``build_s`` of building"""
+
+    @property
+    def building_at(self) -> int | None:
+        """When the build started (ms), once it left QUEUED."""
+        start = self.created_at + int(self.queued_s * 1000)
+        return start if time.time() * 1000 >= start else None
 
     @property
     def state(self) -> str:
-        if time.time() * 1000 - self.created_at < self.build_s * 1000:
+        age_ms = time.time() * 1000 - self.created_at
+        if age_ms < self.queued_s * 1000:
+            return "QUEUED"
+        if age_ms < (self.queued_s + self.build_s) * 1000:
             return "BUILDING"
         return self.outcome
 
@@ -569,6 +580,8 @@ class FakeProject:
     paused: bool = False
     link_repo: str = ""
     """``owner/repo`` of the linked GitHub repository"""
+    ignored_build_step: str | None = None
+    """``commandForIgnoringBuildStep``"""
 
 
 def _scoped_value(data: dict[str, Any], value: str, *, decrypt: bool) -> dict[str, Any]:
@@ -628,7 +641,13 @@ class FakeVercel(FakeAPI):
         return EnvVar.model_validate(_scoped_value(data, e.value, decrypt=decrypt))
 
     def _project_model(self, p: FakeProject) -> Project:
-        body: dict[str, Any] = {"id": p.id, "name": p.name, "paused": p.paused, "targets": {}}
+        body: dict[str, Any] = {
+            "id": p.id,
+            "name": p.name,
+            "paused": p.paused,
+            "targets": {},
+            "commandForIgnoringBuildStep": p.ignored_build_step,
+        }
         prod = self.world.production(p.id)
         if prod is not None:
             body["targets"] = {
@@ -786,6 +805,7 @@ class FakeVercel(FakeAPI):
             target=d.target,
             readyState=d.state,
             createdAt=d.created_at,
+            buildingAt=d.building_at,
             git_branch=d.git_branch,
             custom_environment_id=d.custom_environment_id,
         )
@@ -816,6 +836,8 @@ class FakeVercel(FakeAPI):
         )
         if src.project_id in self.fail_builds:
             d.outcome = "ERROR"
+        if self.world.projects[src.project_id].ignored_build_step:
+            d.outcome = "CANCELED"  # Vercel's Ignored Build Step skips a same-commit redeploy
         return self._dep_model(d)
 
     async def list_events(
@@ -823,6 +845,13 @@ class FakeVercel(FakeAPI):
     ) -> list[Event]:
         await self._enter("list_events")
         return []
+
+    async def update_project(self, id_or_name: str, **settings: Any) -> Project:
+        await self._enter("update_project", id_or_name)
+        p = self._project(id_or_name)
+        if "commandForIgnoringBuildStep" in settings:
+            p.ignored_build_step = settings["commandForIgnoringBuildStep"]
+        return self._project_model(p)
 
     async def get_team(self) -> dict[str, Any]:
         await self._enter("get_team")

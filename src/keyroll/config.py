@@ -53,6 +53,9 @@ DEFAULT_URLS = {
     "KEYROLL_GITHUB_API_URL": "https://api.github.com",
 }
 
+BYPASS_KEY = "VERCEL_AUTOMATION_BYPASS_SECRET"
+"""Protection Bypass for Automation secret, sent as ``x-vercel-protection-bypass`` by keyroll's probes"""
+
 KNOWN_KEYS = frozenset(
     (
         *TOKEN_KEYS,
@@ -61,6 +64,7 @@ KNOWN_KEYS = frozenset(
         "KEYROLL_JOURNAL_KEY",
         "KEYROLL_SANDBOX_ADMIN_URL",
         "KEYROLL_UPSTASH_HOSTS",
+        BYPASS_KEY,
     )
 )
 
@@ -71,7 +75,13 @@ TOML_SECTIONS: dict[str, frozenset[str]] = {
     ),
     "policy": frozenset({"require_sensitive", "accept_downtime", "max_parallel_builds", "build_timeout_s"}),
     "journal": frozenset({"path"}),
+    "protection_bypass": frozenset(),
 }
+"""Known keys per section; ``[protection_bypass]`` takes any project name (see :data:`FREE_SECTIONS`)."""
+
+FREE_SECTIONS = frozenset({"protection_bypass"})
+"""Sections whose keys are names (projects): ``[protection_bypass] web = "WEB_BYPASS_SECRET"`` names the
+environment variable holding that project's bypass secret — never the secret itself."""
 
 _KEY_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]*$")
 
@@ -273,6 +283,11 @@ class Config:
     upstash_hosts: dict[str, str] = field(default_factory=dict)
     """``KEYROLL_UPSTASH_HOSTS``: documented Upstash data-plane host → the origin it is reached at
     (``curl --resolve``-style; the sandbox's loopback ports, an enterprise proxy)"""
+
+    bypass_secret: Secret | None = None
+    """``VERCEL_AUTOMATION_BYPASS_SECRET``: Protection Bypass for Automation, for every project"""
+    bypass_secrets: dict[str, Secret] = field(default_factory=dict)
+    """per project (name or id) from ``[protection_bypass]`` in keyroll.toml (env var names resolved)"""
     toml: dict[str, Any] = field(default_factory=dict)
     toml_path: Path | None = None
     """the ``keyroll.toml`` read (``None``: none)"""
@@ -293,6 +308,13 @@ class Config:
             "QSTASH_TOKEN": self.qstash_token,
             "GITHUB_TOKEN": self.github_token,
         }
+
+    def bypass_for(self, *project_refs: str) -> Secret | None:
+        """The Protection Bypass for Automation secret of a project (by name or id), else the team-wide one."""
+        for ref in project_refs:
+            if ref and ref in self.bypass_secrets:
+                return self.bypass_secrets[ref]
+        return self.bypass_secret
 
     def require(self, *keys: str) -> None:
         """:raises ConfigError: naming the first missing key and where to set it."""
@@ -334,6 +356,13 @@ def _load_toml(path: Path) -> dict[str, Any]:
         if not isinstance(body, dict):
             raise ConfigError(f"{path}: [{section}] must be a table")
         for key in body:
+            if section in FREE_SECTIONS:
+                if not isinstance(body[key], str) or not _KEY_RE.match(body[key]):
+                    raise ConfigError(
+                        f"{path}: {section}.{key} must name an environment variable (e.g. WEB_BYPASS_SECRET)",
+                        hint="the secret itself belongs in the environment or --env-file, not in keyroll.toml",
+                    )
+                continue
             if key not in TOML_SECTIONS[section]:
                 raise ConfigError(
                     f"{path}: unknown key {section}.{key}",
@@ -425,6 +454,12 @@ def load_config(
         sandbox_admin_url=env.get("KEYROLL_SANDBOX_ADMIN_URL", ""),
         adapter_settings={k: Secret(env[k].strip()) for k in sorted(adapter_keys) if env.get(k, "").strip()},
         upstash_hosts=hosts,
+        bypass_secret=secret(BYPASS_KEY),
+        bypass_secrets={
+            project: Secret(env[name])
+            for project, name in toml.get("protection_bypass", {}).items()
+            if env.get(name)
+        },
         toml=toml,
         toml_path=toml_path,
         strategy=parse_strategy_table(toml.get("strategy", {}), str(toml_path)),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -113,3 +114,41 @@ def test_plan_and_dry_run_show_preflight(hobby_spent: Sandbox, capsys: pytest.Ca
     )
     assert rc == 0, err
     assert "vercel.quota" in out and "blocks apply" in out
+
+
+def test_dry_run_takes_build_parallelism_from_the_plan(
+    hobby_spent: Sandbox, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["apply", "--env-file", _env_file(hobby_spent), "--all-upstash", "--dry-run", "--accept-downtime"]
+    rc, doc, err = _run(capsys, [*argv, "--json"])
+    assert rc == 0, err
+    assert doc["settings"]["max_parallel_builds"] == {"value": 1, "source": "Vercel plan hobby"}
+    rc, doc, err = _run(capsys, [*argv, "--json", "--max-parallel-builds", "3"])
+    assert doc["settings"]["max_parallel_builds"] == {"value": 3, "source": "--max-parallel-builds"}
+
+
+def test_a_402_mid_run_pauses_then_resume_finishes(
+    tmp_path: Path, env: None, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # keyroll knows Hobby's 100 a day, so preflight lets the run start; the sandbox's cap of 8 (6 seeded)
+    # is hit after two redeploys
+    with Sandbox(
+        tmp_path / "sb", fleet="small", build_seconds=0.2, vercel_plan="hobby", builds_per_day=8
+    ) as sb:
+        _, doc, _ = _run(capsys, ["plan", "--env-file", _env_file(sb), "--all-upstash", "--json"])
+        fp = next(
+            cp["credential"]
+            for cp in doc["credentials"]
+            if cp["strategy"] == "redis_acl"
+            and cp["steps"][0]["params"]["group"].get("management") == "native"
+        )
+        rc, _, err = _run(capsys, ["apply", "--env-file", _env_file(sb), "--credential", fp, "--yes"])
+        assert rc == 3, err
+        assert "waiting:" in err and "daily deployment quota is spent" in err and "keyroll resume" in err
+        assert "rolled back" not in err.replace("nothing was rolled back", "")
+        rc, status, err = _run(capsys, ["status", "--env-file", _env_file(sb), "--json"])
+        assert [c["state"] for c in status["credentials"]] == ["waiting"]
+        state = _state(sb)
+        state.limits = replace(state.limits, deployments_per_day=None)  # the day has passed
+        rc, _, err = _run(capsys, ["resume", "--env-file", _env_file(sb), "--yes"])
+        assert rc == 0, err

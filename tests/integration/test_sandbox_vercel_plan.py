@@ -101,3 +101,34 @@ def test_pro_runs_twelve_builds_at_once(tmp_path: Path) -> None:
 def test_unknown_plan_is_refused(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="unknown Vercel plan"):
         Sandbox(tmp_path, services=SERVICES, vercel_plan="free")
+
+
+def test_builds_rate_limited_fault_is_final_for_keyroll(tmp_path: Path) -> None:
+    import asyncio
+
+    from keyroll.config import load_config
+    from keyroll.core.errors import QuotaExceededError
+    from keyroll.providers.vercel import Deployment, VercelClient
+
+    with (
+        Sandbox(
+            tmp_path, fleet="small", services=SERVICES, build_seconds=0.2, faults="builds_rate_limited=1"
+        ) as sb,
+        raw_client(sb) as c,
+    ):
+        source = production_of(c, "web")
+        r = redeploy(c, "web", source)
+        assert r.status_code == 429 and r.json()["error"]["code"] == "builds_rate_limited"
+
+        async def once() -> int:
+            client = VercelClient.from_config(load_config(None, environ=sb.env()))
+            try:
+                with pytest.raises(QuotaExceededError):
+                    await client.redeploy(
+                        Deployment(id=source, name="web", projectId="", target="production")
+                    )
+                return int(client.api.total_calls)
+            finally:
+                await client.aclose()
+
+        assert asyncio.run(once()) == 1, "not retried"

@@ -207,3 +207,119 @@ def test_sdk_reads_and_writes_validate(node_modules: Path, sb: Sandbox) -> None:
     results = json.loads(done.stdout.strip().splitlines()[-1])
     problems = {name: r for name, r in results.items() if r != "ok"}
     assert not problems, problems
+
+
+# -- the platform's realities (reference notes §12): a Hobby team, an Ignored Build Step, Deployment
+# Protection with a bypass secret, hidden production vars, a staging deployment, queued and cancelled builds
+
+REALITIES_SDK_SCRIPT = r"""
+import { Vercel } from "@vercel/sdk";
+const [serverURL, token, teamId] = process.argv.slice(2);
+const v = new Vercel({ bearerToken: token, serverURL });
+function flat(issues, out = []) {
+  for (const i of issues) {
+    if (i.code === "invalid_union" && i.unionErrors) {
+      const here = i.path.join(".");
+      let best = null;
+      for (const u of i.unionErrors) {
+        const f = flat(u.issues, []);
+        if (!best || f.length < best.length) best = f;
+      }
+      out.push(...(best || [`${here}: no union branch matches`]));
+    } else out.push(`${i.path.join(".")}: ${i.message}`);
+  }
+  return out;
+}
+const issues = (e) => {
+  const z = e && e.cause && e.cause.issues ? e.cause : null;
+  return z ? flat(z.issues).slice(0, 20) : String((e && e.message) || e).slice(0, 300);
+};
+const deps = async (projectId) => (await v.deployments.getDeployments({ teamId, projectId, limit: 100 })).deployments;
+const calls = {
+  getTeam: async () => { const t = await v.teams.getTeam({ teamId }); if (t.billing?.plan !== "hobby") throw new Error("plan " + JSON.stringify(t.billing)); },
+  getProjects: () => v.projects.getProjects({ teamId }),
+  getProjectWeb: async () => { const p = await v.projects.getProject({ idOrName: "web", teamId }); if (!p.ssoProtection) throw new Error("no ssoProtection"); },
+  getProjectApi: () => v.projects.getProject({ idOrName: "api", teamId }),
+  filterProjectEnvsHidden: async () => { const r = await v.projects.filterProjectEnvs({ idOrName: "api", teamId }); if (r.hiddenProductionEnvCount !== 2) throw new Error("hidden " + JSON.stringify(Object.keys(r))); },
+  updateProject: () => v.projects.updateProject({ idOrName: "web", teamId, requestBody: { commandForIgnoringBuildStep: "exit 0" } }),
+  redeployIgnored: async () => {
+    const prod = (await deps("web")).find(d => d.target === "production" && d.state === "READY");
+    await v.deployments.createDeployment({ teamId, forceNew: "1", requestBody: { deploymentId: prod.uid, name: "web", target: "production" } });
+    await v.deployments.createDeployment({ teamId, forceNew: "1", requestBody: { deploymentId: prod.uid, name: "web", target: "production" } });
+  },
+  listQueuedAndCanceled: async () => { await new Promise(r => setTimeout(r, 400)); const states = (await deps("web")).map(d => d.state); if (!states.includes("CANCELED") && !states.includes("QUEUED")) throw new Error(states.join(",")); },
+  getEachDeployment: async () => {
+    for (const d of [...await deps("web"), ...await deps("api")]) {
+      try { await v.deployments.getDeployment({ idOrUrl: d.uid, teamId }); }
+      catch (e) { throw new Error(d.state + " " + d.target + ": " + JSON.stringify(issues(e))); }
+    }
+  },
+  getStaging: async () => { const s = (await deps("api")).find(d => d.target === "staging"); const full = await v.deployments.getDeployment({ idOrUrl: s.uid, teamId }); if (full.target !== "staging") throw new Error("target " + full.target); },
+};
+const out = {};
+for (const [name, fn] of Object.entries(calls)) {
+  try { await fn(); out[name] = "ok"; } catch (e) { out[name] = issues(e); }
+}
+console.log(JSON.stringify(out));
+"""
+
+
+@pytest.fixture(scope="module")
+def realities(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
+    from tests.integration.test_sandbox_vercel_realities import realities_fleet
+
+    with Sandbox(
+        tmp_path_factory.mktemp("fidelity-realities"),
+        fleet=realities_fleet(),
+        build_seconds=0.3,
+        tls=True,
+        services=("vercel",),
+        vercel_plan="hobby",
+    ) as sandbox:
+        yield sandbox
+
+
+def test_sdk_parses_the_realities(node_modules: Path, realities: Sandbox) -> None:
+    script = node_modules.parent / "keyroll_fidelity_realities.mjs"
+    script.write_text(REALITIES_SDK_SCRIPT)
+    env = realities.env()
+    done = subprocess.run(
+        ["node", str(script), env["KEYROLL_VERCEL_API_URL"], env["VERCEL_TOKEN"], env["VERCEL_TEAM_ID"]],
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stderr
+    results = json.loads(done.stdout.strip().splitlines()[-1])
+    problems = {name: r for name, r in results.items() if r != "ok"}
+    assert not problems, problems
+
+
+def test_cli_parses_the_realities(node_modules: Path, realities: Sandbox, tmp_path: Path) -> None:
+    state = state_of(realities)
+    api = state.project("api")
+    web = state.project("web")
+    assert api is not None and web is not None
+    # a queued and a cancelled build in the listing (Hobby: one slot; Ignored Build Step cancels)
+    prod = state.deployments[web.production_id or ""]
+    for _ in range(2):
+        state.create_deployment(
+            web,
+            target="production",
+            git_branch="main",
+            custom_env_id=None,
+            meta={},
+            source="redeploy",
+            redeploy=True,
+        )
+    done = vercel(node_modules, realities, tmp_path, "project", "ls")
+    assert done.returncode == 0, done.stderr
+    assert "https://web-acme.vercel.app" in done.stdout + done.stderr
+    done = vercel(node_modules, realities, tmp_path, "env", "ls", link="api")
+    assert done.returncode == 0, done.stderr
+    assert "UPSTASH_VECTOR_REST_TOKEN" in done.stdout
+    done = vercel(node_modules, realities, tmp_path, "ls", "web")
+    assert done.returncode == 0, done.stderr
+    assert prod.id[4:] in done.stdout or "web" in done.stdout
+    done = vercel(node_modules, realities, tmp_path, "ls", "api")
+    assert done.returncode == 0, done.stderr

@@ -168,3 +168,20 @@ def test_no_after_inventory_is_unknown() -> None:
 
 def test_other_credentials_are_ignored() -> None:
     assert run((venv("sha256:99999999", "env_9"),), (venv("sha256:99999999", "env_9"),)) == {}
+
+
+def test_hidden_production_vars_keep_verify_from_passing() -> None:
+    hidden = Unknown(
+        where="vercel project web",
+        reason="2 production env var(s) hidden from this token (hiddenProductionEnvCount): they are counted",
+        project_id="prj_web",
+        targets=("production",),
+    )
+    elsewhere = Unknown(where="vercel project docs", reason=hidden.reason, project_id="prj_docs")
+    checks = run((venv(OLD, "env_1"),), (), unknowns=(hidden, elsewhere))
+    unknown = [c for c in checks.values() if c.status is CheckStatus.UNKNOWN and ":hidden:" in c.id]
+    assert [c.id for c in unknown] == [f"stale:{OLD}:hidden:prj_web"], (
+        "only projects that held the credential"
+    )
+    assert unknown[0].title.startswith("vercel project web: 2 production env var(s) hidden")
+    assert not [c for c in run((venv(OLD, "env_1"),), ()).values() if c.status is CheckStatus.UNKNOWN]

@@ -63,11 +63,12 @@ from keyroll.preflight.model import PreflightResult
 from keyroll.preflight.render import preflight_table
 from keyroll.preflight.run import PreflightBlocked, run_preflight
 from keyroll.providers.factory import open_providers
+from keyroll.providers.vercel_plans import plan_info
 from keyroll.rotate.closing import closing_of
 from keyroll.rotate.engine import Engine, group_state
 from keyroll.rotate.journal import Journal
 from keyroll.rotate.keys import resolve_journal_key
-from keyroll.rotate.options import ApplyOptions, RunResult
+from keyroll.rotate.options import RunResult
 from keyroll.rotate.plan_digest import seal as seal_plan
 from keyroll.rotate.plan_digest import verify as verify_plan_digest
 from keyroll.rotate.planner import make_plan
@@ -343,6 +344,24 @@ async def _preflight(
         return None
     async with open_providers(cfg) as providers:
         return await run_preflight(cfg, providers, inv, plan, consents=consents)
+
+
+def _builds_from_plan(settings: dict[str, Setting], plan: str | None, builds: int | None) -> None:
+    """Default build parallelism = the Vercel plan's concurrent builds (Hobby 1, Pro 12), unless a
+    flag or keyroll.toml set it: more builds in flight would only wait in Vercel's queue."""
+    if settings["max_parallel_builds"].source == "default" and plan and builds:
+        settings["max_parallel_builds"] = Setting(int(builds), f"Vercel plan {plan}")
+
+
+async def _read_plan_builds(providers: Any, settings: dict[str, Setting]) -> None:
+    """:func:`_builds_from_plan` from ``GET /v2/teams/{id}`` (resume, rollback: no preflight ran)."""
+    if settings["max_parallel_builds"].source != "default" or providers.vercel is None:
+        return
+    try:
+        info = plan_info(await providers.vercel.get_team())
+    except KeyrollError:
+        return  # the built-in default stands; extra builds only queue
+    _builds_from_plan(settings, info.plan, info.concurrent_builds)
 
 
 BypassIgnoredOpt = Annotated[
@@ -756,6 +775,9 @@ def apply_cmd(
             pre = await run_preflight(cfg, providers, inv, plan, consents=consents)
             if pre.blocking and not dry_run:
                 raise PreflightBlocked(pre)  # before anything is written
+            _builds_from_plan(
+                settings, pre.facts.get("vercel.plan"), pre.facts.get("vercel.concurrent_builds")
+            )
             destructive = [s for s in plan.steps if s.destructive]
             _refuse_missing(
                 _missing_preconditions(cfg, plan, downtime_ok=downtime_ok, yes=yes, dry_run=dry_run)
@@ -786,6 +808,7 @@ def apply_cmd(
                         health_path=health_path,
                         confirm_unverified=confirm_unverified,
                         confirm_revoked=tuple(confirm_revoked or ()),
+                        bypass_ignored_build_step=bypass_ignored_build_step,
                     ),
                     prog,
                     ConsoleHuman(prog) if sys.stdin.isatty() else None,
@@ -813,7 +836,13 @@ def apply_cmd(
 
 
 def _with_engine(
-    cfg: Config, options: ApplyOptions, action: str, run_id: str | None, quiet: bool, files: dict[str, Path]
+    cfg: Config,
+    settings: dict[str, Setting],
+    option_kw: dict[str, Any],
+    action: str,
+    run_id: str | None,
+    quiet: bool,
+    files: dict[str, Path],
 ) -> RunResult:
     progress = _progress(quiet)
 
@@ -821,6 +850,8 @@ def _with_engine(
         journal = _open_journal(cfg, create=False)
         try:
             async with open_providers(cfg) as providers:
+                await _read_plan_builds(providers, settings)
+                options = apply_options(settings, **option_kw)
                 engine = Engine(
                     providers,
                     journal,
@@ -878,14 +909,13 @@ def resume_cmd(
         build_timeout_s=build_timeout,
     )
     consent = _confirm_destructive(_pending_destructive(cfg, run), yes, "revoke / cutover reset")
-    options = apply_options(
-        settings,
-        yes=consent,
-        force_revoke=force_revoke,
-        confirm_unverified=confirm_unverified,
-        confirm_revoked=tuple(confirm_revoked or ()),
-    )
-    result = _with_engine(cfg, options, "resume", run, json_out, files)
+    option_kw = {
+        "yes": consent,
+        "force_revoke": force_revoke,
+        "confirm_unverified": confirm_unverified,
+        "confirm_revoked": tuple(confirm_revoked or ()),
+    }
+    result = _with_engine(cfg, settings, option_kw, "resume", run, json_out, files)
     if json_out:
         emit_json(to_jsonable(result) | {"settings": _settings_json(settings)})
     else:
@@ -907,8 +937,7 @@ def rollback_cmd(
         if not typer.confirm("Restore the old values and redeploy?", default=False, err=True):
             raise typer.Exit(int(ExitCode.USAGE))
     # the file's build limits hold for the rollback's redeploys too
-    options = apply_options(effective_policy(cfg), yes=True)
-    result = _with_engine(cfg, options, "rollback", run, json_out, {})
+    result = _with_engine(cfg, effective_policy(cfg), {"yes": True}, "rollback", run, json_out, {})
     residue = _residue(cfg, result.run_id)
     if json_out:
         emit_json(to_jsonable(result) | {"residue": residue})

@@ -38,7 +38,7 @@ def up(
         str,
         typer.Option(
             "--faults",
-            help="key=value,… (error_rate, timeout_rate, timeout_s, partial_rate, error_builds, storm, redis_restart_after, seed)",
+            help="key=value,… (error_rate, timeout_rate, timeout_s, partial_rate, error_builds, storm, redis_restart_after, builds_rate_limited, seed)",
         ),
     ] = "",
     rate_window: Annotated[

@@ -9,6 +9,7 @@
     │   ├── AuthError                 401/403: token missing, invalid or lacking a scope
     │   ├── NotFoundError             404: project, variable, database … does not exist
     │   ├── RateLimitError            429 after retries were exhausted
+    │   │   └── QuotaExceededError    a daily quota is spent (Vercel 402/429): retrying today is pointless
     │   ├── UnavailableError          5xx / timeouts / connection errors after retries
     │   └── ManagedByIntegrationError the resource belongs to a Vercel-integration account
     ├── RotationError                 a rotation cannot proceed (drift, failed gate, consent missing)
@@ -33,6 +34,7 @@ __all__ = [
     "ManagedByIntegrationError",
     "NotFoundError",
     "ProviderError",
+    "QuotaExceededError",
     "RateLimitError",
     "RotationError",
     "ScanError",
@@ -117,6 +119,14 @@ class NotFoundError(ProviderError):
 
 class RateLimitError(ProviderError):
     """Still rate-limited after all retries."""
+
+
+class QuotaExceededError(RateLimitError):
+    """A daily quota is spent: Vercel's 402 ``api-deployments-free-per-day`` or 429 ``builds_rate_limited``.
+
+    Not retried (the Vercel CLI gives up on ``builds_rate_limited`` too): a run pauses, journaled, and
+    ``keyroll resume`` continues once the quota resets.
+    """
 
 
 class UnavailableError(ProviderError):

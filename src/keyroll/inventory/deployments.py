@@ -31,6 +31,8 @@ __all__ = ["applies_to", "collect_deployments", "effective_env", "select_deploym
 
 PREVIEW = "preview"
 PRODUCTION = "production"
+STAGING = "staging"
+"""a ``target: "staging"`` deployment: its own staging alias, built with the Preview vars"""
 
 
 def _ref(d: Deployment, *, target: str, serving: bool) -> DeploymentRef:
@@ -66,6 +68,9 @@ def select_deployments(project: ProjectInfo, deployments: Iterable[Deployment]) 
         elif d.target == PRODUCTION:
             group = (PRODUCTION, "")
             target = PRODUCTION
+        elif d.target == STAGING:
+            group = (STAGING, "")
+            target = STAGING
         else:
             group = (PREVIEW, d.git_branch)
             target = PREVIEW

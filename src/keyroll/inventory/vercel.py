@@ -186,7 +186,28 @@ class _Collector:
             return
         finally:
             self.progress.advance(task)
-        records = [_record(v, project) for v in envs if v.type not in SKIPPED_TYPES]
+        hidden = int(getattr(envs, "hidden_production", 0) or 0)
+        if hidden:
+            self.unknown(
+                where,
+                f"{hidden} production env var(s) hidden from this token (hiddenProductionEnvCount): "
+                "they are counted, not listed, so copies in them cannot be found — use a token of a "
+                "member who may see production variables",
+                project_id=project.id,
+                targets=("production",),
+            )
+        for line in getattr(envs, "malformed", ()) or ():
+            self.unknown(where, f"unexpected answer, item skipped: {line}", project_id=project.id)
+        for v in envs:
+            if not v.id and v.type not in SKIPPED_TYPES:
+                self.unknown(
+                    where,
+                    f"env var {v.key} came without an id: its value cannot be read on its own",
+                    project_id=project.id,
+                    key=v.key,
+                    targets=tuple(v.target),
+                )
+        records = [_record(v, project) for v in envs if v.type not in SKIPPED_TYPES and v.id]
         await self.fill_values(records)
         self.snap.records.extend(r for r in records if not r.gone)
 

@@ -31,6 +31,7 @@ from keyroll.core.errors import (
     AuthError,
     NotFoundError,
     ProviderError,
+    QuotaExceededError,
     RateLimitError,
     UnavailableError,
 )
@@ -324,6 +325,9 @@ class ApiClient:
     """requests sent, by endpoint class (retries included)"""
     hint_for_auth: str = ""
     sleep: Callable[[float], Any] = asyncio.sleep
+    quota_codes: frozenset[str] = frozenset()
+    """error codes of a spent quota (e.g. Vercel's ``builds_rate_limited``): never retried,
+    raised as :class:`~keyroll.core.errors.QuotaExceededError`"""
 
     def __post_init__(self) -> None:
         self._buckets: dict[str, TokenBucket] = {}
@@ -390,6 +394,8 @@ class ApiClient:
             else:
                 bucket.observe(resp.headers)
                 bucket.settle()
+                if self.quota_codes and resp.status_code in (402, 429) and self._quota_spent(resp):
+                    break
                 if self.is_rate_limited(resp):
                     limited += 1
                     if limited >= self.retry.rate_limit_attempts:
@@ -419,6 +425,9 @@ class ApiClient:
             return resp
         raise self.error_for(resp, where)
 
+    def _quota_spent(self, resp: httpx.Response) -> bool:
+        return error_message(resp)[0] in self.quota_codes
+
     def error_for(self, resp: httpx.Response, where: str) -> ProviderError:
         """The :class:`ProviderError` subclass for a failed response (message without values)."""
         status = resp.status_code
@@ -428,6 +437,14 @@ class ApiClient:
             + (f" {code}" if code else "")
             + (f" — {message}" if message else "")
         )
+        if code and code in self.quota_codes:
+            return QuotaExceededError(
+                text,
+                service=self.service,
+                status=status,
+                code=code,
+                hint="the daily quota resets within 24 hours: run `keyroll resume` then, or split the work",
+            )
         if self.is_rate_limited(resp):
             return RateLimitError(
                 text, service=self.service, status=status, code=code, hint="wait and run again"

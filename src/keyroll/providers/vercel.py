@@ -18,7 +18,7 @@ from typing import Any, Protocol
 from urllib.parse import quote
 
 import httpx
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from keyroll import __version__
 from keyroll.config import Config
@@ -29,6 +29,7 @@ from keyroll.providers.http import ApiClient, RetryPolicy, bearer_client
 __all__ = [
     "CustomEnvironment",
     "Deployment",
+    "EnvList",
     "EnvVar",
     "EnvVarInput",
     "Event",
@@ -40,6 +41,11 @@ __all__ = [
     "VercelClient",
     "endpoint_class",
 ]
+
+
+QUOTA_CODES = frozenset({"api-deployments-free-per-day", "builds_rate_limited"})
+"""Error codes of a spent daily deployment/build quota (402 / 429): not worth retrying today
+(reference notes §12; the Vercel CLI's ``handleDeploymentError`` does not retry ``builds_rate_limited``)."""
 
 
 class _Model(BaseModel):
@@ -59,12 +65,28 @@ class Project(_Model):
     paused: bool = False
     targets: dict[str, Any] = Field(default_factory=dict)
     """``targets.production`` = current production deployment summary (id, url, readyState …)"""
+    command_for_ignoring_build_step: str | None = Field(default=None, alias="commandForIgnoringBuildStep")
+    """Ignored Build Step: when set, Vercel cancels same-commit redeploys (CANCELED)"""
+    sso_protection: dict[str, Any] | None = Field(default=None, alias="ssoProtection")
+    password_protection: dict[str, Any] | None = Field(default=None, alias="passwordProtection")
+
+
+def _target_list(data: Any) -> Any:
+    """``target`` as a list: the API (and @vercel/sdk's models) allow one string or an array."""
+    if isinstance(data, dict) and isinstance(data.get("target"), str):
+        return {**data, "target": [data["target"]]}
+    if isinstance(data, dict) and data.get("target") is None and "target" in data:
+        return {**data, "target": []}
+    return data
 
 
 class EnvVar(_Model):
-    """A project env var. ``value`` is the plaintext as a Secret when decrypted, else ``None``."""
+    """A project env var. ``value`` is the plaintext as a Secret when decrypted, else ``None``.
 
-    id: str
+    Shapes as loose as @vercel/sdk's models allow: ``target`` a string or an array, ``id`` absent
+    (``""``: the var cannot be read on its own)."""
+
+    id: str = ""
     key: str
     type: str = "encrypted"
     target: list[str] = Field(default_factory=list)
@@ -81,7 +103,7 @@ class EnvVar(_Model):
     @model_validator(mode="before")
     @classmethod
     def _readable_value(cls, data: Any) -> Any:
-        return _wrap_value(data)
+        return _wrap_value(_target_list(data))
 
 
 def _wrap_value(data: Any) -> Any:
@@ -95,6 +117,27 @@ def _wrap_value(data: Any) -> Any:
     if isinstance(raw, str) and raw and readable and out.get("type") != "sensitive":
         out["value"] = Secret(raw)
     return out
+
+
+class EnvList(list[EnvVar]):
+    """A project's env vars plus what the answer said about the ones it did not list."""
+
+    hidden_production: int = 0
+    """``hiddenProductionEnvCount``: production vars this token may not see (only counted)"""
+    malformed: list[str]
+    """one line per item keyroll could not read (endpoint, field, what is wrong)"""
+
+    def __init__(self, items: Iterable[EnvVar] = (), *, hidden_production: int = 0) -> None:
+        super().__init__(items)
+        self.hidden_production = hidden_production
+        self.malformed = []
+
+
+def malformed_line(endpoint: str, index: int, exc: ValidationError) -> str:
+    """One line naming the endpoint, the item's field and what is wrong (never a value)."""
+    err = exc.errors()[0] if exc.errors() else {"loc": (), "msg": str(exc)}
+    where = ".".join(str(p) for p in err.get("loc", ()))
+    return f"{endpoint}: item {index}{'.' + where if where else ''}: {err.get('msg', 'unexpected shape')}"
 
 
 class EnvVarInput(_Model):
@@ -150,7 +193,7 @@ class SharedEnvVar(_Model):
     @model_validator(mode="before")
     @classmethod
     def _readable_value(cls, data: Any) -> Any:
-        return _wrap_value(data)
+        return _wrap_value(_target_list(data))
 
 
 class CustomEnvironment(_Model):
@@ -173,6 +216,8 @@ class Deployment(_Model):
     ready_state: str = Field(default="QUEUED", alias="readyState")
     ready_substate: str | None = Field(default=None, alias="readySubstate")
     created_at: int = Field(default=0, alias="createdAt")
+    building_at: int | None = Field(default=None, alias="buildingAt")
+    """when the build got a build slot and started (ms); absent while ``QUEUED``"""
     git_branch: str = ""
     """from ``meta.githubCommitRef`` / ``gitSource.ref`` when known"""
     custom_environment_id: str = ""
@@ -226,7 +271,8 @@ class Event(_Model):
     """An activity event (``GET /v3/events``)."""
 
     id: str
-    type: str
+    type: str = ""
+    """optional in @vercel/sdk's ``UserEvent``: ``""`` when the event has none"""
     text: str = ""
     created_at: int = Field(default=0, alias="createdAt")
     principal_id: str = Field(default="", alias="principalId")
@@ -293,6 +339,10 @@ class VercelAPI(Protocol):
 
     async def get_team(self) -> dict[str, Any]:
         """``GET /v2/teams/{id}`` of the configured team (``billing.plan`` …)."""
+        ...
+
+    async def update_project(self, id_or_name: str, **settings: Any) -> Project:
+        """``PATCH /v9/projects/{idOrName}`` with project settings (API field names)."""
         ...
 
     async def list_deployments(
@@ -434,6 +484,7 @@ class VercelClient:
             retry=retry or RetryPolicy(),
             hint_for_auth="check VERCEL_TOKEN and VERCEL_TEAM_ID: the token needs access to the team",
             sleep=sleep,
+            quota_codes=QUOTA_CODES,
         )
 
     @classmethod
@@ -532,6 +583,21 @@ class VercelClient:
         body = await self._get(f"/v9/projects/{quote(id_or_name, safe='')}", what=f"project {id_or_name}")
         return Project.model_validate(body)
 
+    async def update_project(self, id_or_name: str, **settings: Any) -> Project:
+        """``PATCH /v9/projects/{idOrName}`` with settings by their API names (e.g.
+        ``commandForIgnoringBuildStep=None``); the updated project.
+
+        :raises NotFoundError: no such project.
+        """
+        resp = await self.api.request(
+            "PATCH",
+            f"/v9/projects/{quote(id_or_name, safe='')}",
+            params=self._params(),
+            json=settings,
+            what=f"project {id_or_name} settings",
+        )
+        return Project.model_validate(resp.json())
+
     async def list_custom_environments(self, project_id: str) -> list[CustomEnvironment]:
         """Custom environments of a project."""
         body = await self._get(
@@ -549,17 +615,26 @@ class VercelClient:
         (``value`` None); plain vars come back readable. Use :meth:`get_env` for one value."""
         params: dict[str, Any] = {"decrypt": "true"} if decrypt else {}
         rows: list[dict[str, Any]] = []
+        hidden = 0
         until: Any = None
         while True:
             body = await self._get(
                 self._env_path(project_id), what=f"project {project_id} env", until=until, **params
             )
             rows.extend(body.get("envs") or [])
+            hidden += int(body.get("hiddenProductionEnvCount") or 0)
             nxt = (body.get("pagination") or {}).get("next")
             if nxt is None or nxt == until:
                 break
             until = nxt
-        return [EnvVar.model_validate(r) for r in rows]
+        out = EnvList(hidden_production=hidden)
+        endpoint = f"GET /v10/projects/{project_id}/env"
+        for i, r in enumerate(rows):
+            try:
+                out.append(EnvVar.model_validate(r))
+            except ValidationError as exc:
+                out.malformed.append(malformed_line(endpoint, i, exc))
+        return out
 
     async def get_env(self, project_id: str, env_id: str) -> EnvVar:
         """One env var, decrypted where the type allows (sensitive: ``value`` None).

@@ -48,6 +48,11 @@ from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.core.secret import Secret
 from keyroll.providers.factory import Providers
 from keyroll.rotate import crash
+from keyroll.rotate.build_step import (
+    clear_ignored_build_steps,
+    restore_ignored_build_steps,
+    restores_pending,
+)
 from keyroll.rotate.buildstats import BuildStats
 from keyroll.rotate.distribute import write_locations
 from keyroll.rotate.dryrun import walk
@@ -59,7 +64,7 @@ from keyroll.rotate.keys import JournalKey
 from keyroll.rotate.options import ApplyOptions, CredentialOutcome, HumanActions, RunResult, SecretSource
 from keyroll.rotate.planner import inventory_digest, validate_plan
 from keyroll.rotate.redeploy import await_ready, reconcile_redeploy, redeploy
-from keyroll.rotate.runtime import Action, Probe, Runtime, WaitingForHuman, gid_of
+from keyroll.rotate.runtime import Action, Probe, QuotaPaused, Runtime, WaitingForHuman, gid_of
 from keyroll.rotate.strategies import ACTIONS as STRATEGY_ACTIONS
 from keyroll.rotate.strategies import RESTORE_ON_FAILURE, UNDO_MINT
 from keyroll.rotate.strategies.common import describe_error
@@ -499,6 +504,19 @@ class Engine:
             extra=extra,
         )
 
+    async def _ended(
+        self, run_id: str, plan: Plan, state: RunState, started: float, stored: dict[str, Any]
+    ) -> RunResult:
+        """A run that already ended: nothing to do, except putting back a project setting (an
+        Ignored Build Step) whose restore failed when it ended — the journal still holds it."""
+        extra: dict[str, Any] = {"nothing_to_do": True}
+        rt = self._runtime(run_id, plan, self._merged_options(stored))
+        if restores_pending(rt):
+            self.journal.lock()
+            extra["restored_build_steps"] = await restore_ignored_build_steps(rt)
+        result = self._result(run_id, plan, self.journal.step_records(run_id), started)
+        return replace(result, state=state, extra=extra)
+
     async def resume(self, run_id: str | None = None) -> RunResult:
         """Continue an interrupted or failed run (latest by default).
 
@@ -507,8 +525,7 @@ class Engine:
         run = self.journal.run(run_id)
         plan = self.journal.plan(run.id)
         if run.state in TERMINAL:
-            result = self._result(run.id, plan, self.journal.step_records(run.id), run.started_at)
-            return replace(result, state=run.state, extra={"nothing_to_do": True})
+            return await self._ended(run.id, plan, run.state, run.started_at, run.options)
         self.journal.lock()
         options = self._merged_options(run.options)
         records = self.journal.step_records(run.id)
@@ -527,12 +544,13 @@ class Engine:
         run = self.journal.run(run_id)
         plan = self.journal.plan(run.id)
         if run.state in TERMINAL:  # done: the old credentials are revoked; nothing to roll back
-            result = self._result(run.id, plan, self.journal.step_records(run.id), run.started_at)
-            return replace(result, state=run.state, extra={"nothing_to_do": True})
+            return await self._ended(run.id, plan, run.state, run.started_at, run.options)
         self.journal.lock()
         options = self._merged_options(run.options)
         rt = self._runtime(run.id, plan, options)
         try:
+            # the rollback's redeploys would be cancelled too: clear again for them, restore after
+            await clear_ignored_build_steps(rt)
             rt.records = self.journal.step_records(run.id)
             for cp in plan.credentials:
                 state = group_state(cp, rt.records)
@@ -542,6 +560,8 @@ class Engine:
             rt.records = self.journal.step_records(run.id)
             return self._finish(rt, run.started_at)
         finally:
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(restore_ignored_build_steps(rt))
             await self._close(rt)
 
     # -- execution ----------------------------------------------------------------------
@@ -559,6 +579,8 @@ class Engine:
             yes=o.yes or bool(stored.get("yes")),
             rewrite_files=o.rewrite_files or bool(stored.get("rewrite_files")),
             force_revoke=o.force_revoke or bool(stored.get("force_revoke")),
+            bypass_ignored_build_step=o.bypass_ignored_build_step
+            or bool(stored.get("bypass_ignored_build_step")),
             health_path=o.health_path if o.health_path is not None else stored.get("health_path"),
         )
 
@@ -599,9 +621,13 @@ class Engine:
         rt.resumed = resumed
         started = self.journal.run(run_id).started_at
         try:
+            await clear_ignored_build_steps(rt)
             await self._execute(rt)
+            await restore_ignored_build_steps(rt)
             return self._finish(rt, started)
         except BaseException:
+            with contextlib.suppress(BaseException):
+                await asyncio.shield(restore_ignored_build_steps(rt))
             with contextlib.suppress(Exception):
                 self.journal.set_run_state(run_id, RunState.INTERRUPTED, detail={"reason": "stopped"})
             raise
@@ -676,7 +702,7 @@ class Engine:
             deferred: list[Step] = []
             for step in plan.steps:
                 gid = gid_of(step)
-                if step.id in done or step.id in started or gid in stopped:
+                if step.id in done or step.id in started or gid in stopped or rt.paused:
                     continue
                 if all(d in done for d in step.depends_on):
                     if step.params.get("cutover_reset") and _overlap_builds_pending(plan, done, stopped):
@@ -700,6 +726,11 @@ class Engine:
                     rt.progress.advance(tasks[gid])
                     continue
                 stopped.add(gid)
+                if isinstance(exc, QuotaPaused):
+                    if not rt.paused:
+                        rt.note(f"paused: {exc.message}")
+                    rt.paused = exc.message
+                    continue
                 if isinstance(exc, WaitingForHuman):
                     rt.note(f"{step.credential}: {exc.message}")
                     continue

@@ -249,6 +249,14 @@ async def probe_values(rt: Runtime, spec: dict[str, Any], values: dict[str, Secr
     return out
 
 
+def _bypass(rt: Runtime, project_id: str) -> Secret | None:
+    """The project's Protection Bypass for Automation secret (by id or by the name the plan knows)."""
+    name = next(
+        (str(s.params.get("project_name") or "") for s in rt.plan.steps if s.project_id == project_id), ""
+    )
+    return rt.providers.config.bypass_for(project_id, name)
+
+
 async def _probe_new(step: Step, rt: Runtime) -> dict[str, Any]:
     spec = rt.spec(step)
     gid = gid_of(step)
@@ -278,9 +286,13 @@ async def _probe_new(step: Step, rt: Runtime) -> dict[str, Any]:
             (s.project_id, d) for s in ready_steps for d in rt.detail(s.id).get("ready", []) if d.get("url")
         ]
         path = rt.options.health_path
+        bypass = {pid: _bypass(rt, pid) for pid, _ in targets}
         results = list(
             await asyncio.gather(
-                *(probe_deployment(rt.http, d["url"], path, old_fps, ours) for _, d in targets)
+                *(
+                    probe_deployment(rt.http, d["url"], path, old_fps, ours, bypass=bypass[pid])
+                    for pid, d in targets
+                )
             )
         )
         # a deployment may still be warming up: look again a few times before blaming the credential
@@ -292,12 +304,19 @@ async def _probe_new(step: Step, rt: Runtime) -> dict[str, Any]:
             await asyncio.sleep(delay)
             delay *= 2
             again = await asyncio.gather(
-                *(probe_deployment(rt.http, targets[i][1]["url"], path, old_fps, ours) for i in retry)
+                *(
+                    probe_deployment(
+                        rt.http, targets[i][1]["url"], path, old_fps, ours, bypass=bypass[targets[i][0]]
+                    )
+                    for i in retry
+                )
             )
             for i, r in zip(retry, again, strict=True):
                 results[i] = {**r, "attempts": int(results[i].get("attempts", 1)) + 1}
         for (project_id, d), r in zip(targets, results, strict=True):
             deployments.append({"project_id": project_id, "deployment": d["new"], **r})
+            if r.get("protected"):
+                rt.note(f"warning: {d['new']}: {r['note']}")
     failed = [d for d in deployments if not d.get("ok")]
     detail: dict[str, Any] = {
         "ok": not bad and not failed,

@@ -52,6 +52,8 @@ class ApplyOptions:
     confirm_revoked: tuple[str, ...] = ()
     """fingerprints (or prefixes) whose old value the person has revoked at its issuer: their
     ``manual`` revoke step is confirmed without a prompt (``--confirm-revoked FP``; recorded)"""
+    bypass_ignored_build_step: bool = False
+    """clear projects' Ignored Build Step for the run and restore the exact value after (journaled)"""
     write_retries: int = 3
     """times a ``failed[]`` env write item is retried before the credential is rolled back"""
     sources: dict[str, str] = field(default_factory=dict, hash=False)

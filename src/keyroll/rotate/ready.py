@@ -12,7 +12,9 @@ of the expected build time; once build times were observed, just before the earl
 build is due, then every eighth of a build while one is overdue. A build the listing does not
 show twice (eventual consistency, a creation time keyroll does not know, a cursor tie) is read
 on its own (``GET /v13/deployments/{id}``). A build that is not READY/ERROR/CANCELED by
-``build_timeout_s`` after it started is reported ``TIMEOUT``.
+``build_timeout_s`` after it *started building* is reported ``TIMEOUT``: time spent ``QUEUED`` for a
+build slot (Hobby has one, Pro twelve) does not count, only up to ``queue_timeout_s``. The start is
+Vercel's ``buildingAt`` when the answer has it, else when keyroll first saw the build out of ``QUEUED``.
 """
 
 from __future__ import annotations
@@ -64,6 +66,8 @@ class _Pending:
     future: asyncio.Future[Seen]
     since_look: int = 0
     misses: int = 0
+    building_since: float | None = None
+    """when the build left QUEUED (s), once known"""
 
 
 @dataclass
@@ -77,6 +81,9 @@ class ReadyWatcher:
     builds: BuildStats
     poll_interval_s: float = 0.5
     timeout_s: float = 1800.0
+    """a build not ended this long after it started building times out"""
+    queue_timeout_s: float = 86400.0
+    """a build still QUEUED this long after it was requested times out"""
     looks: int = 0
     """listing rounds so far (for the journal and the benchmark)"""
     _pending: dict[str, _Pending] = field(default_factory=dict)
@@ -180,12 +187,17 @@ class ReadyWatcher:
         pending = dict(self._pending)
         known = [e.watch.created_ms for e in pending.values() if e.watch.created_ms > 0]
         states: dict[str, str] = {}
+        building_at: dict[str, int] = {}
         if known:
             try:
                 listed = await self.vercel.list_deployments(None, limit=None, since=min(known) - 1)
             except KeyrollError:
                 listed = []
-            states = {d.id: d.ready_state for d in listed if d.id in pending}
+            for d in listed:
+                if d.id in pending:
+                    states[d.id] = d.ready_state
+                    if d.building_at:
+                        building_at[d.id] = d.building_at
         stragglers = [
             dep_id
             for dep_id, e in pending.items()
@@ -197,18 +209,30 @@ class ReadyWatcher:
 
         async def one(dep_id: str) -> None:
             try:
-                states[dep_id] = (await self.vercel.get_deployment(dep_id)).ready_state
+                dep = await self.vercel.get_deployment(dep_id)
             except KeyrollError:
-                pass
+                return
+            states[dep_id] = dep.ready_state
+            if dep.building_at:
+                building_at[dep_id] = dep.building_at
 
         await asyncio.gather(*(one(d) for d in stragglers))
         now = time.time()
         for dep_id, entry in pending.items():
             state = states.get(dep_id)
+            if entry.building_since is None:
+                if dep_id in building_at:
+                    entry.building_since = building_at[dep_id] / 1000
+                elif state is not None and state != "QUEUED":
+                    entry.building_since = now
+            started = entry.building_since
             if state == "READY":
-                self.builds.observe(now - entry.watch.started_at)
+                self.builds.observe(now - (started if started is not None else entry.watch.started_at))
             elif state not in TERMINAL_FAILED:
-                if now <= entry.watch.started_at + self.timeout_s:
+                if state == "QUEUED" and started is None:
+                    if now <= entry.watch.started_at + self.queue_timeout_s:
+                        continue  # waiting for a build slot: the build timeout has not begun
+                elif now <= (started if started is not None else entry.watch.started_at) + self.timeout_s:
                     continue
                 state = "TIMEOUT"
             self._pending.pop(dep_id, None)

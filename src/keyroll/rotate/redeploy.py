@@ -16,21 +16,23 @@ from typing import Any
 
 import httpx
 
-from keyroll.core.errors import KeyrollError
+from keyroll.core.errors import KeyrollError, QuotaExceededError
 from keyroll.core.model import Step, StepKind
+from keyroll.core.secret import Secret
 from keyroll.providers.vercel import Deployment
 from keyroll.rotate.ready import TERMINAL_FAILED, BuildWatch
-from keyroll.rotate.runtime import BuildFailed, Runtime
+from keyroll.rotate.runtime import BuildFailed, QuotaPaused, Runtime
 
 __all__ = ["await_ready", "probe_deployment", "reconcile_redeploy", "redeploy", "slot_of"]
 
 
 def slot_of(target: str | None, git_branch: str | None, custom_environment_id: str | None) -> tuple[str, str]:
-    """What a deployment serves: ``("production", "")``, ``("custom", <env id>)`` or ``("preview", <branch>)``."""
+    """What a deployment serves: ``("production", "")``, ``("staging", "")``, ``("custom", <env id>)`` or
+    ``("preview", <branch>)``."""
     if custom_environment_id:
         return ("custom", custom_environment_id)
-    if target == "production":
-        return ("production", "")
+    if target in ("production", "staging"):
+        return (target, "")
     return ("preview", git_branch or "")
 
 
@@ -41,7 +43,8 @@ def _deployment(ref: dict[str, Any], project_name: str) -> Deployment:
         url=ref.get("url", ""),
         name=project_name or ref["project_id"],
         projectId=ref["project_id"],
-        target="production" if target == "production" else None,
+        # a staging deployment is redeployed as staging (its own alias), never as a preview
+        target=target if target in ("production", "staging") else None,
         readyState=ref.get("state") or "READY",
         createdAt=int(ref.get("created_at") or 0),
         git_branch=ref.get("git_branch") or "",
@@ -55,7 +58,14 @@ async def _one(rt: Runtime, ref: dict[str, Any], project_name: str) -> dict[str,
         # the redeploy body needs the project name; read the source once when unknown
         source = await rt.vercel.get_deployment(ref["deployment_id"])
     requested = time.time()
-    new = await rt.vercel.redeploy(source)
+    try:
+        new = await rt.vercel.redeploy(source)
+    except QuotaExceededError as exc:
+        raise QuotaPaused(
+            f"Vercel's daily deployment quota is spent ({exc.code}, HTTP {exc.status}): the run is paused "
+            "and nothing was rolled back; wait until the quota resets (within 24 hours)",
+            hint="run `keyroll resume` once the quota resets (within 24 hours), or split the work by project",
+        ) from exc
     return {
         "old": ref["deployment_id"],
         "new": new.id,
@@ -76,8 +86,8 @@ async def redeploy(
     adopt: list[dict[str, Any]] | None = None,
     written_at: float | None = None,
 ) -> dict[str, Any]:
-    """Redeploy every serving deployment of the step's project; holds one build slot per build
-    until :func:`await_ready` releases them.
+    """Redeploy every serving deployment of the step's project; each build holds one build slot
+    until it ends.
 
     A build of the same source deployment that another credential started *after* this step's
     env writes already carries them: it is adopted instead of starting another build.
@@ -127,15 +137,14 @@ async def redeploy(
         mine: asyncio.Future[dict[str, Any]] = loop.create_future()
         rt.project_builds.setdefault(key, []).append((time.time(), mine))
         await rt.build_slots.acquire()
-        rt.held_slots[step.id] = rt.held_slots.get(step.id, 0) + 1
         try:
             result = await _one(rt, ref, name)
         except BaseException as exc:
             rt.build_slots.release()
-            rt.held_slots[step.id] -= 1
             mine.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
             mine.exception()  # mark retrieved
             raise
+        _release_when_built(rt, result)
         mine.set_result(result)
         results.append(result)
 
@@ -145,6 +154,28 @@ async def redeploy(
         if not r.get("adopted"):
             rt.note(f"{name or step.project_id}: redeploying {r['old']} → {r['new']}")
     return {"redeploy_started": started, "env_written_at": written_at, "deployments": results}
+
+
+def _release_when_built(rt: Runtime, result: dict[str, Any]) -> None:
+    """Give the build's slot back once it ended (READY/ERROR/CANCELED/timeout), whoever waits for it.
+
+    Slots are per build, not per step: a step never holds a slot while it waits for another, so
+    a project with more serving deployments than the plan's build slots (Hobby: one) cannot
+    deadlock the run.
+    """
+    watch = BuildWatch(float(result.get("started_at") or time.time()), int(result.get("created_at") or 0))
+
+    async def release() -> None:
+        try:
+            await rt.watcher.wait({result["new"]: watch})
+        except BaseException:
+            pass
+        finally:
+            rt.build_slots.release()
+
+    task = asyncio.get_running_loop().create_task(release(), name=f"keyroll-slot-{result['new']}")
+    rt.slot_tasks.add(task)
+    task.add_done_callback(rt.slot_tasks.discard)
 
 
 def _writes_to(step: Step, project_id: str) -> bool:
@@ -242,19 +273,16 @@ async def reconcile_redeploy(step: Step, rt: Runtime) -> dict[str, Any] | None:
 
 
 async def await_ready(step: Step, rt: Runtime) -> dict[str, Any]:
-    """Poll the step's new deployments until READY (adaptive interval); release their build slots.
+    """Wait until the step's new deployments are READY (through the run's one watcher).
 
     :raises BuildFailed: a build ended ERROR/CANCELED or exceeded ``build_timeout_s``.
     """
     source = rt.detail(step.params["redeploy_step"])
     deployments: list[dict[str, Any]] = list(source.get("deployments", []))
-    try:
-        results = await _poll(rt, deployments)
-    finally:
-        held = rt.held_slots.pop(step.params["redeploy_step"], 0)
-        for _ in range(held):
-            rt.build_slots.release()
+    results = await _poll(rt, deployments)
     failed = [r for r in results if r["state"] != "READY"]
+    if not failed:
+        failed = await _staging_aliases(rt, deployments, results)
     if failed:
         f = failed[0]
         raise BuildFailed(
@@ -270,6 +298,25 @@ async def await_ready(step: Step, rt: Runtime) -> dict[str, Any]:
         rt.note(f"{name or step.project_id}: READY {r['new']}")
     ready_at = max((r["ready_at"] for r in results), default=time.time())
     return {"ready": results, "ready_at": ready_at}
+
+
+async def _staging_aliases(
+    rt: Runtime, deployments: list[dict[str, Any]], results: list[dict[str, Any]]
+) -> list[dict[str, Any]]:
+    """A READY ``staging`` build must have taken the staging alias, or the old build keeps serving it.
+
+    Each result of a staging build gets ``alias``; the ones without an alias come back (to fail the step).
+    """
+    staging = {d["new"] for d in deployments if d.get("target") == "staging"}
+    missing = []
+    for r in results:
+        if r["new"] not in staging:
+            continue
+        dep = await rt.vercel.get_deployment(r["new"])
+        r["alias"] = list(dep.alias)
+        if not dep.alias:
+            missing.append({**r, "state": "READY without the staging alias"})
+    return missing
 
 
 async def _poll(rt: Runtime, deps: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -304,19 +351,46 @@ def _url(url: str, path: str) -> str:
     return url.rstrip("/") + "/" + path.lstrip("/")
 
 
+PROTECTED_HINT = (
+    "set VERCEL_AUTOMATION_BYPASS_SECRET (or [protection_bypass] in keyroll.toml) to a Protection Bypass "
+    "for Automation secret of the project, so keyroll can probe protected deployments"
+)
+
+
 async def probe_deployment(
-    http: httpx.AsyncClient, url: str, path: str, bad_fps: set[str], ours: set[str] | None = None
+    http: httpx.AsyncClient,
+    url: str,
+    path: str,
+    bad_fps: set[str],
+    ours: set[str] | None = None,
+    *,
+    bypass: Secret | None = None,
 ) -> dict[str, Any]:
     """GET ``path`` on a deployment: ok when 2xx and the body names no old fingerprint.
+
+    Deployment Protection: ``bypass`` (a Protection Bypass for Automation secret) goes along as
+    ``x-vercel-protection-bypass``. A deployment that still answers 401 is ``not probed: protected``
+    (``probed: False``, with the fix): neither a failure that blocks nor a pass.
 
     A 5xx whose JSON body names the failing keys (``{"failed": [{"key": …}]}``, as the sandbox
     and well-behaved health endpoints answer) counts against this credential only when one of
     ``ours`` (the keys it wrote) is among them; another credential's outage is noted, not blamed.
     """
+    headers = {"x-vercel-protection-bypass": bypass.reveal()} if bypass is not None else None
     try:
-        resp = await http.get(_url(url, path), timeout=15.0)
+        resp = await http.get(_url(url, path), timeout=15.0, headers=headers)
     except httpx.HTTPError as exc:
         return {"url": url, "ok": False, "error": type(exc).__name__}
+    if resp.status_code == 401:
+        why = "the bypass secret was not accepted" if bypass is not None else "no bypass secret configured"
+        return {
+            "url": url,
+            "status": 401,
+            "ok": True,
+            "probed": False,
+            "protected": True,
+            "note": f"not probed: protected by Deployment Protection ({why}) — {PROTECTED_HINT}",
+        }
     body = resp.text[:20000]
     stale = sorted(fp for fp in bad_fps if fp and fp in body)
     ok = 200 <= resp.status_code < 300 and not stale

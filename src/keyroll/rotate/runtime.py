@@ -37,6 +37,7 @@ __all__ = [
     "BuildFailed",
     "GateFailed",
     "Probe",
+    "QuotaPaused",
     "Runtime",
     "WaitingForHuman",
 ]
@@ -64,6 +65,11 @@ class WaitingForHuman(RotationError):
     exit_code = RotationError.exit_code
 
 
+class QuotaPaused(WaitingForHuman):
+    """Vercel's daily deployment quota is spent mid-run: the run pauses (journaled, nothing rolled
+    back, no further step starts); ``keyroll resume`` continues once the quota resets."""
+
+
 @dataclass(frozen=True)
 class Action:
     """How one ``params["action"]`` runs, is settled after a crash, and is undone."""
@@ -88,7 +94,8 @@ class Runtime:
     secret_source: SecretSource | None = None
     records: dict[str, StepRecord] = field(default_factory=dict)
     build_slots: PrioritySemaphore = field(default_factory=lambda: PrioritySemaphore(32))
-    held_slots: dict[str, int] = field(default_factory=dict)
+    slot_tasks: set[asyncio.Task[None]] = field(default_factory=set)
+    """one per build in flight: gives its build slot back when the build ends"""
     builds: BuildStats = field(default_factory=lambda: BuildStats(60.0))
     resumed: bool = False
     """this process continues a run another process started (its builds are not in project_builds)"""
@@ -99,6 +106,8 @@ class Runtime:
     a redeploy started after a group's env write already carries that write, so other groups adopt it"""
     active: set[str] = field(default_factory=set)
     """steps executing in this process right now"""
+    paused: str = ""
+    """why the run pauses (a spent quota): no further step starts; steps under way finish"""
     _steps: dict[str, Step] = field(default_factory=dict)
     _groups: dict[str, CredentialPlan] = field(default_factory=dict)
     _watcher: ReadyWatcher | None = None
@@ -209,9 +218,13 @@ class Runtime:
         return self._watcher
 
     async def stop_watching(self) -> None:
-        """Stop the build watcher, if one was started."""
+        """Stop the build watcher, if one was started, and the slot keepers waiting on it."""
         if self._watcher is not None:
             await self._watcher.close()
+        for task in list(self.slot_tasks):
+            task.cancel()
+        if self.slot_tasks:
+            await asyncio.gather(*self.slot_tasks, return_exceptions=True)
 
     @property
     def github(self) -> GitHubAPI:

@@ -134,7 +134,7 @@ class EnvSpec(_Strict):
 class DeploymentSpec(_Strict):
     """A deployment that exists (READY) when the sandbox starts."""
 
-    target: Literal["production", "preview"] | None = None
+    target: Literal["production", "preview", "staging"] | None = None
     git_branch: str | None = None
     custom_environment: str | None = None
 
@@ -151,6 +151,17 @@ class ProjectSpec(_Strict):
     custom_environments: list[CustomEnvironmentSpec] = Field(default_factory=list)
     env: list[EnvSpec] = Field(default_factory=list)
     deployments: list[DeploymentSpec] = Field(default_factory=list)
+    ignored_build_step: str | None = None
+    """``commandForIgnoringBuildStep``: every redeploy of the project is CANCELED"""
+    sso_protection: (
+        Literal["preview", "all", "all_except_custom_domains", "prod_deployment_urls_and_all_previews"] | None
+    ) = None
+    """Vercel Authentication's ``deploymentType`` (off when absent)"""
+    password_protection: bool = False
+    protection_bypass_secret: str | None = None
+    """a Protection Bypass for Automation secret (``x-vercel-protection-bypass``)"""
+    hidden_production_env: int = Field(default=0, ge=0)
+    """how many production vars the env list hides (``hiddenProductionEnvCount``)"""
 
 
 _SharedTarget = Literal["production", "preview", "development"]

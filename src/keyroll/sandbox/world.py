@@ -45,7 +45,8 @@ class Faults:
     ``error_rate`` (fraction of 5xx), ``timeout_rate`` (fraction of requests that hang
     ``timeout_s``), ``partial_rate`` (fraction of upsert items that land in ``failed[]``),
     ``error_builds`` (fraction of builds ending in ERROR), ``storm`` (seconds of 429 on every
-    rate-limited endpoint from start), ``redis_restart_after`` (seconds, once).
+    rate-limited endpoint from start), ``redis_restart_after`` (seconds, once),
+    ``builds_rate_limited`` (fraction of deployment creations answered 429 ``builds_rate_limited``).
     """
 
     error_rate: float = 0.0
@@ -55,6 +56,8 @@ class Faults:
     error_builds: float = 0.0
     storm: float = 0.0
     redis_restart_after: float = 0.0
+    builds_rate_limited: float = 0.0
+    """fraction of deployment creations answered 429 ``builds_rate_limited`` (a spent build quota)"""
     seed: int = 0
 
     @classmethod

@@ -12,6 +12,7 @@ from collections.abc import Sequence, Set
 from dataclasses import dataclass
 
 from keyroll.providers.vercel import Deployment
+from keyroll.rotate.redeploy import PROTECTED_HINT
 from keyroll.verify.deployments import HttpAnswer, ProjectDeployments
 from keyroll.verify.result import Check, CheckCategory, CheckStatus, Evidence, EvidenceSource
 from keyroll.verify.times import iso
@@ -70,6 +71,10 @@ def answer_evidence(
     if answer.code:
         text += f" ({answer.code})"
     ev = Evidence(EvidenceSource.PROBE, text, answer.at, dpl_id)
+    if answer.status == 401:
+        return Evidence(
+            EvidenceSource.PROBE, f"GET {dpl_id} → 401: not probed: protected", answer.at, dpl_id
+        ), ""
     if answer.code == "DEPLOYMENT_PAUSED":
         return ev, ""  # the platform, not a credential: a paused project serves nothing
     if answer.status >= 500:
@@ -148,6 +153,9 @@ def judge_deployment(
         status, title, hint = CheckStatus.FAIL, wording.stale, wording.stale_hint
     elif problem:
         status, title, hint = CheckStatus.FAIL, f"{wording.broken} {problem}", wording.broken_hint
+    elif (answer := answers.by_id.get(d.id)) is not None and answer.status == 401:
+        # Deployment Protection: built after the change, but what it serves could not be seen
+        status, title, hint = CheckStatus.WARN, f"{wording.fresh}; not probed: protected", PROTECTED_HINT
     else:
         status, title, hint = CheckStatus.PASS, wording.fresh, ""
     return project_check(category, fp, snap, suffix, status, title, evidence=found, hint=hint)

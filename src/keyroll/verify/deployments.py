@@ -19,6 +19,7 @@ from typing import Any
 import httpx
 
 from keyroll.core.errors import KeyrollError
+from keyroll.core.secret import Secret
 from keyroll.providers.vercel import Deployment, Project, VercelAPI
 
 __all__ = ["HttpAnswer", "ProjectDeployments", "http_probe", "read_project", "serving"]
@@ -180,15 +181,21 @@ class HttpAnswer:
 
 
 async def http_probe(
-    http: httpx.AsyncClient, d: Deployment, path: str = "/", *, clock: Callable[[], float] = time.time
+    http: httpx.AsyncClient,
+    d: Deployment,
+    path: str = "/",
+    *,
+    clock: Callable[[], float] = time.time,
+    bypass: Secret | None = None,
 ) -> HttpAnswer:
-    """GET the deployment's URL + ``path``; never raises."""
+    """GET the deployment's URL + ``path`` (with ``x-vercel-protection-bypass`` when ``bypass``); never raises."""
     base = deployment_url(d)
     if not base:
         return HttpAnswer(None, clock(), error="deployment has no URL")
     url = base.rstrip("/") + "/" + path.lstrip("/")
     try:
-        resp = await http.get(url)
+        headers = {"x-vercel-protection-bypass": bypass.reveal()} if bypass is not None else None
+        resp = await http.get(url, headers=headers)
     except httpx.HTTPError as exc:
         return HttpAnswer(None, clock(), error=type(exc).__name__)
     text = resp.text[:65536]

@@ -363,7 +363,8 @@ class _Verifier:
 
         async def one(client: httpx.AsyncClient, d: Any) -> tuple[str, HttpAnswer]:
             async with self.sem:
-                return d.id, await http_probe(client, d, self.o.health_path, clock=self.clock)
+                bypass = self.p.config.bypass_for(d.project_id, d.name)
+                return d.id, await http_probe(client, d, self.o.health_path, clock=self.clock, bypass=bypass)
 
         if http is not None:
             return dict(await asyncio.gather(*(one(http, d) for d in live)))

@@ -305,6 +305,34 @@ def _file(inp: StaleInput, loc: Location) -> Check:
     )
 
 
+def _hidden_vars(inp: StaleInput) -> list[Check]:
+    """A project that hides production vars from the token (``hiddenProductionEnvCount``) may keep
+    an old copy keyroll cannot see: unknown for every project the credential was found in."""
+    assert inp.after is not None
+    projects = (
+        {loc.project_id for loc in inp.before.locations if loc.fingerprint in inp.old_fps and loc.project_id}
+        if inp.before is not None
+        else None
+    )
+    out = []
+    for u in inp.after.unknowns:
+        if "hiddenProductionEnvCount" not in u.reason or (
+            projects is not None and u.project_id not in projects
+        ):
+            continue
+        out.append(
+            Check(
+                id=f"stale:{inp.fp}:hidden:{u.project_id}",
+                category=CheckCategory.STALE,
+                status=CheckStatus.UNKNOWN,
+                title=f"{u.where}: {u.reason.split(':', 1)[0]}",
+                credential=inp.fp,
+                hint="rerun keyroll verify with a token that may see production variables",
+            )
+        )
+    return out
+
+
 def stale_checks(inp: StaleInput) -> list[Check]:
     """Every stale-copy and history check for one credential."""
     if inp.after is None:
@@ -327,6 +355,8 @@ def stale_checks(inp: StaleInput) -> list[Check]:
             c = _exact_old_copy(inp, a)
             if c is not None:
                 out.setdefault(c.id, c)
+    for c in _hidden_vars(inp):
+        out.setdefault(c.id, c)
     before = inp.before.locations if inp.before is not None else ()
     github_after = [
         a

@@ -150,6 +150,10 @@ def deployment_json(state: VercelState, dep: Deployment, *, list_item: bool = Fa
         out = {"uid": dep.id, "state": ready_state, "created": dep.created_at, **out}
         return out
     out = {"id": dep.id, "status": ready_state, **out}
+    # v13 answers a boolean here and the time in aliasAssignedAt (@vercel/sdk's GetDeploymentResponseBody);
+    # the v6 list item keeps the timestamp
+    out["aliasAssigned"] = bool(dep.was_promoted or dep.alias)
+    out["aliasAssignedAt"] = dep.ready_at if (dep.was_promoted or dep.alias) else None
     out["alias"] = list(dep.alias)
     out["version"] = 2
     out["regions"] = ["iad1"]
@@ -235,7 +239,12 @@ def project_json(state: VercelState, project: Project, *, full: bool = False) ->
         "resourceConfig": {"functionDefaultRegions": ["iad1"]},
         "defaultResourceConfig": {"functionDefaultRegions": ["iad1"]},
         "serverlessFunctionRegion": "iad1",
+        "commandForIgnoringBuildStep": project.command_for_ignoring_build_step,
+        "ssoProtection": project.sso_protection,
+        "passwordProtection": project.password_protection,
     }
+    if project.protection_bypass:
+        out["protectionBypass"] = {k: dict(v) for k, v in project.protection_bypass.items()}
     if project.production_id and project.production_id in state.deployments:
         current = _summary(state, state.deployments[project.production_id])
         out["targets"]["production"] = current

@@ -19,7 +19,7 @@ from keyroll.sandbox.vercel.app import Call, VercelApp, paginate
 from keyroll.sandbox.vercel.errors import ApiError, bad_request, not_found
 from keyroll.sandbox.vercel.plan import DAY_MS
 from keyroll.sandbox.vercel.render import deployment_json
-from keyroll.sandbox.vercel.state import Deployment, VercelState
+from keyroll.sandbox.vercel.state import Deployment, Project, VercelState
 from keyroll.sandbox.vercel.validate import check_fields, string_map
 
 __all__ = ["routes"]
@@ -178,13 +178,11 @@ def _create_params(state: VercelState, body: dict[str, Any]) -> dict[str, Any]:
     elif target is None and source is not None and source.custom_env_id:
         # a redeploy keeps the source's custom environment unless told otherwise
         ce = project.custom_envs.get(source.custom_env_id)
-    if target == "staging":
-        target = None
     if ce is not None:
         target = None
     return {
         "project": project,
-        "target": "production" if target == "production" else None,
+        "target": target if target in ("production", "staging") else None,
         "branch": branch,
         "ce": ce,
         "meta": {**(source.meta if source else {}), **meta, "githubCommitRef": branch},
@@ -224,6 +222,13 @@ async def create_deployment(call: Call) -> Any:
     params = _create_params(state, body)
     project = params["project"]
     check_daily_cap(state)
+    if state.roll_fault("builds_rate_limited", state.world.faults.builds_rate_limited):
+        raise ApiError(
+            429,
+            "builds_rate_limited",
+            "You have reached the build rate limit for your plan. Try again later.",
+            headers={"Retry-After": "3600"},
+        )
     dep = state.create_deployment(
         project,
         target=params["target"],
@@ -231,6 +236,7 @@ async def create_deployment(call: Call) -> Any:
         custom_env_id=params["ce"].id if params["ce"] else None,
         meta=params["meta"],
         source=params["source"],
+        redeploy=params["source"] == "redeploy",
     )
     state.add_event(
         "deployment",
@@ -254,6 +260,33 @@ def _serve_error(status: int, code: str, message: str) -> Response:
     )
 
 
+def protected(project: Project, dep: Deployment) -> bool:
+    """Whether Deployment Protection guards this deployment's URL: Vercel Authentication
+    (``ssoProtection``) or Password Protection on, and the deployment is not public under its
+    ``deploymentType`` (``preview``: only non-production builds are guarded; ``all``: every one;
+    the others: all but the current production deployment)."""
+    guards = [g for g in (project.sso_protection, project.password_protection) if g]
+    for guard in guards:
+        kind = guard.get("deploymentType", "all_except_custom_domains")
+        if kind == "all":
+            return True
+        if kind == "preview":
+            if dep.target != "production":
+                return True
+            continue
+        if dep.id != project.production_id:
+            return True
+    return False
+
+
+def bypassed(project: Project, request: Request) -> bool:
+    """The request carries one of the project's Protection Bypass for Automation secrets."""
+    secret = request.headers.get("x-vercel-protection-bypass") or request.query_params.get(
+        "x-vercel-protection-bypass"
+    )
+    return bool(secret) and secret in project.protection_bypass
+
+
 def serve(app: VercelApp) -> Route:
     """``/_d/<id>/…``: the deployment itself, answering with its env snapshot."""
     state = app.state
@@ -266,6 +299,10 @@ def serve(app: VercelApp) -> Route:
         project = state.projects.get(dep.project_id)
         if project is not None and project.paused:
             return _serve_error(503, "DEPLOYMENT_PAUSED", "This deployment is currently paused.")
+        if project is not None and protected(project, dep) and not bypassed(project, request):
+            # Vercel Authentication / Password Protection: 401 with the login page for a browser;
+            # automation passes with x-vercel-protection-bypass (or the query parameter of that name)
+            return Response("Authentication Required", status_code=401, media_type="text/html")
         behaviour = app.world.behaviour
         if behaviour is None:
             return JSONResponse(

@@ -55,7 +55,11 @@ async def list_env(call: Call) -> Any:
     if ce_ref and ce is None:
         raise not_found(f"Custom environment {ce_ref} was not found.")
     envs = []
+    hidden = 0
     for ev in project.env.values():
+        if hidden < project.hidden_production_env and "production" in ev.target:
+            hidden += 1  # not listed, only counted (a role that cannot see production vars)
+            continue
         if branch is not None and ev.git_branch not in (None, branch):
             continue
         if target and target not in ev.target:
@@ -70,6 +74,8 @@ async def list_env(call: Call) -> Any:
             project=project,
             payload={"decrypt": True},
         )
+    if hidden:
+        return {"envs": envs, "hiddenProductionEnvCount": hidden}
     return {"envs": envs}
 
 

@@ -67,6 +67,67 @@ async def get_project(call: Call) -> Any:
     return project_json(call.state, call.project(call.param("project")), full=True)
 
 
+_SETTINGS = {
+    "commandForIgnoringBuildStep": "command_for_ignoring_build_step",
+    "ssoProtection": "sso_protection",
+    "passwordProtection": "password_protection",
+}
+_SSO_TYPES = ("preview", "all", "all_except_custom_domains", "prod_deployment_urls_and_all_previews")
+_OTHER_SETTINGS = {
+    "name",
+    "framework",
+    "buildCommand",
+    "devCommand",
+    "installCommand",
+    "outputDirectory",
+    "rootDirectory",
+    "nodeVersion",
+    "autoAssignCustomDomains",
+    "directoryListing",
+}
+"""accepted (as the real endpoint does) but not modelled: they change nothing here"""
+
+
+async def update_project(call: Call) -> Any:
+    """``PATCH /v9/projects/{idOrName}``: ``commandForIgnoringBuildStep`` (string or null),
+    ``ssoProtection`` / ``passwordProtection`` (object or null); unknown fields → 400."""
+    project = call.project(call.param("project"))
+    body = await call.json()
+    if not isinstance(body, dict):
+        raise bad_request("Invalid request: body should be object.")
+    unknown = sorted(set(body) - set(_SETTINGS) - _OTHER_SETTINGS)
+    if unknown:
+        raise bad_request(f"Invalid request: should NOT have additional property `{unknown[0]}`.")
+    command = body.get("commandForIgnoringBuildStep", project.command_for_ignoring_build_step)
+    if command is not None and not isinstance(command, str):
+        raise bad_request("Invalid request: `commandForIgnoringBuildStep` should be string or null.")
+    for key in ("ssoProtection", "passwordProtection"):
+        value = body.get(key)
+        if value is not None and not isinstance(value, dict):
+            raise bad_request(f"Invalid request: `{key}` should be object or null.")
+    sso = body.get("ssoProtection")
+    if isinstance(sso, dict) and sso.get("deploymentType") not in _SSO_TYPES:
+        raise bad_request(
+            "Invalid request: `ssoProtection.deploymentType` should be equal to one of the allowed values "
+            f'"{", ".join(_SSO_TYPES)}".'
+        )
+    with call.state.lock:
+        for field_name, attr in _SETTINGS.items():
+            if field_name in body:
+                value = body[field_name]
+                setattr(
+                    project, attr, (value or None) if field_name == "commandForIgnoringBuildStep" else value
+                )
+        project.updated_at = call.state.world.stamp_ms()
+    call.state.add_event(
+        "project-settings-updated" if "commandForIgnoringBuildStep" in body else "project-updated",
+        f"Project {project.name} settings updated ({', '.join(sorted(body))})",
+        project=project,
+        payload={"fields": sorted(body)},
+    )
+    return project_json(call.state, project, full=True)
+
+
 async def list_custom_environments(call: Call) -> Any:
     """``GET /v9/projects/{p}/custom-environments`` → ``{accountLimit, environments}``."""
     project = call.project(call.param("project"))
@@ -97,6 +158,7 @@ def routes(app: VercelApp) -> list[BaseRoute]:
         out.append(app.route(f"/{v}/projects", "default", list_projects, ["GET"]))
     for v in ("v1", "v8", "v9", "v10"):
         out.append(app.route(f"/{v}/projects/{{project}}", "default", get_project, ["GET"]))
+    out.append(app.route("/v9/projects/{project}", "default", update_project, ["PATCH"]))
     for v in ("v1", "v9"):
         out.append(
             app.route(

@@ -45,7 +45,19 @@ def seed_state(state: VercelState, fleet: Mapping[str, Any], templates: Mapping[
             paused=bool(pspec.get("paused", False)),
             framework=pspec.get("framework") or "nextjs",
             repo=pspec.get("repo"),
+            command_for_ignoring_build_step=pspec.get("ignored_build_step") or None,
+            sso_protection={"deploymentType": pspec["sso_protection"]}
+            if pspec.get("sso_protection")
+            else None,
+            password_protection={"deploymentType": "all"} if pspec.get("password_protection") else None,
+            hidden_production_env=int(pspec.get("hidden_production_env") or 0),
         )
+        if pspec.get("protection_bypass_secret"):
+            project.protection_bypass[pspec["protection_bypass_secret"]] = {
+                "createdAt": ts,
+                "createdBy": user_id,
+                "scope": "automation-bypass",
+            }
         state.projects[project.id] = project
         for ce_spec in pspec.get("custom_environments", []):
             ce = CustomEnvironment(
@@ -108,7 +120,8 @@ def seed_state(state: VercelState, fleet: Mapping[str, Any], templates: Mapping[
             dep_ce = (
                 owner.custom_env(dspec["custom_environment"]) if dspec.get("custom_environment") else None
             )
-            target = "production" if dspec.get("target") == "production" and dep_ce is None else None
+            target = dspec.get("target") if dspec.get("target") in ("production", "staging") else None
+            target = None if dep_ce is not None else target
             branch = dspec.get("git_branch") or ("main" if target == "production" else "")
             if dep_ce is not None and not branch:
                 matcher = dep_ce.branch_matcher or {}

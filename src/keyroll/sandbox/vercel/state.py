@@ -39,6 +39,12 @@ __all__ = [
 _ALNUM = string.ascii_letters + string.digits
 
 
+def _env_target(target: str | None) -> str:
+    """Which env vars a deployment of ``target`` is built with: a ``staging`` deployment takes the
+    Preview ones (unconfirmed: Vercel documents no Staging env target)."""
+    return "production" if target == "production" else "preview"
+
+
 @dataclass
 class EnvVar:
     """A project env var; ``value`` is the plaintext (the API shows ``ciphertext`` instead)."""
@@ -107,6 +113,18 @@ class Project:
     env: dict[str, EnvVar] = field(default_factory=dict)
     production_id: str | None = None
     """the deployment the production alias points at"""
+    staging_id: str | None = None
+    """the deployment the staging alias points at (``target: "staging"``)"""
+    command_for_ignoring_build_step: str | None = None
+    """Ignored Build Step: when set, every redeploy of an existing deployment is CANCELED"""
+    sso_protection: dict[str, Any] | None = None
+    """Vercel Authentication: deployment URLs other than the current production deployment answer
+    401 without the bypass header (Vercel turns it on by default; sandbox fleets opt in per project)"""
+    password_protection: dict[str, Any] | None = None
+    protection_bypass: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Protection Bypass for Automation secrets → ``{"scope": "automation-bypass", …}``"""
+    hidden_production_env: int = 0
+    """how many production env vars the env list hides (``hiddenProductionEnvCount``)"""
 
     def custom_env(self, slug_or_id: str) -> CustomEnvironment | None:
         """A custom environment by id or slug."""
@@ -138,6 +156,8 @@ class Deployment:
     source: str
     creator: str
     canceled_at: int | None = None
+    cancel_reason: str = ""
+    """why the platform cancelled it (``ignored_build_step``); empty when a user cancelled"""
     finalized: bool = False
     alias: list[str] = field(default_factory=list)
     was_promoted: bool = False
@@ -262,6 +282,11 @@ class VercelState:
         """The production domain of a project."""
         return f"{project.name}-{self.team.get('slug', 'team')}.vercel.app"
 
+    def staging_alias(self, project: Project) -> str:
+        """The alias the latest READY ``staging`` deployment gets (the SDK documents
+        ``<project>-<team>.vercel.app``, which the sandbox gives production: ``-staging`` tells them apart)."""
+        return f"{project.name}-staging-{self.team.get('slug', 'team')}.vercel.app"
+
     # -- events -----------------------------------------------------------------------------
     def add_event(
         self,
@@ -353,7 +378,7 @@ class VercelState:
                 if custom_env_id is not None:
                     if sv.apply_to_all_custom_environments:
                         env[sv.key] = sv.value
-                elif (target or "preview") in sv.target:
+                elif _env_target(target) in sv.target:
                     env[sv.key] = sv.value
             branch_vars: list[EnvVar] = []
             for ev in project.env.values():
@@ -361,7 +386,7 @@ class VercelState:
                     if custom_env_id in ev.custom_environment_ids:
                         env[ev.key] = ev.value
                     continue
-                if (target or "preview") not in ev.target:
+                if _env_target(target) not in ev.target:
                     continue
                 if ev.git_branch is None:
                     env[ev.key] = ev.value
@@ -381,8 +406,13 @@ class VercelState:
         meta: dict[str, str],
         source: str,
         ready_now: bool = False,
+        redeploy: bool = False,
     ) -> Deployment:
-        """Snapshot the effective env and start a build of ``world.build_seconds``."""
+        """Snapshot the effective env and start a build of ``world.build_seconds``.
+
+        A redeploy (``redeploy``) of a project with an Ignored Build Step is cancelled as soon as its
+        build starts: the command is not run; a same-commit redeploy is what diff-based commands
+        (``git diff --quiet HEAD^ HEAD``, ``turbo-ignore``) skip."""
         with self.lock:
             created = self.world.stamp_ms()
             build_ms = 0 if ready_now else int(self.world.build_seconds * 1000)
@@ -407,6 +437,10 @@ class VercelState:
                 source=source,
                 creator=self.user["id"],
             )
+            if redeploy and project.command_for_ignoring_build_step and not ready_now:
+                dep.canceled_at = start + max(1, run_ms // 10)
+                dep.ready_at = dep.canceled_at
+                dep.cancel_reason = "ignored_build_step"
             self.deployments[dep_id] = dep
             project.updated_at = created
             if ready_now:
@@ -454,16 +488,21 @@ class VercelState:
 
     def _finalize(self, dep: Deployment) -> None:
         dep.finalized = True
-        if dep.canceled_at is not None or dep.build_error or dep.target != "production":
+        if dep.canceled_at is not None or dep.build_error or dep.target not in ("production", "staging"):
             return
         project = self.projects.get(dep.project_id)
         if project is None:
             return
-        current = self.deployments.get(project.production_id or "")
+        staging = dep.target == "staging"
+        current = self.deployments.get((project.staging_id if staging else project.production_id) or "")
         if current is not None and current.created_at > dep.created_at:
             return
         if current is not None:
             current.alias = []
+        if staging:
+            dep.alias = [self.staging_alias(project)]
+            project.staging_id = dep.id
+            return
         dep.alias = [self.production_alias(project)]
         dep.was_promoted = True
         project.production_id = dep.id
@@ -479,7 +518,7 @@ class VercelState:
         for dep in self.deployments.values():
             if dep.state(now) != "READY":
                 continue
-            if dep.target == "production":
+            if dep.target in ("production", "staging"):
                 continue
             key = (dep.project_id, dep.custom_env_id or "", "" if dep.custom_env_id else dep.git_branch)
             if key not in latest or latest[key].created_at < dep.created_at:
@@ -488,6 +527,8 @@ class VercelState:
         for project in self.projects.values():
             if project.production_id:
                 ids.add(project.production_id)
+            if project.staging_id:
+                ids.add(project.staging_id)
         return ids
 
     def hook_view(self, dep: Deployment) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from keyroll.core.secret import fingerprint_of
 from keyroll.scan import synthetic
 from keyroll.scan.engine import ScanOptions, scan_paths, scan_stdin
 from keyroll.scan.reader import scan_stream
@@ -21,7 +22,7 @@ def token() -> str:
     return value
 
 
-def test_binary_invalid_utf8_and_special_files_are_counted(tmp_path: Path) -> None:
+def test_binary_files_are_searched_and_odd_inputs_counted(tmp_path: Path) -> None:
     tok = token()
     (tmp_path / "image.png").write_bytes(b"\x89PNG" + tok.encode())
     (tmp_path / "blob.dat").write_bytes(b"\0\1\2" + tok.encode())
@@ -32,9 +33,28 @@ def test_binary_invalid_utf8_and_special_files_are_counted(tmp_path: Path) -> No
     os.mkfifo(tmp_path / "pipe")
     res = scan_paths([tmp_path], ScanOptions(jobs=1))
     s = res.summary
-    assert s.skipped == {"binary": 2, "special": 1}
-    assert s.invalid_utf8 == 1 and s.files == 2
-    assert sorted((Path(f.path).name, f.line) for f in res.findings) == [("latin1.env", 2), ("utf16.txt", 1)]
+    assert s.skipped == {"binary": 1, "special": 1}  # a PNG cannot hold plain bytes; blob.dat can
+    assert s.invalid_utf8 == 1 and s.files == 3 and s.binary == 1
+    assert sorted((Path(f.path).name, f.line, f.form.value) for f in res.findings) == [
+        ("blob.dat", 1, "binary"),
+        ("latin1.env", 2, "plain"),
+        ("utf16.txt", 1, "plain"),
+    ]
+
+
+def test_big_binary_is_searched_in_chunks(tmp_path: Path) -> None:
+    tok = token()
+    blob = bytearray(os.urandom(3 * 1024 * 1024).replace(b"\0", b"\1"))
+    blob[10] = 0  # binary from the first 8 KiB on
+    cut = 2 * 1024 * 1024 - 10  # across a chunk boundary
+    blob[cut : cut + 2] = b"\0\0"
+    blob[cut + 2 : cut + 2 + len(tok)] = tok.encode()
+    blob[cut + 2 + len(tok)] = 0
+    (tmp_path / "core.dump").write_bytes(bytes(blob))
+    with open(tmp_path / "core.dump", "rb") as fh:
+        res = scan_stream(fh, "core.dump", TextScanner(), chunk_bytes=1024 * 1024)
+    assert res.binary and [f.form.value for f in res.findings] == ["binary"]
+    assert res.findings[0].fingerprint == fingerprint_of(tok)
 
 
 def test_unreadable_file_is_counted(tmp_path: Path) -> None:

@@ -122,6 +122,8 @@ class Form(enum.StrEnum):
     """inside a URL, e.g. ``rediss://default:<pw>@host:6379``"""
     URL_ENCODED = "url_encoded"
     BASE64 = "base64"
+    BINARY = "binary"
+    """the bytes of a binary file (a SQLite database, a core dump, a ``.pyc``)"""
     UNKNOWN = "unknown"
     """the value could not be read (sensitive var, GitHub secret)"""
 

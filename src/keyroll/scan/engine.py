@@ -17,23 +17,27 @@ start-up as plain strings, by fork or pipe: they never touch disk or argv.)
 
 from __future__ import annotations
 
-import multiprocessing
+import dataclasses
 import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.core.secret import Secret
 from keyroll.scan.findings import Certainty, Finding, ScanSummary
 from keyroll.scan.ignore import IgnoreRules
+from keyroll.scan.profile import Profile, WorkClock
 from keyroll.scan.reader import ReadResult, scan_stream
-from keyroll.scan.textscan import TextScanner
 from keyroll.scan.walk import FileEntry, walk
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from keyroll.scan.textscan import TextScanner
 
 __all__ = ["ScanOptions", "ScanResult", "WorkerConfig", "recount", "scan_paths", "scan_stdin", "scan_text"]
 
@@ -60,6 +64,8 @@ class ScanOptions:
     """attach ``Finding.secret`` (forces in-process scanning)"""
     inline_bytes: int = INLINE_BYTES
     """scan in-process below this many input bytes (starting a pool costs more)"""
+    profile: bool = False
+    """collect phase times in the workers (``--profile``)"""
 
     @property
     def workers(self) -> int:
@@ -75,6 +81,7 @@ class ScanOptions:
             fingerprints=self.fingerprints,
             min_confidence=self.min_confidence,
             keep_values=self.keep_values,
+            profile=self.profile,
         )
 
 
@@ -86,9 +93,12 @@ class WorkerConfig:
     fingerprints: frozenset[str] = frozenset()
     min_confidence: Certainty = Certainty.LOW
     keep_values: bool = False
+    profile: bool = False
 
     def build(self) -> TextScanner:
         """A scanner for this configuration."""
+        from keyroll.scan.textscan import TextScanner  # the detectors load only when there is work
+
         return TextScanner(
             known=[Secret(v) for v in self.known],
             fingerprints=self.fingerprints,
@@ -108,12 +118,27 @@ class ScanResult:
 
 _worker_scanner: TextScanner | None = None
 _worker_config: WorkerConfig | None = None
+_worker_clock: WorkClock | None = None
 
 
 def _init_worker(config: WorkerConfig) -> None:
-    global _worker_scanner, _worker_config
+    global _worker_scanner, _worker_config, _worker_clock
+    t0 = time.perf_counter()
     _worker_config = config
     _worker_scanner = config.build()
+    _worker_clock = WorkClock() if config.profile else None
+    if _worker_clock:
+        _worker_clock.add("scanner", t0)
+
+
+def worker_clock() -> WorkClock | None:
+    """This worker's phase clock (``--profile``), or ``None``."""
+    return _worker_clock
+
+
+def take_work() -> dict[str, float]:
+    """This worker's phase sums since the last call (empty without ``--profile``)."""
+    return _worker_clock.take() if _worker_clock else {}
 
 
 def _scanner() -> tuple[TextScanner, WorkerConfig]:
@@ -123,9 +148,7 @@ def _scanner() -> tuple[TextScanner, WorkerConfig]:
 
 def account(summary: ScanSummary, res: ReadResult) -> None:
     """Add one input's read result to the summary counters."""
-    if res.binary:
-        summary.skip("binary")
-        return
+    summary.binary += res.binary
     summary.files += 1
     summary.bytes += res.bytes
     summary.invalid_utf8 += res.invalid_utf8
@@ -133,20 +156,24 @@ def account(summary: ScanSummary, res: ReadResult) -> None:
     summary.below_threshold += res.below_threshold
 
 
-def _scan_file_batch(batch: Sequence[FileEntry]) -> tuple[list[Finding], ScanSummary]:
+def _scan_file_batch(batch: Sequence[FileEntry]) -> tuple[list[Finding], ScanSummary, dict[str, float]]:
     scanner, config = _scanner()
+    clock = _worker_clock
     findings: list[Finding] = []
     summary = ScanSummary()
     for entry in batch:
         try:
+            t0 = time.perf_counter() if clock else 0.0
             with open(entry.path, "rb") as fh:
-                res = scan_stream(fh, entry.path, scanner, keep_values=config.keep_values)
+                if clock:
+                    clock.add("read", t0)
+                res = scan_stream(fh, entry.path, scanner, keep_values=config.keep_values, clock=clock)
         except OSError:
             summary.skip("unreadable")
             continue
         account(summary, res)
         findings.extend(res.findings)
-    return findings, summary
+    return findings, summary, take_work()
 
 
 # -- driver side ----------------------------------------------------------------------------
@@ -165,17 +192,22 @@ def run_batches(
 
     Results come back in completion order; ``on_done(i)`` is called after batch ``i``.
     """
+    if not batches:
+        return
     if inline or workers <= 1 or len(batches) <= 1:
-        global _worker_scanner, _worker_config
-        saved = (_worker_scanner, _worker_config)
+        global _worker_scanner, _worker_config, _worker_clock
+        saved = (_worker_scanner, _worker_config, _worker_clock)
         _init_worker(config)
         try:
             for i, b in enumerate(batches):
                 yield func(b)
                 on_done(i)
         finally:
-            _worker_scanner, _worker_config = saved
+            _worker_scanner, _worker_config, _worker_clock = saved
         return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     ctx = multiprocessing.get_context(method)
     pool = ProcessPoolExecutor(
@@ -220,45 +252,74 @@ def batch_target(total: int, workers: int) -> int:
 
 
 def scan_paths(
-    paths: Sequence[Path], options: ScanOptions = ScanOptions(), progress: Progress = NULL_PROGRESS
+    paths: Sequence[Path],
+    options: ScanOptions = ScanOptions(),
+    progress: Progress = NULL_PROGRESS,
+    *,
+    profile: Profile | None = None,
 ) -> ScanResult:
     """Scan files and directories. Never raises for unreadable or odd inputs: they are counted.
+
+    ``profile`` collects where the time goes (``--profile``).
 
     :raises ScanError: an ignore file cannot be read.
     """
     started = time.perf_counter()
     result = ScanResult()
     ignore = IgnoreRules.for_targets(paths, options.ignore_file)
+    if profile:
+        profile.mark("setup")
     entries = list(walk(paths, result.summary, ignore=ignore, max_file_bytes=options.max_file_bytes))
     total = sum(e.size for e in entries)
     workers = options.workers
     batches = make_batches(entries, lambda e: e.size, batch_target(total, workers))
+    inline = total < options.inline_bytes
+    if profile:
+        profile.mark("walk")
+        profile.workers = 1 if inline or workers <= 1 or len(batches) <= 1 else min(workers, len(batches))
     task = progress.task("scan files", total=total)
     sizes = [sum(e.size for e in b) for b in batches]
-    for findings, summary in run_batches(
+    config = dataclasses.replace(options.worker_config(), profile=profile is not None)
+    for findings, summary, work in run_batches(
         _scan_file_batch,
         batches,
-        options.worker_config(),
+        config,
         workers,
-        inline=total < options.inline_bytes,
+        inline=inline,
         on_done=lambda i: progress.advance(task, sizes[i]),
     ):
         result.findings.extend(findings)
         result.summary.merge(summary)
+        if profile:
+            profile.merge_work(work)
     progress.finish(task)
+    if profile:
+        profile.mark("scan")
     return finish(result, started)
 
 
-def scan_stdin(stream: BinaryIO, options: ScanOptions = ScanOptions(), name: str = "<stdin>") -> ScanResult:
+def scan_stdin(
+    stream: BinaryIO,
+    options: ScanOptions = ScanOptions(),
+    name: str = "<stdin>",
+    *,
+    profile: Profile | None = None,
+) -> ScanResult:
     """Scan one stream (``--stdin``) in chunks, in-process."""
     started = time.perf_counter()
     result = ScanResult()
     scanner = options.worker_config().build()
+    clock = WorkClock() if profile else None
+    if profile:
+        profile.mark("setup")
     try:
-        res = scan_stream(stream, name, scanner, keep_values=options.keep_values)
+        res = scan_stream(stream, name, scanner, keep_values=options.keep_values, clock=clock)
     except OSError:
         result.summary.skip("unreadable")
         return finish(result, started)
+    if profile and clock:
+        profile.merge_work(clock.take())
+        profile.mark("scan")
     account(result.summary, res)
     result.findings.extend(res.findings)
     return finish(result, started)

@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -33,9 +34,12 @@ from keyroll.scan.engine import (
     finish,
     make_batches,
     run_batches,
+    take_work,
+    worker_clock,
 )
 from keyroll.scan.findings import Finding, ScanSummary
 from keyroll.scan.ignore import IGNORE_FILE, IgnoreRules
+from keyroll.scan.profile import Profile
 from keyroll.scan.reader import scan_bytes
 
 __all__ = ["Repo", "find_repo", "history_blobs", "scan_git"]
@@ -216,9 +220,12 @@ BlobTask = tuple[str, list[tuple[str, str]]]
 """``(git dir, [(blob sha, a path it had)])``"""
 
 
-def _scan_blob_batch(task: BlobTask) -> tuple[list[tuple[str, list[Finding]]], ScanSummary]:
+def _scan_blob_batch(
+    task: BlobTask,
+) -> tuple[list[tuple[str, list[Finding]]], ScanSummary, dict[str, float]]:
     git_dir, blobs = task
     scanner, config = _scanner()
+    clock = worker_clock()
     summary = ScanSummary()
     out: list[tuple[str, list[Finding]]] = []
     with subprocess.Popen(
@@ -229,6 +236,7 @@ def _scan_blob_batch(task: BlobTask) -> tuple[list[tuple[str, list[Finding]]], S
     ) as proc:
         assert proc.stdin is not None and proc.stdout is not None
         for sha, path in blobs:
+            t0 = time.perf_counter() if clock else 0.0
             proc.stdin.write(sha.encode() + b"\n")
             proc.stdin.flush()
             header = proc.stdout.readline().split()
@@ -237,16 +245,17 @@ def _scan_blob_batch(task: BlobTask) -> tuple[list[tuple[str, list[Finding]]], S
                 continue
             data = proc.stdout.read(int(header[2]))
             proc.stdout.read(1)  # the newline after the contents
-            res = scan_bytes(data, path, scanner, keep_values=config.keep_values)
+            if clock:
+                clock.add("read", t0)
+            res = scan_bytes(data, path, scanner, keep_values=config.keep_values, clock=clock)
             account(summary, res)
-            if not res.binary:
-                summary.blobs += 1
-                summary.files -= 1  # blobs are counted as blobs, not files
+            summary.blobs += 1
+            summary.files -= 1  # blobs are counted as blobs, not files
             if res.findings:
                 out.append((sha, res.findings))
         proc.stdin.close()
         proc.wait()
-    return out, summary
+    return out, summary, take_work()
 
 
 def scan_git(
@@ -256,6 +265,7 @@ def scan_git(
     all_refs: bool = False,
     since: str | None = None,
     progress: Progress = NULL_PROGRESS,
+    profile: Profile | None = None,
 ) -> ScanResult:
     """Scan the history of the repositories holding ``paths``.
 
@@ -277,8 +287,10 @@ def scan_git(
     if not repos:
         names = ", ".join(str(p) for p in paths)
         raise ScanError(f"not a git repository: {names}", hint="run inside a repository or drop --git")
+    if profile:
+        profile.mark("setup")
     for repo in repos.values():
-        _scan_repo(repo, options, all_refs, since, progress, result)
+        _scan_repo(repo, options, all_refs, since, progress, result, profile)
     return finish(result, started)
 
 
@@ -289,6 +301,7 @@ def _scan_repo(
     since: str | None,
     progress: Progress,
     result: ScanResult,
+    profile: Profile | None = None,
 ) -> None:
     hist = history_blobs(repo, all_refs=all_refs, since=since)
     result.summary.commits += hist.commits
@@ -317,22 +330,31 @@ def _scan_repo(
     total = sum(sizes[s] for s, _ in todo)
     workers = options.workers
     groups = make_batches(todo, lambda t: sizes[t[0]], batch_target(total, workers))
+    inline = total < options.inline_bytes
+    if profile:
+        profile.mark("walk")
+        profile.workers = 1 if inline or workers <= 1 or len(groups) <= 1 else min(workers, len(groups))
     tasks: list[BlobTask] = [(repo.git_dir, g) for g in groups]
     task_id = progress.task("scan git blobs", total=total)
     group_sizes = [sum(sizes[s] for s, _ in g) for g in groups]
     per_blob: list[tuple[str, list[Finding]]] = []
-    for found, summary in run_batches(
+    config = dataclasses.replace(options.worker_config(), profile=profile is not None)
+    for found, summary, work in run_batches(
         _scan_blob_batch,
         tasks,
-        options.worker_config(),
+        config,
         workers,
-        inline=total < options.inline_bytes,
+        inline=inline,
         on_done=lambda i: progress.advance(task_id, group_sizes[i]),
     ):
         per_blob.extend(found)
         result.summary.merge(summary)
+        if profile:
+            profile.merge_work(work)
     progress.finish(task_id)
     result.findings.extend(_attribute(per_blob, wanted))
+    if profile:
+        profile.mark("scan")
 
 
 def _attribute(per_blob: list[tuple[str, list[Finding]]], intros: dict[str, list[Intro]]) -> list[Finding]:

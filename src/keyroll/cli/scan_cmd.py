@@ -70,7 +70,7 @@ def scan(
         bool, typer.Option("--update-baseline", help="write all current findings to --baseline and exit 0")
     ] = False,
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", min=1, help="worker processes (default: one per core)")
+        int | None, typer.Option("--jobs", "-j", min=1, help="worker processes (default: one per idle core)")
     ] = None,
     min_confidence: Annotated[
         Certainty, typer.Option("--min-confidence", help="report only findings at least this sure")

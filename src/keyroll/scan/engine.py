@@ -18,6 +18,8 @@ start-up as plain strings, by fork or pipe: they never touch disk or argv.)
 from __future__ import annotations
 
 import dataclasses
+import io
+import itertools
 import os
 import sys
 import time
@@ -31,7 +33,7 @@ from keyroll.core.secret import Secret
 from keyroll.scan.findings import Certainty, Finding, ScanSummary
 from keyroll.scan.ignore import IgnoreRules
 from keyroll.scan.profile import Profile, WorkClock
-from keyroll.scan.reader import ReadResult, scan_stream
+from keyroll.scan.reader import CHUNK_BYTES, ReadResult, scan_bytes, scan_stream
 from keyroll.scan.walk import FileEntry, walk
 
 if TYPE_CHECKING:
@@ -47,12 +49,24 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+def idle_cores() -> int:
+    """Cores not busy with other work: the core count minus the 1-minute load average, rounded
+    (at least 1). On a busy machine more workers than idle cores only add start-up, forking and
+    hand-off costs to the same CPU time, so the scan gets slower, not faster."""
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return cores
+    return max(1, min(cores, round(cores - load + 0.5)))
+
+
 @dataclass(frozen=True)
 class ScanOptions:
     """How to scan. Values in ``known_values`` are secrets; everything else is plain data."""
 
     jobs: int | None = None
-    """worker processes; ``None`` = one per core, 1 = in-process"""
+    """worker processes; ``None`` = one per idle core (:func:`idle_cores`), 1 = in-process"""
     max_file_bytes: int = 512 * 1024 * 1024
     """larger files are skipped and counted as ``too_large`` (others are streamed in chunks)"""
     min_confidence: Certainty = Certainty.LOW
@@ -69,10 +83,10 @@ class ScanOptions:
 
     @property
     def workers(self) -> int:
-        """The number of worker processes to use."""
+        """The number of worker processes to use: ``jobs``, else one per idle core (at least one)."""
         if self.keep_values:
             return 1
-        return max(1, self.jobs if self.jobs else (os.cpu_count() or 1))
+        return max(1, self.jobs if self.jobs else idle_cores())
 
     def worker_config(self) -> WorkerConfig:
         """The picklable part of the options that each worker needs."""
@@ -119,13 +133,23 @@ class ScanResult:
 _worker_scanner: TextScanner | None = None
 _worker_config: WorkerConfig | None = None
 _worker_clock: WorkClock | None = None
+_parent_build_seconds = 0.0
+"""``--profile``: time the parent spent building the scanner its forked workers inherit"""
+
+
+def take_parent_build() -> dict[str, float]:
+    """The parent's scanner build time since the last call, as a phase sum."""
+    global _parent_build_seconds
+    out, _parent_build_seconds = {"scanner": _parent_build_seconds}, 0.0
+    return out
 
 
 def _init_worker(config: WorkerConfig) -> None:
     global _worker_scanner, _worker_config, _worker_clock
     t0 = time.perf_counter()
+    if _worker_scanner is None or _worker_config != config:  # a forked worker inherits the parent's
+        _worker_scanner = config.build()
     _worker_config = config
-    _worker_scanner = config.build()
     _worker_clock = WorkClock() if config.profile else None
     if _worker_clock:
         _worker_clock.add("scanner", t0)
@@ -156,6 +180,21 @@ def account(summary: ScanSummary, res: ReadResult) -> None:
     summary.below_threshold += res.below_threshold
 
 
+def _read_small(path: str, size: int) -> bytes:
+    """The whole content of a file expected to hold ``size`` bytes (it may have changed)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        data = os.read(fd, size + 1)
+        if len(data) <= size:
+            return data
+        parts = [data]  # it grew: read the rest
+        while chunk := os.read(fd, 1 << 20):
+            parts.append(chunk)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
+
+
 def _scan_file_batch(batch: Sequence[FileEntry]) -> tuple[list[Finding], ScanSummary, dict[str, float]]:
     scanner, config = _scanner()
     clock = _worker_clock
@@ -163,11 +202,18 @@ def _scan_file_batch(batch: Sequence[FileEntry]) -> tuple[list[Finding], ScanSum
     summary = ScanSummary()
     for entry in batch:
         try:
-            t0 = time.perf_counter() if clock else 0.0
-            with open(entry.path, "rb") as fh:
+            if entry.size < CHUNK_BYTES:  # the common case: one read(2), no buffered file object
+                t0 = time.perf_counter() if clock else 0.0
+                data = _read_small(entry.path, entry.size)
                 if clock:
                     clock.add("read", t0)
-                res = scan_stream(fh, entry.path, scanner, keep_values=config.keep_values, clock=clock)
+                if len(data) < CHUNK_BYTES:
+                    res = scan_bytes(data, entry.path, scanner, keep_values=config.keep_values, clock=clock)
+                else:  # it grew since the walk
+                    res = scan_stream(io.BytesIO(data), entry.path, scanner, keep_values=config.keep_values)
+            else:
+                with open(entry.path, "rb") as fh:
+                    res = scan_stream(fh, entry.path, scanner, keep_values=config.keep_values, clock=clock)
         except OSError:
             summary.skip("unreadable")
             continue
@@ -181,7 +227,7 @@ def _scan_file_batch(batch: Sequence[FileEntry]) -> tuple[list[Finding], ScanSum
 
 def run_batches(
     func: Callable[[T], R],
-    batches: Sequence[T],
+    batches: Iterable[T],
     config: WorkerConfig,
     workers: int,
     *,
@@ -191,11 +237,14 @@ def run_batches(
     """Run ``func`` over ``batches`` in-process or in a pool of ``workers`` processes.
 
     Results come back in completion order; ``on_done(i)`` is called after batch ``i``.
+    ``batches`` may be a lazy iterable (the file walk still going on): in a pool, each batch is
+    handed to the workers as soon as it is formed, so walking and scanning overlap.
     """
-    if not batches:
+    global _worker_scanner, _worker_config, _worker_clock
+    known = batches if isinstance(batches, Sequence) else None
+    if known is not None and not known:
         return
-    if inline or workers <= 1 or len(batches) <= 1:
-        global _worker_scanner, _worker_config, _worker_clock
+    if inline or workers <= 1 or (known is not None and len(known) <= 1):
         saved = (_worker_scanner, _worker_config, _worker_clock)
         _init_worker(config)
         try:
@@ -210,12 +259,25 @@ def run_batches(
 
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     ctx = multiprocessing.get_context(method)
+    # with fork, build the scanner once, here: every worker inherits it (detectors imported,
+    # prefilter compiled) instead of building its own
+    if method == "fork" and (_worker_scanner is None or _worker_config != config):
+        t0 = time.perf_counter()
+        _worker_scanner, _worker_config = config.build(), config
+        if config.profile:
+            global _parent_build_seconds
+            _parent_build_seconds = time.perf_counter() - t0
     pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(batches)), mp_context=ctx, initializer=_init_worker, initargs=(config,)
+        max_workers=min(workers, len(known)) if known is not None else workers,
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(config,),
     )
     finished = False
     try:
-        futures: dict[Future[R], int] = {pool.submit(func, b): i for i, b in enumerate(batches)}
+        futures: dict[Future[R], int] = {}
+        for i, b in enumerate(batches):
+            futures[pool.submit(func, b)] = i
         for fut in as_completed(futures):
             yield fut.result()
             on_done(futures[fut])
@@ -224,6 +286,24 @@ def run_batches(
         # interrupted (Ctrl-C, an error, the consumer stopped): drop the queued batches instead
         # of working through them before the process may exit
         pool.shutdown(wait=finished, cancel_futures=not finished)
+
+
+def stream_batches(items: Iterable[T], size_of: Callable[[T], int], target: int) -> Iterator[list[T]]:
+    """:func:`make_batches`, lazily: each batch as soon as it holds ``target`` bytes."""
+    current: list[T] = []
+    acc = 0
+    for item in items:
+        n = size_of(item)
+        if n >= target:
+            yield [item]
+            continue
+        current.append(item)
+        acc += n
+        if acc >= target:
+            yield current
+            current, acc = [], 0
+    if current:
+        yield current
 
 
 def make_batches(items: Iterable[T], size_of: Callable[[T], int], target: int) -> list[list[T]]:
@@ -269,17 +349,74 @@ def scan_paths(
     ignore = IgnoreRules.for_targets(paths, options.ignore_file)
     if profile:
         profile.mark("setup")
-    entries = list(walk(paths, result.summary, ignore=ignore, max_file_bytes=options.max_file_bytes))
-    total = sum(e.size for e in entries)
+    walker = walk(paths, result.summary, ignore=ignore, max_file_bytes=options.max_file_bytes)
+    workers = options.workers
+    config = dataclasses.replace(options.worker_config(), profile=profile is not None)
+    # walk until the input is known to be small (scanned in-process) or not
+    entries: list[FileEntry] = []
+    total = 0
+    for entry in walker:
+        entries.append(entry)
+        total += entry.size
+        if total >= options.inline_bytes and workers > 1 and progress is NULL_PROGRESS:
+            break
+    else:  # the whole walk is done
+        if profile:
+            profile.mark("walk")
+        return _scan_entries(entries, total, options, config, progress, profile, result, started)
+    # big: the rest of the walk overlaps the workers, which get batches as they are formed
+    walked = _Timed(itertools.chain(entries, walker))
+    batches = stream_batches(walked, lambda e: e.size, STREAM_BATCH_BYTES)
+    if profile:
+        profile.workers = workers
+    for findings, summary, work in run_batches(_scan_file_batch, batches, config, workers, inline=False):
+        result.findings.extend(findings)
+        result.summary.merge(summary)
+        if profile:
+            profile.merge_work(work)
+    if profile:
+        profile.add("walk", walked.seconds)
+        profile.merge_work(take_parent_build())
+        profile.mark("scan")
+    return finish(result, started)
+
+
+STREAM_BATCH_BYTES = 2 * 1024 * 1024
+"""batch size while the walk is still going on (the total is not known yet)"""
+
+
+class _Timed(Iterator[T]):
+    """An iterator that adds up the time spent producing its items (the walk, for ``--profile``)."""
+
+    def __init__(self, it: Iterator[T]) -> None:
+        self._it = it
+        self.seconds = 0.0
+
+    def __next__(self) -> T:
+        t0 = time.perf_counter()
+        try:
+            return next(self._it)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+
+def _scan_entries(
+    entries: list[FileEntry],
+    total: int,
+    options: ScanOptions,
+    config: WorkerConfig,
+    progress: Progress,
+    profile: Profile | None,
+    result: ScanResult,
+    started: float,
+) -> ScanResult:
     workers = options.workers
     batches = make_batches(entries, lambda e: e.size, batch_target(total, workers))
     inline = total < options.inline_bytes
     if profile:
-        profile.mark("walk")
         profile.workers = 1 if inline or workers <= 1 or len(batches) <= 1 else min(workers, len(batches))
     task = progress.task("scan files", total=total)
     sizes = [sum(e.size for e in b) for b in batches]
-    config = dataclasses.replace(options.worker_config(), profile=profile is not None)
     for findings, summary, work in run_batches(
         _scan_file_batch,
         batches,
@@ -294,6 +431,7 @@ def scan_paths(
             profile.merge_work(work)
     progress.finish(task)
     if profile:
+        profile.merge_work(take_parent_build())
         profile.mark("scan")
     return finish(result, started)
 

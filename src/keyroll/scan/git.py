@@ -34,6 +34,7 @@ from keyroll.scan.engine import (
     finish,
     make_batches,
     run_batches,
+    take_parent_build,
     take_work,
     worker_clock,
 )
@@ -354,6 +355,7 @@ def _scan_repo(
     progress.finish(task_id)
     result.findings.extend(_attribute(per_blob, wanted))
     if profile:
+        profile.merge_work(take_parent_build())
         profile.mark("scan")
 
 

@@ -274,3 +274,69 @@ def test_every_sandbox_token_format_is_found_on_its_own(
         assert code == 1
         found = {Path(f["path"]).stem: f["fingerprint"] for f in json.loads(out)["findings"]}
         assert found == {name: fingerprint_of(v) for name, v in values.items()}
+
+
+def test_profile_prints_where_the_time_went(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "app.env").write_text(f"UPSTASH_REDIS_REST_TOKEN={tok()}\n")
+    for code, out, err in _both(["scan", str(tmp_path), "--profile"], capsys):
+        assert code == 1 and "upstash-redis-rest-token" in out
+        profile = err[err.index("profile (wall") :]
+        for phase in (
+            "start-up",
+            "setup",
+            "walk",
+            "scanner",
+            "read",
+            "prefilter",
+            "detectors",
+            "scan",
+            "report",
+        ):
+            assert f"\n  {phase} " in profile, phase
+
+
+def test_console_script_scans_without_the_full_cli(tmp_path: Path) -> None:
+    # `keyroll scan` is a pre-commit hook: its start-up must not pay for typer, rich or pydantic
+    # (and an empty folder does not even load the detectors)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "a.py").write_text("x = 1\n")
+    heavy = ("typer", "rich", "pydantic", "httpx", "keyroll.config", "keyroll.scan.detectors")
+    for folder, loaded in (("empty", "[]"), ("code", "['keyroll.scan.detectors']")):
+        probe = (
+            "import sys\n"
+            "from keyroll.cli.entry import fast_scan\n"
+            f"code = fast_scan(['scan', {str(tmp_path / folder)!r}])\n"
+            f"print(code, sorted(m for m in {heavy!r} if m in sys.modules))\n"
+        )
+        res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+        assert res.stdout.strip() == f"0 {loaded}", res.stdout + res.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["scan", "--help"],
+        ["scan", "-h"],
+        ["scan", "--format", "xml"],
+        ["scan", "--jobs", "0"],
+        ["inventory"],
+        [],
+    ],
+)
+def test_fast_path_leaves_help_and_bad_options_to_the_full_cli(argv: list[str]) -> None:
+    from keyroll.cli.entry import fast_scan
+
+    assert fast_scan(argv) is None
+
+
+def test_fast_path_takes_global_flags_and_out_alias(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from keyroll.cli.entry import fast_scan
+
+    (tmp_path / "app.env").write_text(f"QSTASH_TOKEN={tok('qstash')}\n")
+    report = tmp_path / "r.json"
+    assert fast_scan(["--quiet", "scan", "--out", str(report), "--json", str(tmp_path)]) == 1
+    assert json.loads(report.read_text())["findings"][0]["rule_id"] == "upstash-qstash-token"
+    assert capsys.readouterr().out == ""

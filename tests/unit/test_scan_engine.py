@@ -191,3 +191,32 @@ def test_stopping_a_pooled_scan_drops_the_queued_batches(tmp_path: Path) -> None
     gen.close()  # what an exception in the consumer does to the generator
     ran = len(trace.read_text().split())
     assert ran < len(batches) // 2, f"{ran} of {len(batches)} batches ran after the stop"
+
+
+def test_default_workers_follow_idle_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    from keyroll.scan import engine
+
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 4)
+    for load, expected in ((0.0, 4), (1.2, 3), (3.9, 1), (12.0, 1)):
+        monkeypatch.setattr(engine.os, "getloadavg", lambda load=load: (load, load, load))
+        assert ScanOptions().workers == expected, load
+    assert ScanOptions(jobs=3).workers == 3 and ScanOptions(jobs=3, keep_values=True).workers == 1
+
+
+def test_compiled_prefilter_is_cached_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("hyperscan")
+    from keyroll.scan import prefilter
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("KEYROLL_NO_CACHE", raising=False)
+    data = b"x ASQg y token= sig_"
+    prefilter._compiled.cache_clear()
+    expected = sorted(prefilter.make_prefilter(["ASQg", "token", "sig_"], "hyperscan").find(data))
+    (cached,) = (tmp_path / "keyroll").glob("prefilter-*.hsdb")
+    prefilter._compiled.cache_clear()  # a new process: loads the file
+    assert sorted(prefilter.make_prefilter(["ASQg", "token", "sig_"], "hyperscan").find(data)) == expected
+    cached.write_bytes(b"garbage")  # a broken cache file is compiled again, and replaced
+    prefilter._compiled.cache_clear()
+    assert sorted(prefilter.make_prefilter(["ASQg", "token", "sig_"], "hyperscan").find(data)) == expected
+    assert cached.read_bytes() != b"garbage"
+    prefilter._compiled.cache_clear()

@@ -5,8 +5,9 @@ secretlint with npm into ``.venv-bench/node``): Kingfisher (Rust + Vectorscan), 
 (Go, the gitleaks successor), trufflehog3, detect-secrets, secretlint, and ripgrep with one
 regex over the Upstash token anchors as the reference for what reading plus one regex costs.
 Every tool runs offline with validation off, over the same directory (page cache warmed first),
-the same number of times, alternated (A B C … A B C …), after one untimed warm-up run each
-(Kingfisher's rule cache is then warm, as a user's would be from the second run on).
+the same number of times, alternated (A B C … A B C …), after one untimed warm-up run each of
+the fast tools (Kingfisher's rule cache is then warm, as a user's would be from the second run
+on; the slow ones have no cache and the page cache is warm already).
 
 The corpus is real source code (text files of this venv's site-packages, the system Python and
 node modules, repeated up to the size asked) plus planted credentials of every Upstash kind — and
@@ -25,7 +26,9 @@ Betterleaks — the tools with a history mode that finish in minutes).
 Results go to ``bench/out/scan.json`` (files, first size), ``bench/out/scan-<MiB>.json`` (other
 sizes) and ``bench/out/scan-git.json``: ``{"name", "command", "date", "machine", "tool_versions",
 "params", "runs": {tool: [sample, …]}, "summary": {tool: {…}, …}}``; a sample is
-``{"wall_s", "exit", "findings"}`` (keyroll adds ``in_process_s``). Planted values are random
+``{"wall_s", "cpu_s", "exit", "findings", "load_1min"}`` (keyroll adds ``in_process_s``); ``cpu_s`` is
+the user + system time of the command and every process it waited for (``wait4``): on a shared
+machine it says what a tool costs when wall times are stretched by other work. Planted values are random
 (keyroll.scan.synthetic), never printed, and the corpus is deleted at the end.
 
     python bench/scan.py [--sizes 64,220] [--runs 3] [--tools keyroll,kingfisher,...]
@@ -45,6 +48,7 @@ import statistics
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import textwrap
 import time
 from collections import Counter
@@ -597,11 +601,21 @@ def run_tool(
     """One whole command: wall time from process start to exit, then its findings."""
     report.unlink(missing_ok=True)
     argv = git_argv if git_argv is not None else tool.argv(report)
-    start = time.perf_counter()
-    res = subprocess.run(argv, cwd=cwd, capture_output=True, text=True, errors="replace")
-    wall = time.perf_counter() - start
-    hits = tool.parse(report, res.stdout)
-    sample: dict[str, Any] = {"wall_s": round(wall, 4), "exit": res.returncode, "findings": len(hits)}
+    with tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        stdout = out.read().decode(errors="replace")
+    hits = tool.parse(report, stdout)
+    sample: dict[str, Any] = {
+        "wall_s": round(wall, 4),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 4),
+        "exit": proc.returncode,
+        "findings": len(hits),
+    }
     if tool.name == "keyroll":
         sample["in_process_s"] = round(_read_json(report, {}).get("summary", {}).get("seconds", 0.0), 4)
     return sample, hits
@@ -660,7 +674,9 @@ def compare(
     def argv(t: Tool, report: Path) -> list[str] | None:
         return git_argv(t, report) if git else None
 
-    for t in tool_list.values():  # warm-up: caches, page cache
+    for t in tool_list.values():  # warm-up: Kingfisher's rule cache, keyroll's prefilter cache
+        if t.name in SLOW_TOOLS:  # no cache to warm, and minutes per run
+            continue
         run_tool(t, cwd, OUT / f"{t.name}-report.json", argv(t, OUT / f"{t.name}-report.json"))
     for i in range(runs):
         for t in tool_list.values():
@@ -672,7 +688,7 @@ def compare(
             line(f"  run {i + 1} {t.name}", f"{sample['wall_s']:.2f} s, {sample['findings']} findings")
     summary: dict[str, Any] = {}
     for name, ss in samples.items():
-        summary[name] = {"wall_s": timing(ss), **score(name, last[name], truth)}
+        summary[name] = {"wall_s": timing(ss), "cpu_s": timing(ss, "cpu_s"), **score(name, last[name], truth)}
         if name == "keyroll":
             summary[name]["in_process_s"] = timing(ss, "in_process_s")
     return samples, summary
@@ -718,6 +734,13 @@ def ratios(summary: dict[str, Any]) -> dict[str, Any]:
         out["strongest_peer"] = best
         out["speedup_vs_strongest_peer"] = round(strong[best] / k, 2)
     out["speedup_vs"] = {n: round(v / k, 2) for n, v in peers.items()}
+    kc = summary.get("keyroll", {}).get("cpu_s", {}).get("median")
+    if kc:
+        out["cpu_ratio_vs"] = {
+            n: round(s["cpu_s"]["median"] / kc, 2)
+            for n, s in summary.items()
+            if n != "keyroll" and isinstance(s, dict) and s.get("cpu_s")
+        }
     return out
 
 
@@ -804,9 +827,10 @@ def print_summary(summary: dict[str, Any]) -> None:
             continue
         extra = f", in-process {s['in_process_s']['median']:.2f} s" if "in_process_s" in s else ""
         up = f", non-planted Upstash {s['non_planted_upstash']}" if "non_planted_upstash" in s else ""
+        cpu = f", CPU {s['cpu_s']['median']:.2f} s" if s.get("cpu_s") else ""
         line(
             name,
-            f"min {s['wall_s']['min']:.2f} / median {s['wall_s']['median']:.2f} s{extra}, recall {s['recall']} "
+            f"min {s['wall_s']['min']:.2f} / median {s['wall_s']['median']:.2f} s{cpu}{extra}, recall {s['recall']} "
             f"(base64 {s['recall_base64']}), not planted {s['extra_findings']} {s['extra_by_rule'] or ''}{up}",
         )
     if "ratios" in summary:
@@ -827,6 +851,7 @@ def main() -> None:
     )
     ap.add_argument("--git-commits", type=int, default=200, help="commits of the history corpus (0: skip)")
     ap.add_argument("--git-mib", type=int, default=32, help="real code in the history corpus (MiB)")
+    ap.add_argument("--name", default="scan", help="result name of the first size (others: <name>-<MiB>)")
     ap.add_argument("--keep", action="store_true", help="keep the corpora in bench/out/scan")
     args = ap.parse_args()
     if args.runs < 3:
@@ -874,7 +899,7 @@ def main() -> None:
         summary["ratios"] = ratios(summary)
         summary["corpus"] = desc
         print_summary(summary)
-        name = "scan" if i == 0 else f"scan-{mib}"
+        name = args.name if i == 0 else f"{args.name}-{mib}"
         write_result(
             name,
             runs,
@@ -910,7 +935,7 @@ def main() -> None:
         summary["corpus"] = desc
         print_summary(summary)
         write_result(
-            "scan-git",
+            f"{args.name}-git",
             runs,
             summary,
             {"commits": args.git_commits, "runs": args.runs},

@@ -24,7 +24,9 @@ real code with credentials added, changed and deleted along the way (keyroll, Ki
 Betterleaks — the tools with a history mode that finish in minutes).
 
 Results go to ``bench/out/scan.json`` (files, first size), ``bench/out/scan-<MiB>.json`` (other
-sizes) and ``bench/out/scan-git.json``: ``{"name", "command", "date", "machine", "tool_versions",
+sizes), ``bench/out/scan-git.json`` and ``bench/out/scan-slow-peers.json`` (trufflehog3,
+detect-secrets and secretlint take minutes per run on 64 MiB — detect-secrets 8.5 min on the
+2-core machine — so they are compared with keyroll on a smaller corpus, ``--slow-mib``): ``{"name", "command", "date", "machine", "tool_versions",
 "params", "runs": {tool: [sample, …]}, "summary": {tool: {…}, …}}``; a sample is
 ``{"wall_s", "cpu_s", "exit", "findings", "load_1min"}`` (keyroll adds ``in_process_s``); ``cpu_s`` is
 the user + system time of the command and every process it waited for (``wait4``): on a shared
@@ -32,7 +34,7 @@ machine it says what a tool costs when wall times are stretched by other work. P
 (keyroll.scan.synthetic), never printed, and the corpus is deleted at the end.
 
     python bench/scan.py [--sizes 64,220] [--runs 3] [--tools keyroll,kingfisher,...]
-                         [--slow-max-mib 64] [--git-commits 200] [--keep]
+                         [--slow-mib 8] [--git-commits 200] [--name scan] [--keep]
 """
 
 from __future__ import annotations
@@ -403,8 +405,8 @@ class Tool:
     name: str
     argv: Callable[[Path], list[str]]
     """the command, given where its report goes"""
-    parse: Callable[[Path, str], list[Hit]]
-    """(report file, stdout) → findings"""
+    parse: Callable[[Path, str, Path], list[Hit]]
+    """(report file, stdout, the directory it ran in) → findings"""
     available: Callable[[], bool]
     version: Callable[[], str]
 
@@ -422,12 +424,12 @@ def _out_of(argv: list[str]) -> str:
         return "unknown"
 
 
-def _keyroll_hits(report: Path, _: str) -> list[Hit]:
+def _keyroll_hits(report: Path, _: str, __: Path) -> list[Hit]:
     doc = _read_json(report, {})
     return [(_rel(f["path"]), int(f["line"]), f["rule_id"]) for f in doc.get("findings", [])]
 
 
-def _kingfisher_hits(report: Path, _: str) -> list[Hit]:
+def _kingfisher_hits(report: Path, _: str, __: Path) -> list[Hit]:
     doc = _read_json(report, {})
     out = []
     for item in doc.get("findings", []):
@@ -437,7 +439,7 @@ def _kingfisher_hits(report: Path, _: str) -> list[Hit]:
     return out
 
 
-def _betterleaks_hits(report: Path, _: str) -> list[Hit]:
+def _betterleaks_hits(report: Path, _: str, __: Path) -> list[Hit]:
     doc = _read_json(report, {})
     items = doc.get("findings", []) if isinstance(doc, dict) else doc
     return [
@@ -450,12 +452,12 @@ def _betterleaks_hits(report: Path, _: str) -> list[Hit]:
     ]
 
 
-def _trufflehog3_hits(report: Path, _: str) -> list[Hit]:
+def _trufflehog3_hits(report: Path, _: str, __: Path) -> list[Hit]:
     doc = _read_json(report, [])
     return [(_rel(item["path"]), int(item["line"]), str(item.get("rule", {}).get("id", "?"))) for item in doc]
 
 
-def _detect_secrets_hits(_: Path, stdout: str) -> list[Hit]:
+def _detect_secrets_hits(_: Path, stdout: str, __: Path) -> list[Hit]:
     try:
         doc = json.loads(stdout or "{}")
     except ValueError:
@@ -467,13 +469,13 @@ def _detect_secrets_hits(_: Path, stdout: str) -> list[Hit]:
     ]
 
 
-def _secretlint_hits(_: Path, stdout: str) -> list[Hit]:
+def _secretlint_hits(_: Path, stdout: str, cwd: Path) -> list[Hit]:
     try:
         doc = json.loads(stdout or "[]")
     except ValueError:
         return []
     return [
-        (_rel(os.path.relpath(f["filePath"])), m["loc"]["start"]["line"], m.get("ruleId", "?"))
+        (_rel(os.path.relpath(f["filePath"], cwd)), m["loc"]["start"]["line"], m.get("ruleId", "?"))
         for f in doc
         for m in f.get("messages", [])
     ]
@@ -484,7 +486,7 @@ RG_PATTERN = r"(?:[A-Za-z0-9_-]{4}(?:ASQg|AAI[A-Za-z0-9_+/-]cD|Krl0)|eyJVc2VySUQ
 the cost of reading every byte plus one regex, a floor no full scanner gets below"""
 
 
-def _rg_hits(_: Path, stdout: str) -> list[Hit]:
+def _rg_hits(_: Path, stdout: str, __: Path) -> list[Hit]:
     out = []
     for raw in stdout.splitlines():
         path, _, rest = raw.partition(":")
@@ -609,7 +611,7 @@ def run_tool(
         proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         stdout = out.read().decode(errors="replace")
-    hits = tool.parse(report, stdout)
+    hits = tool.parse(report, stdout, cwd)
     sample: dict[str, Any] = {
         "wall_s": round(wall, 4),
         "cpu_s": round(usage.ru_utime + usage.ru_stime, 4),
@@ -844,10 +846,11 @@ def main() -> None:
     ap.add_argument("--runs", type=int, default=3, help="timed runs per tool (alternated, after a warm-up)")
     ap.add_argument("--tools", default=",".join(ALL_TOOLS), help="tools to compare (comma-separated)")
     ap.add_argument(
-        "--slow-max-mib",
+        "--slow-mib",
         type=int,
-        default=64,
-        help="run trufflehog3, detect-secrets and secretlint only on corpora up to this size",
+        default=8,
+        help="trufflehog3, detect-secrets and secretlint (minutes per run on 64 MiB) are compared with "
+        "keyroll on a corpus of this size instead, written as <name>-slow-peers (0: skip them)",
     )
     ap.add_argument("--git-commits", type=int, default=200, help="commits of the history corpus (0: skip)")
     ap.add_argument("--git-mib", type=int, default=32, help="real code in the history corpus (MiB)")
@@ -874,8 +877,17 @@ def main() -> None:
     line("machine", f"{machine()}, load {load_start[0]:.2f}")
     line("versions", versions)
 
-    for i, mib in enumerate(int(x) for x in args.sizes.split(",")):
+    fast = {n: t for n, t in chosen.items() if n not in SLOW_TOOLS}
+    slow = {n: t for n, t in chosen.items() if n in SLOW_TOOLS or n == "keyroll"}
+    plan = [
+        (args.name if i == 0 else f"{args.name}-{mib}", mib, fast)
+        for i, mib in enumerate(int(x) for x in args.sizes.split(",") if x)
+    ]
+    if args.slow_mib and len(slow) > 1:
+        plan.append((f"{args.name}-slow-peers", args.slow_mib, slow))
+    for name, mib, here in plan:
         corpus = OUT / f"corpus-{mib}"
+        shutil.rmtree(corpus, ignore_errors=True)
         corpus.mkdir(parents=True)
         real = copy_real_code(corpus, mib * 1024 * 1024)
         planted = plant(corpus)
@@ -894,12 +906,10 @@ def main() -> None:
         )
         line(f"corpus {mib} MiB", desc)
         warm(corpus)
-        here = {n: t for n, t in chosen.items() if n not in SLOW_TOOLS or mib <= args.slow_max_mib}
         runs, summary = compare(here, args.runs, corpus, truth)
         summary["ratios"] = ratios(summary)
         summary["corpus"] = desc
         print_summary(summary)
-        name = args.name if i == 0 else f"{args.name}-{mib}"
         write_result(
             name,
             runs,

@@ -17,6 +17,7 @@ import dataclasses
 import os
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -230,16 +231,20 @@ def _scan_blob_batch(
     summary = ScanSummary()
     out: list[tuple[str, list[Finding]]] = []
     with subprocess.Popen(
-        ["git", f"--git-dir={git_dir}", "cat-file", "--batch"],
+        ["git", f"--git-dir={git_dir}", "cat-file", "--batch", "--buffer"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         stderr=subprocess.DEVNULL,
     ) as proc:
         assert proc.stdin is not None and proc.stdout is not None
+        # every request up front, from a thread (the pipe may fill while we read): no round trip
+        # per blob; git answers in request order
+        writer = threading.Thread(
+            target=_request_all, args=(proc.stdin, [sha for sha, _ in blobs]), daemon=True
+        )
+        writer.start()
         for sha, path in blobs:
             t0 = time.perf_counter() if clock else 0.0
-            proc.stdin.write(sha.encode() + b"\n")
-            proc.stdin.flush()
             header = proc.stdout.readline().split()
             if len(header) != 3:  # "<sha> missing"
                 summary.skip("unreadable")
@@ -254,9 +259,18 @@ def _scan_blob_batch(
             summary.files -= 1  # blobs are counted as blobs, not files
             if res.findings:
                 out.append((sha, res.findings))
-        proc.stdin.close()
+        writer.join()
         proc.wait()
     return out, summary, take_work()
+
+
+def _request_all(stdin: IO[bytes], shas: list[str]) -> None:
+    """Write every blob request to ``git cat-file --batch``, then close its input."""
+    try:
+        stdin.write(b"".join(sha.encode() + b"\n" for sha in shas))
+        stdin.close()
+    except OSError:  # git exited early (the reader sees the short output)
+        pass
 
 
 def scan_git(

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import queue
 import shutil
 import subprocess
 import threading
@@ -222,6 +223,10 @@ BlobTask = tuple[str, list[tuple[str, str]]]
 """``(git dir, [(blob sha, a path it had)])``"""
 
 
+READERS = 2
+"""``git cat-file`` processes per batch: inflating loose objects is git's work, on other cores"""
+
+
 def _scan_blob_batch(
     task: BlobTask,
 ) -> tuple[list[tuple[str, list[Finding]]], ScanSummary, dict[str, float]]:
@@ -230,38 +235,71 @@ def _scan_blob_batch(
     clock = worker_clock()
     summary = ScanSummary()
     out: list[tuple[str, list[Finding]]] = []
-    with subprocess.Popen(
-        ["git", f"--git-dir={git_dir}", "cat-file", "--batch", "--buffer"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    ) as proc:
-        assert proc.stdin is not None and proc.stdout is not None
-        # every request up front, from a thread (the pipe may fill while we read): no round trip
-        # per blob; git answers in request order
-        writer = threading.Thread(
-            target=_request_all, args=(proc.stdin, [sha for sha, _ in blobs]), daemon=True
-        )
-        writer.start()
-        for sha, path in blobs:
-            t0 = time.perf_counter() if clock else 0.0
-            header = proc.stdout.readline().split()
-            if len(header) != 3:  # "<sha> missing"
-                summary.skip("unreadable")
-                continue
-            data = proc.stdout.read(int(header[2]))
-            proc.stdout.read(1)  # the newline after the contents
-            if clock:
-                clock.add("read", t0)
-            res = scan_bytes(data, path, scanner, keep_values=config.keep_values, clock=clock)
-            account(summary, res)
-            summary.blobs += 1
-            summary.files -= 1  # blobs are counted as blobs, not files
-            if res.findings:
-                out.append((sha, res.findings))
-        writer.join()
-        proc.wait()
+    # the blobs are read by READERS `git cat-file` processes at once, each fed by its own thread
+    # (blob order does not matter: findings are attributed by blob id afterwards)
+    parts = [blobs[i::READERS] for i in range(READERS) if blobs[i::READERS]]
+    inbox: queue.Queue[tuple[str, str, bytes | None] | None] = queue.Queue()
+    readers = [
+        threading.Thread(target=_read_blobs, args=(git_dir, part, inbox), daemon=True) for part in parts
+    ]
+    for r in readers:
+        r.start()
+    pending = len(readers)
+    while pending:
+        t0 = time.perf_counter() if clock else 0.0
+        item = inbox.get()
+        if clock:
+            clock.add("read", t0)
+        if item is None:  # one reader is done
+            pending -= 1
+            continue
+        sha, path, data = item
+        if data is None:  # "<sha> missing"
+            summary.skip("unreadable")
+            continue
+        res = scan_bytes(data, path, scanner, keep_values=config.keep_values, clock=clock)
+        account(summary, res)
+        summary.blobs += 1
+        summary.files -= 1  # blobs are counted as blobs, not files
+        if res.findings:
+            out.append((sha, res.findings))
+    for r in readers:
+        r.join()
     return out, summary, take_work()
+
+
+def _read_blobs(
+    git_dir: str, blobs: list[tuple[str, str]], inbox: queue.Queue[tuple[str, str, bytes | None] | None]
+) -> None:
+    """Put ``(sha, path, contents or None)`` of every blob into ``inbox``, then ``None``."""
+    try:
+        with subprocess.Popen(
+            ["git", f"--git-dir={git_dir}", "cat-file", "--batch", "--buffer"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        ) as proc:
+            assert proc.stdin is not None and proc.stdout is not None
+            # every request up front, from a thread (the pipe may fill while we read): no round
+            # trip per blob; git answers in request order
+            writer = threading.Thread(
+                target=_request_all, args=(proc.stdin, [sha for sha, _ in blobs]), daemon=True
+            )
+            writer.start()
+            for sha, path in blobs:
+                header = proc.stdout.readline().split()
+                if len(header) != 3:  # "<sha> missing"
+                    inbox.put((sha, path, None))
+                    continue
+                data = proc.stdout.read(int(header[2]))
+                proc.stdout.read(1)  # the newline after the contents
+                inbox.put((sha, path, data))
+            writer.join()
+            proc.wait()
+    except OSError:
+        pass  # git could not run: what was not read is missing from the counts, not fatal
+    finally:
+        inbox.put(None)
 
 
 def _request_all(stdin: IO[bytes], shas: list[str]) -> None:

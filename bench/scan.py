@@ -1,22 +1,40 @@
-"""Benchmark: ``keyroll scan`` vs detect-secrets, trufflehog3 (and secretlint with node) on one corpus.
+"""Benchmark: ``keyroll scan`` against the strongest secret scanners, whole commands, same corpus.
+
+Peers (installed by ``make bench-env`` into ``.venv-bench``, pinned in ``requirements/bench.txt``;
+secretlint with npm into ``.venv-bench/node``): Kingfisher (Rust + Vectorscan), Betterleaks
+(Go, the gitleaks successor), trufflehog3, detect-secrets, secretlint, and ripgrep with one
+regex over the Upstash token anchors as the reference for what reading plus one regex costs.
+Every tool runs offline with validation off, over the same directory (page cache warmed first),
+the same number of times, alternated (A B C … A B C …), after one untimed warm-up run each of
+the fast tools (Kingfisher's rule cache is then warm, as a user's would be from the second run
+on; the slow ones have no cache and the page cache is warm already).
 
 The corpus is real source code (text files of this venv's site-packages, the system Python and
-node modules, repeated up to the cap when they hold less) plus planted
-credentials of every Upstash kind — and Vercel tokens — in varied forms (.env, quoted, JSON,
-YAML, URLs, notebooks, JS/Python code, shell history, lines appended to real files) and wrapped
-in base64 (Kubernetes Secret ``data:`` in YAML and JSON, ``Authorization: Basic``, ``.npmrc``
-``_auth``, a base64 ``.env`` as a CI variable and as a wrapped file), plus base64 noise that must
-stay silent (random bytes, a PNG data URI, JWTs, Secrets of random data). Each tool scans the
-same directory (page cache warmed first). Printed per tool: wall time, MiB/s, findings, recall
-on the planted Upstash credentials (a finding on the planted line counts; for a blob, the line
-where it starts), the same for the base64-wrapped ones alone, and, for keyroll, Upstash-rule
-findings outside planted lines (false positives on real code and the noise).
+node modules, repeated up to the size asked) plus planted credentials of every Upstash kind — and
+Vercel tokens — in varied forms (.env, quoted, JSON, YAML, URLs, notebooks, JS/Python code, shell
+history, lines appended to real files) and wrapped in base64 (Kubernetes Secrets, ``Basic``,
+``.npmrc``, base64 ``.env``), plus base64 noise that must stay silent.
 
-Competitors are installed on first use into ``~/.cache/keyroll-bench`` (a venv for the two
-Python tools, an npm prefix for secretlint); a tool that cannot be installed is reported and
-skipped. Planted values are random (keyroll.scan.synthetic) and never printed.
+For every tool: min and median wall time of the whole command (interpreter start-up included),
+recall on the planted Upstash credentials (a finding on the planted line counts; for a blob, the
+line where it starts), and the findings that were not planted, by the tool's rule; for keyroll
+also the in-process time (the report's summary) and Upstash-rule findings that were not planted
+(the target is 0). Then the same for git history: a repository of ``--git-commits`` commits of
+real code with credentials added, changed and deleted along the way (keyroll, Kingfisher,
+Betterleaks — the tools with a history mode that finish in minutes).
 
-    python bench/scan.py [--corpus-mib 32] [--tools detect-secrets,trufflehog3,secretlint] [--runs 3] [--keep]
+Results go to ``bench/out/scan.json`` (files, first size), ``bench/out/scan-<MiB>.json`` (other
+sizes), ``bench/out/scan-git.json`` and ``bench/out/scan-slow-peers.json`` (trufflehog3,
+detect-secrets and secretlint take minutes per run on 64 MiB — detect-secrets 8.5 min on the
+2-core machine — so they are compared with keyroll on a smaller corpus, ``--slow-mib``): ``{"name", "command", "date", "machine", "tool_versions",
+"params", "runs": {tool: [sample, …]}, "summary": {tool: {…}, …}}``; a sample is
+``{"wall_s", "cpu_s", "exit", "findings", "load_1min"}`` (keyroll adds ``in_process_s``); ``cpu_s`` is
+the user + system time of the command and every process it waited for (``wait4``): on a shared
+machine it says what a tool costs when wall times are stretched by other work. Planted values are random
+(keyroll.scan.synthetic), never printed, and the corpus is deleted at the end.
+
+    python bench/scan.py [--sizes 64,220] [--runs 3] [--tools keyroll,kingfisher,...]
+                         [--slow-mib 8] [--git-commits 200] [--name scan] [--keep]
 """
 
 from __future__ import annotations
@@ -26,25 +44,36 @@ import base64
 import json
 import os
 import secrets
+import shlex
 import shutil
 import statistics
 import subprocess
 import sys
 import sysconfig
+import tempfile
 import textwrap
-from dataclasses import dataclass
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import line, machine, timed
+from _common import line, machine
 
 from keyroll.scan import synthetic
 from keyroll.scan.detectors import RULES
 
 ROOT = Path(__file__).resolve().parent.parent
-OUT = ROOT / "bench" / "out" / "scan"
-CACHE = Path(os.environ.get("KEYROLL_BENCH_CACHE", Path.home() / ".cache" / "keyroll-bench"))
+OUT_DIR = ROOT / "bench" / "out"
+OUT = OUT_DIR / "scan"
+BENCH_VENV = Path(os.environ.get("KEYROLL_BENCH_VENV", ROOT / ".venv-bench"))
+NODE_PREFIX = BENCH_VENV / "node"
 UPSTASH_RULES = {r.id for r in RULES.values() if r.upstash}
+ALL_TOOLS = ("keyroll", "kingfisher", "betterleaks", "ripgrep", "trufflehog3", "detect-secrets", "secretlint")
+SLOW_TOOLS = frozenset({"trufflehog3", "detect-secrets", "secretlint"})
+GIT_TOOLS = ("keyroll", "kingfisher", "betterleaks")
 
 
 @dataclass(frozen=True)
@@ -100,7 +129,7 @@ def _sources() -> list[Path]:
     roots += [
         Path("/usr/lib/python3/dist-packages"),
         Path("/usr/lib/node_modules"),
-        CACHE / "node" / "node_modules",
+        NODE_PREFIX / "node_modules",
     ]
     return [r for r in roots if r.is_dir()]
 
@@ -350,148 +379,251 @@ def warm(corpus: Path) -> None:
 
 # -- tools --------------------------------------------------------------------------------------
 
-
-def ensure_python_tools() -> Path | None:
-    """A venv with detect-secrets and trufflehog3 (created once), or None if it cannot be built."""
-    venv = CACHE / "venv"
-    if (venv / "bin" / "detect-secrets").exists() and (venv / "bin" / "trufflehog3").exists():
-        return venv
-    try:
-        CACHE.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True)
-        subprocess.run(
-            [str(venv / "bin" / "pip"), "install", "-q", "detect-secrets", "trufflehog3"],
-            check=True,
-            capture_output=True,
-        )
-    except (OSError, subprocess.CalledProcessError) as exc:
-        line("note", f"could not install detect-secrets/trufflehog3 ({type(exc).__name__}); skipping them")
-        return None
-    return venv
+Hit = tuple[str, int, str]
+"""(relative path, line, rule) of one finding"""
 
 
-def ensure_secretlint() -> Path | None:
-    """secretlint + its recommended preset in an npm prefix, when node/npm are present."""
-    prefix = CACHE / "node"
-    binary = prefix / "node_modules" / ".bin" / "secretlint"
-    if binary.exists():
-        return binary
-    if shutil.which("npm") is None:
-        return None
-    try:
-        prefix.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                "npm",
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--prefix",
-                str(prefix),
-                "secretlint",
-                "@secretlint/secretlint-rule-preset-recommend",
-            ],
-            check=True,
-            capture_output=True,
-            timeout=600,
-        )
-    except (OSError, subprocess.SubprocessError) as exc:
-        line("note", f"could not install secretlint ({type(exc).__name__}); skipping it")
-        return None
-    return binary if binary.exists() else None
-
-
-@dataclass
-class Outcome:
-    """One tool's run."""
-
-    name: str
-    seconds: float
-    hits: set[tuple[str, int]]
-    """(relative path, line) of every finding"""
-    upstash_hits: set[tuple[str, int]] | None = None
-    """keyroll only: findings of Upstash rules"""
-
-
-def run_keyroll(corpus: Path, runs: int = 1) -> tuple[Outcome, float]:
-    """``keyroll scan`` through its console script (startup included), ``runs`` times.
-
-    Returns the outcome with the median wall time, and the median scanning-only time (the
-    report's summary seconds: no interpreter start-up). The last run's findings are used.
-    """
-    report = OUT / "keyroll.json"
-    exe = Path(sys.executable).parent / "keyroll"
-    walls: list[float] = []
-    engine: list[float] = []
-    for _ in range(max(1, runs)):
-        with timed() as t:
-            subprocess.run(
-                [str(exe), "scan", ".", "--json", "--output", str(report)], cwd=corpus, capture_output=True
-            )
-        walls.append(t["s"])
-        engine.append(json.loads(report.read_text())["summary"]["seconds"])
-    doc = json.loads(report.read_text())
-    hits = {(_rel(f["path"]), f["line"]) for f in doc["findings"]}
-    upstash = {(_rel(f["path"]), f["line"]) for f in doc["findings"] if f["rule_id"] in UPSTASH_RULES}
-    return Outcome("keyroll", statistics.median(walls), hits, upstash), statistics.median(engine)
-
-
-def run_detect_secrets(corpus: Path, venv: Path) -> Outcome:
-    """``detect-secrets scan --all-files``."""
-    with timed() as t:
-        res = subprocess.run(
-            [str(venv / "bin" / "detect-secrets"), "scan", "--all-files", "."],
-            cwd=corpus,
-            capture_output=True,
-        )
-    doc = json.loads(res.stdout or b"{}")
-    hits = {
-        (_rel(path), item["line_number"]) for path, items in doc.get("results", {}).items() for item in items
-    }
-    return Outcome("detect-secrets", t["s"], hits)
-
-
-def run_trufflehog3(corpus: Path, venv: Path) -> Outcome:
-    """``trufflehog3 --no-history`` (its JSON holds plaintext secrets: it stays in bench/out)."""
-    report = OUT / "trufflehog3.json"
-    with timed() as t:
-        subprocess.run(
-            [str(venv / "bin" / "trufflehog3"), "--no-history", "-z", "-f", "json", "-o", str(report), "."],
-            cwd=corpus,
-            capture_output=True,
-        )
-    doc = json.loads(report.read_text() or "[]") if report.exists() else []
-    hits = {(_rel(item["path"]), int(item["line"])) for item in doc}
-    return Outcome("trufflehog3", t["s"], hits)
-
-
-def run_secretlint(corpus: Path, binary: Path) -> Outcome:
-    """``secretlint`` with the recommended preset over every file."""
-    rc = OUT / "secretlintrc.json"
-    rc.write_text(json.dumps({"rules": [{"id": "@secretlint/secretlint-rule-preset-recommend"}]}))
-    with timed() as t:
-        res = subprocess.run(
-            [str(binary), "--secretlintrc", str(rc), "--format", "json", "**/*", "**/.*"],
-            cwd=corpus,
-            capture_output=True,
-        )
-    try:
-        doc = json.loads(res.stdout or b"[]")
-    except ValueError:
-        doc = []
-    hits = {
-        (_rel(os.path.relpath(f["filePath"], corpus)), m["loc"]["start"]["line"])
-        for f in doc
-        for m in f.get("messages", [])
-    }
-    return Outcome("secretlint", t["s"], hits)
+def _bin(name: str) -> Path:
+    return BENCH_VENV / "bin" / name
 
 
 def _rel(path: str) -> str:
     return os.path.normpath(path.removeprefix("./"))
 
 
-# -- main ---------------------------------------------------------------------------------------
+def _read_json(path: Path, default: Any) -> Any:
+    try:
+        return json.loads(path.read_text() or "null") or default
+    except (OSError, ValueError):
+        return default
+
+
+@dataclass
+class Tool:
+    """How to run one scanner and read its findings."""
+
+    name: str
+    argv: Callable[[Path], list[str]]
+    """the command, given where its report goes"""
+    parse: Callable[[Path, str, Path], list[Hit]]
+    """(report file, stdout, the directory it ran in) → findings"""
+    available: Callable[[], bool]
+    version: Callable[[], str]
+
+
+def _keyroll_version() -> str:
+    from keyroll import __version__
+
+    return __version__
+
+
+def _out_of(argv: list[str]) -> str:
+    try:
+        return subprocess.run(argv, capture_output=True, text=True, timeout=60).stdout.strip().splitlines()[0]
+    except (OSError, subprocess.SubprocessError, IndexError):
+        return "unknown"
+
+
+def _keyroll_hits(report: Path, _: str, __: Path) -> list[Hit]:
+    doc = _read_json(report, {})
+    return [(_rel(f["path"]), int(f["line"]), f["rule_id"]) for f in doc.get("findings", [])]
+
+
+def _kingfisher_hits(report: Path, _: str, __: Path) -> list[Hit]:
+    doc = _read_json(report, {})
+    out = []
+    for item in doc.get("findings", []):
+        f = item.get("finding", {})
+        path = f.get("path") or (f.get("git_metadata") or {}).get("file", {}).get("path", "")
+        out.append((_rel(str(path)), int(f.get("line", 0)), item.get("rule", {}).get("id", "?")))
+    return out
+
+
+def _betterleaks_hits(report: Path, _: str, __: Path) -> list[Hit]:
+    doc = _read_json(report, {})
+    items = doc.get("findings", []) if isinstance(doc, dict) else doc
+    return [
+        (
+            _rel(str(f.get("location", {}).get("path", ""))),
+            int(f.get("location", {}).get("start_line", 0)),
+            f["rule_id"],
+        )
+        for f in items
+    ]
+
+
+def _trufflehog3_hits(report: Path, _: str, __: Path) -> list[Hit]:
+    doc = _read_json(report, [])
+    return [(_rel(item["path"]), int(item["line"]), str(item.get("rule", {}).get("id", "?"))) for item in doc]
+
+
+def _detect_secrets_hits(_: Path, stdout: str, __: Path) -> list[Hit]:
+    try:
+        doc = json.loads(stdout or "{}")
+    except ValueError:
+        return []
+    return [
+        (_rel(path), int(item["line_number"]), item["type"])
+        for path, items in doc.get("results", {}).items()
+        for item in items
+    ]
+
+
+def _secretlint_hits(_: Path, stdout: str, cwd: Path) -> list[Hit]:
+    try:
+        doc = json.loads(stdout or "[]")
+    except ValueError:
+        return []
+    return [
+        (_rel(os.path.relpath(f["filePath"], cwd)), m["loc"]["start"]["line"], m.get("ruleId", "?"))
+        for f in doc
+        for m in f.get("messages", [])
+    ]
+
+
+RG_PATTERN = r"(?:[A-Za-z0-9_-]{4}(?:ASQg|AAI[A-Za-z0-9_+/-]cD|Krl0)|eyJVc2VySUQi|sig_[1-9A-HJ-NP-Za-km-z]{24,}|rediss?://[^:@/\s]*:[^@\s]+@[^\s]*upstash)"
+"""one regex over the Upstash token anchors (and Redis URLs with a password): ripgrep's figure is
+the cost of reading every byte plus one regex, a floor no full scanner gets below"""
+
+
+def _rg_hits(_: Path, stdout: str, __: Path) -> list[Hit]:
+    out = []
+    for raw in stdout.splitlines():
+        path, _, rest = raw.partition(":")
+        num, _, _ = rest.partition(":")
+        if num.isdigit():
+            out.append((_rel(path), int(num), "one-regex"))
+    return out
+
+
+def tools(cwd_report: Path) -> dict[str, Tool]:
+    """Every tool, by name (reports go under ``cwd_report``)."""
+    exe = Path(sys.executable).parent / "keyroll"
+    secretlint = NODE_PREFIX / "node_modules" / ".bin" / "secretlint"
+    rc = cwd_report / "secretlintrc.json"
+    return {
+        "keyroll": Tool(
+            "keyroll",
+            lambda r: [str(exe), "scan", ".", "--json", "--out", str(r)],
+            _keyroll_hits,
+            exe.exists,
+            _keyroll_version,
+        ),
+        "kingfisher": Tool(
+            "kingfisher",
+            lambda r: [
+                str(_bin("kingfisher")),
+                "scan",
+                ".",
+                "--no-validate",
+                "--no-update-check",
+                "--format",
+                "json",
+                "-o",
+                str(r),
+            ],
+            _kingfisher_hits,
+            _bin("kingfisher").exists,
+            lambda: _out_of([str(_bin("kingfisher")), "--version"]),
+        ),
+        "betterleaks": Tool(
+            "betterleaks",
+            lambda r: [str(_bin("betterleaks")), "fs", ".", "--no-banner", "-s", "-o", str(r)],
+            _betterleaks_hits,
+            _bin("betterleaks").exists,
+            lambda: _out_of([str(_bin("betterleaks")), "--version"]),
+        ),
+        "ripgrep": Tool(
+            "ripgrep",
+            lambda r: [
+                str(_bin("rg")),
+                "-n",
+                "--no-heading",
+                "--no-ignore",
+                "--hidden",
+                "-o",
+                "-e",
+                RG_PATTERN,
+                ".",
+            ],
+            _rg_hits,
+            _bin("rg").exists,
+            lambda: _out_of([str(_bin("rg")), "--version"]),
+        ),
+        "trufflehog3": Tool(
+            "trufflehog3",
+            lambda r: [str(_bin("trufflehog3")), "--no-history", "-z", "-f", "json", "-o", str(r), "."],
+            _trufflehog3_hits,
+            _bin("trufflehog3").exists,
+            lambda: _out_of([str(_bin("trufflehog3")), "--version"]),
+        ),
+        "detect-secrets": Tool(
+            "detect-secrets",
+            lambda r: [str(_bin("detect-secrets")), "scan", "--all-files", "."],
+            _detect_secrets_hits,
+            _bin("detect-secrets").exists,
+            lambda: _out_of([str(_bin("detect-secrets")), "--version"]),
+        ),
+        "secretlint": Tool(
+            "secretlint",
+            lambda r: [str(secretlint), "--secretlintrc", str(rc), "--format", "json", "**/*", "**/.*"],
+            _secretlint_hits,
+            secretlint.exists,
+            lambda: _out_of([str(secretlint), "--version"]),
+        ),
+    }
+
+
+def ensure_secretlint() -> None:
+    """secretlint + its recommended preset with npm into ``.venv-bench/node`` (once; needs npm)."""
+    if (NODE_PREFIX / "node_modules" / ".bin" / "secretlint").exists() or shutil.which("npm") is None:
+        return
+    NODE_PREFIX.mkdir(parents=True, exist_ok=True)
+    subprocess.run(
+        [
+            "npm",
+            "install",
+            "--no-audit",
+            "--no-fund",
+            "--loglevel=error",
+            "--prefix",
+            str(NODE_PREFIX),
+            "secretlint",
+            "@secretlint/secretlint-rule-preset-recommend",
+        ],
+        capture_output=True,
+        timeout=600,
+        check=False,
+    )
+
+
+def run_tool(
+    tool: Tool, cwd: Path, report: Path, git_argv: list[str] | None = None
+) -> tuple[dict[str, Any], list[Hit]]:
+    """One whole command: wall time from process start to exit, then its findings."""
+    report.unlink(missing_ok=True)
+    argv = git_argv if git_argv is not None else tool.argv(report)
+    with tempfile.TemporaryFile() as out:
+        start = time.perf_counter()
+        proc = subprocess.Popen(argv, cwd=cwd, stdout=out, stderr=subprocess.DEVNULL)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        out.seek(0)
+        stdout = out.read().decode(errors="replace")
+    hits = tool.parse(report, stdout, cwd)
+    sample: dict[str, Any] = {
+        "wall_s": round(wall, 4),
+        "cpu_s": round(usage.ru_utime + usage.ru_stime, 4),
+        "exit": proc.returncode,
+        "findings": len(hits),
+    }
+    if tool.name == "keyroll":
+        sample["in_process_s"] = round(_read_json(report, {}).get("summary", {}).get("seconds", 0.0), 4)
+    return sample, hits
+
+
+# -- scoring ------------------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -502,93 +634,326 @@ class Truth:
     upstash_base64: set[tuple[str, int]]
     """the Upstash ones wrapped in base64"""
     all: set[tuple[str, int]]
+    kinds: dict[tuple[str, int], str] = field(default_factory=dict)
 
 
-def report(o: Outcome, total: int, truth: Truth) -> None:
-    """Print one tool's line as soon as it has run."""
-    found, found_b64 = o.hits & truth.upstash, o.hits & truth.upstash_base64
-    fp = "n/a (no Upstash rules)" if o.upstash_hits is None else str(len(o.upstash_hits - truth.all))
-    line(
-        o.name,
-        f"{o.seconds:.2f} s, {total / 2**20 / o.seconds:.1f} MiB/s, findings {len(o.hits)}, "
-        f"Upstash recall {len(found) / len(truth.upstash):.1%} ({len(found)}/{len(truth.upstash)}), "
-        f"base64-wrapped {len(found_b64) / max(1, len(truth.upstash_base64)):.1%} "
-        f"({len(found_b64)}/{len(truth.upstash_base64)}), "
-        f"Upstash-rule false positives on real code and base64 noise {fp}",
+def score(name: str, hits: list[Hit], truth: Truth) -> dict[str, Any]:
+    """Recall on the planted Upstash credentials, and findings that were not planted, by rule."""
+    at = {(p, n) for p, n, _ in hits}
+    found = at & truth.upstash
+    missed = Counter(truth.kinds[k] for k in truth.upstash - at)
+    extra = Counter(rule for p, n, rule in hits if (p, n) not in truth.all)
+    out: dict[str, Any] = {
+        "recall": f"{len(found)}/{len(truth.upstash)}",
+        "recall_pct": round(100 * len(found) / max(1, len(truth.upstash)), 1),
+        "recall_base64": f"{len(at & truth.upstash_base64)}/{len(truth.upstash_base64)}",
+        "extra_findings": sum(extra.values()),
+        "extra_by_rule": dict(extra.most_common(15)),
+        "missed_by_kind": dict(missed.most_common()),
+    }
+    if name == "keyroll":
+        out["non_planted_upstash"] = sum(n for r, n in extra.items() if r in UPSTASH_RULES)
+    return out
+
+
+def timing(samples: list[dict[str, Any]], key: str = "wall_s") -> dict[str, float]:
+    """min and median of one field."""
+    xs = [float(s[key]) for s in samples if key in s]
+    return {"min": round(min(xs), 3), "median": round(statistics.median(xs), 3)} if xs else {}
+
+
+def compare(
+    tool_list: dict[str, Tool],
+    runs: int,
+    cwd: Path,
+    truth: Truth,
+    git: bool = False,
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, Any]]:
+    """One warm-up per tool, then ``runs`` alternated rounds; samples and the summary per tool."""
+    samples: dict[str, list[dict[str, Any]]] = {n: [] for n in tool_list}
+    last: dict[str, list[Hit]] = {}
+
+    def argv(t: Tool, report: Path) -> list[str] | None:
+        return git_argv(t, report) if git else None
+
+    for t in tool_list.values():  # warm-up: Kingfisher's rule cache, keyroll's prefilter cache
+        if t.name in SLOW_TOOLS:  # no cache to warm, and minutes per run
+            continue
+        run_tool(t, cwd, OUT / f"{t.name}-report.json", argv(t, OUT / f"{t.name}-report.json"))
+    for i in range(runs):
+        for t in tool_list.values():
+            report = OUT / f"{t.name}-report.json"
+            sample, hits = run_tool(t, cwd, report, argv(t, report))
+            sample["load_1min"] = round(os.getloadavg()[0], 2)
+            samples[t.name].append(sample)
+            last[t.name] = hits
+            line(f"  run {i + 1} {t.name}", f"{sample['wall_s']:.2f} s, {sample['findings']} findings")
+    summary: dict[str, Any] = {}
+    for name, ss in samples.items():
+        summary[name] = {"wall_s": timing(ss), "cpu_s": timing(ss, "cpu_s"), **score(name, last[name], truth)}
+        if name == "keyroll":
+            summary[name]["in_process_s"] = timing(ss, "in_process_s")
+    return samples, summary
+
+
+def git_argv(t: Tool, report: Path) -> list[str]:
+    """The history-scanning command of a tool, run in the repository."""
+    if t.name == "keyroll":
+        return [*t.argv(report), "--git"]
+    if t.name == "kingfisher":
+        return [
+            str(_bin("kingfisher")),
+            "scan",
+            ".",
+            "--git-history",
+            "full",
+            "--no-validate",
+            "--no-update-check",
+            "--format",
+            "json",
+            "-o",
+            str(report),
+        ]
+    if t.name == "betterleaks":
+        return [str(_bin("betterleaks")), "git", ".", "--no-banner", "-s", "-o", str(report)]
+    raise ValueError(t.name)
+
+
+def ratios(summary: dict[str, Any]) -> dict[str, Any]:
+    """keyroll against the faster of Kingfisher and Betterleaks, and against every tool (medians)."""
+    k = summary.get("keyroll", {}).get("wall_s", {}).get("median")
+    if not k:
+        return {}
+    out: dict[str, Any] = {}
+    peers = {
+        n: s["wall_s"]["median"]
+        for n, s in summary.items()
+        if n != "keyroll" and isinstance(s, dict) and s.get("wall_s")
+    }
+    strong = {n: v for n, v in peers.items() if n in ("kingfisher", "betterleaks")}
+    if strong:
+        best = min(strong, key=lambda n: strong[n])
+        out["strongest_peer"] = best
+        out["speedup_vs_strongest_peer"] = round(strong[best] / k, 2)
+    out["speedup_vs"] = {n: round(v / k, 2) for n, v in peers.items()}
+    kc = summary.get("keyroll", {}).get("cpu_s", {}).get("median")
+    if kc:
+        out["cpu_ratio_vs"] = {
+            n: round(s["cpu_s"]["median"] / kc, 2)
+            for n, s in summary.items()
+            if n != "keyroll" and isinstance(s, dict) and s.get("cpu_s")
+        }
+    return out
+
+
+# -- git history corpus -------------------------------------------------------------------------
+
+
+def build_history(repo: Path, source: Path, commits: int) -> list[Planted]:
+    """A repository of ``commits`` commits: real code added in slices, credentials planted along the
+    way — some deleted again later (they live only in history), some changed in place."""
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "bench@example.org",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "bench@example.org",
+    }
+
+    def git(*args: str) -> None:
+        subprocess.run(["git", *args], cwd=repo, env=env, check=True, capture_output=True)
+
+    repo.mkdir(parents=True)
+    git("init", "-q", "-b", "main")
+    files = sorted(
+        p for p in source.rglob("*") if p.is_file() and "planted" not in p.parts and "noise" not in p.parts
     )
+    creds = credentials()
+    planted: list[Planted] = []
+    per = max(1, len(files) // commits)
+    for c in range(commits):
+        for p in files[c * per : (c + 1) * per]:
+            target = repo / p.relative_to(source)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(p, target)
+        if c % 8 == 3:  # a credential in a config file ...
+            kind, key, value, upstash = creds[(c // 8) % len(creds)]
+            rel = f"deploy/env{c:03d}/.env"
+            (repo / rel).parent.mkdir(parents=True, exist_ok=True)
+            (repo / rel).write_text(f"# deploy {c}\n{key}={value}\n")
+            planted.append(Planted(rel, 2, kind, upstash))
+        if c % 8 == 6 and (repo / f"deploy/env{c - 3:03d}/.env").exists():  # ... deleted three commits later
+            git("rm", "-q", f"deploy/env{c - 3:03d}/.env")
+        git("add", "-A")
+        git("commit", "-q", "--allow-empty", "-m", f"commit {c}")
+    return planted
+
+
+# -- main ---------------------------------------------------------------------------------------
+
+
+def write_result(
+    name: str,
+    runs: dict[str, Any],
+    summary: dict[str, Any],
+    params: dict[str, Any],
+    versions: dict[str, str],
+    load_start: list[float],
+) -> None:
+    """``bench/out/<name>.json``: raw samples, summary, machine, versions, command."""
+    doc = {
+        "name": name,
+        "command": shlex.join([".venv/bin/python", "bench/scan.py", *sys.argv[1:]]),
+        "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "machine": {
+            "summary": machine(),
+            "cores": os.cpu_count(),
+            "load_avg_start": load_start,
+            "load_avg_end": list(os.getloadavg()),
+        },
+        "tool_versions": versions,
+        "params": params,
+        "runs": runs,
+        "summary": summary,
+    }
+    OUT_DIR.mkdir(parents=True, exist_ok=True)
+    path = OUT_DIR / f"{name}.json"
+    path.write_text(json.dumps(doc, indent=2) + "\n")
+    line("result file", path.relative_to(ROOT))
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    """One line per tool, then the ratios."""
+    for name, s in summary.items():
+        if not isinstance(s, dict) or "wall_s" not in s:
+            continue
+        extra = f", in-process {s['in_process_s']['median']:.2f} s" if "in_process_s" in s else ""
+        up = f", non-planted Upstash {s['non_planted_upstash']}" if "non_planted_upstash" in s else ""
+        cpu = f", CPU {s['cpu_s']['median']:.2f} s" if s.get("cpu_s") else ""
+        line(
+            name,
+            f"min {s['wall_s']['min']:.2f} / median {s['wall_s']['median']:.2f} s{cpu}{extra}, recall {s['recall']} "
+            f"(base64 {s['recall_base64']}), not planted {s['extra_findings']} {s['extra_by_rule'] or ''}{up}",
+        )
+    if "ratios" in summary:
+        line("ratios (median wall)", summary["ratios"])
 
 
 def main() -> None:
-    """Build the corpus, run every tool, print the comparison."""
+    """Build the corpora, run every tool, print and write the comparison."""
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--corpus-mib", type=int, default=32, help="real source code to copy (MiB)")
+    ap.add_argument("--sizes", default="64,220", help="corpus sizes of real code in MiB (comma-separated)")
+    ap.add_argument("--runs", type=int, default=3, help="timed runs per tool (alternated, after a warm-up)")
+    ap.add_argument("--tools", default=",".join(ALL_TOOLS), help="tools to compare (comma-separated)")
     ap.add_argument(
-        "--tools",
-        default="detect-secrets,trufflehog3,secretlint",
-        help="competitors to run (comma-separated)",
+        "--slow-mib",
+        type=int,
+        default=8,
+        help="trufflehog3, detect-secrets and secretlint (minutes per run on 64 MiB) are compared with "
+        "keyroll on a corpus of this size instead, written as <name>-slow-peers (0: skip them)",
     )
-    ap.add_argument("--runs", type=int, default=3, help="keyroll runs (the median time is printed)")
-    ap.add_argument(
-        "--no-base64",
-        action="store_true",
-        help="plant no base64-wrapped credentials and no base64 noise (the corpus of earlier versions)",
-    )
-    ap.add_argument("--keep", action="store_true", help="keep the corpus in bench/out/scan")
+    ap.add_argument("--git-commits", type=int, default=200, help="commits of the history corpus (0: skip)")
+    ap.add_argument("--git-mib", type=int, default=32, help="real code in the history corpus (MiB)")
+    ap.add_argument("--name", default="scan", help="result name of the first size (others: <name>-<MiB>)")
+    ap.add_argument("--keep", action="store_true", help="keep the corpora in bench/out/scan")
     args = ap.parse_args()
-    tools = set(args.tools.split(",")) if args.tools else set()
-
-    corpus = OUT / "corpus"
+    if args.runs < 3:
+        ap.error("--runs must be at least 3")
+    wanted = [t for t in args.tools.split(",") if t]
+    load_start = list(os.getloadavg())
     shutil.rmtree(OUT, ignore_errors=True)
-    corpus.mkdir(parents=True)
-    line("machine", machine())
-    real = copy_real_code(corpus, args.corpus_mib * 1024 * 1024)
-    planted = plant(corpus, wrapped=not args.no_base64)
-    if not args.no_base64:
-        noise(corpus)
-    total = corpus_bytes(corpus)
-    truth = Truth(
-        upstash={(p.path, p.line) for p in planted if p.upstash},
-        upstash_base64={(p.path, p.line) for p in planted if p.upstash and p.base64},
-        all={(p.path, p.line) for p in planted},
+    OUT.mkdir(parents=True)
+    if "secretlint" in wanted:
+        ensure_secretlint()
+    (OUT / "secretlintrc.json").write_text(
+        json.dumps({"rules": [{"id": "@secretlint/secretlint-rule-preset-recommend"}]})
     )
-    line(
-        "corpus",
-        f"{total / 2**20:.1f} MiB ({real / 2**20:.1f} MiB real code), {len(planted)} planted "
-        f"({len(truth.upstash)} Upstash, {len(truth.upstash_base64)} of them base64-wrapped)",
-    )
-    warm(corpus)
+    every = tools(OUT)
+    missing = [t for t in wanted if t not in every or not every[t].available()]
+    if missing:
+        line("note", f"not installed, skipped: {', '.join(missing)} (run `make bench-env`)")
+    chosen = {t: every[t] for t in wanted if t in every and every[t].available()}
+    versions = {n: t.version() for n, t in chosen.items()}
+    line("machine", f"{machine()}, load {load_start[0]:.2f}")
+    line("versions", versions)
 
-    keyroll, engine_s = run_keyroll(corpus, args.runs)
-    report(keyroll, total, truth)
-    line(
-        f"keyroll scanning only (summary time, without interpreter start-up; median of {max(1, args.runs)})",
-        f"{engine_s:.2f} s, {total / 2**20 / engine_s:.1f} MiB/s",
-    )
-    others: list[Outcome] = []
-    venv = ensure_python_tools() if tools & {"detect-secrets", "trufflehog3"} else None
-    if venv and "trufflehog3" in tools:
-        others.append(run_trufflehog3(corpus, venv))
-        report(others[-1], total, truth)
-    if venv and "detect-secrets" in tools:
-        others.append(run_detect_secrets(corpus, venv))
-        report(others[-1], total, truth)
-    binary = ensure_secretlint() if "secretlint" in tools else None
-    if binary:
-        others.append(run_secretlint(corpus, binary))
-        report(others[-1], total, truth)
-    elif "secretlint" in tools:
-        line("note", "secretlint skipped (no node/npm)")
-    if others:
-        fastest = min(others, key=lambda o: o.seconds)
-        line("fastest other", fastest.name)
-        line("throughput vs fastest other", f"{fastest.seconds / keyroll.seconds:.1f}x")
-        line("throughput vs fastest other, scanning only", f"{fastest.seconds / engine_s:.1f}x")
-    missed = truth.upstash - keyroll.hits
-    if missed:
-        kinds = sorted({p.kind + ":" + Path(p.path).name for p in planted if (p.path, p.line) in missed})
-        line("keyroll missed", ", ".join(kinds))
-    if not args.keep:
+    fast = {n: t for n, t in chosen.items() if n not in SLOW_TOOLS}
+    slow = {n: t for n, t in chosen.items() if n in SLOW_TOOLS or n == "keyroll"}
+    plan = [
+        (args.name if i == 0 else f"{args.name}-{mib}", mib, fast)
+        for i, mib in enumerate(int(x) for x in args.sizes.split(",") if x)
+    ]
+    if args.slow_mib and len(slow) > 1:
+        plan.append((f"{args.name}-slow-peers", args.slow_mib, slow))
+    for name, mib, here in plan:
+        corpus = OUT / f"corpus-{mib}"
         shutil.rmtree(corpus, ignore_errors=True)
+        corpus.mkdir(parents=True)
+        real = copy_real_code(corpus, mib * 1024 * 1024)
+        planted = plant(corpus)
+        noise(corpus)
+        total = corpus_bytes(corpus)
+        truth = Truth(
+            upstash={(p.path, p.line) for p in planted if p.upstash},
+            upstash_base64={(p.path, p.line) for p in planted if p.upstash and p.base64},
+            all={(p.path, p.line) for p in planted},
+            kinds={(p.path, p.line): p.kind for p in planted},
+        )
+        desc = (
+            f"{total / 2**20:.1f} MiB ({real / 2**20:.1f} MiB real code, "
+            f"{sum(1 for _ in corpus.rglob('*'))} paths), {len(planted)} planted "
+            f"({len(truth.upstash)} Upstash, {len(truth.upstash_base64)} of them base64-wrapped)"
+        )
+        line(f"corpus {mib} MiB", desc)
+        warm(corpus)
+        runs, summary = compare(here, args.runs, corpus, truth)
+        summary["ratios"] = ratios(summary)
+        summary["corpus"] = desc
+        print_summary(summary)
+        write_result(
+            name,
+            runs,
+            summary,
+            {"corpus_mib": mib, "runs": args.runs, "warm_up_runs": 1},
+            {n: versions[n] for n in here},
+            load_start,
+        )
+        if not args.keep:
+            shutil.rmtree(corpus, ignore_errors=True)
+
+    if args.git_commits:
+        source = OUT / "history-source"
+        source.mkdir(parents=True)
+        copy_real_code(source, args.git_mib * 1024 * 1024)
+        repo = OUT / "history"
+        planted = build_history(repo, source, args.git_commits)
+        truth = Truth(
+            upstash={(p.path, p.line) for p in planted if p.upstash},
+            upstash_base64=set(),
+            all={(p.path, p.line) for p in planted},
+            kinds={(p.path, p.line): p.kind for p in planted},
+        )
+        desc = (
+            f"git history of {args.git_commits} commits over {args.git_mib} MiB of real code, "
+            f"{len(planted)} credentials planted (half of them deleted three commits later)"
+        )
+        line("corpus git", desc)
+        here = {n: t for n, t in chosen.items() if n in GIT_TOOLS}
+        runs, summary = compare(here, args.runs, repo, truth, git=True)
+        summary["params_note"] = "keyroll --git, kingfisher --git-history full, betterleaks git"
+        summary["ratios"] = ratios(summary)
+        summary["corpus"] = desc
+        print_summary(summary)
+        write_result(
+            f"{args.name}-git",
+            runs,
+            summary,
+            {"commits": args.git_commits, "runs": args.runs},
+            {n: versions[n] for n in here},
+            load_start,
+        )
+    if not args.keep:
+        shutil.rmtree(OUT, ignore_errors=True)
 
 
 if __name__ == "__main__":

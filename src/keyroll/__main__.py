@@ -1,3 +1,3 @@
-from keyroll.cli.main import entry
+from keyroll.cli.entry import entry
 
 entry()

@@ -61,7 +61,7 @@ async def _interrupt_async(*args: Any) -> NoReturn:
     ("patched", "replacement", "args", "expected"),
     [
         # read-only, Ctrl-C in plain code
-        ("keyroll.cli.scan_cmd._run", _interrupt, ["scan", "."], NOTHING_CHANGED),
+        ("keyroll.cli.scan_run._run", _interrupt, ["scan", "."], NOTHING_CHANGED),
         # read-only, Ctrl-C inside asyncio.run
         (
             "keyroll.cli.inventory_cmd.open_providers",
@@ -124,7 +124,7 @@ def test_ctrl_c_or_end_of_input_at_a_prompt_is_an_interrupt(
     def abort(*a: Any, **kw: Any) -> NoReturn:
         raise raised()
 
-    monkeypatch.setattr("keyroll.cli.scan_cmd._run", abort)
+    monkeypatch.setattr("keyroll.cli.scan_run._run", abort)
     assert run(["scan", "."]) == 130
     assert _one_interrupt_line(capsys.readouterr().err) == NOTHING_CHANGED
 
@@ -135,7 +135,7 @@ def test_exit_codes_a_command_chooses_are_not_interrupts(
     def exit_130(*a: Any, **kw: Any) -> NoReturn:
         raise typer.Exit(130)
 
-    monkeypatch.setattr("keyroll.cli.scan_cmd._run", exit_130)
+    monkeypatch.setattr("keyroll.cli.scan_run._run", exit_130)
     assert run(["scan", str(tmp_path)]) == 130
     assert "interrupted" not in capsys.readouterr().err
 

@@ -201,3 +201,142 @@ def test_bad_input_exits_2_with_one_line(
     assert run([a.replace("{plain}", str(plain)) for a in argv]) == 2
     out, err = capsys.readouterr()
     assert message in err and "Traceback" not in err and out == ""
+
+
+# -- gates a CI job relies on (issue 17, item 7), through both entry points ----------------------
+
+
+def _both(argv: list[str], capsys: pytest.CaptureFixture[str]) -> list[tuple[int, str, str]]:
+    """Run ``argv`` through the full CLI and through the console script's fast path."""
+    from keyroll.cli.entry import fast_scan
+
+    out = []
+    for runner in (run, fast_scan):
+        code = runner(argv)
+        assert code is not None, "the fast path refused plain scan arguments"
+        o, e = capsys.readouterr()
+        out.append((code, o, e))
+    return out
+
+
+def test_missing_path_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "a.py").write_text("x = 1\n")
+    missing = tmp_path / "nope"
+    for code, out, err in _both(["scan", str(tmp_path), str(missing)], capsys):
+        assert code == 2 and out == ""
+        assert err.count("\n") == 1 and f"not found: {missing}" in err and "Traceback" not in err
+    for code, _, err in _both(["scan", "--git", str(missing)], capsys):
+        assert code == 2 and "not found" in err
+
+
+def test_binary_file_is_searched_byte_for_byte(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    import sqlite3
+
+    t = tok()
+    db = tmp_path / "cache.sqlite3"
+    with sqlite3.connect(db) as conn:  # a token in a row: no key name, binary all around
+        conn.execute("CREATE TABLE kv (k INTEGER PRIMARY KEY, v TEXT)")
+        conn.execute("INSERT INTO kv (v) VALUES (?)", (t,))
+    conn.close()
+    assert b"\0" in db.read_bytes()[:8192]
+    for code, out, err in _both(["scan", str(tmp_path), "--json"], capsys):
+        assert code == 1, err
+        (finding,) = json.loads(out)["findings"]
+        assert finding["form"] == "binary" and finding["fingerprint"] == fingerprint_of(t)
+        assert finding["rule_id"] == "upstash-redis-rest-token"
+        assert "1 binary searched" in err and "skipped" not in err
+        assert t not in out + err
+
+
+def test_every_sandbox_token_format_is_found_on_its_own(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import uuid
+
+    from keyroll.sandbox.upstash import tokens as minted
+
+    db_id, port = str(uuid.uuid4()), 41234
+    values = {
+        "rest": minted.redis_rest_token(port, db_id, minted.new_password()),
+        "readonly": minted.redis_readonly_token(port, db_id),
+        "gentoken": minted.redis_gentoken(port, "keyroll-a", minted.new_password()),
+        "resttoken": minted.redis_resttoken(port),
+        "qstash": minted.qstash_token(str(uuid.uuid4())),
+        "signing": minted.signing_key(),
+        "index": minted.index_token(1, str(uuid.uuid4())),
+        "index_readonly": minted.index_token(2, str(uuid.uuid4())),
+    }
+    for v in values.values():
+        canary_mod.register(v)
+    for name, v in values.items():  # one file each, the value alone: no key name, no URL beside it
+        (tmp_path / f"{name}.txt").write_text(f"{v}\n")
+    for code, out, _ in _both(["scan", str(tmp_path), "--json"], capsys):
+        assert code == 1
+        found = {Path(f["path"]).stem: f["fingerprint"] for f in json.loads(out)["findings"]}
+        assert found == {name: fingerprint_of(v) for name, v in values.items()}
+
+
+def test_profile_prints_where_the_time_went(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (tmp_path / "app.env").write_text(f"UPSTASH_REDIS_REST_TOKEN={tok()}\n")
+    for code, out, err in _both(["scan", str(tmp_path), "--profile"], capsys):
+        assert code == 1 and "upstash-redis-rest-token" in out
+        profile = err[err.index("profile (wall") :]
+        for phase in (
+            "start-up",
+            "setup",
+            "walk",
+            "scanner",
+            "read",
+            "prefilter",
+            "detectors",
+            "scan",
+            "report",
+        ):
+            assert f"\n  {phase} " in profile, phase
+
+
+def test_console_script_scans_without_the_full_cli(tmp_path: Path) -> None:
+    # `keyroll scan` is a pre-commit hook: its start-up must not pay for typer, rich or pydantic
+    # (and an empty folder does not even load the detectors)
+    (tmp_path / "empty").mkdir()
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "a.py").write_text("x = 1\n")
+    heavy = ("typer", "rich", "pydantic", "httpx", "keyroll.config", "keyroll.scan.detectors")
+    for folder, loaded in (("empty", "[]"), ("code", "['keyroll.scan.detectors']")):
+        probe = (
+            "import sys\n"
+            "from keyroll.cli.entry import fast_scan\n"
+            f"code = fast_scan(['scan', {str(tmp_path / folder)!r}])\n"
+            f"print(code, sorted(m for m in {heavy!r} if m in sys.modules))\n"
+        )
+        res = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=60)
+        assert res.stdout.strip() == f"0 {loaded}", res.stdout + res.stderr
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["scan", "--help"],
+        ["scan", "-h"],
+        ["scan", "--format", "xml"],
+        ["scan", "--jobs", "0"],
+        ["inventory"],
+        [],
+    ],
+)
+def test_fast_path_leaves_help_and_bad_options_to_the_full_cli(argv: list[str]) -> None:
+    from keyroll.cli.entry import fast_scan
+
+    assert fast_scan(argv) is None
+
+
+def test_fast_path_takes_global_flags_and_out_alias(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from keyroll.cli.entry import fast_scan
+
+    (tmp_path / "app.env").write_text(f"QSTASH_TOKEN={tok('qstash')}\n")
+    report = tmp_path / "r.json"
+    assert fast_scan(["--quiet", "scan", "--out", str(report), "--json", str(tmp_path)]) == 1
+    assert json.loads(report.read_text())["findings"][0]["rule_id"] == "upstash-qstash-token"
+    assert capsys.readouterr().out == ""

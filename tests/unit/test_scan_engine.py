@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from keyroll.core.secret import fingerprint_of
 from keyroll.scan import synthetic
 from keyroll.scan.engine import ScanOptions, scan_paths, scan_stdin
 from keyroll.scan.reader import scan_stream
@@ -21,7 +22,7 @@ def token() -> str:
     return value
 
 
-def test_binary_invalid_utf8_and_special_files_are_counted(tmp_path: Path) -> None:
+def test_binary_files_are_searched_and_odd_inputs_counted(tmp_path: Path) -> None:
     tok = token()
     (tmp_path / "image.png").write_bytes(b"\x89PNG" + tok.encode())
     (tmp_path / "blob.dat").write_bytes(b"\0\1\2" + tok.encode())
@@ -32,9 +33,28 @@ def test_binary_invalid_utf8_and_special_files_are_counted(tmp_path: Path) -> No
     os.mkfifo(tmp_path / "pipe")
     res = scan_paths([tmp_path], ScanOptions(jobs=1))
     s = res.summary
-    assert s.skipped == {"binary": 2, "special": 1}
-    assert s.invalid_utf8 == 1 and s.files == 2
-    assert sorted((Path(f.path).name, f.line) for f in res.findings) == [("latin1.env", 2), ("utf16.txt", 1)]
+    assert s.skipped == {"binary": 1, "special": 1}  # a PNG cannot hold plain bytes; blob.dat can
+    assert s.invalid_utf8 == 1 and s.files == 3 and s.binary == 1
+    assert sorted((Path(f.path).name, f.line, f.form.value) for f in res.findings) == [
+        ("blob.dat", 1, "binary"),
+        ("latin1.env", 2, "plain"),
+        ("utf16.txt", 1, "plain"),
+    ]
+
+
+def test_big_binary_is_searched_in_chunks(tmp_path: Path) -> None:
+    tok = token()
+    blob = bytearray(os.urandom(3 * 1024 * 1024).replace(b"\0", b"\1"))
+    blob[10] = 0  # binary from the first 8 KiB on
+    cut = 2 * 1024 * 1024 - 10  # across a chunk boundary
+    blob[cut : cut + 2] = b"\0\0"
+    blob[cut + 2 : cut + 2 + len(tok)] = tok.encode()
+    blob[cut + 2 + len(tok)] = 0
+    (tmp_path / "core.dump").write_bytes(bytes(blob))
+    with open(tmp_path / "core.dump", "rb") as fh:
+        res = scan_stream(fh, "core.dump", TextScanner(), chunk_bytes=1024 * 1024)
+    assert res.binary and [f.form.value for f in res.findings] == ["binary"]
+    assert res.findings[0].fingerprint == fingerprint_of(tok)
 
 
 def test_unreadable_file_is_counted(tmp_path: Path) -> None:
@@ -171,3 +191,32 @@ def test_stopping_a_pooled_scan_drops_the_queued_batches(tmp_path: Path) -> None
     gen.close()  # what an exception in the consumer does to the generator
     ran = len(trace.read_text().split())
     assert ran < len(batches) // 2, f"{ran} of {len(batches)} batches ran after the stop"
+
+
+def test_default_workers_follow_idle_cores(monkeypatch: pytest.MonkeyPatch) -> None:
+    from keyroll.scan import engine
+
+    monkeypatch.setattr(engine.os, "cpu_count", lambda: 4)
+    for load, expected in ((0.0, 4), (1.2, 3), (3.9, 1), (12.0, 1)):
+        monkeypatch.setattr(engine.os, "getloadavg", lambda load=load: (load, load, load))
+        assert ScanOptions().workers == expected, load
+    assert ScanOptions(jobs=3).workers == 3 and ScanOptions(jobs=3, keep_values=True).workers == 1
+
+
+def test_compiled_prefilter_is_cached_on_disk(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("hyperscan")
+    from keyroll.scan import prefilter
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    monkeypatch.delenv("KEYROLL_NO_CACHE", raising=False)
+    data = b"x ASQg y token= sig_"
+    prefilter._compiled.cache_clear()
+    expected = sorted(prefilter.make_prefilter(["ASQg", "token", "sig_"], "hyperscan").find(data))
+    (cached,) = (tmp_path / "keyroll").glob("prefilter-*.hsdb")
+    prefilter._compiled.cache_clear()  # a new process: loads the file
+    assert sorted(prefilter.make_prefilter(["ASQg", "token", "sig_"], "hyperscan").find(data)) == expected
+    cached.write_bytes(b"garbage")  # a broken cache file is compiled again, and replaced
+    prefilter._compiled.cache_clear()
+    assert sorted(prefilter.make_prefilter(["ASQg", "token", "sig_"], "hyperscan").find(data)) == expected
+    assert cached.read_bytes() != b"garbage"
+    prefilter._compiled.cache_clear()

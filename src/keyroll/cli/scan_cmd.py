@@ -1,28 +1,27 @@
 """``keyroll scan``: find Upstash and Vercel credentials in files, git history or stdin.
 
 Exit codes: 0 nothing found (after pragmas, baseline and ``--min-confidence``), 1 findings,
-2 bad input (nothing scanned). Odd inputs inside a scan — binary, unreadable, invalid UTF-8,
-huge, symlink loops — are counted in the summary line on stderr, never fatal. ``--git`` on a
-path outside any repository is counted as ``not git`` when other paths are repositories, and
-is bad input (exit 2) when none is.
+2 bad input (nothing scanned: a PATH that does not exist, conflicting flags). Odd inputs inside
+a scan — unreadable, invalid UTF-8, huge, symlink loops — are counted in the summary line on
+stderr, never fatal; binary files are searched byte for byte. ``--git`` on a path outside any
+repository is counted as ``not git`` when other paths are repositories, and is bad input
+(exit 2) when none is.
+
+This module is the typer command (help, validation); the work is
+:func:`keyroll.cli.scan_run.execute`, which ``keyroll scan`` usually reaches through the fast
+path of :mod:`keyroll.cli.entry` without loading typer at all.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from keyroll.cli.common import err_console
-from keyroll.core.errors import ExitCode, UsageError
-from keyroll.scan.baseline import load_baseline, write_baseline
-from keyroll.scan.engine import ScanOptions, ScanResult, recount, scan_paths, scan_stdin
+from keyroll.cli.scan_run import ScanArgs, execute
 from keyroll.scan.findings import Certainty
-from keyroll.scan.formats import FORMATS, FormatChoice, summary_line
-from keyroll.scan.git import scan_git
-from keyroll.scan.sources import load_inventory_fingerprints, load_known_values
+from keyroll.scan.formats import FormatChoice
 
 
 def scan(
@@ -71,7 +70,7 @@ def scan(
         bool, typer.Option("--update-baseline", help="write all current findings to --baseline and exit 0")
     ] = False,
     jobs: Annotated[
-        int | None, typer.Option("--jobs", "-j", min=1, help="worker processes (default: one per core)")
+        int | None, typer.Option("--jobs", "-j", min=1, help="worker processes (default: one per idle core)")
     ] = None,
     min_confidence: Annotated[
         Certainty, typer.Option("--min-confidence", help="report only findings at least this sure")
@@ -83,77 +82,37 @@ def scan(
         Path | None,
         typer.Option("--ignore-file", metavar="FILE", help="extra .keyrollignore-style file", dir_okay=False),
     ] = None,
+    profile: Annotated[
+        bool,
+        typer.Option(
+            "--profile", help="print where the time went: start-up, walk, read, prefilter, detectors"
+        ),
+    ] = False,
 ) -> None:
     """Find Upstash (Redis, QStash, Vector, Search) and Vercel credentials; exit 1 if any."""
-    if (all_refs or since) and not git:
-        raise UsageError("--all-refs and --since need --git", hint="add --git")
-    if update_baseline and baseline is None:
-        raise UsageError(
-            "--update-baseline needs --baseline FILE", hint="add --baseline .keyroll-baseline.json"
+    code = execute(
+        ScanArgs(
+            paths=paths or [],
+            git=git,
+            all_refs=all_refs,
+            since=since,
+            stdin=stdin,
+            known_values=known_values,
+            from_inventory=from_inventory,
+            fmt=fmt,
+            json_out=json_out,
+            output=output,
+            baseline=baseline,
+            update_baseline=update_baseline,
+            jobs=jobs,
+            min_confidence=min_confidence,
+            max_file_size=max_file_size,
+            ignore_file=ignore_file,
+            profile=profile,
         )
-    if stdin and git:
-        raise UsageError("--stdin and --git cannot be combined", hint="run them as two scans")
-    options = ScanOptions(
-        jobs=jobs,
-        max_file_bytes=max_file_size * 1024 * 1024,
-        min_confidence=min_confidence,
-        known_values=load_known_values(known_values) if known_values else (),
-        fingerprints=load_inventory_fingerprints(from_inventory) if from_inventory else frozenset(),
-        ignore_file=ignore_file,
     )
-    accepted = load_baseline(baseline) if baseline and not update_baseline else None
-
-    result = _run(paths or [], git=git, all_refs=all_refs, since=since, stdin=stdin, options=options)
-
-    if update_baseline:
-        assert baseline is not None
-        n = write_baseline(baseline, result.findings)
-        err_console.print(summary_line(result.summary), highlight=False, markup=False)
-        err_console.print(
-            f"baseline written: {baseline} ({n} entr{'y' if n == 1 else 'ies'})",
-            highlight=False,
-            markup=False,
-        )
-        return
-    if accepted is not None:
-        result.findings, old = accepted.split(result.findings)
-        result.summary.baselined = len(old)
-        recount(result)
-    findings = result.findings
-
-    report = FORMATS[FormatChoice.JSON if json_out else fmt]().render(findings, result.summary)
-    if output is not None:
-        try:
-            output.write_text(report, encoding="utf-8")
-        except OSError as exc:
-            raise UsageError(
-                f"cannot write --output {output}: {exc.strerror}", hint="check the path"
-            ) from None
-    else:
-        sys.stdout.write(report)
-        sys.stdout.flush()
-    for warning in result.summary.warnings:
-        err_console.print(f"warning: {warning}", highlight=False, markup=False)
-    err_console.print(summary_line(result.summary), highlight=False, markup=False)
-    if findings:
-        raise typer.Exit(int(ExitCode.FINDINGS))
-
-
-def _run(
-    paths: list[Path], *, git: bool, all_refs: bool, since: str | None, stdin: bool, options: ScanOptions
-) -> ScanResult:
-    if git:
-        return scan_git(paths or [Path(".")], options, all_refs=all_refs, since=since)
-    if stdin and not paths:
-        return scan_stdin(sys.stdin.buffer, options)
-    result = scan_paths(paths or [Path(".")], options)
-    if stdin:
-        extra = scan_stdin(sys.stdin.buffer, options)
-        result.findings.extend(extra.findings)
-        result.summary.merge(extra.summary)
-        result.summary.seconds += extra.summary.seconds
-        recount(result)
-    return result
+    if code:
+        raise typer.Exit(code)
 
 
 def register(app: typer.Typer) -> None:

@@ -137,6 +137,8 @@ class Form(enum.StrEnum):
     LOGIN = "login"
     """not the secret: the login name it belongs to (``PGUSER`` next to ``PGPASSWORD``), which an
     alternating-users rotation changes together with it"""
+    BINARY = "binary"
+    """the bytes of a binary file (a SQLite database, a core dump, a ``.pyc``)"""
     UNKNOWN = "unknown"
     """the value could not be read (sensitive var, GitHub secret)"""
 

@@ -17,23 +17,29 @@ start-up as plain strings, by fork or pipe: they never touch disk or argv.)
 
 from __future__ import annotations
 
-import multiprocessing
+import dataclasses
+import io
+import itertools
 import os
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, TypeVar
+from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.core.secret import Secret
 from keyroll.scan.findings import Certainty, Finding, ScanSummary
 from keyroll.scan.ignore import IgnoreRules
-from keyroll.scan.reader import ReadResult, scan_stream
-from keyroll.scan.textscan import TextScanner
+from keyroll.scan.profile import Profile, WorkClock
+from keyroll.scan.reader import CHUNK_BYTES, ReadResult, scan_bytes, scan_stream
 from keyroll.scan.walk import FileEntry, walk
+
+if TYPE_CHECKING:
+    from concurrent.futures import Future
+
+    from keyroll.scan.textscan import TextScanner
 
 __all__ = ["ScanOptions", "ScanResult", "WorkerConfig", "recount", "scan_paths", "scan_stdin", "scan_text"]
 
@@ -43,12 +49,24 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+def idle_cores() -> int:
+    """Cores not busy with other work: the core count minus the 1-minute load average, rounded
+    (at least 1). On a busy machine more workers than idle cores only add start-up, forking and
+    hand-off costs to the same CPU time, so the scan gets slower, not faster."""
+    cores = os.cpu_count() or 1
+    try:
+        load = os.getloadavg()[0]
+    except OSError:
+        return cores
+    return max(1, min(cores, round(cores - load + 0.5)))
+
+
 @dataclass(frozen=True)
 class ScanOptions:
     """How to scan. Values in ``known_values`` are secrets; everything else is plain data."""
 
     jobs: int | None = None
-    """worker processes; ``None`` = one per core, 1 = in-process"""
+    """worker processes; ``None`` = one per idle core (:func:`idle_cores`), 1 = in-process"""
     max_file_bytes: int = 512 * 1024 * 1024
     """larger files are skipped and counted as ``too_large`` (others are streamed in chunks)"""
     min_confidence: Certainty = Certainty.LOW
@@ -60,13 +78,15 @@ class ScanOptions:
     """attach ``Finding.secret`` (forces in-process scanning)"""
     inline_bytes: int = INLINE_BYTES
     """scan in-process below this many input bytes (starting a pool costs more)"""
+    profile: bool = False
+    """collect phase times in the workers (``--profile``)"""
 
     @property
     def workers(self) -> int:
-        """The number of worker processes to use."""
+        """The number of worker processes to use: ``jobs``, else one per idle core (at least one)."""
         if self.keep_values:
             return 1
-        return max(1, self.jobs if self.jobs else (os.cpu_count() or 1))
+        return max(1, self.jobs if self.jobs else idle_cores())
 
     def worker_config(self) -> WorkerConfig:
         """The picklable part of the options that each worker needs."""
@@ -75,6 +95,7 @@ class ScanOptions:
             fingerprints=self.fingerprints,
             min_confidence=self.min_confidence,
             keep_values=self.keep_values,
+            profile=self.profile,
         )
 
 
@@ -86,9 +107,12 @@ class WorkerConfig:
     fingerprints: frozenset[str] = frozenset()
     min_confidence: Certainty = Certainty.LOW
     keep_values: bool = False
+    profile: bool = False
 
     def build(self) -> TextScanner:
         """A scanner for this configuration."""
+        from keyroll.scan.textscan import TextScanner  # the detectors load only when there is work
+
         return TextScanner(
             known=[Secret(v) for v in self.known],
             fingerprints=self.fingerprints,
@@ -108,12 +132,37 @@ class ScanResult:
 
 _worker_scanner: TextScanner | None = None
 _worker_config: WorkerConfig | None = None
+_worker_clock: WorkClock | None = None
+_parent_build_seconds = 0.0
+"""``--profile``: time the parent spent building the scanner its forked workers inherit"""
+
+
+def take_parent_build() -> dict[str, float]:
+    """The parent's scanner build time since the last call, as a phase sum."""
+    global _parent_build_seconds
+    out, _parent_build_seconds = {"scanner": _parent_build_seconds}, 0.0
+    return out
 
 
 def _init_worker(config: WorkerConfig) -> None:
-    global _worker_scanner, _worker_config
+    global _worker_scanner, _worker_config, _worker_clock
+    t0 = time.perf_counter()
+    if _worker_scanner is None or _worker_config != config:  # a forked worker inherits the parent's
+        _worker_scanner = config.build()
     _worker_config = config
-    _worker_scanner = config.build()
+    _worker_clock = WorkClock() if config.profile else None
+    if _worker_clock:
+        _worker_clock.add("scanner", t0)
+
+
+def worker_clock() -> WorkClock | None:
+    """This worker's phase clock (``--profile``), or ``None``."""
+    return _worker_clock
+
+
+def take_work() -> dict[str, float]:
+    """This worker's phase sums since the last call (empty without ``--profile``)."""
+    return _worker_clock.take() if _worker_clock else {}
 
 
 def _scanner() -> tuple[TextScanner, WorkerConfig]:
@@ -123,9 +172,7 @@ def _scanner() -> tuple[TextScanner, WorkerConfig]:
 
 def account(summary: ScanSummary, res: ReadResult) -> None:
     """Add one input's read result to the summary counters."""
-    if res.binary:
-        summary.skip("binary")
-        return
+    summary.binary += res.binary
     summary.files += 1
     summary.bytes += res.bytes
     summary.invalid_utf8 += res.invalid_utf8
@@ -133,20 +180,46 @@ def account(summary: ScanSummary, res: ReadResult) -> None:
     summary.below_threshold += res.below_threshold
 
 
-def _scan_file_batch(batch: Sequence[FileEntry]) -> tuple[list[Finding], ScanSummary]:
+def _read_small(path: str, size: int) -> bytes:
+    """The whole content of a file expected to hold ``size`` bytes (it may have changed)."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+    try:
+        data = os.read(fd, size + 1)
+        if len(data) <= size:
+            return data
+        parts = [data]  # it grew: read the rest
+        while chunk := os.read(fd, 1 << 20):
+            parts.append(chunk)
+        return b"".join(parts)
+    finally:
+        os.close(fd)
+
+
+def _scan_file_batch(batch: Sequence[FileEntry]) -> tuple[list[Finding], ScanSummary, dict[str, float]]:
     scanner, config = _scanner()
+    clock = _worker_clock
     findings: list[Finding] = []
     summary = ScanSummary()
     for entry in batch:
         try:
-            with open(entry.path, "rb") as fh:
-                res = scan_stream(fh, entry.path, scanner, keep_values=config.keep_values)
+            if entry.size < CHUNK_BYTES:  # the common case: one read(2), no buffered file object
+                t0 = time.perf_counter() if clock else 0.0
+                data = _read_small(entry.path, entry.size)
+                if clock:
+                    clock.add("read", t0)
+                if len(data) < CHUNK_BYTES:
+                    res = scan_bytes(data, entry.path, scanner, keep_values=config.keep_values, clock=clock)
+                else:  # it grew since the walk
+                    res = scan_stream(io.BytesIO(data), entry.path, scanner, keep_values=config.keep_values)
+            else:
+                with open(entry.path, "rb") as fh:
+                    res = scan_stream(fh, entry.path, scanner, keep_values=config.keep_values, clock=clock)
         except OSError:
             summary.skip("unreadable")
             continue
         account(summary, res)
         findings.extend(res.findings)
-    return findings, summary
+    return findings, summary, take_work()
 
 
 # -- driver side ----------------------------------------------------------------------------
@@ -154,7 +227,7 @@ def _scan_file_batch(batch: Sequence[FileEntry]) -> tuple[list[Finding], ScanSum
 
 def run_batches(
     func: Callable[[T], R],
-    batches: Sequence[T],
+    batches: Iterable[T],
     config: WorkerConfig,
     workers: int,
     *,
@@ -164,26 +237,48 @@ def run_batches(
     """Run ``func`` over ``batches`` in-process or in a pool of ``workers`` processes.
 
     Results come back in completion order; ``on_done(i)`` is called after batch ``i``.
+    ``batches`` may be a lazy iterable (the file walk still going on): in a pool, each batch is
+    handed to the workers as soon as it is formed, so walking and scanning overlap.
     """
-    if inline or workers <= 1 or len(batches) <= 1:
-        global _worker_scanner, _worker_config
-        saved = (_worker_scanner, _worker_config)
+    global _worker_scanner, _worker_config, _worker_clock
+    known = batches if isinstance(batches, Sequence) else None
+    if known is not None and not known:
+        return
+    if inline or workers <= 1 or (known is not None and len(known) <= 1):
+        saved = (_worker_scanner, _worker_config, _worker_clock)
         _init_worker(config)
         try:
             for i, b in enumerate(batches):
                 yield func(b)
                 on_done(i)
         finally:
-            _worker_scanner, _worker_config = saved
+            _worker_scanner, _worker_config, _worker_clock = saved
         return
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor, as_completed
+
     method = "fork" if sys.platform.startswith("linux") else "spawn"
     ctx = multiprocessing.get_context(method)
+    # with fork, build the scanner once, here: every worker inherits it (detectors imported,
+    # prefilter compiled) instead of building its own; the parent drops it afterwards
+    saved = (_worker_scanner, _worker_config)
+    if method == "fork" and (_worker_scanner is None or _worker_config != config):
+        t0 = time.perf_counter()
+        _worker_scanner, _worker_config = config.build(), config
+        if config.profile:
+            global _parent_build_seconds
+            _parent_build_seconds = time.perf_counter() - t0
     pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(batches)), mp_context=ctx, initializer=_init_worker, initargs=(config,)
+        max_workers=min(workers, len(known)) if known is not None else workers,
+        mp_context=ctx,
+        initializer=_init_worker,
+        initargs=(config,),
     )
     finished = False
     try:
-        futures: dict[Future[R], int] = {pool.submit(func, b): i for i, b in enumerate(batches)}
+        futures: dict[Future[R], int] = {}
+        for i, b in enumerate(batches):
+            futures[pool.submit(func, b)] = i
         for fut in as_completed(futures):
             yield fut.result()
             on_done(futures[fut])
@@ -192,6 +287,25 @@ def run_batches(
         # interrupted (Ctrl-C, an error, the consumer stopped): drop the queued batches instead
         # of working through them before the process may exit
         pool.shutdown(wait=finished, cancel_futures=not finished)
+        _worker_scanner, _worker_config = saved
+
+
+def stream_batches(items: Iterable[T], size_of: Callable[[T], int], target: int) -> Iterator[list[T]]:
+    """:func:`make_batches`, lazily: each batch as soon as it holds ``target`` bytes."""
+    current: list[T] = []
+    acc = 0
+    for item in items:
+        n = size_of(item)
+        if n >= target:
+            yield [item]
+            continue
+        current.append(item)
+        acc += n
+        if acc >= target:
+            yield current
+            current, acc = [], 0
+    if current:
+        yield current
 
 
 def make_batches(items: Iterable[T], size_of: Callable[[T], int], target: int) -> list[list[T]]:
@@ -220,45 +334,132 @@ def batch_target(total: int, workers: int) -> int:
 
 
 def scan_paths(
-    paths: Sequence[Path], options: ScanOptions = ScanOptions(), progress: Progress = NULL_PROGRESS
+    paths: Sequence[Path],
+    options: ScanOptions = ScanOptions(),
+    progress: Progress = NULL_PROGRESS,
+    *,
+    profile: Profile | None = None,
 ) -> ScanResult:
     """Scan files and directories. Never raises for unreadable or odd inputs: they are counted.
+
+    ``profile`` collects where the time goes (``--profile``).
 
     :raises ScanError: an ignore file cannot be read.
     """
     started = time.perf_counter()
     result = ScanResult()
     ignore = IgnoreRules.for_targets(paths, options.ignore_file)
-    entries = list(walk(paths, result.summary, ignore=ignore, max_file_bytes=options.max_file_bytes))
-    total = sum(e.size for e in entries)
+    if profile:
+        profile.mark("setup")
+    walker = walk(paths, result.summary, ignore=ignore, max_file_bytes=options.max_file_bytes)
+    workers = options.workers
+    config = dataclasses.replace(options.worker_config(), profile=profile is not None)
+    # walk until the input is known to be small (scanned in-process) or not
+    entries: list[FileEntry] = []
+    total = 0
+    for entry in walker:
+        entries.append(entry)
+        total += entry.size
+        if total >= options.inline_bytes and workers > 1 and progress is NULL_PROGRESS:
+            break
+    else:  # the whole walk is done
+        if profile:
+            profile.mark("walk")
+        return _scan_entries(entries, total, options, config, progress, profile, result, started)
+    # big: the rest of the walk overlaps the workers, which get batches as they are formed
+    walked = _Timed(itertools.chain(entries, walker))
+    batches = stream_batches(walked, lambda e: e.size, STREAM_BATCH_BYTES)
+    if profile:
+        profile.workers = workers
+    for findings, summary, work in run_batches(_scan_file_batch, batches, config, workers, inline=False):
+        result.findings.extend(findings)
+        result.summary.merge(summary)
+        if profile:
+            profile.merge_work(work)
+    if profile:
+        profile.add("walk", walked.seconds)
+        profile.merge_work(take_parent_build())
+        profile.mark("scan")
+    return finish(result, started)
+
+
+STREAM_BATCH_BYTES = 2 * 1024 * 1024
+"""batch size while the walk is still going on (the total is not known yet)"""
+
+
+class _Timed(Iterator[T]):
+    """An iterator that adds up the time spent producing its items (the walk, for ``--profile``)."""
+
+    def __init__(self, it: Iterator[T]) -> None:
+        self._it = it
+        self.seconds = 0.0
+
+    def __next__(self) -> T:
+        t0 = time.perf_counter()
+        try:
+            return next(self._it)
+        finally:
+            self.seconds += time.perf_counter() - t0
+
+
+def _scan_entries(
+    entries: list[FileEntry],
+    total: int,
+    options: ScanOptions,
+    config: WorkerConfig,
+    progress: Progress,
+    profile: Profile | None,
+    result: ScanResult,
+    started: float,
+) -> ScanResult:
     workers = options.workers
     batches = make_batches(entries, lambda e: e.size, batch_target(total, workers))
+    inline = total < options.inline_bytes
+    if profile:
+        profile.workers = 1 if inline or workers <= 1 or len(batches) <= 1 else min(workers, len(batches))
     task = progress.task("scan files", total=total)
     sizes = [sum(e.size for e in b) for b in batches]
-    for findings, summary in run_batches(
+    for findings, summary, work in run_batches(
         _scan_file_batch,
         batches,
-        options.worker_config(),
+        config,
         workers,
-        inline=total < options.inline_bytes,
+        inline=inline,
         on_done=lambda i: progress.advance(task, sizes[i]),
     ):
         result.findings.extend(findings)
         result.summary.merge(summary)
+        if profile:
+            profile.merge_work(work)
     progress.finish(task)
+    if profile:
+        profile.merge_work(take_parent_build())
+        profile.mark("scan")
     return finish(result, started)
 
 
-def scan_stdin(stream: BinaryIO, options: ScanOptions = ScanOptions(), name: str = "<stdin>") -> ScanResult:
+def scan_stdin(
+    stream: BinaryIO,
+    options: ScanOptions = ScanOptions(),
+    name: str = "<stdin>",
+    *,
+    profile: Profile | None = None,
+) -> ScanResult:
     """Scan one stream (``--stdin``) in chunks, in-process."""
     started = time.perf_counter()
     result = ScanResult()
     scanner = options.worker_config().build()
+    clock = WorkClock() if profile else None
+    if profile:
+        profile.mark("setup")
     try:
-        res = scan_stream(stream, name, scanner, keep_values=options.keep_values)
+        res = scan_stream(stream, name, scanner, keep_values=options.keep_values, clock=clock)
     except OSError:
         result.summary.skip("unreadable")
         return finish(result, started)
+    if profile and clock:
+        profile.merge_work(clock.take())
+        profile.mark("scan")
     account(result.summary, res)
     result.findings.extend(res.findings)
     return finish(result, started)

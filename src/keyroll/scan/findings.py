@@ -122,7 +122,7 @@ class Finding:
 
 
 SKIP_REASONS = (
-    "binary",
+    "binary",  # compressed or media files (archives, images, fonts): no credential sits there as plain bytes
     "unreadable",
     "too_large",
     "symlink_loop",
@@ -144,6 +144,8 @@ class ScanSummary:
     skipped: dict[str, int] = field(default_factory=dict)
     invalid_utf8: int = 0
     """files read with undecodable bytes (scanned with replacement characters)"""
+    binary: int = 0
+    """binary files searched for credential byte patterns (counted in ``files`` too)"""
     findings: int = 0
     by_confidence: dict[str, int] = field(default_factory=dict)
     allowed: int = 0
@@ -165,6 +167,7 @@ class ScanSummary:
         self.files += other.files
         self.bytes += other.bytes
         self.invalid_utf8 += other.invalid_utf8
+        self.binary += other.binary
         self.allowed += other.allowed
         self.below_threshold += other.below_threshold
         self.commits += other.commits

@@ -8,15 +8,12 @@ and redacted previews only.
 from __future__ import annotations
 
 import enum
-import json
 from collections.abc import Sequence
 from typing import Protocol
 
 from keyroll import __version__
 from keyroll.core.model import Form
-from keyroll.core.serde import to_jsonable
 from keyroll.scan.findings import Finding, ScanSummary
-from keyroll.scan.sarif import to_sarif
 
 __all__ = [
     "FORMATS",
@@ -45,7 +42,7 @@ def describe(f: Finding) -> str:
     extra = []
     if f.key:
         extra.append(f"key={f.key}")
-    if f.form in (Form.BASE64, Form.URL_ENCODED):
+    if f.form in (Form.BASE64, Form.URL_ENCODED, Form.BINARY):
         extra.append(f"form={f.form.value}")  # the file holds an encoding of the credential
     if f.cell is not None:
         extra.append(f"cell={f.cell}")
@@ -76,6 +73,8 @@ def summary_line(summary: ScanSummary) -> str:
         notes.append(
             "skipped " + ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(summary.skipped.items()))
         )
+    if summary.binary:
+        notes.append(f"{summary.binary} binary searched byte for byte")
     if summary.invalid_utf8:
         notes.append(f"{summary.invalid_utf8} not valid UTF-8 (scanned with replacement)")
     if summary.allowed:
@@ -100,6 +99,10 @@ class JsonFormat:
 
     def render(self, findings: Sequence[Finding], summary: ScanSummary) -> str:
         """See :class:`ReportFormat`."""
+        import json
+
+        from keyroll.core.serde import to_jsonable
+
         doc = {
             "version": REPORT_VERSION,
             "tool": {"name": "keyroll", "version": __version__},
@@ -114,6 +117,10 @@ class SarifFormat:
 
     def render(self, findings: Sequence[Finding], summary: ScanSummary) -> str:
         """See :class:`ReportFormat`."""
+        import json
+
+        from keyroll.scan.sarif import to_sarif
+
         return json.dumps(to_sarif(findings, summary), indent=2) + "\n"
 
 

@@ -13,9 +13,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
+import queue
 import shutil
 import subprocess
+import threading
 import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
@@ -33,9 +36,13 @@ from keyroll.scan.engine import (
     finish,
     make_batches,
     run_batches,
+    take_parent_build,
+    take_work,
+    worker_clock,
 )
 from keyroll.scan.findings import Finding, ScanSummary
 from keyroll.scan.ignore import IGNORE_FILE, IgnoreRules
+from keyroll.scan.profile import Profile
 from keyroll.scan.reader import scan_bytes
 
 __all__ = ["Repo", "find_repo", "history_blobs", "scan_git"]
@@ -216,37 +223,92 @@ BlobTask = tuple[str, list[tuple[str, str]]]
 """``(git dir, [(blob sha, a path it had)])``"""
 
 
-def _scan_blob_batch(task: BlobTask) -> tuple[list[tuple[str, list[Finding]]], ScanSummary]:
+READERS = 2
+"""``git cat-file`` processes per batch: inflating loose objects is git's work, on other cores"""
+
+
+def _scan_blob_batch(
+    task: BlobTask,
+) -> tuple[list[tuple[str, list[Finding]]], ScanSummary, dict[str, float]]:
     git_dir, blobs = task
     scanner, config = _scanner()
+    clock = worker_clock()
     summary = ScanSummary()
     out: list[tuple[str, list[Finding]]] = []
-    with subprocess.Popen(
-        ["git", f"--git-dir={git_dir}", "cat-file", "--batch"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-    ) as proc:
-        assert proc.stdin is not None and proc.stdout is not None
-        for sha, path in blobs:
-            proc.stdin.write(sha.encode() + b"\n")
-            proc.stdin.flush()
-            header = proc.stdout.readline().split()
-            if len(header) != 3:  # "<sha> missing"
-                summary.skip("unreadable")
-                continue
-            data = proc.stdout.read(int(header[2]))
-            proc.stdout.read(1)  # the newline after the contents
-            res = scan_bytes(data, path, scanner, keep_values=config.keep_values)
-            account(summary, res)
-            if not res.binary:
-                summary.blobs += 1
-                summary.files -= 1  # blobs are counted as blobs, not files
-            if res.findings:
-                out.append((sha, res.findings))
-        proc.stdin.close()
-        proc.wait()
-    return out, summary
+    # the blobs are read by READERS `git cat-file` processes at once, each fed by its own thread
+    # (blob order does not matter: findings are attributed by blob id afterwards)
+    parts = [blobs[i::READERS] for i in range(READERS) if blobs[i::READERS]]
+    inbox: queue.Queue[tuple[str, str, bytes | None] | None] = queue.Queue()
+    readers = [
+        threading.Thread(target=_read_blobs, args=(git_dir, part, inbox), daemon=True) for part in parts
+    ]
+    for r in readers:
+        r.start()
+    pending = len(readers)
+    while pending:
+        t0 = time.perf_counter() if clock else 0.0
+        item = inbox.get()
+        if clock:
+            clock.add("read", t0)
+        if item is None:  # one reader is done
+            pending -= 1
+            continue
+        sha, path, data = item
+        if data is None:  # "<sha> missing"
+            summary.skip("unreadable")
+            continue
+        res = scan_bytes(data, path, scanner, keep_values=config.keep_values, clock=clock)
+        account(summary, res)
+        summary.blobs += 1
+        summary.files -= 1  # blobs are counted as blobs, not files
+        if res.findings:
+            out.append((sha, res.findings))
+    for r in readers:
+        r.join()
+    return out, summary, take_work()
+
+
+def _read_blobs(
+    git_dir: str, blobs: list[tuple[str, str]], inbox: queue.Queue[tuple[str, str, bytes | None] | None]
+) -> None:
+    """Put ``(sha, path, contents or None)`` of every blob into ``inbox``, then ``None``."""
+    try:
+        with subprocess.Popen(
+            ["git", f"--git-dir={git_dir}", "cat-file", "--batch", "--buffer"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+        ) as proc:
+            assert proc.stdin is not None and proc.stdout is not None
+            # every request up front, from a thread (the pipe may fill while we read): no round
+            # trip per blob; git answers in request order
+            writer = threading.Thread(
+                target=_request_all, args=(proc.stdin, [sha for sha, _ in blobs]), daemon=True
+            )
+            writer.start()
+            for sha, path in blobs:
+                header = proc.stdout.readline().split()
+                if len(header) != 3:  # "<sha> missing"
+                    inbox.put((sha, path, None))
+                    continue
+                data = proc.stdout.read(int(header[2]))
+                proc.stdout.read(1)  # the newline after the contents
+                inbox.put((sha, path, data))
+            writer.join()
+            proc.wait()
+    except OSError:
+        pass  # git could not run: what was not read is missing from the counts, not fatal
+    finally:
+        inbox.put(None)
+
+
+def _request_all(stdin: IO[bytes], shas: list[str]) -> None:
+    """Write every blob request to ``git cat-file --batch``, then close its input."""
+    try:
+        stdin.write(b"".join(sha.encode() + b"\n" for sha in shas))
+        stdin.close()
+    except OSError:  # git exited early (the reader sees the short output)
+        pass
 
 
 def scan_git(
@@ -256,6 +318,7 @@ def scan_git(
     all_refs: bool = False,
     since: str | None = None,
     progress: Progress = NULL_PROGRESS,
+    profile: Profile | None = None,
 ) -> ScanResult:
     """Scan the history of the repositories holding ``paths``.
 
@@ -277,8 +340,10 @@ def scan_git(
     if not repos:
         names = ", ".join(str(p) for p in paths)
         raise ScanError(f"not a git repository: {names}", hint="run inside a repository or drop --git")
+    if profile:
+        profile.mark("setup")
     for repo in repos.values():
-        _scan_repo(repo, options, all_refs, since, progress, result)
+        _scan_repo(repo, options, all_refs, since, progress, result, profile)
     return finish(result, started)
 
 
@@ -289,6 +354,7 @@ def _scan_repo(
     since: str | None,
     progress: Progress,
     result: ScanResult,
+    profile: Profile | None = None,
 ) -> None:
     hist = history_blobs(repo, all_refs=all_refs, since=since)
     result.summary.commits += hist.commits
@@ -317,22 +383,32 @@ def _scan_repo(
     total = sum(sizes[s] for s, _ in todo)
     workers = options.workers
     groups = make_batches(todo, lambda t: sizes[t[0]], batch_target(total, workers))
+    inline = total < options.inline_bytes
+    if profile:
+        profile.mark("walk")
+        profile.workers = 1 if inline or workers <= 1 or len(groups) <= 1 else min(workers, len(groups))
     tasks: list[BlobTask] = [(repo.git_dir, g) for g in groups]
     task_id = progress.task("scan git blobs", total=total)
     group_sizes = [sum(sizes[s] for s, _ in g) for g in groups]
     per_blob: list[tuple[str, list[Finding]]] = []
-    for found, summary in run_batches(
+    config = dataclasses.replace(options.worker_config(), profile=profile is not None)
+    for found, summary, work in run_batches(
         _scan_blob_batch,
         tasks,
-        options.worker_config(),
+        config,
         workers,
-        inline=total < options.inline_bytes,
+        inline=inline,
         on_done=lambda i: progress.advance(task_id, group_sizes[i]),
     ):
         per_blob.extend(found)
         result.summary.merge(summary)
+        if profile:
+            profile.merge_work(work)
     progress.finish(task_id)
     result.findings.extend(_attribute(per_blob, wanted))
+    if profile:
+        profile.merge_work(take_parent_build())
+        profile.mark("scan")
 
 
 def _attribute(per_blob: list[tuple[str, list[Finding]]], intros: dict[str, list[Intro]]) -> list[Finding]:

@@ -14,7 +14,11 @@ anchor — most files of a source tree.
 from __future__ import annotations
 
 import functools
+import hashlib
+import os
+import tempfile
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any, Protocol
 
 import ahocorasick
@@ -81,9 +85,19 @@ class HyperscanPrefilter:
 def _compiled(anchors: tuple[str, ...]) -> Any:
     """The compiled Hyperscan database for ``anchors`` (cached: compiling thousands of
     literals takes tens of milliseconds, and every scanner of a process uses the same set).
-    A database is read-only during scans; each prefilter gets its own scratch space."""
+    A database is read-only during scans; each prefilter gets its own scratch space.
+
+    The compiled form is also kept on disk (:func:`_cache_path`, serialised with
+    ``hyperscan.dumpb``), so a new ``keyroll scan`` process loads it in about a millisecond;
+    a missing, stale or unreadable cache file is simply compiled again."""
     import hyperscan
 
+    path = _cache_path(anchors, hyperscan)
+    if path is not None:
+        try:
+            return hyperscan.loadb(path.read_bytes(), hyperscan.HS_MODE_BLOCK)
+        except (OSError, hyperscan.error, ValueError, TypeError):
+            pass
     db = hyperscan.Database()
     db.compile(
         expressions=[a.encode() for a in anchors],
@@ -91,7 +105,40 @@ def _compiled(anchors: tuple[str, ...]) -> Any:
         elements=len(anchors),
         literal=True,
     )
+    if path is not None:
+        _store(path, hyperscan.dumpb(db))
     return db
+
+
+def _cache_path(anchors: tuple[str, ...], hyperscan: Any) -> Path | None:
+    """``$XDG_CACHE_HOME/keyroll/prefilter-<digest>.hsdb`` (digest of the anchors and the Hyperscan
+    version); ``None`` when ``KEYROLL_NO_CACHE`` is set or there is no home directory."""
+    if os.environ.get("KEYROLL_NO_CACHE"):
+        return None
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    if not os.path.isabs(base):
+        return None
+    digest = hashlib.sha256()
+    digest.update(str(getattr(hyperscan, "__version__", "")).encode() + b"\0")
+    for a in anchors:
+        digest.update(a.encode() + b"\0")
+    return Path(base) / "keyroll" / f"prefilter-{digest.hexdigest()[:24]}.hsdb"
+
+
+def _store(path: Path, data: bytes) -> None:
+    """Write the cache file atomically; any failure leaves no file and is not an error."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".prefilter-")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(data)
+            os.replace(tmp, path)
+        except OSError:
+            os.unlink(tmp)
+            raise
+    except OSError:
+        pass
 
 
 def make_prefilter(anchors: Sequence[str], engine: str | None = None) -> Prefilter:

@@ -221,13 +221,15 @@ class TextScanner:
         notebook: bool | None = None,
         data: bytes | None = None,
         raw_hits: list[tuple[int, int]] | None = None,
+        binary: bool = False,
     ) -> TextResult:
         """Findings whose value starts in ``[report_from, report_to)`` of ``text``.
 
         ``first_line``/``first_column`` are the line and column of ``text[0]`` in the whole
         input (for chunks). ``keep_values=False`` leaves ``Finding.secret`` empty (results that
-        cross a process boundary). ``data``/``raw_hits``: see :meth:`candidates`. Never raises
-        on any text.
+        cross a process boundary). ``data``/``raw_hits``: see :meth:`candidates`. ``binary``:
+        ``text`` is the latin-1 view of a binary input (findings get ``form=binary``). Never
+        raises on any text.
         """
         hi = len(text) if report_to is None else report_to
         result = TextResult()
@@ -264,7 +266,7 @@ class TextScanner:
                     confidence=c.confidence,
                     product=c.rule.product,
                     kind=c.kind or c.rule.kind,
-                    form=c.form,
+                    form=Form.BINARY if binary else c.form,
                     reason=c.reason,
                     key=c.key,
                     cell=(bisect.bisect_right(cells, c.start) - 1) if cells and c.start >= cells[0] else None,

@@ -44,17 +44,6 @@ BINARY_SUFFIXES = frozenset(
         ".rar",
         ".jar",
         ".war",
-        ".class",
-        ".so",
-        ".dylib",
-        ".dll",
-        ".exe",
-        ".o",
-        ".a",
-        ".lib",
-        ".pyc",
-        ".pyo",
-        ".pyd",
         ".whl",
         ".egg",
         ".woff",
@@ -72,16 +61,14 @@ BINARY_SUFFIXES = frozenset(
         ".wav",
         ".flac",
         ".ogg",
-        ".iso",
         ".dmg",
-        ".npy",
         ".npz",
-        ".pkl",
-        ".pickle",
         ".parquet",
     ]
 )
-"""Suffixes counted as binary without being opened (a NUL byte in the first 8 KiB also counts)."""
+"""Compressed and media formats, skipped (as ``binary``) without being opened: a credential is never
+stored in them as plain bytes. Other binary files (a NUL byte in the first 8 KiB: SQLite databases,
+``.pyc``, executables, pickles, core dumps) are searched for credential byte patterns."""
 
 
 @dataclass(frozen=True)

@@ -3,14 +3,22 @@
 The shapes follow what is observable in production (``shared/reference/upstash-api.md`` §2.5,
 §3.2) so that detectors and heuristics built for real credentials also work here:
 
-* Redis standard REST token: base64url of ``0x01 | port (2 bytes, big-endian) | 36 | 32 |
-  database uuid | password`` — it embeds the password, which is why a password reset kills it.
-* Redis read-only REST token: ``0x02 | port | 36 | 32 | uuid | 32 random bytes``.
-* ``ACL GENTOKEN`` token (Upstash extension): ``0x03 | port | len | user | len | password`` —
-  deterministic, so that ``ACL RESTTOKEN user <wrapped password>`` can find it again, and
-  self-describing, so that it works directly as a REST bearer token once it is the user's password.
-* ``ACL RESTTOKEN`` token: ``0x04 | port | 32 random bytes`` (bound to user + password server-side).
+* Redis standard REST token: base64url of ``0x01 | port (2 bytes, big-endian) | 01 36 32 |
+  database uuid | password`` (the layout of decoded production tokens) — it embeds the password,
+  which is why a password reset kills it.
+* Redis read-only REST token: ``0x02 | port | 01 36 32 | uuid | 32 random bytes``.
+* ``ACL GENTOKEN`` token (Upstash extension, real layout unknown): ``0x03 | port | MARK | len |
+  user | len | password`` — deterministic, so that ``ACL RESTTOKEN user <wrapped password>`` can
+  find it again, and self-describing, so that it works directly as a REST bearer token once it
+  is the user's password.
+* ``ACL RESTTOKEN`` token (real layout unknown): ``0x04 | port | MARK | 32 random bytes`` (bound
+  to user + password server-side).
+* ``MARK`` (``2a b9 74``, text ``Krl0`` at offset 4) marks the two invented layouts as the
+  sandbox's, so ``keyroll scan`` finds them with no key name beside them.
+* Vector/Search index tokens: the production v2 layout ``00 | n | r | s | name | role | secret``.
 * QStash token: base64 of ``{"UserID": …, "Password": …}`` (``eyJVc2VySUQi…``), signing keys ``sig_…``.
+
+Every format here is found by ``keyroll scan`` on its own (``tests/integration/test_scan_cli.py``).
 """
 
 from __future__ import annotations
@@ -33,6 +41,8 @@ __all__ = [
     "signing_key",
 ]
 
+ACL_MARK = b"\x2a\xb9\x74"
+"""bytes 3–5 of the sandbox's ACL tokens (base64 ``Krl0``)"""
 _B58 = "".join(c for c in string.ascii_letters + string.digits if c not in "0OIl")
 
 
@@ -48,14 +58,18 @@ def new_password() -> str:
 def redis_rest_token(port: int, database_id: str, password: str) -> str:
     """The standard (full-access) REST token of the ``default`` user."""
     return _b64(
-        b"\x01" + port.to_bytes(2, "big") + bytes([36, 32]) + database_id.encode() + password.encode()
+        b"\x01" + port.to_bytes(2, "big") + bytes([1, 36, 32]) + database_id.encode() + password.encode()
     )
 
 
 def redis_readonly_token(port: int, database_id: str) -> str:
     """A read-only REST token (``default_ro`` user)."""
     return _b64(
-        b"\x02" + port.to_bytes(2, "big") + bytes([36, 32]) + database_id.encode() + secrets.token_bytes(32)
+        b"\x02"
+        + port.to_bytes(2, "big")
+        + bytes([1, 36, 32])
+        + database_id.encode()
+        + secrets.token_bytes(32)
     )
 
 
@@ -64,7 +78,7 @@ def redis_gentoken(port: int, user: str, password: str) -> str:
     u, p = user.encode(), password.encode()
     if len(u) > 255 or len(p) > 255:
         raise ValueError("user name or password too long")
-    return _b64(b"\x03" + port.to_bytes(2, "big") + bytes([len(u)]) + u + bytes([len(p)]) + p)
+    return _b64(b"\x03" + port.to_bytes(2, "big") + ACL_MARK + bytes([len(u)]) + u + bytes([len(p)]) + p)
 
 
 class GenToken:
@@ -84,16 +98,16 @@ def parse_gentoken(token: str) -> GenToken | None:
         raw = base64.urlsafe_b64decode(token.encode("ascii") + b"=" * (-len(token) % 4))
     except (ValueError, UnicodeEncodeError):
         return None
-    if len(raw) < 5 or raw[0] != 3:
+    if len(raw) < 8 or raw[0] != 3 or raw[3:6] != ACL_MARK:
         return None
     port = int.from_bytes(raw[1:3], "big")
-    ulen = raw[3]
-    user_b = raw[4 : 4 + ulen]
-    if len(user_b) != ulen or len(raw) < 5 + ulen:
+    ulen = raw[6]
+    user_b = raw[7 : 7 + ulen]
+    if len(user_b) != ulen or len(raw) < 8 + ulen:
         return None
-    plen = raw[4 + ulen]
-    pw_b = raw[5 + ulen : 5 + ulen + plen]
-    if len(pw_b) != plen or len(raw) != 5 + ulen + plen:
+    plen = raw[7 + ulen]
+    pw_b = raw[8 + ulen : 8 + ulen + plen]
+    if len(pw_b) != plen or len(raw) != 8 + ulen + plen:
         return None
     try:
         return GenToken(port, user_b.decode(), pw_b.decode())
@@ -103,7 +117,7 @@ def parse_gentoken(token: str) -> GenToken | None:
 
 def redis_resttoken(port: int) -> str:
     """A REST token minted by ``ACL RESTTOKEN`` (meaningful only with the server's registry)."""
-    return _b64(b"\x04" + port.to_bytes(2, "big") + secrets.token_bytes(32))
+    return _b64(b"\x04" + port.to_bytes(2, "big") + ACL_MARK + secrets.token_bytes(32))
 
 
 def qstash_token(user_id: str) -> str:
@@ -118,5 +132,9 @@ def signing_key() -> str:
 
 
 def index_token(kind: int, index_id: str) -> str:
-    """A Vector/Search token (``kind`` 1 = full access, 2 = read-only)."""
-    return _b64(bytes([kind]) + index_id.encode() + b":" + secrets.token_bytes(24))
+    """A Vector/Search token (``kind`` 1 = full access, 2 = read-only) in the production v2 layout:
+    ``00 | len(name) | len(role) | len(secret) | name | admin|readonly | secret``."""
+    name = f"sandbox-{index_id.replace('-', '')[:12]}".encode()
+    role = b"admin" if kind == 1 else b"readonly"
+    secret = base64.b64encode(secrets.token_bytes(36))
+    return base64.b64encode(bytes([0, len(name), len(role), len(secret)]) + name + role + secret).decode()

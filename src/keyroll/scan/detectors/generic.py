@@ -58,6 +58,11 @@ _NOT_SECRET_TOKENS = re.compile(
 )
 
 
+_ASSIGNED_AFTER = re.compile(r"[A-Za-z0-9_.\-]*[\"'`\]]?[ \t]*[:=]")
+"""what must follow an anchor for :attr:`GenericSecretDetector.pattern` to match there: the rest
+of the key, then an assignment (a cheap test that rejects most anchors in code: ``self.token)``)"""
+
+
 def _variants(word: str) -> tuple[str, ...]:
     return (word, word.capitalize(), word.upper())
 
@@ -84,6 +89,8 @@ class GenericSecretDetector(AnchoredDetector):
     )
 
     def at(self, text: str, pos: int, anchor: str) -> Iterator[Candidate]:
+        if not _ASSIGNED_AFTER.match(text, pos):
+            return
         m = self.pattern.match(text, key_start(text, pos, 48))
         if not m or m.end("key") < pos + len(anchor):
             return

@@ -17,6 +17,13 @@ Vector / Search index tokens::
 
 (``n1``/``n2`` are the lengths of the two fields that follow, so the layout checks itself.)
 
+ACL-user tokens (``ACL GENTOKEN`` / ``ACL RESTTOKEN``) have no known production layout and are
+found by their context only — except the ones keyroll's own sandbox mints, which carry a marker
+(``2a b9 74``, text ``Krl0`` at offset 4; see ``keyroll.sandbox.upstash.tokens``)::
+
+    03  port:2  2a b9 74  ulen  user  plen  password     (GENTOKEN: an ACL password and REST token)
+    04  port:2  2a b9 74  <32 bytes>                     (RESTTOKEN: an ACL user's REST token)
+
 Text anchors follow from the fixed header bytes: ``AAI?cD`` at offset 4 of a v2 Redis token,
 ``ASQg`` (Redis v1) / ``ACQg`` (Vector v1) at offset 4, and the 5-character header of index
 tokens at offset 0 (see :func:`index_header_anchors`).
@@ -31,6 +38,7 @@ from dataclasses import dataclass
 
 __all__ = [
     "B64_ALPHABET",
+    "SANDBOX_ACL_ANCHOR",
     "IndexToken",
     "RedisToken",
     "decode_b64",
@@ -48,6 +56,10 @@ _V2_PREFIX = re.compile(rb"p\d")
 _V2_STANDARD_BODY = re.compile(rb"[0-9a-f]{32}p\d{1,10}")
 _INDEX_NAME = re.compile(rb"[a-z0-9][a-z0-9-]{2,80}")
 _INDEX_ROLES = {b"admin": False, b"readonly": True}
+_SANDBOX_ACL_MARK = b"\x2a\xb9\x74"
+SANDBOX_ACL_ANCHOR = "Krl0"
+"""base64 of the sandbox ACL tokens' marker, at offset 4"""
+_ACL_USER = re.compile(rb"[!-~]{1,128}")
 
 
 def decode_b64(token: str) -> bytes | None:
@@ -69,7 +81,9 @@ class RedisToken:
     readonly: bool
     port: int
     layout: str
-    """``v1`` (uuid + password) or ``v2``"""
+    """``v1`` (uuid + password), ``v2``, or ``sandbox-gentoken`` / ``sandbox-resttoken``"""
+    acl: bool = False
+    """an ACL user's token (``ACL GENTOKEN`` / ``ACL RESTTOKEN``), not the default user's"""
 
 
 @dataclass(frozen=True)
@@ -84,6 +98,8 @@ class IndexToken:
 
 def parse_redis_token(raw: bytes) -> RedisToken | None:
     """A :class:`RedisToken` if ``raw`` (decoded bytes) has a Redis REST token layout."""
+    if len(raw) >= 8 and raw[0] in (3, 4) and raw[3:6] == _SANDBOX_ACL_MARK:
+        return _parse_sandbox_acl(raw)
     if len(raw) < 38 or raw[0] not in (1, 2):
         return None
     readonly = raw[0] == 2
@@ -101,6 +117,19 @@ def parse_redis_token(raw: bytes) -> RedisToken | None:
             return RedisToken(True, port, "v2") if n2 == 32 else None
         return RedisToken(False, port, "v2") if _V2_STANDARD_BODY.fullmatch(second) else None
     return None
+
+
+def _parse_sandbox_acl(raw: bytes) -> RedisToken | None:
+    port = int.from_bytes(raw[1:3], "big")
+    if raw[0] == 4:
+        return RedisToken(False, port, "sandbox-resttoken", acl=True) if len(raw) == 38 else None
+    ulen = raw[6]
+    if len(raw) < 8 + ulen or not _ACL_USER.fullmatch(raw[7 : 7 + ulen]):
+        return None
+    plen = raw[7 + ulen]
+    if plen < 16 or len(raw) != 8 + ulen + plen:
+        return None
+    return RedisToken(False, port, "sandbox-gentoken", acl=True)
 
 
 def parse_index_token(raw: bytes) -> IndexToken | None:

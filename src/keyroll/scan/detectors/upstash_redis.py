@@ -14,7 +14,12 @@ from collections.abc import Iterator
 from keyroll.core.model import CredentialKind, Product
 from keyroll.scan.detectors.base import AnchoredDetector, Candidate
 from keyroll.scan.detectors.filters import form_at, key_before
-from keyroll.scan.detectors.upstash_format import decode_b64, parse_redis_token, redis_v2_anchors
+from keyroll.scan.detectors.upstash_format import (
+    SANDBOX_ACL_ANCHOR,
+    decode_b64,
+    parse_redis_token,
+    redis_v2_anchors,
+)
 from keyroll.scan.findings import Certainty, Rule
 
 __all__ = ["REDIS_READONLY_TOKEN", "REDIS_REST_TOKEN", "UpstashRedisTokenDetector", "token_run"]
@@ -62,11 +67,11 @@ class UpstashRedisTokenDetector(AnchoredDetector):
     """Upstash Redis REST tokens (``upstash-redis-rest-token``, ``upstash-redis-readonly-token``)."""
 
     rules = (REDIS_REST_TOKEN, REDIS_READONLY_TOKEN)
-    anchors = ("ASQg", *redis_v2_anchors())
+    anchors = ("ASQg", SANDBOX_ACL_ANCHOR, *redis_v2_anchors())
     priority = 100
 
     def at(self, text: str, pos: int, anchor: str) -> Iterator[Candidate]:
-        start = pos - 4  # both anchors sit at offset 4 of the token
+        start = pos - 4  # every anchor sits at offset 4 of the token
         for value in token_run(text, start):
             raw = decode_b64(value)
             info = parse_redis_token(raw) if raw else None
@@ -82,6 +87,13 @@ class UpstashRedisTokenDetector(AnchoredDetector):
                 confidence=Certainty.HIGH,
                 reason=f"token structure ({info.layout}, port {info.port})",
                 priority=self.priority,
+                kind=(
+                    CredentialKind.ACL_PASSWORD
+                    if info.layout == "sandbox-gentoken"
+                    else CredentialKind.ACL_REST_TOKEN
+                )
+                if info.acl
+                else None,
                 key=key_before(text, start),
                 form=form_at(text, start, end),
             )

@@ -832,6 +832,10 @@ class FakeVercel(FakeAPI):
         await self._enter("list_events")
         return []
 
+    async def get_team(self) -> dict[str, Any]:
+        await self._enter("get_team")
+        return {"id": "team_fake", "slug": "fake", "billing": {"plan": self.world.vercel_plan}}
+
 
 # --------------------------------------------------------------------------------------- GitHub
 class FakeGitHub(FakeAPI):
@@ -902,6 +906,8 @@ class FakeWorld:
     """(scope label, secret name) → ``updated_at`` when written by ``put_secret``"""
     failures: list[dict[str, Any]] = field(default_factory=list)
     requests: int = 0
+    vercel_plan: str = "pro"
+    """``billing.plan`` of the fake team"""
 
     def __post_init__(self) -> None:
         self.redis = FakeRedis(self)

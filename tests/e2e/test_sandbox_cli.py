@@ -36,6 +36,7 @@ def test_fleets_table(capsys: pytest.CaptureFixture[str]) -> None:
         (["--fleet", "nope"], "unknown fleet 'nope'"),
         (["--faults", "bogus=1"], "--faults: unknown fault 'bogus'"),
         (["--faults", "error_rate=lots"], "--faults"),
+        (["--vercel-plan", "free"], "--vercel-plan: unknown plan 'free'"),
     ],
 )
 def test_bad_input_is_one_line_exit_2(
@@ -71,6 +72,10 @@ def test_up_serves_until_interrupted(tmp_path: Path) -> None:
             "--build-seconds",
             "0.1",
             "--no-tls",
+            "--vercel-plan",
+            "hobby",
+            "--builds-per-day",
+            "50",
         ],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -97,6 +102,8 @@ def test_up_serves_until_interrupted(tmp_path: Path) -> None:
             headers={"Authorization": f"Bearer {values['VERCEL_TOKEN']}"},
         )
         assert r.status_code == 200 and len(r.json()["projects"]) == 3
+        info = json.loads((state / "sandbox.json").read_text())
+        assert info["vercel"]["plan"] == {"plan": "hobby", "concurrent_builds": 1, "deployments_per_day": 50}
         r = httpx.get(
             f"{values['KEYROLL_GITHUB_API_URL']}/repos/acme/web/actions/secrets",
             headers={"Authorization": f"Bearer {values['GITHUB_TOKEN']}"},

@@ -52,6 +52,10 @@ from keyroll.policy import (
     plan_strategies,
     strategy_sources,
 )
+from keyroll.preflight.context import BYPASS_IGNORED_BUILD_STEP
+from keyroll.preflight.model import PreflightResult
+from keyroll.preflight.render import preflight_table
+from keyroll.preflight.run import PreflightBlocked, run_preflight
 from keyroll.providers.factory import open_providers
 from keyroll.rotate.engine import Engine, group_state
 from keyroll.rotate.journal import Journal
@@ -221,6 +225,25 @@ async def _inventory(cfg: Config, scope: dict[str, Any], progress: Progress) -> 
     )
     async with open_providers(cfg) as providers:
         return await take_inventory(providers, options, progress)
+
+
+async def _preflight(
+    cfg: Config, inv: Inventory, plan: Plan, consents: frozenset[str]
+) -> PreflightResult | None:
+    """Preflight of ``plan`` (read-only); ``None`` without a Vercel token (a plan from a saved inventory)."""
+    if not cfg.vercel_token:
+        return None
+    async with open_providers(cfg) as providers:
+        return await run_preflight(cfg, providers, inv, plan, consents=consents)
+
+
+BypassIgnoredOpt = Annotated[
+    bool,
+    typer.Option(
+        "--bypass-ignored-build-step",
+        help="clear projects' Ignored Build Step for the rotation and restore the exact value after (journaled)",
+    ),
+]
 
 
 def _load_inventory_file(path: Path) -> Inventory:
@@ -446,6 +469,9 @@ def plan_cmd(
     sources = strategy_sources(cfg, inv, plan, overrides)
     settings = effective_policy(cfg)
     doc = _plan_document(plan, scope, sources, settings)
+    pre = _run_async(lambda _p: _preflight(cfg, inv, plan, frozenset()), None)
+    if pre is not None:
+        doc["preflight"] = pre.to_json()
     if out is not None:
         out.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
         err_console.print(f"wrote {out}")
@@ -453,6 +479,8 @@ def plan_cmd(
         emit_json(doc)
     elif out is None or not state.quiet:
         out_console.print(_plan_table(plan, sources))
+        if pre is not None:
+            out_console.print(preflight_table(pre))
     if not state.quiet:
         for note in _policy_notes(plan, settings):
             err_console.print(f"[yellow]policy:[/] {escape(note)}", markup=True, highlight=False)
@@ -485,6 +513,7 @@ def apply_cmd(
     github_repo: GithubRepoOpt = None,
     path: PathOpt = None,
     build_seconds: BuildOpt = 60.0,
+    bypass_ignored_build_step: BypassIgnoredOpt = False,
     json_out: JsonOpt = False,
 ) -> None:
     """Apply a plan (or plan and apply --all-upstash / --credential): mint, write env, redeploy,
@@ -512,9 +541,11 @@ def apply_cmd(
     if plan_file is not None:
         plan, scope = _load_plan(plan_file)
     progress = _progress(json_out)
+    consents = frozenset({BYPASS_IGNORED_BUILD_STEP} if bypass_ignored_build_step else ())
+    pre: PreflightResult | None = None
 
     async def run(prog: Progress) -> RunResult:
-        nonlocal plan
+        nonlocal plan, pre
         async with open_providers(cfg) as providers:
             from keyroll.inventory import options_from_config, take_inventory
 
@@ -534,6 +565,9 @@ def apply_cmd(
                     build_seconds_estimate=build_seconds,
                 )
             _require_sensitive(plan, settings)
+            pre = await run_preflight(cfg, providers, inv, plan, consents=consents)
+            if pre.blocking and not dry_run:
+                raise PreflightBlocked(pre)  # before anything is written
             destructive = [s for s in plan.steps if s.destructive]
             if (
                 any(cp.requires_downtime_consent for cp in plan.credentials)
@@ -581,11 +615,16 @@ def apply_cmd(
         err_console.print("[dim]dry run: nothing will change[/]")
     result = _run_async(run, progress)
     if json_out:
-        emit_json(to_jsonable(result) | {"settings": _settings_json(settings)})
+        extra: dict[str, Any] = {"settings": _settings_json(settings)}
+        if pre is not None:
+            extra["preflight"] = pre.to_json()
+        emit_json(to_jsonable(result) | extra)
     else:
         out_console.print(_result_table(result))
         if result.dry_run and plan is not None:
             out_console.print(_plan_table(plan))
+        if result.dry_run and pre is not None:
+            out_console.print(preflight_table(pre))
     _exit_for(result)
 
 

@@ -51,16 +51,35 @@ def up(
             "--tls/--no-tls", help="also serve Vercel and GitHub over HTTPS (the Vercel CLI needs it)"
         ),
     ] = True,
+    vercel_plan: Annotated[
+        str,
+        typer.Option(
+            "--vercel-plan",
+            help="the team's plan: hobby (1 build at a time, 100 deployments/day), pro (12, 6000), "
+            "enterprise (12, 6000: stand-ins for contract figures)",
+        ),
+    ] = "pro",
+    builds_per_day: Annotated[
+        int | None,
+        typer.Option("--builds-per-day", min=0, help="deployments per day before 402 (default: the plan's)"),
+    ] = None,
+    concurrent_builds: Annotated[
+        int | None,
+        typer.Option("--concurrent-builds", min=1, help="build slots (default: the plan's)"),
+    ] = None,
 ) -> None:
     """Serve the sandbox in the foreground until Ctrl-C; writes STATE_DIR/sandbox.env for --env-file."""
     from keyroll.sandbox.fleet import FleetError, load_fleet
     from keyroll.sandbox.server import Sandbox
+    from keyroll.sandbox.vercel.plan import PLANS
     from keyroll.sandbox.world import Faults
 
     try:
         parsed_faults = Faults.parse(faults)
     except ValueError as exc:
         raise UsageError(f"--faults: {exc}", hint="e.g. --faults error_rate=0.1,storm=2,seed=7") from None
+    if vercel_plan not in PLANS:
+        raise UsageError(f"--vercel-plan: unknown plan {vercel_plan!r}", hint=f"one of: {', '.join(PLANS)}")
     try:
         fleet_data = load_fleet(fleet)
     except FleetError as exc:
@@ -73,6 +92,9 @@ def up(
         faults=parsed_faults,
         rate_window_s=rate_window,
         tls=tls,
+        vercel_plan=vercel_plan,
+        builds_per_day=builds_per_day,
+        concurrent_builds=concurrent_builds,
     )
     try:
         sandbox.install()
@@ -88,6 +110,12 @@ def up(
         for name, url in sorted(sandbox.world.tls_urls.items()):
             table.add_row(f"{name} (https)", url)
         out_console.print(table)
+        limits = sandbox.vercel_limits
+        out_console.print(
+            f"vercel plan: {limits.plan} ({limits.concurrent_builds} concurrent builds, "
+            f"{limits.deployments_per_day if limits.deployments_per_day is not None else 'unlimited'} "
+            "deployments/day)"
+        )
         env_file = sandbox.state_dir / "sandbox.env"
         out_console.print(f"env file: {env_file}  (e.g. keyroll inventory --env-file {env_file})")
         if sandbox.tls_files is not None:

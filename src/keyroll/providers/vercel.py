@@ -291,6 +291,10 @@ class VercelAPI(Protocol):
         """Installed integrations."""
         ...
 
+    async def get_team(self) -> dict[str, Any]:
+        """``GET /v2/teams/{id}`` of the configured team (``billing.plan`` …)."""
+        ...
+
     async def list_deployments(
         self,
         project_id: str | None,

@@ -29,6 +29,7 @@ from typing import Any
 import uvicorn
 
 from keyroll.sandbox.tls import TlsFiles, make_certificates
+from keyroll.sandbox.vercel.plan import plan_limits
 from keyroll.sandbox.world import Faults, World
 
 __all__ = ["INSTALLERS", "Sandbox"]
@@ -64,14 +65,26 @@ class Sandbox:
         rate_limits: Mapping[str, int] | None = None,
         tls: bool = False,
         services: Sequence[str] | None = None,
+        vercel_plan: str = "pro",
+        builds_per_day: int | None = None,
+        concurrent_builds: int | None = None,
     ) -> None:
         """:param templates: fixed ``${…}`` values (tests without the Upstash emulation).
         :param rate_limits: per-window limits by ``service.class`` (e.g. ``{"vercel.env_write": 5}``).
         :param tls: also serve Vercel and GitHub over HTTPS (a sandbox CA in ``DIR/tls/``), for
             clients that refuse plain HTTP such as the Vercel CLI.
         :param services: install only these (``upstash``, ``vercel``, ``github``); default all.
-        :raises ValueError: a bad ``faults`` spec.
+        :param vercel_plan: the team's plan, ``hobby`` | ``pro`` | ``enterprise``: concurrent builds
+            (1, 12, 12 — Enterprise is "by contract", 12 is the stricter stand-in) and deployments per
+            day (100, 6000, 6000) — see :mod:`keyroll.sandbox.vercel.plan`.
+        :param builds_per_day: override the plan's daily deployment cap (past it: 402).
+        :param concurrent_builds: override the plan's build slots (extra slots bought on Pro).
+        :raises ValueError: a bad ``faults`` spec, an unknown plan or a bad limit.
         """
+        self.vercel_limits = plan_limits(
+            vercel_plan, builds_per_day=builds_per_day, concurrent_builds=concurrent_builds
+        )
+        """the emulated team's plan limits (build slots, deployments per day)"""
         self.state_dir = Path(state_dir)
         self.state_dir.mkdir(parents=True, exist_ok=True)
         self.world = World(
@@ -82,6 +95,9 @@ class Sandbox:
             rate_window_s=rate_window_s,
             templates=dict(templates or {}),
             rate_limits=dict(rate_limits or {}),
+            vercel_plan=vercel_plan,
+            builds_per_day=builds_per_day,
+            concurrent_builds=concurrent_builds,
         )
         self.fleet_spec = fleet
         self.tls = tls

@@ -104,6 +104,12 @@ class World:
     (e.g. ``{"vercel.env_write": 10}``); the window is :attr:`rate_window_s`"""
     started_at: float = field(default=0.0)
     """clock time the world was created (fault storms count from here)"""
+    vercel_plan: str = "pro"
+    """the emulated team's Vercel plan (``hobby``, ``pro``, ``enterprise``): build slots, daily cap"""
+    builds_per_day: int | None = None
+    """deployments a day before 402 ``api-deployments-free-per-day``; ``None``: the plan's figure"""
+    concurrent_builds: int | None = None
+    """build slots; ``None``: the plan's figure (Hobby 1, Pro 12, Enterprise 12)"""
 
     def __post_init__(self) -> None:
         if not self.started_at:

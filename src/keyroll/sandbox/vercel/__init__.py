@@ -75,6 +75,11 @@ def install(world: World, fleet: Mapping[str, Any]) -> None:
         "team": {"id": team["id"], "slug": team["slug"]},
         "user": {"id": user["id"], "username": user["username"]},
         "projects": {p.name: p.id for p in state.projects.values()},
+        "plan": {
+            "plan": state.limits.plan,
+            "concurrent_builds": state.limits.concurrent_builds,
+            "deployments_per_day": state.limits.deployments_per_day,
+        },
     }
 
     async def snapshot() -> None:

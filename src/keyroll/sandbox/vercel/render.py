@@ -128,7 +128,6 @@ def deployment_json(state: VercelState, dep: Deployment, *, list_item: bool = Fa
         "url": state.deployment_url(dep),
         "projectId": dep.project_id,
         "createdAt": dep.created_at,
-        "buildingAt": dep.building_at,
         "readyState": ready_state,
         "readySubstate": substate,
         "target": dep.target,
@@ -141,6 +140,8 @@ def deployment_json(state: VercelState, dep: Deployment, *, list_item: bool = Fa
         "inspectorUrl": f"https://vercel.com/{state.team.get('slug', '')}/{dep.name}/{dep.id[4:]}",
         "isRollbackCandidate": dep.was_promoted and not dep.alias and ready_state == "READY",
     }
+    if now >= dep.building_at and not (dep.canceled_at is not None and dep.canceled_at < dep.building_at):
+        out["buildingAt"] = dep.building_at  # absent while QUEUED: the build has not started
     if ready_state in ("READY", "ERROR"):
         out["ready"] = dep.ready_at
     if ce is not None:
@@ -192,7 +193,7 @@ def _summary(state: VercelState, dep: Deployment) -> dict[str, Any]:
         {
             "createdIn": "iad1",
             "deploymentHostname": _hostname(state, dep),
-            "plan": "pro",
+            "plan": state.limits.plan,
             "private": True,
             "builds": [],
         }
@@ -356,7 +357,7 @@ def team_json(state: VercelState) -> dict[str, Any]:
             "uid": state.user["id"],
             "createdAt": 1_600_000_000_000,
         },
-        "billing": {"plan": "pro"},
+        "billing": {"plan": state.limits.plan},
         "sensitiveEnvironmentVariablePolicy": "off",
         "softBlock": None,
     }

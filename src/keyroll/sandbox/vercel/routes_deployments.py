@@ -17,6 +17,7 @@ from starlette.routing import BaseRoute, Route
 from keyroll.core.secret import fingerprint_of
 from keyroll.sandbox.vercel.app import Call, VercelApp, paginate
 from keyroll.sandbox.vercel.errors import ApiError, bad_request, not_found
+from keyroll.sandbox.vercel.plan import DAY_MS
 from keyroll.sandbox.vercel.render import deployment_json
 from keyroll.sandbox.vercel.state import Deployment, VercelState
 from keyroll.sandbox.vercel.validate import check_fields, string_map
@@ -191,6 +192,27 @@ def _create_params(state: VercelState, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def check_daily_cap(state: VercelState) -> None:
+    """Refuse a new deployment past the plan's deployments per day.
+
+    :raises ApiError: 402 ``api-deployments-free-per-day``; ``limit.reset`` is now + 24 h on every
+        refused call, as reported in vercel/vercel#17426, and ``Retry-After`` says the same in seconds.
+    """
+    cap = state.limits.deployments_per_day
+    if cap is None:
+        return
+    now = state.now()
+    if state.deployments_today(now) < cap:
+        return
+    raise ApiError(
+        402,
+        "api-deployments-free-per-day",
+        f'Resource is limited - try again in 24 hours (more than {cap}, code: "api-deployments-free-per-day").',
+        headers={"Retry-After": str(DAY_MS // 1000)},
+        limit={"total": cap, "remaining": 0, "reset": now + DAY_MS},
+    )
+
+
 async def create_deployment(call: Call) -> Any:
     """``POST /v13/deployments[?forceNew=1]`` — ``name`` required; ``target`` omitted ⇒ preview."""
     if not call.team_scoped:
@@ -201,6 +223,7 @@ async def create_deployment(call: Call) -> Any:
     state = call.state
     params = _create_params(state, body)
     project = params["project"]
+    check_daily_cap(state)
     dep = state.create_deployment(
         project,
         target=params["target"],

@@ -22,6 +22,7 @@ from typing import Any
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from keyroll.sandbox.vercel.plan import DAY_MS, PlanLimits, plan_limits
 from keyroll.sandbox.world import World
 
 __all__ = [
@@ -141,9 +142,16 @@ class Deployment:
     alias: list[str] = field(default_factory=list)
     was_promoted: bool = False
 
+    @property
+    def slot_end(self) -> int:
+        """When this build gives its build slot back (READY/ERROR, or cancelled)."""
+        if self.canceled_at is not None:
+            return min(self.canceled_at, self.ready_at)
+        return self.ready_at
+
     def state(self, now_ms: int) -> str:
         """``QUEUED``, ``BUILDING``, ``READY``, ``ERROR`` or ``CANCELED`` at ``now_ms``."""
-        if self.canceled_at is not None:
+        if self.canceled_at is not None and now_ms >= self.canceled_at:
             return "CANCELED"
         if now_ms < self.building_at:
             return "QUEUED"
@@ -195,6 +203,10 @@ class VercelState:
         self.integrations: dict[str, Integration] = {}
         self._rng = random.Random(f"vercel:{world.faults.seed}")
         self._aead = AESGCM(os.urandom(32))
+        self.limits: PlanLimits = plan_limits(
+            world.vercel_plan, builds_per_day=world.builds_per_day, concurrent_builds=world.concurrent_builds
+        )
+        """the plan's build slots and daily deployment cap"""
         self.roll_fault: Callable[[str, float], bool] = lambda kind, rate: False
         """deterministic fault decisions (the service's :class:`~keyroll.sandbox.guard.Guard`)"""
 
@@ -376,6 +388,9 @@ class VercelState:
             build_ms = 0 if ready_now else int(self.world.build_seconds * 1000)
             dep_id = self.new_id("dpl_", 28)
             error = False if ready_now else self._roll_build_error()
+            queue_ms = min(build_ms // 10, 500)  # a build with a free slot starts this soon
+            run_ms = build_ms - queue_ms
+            start = self._slot_start(created + queue_ms, run_ms) if not ready_now else created
             dep = Deployment(
                 id=dep_id,
                 project_id=project.id,
@@ -384,8 +399,8 @@ class VercelState:
                 git_branch=git_branch,
                 custom_env_id=custom_env_id,
                 created_at=created,
-                building_at=created + min(build_ms // 10, 500),
-                ready_at=created + build_ms,
+                building_at=start,
+                ready_at=start + run_ms,
                 build_error=error,
                 env=self.effective_env(project, target, git_branch, custom_env_id),
                 meta=dict(meta),
@@ -397,6 +412,34 @@ class VercelState:
             if ready_now:
                 self._finalize(dep)
         return dep
+
+    def _slot_start(self, earliest: int, run_ms: int) -> int:
+        """When a build asked for at ``earliest`` and running ``run_ms`` gets a build slot.
+
+        Builds take slots first come, first served (Vercel's concurrency queue): a new build starts
+        at the first moment from ``earliest`` on where fewer than ``limits.concurrent_builds``
+        earlier builds hold a slot for its whole run. Scheduled once, at creation: cancelling a
+        build does not pull later ones forward (unconfirmed; the stricter choice).
+        """
+        limit = self.limits.concurrent_builds
+        busy = [
+            (d.building_at, d.slot_end)
+            for d in self.deployments.values()
+            if d.slot_end > earliest and d.slot_end > d.building_at
+        ]
+        if len(busy) < limit:
+            return earliest
+        candidates = sorted({earliest, *(end for _, end in busy if end > earliest)})
+        for t in candidates:
+            points = [t, *(b for b, _ in busy if t < b < t + run_ms)]
+            if all(sum(1 for b, e in busy if b <= p < e) < limit for p in points):
+                return t
+        return candidates[-1]  # pragma: no cover - the last end always frees every slot
+
+    def deployments_today(self, now: int) -> int:
+        """Deployments created in the last 24 hours (the daily cap's count)."""
+        with self.lock:
+            return sum(1 for d in self.deployments.values() if d.created_at > now - DAY_MS)
 
     def _roll_build_error(self) -> bool:
         return self.roll_fault("error_builds", self.world.faults.error_builds)

@@ -128,12 +128,9 @@ def rotation_rows(name: str, doc: dict[str, Any]) -> list[Row]:
     """``bench/rotation.py``: keyroll apply vs the guide, trigger-all and the lower bound, per plan."""
     p, s = doc["params"], doc["summary"]
     plan = s["plan"]
-    modelled = (
-        "" if p.get("sandbox_models_plan") else "; the sandbox did not yet queue builds beyond the plan"
-    )
     what = (
         f"rotation of one leaked Redis token on {p['projects']} projects, Vercel **{p['plan'].title()}** "
-        f"({p['concurrent_builds']} concurrent builds{modelled}): {plan['writes']} env writes, "
+        f"({p['concurrent_builds']} concurrent builds): {plan['writes']} env writes, "
         f"{plan['deployments']} redeploys; {p['latency_ms']:g} ms latency, {p['build_seconds']:g} s builds, "
         f"Vercel rate limits in {p['rate_window_s']:g} s windows (10x compressed); {runs_of(doc)} alternated "
         f"runs each; {when(doc)}; {source(name, doc)}"

@@ -128,6 +128,8 @@ def _rotation_doc() -> dict[str, Any]:
             "ratio_to_lower_bound_min": 50.0 / 56.2,
             "speedup_vs_sequential": 810.0 / 55.0,
             "speedup_vs_trigger_all": 1.0,
+            "speedup_vs_sequential_apply": 810.0 / 55.0,
+            "speedup_vs_trigger_all_apply": 1.0,
             "keyroll_calls": {"n": 3, "min": 270.0, "median": 280.0, "max": 290.0},
             "calls_vs_floor": 280 / 189,
             "calls_vs_floor_min": 270 / 189,
@@ -165,3 +167,36 @@ def test_committed_readme_table_matches_the_committed_result_files() -> None:
         if (results.RESULTS / f"{name}.json").exists()
     }
     assert results.rewrite(readme, results.render(docs)) == readme, "run `make results`"
+
+
+def test_rotation_summary_compares_whole_processes_and_bounds_apply_alone() -> None:
+    def k(apply_s: float, process_s: float, calls: int) -> dict[str, Any]:
+        return {
+            "wall_s": apply_s,
+            "process_s": process_s,
+            "calls": calls,
+            "plan": {"writes": 61, "deployments": 120},
+            "limits": {"env_write": 120, "deployments_create": 60},
+            "routes": {"POST /v13/deployments": 120, "HTTP 429": 2},
+            "state": "done",
+            "failed_requests": 0,
+            "load_requests": 100,
+            "peak_rss_mib": 100.0,
+        }
+
+    samples = {
+        "keyroll": [k(60.0, 70.0, 250), k(58.0, 66.0, 260), k(61.0, 71.0, 240)],
+        "sequential": [{"wall_s": 700.0}, {"wall_s": 710.0}, {"wall_s": 690.0}],
+        "trigger-all": [{"wall_s": 66.0, "calls": 400}] * 3,
+    }
+    params = {"concurrent_builds": 12, "rate_window_s": 6.0, "build_seconds": 6.0, "latency_ms": 80.0}
+    s = rotation.summarize(samples, params)
+    assert s["keyroll_process_s"]["median"] == 70.0 and s["keyroll_apply_s"]["median"] == 60.0
+    assert s["speedup_vs_sequential"] == pytest.approx(700.0 / 70.0)
+    assert s["speedup_vs_trigger_all"] == pytest.approx(66.0 / 70.0)
+    assert s["speedup_vs_trigger_all_apply"] == pytest.approx(66.0 / 60.0)
+    assert s["ratio_to_lower_bound"] == pytest.approx(60.0 / s["lower_bound_s"], rel=1e-3)
+    assert s["calls_vs_floor"] == pytest.approx(
+        250 / rotation.floor_calls({"writes": 61, "deployments": 120})
+    )
+    assert s["http_429_median_run"] == 2

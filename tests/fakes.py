@@ -559,15 +559,10 @@ class FakeDeployment:
     """READY, ERROR or CANCELED"""
     promote: bool = True
     """a production build takes the production alias once READY (off: a staged build)"""
-    queued_s: float = 0.0
-    """seconds it waits ``QUEUED`` for a build slot before it builds"""
 
     @property
     def state(self) -> str:
-        elapsed_ms = time.time() * 1000 - self.created_at
-        if elapsed_ms < self.queued_s * 1000:
-            return "QUEUED"
-        if elapsed_ms < (self.queued_s + self.build_s) * 1000:
+        if time.time() * 1000 - self.created_at < self.build_s * 1000:
             return "BUILDING"
         return self.outcome
 
@@ -1036,7 +1031,6 @@ class FakeWorld:
         created_at: int | None = None,
         outcome: str = "READY",
         promote: bool = True,
-        queued_s: float = 0.0,
     ) -> FakeDeployment:
         """A deployment built from the env as it is now.
 
@@ -1044,7 +1038,6 @@ class FakeWorld:
         :param created_at: ms timestamp (given: the build is long over).
         :param outcome: the state the build ends in.
         :param promote: a production build takes the production alias (off: staged).
-        :param queued_s: seconds it waits ``QUEUED`` (the plan's build slots are taken) first.
         """
         d = FakeDeployment(
             _id("dpl_"),
@@ -1056,7 +1049,6 @@ class FakeWorld:
             build_s=0.0 if ready or created_at is not None else self.build_s,
             outcome=outcome,
             promote=promote,
-            queued_s=queued_s,
         )
         if created_at is not None:
             d.created_at = created_at

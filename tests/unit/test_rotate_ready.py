@@ -86,30 +86,6 @@ async def test_a_build_seen_once_answers_at_once_and_a_stuck_one_times_out() -> 
     await w.close()
 
 
-async def test_builds_queued_for_a_slot_cost_a_look_per_wave_and_do_not_inflate_the_build_time() -> None:
-    # a Hobby-like queue: 4 waves of 3 builds, each wave waiting QUEUED until the one before is done
-    build_s = 0.3
-    world = FakeWorld(build_s=build_s)
-    builds: dict[str, BuildWatch] = {}
-    for wave in range(4):
-        p = world.add_project(f"p{wave}")
-        for _ in range(3):
-            d = world.deploy(p.id, queued_s=wave * build_s)
-            builds[d.id] = BuildWatch(time.time(), d.created_at)
-    vercel = world.providers().vercel
-    assert vercel is not None
-    w = ReadyWatcher(vercel, BuildStats(build_s), poll_interval_s=0.005, timeout_s=10.0)
-    w.builds.observe(build_s)  # build times already known (an earlier wave of the run)
-    seen = await w.wait(builds)
-    assert {s.state for s in seen.values()} == {"READY"}
-    # a queued build's time is counted from the look that last saw it queued, not from the request
-    # (counted from the request, the last wave alone would observe 4 build times)
-    assert w.builds.estimate_s < 2 * build_s
-    # so each wave is looked at when it is due, not every eighth of a build over the whole queue
-    assert world.vercel.calls["list_deployments"] <= 20
-    await w.close()
-
-
 async def test_an_error_of_the_watcher_reaches_every_waiter() -> None:
     world = FakeWorld(build_s=0.02)
     builds = _builds(world, projects=2, per_project=1)

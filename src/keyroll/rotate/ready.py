@@ -9,10 +9,7 @@ most of its burst done.
 
 When to look: before any build finished, geometrically from ``poll_interval_s`` up to an eighth
 of the expected build time; once build times were observed, just before the earliest pending
-build is due, then every eighth of a build while one is overdue. A build a listing shows still
-``QUEUED`` (the plan's build slots are taken: Hobby 1, Pro 12) has not started, so it is due a
-build time after that look, and its build time is counted from there — so builds waiting their
-turn cost one look per wave of builds, not one per eighth of a build. A build the listing does not
+build is due, then every eighth of a build while one is overdue. A build the listing does not
 show twice (eventual consistency, a creation time keyroll does not know, a cursor tie) is read
 on its own (``GET /v13/deployments/{id}``). A build that is not READY/ERROR/CANCELED by
 ``build_timeout_s`` after it started is reported ``TIMEOUT``.
@@ -67,13 +64,6 @@ class _Pending:
     future: asyncio.Future[Seen]
     since_look: int = 0
     misses: int = 0
-    queued_seen_at: float = 0.0
-    """the last look that saw this build still ``QUEUED`` (it started building after that)"""
-
-    @property
-    def start_bound(self) -> float:
-        """The earliest the build can have started: when asked for, or last seen queued."""
-        return max(self.watch.started_at, self.queued_seen_at)
 
 
 @dataclass
@@ -142,7 +132,7 @@ class ReadyWatcher:
         return max(self._floor(), min(self.builds.estimate_s / 8, 10.0))
 
     def _due(self, entry: _Pending) -> float:
-        return entry.start_bound + 0.9 * self.builds.estimate_s
+        return entry.watch.started_at + 0.9 * self.builds.estimate_s
 
     def _until_due(self) -> float:
         """Seconds until the earliest pending build is due (negative: overdue)."""
@@ -216,10 +206,8 @@ class ReadyWatcher:
         for dep_id, entry in pending.items():
             state = states.get(dep_id)
             if state == "READY":
-                self.builds.observe(now - entry.start_bound)
+                self.builds.observe(now - entry.watch.started_at)
             elif state not in TERMINAL_FAILED:
-                if state == "QUEUED":
-                    entry.queued_seen_at = now
                 if now <= entry.watch.started_at + self.timeout_s:
                     continue
                 state = "TIMEOUT"

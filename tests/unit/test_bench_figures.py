@@ -200,3 +200,27 @@ def test_rotation_summary_compares_whole_processes_and_bounds_apply_alone() -> N
         250 / rotation.floor_calls({"writes": 61, "deployments": 120})
     )
     assert s["http_429_median_run"] == 2
+
+
+def test_scan_row_takes_min_and_median_from_the_raw_samples_of_every_tool() -> None:
+    doc = {
+        "command": ".venv/bin/python bench/scan.py",
+        "date": "2026-12-06T21:00:00Z",
+        "machine": {"load_avg_start": [2.0, 2.0, 2.0]},
+        "tool_versions": {"kingfisher": "2.14.0"},
+        "runs": {
+            "keyroll": [{"wall_s": w, "in_process_s": w / 2} for w in (0.7, 0.5, 0.6)],
+            "kingfisher": [{"wall_s": w} for w in (1.2, 1.1, 1.3)],
+        },
+        "summary": {
+            "keyroll": {"recall": "45/45", "extra_findings": 2, "non_planted_upstash": 0},
+            "kingfisher": {"recall": "13/45", "extra_findings": 7},
+            "ratios": {"strongest_peer": "kingfisher", "speedup_vs_strongest_peer": 2.0},
+            "corpus": "64 MiB of real code",
+        },
+    }
+    ((what, measured, _),) = results.scan_rows("scan", doc)
+    assert "on 64 MiB of real code" in what and "3 alternated runs" in what
+    assert "**2.0x** the faster of Kingfisher and Betterleaks (kingfisher)" in measured
+    assert "keyroll: 0.50 / 0.60 s, in-process 0.25 / 0.30 s, recall 45/45" in measured
+    assert "kingfisher 2.14.0: 1.10 / 1.20 s, recall 13/45, 7 findings not planted" in measured

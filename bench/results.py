@@ -166,7 +166,13 @@ def rotation_rows(name: str, doc: dict[str, Any]) -> list[Row]:
         ),
         (
             "… failed requests (load generator during every `apply`), peak memory of keyroll",
-            f"**{s['failed_requests']}** of {s['load_requests']:,}; {spread(s['peak_rss_mib'], ' MiB', 0)}",
+            f"**{s['failed_requests']}** of {s['load_requests']:,}"
+            + (
+                " (" + ", ".join(f"{c} ×{n}" for c, n in s["failure_causes"].items()) + ")"
+                if s.get("failure_causes")
+                else ""
+            )
+            + f"; {spread(s['peak_rss_mib'], ' MiB', 0)}",
             "0",
         ),
     ]

@@ -501,6 +501,13 @@ def summarize(samples: dict[str, list[dict[str, Any]]], p: dict[str, Any]) -> di
         "where_calls_go_median_run": where_calls_go(median_run["routes"], counts),
         "http_429_median_run": int(median_run["routes"].get("HTTP 429", 0)),
         "failed_requests": sum(int(s.get("failed_requests", 0)) for s in k_runs),
+        "failure_causes": dict(
+            Counter(
+                f"{f.get('status') or 'no status'}: {f.get('cause', '?')}"
+                for s in k_runs
+                for f in s.get("failures_first", [])
+            )
+        ),
         "load_requests": sum(int(s.get("load_requests", 0)) for s in k_runs),
         "states": sorted({s["state"] for s in k_runs}),
         "peak_rss_mib": metric(samples["keyroll"], "peak_rss_mib"),

@@ -130,7 +130,7 @@ def rotation_rows(name: str, doc: dict[str, Any]) -> list[Row]:
     plan = s["plan"]
     what = (
         f"rotation of one leaked Redis token on {p['projects']} projects, Vercel **{p['plan'].title()}** "
-        f"({p['concurrent_builds']} concurrent builds): {plan['writes']} env writes, "
+        f"({p['concurrent_builds']} concurrent build{'s' if p['concurrent_builds'] != 1 else ''}): {plan['writes']} env writes, "
         f"{plan['deployments']} redeploys; {p['latency_ms']:g} ms latency, {p['build_seconds']:g} s builds, "
         f"Vercel rate limits in {p['rate_window_s']:g} s windows (10x compressed); {runs_of(doc)} alternated "
         f"runs each; {when(doc)}; {source(name, doc)}"
@@ -147,7 +147,7 @@ def rotation_rows(name: str, doc: dict[str, Any]) -> list[Row]:
             f"then waits: {spread(trig)} — **{s['speedup_vs_trigger_all']:.2f}x** (apply alone "
             f"{s['speedup_vs_trigger_all_apply']:.2f}x). Both baselines get the inventory for free and "
             "neither mints nor revokes a credential",
-            "≥ 20x sequential (Pro)",
+            "≥ 20x sequential" if p["plan"] != "hobby" else "— (one build at a time on Hobby)",
         ),
         (
             f"… vs the lower bound (the larger of the writes under the rate limits and ceil({plan['deployments']}"

@@ -72,8 +72,8 @@ resilience: $(STAMP)
 
 # every figure in the README's Results table: each part writes bench/out/<name>.json (raw samples,
 # machine, versions, command); `make results` copies them to bench/results/ (committed) and
-# regenerates the table in README.md. Parts take (2 shared cores): demo ~1 min, inventory ~15 min,
-# rotation ~15 min, scan see bench/scan.py.
+# regenerates the table in README.md. Parts take (2 shared cores): demo ~2 min, inventory ~20 min,
+# rotation ~20 min (mostly waiting: rate windows, builds), scan see bench/scan.py.
 bench: bench-demo bench-inventory bench-rotation bench-scan
 	$(MAKE) results
 

@@ -116,12 +116,20 @@ def inventory_rows(name: str, doc: dict[str, Any]) -> list[Row]:
     measured = (
         f"whole command, min / median: {spread(k['wall_s'])} vs {spread(b['wall_s'])} for the same "
         f"calls one at a time (`--concurrency 1`, what a plain script does) — **{s['speedup_median']:.2f}x**; "
-        f"lower bound {s['lower_bound_s']:.1f} s (the rate limits on {s['minimum_calls']:,} calls), keyroll "
-        f"{s['keyroll_vs_lower_bound_median']:.2f}x it; {num(k['calls']['median'], 0)} API calls = "
+        + (
+            f"lower bound {s['lower_bound_s']:.1f} s (the rate limits on {s['minimum_calls']:,} calls), keyroll "
+            f"{s['keyroll_vs_lower_bound_median']:.2f}x it; "
+            if limited and s["lower_bound_s"] >= p["rate_window_s"]
+            else f"the rate limits do not bind ({s['minimum_calls']:,} calls fit one window's budget): latency, "
+            f"start-up and concurrency {p['concurrency']} set the time; "
+        )
+        + f"{num(k['calls']['median'], 0)} API calls = "
         f"**{s['keyroll_calls_vs_minimum_median']:.3f}x** the minimum, {num(k['http_429']['median'], 0)} "
         f"answered 429; {num(k['peak_rss_mib']['median'], 0)} MiB"
     )
-    return [(what, measured, "≤ 1.2x the lower bound, ≤ 1.05x calls")]
+    binds = limited and s["lower_bound_s"] >= p["rate_window_s"]
+    target = "≤ 1.2x the lower bound, ≤ 1.05x calls" if binds else "≥ 10x one at a time, ≤ 1.05x calls"
+    return [(what, measured, target)]
 
 
 def rotation_rows(name: str, doc: dict[str, Any]) -> list[Row]:

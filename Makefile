@@ -12,7 +12,8 @@ NODE_DIR := tests/node
 COMPILE := $(UV) pip compile --quiet --universal --python-version 3.11 --generate-hashes --custom-compile-command "make lock"
 PYTEST_ARGS := -q -m "not slow" -p no:cacheprovider
 
-.PHONY: demo test test-latest lint typecheck unit resilience bench lock audit node-deps clean
+.PHONY: demo test test-latest lint typecheck unit resilience bench bench-env bench-demo bench-inventory \
+	bench-rotation bench-scan results results-check lock audit node-deps clean
 
 # the installer and build backend, from their own small hashed lock (pip only ever installs this file)
 $(UV): requirements/tools.txt
@@ -71,12 +72,40 @@ unit: $(STAMP)
 resilience: $(STAMP)
 	KEYROLL_RESILIENCE_OUT=bench/out/resilience.json $(BIN)/python -m pytest -q -m slow -p no:cacheprovider
 
-bench: $(STAMP)
+# every figure in the README's Results table: each part writes bench/out/<name>.json (raw samples,
+# machine, versions, command); `make results` copies them to bench/results/ (committed) and
+# regenerates the table in README.md. Parts take (2 shared cores): demo ~2 min, inventory ~20 min,
+# rotation ~20 min (mostly waiting: rate windows, builds), scan see bench/scan.py.
+bench: bench-demo bench-inventory bench-rotation bench-scan
+	$(MAKE) results
+
+# the scan benchmark's peers (Kingfisher, Betterleaks, trufflehog3, detect-secrets, ripgrep), in their own venv
+bench-env: $(STAMP)
 	test -x .venv-bench/bin/python || $(PY) -m venv .venv-bench
 	$(UV) pip sync --quiet --python .venv-bench/bin/python --require-hashes requirements/bench.txt
-	$(BIN)/python bench/inventory.py
-	$(BIN)/python bench/rotation.py
+
+bench-demo: $(STAMP)
+	$(BIN)/python bench/demo.py
+
+# a team within one minute's env-read budget, and one that needs two minutes of it
+bench-inventory: $(STAMP)
+	$(BIN)/python bench/inventory.py --projects 20
+	$(BIN)/python bench/inventory.py --projects 50
+
+bench-rotation: $(STAMP)
+	$(BIN)/python bench/rotation.py --plan pro
+	$(BIN)/python bench/rotation.py --plan hobby
+
+bench-scan: bench-env
 	$(BIN)/python bench/scan.py
+
+# the README's Results table from bench/results/*.json (fresh bench/out/ files copied in first)
+results:
+	$(PY) bench/results.py
+
+# fails when README.md's table is not what the committed result files give
+results-check:
+	$(PY) bench/results.py --check
 
 # refresh the locks after a change of pyproject/*.in, keeping every pin that still fits;
 # `make lock UPGRADE=1` re-resolves everything to the newest versions the ranges allow

@@ -261,7 +261,7 @@ def run_batches(
     ctx = multiprocessing.get_context(method)
     # with fork, build the scanner once, here: every worker inherits it (detectors imported,
     # prefilter compiled) instead of building its own; the parent drops it afterwards
-    saved = (_worker_scanner, _worker_config)
+    inherited = (_worker_scanner, _worker_config)
     if method == "fork" and (_worker_scanner is None or _worker_config != config):
         t0 = time.perf_counter()
         _worker_scanner, _worker_config = config.build(), config
@@ -287,7 +287,7 @@ def run_batches(
         # interrupted (Ctrl-C, an error, the consumer stopped): drop the queued batches instead
         # of working through them before the process may exit
         pool.shutdown(wait=finished, cancel_futures=not finished)
-        _worker_scanner, _worker_config = saved
+        _worker_scanner, _worker_config = inherited
 
 
 def stream_batches(items: Iterable[T], size_of: Callable[[T], int], target: int) -> Iterator[list[T]]:

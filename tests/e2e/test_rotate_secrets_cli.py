@@ -234,7 +234,7 @@ def test_plan_apply_every_copy_rebuilt_revoke_gated(
         ]
     )
     out = capsys.readouterr()
-    assert rc == 3, out.err
+    assert rc == 4, out.err  # waiting for a person (README: exit codes)
     assert "waiting" in out.err
     after = {name: _stripe_vars(api, pid) for name, pid in projects.items()}
     assert [v.get("comment") for v in after["shop"] if v["target"] == ["production"]] == [
@@ -376,7 +376,9 @@ def test_untouched_unverified_copy_blocks_revoke_until_confirmed(
             ]
         )
         err = capsys.readouterr().err
-        assert rc == 3 and "unverified" in err, err
+        assert rc == 4 and "unverified" in err, err  # waiting for a person
+        # the instructions are printed as text, not as markup ("[production]" kept)
+        assert any(ln.startswith("waiting:") and "[production]" in ln for ln in err.splitlines()), err
         status = _json(capsys, ["status", "--env-file", env, "--json"])
         assert {s["id"].split("/", 1)[1]: s["state"] for s in status["steps"]}["revoke"] == "pending"
         rc = run(

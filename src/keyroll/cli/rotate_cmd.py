@@ -602,10 +602,14 @@ def _exit_for(result: RunResult) -> None:
     if result.state is RunState.DONE:
         return
     if result.waiting and result.state is RunState.WAITING:
-        err_console.print(f"[yellow]waiting:[/] {result.waiting} — then run `keyroll resume`")
+        err_console.print(
+            f"[yellow]waiting:[/] {escape(result.waiting)} — then run `keyroll resume`", highlight=False
+        )
         raise typer.Exit(int(ExitCode.WAITING))
     if result.waiting:
-        err_console.print(f"[yellow]waiting:[/] {result.waiting} — then run `keyroll resume`")
+        err_console.print(
+            f"[yellow]waiting:[/] {escape(result.waiting)} — then run `keyroll resume`", highlight=False
+        )
     else:
         err_console.print(
             "state is journaled: see `keyroll status`; `keyroll resume` retries, `keyroll rollback` restores"

@@ -44,6 +44,8 @@ class _InterruptedProviders:
 def vercel_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("VERCEL_TOKEN", "vercel-token-for-interrupt-tests")
+    # apply refuses to start without a journal key (exit 2, before it reads the team)
+    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", "journal-passphrase-for-interrupt-tests-0123456789")
 
 
 def _one_interrupt_line(err: str) -> str:

@@ -19,6 +19,7 @@ from keyroll.core.secret import Secret
 from keyroll.core.serde import to_jsonable
 from keyroll.rotate.journal import Journal
 from keyroll.rotate.keys import JournalKey
+from keyroll.rotate.plan_digest import seal
 from keyroll.sandbox.loadgen import LoadGenerator
 from keyroll.sandbox.server import Sandbox
 from tests.integration.test_adapters_sandbox import BUILD, FLEET, _new_values, _probe
@@ -51,7 +52,7 @@ def test_crash_then_resume_finishes_with_zero_failed_requests(tmp_path: Path, bo
 
         inv, plan = asyncio.run(plan_it())
         plan_path = tmp_path / "plan.json"
-        plan_path.write_text(json.dumps(to_jsonable(plan)))
+        plan_path.write_text(json.dumps(seal(to_jsonable(plan))))  # sealed like `keyroll plan --out`
         gid = plan.credentials[0].steps[0].id.split("/", 1)[0]
         argv = ["apply", str(plan_path), "--env-file", str(env_file), "--yes", "--health-path", "/", "--json"]
         with LoadGenerator(sb.world, rps=30, duration=600) as lg:

@@ -143,7 +143,7 @@ def test_a_402_mid_run_pauses_then_resume_finishes(
             and cp["steps"][0]["params"]["group"].get("management") == "native"
         )
         rc, _, err = _run(capsys, ["apply", "--env-file", _env_file(sb), "--credential", fp, "--yes"])
-        assert rc == 3, err
+        assert rc == 4, err  # waiting (the run is paused, not failed)
         assert "waiting:" in err and "daily deployment quota is spent" in err and "keyroll resume" in err
         assert "rolled back" not in err.replace("nothing was rolled back", "")
         rc, status, err = _run(capsys, ["status", "--env-file", _env_file(sb), "--json"])

@@ -36,7 +36,7 @@ from tests.resilience.harness import (
 REPRESENTATIVE = (
     "after:mint:redis_acl[cache]/mint",
     "after:mint:qstash_token[eu-central-1]/reset",
-    "after:redeploy:qstash_signing[signing keys]/redeploy2/prj_F6J5D9x08QLSDprdRjicidBgKd1T",
+    "after:redeploy:qstash_signing[signing keys eu-central-1]/redeploy2/prj_F6J5D9x08QLSDprdRjicidBgKd1T",
 )
 
 

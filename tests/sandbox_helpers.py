@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import contextlib
+import http.server
+import queue
+import threading
+from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import Any
 
 from keyroll.sandbox.server import Sandbox
 from tests import canary
@@ -32,3 +37,31 @@ def write_env_file(path: Path, values: Mapping[str, str]) -> Path:
     """Write ``values`` as a dotenv file at ``path``; return ``path``."""
     path.write_text("".join(f"{k}={v}\n" for k, v in values.items()))
     return path
+
+
+class _Inbox(http.server.BaseHTTPRequestHandler):
+    """A webhook receiver: every POST (headers, body) lands in ``inbox``."""
+
+    inbox: queue.Queue[tuple[dict[str, str], bytes]] = queue.Queue()
+
+    def do_POST(self) -> None:
+        body = self.rfile.read(int(self.headers.get("content-length", "0")))
+        self.inbox.put(({k.lower(): v for k, v in self.headers.items()}, body))
+        self.send_response(200)
+        self.end_headers()
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@contextlib.contextmanager
+def webhook_receiver() -> Iterator[tuple[str, queue.Queue[tuple[dict[str, str], bytes]]]]:
+    """A local HTTP endpoint for QStash deliveries: its URL and the queue of what arrived."""
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Inbox)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/webhook", _Inbox.inbox
+    finally:
+        server.shutdown()
+        server.server_close()

@@ -7,9 +7,7 @@ and redis-py over TCP.
 
 from __future__ import annotations
 
-import http.server
 import queue
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -26,7 +24,7 @@ from upstash_vector import Index, Vector
 
 from keyroll.sandbox.server import Sandbox
 from tests import canary
-from tests.sandbox_helpers import register_template_secrets
+from tests.sandbox_helpers import register_template_secrets, webhook_receiver
 
 FLEET: dict[str, Any] = {
     "upstash": {
@@ -128,27 +126,10 @@ def test_redis_py_over_tcp(sb: Sandbox) -> None:
         redispy.Redis(port=port, password="wrong-password", retry=no_retry).ping()
 
 
-class _Receiver(http.server.BaseHTTPRequestHandler):
-    inbox: queue.Queue[tuple[dict[str, str], bytes]] = queue.Queue()
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("content-length", "0")))
-        self.inbox.put(({k.lower(): v for k, v in self.headers.items()}, body))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def receiver() -> Iterator[tuple[str, queue.Queue[tuple[dict[str, str], bytes]]]]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Receiver)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/webhook", _Receiver.inbox
-    server.shutdown()
-    server.server_close()
+    with webhook_receiver() as endpoint:
+        yield endpoint
 
 
 def test_qstash_publish_and_receiver(sb: Sandbox, receiver: tuple[str, Any]) -> None:

@@ -8,11 +8,9 @@ tampered signature) must fail the way the real service makes them fail.
 
 from __future__ import annotations
 
-import http.server
 import json
 import queue
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,7 +19,7 @@ import pytest
 
 from keyroll.sandbox.server import Sandbox
 from tests.node_clients import node_modules as installed_node_modules
-from tests.sandbox_helpers import register_template_secrets
+from tests.sandbox_helpers import register_template_secrets, webhook_receiver
 
 pytestmark = [pytest.mark.node]
 
@@ -140,27 +138,10 @@ def test_upstash_redis_node_client(node_modules: Path, sb: Sandbox) -> None:
     assert "NOPERM" in got["acl_other_key"]["error"]
 
 
-class _Inbox(http.server.BaseHTTPRequestHandler):
-    inbox: queue.Queue[tuple[dict[str, str], bytes]] = queue.Queue()
-
-    def do_POST(self) -> None:
-        body = self.rfile.read(int(self.headers.get("content-length", "0")))
-        self.inbox.put(({k.lower(): v for k, v in self.headers.items()}, body))
-        self.send_response(200)
-        self.end_headers()
-
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
 @pytest.fixture
 def receiver() -> Iterator[tuple[str, queue.Queue[tuple[dict[str, str], bytes]]]]:
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Inbox)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/webhook", _Inbox.inbox
-    server.shutdown()
-    server.server_close()
+    with webhook_receiver() as endpoint:
+        yield endpoint
 
 
 def test_upstash_qstash_node_client(node_modules: Path, sb: Sandbox, receiver: tuple[str, Any]) -> None:

@@ -22,7 +22,7 @@ from keyroll.core.secret import Fingerprint
 from keyroll.core.serde import to_jsonable
 from keyroll.rotate.groups import Group, group_locations, location_spec
 
-__all__ = ["PlanContext", "StrategyPlan", "distribution_steps", "projects_of"]
+__all__ = ["PlanContext", "StrategyPlan", "cutover_tail", "distribution_steps", "projects_of"]
 
 _ROLE_RANK = {"url": 0, "rest_token": 1, "token": 1, "signing_current": 1, "signing_next": 1, "password": 2}
 
@@ -263,3 +263,36 @@ def distribution_steps(
     if not tails:  # nothing to distribute: the next step follows what came before
         tails.extend(after)
     return steps, list(dict.fromkeys(tails))
+
+
+def cutover_tail(ctx: PlanContext, after: str) -> list[Step]:
+    """A cutover's steps after the new value is known (step ``after``): write every copy and
+    redeploy, probe the new token and the deployments (measuring the window), probe that the old
+    token is rejected, read the written vars back."""
+    gid, fp = ctx.gid, ctx.fp
+    dist, tails = distribution_steps(ctx, ctx.locations, values="new", after=[after])
+    probe = Step(
+        f"{gid}/probe",
+        StepKind.PROBE,
+        fp,
+        "probe the new token and deployments; measure the window",
+        tuple(tails),
+        {"action": "probe_new", "values": "new", "phase": 1, "cutover": True},
+    )
+    verify_old = Step(
+        f"{gid}/verify-old",
+        StepKind.PROBE,
+        fp,
+        "probe that the old token is rejected",
+        (probe.id,),
+        {"action": "probe_old"},
+    )
+    rescan = Step(
+        f"{gid}/rescan",
+        StepKind.RESCAN,
+        fp,
+        "read the written vars back",
+        (verify_old.id,),
+        {"action": "rescan"},
+    )
+    return [*dist, probe, verify_old, rescan]

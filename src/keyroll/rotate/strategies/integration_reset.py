@@ -19,7 +19,7 @@ from typing import Any
 from keyroll.core.errors import KeyrollError, RotationError
 from keyroll.core.model import Step, StepKind
 from keyroll.core.secret import Fingerprint, Secret
-from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps
+from keyroll.rotate.pipeline import PlanContext, StrategyPlan, cutover_tail
 from keyroll.rotate.runtime import Action, Probe, Runtime, WaitingForHuman, gid_of
 from keyroll.rotate.strategies.common import base_spec
 
@@ -69,33 +69,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         },
     )
     steps = [reset, collect]
-    dist, tails = distribution_steps(ctx, ctx.locations, values="new", after=[collect.id])
-    steps += dist
-    probe = Step(
-        f"{gid}/probe",
-        StepKind.PROBE,
-        fp,
-        "probe the new token and deployments; measure the window",
-        tuple(tails),
-        {"action": "probe_new", "values": "new", "phase": 1, "cutover": True},
-    )
-    verify_old = Step(
-        f"{gid}/verify-old",
-        StepKind.PROBE,
-        fp,
-        "probe that the old token is rejected",
-        (probe.id,),
-        {"action": "probe_old"},
-    )
-    rescan = Step(
-        f"{gid}/rescan",
-        StepKind.RESCAN,
-        fp,
-        "read the written vars back",
-        (verify_old.id,),
-        {"action": "rescan"},
-    )
-    steps += [probe, verify_old, rescan]
+    steps += cutover_tail(ctx, collect.id)
     warnings = [
         f"managed by the Vercel integration: a person resets it; the old token dies at that moment and requests "
         f"fail until each project's new deployment is READY (≈ {ctx.build_estimate_s:.0f} s after the new value "

@@ -14,7 +14,7 @@ from typing import Any
 from keyroll.config import update_env_file
 from keyroll.core.errors import KeyrollError, RotationError
 from keyroll.core.model import Step, StepKind
-from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps
+from keyroll.rotate.pipeline import PlanContext, StrategyPlan, cutover_tail
 from keyroll.rotate.runtime import Action, Probe, Runtime, gid_of
 from keyroll.rotate.strategies.common import base_spec
 
@@ -34,33 +34,7 @@ def cutover_build(ctx: PlanContext, spec: dict[str, Any], action: str, descripti
         destructive=True,
     )
     steps = [reset]
-    dist, tails = distribution_steps(ctx, ctx.locations, values="new", after=[reset.id])
-    steps += dist
-    probe = Step(
-        f"{gid}/probe",
-        StepKind.PROBE,
-        fp,
-        "probe the new token and deployments; measure the window",
-        tuple(tails),
-        {"action": "probe_new", "values": "new", "phase": 1, "cutover": True},
-    )
-    verify_old = Step(
-        f"{gid}/verify-old",
-        StepKind.PROBE,
-        fp,
-        "probe that the old token is rejected",
-        (probe.id,),
-        {"action": "probe_old"},
-    )
-    rescan = Step(
-        f"{gid}/rescan",
-        StepKind.RESCAN,
-        fp,
-        "read the written vars back",
-        (verify_old.id,),
-        {"action": "rescan"},
-    )
-    steps += [probe, verify_old, rescan]
+    steps += cutover_tail(ctx, reset.id)
     warnings = [
         f"cutover: the old value dies at the reset; requests fail until each project's new deployment is READY (≈ {ctx.build_estimate_s:.0f} s)"
     ]

@@ -420,7 +420,12 @@ class VercelState:
             error = False if ready_now else self._roll_build_error()
             queue_ms = min(build_ms // 10, 500)  # a build with a free slot starts this soon
             run_ms = build_ms - queue_ms
-            start = self._slot_start(created + queue_ms, run_ms) if not ready_now else created
+            # a fleet's ready deployment is READY from this instant: its creation stamp may run ahead
+            # of the clock (stamps are strictly increasing, one ms apart while a fleet is seeded),
+            # and a deployment READY only from that stamp answered 404 for the first ~0.3 s
+            start = (
+                self._slot_start(created + queue_ms, run_ms) if not ready_now else min(created, self.now())
+            )
             dep = Deployment(
                 id=dep_id,
                 project_id=project.id,

@@ -1,59 +1,32 @@
-"""The ``ACL SETUSER`` rule forms Upstash documents (``redis/commands/server/acl-setuser.mdx``).
-
-Upstash accepts: ``on``/``off``; ``>token`` where the token comes from ``ACL GENTOKEN`` (plain
-passwords are refused); ``<token``; ``!<sha256>``; ``resetpass``; ``~pattern``, ``allkeys``,
-``resetkeys``; ``&pattern``, ``allchannels``, ``resetchannels``; ``+cmd``/``-cmd``;
-``+@cat``/``-@cat``; ``allcommands``/``nocommands``; ``reset``. It refuses ``nopass``, ``#hash``
-and subcommand rules (``+client|list``); selectors and ``%R~`` key permissions are not documented.
-keyroll sends nothing else (:func:`rule_problem` is checked before every ``SETUSER`` it makes).
+"""keyroll's wording of the ``ACL SETUSER`` rule forms Upstash refuses (the forms themselves:
+:mod:`keyroll.core.acl_rules`). keyroll sends nothing else (:func:`rule_problem` is checked before
+every ``SETUSER`` it makes).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-__all__ = ["WORDS", "check_rules", "rule_problem"]
+from keyroll.core.acl_rules import WORDS, RuleProblem, rule_form
 
-WORDS = frozenset(
-    {
-        "on",
-        "off",
-        "resetpass",
-        "allkeys",
-        "resetkeys",
-        "allchannels",
-        "resetchannels",
-        "allcommands",
-        "nocommands",
-        "reset",
-    }
-)
-"""the documented single-word rules"""
+__all__ = ["WORDS", "check_rules", "rule_problem"]
 
 
 def rule_problem(rule: str) -> str:
-    """Why Upstash would refuse ``rule`` (``""`` when it is a documented form). Password rules
-    (``>``/``<``) are checked for shape only: a ``>`` password must come from ``ACL GENTOKEN``."""
-    low = rule.lower()
-    if low in WORDS:
+    """Why Upstash would refuse ``rule`` (``""`` when it is a documented form)."""
+    problem = rule_form(rule)
+    if problem is None:
         return ""
-    if low == "nopass":
-        return "nopass is refused by Upstash (every user needs a GENTOKEN password)"
-    if rule.startswith("#"):
-        return "hashed passwords (#…) are refused by Upstash"
-    if rule.startswith((">", "<")):
-        return "" if len(rule) > 1 else "an empty password rule"
-    if rule.startswith("!"):
-        body = rule[1:]
-        ok = len(body) == 64 and all(c in "0123456789abcdef" for c in body)
-        return "" if ok else "!hash needs a 64-character lowercase SHA-256 hash"
-    if rule.startswith(("~", "&")):
-        return "" if len(rule) > 1 else f"empty pattern rule {rule!r}"
-    if rule[:1] in "+-":
-        if "|" in rule:
-            return f"subcommand rules such as {rule!r} are refused by Upstash"
-        return "" if rule not in ("+", "-", "+@", "-@") else f"incomplete rule {rule!r}"
-    return f"{rule!r} is not a rule form Upstash documents for ACL SETUSER"
+    return {
+        RuleProblem.NOPASS: "nopass is refused by Upstash (every user needs a GENTOKEN password)",
+        RuleProblem.HASHED: "hashed passwords (#…) are refused by Upstash",
+        RuleProblem.EMPTY_PASSWORD: "an empty password rule",
+        RuleProblem.BAD_HASH: "!hash needs a 64-character lowercase SHA-256 hash",
+        RuleProblem.EMPTY_PATTERN: f"empty pattern rule {rule!r}",
+        RuleProblem.SUBCOMMAND: f"subcommand rules such as {rule!r} are refused by Upstash",
+        RuleProblem.INCOMPLETE: f"incomplete rule {rule!r}",
+        RuleProblem.UNDOCUMENTED: f"{rule!r} is not a rule form Upstash documents for ACL SETUSER",
+    }[problem]
 
 
 def check_rules(rules: Iterable[str]) -> list[str]:

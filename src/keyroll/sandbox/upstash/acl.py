@@ -29,6 +29,7 @@ from typing import Any
 
 import redis.exceptions as rexc
 
+from keyroll.core.acl_rules import RuleProblem, rule_form
 from keyroll.sandbox.upstash import tokens
 from keyroll.sandbox.upstash.redis_server import ADMIN_USER, ServerError, Unauthorized, scrub_error
 from keyroll.sandbox.upstash.state import RedisDB, TokenBinding
@@ -100,49 +101,22 @@ async def handle_acl(db: RedisDB, caller: TokenBinding, args: list[bytes]) -> An
     return PASSTHROUGH
 
 
-_WORDS = frozenset(
-    {
-        "on",
-        "off",
-        "resetpass",
-        "allkeys",
-        "resetkeys",
-        "allchannels",
-        "resetchannels",
-        "allcommands",
-        "nocommands",
-        "reset",
-    }
-)
-
-
 def rule_error(rule: str) -> str:
-    """Why Upstash refuses an ``ACL SETUSER`` rule (``""``: a documented form)."""
-    low = rule.lower()
-    if low in _WORDS:
+    """Why Upstash refuses an ``ACL SETUSER`` rule (``""``: a documented form), in its words."""
+    problem = rule_form(rule)
+    if problem is None:
         return ""
-    if low == "nopass":
-        return "ERR nopass is not supported: every user needs a password from ACL GENTOKEN"
-    if rule.startswith("#"):
-        return "ERR hashed passwords are not supported: use a token from ACL GENTOKEN"
-    if rule.startswith((">", "<")):
-        return "" if len(rule) > 1 else "ERR empty password"
-    if rule.startswith("!"):
-        body = rule[1:]
-        ok = len(body) == 64 and all(c in "0123456789abcdef" for c in body)
-        return "" if ok else "ERR !hash needs a 64-character lowercase SHA-256 hash"
-    if rule.startswith(("~", "&")):
-        return "" if len(rule) > 1 else f"ERR Error in ACL SETUSER modifier '{rule}': Syntax error"
-    if rule[:1] in "+-":
-        if "|" in rule:
-            return "ERR subcommand rules are not supported"
-        return (
-            ""
-            if len(rule) > 1 and rule != "+@" and rule != "-@"
-            else f"ERR Error in ACL SETUSER modifier '{rule}': Syntax error"
-        )
-    # selectors "(…)", "clearselectors", "%R~…" key permissions and anything else: undocumented
-    return f"ERR Error in ACL SETUSER modifier '{rule}': not supported"
+    syntax = f"ERR Error in ACL SETUSER modifier '{rule}': Syntax error"
+    return {
+        RuleProblem.NOPASS: "ERR nopass is not supported: every user needs a password from ACL GENTOKEN",
+        RuleProblem.HASHED: "ERR hashed passwords are not supported: use a token from ACL GENTOKEN",
+        RuleProblem.EMPTY_PASSWORD: "ERR empty password",
+        RuleProblem.BAD_HASH: "ERR !hash needs a 64-character lowercase SHA-256 hash",
+        RuleProblem.EMPTY_PATTERN: syntax,
+        RuleProblem.SUBCOMMAND: "ERR subcommand rules are not supported",
+        RuleProblem.INCOMPLETE: syntax,
+        RuleProblem.UNDOCUMENTED: f"ERR Error in ACL SETUSER modifier '{rule}': not supported",
+    }[problem]
 
 
 def _valid_name(name: str) -> bool:

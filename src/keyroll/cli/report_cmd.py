@@ -49,7 +49,7 @@ from keyroll.report.interface import ReportFormatChoice
 
 if TYPE_CHECKING:
     from keyroll.report.hardening import HardeningEvidence
-from keyroll.verify.journal_file import OpenedJournal, open_journal
+from keyroll.app.journal import OpenedJournal, open_journal
 from keyroll.verify.result import VerifyResult
 from keyroll.verify.run import VerifyOptions, verify
 from keyroll.verify.runlog import RunLog, load_runlog

@@ -15,6 +15,7 @@ import getpass
 import json
 import re
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -22,6 +23,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from keyroll.app.journal import dry_journal, open_journal_for_writing
 from keyroll.cli.common import (
     DryRunOpt,
     EnvFileOpt,
@@ -38,7 +40,6 @@ from keyroll.core.errors import (
     ConfigError,
     ConsentRequired,
     ExitCode,
-    JournalError,
     KeyrollError,
     RotationError,
     UsageError,
@@ -502,30 +503,10 @@ def _result_table(result: RunResult) -> Table:
     return table
 
 
-def _open_journal(cfg: Config, *, create: bool) -> Journal:
-    prompt = (
-        (lambda: Secret(getpass.getpass("journal passphrase (32+ characters): ")))
-        if sys.stdin.isatty()
-        else None
-    )
-    key = resolve_journal_key(cfg.journal_key, cfg.journal_path, create=create, prompt=prompt)
-    if key is None:
-        raise JournalError(
-            "no journal key: credentials must be journaled encrypted before they are used",
-            hint="set KEYROLL_JOURNAL_KEY (32+ characters), use an OS keyring, or run on a terminal",
-        )
-    return Journal.open(cfg.journal_path, key, create=create)
-
-
-def _dry_journal() -> Journal:
-    """A throw-away journal for ``--dry-run`` (nothing is journaled in the real one)."""
-    import tempfile
-
-    from keyroll.rotate.keys import JournalKey
-
-    return Journal.open(
-        Path(tempfile.mkdtemp(prefix="keyroll-dry-")) / "journal.db", JournalKey.generate(), create=True
-    )
+def _passphrase_prompt() -> Callable[[], Secret] | None:
+    if not sys.stdin.isatty():
+        return None
+    return lambda: Secret(getpass.getpass("journal passphrase (32+ characters): "))
 
 
 def _confirm_destructive(steps: list[Step], yes: bool, what: str) -> bool:
@@ -797,7 +778,11 @@ def apply_cmd(
                     highlight=False,
                 )
             consent = dry_run or _confirm_destructive(destructive, yes, "revoke / cutover reset")
-            journal = _dry_journal() if dry_run else _open_journal(cfg, create=True)
+            journal = (
+                dry_journal()
+                if dry_run
+                else open_journal_for_writing(cfg, create=True, prompt=_passphrase_prompt())
+            )
             try:
                 engine = Engine(
                     providers,
@@ -851,7 +836,7 @@ def _with_engine(
     progress = _progress(quiet)
 
     async def run(prog: Progress) -> RunResult:
-        journal = _open_journal(cfg, create=False)
+        journal = open_journal_for_writing(cfg, create=False, prompt=_passphrase_prompt())
         try:
             async with open_providers(cfg) as providers:
                 await _read_plan_builds(providers, settings)

@@ -14,6 +14,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from keyroll.app.journal import OpenedJournal, open_journal
 from keyroll.cli.common import (
     EnvFileOpt,
     GitReposOpt,
@@ -34,7 +35,6 @@ from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.core.tables import add_fingerprint_column
 from keyroll.inventory import options_from_config, validate_options
 from keyroll.providers.factory import open_providers
-from keyroll.verify.journal_file import OpenedJournal, open_journal
 from keyroll.verify.result import CheckStatus, VerifyResult
 from keyroll.verify.run import VerifyOptions, verify
 from keyroll.verify.times import iso

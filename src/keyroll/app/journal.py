@@ -1,4 +1,6 @@
-"""Open the journal for reading (verify, report, audit): its key when there is one, and what failed.
+"""The one way to open the journal: for reading (verify, report, audit) or for writing (apply, resume, rollback).
+
+For reading: its key when there is one, and what failed.
 
 Entries and runs are readable without the key; values (needed to probe old and new
 credentials) are not. A journal that cannot be opened at all is not an exception here: the
@@ -19,7 +21,7 @@ from keyroll.core.secret import Secret
 if TYPE_CHECKING:
     from keyroll.rotate.journal import Journal
 
-__all__ = ["OpenedJournal", "open_journal"]
+__all__ = ["OpenedJournal", "dry_journal", "open_journal", "open_journal_for_writing"]
 
 
 @dataclass
@@ -84,3 +86,38 @@ def open_journal(
             except JournalError as again:
                 return OpenedJournal(where, error=again.format_message(), notes=tuple(notes))
         return OpenedJournal(where, error=exc.format_message(), notes=tuple(notes))
+
+
+def open_journal_for_writing(
+    cfg: Config, *, create: bool, prompt: Callable[[], Secret] | None = None
+) -> Journal:
+    """Open ``cfg.journal_path`` with its key for a run that writes (apply, resume, rollback, abandon).
+
+    Credentials are journaled encrypted before they are used, so a key is required.
+
+    :param create: create the journal (and a new key in the OS keyring when none is set).
+    :param prompt: asks for a passphrase when no key is configured (a terminal only).
+    :raises JournalError: no key could be found or made, or the key is wrong.
+    """
+    from keyroll.rotate.journal import Journal
+    from keyroll.rotate.keys import resolve_journal_key
+
+    key = resolve_journal_key(cfg.journal_key, cfg.journal_path, create=create, prompt=prompt)
+    if key is None:
+        raise JournalError(
+            "no journal key: credentials must be journaled encrypted before they are used",
+            hint="set KEYROLL_JOURNAL_KEY (32+ characters), use an OS keyring, or run on a terminal",
+        )
+    return Journal.open(cfg.journal_path, key, create=create)
+
+
+def dry_journal() -> Journal:
+    """A throw-away journal for ``--dry-run`` (nothing is journaled in the real one)."""
+    import tempfile
+
+    from keyroll.rotate.journal import Journal
+    from keyroll.rotate.keys import JournalKey
+
+    return Journal.open(
+        Path(tempfile.mkdtemp(prefix="keyroll-dry-")) / "journal.db", JournalKey.generate(), create=True
+    )

@@ -202,3 +202,23 @@ async def test_cutovers_sharing_a_project_share_its_build(journal: Journal) -> N
     assert result.state is RunState.DONE, result
     # the second writer's build was not waited for and then repeated: one build per deployment
     assert world.vercel.calls["redeploy"] == len(set(refs))
+
+
+async def test_builds_queued_for_a_slot_cost_about_one_look_per_wave() -> None:
+    """Twelve builds on two build slots run in six waves: a build seen QUEUED is not due before a
+    build time after a running one frees its slot, so the watcher looks about once per wave instead
+    of every eighth of a build while the queue drains."""
+    build_s, slots, n = 0.2, 2, 12
+    world = FakeWorld(build_s=build_s)
+    p = world.add_project("p")
+    builds = {}
+    for i in range(n):
+        d = world.deploy(p.id)
+        d.queued_s = (i // slots) * build_s
+        builds[d.id] = BuildWatch(time.time(), d.created_at)
+    w = ReadyWatcher(world.vercel, BuildStats(build_s, samples=1), poll_interval_s=0.005, timeout_s=5.0)
+    seen = await asyncio.wait_for(w.wait(builds), 10)
+    assert {s.state for s in seen.values()} == {"READY"}
+    waves = n // slots
+    assert w.looks <= 2 * waves + 2, f"{w.looks} looks for {waves} waves"  # 38 before
+    await w.close()

@@ -419,3 +419,25 @@ async def test_token_bucket_probes_first_then_follows_the_service_window() -> No
     assert not third.done(), "the window is spent: wait for its reset, no refill in between"
     third.cancel()
     assert bucket.capacity == 3
+
+
+async def test_token_bucket_counts_requests_in_flight_at_the_reset_against_the_new_window() -> None:
+    """A request sent just before the reset can reach the service after it: counting it in the new
+    window's budget keeps a full burst at the turn from overshooting (the 429s at each window edge)."""
+    import time
+
+    from keyroll.providers.http import TokenBucket
+
+    now = [1000.0]
+    bucket = TokenBucket(10, 6, clock=lambda: now[0])
+    await bucket.acquire()
+    bucket.observe(
+        {"x-ratelimit-limit": "4", "x-ratelimit-remaining": "3", "x-ratelimit-reset": str(time.time() + 1)}
+    )
+    bucket.settle()
+    for _ in range(3):
+        await bucket.acquire()  # the window's last three: all still in flight at its end
+    bucket.settle()  # one is answered before the reset
+    now[0] += 1.5  # the window has turned
+    bucket._refill()
+    assert bucket._tokens == 2, "4 per window, 2 requests of the old window still on the way"

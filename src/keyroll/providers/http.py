@@ -101,7 +101,9 @@ class TokenBucket:
             self._grant = 0.0
         if self._windowed and self._window_end is not None:
             if now >= self._window_end:
-                self._tokens = self.capacity
+                # requests still on the way when the window turned may land in the new one
+                # (sent before the reset, counted by the service after it): they take from it
+                self._tokens = max(0.0, self.capacity - self._inflight)
                 self._last_reset = self._window_end
                 self._window_end = None
         elif not self._windowed or self._inflight == 0:

@@ -9,7 +9,10 @@ most of its burst done.
 
 When to look: before any build finished, geometrically from ``poll_interval_s`` up to an eighth
 of the expected build time; once build times were observed, just before the earliest pending
-build is due, then every eighth of a build while one is overdue. A build the listing does not
+build is due, then every eighth of a build while one is overdue. A build is due a build time after
+it started building (``buildingAt``); one still ``QUEUED`` for a slot (Hobby has one, Pro twelve)
+is not due before a build time after the first running build is due to free its slot, so a queue
+of waves costs about one look per wave instead of a look every eighth of a build. A build the listing does not
 show twice (eventual consistency, a creation time keyroll does not know, a cursor tie) is read
 on its own (``GET /v13/deployments/{id}``). A build that is not READY/ERROR/CANCELED by
 ``build_timeout_s`` after it *started building* is reported ``TIMEOUT``: time spent ``QUEUED`` for a
@@ -68,6 +71,8 @@ class _Pending:
     misses: int = 0
     building_since: float | None = None
     """when the build left QUEUED (s), once known"""
+    queued_at: float | None = None
+    """when the last look saw it QUEUED, waiting for a build slot (None: not seen queued)"""
 
 
 @dataclass
@@ -138,12 +143,23 @@ class ReadyWatcher:
     def _cap(self) -> float:
         return max(self._floor(), min(self.builds.estimate_s / 8, 10.0))
 
-    def _due(self, entry: _Pending) -> float:
+    def _due(self, entry: _Pending, slot_free_at: float | None = None) -> float:
+        """When a build may have ended: a build time after it started building (Vercel's
+        ``buildingAt``), or — still QUEUED for a slot — a build time after the first slot frees."""
+        if entry.building_since is not None:
+            return entry.building_since + 0.9 * self.builds.estimate_s
+        if entry.queued_at is not None:
+            # seen QUEUED at that look: it cannot end before a build time after it, nor before
+            # a build time after one of the run's running builds frees its slot
+            return max(entry.queued_at, slot_free_at or 0.0) + 0.9 * self.builds.estimate_s
         return entry.watch.started_at + 0.9 * self.builds.estimate_s
 
     def _until_due(self) -> float:
         """Seconds until the earliest pending build is due (negative: overdue)."""
-        return min(self._due(e) for e in self._pending.values()) - time.time()
+        entries = list(self._pending.values())
+        building = [self._due(e) for e in entries if e.building_since is not None]
+        slot_free_at = min(building) if building else None
+        return min(self._due(e, slot_free_at) for e in entries) - time.time()
 
     def _next_delay(self, delay: float) -> float:
         """Seconds until the next look (``delay`` is the last one, for the geometric phase)."""
@@ -225,6 +241,7 @@ class ReadyWatcher:
                     entry.building_since = building_at[dep_id] / 1000
                 elif state is not None and state != "QUEUED":
                     entry.building_since = now
+            entry.queued_at = now if state == "QUEUED" and entry.building_since is None else None
             started = entry.building_since
             if state == "READY":
                 self.builds.observe(now - (started if started is not None else entry.watch.started_at))

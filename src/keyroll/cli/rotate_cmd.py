@@ -63,7 +63,7 @@ from keyroll.preflight.model import PreflightResult
 from keyroll.preflight.render import preflight_table
 from keyroll.preflight.run import PreflightBlocked, run_preflight
 from keyroll.providers.factory import open_providers
-from keyroll.providers.vercel_plans import plan_info
+from keyroll.providers.vercel.plans import plan_info
 from keyroll.rotate.closing import closing_of
 from keyroll.rotate.engine import Engine, group_state
 from keyroll.rotate.journal import Journal

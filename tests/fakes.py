@@ -59,7 +59,7 @@ from keyroll.providers.github import PublicKey, SecretMeta, SecretScope
 from keyroll.providers.upstash.developer import QStashUser, RedisDatabase, SearchIndex, VectorIndex
 from keyroll.providers.upstash.probe import ProbeResult
 from keyroll.providers.upstash.qstash import SigningKeys
-from keyroll.providers.vercel import (
+from keyroll.providers.vercel.models import (
     CustomEnvironment,
     Deployment,
     EnvVar,

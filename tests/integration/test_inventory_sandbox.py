@@ -29,7 +29,7 @@ from keyroll.core.model import (
 from keyroll.core.secret import Secret, fingerprint_of
 from keyroll.inventory import InventoryOptions, digest, inventory_from_json, inventory_to_json, take_inventory
 from keyroll.providers.factory import open_providers
-from keyroll.providers.vercel import EnvVarInput
+from keyroll.providers.vercel.models import EnvVarInput
 from keyroll.sandbox.server import Sandbox
 from tests.sandbox_helpers import register_template_secrets
 

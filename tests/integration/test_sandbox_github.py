@@ -13,6 +13,7 @@ import pytest
 from keyroll.config import load_config
 from keyroll.core.errors import AuthError, NotFoundError, ProviderError
 from keyroll.core.secret import Secret
+from keyroll.providers.factory import github_client
 from keyroll.providers.github import GitHubClient, SecretScope
 from keyroll.providers.http import RetryPolicy
 from keyroll.sandbox.github import stored_secret
@@ -63,7 +64,7 @@ def make(path: Path, **kw: Any) -> Sandbox:
 
 
 def client(sb: Sandbox) -> GitHubClient:
-    return GitHubClient.from_config(
+    return github_client(
         load_config(None, environ=sb.env()), retry=RetryPolicy(base_delay=0.02, max_delay=0.2)
     )
 

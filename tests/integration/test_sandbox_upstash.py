@@ -19,6 +19,7 @@ from redis.retry import Retry
 from keyroll.config import load_config
 from keyroll.core.errors import AuthError, NotFoundError, ProviderError
 from keyroll.core.secret import Secret
+from keyroll.providers.factory import developer_client
 from keyroll.providers.http import RetryPolicy
 from keyroll.providers.upstash.developer import DeveloperClient
 from keyroll.providers.upstash.probe import ProbeResult
@@ -76,7 +77,7 @@ def url(sb: Sandbox, name: str = "cache") -> str:
 
 @pytest.fixture
 async def dev(sb: Sandbox) -> AsyncIterator[DeveloperClient]:
-    client = DeveloperClient.from_config(load_config(None, environ=sb.env()))
+    client = developer_client(load_config(None, environ=sb.env()))
     yield client
     await client.aclose()
 
@@ -499,7 +500,7 @@ async def test_vector_and_search_tokens(sb: Sandbox, dev: DeveloperClient) -> No
 async def test_developer_api_faults_are_retried(tmp_path: Any) -> None:
     with Sandbox(tmp_path, fleet=FLEET, services=["upstash"], faults="error_rate=0.5,seed=7") as faulty:
         register_template_secrets(faulty)
-        client = DeveloperClient.from_config(load_config(None, environ=faulty.env()))
+        client = developer_client(load_config(None, environ=faulty.env()))
         client.api.retry = RetryPolicy(attempts=12, base_delay=0.01, max_delay=0.05)
         try:
             names = sorted(d.database_name for d in await client.list_redis())

@@ -20,8 +20,10 @@ from hypothesis import strategies as st
 from keyroll.config import load_config
 from keyroll.core.errors import AuthError, NotFoundError, ProviderError
 from keyroll.core.secret import Secret, fingerprint_of
+from keyroll.providers.factory import vercel_client
 from keyroll.providers.http import RetryPolicy
-from keyroll.providers.vercel import EnvVarInput, VercelClient
+from keyroll.providers.vercel.client import VercelClient
+from keyroll.providers.vercel.models import EnvVarInput
 from keyroll.sandbox.fleet import generate_fleet
 from keyroll.sandbox.server import Sandbox
 from keyroll.sandbox.vercel.state import VercelState
@@ -42,7 +44,7 @@ def vercel_state(sb: Sandbox) -> VercelState:
 
 def client(sb: Sandbox, **kw: Any) -> VercelClient:
     kw.setdefault("retry", RetryPolicy(base_delay=0.02, max_delay=0.2))
-    return VercelClient.from_config(load_config(None, environ=sb.env()), **kw)
+    return vercel_client(load_config(None, environ=sb.env()), **kw)
 
 
 @pytest.fixture(scope="module")
@@ -604,7 +606,7 @@ def test_secret_values_never_reach_errors_or_logs(sb: Sandbox, raw: httpx.Client
     assert r.status_code == 400 and "do-not-echo-this-value-123" not in r.text
 
     async def go() -> None:
-        bad = VercelClient.from_config(
+        bad = vercel_client(
             load_config(None, environ={**sb.env(), "VERCEL_TOKEN": "wrong-token-value-here"}),
             retry=RetryPolicy(attempts=1),
         )

@@ -108,7 +108,8 @@ def test_builds_rate_limited_fault_is_final_for_keyroll(tmp_path: Path) -> None:
 
     from keyroll.config import load_config
     from keyroll.core.errors import QuotaExceededError
-    from keyroll.providers.vercel import Deployment, VercelClient
+    from keyroll.providers.factory import vercel_client
+    from keyroll.providers.vercel.models import Deployment
 
     with (
         Sandbox(
@@ -121,7 +122,7 @@ def test_builds_rate_limited_fault_is_final_for_keyroll(tmp_path: Path) -> None:
         assert r.status_code == 429 and r.json()["error"]["code"] == "builds_rate_limited"
 
         async def once() -> int:
-            client = VercelClient.from_config(load_config(None, environ=sb.env()))
+            client = vercel_client(load_config(None, environ=sb.env()))
             try:
                 with pytest.raises(QuotaExceededError):
                     await client.redeploy(

@@ -23,7 +23,7 @@ from keyroll.core.model import CredentialKind, Inventory, Management, Product, R
 from keyroll.core.secret import Secret, fingerprint_of
 from keyroll.inventory import options_from_config, take_inventory
 from keyroll.providers.factory import open_providers
-from keyroll.providers.vercel import EnvVarInput
+from keyroll.providers.vercel.models import EnvVarInput
 from keyroll.report.build import build_report
 from keyroll.report.interface import ReportFormatChoice
 from keyroll.report.model import ItemStatus

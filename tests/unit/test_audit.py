@@ -18,7 +18,7 @@ from keyroll.audit.run import DEFAULT_LOOKBACK_S, AuditOptions, audit, flag_even
 from keyroll.config import Config
 from keyroll.core.errors import KeyrollError, UnavailableError
 from keyroll.providers.factory import Providers
-from keyroll.providers.vercel import Event
+from keyroll.providers.vercel.models import Event
 from tests.unit import report_samples as S
 
 

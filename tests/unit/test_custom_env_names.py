@@ -17,7 +17,7 @@ from keyroll.core.serde import to_dict
 from keyroll.inventory import InventoryOptions, digest, inventory_from_json, take_inventory
 from keyroll.inventory.custom_envs import with_slugs
 from keyroll.inventory.render import render_text
-from keyroll.providers.vercel import CustomEnvironment, Deployment, Project
+from keyroll.providers.vercel.models import CustomEnvironment, Deployment, Project
 from keyroll.report.build import build_report
 from keyroll.report.markdown import MarkdownFormat
 from keyroll.verify.deployments import read_project

@@ -5,7 +5,7 @@ from __future__ import annotations
 from keyroll.inventory.github_scope import github_scope
 from keyroll.inventory.records import ProjectInfo
 from keyroll.inventory.vercel import project_info
-from keyroll.providers.vercel import Project
+from keyroll.providers.vercel.models import Project
 
 
 def _p(name: str, repo: str = "", repo_type: str = "", host: str = "") -> ProjectInfo:

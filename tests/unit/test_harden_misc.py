@@ -20,7 +20,7 @@ from keyroll.harden.move_fix import probe_command
 from keyroll.harden.moves import Move, user_name
 from keyroll.harden.render import HardenFormat
 from keyroll.harden.run import HardenResult
-from keyroll.providers.vercel import Project
+from keyroll.providers.vercel.models import Project
 from keyroll.scan.known import KnownValues
 
 TOKEN = "AXtoken-for-harden-misc-tests-000001"

@@ -10,7 +10,7 @@ import pytest
 from keyroll.core.errors import ProviderError
 from keyroll.core.secret import Secret
 from keyroll.harden.sensitive_fix import convert_project_var, convert_shared_var
-from keyroll.providers.vercel import EnvVar, EnvVarInput, SharedEnvVar, UpsertResult
+from keyroll.providers.vercel.models import EnvVar, EnvVarInput, SharedEnvVar, UpsertResult
 
 VALUE = "AXsandbox-token-value-000000000001"
 BUILD = ("production", "preview")

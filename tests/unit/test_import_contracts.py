@@ -25,7 +25,6 @@ SRC = Path(__file__).resolve().parents[2] / "src"
 LAYERS: dict[str, int] = {
     "core": 0,
     "config": 1,
-    "policy": 1,
     "providers": 2,
     "journal": 2,
     "adapters": 2,
@@ -56,8 +55,6 @@ ROOT = "keyroll"  # ``keyroll/__init__`` holds the version only: any layer may i
 
 # (importing module, imported module): why it is still here
 KNOWN: dict[tuple[str, str], str] = {
-    ("keyroll.policy", "keyroll.rotate.groups"): "default_strategy: to read core.strategy directly",
-    ("keyroll.policy", "keyroll.rotate.options"): "ApplyOptions built from settings: belongs above rotate",
     **{
         ("keyroll.sandbox.demo", f"keyroll.{m}"): "the demo is an application filed in the emulator"
         for m in (

@@ -173,7 +173,9 @@ def test_normalize_endpoint(url: str, expected: str) -> None:
 def test_the_planner_accepts_every_built_in_choice(product: Product) -> None:
     """The inventory's classification and the planner's checks read one table: whatever the
     inventory picks, the planner can run."""
-    from keyroll.rotate.groups import check_strategy, default_strategy
+    from keyroll.adapters.registry import adapter_strategy
+    from keyroll.core.strategy import default_strategy
+    from keyroll.rotate.groups import check_strategy
 
     for kind in K:
         for user in ("", "default", "default_ro", "keyroll-a", "keyroll-ro-b", "worker"):
@@ -181,5 +183,5 @@ def test_the_planner_accepts_every_built_in_choice(product: Product) -> None:
                 fingerprint=fingerprint_of("x"), product=product, kind=kind, acl_user=user, resource_id="r1"
             )
             chosen = strategy_for(cred)
-            assert chosen is default_strategy(cred), (kind, user)
+            assert chosen is default_strategy(cred, adapter=adapter_strategy), (kind, user)
             assert check_strategy(cred, chosen) is None, (kind, user, chosen)

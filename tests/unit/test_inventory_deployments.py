@@ -9,7 +9,7 @@ from keyroll.core.model import DeploymentRef
 from keyroll.inventory import options_from_config
 from keyroll.inventory.deployments import effective_env, select_deployments
 from keyroll.inventory.records import EnvRecord, ProjectInfo
-from keyroll.providers.vercel import Deployment
+from keyroll.providers.vercel.models import Deployment
 
 
 def dep(did: str, created: int, target: str | None = None, branch: str = "", custom: str = "") -> Deployment:

@@ -7,7 +7,15 @@ from pathlib import Path
 
 import pytest
 
+from keyroll.app.options import apply_options, effective_policy
 from keyroll.config import Config, load_config
+from keyroll.config.policy import (
+    effective_strategies,
+    non_sensitive_writes,
+    plan_strategies,
+    strategy_key,
+    strategy_sources,
+)
 from keyroll.core.errors import ConfigError, UsageError
 from keyroll.core.model import (
     Credential,
@@ -19,15 +27,6 @@ from keyroll.core.model import (
     Step,
     StepKind,
     Strategy,
-)
-from keyroll.policy import (
-    apply_options,
-    effective_policy,
-    effective_strategies,
-    non_sensitive_writes,
-    plan_strategies,
-    strategy_key,
-    strategy_sources,
 )
 from keyroll.rotate.planner import make_plan
 from tests.fakes import fake_inventory, small_world

@@ -10,7 +10,6 @@ from typing import Any
 import httpx
 import pytest
 
-from keyroll.config import Config
 from keyroll.core.errors import AuthError, NotFoundError, ProviderError, UnavailableError
 from keyroll.core.secret import Secret
 from keyroll.providers.http import RetryPolicy
@@ -39,8 +38,9 @@ def _b64(text: str) -> str:
 
 
 def dev_client(handler: Handler) -> DeveloperClient:
-    cfg = Config(upstash_email="me@example.com", upstash_api_key=Secret("dev-api-key-0123456789"))
-    client = DeveloperClient.from_config(cfg)
+    client = DeveloperClient.create(
+        "https://api.upstash.com", "me@example.com", Secret("dev-api-key-0123456789")
+    )
     client.http._transport = httpx.MockTransport(handler)
     client.api.retry = FAST
     return client

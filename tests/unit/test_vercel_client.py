@@ -12,7 +12,9 @@ import pytest
 from keyroll.core.errors import AuthError, NotFoundError, ProviderError, UnavailableError
 from keyroll.core.secret import Secret
 from keyroll.providers.http import RetryPolicy
-from keyroll.providers.vercel import Deployment, EnvVar, EnvVarInput, VercelClient, endpoint_class
+from keyroll.providers.vercel.client import VercelClient
+from keyroll.providers.vercel.models import Deployment, EnvVar, EnvVarInput
+from keyroll.providers.vercel.wire import endpoint_class
 
 Handler = Callable[[httpx.Request], httpx.Response]
 

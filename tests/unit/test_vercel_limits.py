@@ -13,8 +13,9 @@ from keyroll.core.errors import QuotaExceededError
 from keyroll.core.model import RunState, StepState, Strategy
 from keyroll.core.secret import Secret
 from keyroll.providers.http import RetryPolicy
-from keyroll.providers.vercel import Deployment, VercelClient
-from keyroll.providers.vercel_plans import plan_info
+from keyroll.providers.vercel.client import VercelClient
+from keyroll.providers.vercel.models import Deployment
+from keyroll.providers.vercel.plans import plan_info
 from keyroll.rotate.buildstats import BuildStats
 from keyroll.rotate.journal import Journal
 from keyroll.rotate.keys import JournalKey

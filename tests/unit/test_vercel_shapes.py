@@ -10,7 +10,8 @@ import httpx
 
 from keyroll.core.model import Confidence
 from keyroll.inventory import InventoryOptions, take_inventory
-from keyroll.providers.vercel import EnvList, EnvVar, Event, VercelClient
+from keyroll.providers.vercel.client import VercelClient
+from keyroll.providers.vercel.models import EnvList, EnvVar, Event
 from tests.fakes import small_world
 
 ENVS: list[dict[str, Any]] = [

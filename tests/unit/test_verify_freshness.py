@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from keyroll.core.errors import NotFoundError
-from keyroll.providers.vercel import Deployment, Project
+from keyroll.providers.vercel.models import Deployment, Project
 from keyroll.verify.deployments import (
     HttpAnswer,
     ProjectDeployments,

@@ -23,7 +23,7 @@ from keyroll.core.model import (
 )
 from keyroll.core.secret import Secret
 from keyroll.providers.factory import Providers
-from keyroll.providers.vercel import Deployment, Project
+from keyroll.providers.vercel.models import Deployment, Project
 from keyroll.verify.result import CheckCategory, CheckStatus
 from keyroll.verify.run import VerifyOptions, verify
 from tests.unit import report_samples as S

@@ -9,8 +9,9 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from keyroll.app.options import effective_policy
 from keyroll.cli.common import EnvFileOpt, JsonOpt, OutOpt, emit_json, get_config, out_console, output_to
-from keyroll.policy import effective_policy, effective_strategies
+from keyroll.config.policy import effective_strategies
 
 config_app = typer.Typer(help="Inspect keyroll's configuration.", no_args_is_help=True)
 

@@ -14,10 +14,10 @@ import typer
 from keyroll.cli.common import EnvFileOpt, JsonOpt, emit_json, err_console, get_config, out_console, state
 from keyroll.cli.progress_view import open_view
 from keyroll.config import Config
+from keyroll.config.policy import plan_strategies
 from keyroll.core.errors import ExitCode, UsageError
 from keyroll.core.progress import Progress
 from keyroll.inventory import options_from_config, take_inventory, validate_options
-from keyroll.policy import plan_strategies
 from keyroll.preflight.context import BYPASS_IGNORED_BUILD_STEP
 from keyroll.preflight.model import PreflightResult
 from keyroll.preflight.render import preflight_table

@@ -24,6 +24,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from keyroll.app.journal import dry_journal, open_journal_for_writing
+from keyroll.app.options import apply_options, effective_policy
 from keyroll.cli.common import (
     DryRunOpt,
     EnvFileOpt,
@@ -36,6 +37,14 @@ from keyroll.cli.common import (
     state,
 )
 from keyroll.config import Config
+from keyroll.config.policy import (
+    BUILD_TIMEOUT_RANGE,
+    MAX_PARALLEL_BUILDS_RANGE,
+    Setting,
+    non_sensitive_writes,
+    plan_strategies,
+    strategy_sources,
+)
 from keyroll.core.errors import (
     ConfigError,
     ConsentRequired,
@@ -49,22 +58,12 @@ from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.core.secret import Secret
 from keyroll.core.serde import from_dict, to_jsonable
 from keyroll.core.tables import add_fingerprint_column
-from keyroll.policy import (
-    BUILD_TIMEOUT_RANGE,
-    MAX_PARALLEL_BUILDS_RANGE,
-    Setting,
-    apply_options,
-    effective_policy,
-    non_sensitive_writes,
-    plan_strategies,
-    strategy_sources,
-)
 from keyroll.preflight.context import BYPASS_IGNORED_BUILD_STEP
 from keyroll.preflight.model import PreflightResult
 from keyroll.preflight.render import preflight_table
 from keyroll.preflight.run import PreflightBlocked, run_preflight
 from keyroll.providers.factory import open_providers
-from keyroll.providers.vercel_plans import plan_info
+from keyroll.providers.vercel.plans import plan_info
 from keyroll.rotate.closing import closing_of
 from keyroll.rotate.engine import Engine, group_state
 from keyroll.rotate.journal import Journal

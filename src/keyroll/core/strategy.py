@@ -6,17 +6,25 @@ inventory's classification and the planner read, so they never disagree.
 * secrets of a custom ACL user → ``redis_acl_password``;
 * the QStash token → ``qstash_token``; signing keys → ``qstash_signing``;
 * Vector/Search index tokens → ``index_reset``; anything else → ``manual``.
+
+:func:`default_strategy` adds what a credential's management and origin change: an index or
+QStash token created by the Vercel integration has no Developer API reset (a person resets it:
+``integration_reset``), and a credential a provider adapter recognised asks the adapters'
+registry (core knows no adapters; the caller passes the registry's answer in).
 """
 
 from __future__ import annotations
 
-from keyroll.core.model import CredentialKind, Product, Strategy
+from collections.abc import Callable
+
+from keyroll.core.model import Credential, CredentialKind, Management, Product, Strategy
 
 __all__ = [
     "KEYROLL_USERS",
     "NO_ACL_NOTE",
     "REDIS_KINDS",
     "builtin_strategy",
+    "default_strategy",
     "has_no_acl",
     "is_custom_acl_user",
     "is_keyroll_user",
@@ -82,3 +90,18 @@ def builtin_strategy(
     ):
         return Strategy.INDEX_RESET
     return Strategy.MANUAL
+
+
+def default_strategy(cred: Credential, *, adapter: Callable[[str], Strategy]) -> Strategy:
+    """DESIGN.md's strategy table, for credentials the inventory did not classify; a credential
+    an adapter recognised rotates as ``adapter(name)`` says (the adapters registry's
+    ``adapter_strategy``: ``adapter`` when that adapter can mint, else ``manual``)."""
+    if cred.adapter:
+        return adapter(cred.adapter)
+    built_in = builtin_strategy(cred.product, cred.kind, cred.acl_user, acl=not has_no_acl(cred.notes))
+    if cred.management is Management.VERCEL_INTEGRATION and built_in in (
+        Strategy.INDEX_RESET,
+        Strategy.QSTASH_TOKEN,
+    ):
+        return Strategy.INTEGRATION_RESET  # no Developer API for it: a person resets it
+    return built_in

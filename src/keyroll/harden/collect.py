@@ -24,7 +24,7 @@ from keyroll.harden.analysis.walk import iter_asset_files, read_text
 from keyroll.harden.context import AssetHit, DatabaseFacts, EnvFileHit, HardenContext, ProjectFacts
 from keyroll.harden.journal import written_values
 from keyroll.providers.factory import Providers
-from keyroll.providers.vercel import Project
+from keyroll.providers.vercel.models import Project
 from keyroll.scan.known import KnownValues
 
 __all__ = ["SourceSpec", "collect", "database_facts", "map_sources"]

@@ -21,7 +21,7 @@ from keyroll.core.model import CredentialPlan, DeploymentRef, Plan, Step, StepKi
 from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.core.secret import Fingerprint
 from keyroll.providers.factory import Providers
-from keyroll.providers.vercel import VercelAPI
+from keyroll.providers.vercel.protocol import VercelAPI
 
 if TYPE_CHECKING:
     from keyroll.rotate.journal import Journal

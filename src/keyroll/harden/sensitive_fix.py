@@ -29,7 +29,8 @@ from typing import Any
 
 from keyroll.core.errors import KeyrollError, ProviderError, RotationError
 from keyroll.core.secret import Secret
-from keyroll.providers.vercel import EnvVar, EnvVarInput, VercelAPI
+from keyroll.providers.vercel.models import EnvVar, EnvVarInput
+from keyroll.providers.vercel.protocol import VercelAPI
 
 __all__ = ["Conversion", "convert_project_var", "convert_shared_var"]
 

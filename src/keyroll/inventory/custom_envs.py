@@ -19,7 +19,7 @@ from keyroll.core.errors import KeyrollError
 from keyroll.core.model import Inventory, Location, LocationKind
 from keyroll.core.progress import Progress
 from keyroll.inventory.limiter import Limiter
-from keyroll.providers.vercel import VercelAPI
+from keyroll.providers.vercel.protocol import VercelAPI
 
 __all__ = ["custom_environment_projects", "fill_custom_environment_slugs", "with_slugs"]
 

@@ -25,7 +25,8 @@ from keyroll.core.progress import Progress
 from keyroll.inventory.limiter import Limiter
 from keyroll.inventory.records import EnvRecord, ProjectInfo
 from keyroll.inventory.vercel import project_info
-from keyroll.providers.vercel import Deployment, VercelAPI
+from keyroll.providers.vercel.models import Deployment
+from keyroll.providers.vercel.protocol import VercelAPI
 
 __all__ = ["applies_to", "collect_deployments", "effective_env", "select_deployments"]
 

@@ -19,7 +19,8 @@ from keyroll.core.progress import Progress
 from keyroll.inventory.limiter import Limiter
 from keyroll.inventory.options import InventoryOptions
 from keyroll.inventory.records import EnvRecord, ProjectInfo, VercelSnapshot
-from keyroll.providers.vercel import EnvVar, Project, SharedEnvVar, VercelAPI
+from keyroll.providers.vercel.models import EnvVar, Project, SharedEnvVar
+from keyroll.providers.vercel.protocol import VercelAPI
 
 __all__ = ["UNREADABLE_TYPES", "collect_vercel", "project_info"]
 

@@ -20,8 +20,9 @@ import time
 from keyroll.core.model import Management
 from keyroll.preflight.context import BYPASS_IGNORED_BUILD_STEP, Check, PreflightContext
 from keyroll.preflight.model import Risk, Severity
-from keyroll.providers.vercel import Project, VercelAPI
-from keyroll.providers.vercel_plans import DAY_MS, PlanInfo, plan_info
+from keyroll.providers.vercel.models import Project
+from keyroll.providers.vercel.plans import DAY_MS, PlanInfo, plan_info
+from keyroll.providers.vercel.protocol import VercelAPI
 
 __all__ = [
     "CHECKS",

@@ -1,8 +1,11 @@
-"""Build every provider client from a :class:`~keyroll.config.Config`.
+"""Build every provider client from a :class:`~keyroll.config.Config`: the one place that maps
+keyroll's configuration to the clients' constructor arguments.
 
-Each client class has ``from_config(cfg)`` (builds its own ``httpx.AsyncClient`` with base
-URL, auth and timeout) and ``aclose()``. Clients whose tokens are absent are ``None``; the
-data-plane clients (Redis REST, Vector, Search) need no control-plane token and always exist.
+The clients take plain values (base URL, token, team, timeouts) through their ``create(...)``
+class methods, which build their own ``httpx.AsyncClient``; each has ``aclose()``. Clients whose
+tokens are absent are ``None``; the data-plane clients (Redis REST, Vector, Search) need no
+control-plane token and always exist. :func:`vercel_client`, :func:`github_client` and
+:func:`developer_client` build one client and say which setting is missing.
 """
 
 from __future__ import annotations
@@ -13,14 +16,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from keyroll.config import Config
-from keyroll.providers.github import GitHubAPI
-from keyroll.providers.upstash.developer import DeveloperAPI
-from keyroll.providers.upstash.qstash import QStashAPI
-from keyroll.providers.upstash.redis import RedisREST
-from keyroll.providers.upstash.vector import IndexAPI
-from keyroll.providers.vercel import VercelAPI
+from keyroll.providers.github import GitHubAPI, GitHubClient
+from keyroll.providers.upstash.developer import DeveloperAPI, DeveloperClient
+from keyroll.providers.upstash.qstash import QStashAPI, QStashClient
+from keyroll.providers.upstash.redis import RedisREST, RedisRESTClient
+from keyroll.providers.upstash.search import SearchClient
+from keyroll.providers.upstash.vector import IndexAPI, VectorClient
+from keyroll.providers.vercel.client import VercelClient
+from keyroll.providers.vercel.protocol import VercelAPI
 
-__all__ = ["Providers", "open_providers"]
+__all__ = ["Providers", "developer_client", "github_client", "open_providers", "vercel_client"]
 
 
 @dataclass
@@ -55,29 +60,62 @@ class Providers:
         self._closers.clear()
 
 
+def vercel_client(cfg: Config, **kwargs: Any) -> VercelClient:
+    """A Vercel client for ``KEYROLL_VERCEL_API_URL`` with ``VERCEL_TOKEN`` and the team of ``cfg``
+    (``kwargs``: ``timeout`` and the client's constructor options).
+
+    :raises ConfigError: ``VERCEL_TOKEN`` is not set.
+    """
+    cfg.require("VERCEL_TOKEN")
+    assert cfg.vercel_token is not None
+    return VercelClient.create(
+        cfg.vercel_api_url,
+        cfg.vercel_token,
+        team_id=cfg.vercel_team_id,
+        team_slug=cfg.vercel_team_slug,
+        **kwargs,
+    )
+
+
+def github_client(cfg: Config, **kwargs: Any) -> GitHubClient:
+    """A GitHub client for ``KEYROLL_GITHUB_API_URL`` with ``GITHUB_TOKEN`` (``kwargs``: ``timeout``
+    and the client's constructor options).
+
+    :raises ConfigError: ``GITHUB_TOKEN`` is not set.
+    """
+    cfg.require("GITHUB_TOKEN")
+    assert cfg.github_token is not None
+    return GitHubClient.create(cfg.github_api_url, cfg.github_token, **kwargs)
+
+
+def developer_client(cfg: Config) -> DeveloperClient:
+    """An Upstash Developer API client from ``UPSTASH_EMAIL``/``UPSTASH_API_KEY``,
+    ``KEYROLL_UPSTASH_API_URL`` and ``KEYROLL_UPSTASH_HOSTS``.
+
+    :raises ConfigError: a credential is missing.
+    """
+    cfg.require("UPSTASH_EMAIL", "UPSTASH_API_KEY")
+    assert cfg.upstash_api_key is not None
+    return DeveloperClient.create(
+        cfg.upstash_api_url, cfg.upstash_email, cfg.upstash_api_key, hosts=cfg.upstash_hosts
+    )
+
+
 @contextlib.asynccontextmanager
 async def open_providers(cfg: Config) -> AsyncIterator[Providers]:
     """Build the clients configured in ``cfg`` and close them on exit."""
-    from keyroll.providers.github import GitHubClient
-    from keyroll.providers.upstash.developer import DeveloperClient
-    from keyroll.providers.upstash.qstash import QStashClient
-    from keyroll.providers.upstash.redis import RedisRESTClient
-    from keyroll.providers.upstash.search import SearchClient
-    from keyroll.providers.upstash.vector import VectorClient
-    from keyroll.providers.vercel import VercelClient
-
     p = Providers(config=cfg)
     if cfg.vercel_token:
-        p.vercel = VercelClient.from_config(cfg)
+        p.vercel = vercel_client(cfg)
     if cfg.github_token:
-        p.github = GitHubClient.from_config(cfg)
+        p.github = github_client(cfg)
     if cfg.upstash_api_key and cfg.upstash_email:
-        p.upstash = DeveloperClient.from_config(cfg)
+        p.upstash = developer_client(cfg)
     if cfg.qstash_token:
-        p.qstash = QStashClient.from_config(cfg)
-    p.redis = RedisRESTClient.from_config(cfg)
-    p.vector = VectorClient.from_config(cfg)
-    p.search = SearchClient.from_config(cfg)
+        p.qstash = QStashClient.create(cfg.qstash_url)
+    p.redis = RedisRESTClient.create()
+    p.vector = VectorClient.create()
+    p.search = SearchClient.create()
     p._closers = [c for c in (p.vercel, p.github, p.upstash, p.qstash, p.redis, p.vector, p.search) if c]
     try:
         yield p

@@ -21,7 +21,6 @@ from nacl.public import SealedBox
 from pydantic import BaseModel, ConfigDict
 
 from keyroll import __version__
-from keyroll.config import Config
 from keyroll.core.secret import Secret
 from keyroll.providers.http import ApiClient, RetryPolicy, bearer_client
 
@@ -123,7 +122,7 @@ def seal(public_key: PublicKey, value: Secret) -> str:
 class GitHubClient:
     """:class:`GitHubAPI` over HTTP (GitHub REST, ``X-GitHub-Api-Version: 2022-11-28``).
 
-    :param http: an ``httpx.AsyncClient`` with base URL and auth (see :meth:`from_config`).
+    :param http: an ``httpx.AsyncClient`` with base URL and auth (see :meth:`create`).
     """
 
     def __init__(
@@ -144,16 +143,12 @@ class GitHubClient:
         self._keys: dict[SecretScope, PublicKey] = {}
 
     @classmethod
-    def from_config(cls, cfg: Config, *, timeout: float = 30.0, **kwargs: Any) -> GitHubClient:
-        """A client for ``cfg.github_api_url`` with ``GITHUB_TOKEN``.
-
-        :raises ConfigError: ``GITHUB_TOKEN`` is not set.
-        """
-        cfg.require("GITHUB_TOKEN")
-        assert cfg.github_token is not None
+    def create(cls, base_url: str, token: Secret, *, timeout: float = 30.0, **kwargs: Any) -> GitHubClient:
+        """A client for ``base_url`` (``https://api.github.com``, the sandbox …) with a bearer
+        ``token``; ``kwargs`` go to the constructor."""
         http = bearer_client(
-            cfg.github_api_url,
-            cfg.github_token,
+            base_url,
+            token,
             timeout=timeout,
             headers={
                 "Accept": "application/vnd.github+json",

@@ -35,7 +35,7 @@ from typing import Any
 from keyroll.core.errors import KeyrollError, ProviderError, RotationError
 from keyroll.core.secret import Secret
 from keyroll.providers.github import SecretScope
-from keyroll.providers.vercel import EnvVarInput
+from keyroll.providers.vercel.models import EnvVarInput
 from keyroll.rotate.runtime import Runtime
 
 __all__ = ["REDACTED", "backup_path", "encode", "redact_only", "render", "render_url", "write_locations"]

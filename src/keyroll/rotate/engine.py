@@ -45,6 +45,7 @@ from keyroll.core.model import (
 )
 from keyroll.core.priority import PrioritySemaphore, urgent
 from keyroll.core.progress import NULL_PROGRESS, Progress
+from keyroll.core.roles import credential_role
 from keyroll.core.secret import Secret
 from keyroll.providers.factory import Providers
 from keyroll.rotate import crash
@@ -58,7 +59,6 @@ from keyroll.rotate.distribute import write_locations
 from keyroll.rotate.dryrun import walk
 from keyroll.rotate.gates import ACTIONS as GATE_ACTIONS
 from keyroll.rotate.gates import probe_values
-from keyroll.rotate.groups import credential_role
 from keyroll.rotate.journal import Journal, StepRecord
 from keyroll.rotate.keys import JournalKey
 from keyroll.rotate.options import ApplyOptions, CredentialOutcome, HumanActions, RunResult, SecretSource

@@ -14,6 +14,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from keyroll.adapters.registry import adapter_strategy
 from keyroll.core.errors import UsageError
 from keyroll.core.model import (
     Credential,
@@ -26,18 +27,16 @@ from keyroll.core.model import (
     Product,
     Strategy,
 )
+from keyroll.core.roles import is_readonly_note, is_readonly_user
 from keyroll.core.secret import Fingerprint
-from keyroll.core.strategy import REDIS_KINDS, builtin_strategy, has_no_acl, is_keyroll_user
+from keyroll.core.strategy import REDIS_KINDS, default_strategy, has_no_acl, is_keyroll_user
 
 __all__ = [
     "UPSTASH_PRODUCTS",
     "Group",
     "build_groups",
     "check_strategy",
-    "credential_role",
-    "default_strategy",
     "is_keyroll_user",
-    "is_readonly_user",
     "location_spec",
     "role_of",
 ]
@@ -46,45 +45,6 @@ UPSTASH_PRODUCTS = frozenset({Product.REDIS, Product.QSTASH, Product.VECTOR, Pro
 
 
 _URL_KEY = re.compile(r"(^|_)(URL|URI|DSN)($|_)", re.IGNORECASE)
-
-
-def is_readonly_note(cred: Credential) -> bool:
-    """True when the inventory marked a token read-only (QStash read-only tokens share the token kind)."""
-    return any("read-only" in n.lower() or "readonly" in n.lower() for n in cred.notes)
-
-
-def is_readonly_user(user: str) -> bool:
-    """Read-only Redis users: Upstash's ``default_ro`` and keyroll's ``keyroll-ro-a/-b``."""
-    return user == "default_ro" or user.startswith("keyroll-ro-")
-
-
-def credential_role(cred: Credential) -> str:
-    """The role of a credential's own value in its group (``rest_token``, ``token``, …)."""
-    from keyroll.rotate.strategies.common import ROLE_OF_KIND
-
-    if cred.kind is CredentialKind.QSTASH_TOKEN and is_readonly_note(cred):
-        return "readonly_token"
-    if cred.kind is CredentialKind.ACL_REST_TOKEN and is_readonly_user(cred.acl_user):
-        return "readonly_rest_token"
-    if cred.kind is CredentialKind.ACL_PASSWORD and is_readonly_user(cred.acl_user):
-        return "ro_password"
-    return ROLE_OF_KIND.get(cred.kind, "value")
-
-
-def default_strategy(cred: Credential) -> Strategy:
-    """DESIGN.md's strategy table, for credentials the inventory did not classify; a credential
-    an adapter recognised rotates with ``adapter`` when that adapter can mint."""
-    if cred.adapter:
-        from keyroll.adapters.registry import adapter_strategy
-
-        return adapter_strategy(cred.adapter)
-    built_in = builtin_strategy(cred.product, cred.kind, cred.acl_user, acl=not has_no_acl(cred.notes))
-    if cred.management is Management.VERCEL_INTEGRATION and built_in in (
-        Strategy.INDEX_RESET,
-        Strategy.QSTASH_TOKEN,
-    ):
-        return Strategy.INTEGRATION_RESET  # no Developer API for it: a person resets it
-    return built_in
 
 
 _REDIS_KINDS = REDIS_KINDS
@@ -278,7 +238,7 @@ def build_groups(
     by_fp = {c.fingerprint: c for c in inventory.credentials}
 
     def strategy_of(c: Credential) -> Strategy:
-        return overrides.get(c.fingerprint) or c.strategy or default_strategy(c)
+        return overrides.get(c.fingerprint) or c.strategy or default_strategy(c, adapter=adapter_strategy)
 
     # union-find over related links and shared resources (same strategy only)
     parent: dict[str, str] = {fp: fp for fp in by_fp}

@@ -29,7 +29,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from keyroll.core.errors import KeyrollError
-from keyroll.providers.vercel import VercelAPI
+from keyroll.providers.vercel.protocol import VercelAPI
 from keyroll.rotate.buildstats import BuildStats
 
 __all__ = ["TERMINAL_FAILED", "BuildWatch", "ReadyWatcher", "Seen"]

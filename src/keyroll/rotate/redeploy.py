@@ -19,7 +19,7 @@ import httpx
 from keyroll.core.errors import KeyrollError, QuotaExceededError
 from keyroll.core.model import Step, StepKind
 from keyroll.core.secret import Secret
-from keyroll.providers.vercel import Deployment
+from keyroll.providers.vercel.models import Deployment
 from keyroll.rotate.ready import TERMINAL_FAILED, BuildWatch
 from keyroll.rotate.runtime import BuildFailed, QuotaPaused, Runtime
 

@@ -26,7 +26,7 @@ from keyroll.providers.github import GitHubAPI
 from keyroll.providers.upstash.developer import DeveloperAPI
 from keyroll.providers.upstash.qstash import QStashAPI
 from keyroll.providers.upstash.vector import IndexAPI
-from keyroll.providers.vercel import VercelAPI
+from keyroll.providers.vercel.protocol import VercelAPI
 from keyroll.rotate.buildstats import BuildStats
 from keyroll.rotate.journal import Journal, StepRecord
 from keyroll.rotate.options import ApplyOptions, HumanActions, SecretSource

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence, Set
 from dataclasses import dataclass
 
-from keyroll.providers.vercel import Deployment
+from keyroll.providers.vercel.models import Deployment
 from keyroll.rotate.redeploy import PROTECTED_HINT
 from keyroll.verify.deployments import HttpAnswer, ProjectDeployments
 from keyroll.verify.result import Check, CheckCategory, CheckStatus, Evidence, EvidenceSource

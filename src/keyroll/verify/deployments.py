@@ -20,7 +20,8 @@ import httpx
 
 from keyroll.core.errors import KeyrollError
 from keyroll.core.secret import Secret
-from keyroll.providers.vercel import Deployment, Project, VercelAPI
+from keyroll.providers.vercel.models import Deployment, Project
+from keyroll.providers.vercel.protocol import VercelAPI
 
 __all__ = ["HttpAnswer", "ProjectDeployments", "http_probe", "read_project", "serving"]
 

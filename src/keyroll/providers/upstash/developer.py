@@ -16,12 +16,12 @@ Credential fields (``password``, ``rest_token``, ``read_only_rest_token``, ``tok
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Protocol, TypeVar
 
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, field_validator
 
-from keyroll.config import Config
 from keyroll.core.errors import AuthError, NotFoundError, ProviderError
 from keyroll.core.secret import Secret
 from keyroll.providers.http import ApiClient, RetryPolicy
@@ -296,20 +296,26 @@ class DeveloperClient:
         )
 
     @classmethod
-    def from_config(cls, cfg: Config) -> DeveloperClient:
-        """Build from ``UPSTASH_EMAIL``/``UPSTASH_API_KEY`` and ``KEYROLL_UPSTASH_API_URL``.
-
-        :raises ConfigError: a credential is missing.
-        """
-        cfg.require("UPSTASH_EMAIL", "UPSTASH_API_KEY")
-        assert cfg.upstash_api_key is not None
+    def create(
+        cls,
+        base_url: str,
+        email: str,
+        api_key: Secret,
+        *,
+        hosts: Mapping[str, str] | None = None,
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+    ) -> DeveloperClient:
+        """A client for ``base_url`` (``https://api.upstash.com``, the sandbox …) with basic auth
+        ``email``:``api_key``; ``hosts`` maps documented data-plane hosts to the origins they are
+        reached at (``KEYROLL_UPSTASH_HOSTS``)."""
         http = httpx.AsyncClient(
-            base_url=cfg.upstash_api_url,
-            auth=SecretBasicAuth(cfg.upstash_email, cfg.upstash_api_key),
-            timeout=httpx.Timeout(30.0, connect=10.0),
+            base_url=base_url,
+            auth=SecretBasicAuth(email, api_key),
+            timeout=httpx.Timeout(timeout, connect=connect_timeout),
             headers={"Accept": "application/json"},
         )
-        return cls(http, hosts=HostMap(cfg.upstash_hosts))
+        return cls(http, hosts=HostMap(dict(hosts or {})))
 
     async def aclose(self) -> None:
         """Close the HTTP client."""

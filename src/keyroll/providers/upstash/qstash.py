@@ -16,7 +16,6 @@ from typing import Any, Protocol
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from keyroll.config import Config
 from keyroll.core.errors import AuthError, KeyrollError, ProviderError
 from keyroll.core.secret import Secret
 from keyroll.providers.http import ApiClient, RetryPolicy
@@ -76,9 +75,13 @@ class QStashClient:
         )
 
     @classmethod
-    def from_config(cls, cfg: Config) -> QStashClient:
-        """Client for ``KEYROLL_QSTASH_URL`` (default ``https://qstash.upstash.io``)."""
-        return cls(httpx.AsyncClient(timeout=httpx.Timeout(20.0, connect=10.0)), base_url=cfg.qstash_url)
+    def create(
+        cls, base_url: str = DEFAULT_URL, *, timeout: float = 20.0, connect_timeout: float = 10.0
+    ) -> QStashClient:
+        """A client for the QStash origin ``base_url`` (default ``https://qstash.upstash.io``)."""
+        return cls(
+            httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=connect_timeout)), base_url=base_url
+        )
 
     async def aclose(self) -> None:
         """Close the HTTP client."""

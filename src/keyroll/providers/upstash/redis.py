@@ -21,7 +21,6 @@ from typing import Any, Protocol
 
 import httpx
 
-from keyroll.config import Config
 from keyroll.core.errors import AuthError, KeyrollError, ProviderError
 from keyroll.core.secret import Secret
 from keyroll.providers.http import ApiClient, RetryPolicy
@@ -123,9 +122,9 @@ class RedisRESTClient:
         )
 
     @classmethod
-    def from_config(cls, cfg: Config) -> RedisRESTClient:
+    def create(cls, *, timeout: float = 15.0, connect_timeout: float = 5.0) -> RedisRESTClient:
         """A client for any REST URL (no control-plane credential needed)."""
-        return cls(httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0)))
+        return cls(httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=connect_timeout)))
 
     async def aclose(self) -> None:
         """Close the HTTP client."""

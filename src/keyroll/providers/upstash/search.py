@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-import httpx
-
-from keyroll.config import Config
 from keyroll.providers.upstash.probe import ProbeResult
 from keyroll.providers.upstash.vector import IndexAPI, IndexClient
 
@@ -18,8 +15,3 @@ class SearchClient(IndexClient):
 
     service: ClassVar[str] = "search"
     write_probe: ClassVar[tuple[str, Any]] = ("/delete/keyroll-write-probe", {"ids": ["keyroll-write-probe"]})
-
-    @classmethod
-    def from_config(cls, cfg: Config) -> SearchClient:
-        """A client for any Search URL."""
-        return cls(httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0)))

@@ -7,11 +7,10 @@ so :class:`IndexClient` serves both; :mod:`.search` only changes the write-probe
 from __future__ import annotations
 
 import urllib.parse
-from typing import Any, ClassVar, Protocol
+from typing import Any, ClassVar, Protocol, Self
 
 import httpx
 
-from keyroll.config import Config
 from keyroll.core.errors import AuthError, KeyrollError, ProviderError
 from keyroll.core.secret import Secret
 from keyroll.providers.http import ApiClient, RetryPolicy
@@ -56,9 +55,9 @@ class IndexClient:
         )
 
     @classmethod
-    def from_config(cls, cfg: Config) -> IndexClient:
+    def create(cls, *, timeout: float = 15.0, connect_timeout: float = 5.0) -> Self:
         """A client for any index URL (no control-plane credential needed)."""
-        return cls(httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0)))
+        return cls(httpx.AsyncClient(timeout=httpx.Timeout(timeout, connect=connect_timeout)))
 
     async def aclose(self) -> None:
         """Close the HTTP client."""
@@ -119,8 +118,3 @@ class VectorClient(IndexClient):
     """Upstash Vector (``UPSTASH_VECTOR_REST_URL``)."""
 
     service: ClassVar[str] = "vector"
-
-    @classmethod
-    def from_config(cls, cfg: Config) -> VectorClient:
-        """A client for any Vector URL."""
-        return cls(httpx.AsyncClient(timeout=httpx.Timeout(15.0, connect=5.0)))

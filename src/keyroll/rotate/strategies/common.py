@@ -11,13 +11,13 @@ from keyroll.core.errors import AuthError, KeyrollError, ProviderError, Rotation
 from keyroll.core.model import (
     Confidence,
     Credential,
-    CredentialKind,
     LocationKind,
     Management,
     Product,
     Step,
     StepKind,
 )
+from keyroll.core.roles import credential_role, is_readonly_user
 from keyroll.core.secret import Secret
 from keyroll.core.strategy import is_keyroll_user
 from keyroll.providers.upstash.acl_rules import check_rules
@@ -35,20 +35,6 @@ __all__ = [
     "redis_endpoint",
     "stale_warnings",
 ]
-
-ROLE_OF_KIND = {
-    CredentialKind.REST_TOKEN: "rest_token",
-    CredentialKind.ACL_REST_TOKEN: "rest_token",
-    CredentialKind.READONLY_REST_TOKEN: "readonly_rest_token",
-    CredentialKind.PASSWORD: "password",
-    CredentialKind.ACL_PASSWORD: "password",
-    CredentialKind.URL_WITH_PASSWORD: "url",
-    CredentialKind.QSTASH_TOKEN: "token",
-    CredentialKind.INDEX_TOKEN: "token",
-    CredentialKind.INDEX_READONLY_TOKEN: "readonly_token",
-    CredentialKind.SIGNING_KEY_CURRENT: "signing_current",
-    CredentialKind.SIGNING_KEY_NEXT: "signing_next",
-}
 
 
 def redis_endpoint(endpoint: str) -> dict[str, Any]:
@@ -106,8 +92,6 @@ def live_credentials(ctx: PlanContext) -> dict[str, Any]:
     (issue #17, case 1). ``users`` are the Redis users whose live credentials have copies: a
     database keyroll rotated before is held by ``keyroll-a`` or ``keyroll-b`` (case 2).
     """
-    from keyroll.rotate.groups import credential_role
-
     g = ctx.group
     listed = {loc.fingerprint for loc in ctx.inventory.locations if loc.kind is LocationKind.UPSTASH}
     copied = {  # copies whose value was read (a sensitive var's guessed link says nothing of its user)
@@ -167,8 +151,6 @@ def base_spec(ctx: PlanContext) -> dict[str, Any]:
     """The JSON-able group spec every strategy starts from."""
     g = ctx.group
     p = g.primary
-    from keyroll.rotate.groups import is_readonly_user
-
     live = live_credentials(ctx)
     endpoint = (
         next((c.endpoint for c in g.credentials if c.endpoint.startswith(("http://", "https://"))), "")

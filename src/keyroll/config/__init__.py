@@ -16,10 +16,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from keyroll.config.policy import Policy, parse_policy_table, parse_strategy_table
 from keyroll.core.errors import ConfigError
 from keyroll.core.model import Strategy
 from keyroll.core.secret import Secret
-from keyroll.policy import Policy, parse_policy_table, parse_strategy_table
 
 __all__ = [
     "DEFAULT_URLS",
@@ -292,7 +292,7 @@ class Config:
     toml_path: Path | None = None
     """the ``keyroll.toml`` read (``None``: none)"""
     strategy: dict[str, Strategy] = field(default_factory=dict)
-    """``[strategy]``, checked: key → strategy (see :mod:`keyroll.policy`)"""
+    """``[strategy]``, checked: key → strategy (see :mod:`keyroll.config.policy`)"""
     policy: Policy = field(default_factory=Policy)
     """``[policy]``, checked; ``None`` fields are not set by the file"""
     sources: dict[str, str] = field(default_factory=dict)

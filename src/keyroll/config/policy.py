@@ -33,7 +33,8 @@ key                credentials                                           values
 
 ``[policy]`` — ``accept_downtime`` (bool): consent to cutover strategies, exactly as
 ``--accept-downtime`` (journaled with where it came from); ``max_parallel_builds`` (1–1000)
-and ``build_timeout_s`` (1–86400 s): :class:`~keyroll.rotate.options.ApplyOptions` defaults;
+and ``build_timeout_s`` (1–86400 s): :class:`~keyroll.rotate.options.ApplyOptions` defaults
+(the effective values and the options are built in :mod:`keyroll.app.options`);
 ``require_sensitive`` (bool): ``apply`` refuses a plan that writes a credential into a Vercel
 variable that could be ``sensitive`` (it targets Production, Preview or a custom environment)
 but is not (:func:`non_sensitive_writes`).
@@ -46,10 +47,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from keyroll.adapters.registry import adapter_strategy
 from keyroll.core.errors import ConfigError
 from keyroll.core.model import Credential, Inventory, Plan, Product, StepKind, Strategy
-from keyroll.rotate.groups import default_strategy
-from keyroll.rotate.options import ApplyOptions
+from keyroll.core.strategy import default_strategy
 
 if TYPE_CHECKING:
     from keyroll.config import Config
@@ -61,8 +62,6 @@ __all__ = [
     "STRATEGY_CLASSES",
     "Policy",
     "Setting",
-    "apply_options",
-    "effective_policy",
     "effective_strategies",
     "non_sensitive_writes",
     "parse_policy_table",
@@ -96,8 +95,6 @@ STRATEGY_CLASSES: dict[str, str] = {
 
 MAX_PARALLEL_BUILDS_RANGE = (1, 1000)
 BUILD_TIMEOUT_RANGE = (1.0, 86400.0)
-
-_BUILT_IN = ApplyOptions()
 
 
 @dataclass(frozen=True)
@@ -180,7 +177,7 @@ def parse_policy_table(table: Mapping[str, Any], where: str) -> Policy:
 def strategy_key(cred: Credential) -> str | None:
     """The ``[strategy]`` key whose class ``cred`` belongs to, by its built-in strategy
     (``None`` for credentials that are ``manual`` already: only ``default`` names them)."""
-    built_in = cred.strategy or default_strategy(cred)
+    built_in = cred.strategy or default_strategy(cred, adapter=adapter_strategy)
     if built_in is Strategy.INDEX_RESET or (
         built_in is Strategy.INTEGRATION_RESET and cred.product in (Product.VECTOR, Product.SEARCH)
     ):
@@ -233,7 +230,7 @@ def _toml_choices(cfg: Config, inventory: Inventory) -> dict[str, tuple[Strategy
         key = strategy_key(cred)
         chosen_by = key if key in cfg.strategy else "default"
         choice = cfg.strategy.get(chosen_by)
-        if choice is None or choice is (cred.strategy or default_strategy(cred)):
+        if choice is None or choice is (cred.strategy or default_strategy(cred, adapter=adapter_strategy)):
             continue
         out[str(cred.fingerprint)] = (choice, f"{cfg.toml_path} [strategy] {chosen_by}")
     return out
@@ -278,55 +275,7 @@ def effective_strategies(cfg: Config) -> dict[str, Setting]:
     return out
 
 
-# -- [policy] ---------------------------------------------------------------------------------
-
-
-def effective_policy(
-    cfg: Config,
-    *,
-    accept_downtime: bool | None = None,
-    max_parallel_builds: int | None = None,
-    build_timeout_s: float | None = None,
-) -> dict[str, Setting]:
-    """Each ``[policy]`` key's effective value and source; a flag given on the command line
-    (not ``None``) wins over the file, the file over the built-in default."""
-    flags: dict[str, tuple[Any, str]] = {
-        "accept_downtime": (
-            accept_downtime,
-            "--accept-downtime" if accept_downtime else "--no-accept-downtime",
-        ),
-        "max_parallel_builds": (max_parallel_builds, "--max-parallel-builds"),
-        "build_timeout_s": (build_timeout_s, "--build-timeout"),
-        "require_sensitive": (None, ""),
-    }
-    built_in: dict[str, Any] = {
-        "accept_downtime": _BUILT_IN.accept_downtime,
-        "max_parallel_builds": _BUILT_IN.max_parallel_builds,
-        "build_timeout_s": _BUILT_IN.build_timeout_s,
-        "require_sensitive": False,
-    }
-    out: dict[str, Setting] = {}
-    for key, (flag, flag_name) in flags.items():
-        from_file = getattr(cfg.policy, key)
-        if flag is not None:
-            out[key] = Setting(flag, flag_name)
-        elif from_file is not None:
-            out[key] = Setting(from_file, f"{cfg.toml_path} [policy]")
-        else:
-            out[key] = Setting(built_in[key], "default")
-    return out
-
-
-def apply_options(settings: Mapping[str, Setting], **options: Any) -> ApplyOptions:
-    """:class:`ApplyOptions` from :func:`effective_policy`'s settings plus the other switches
-    (``yes``, ``dry_run`` …); ``sources`` records where each explicitly set one came from, so
-    the journal shows whether downtime was accepted by a flag or by ``keyroll.toml``."""
-    keys = ("accept_downtime", "max_parallel_builds", "build_timeout_s")
-    return ApplyOptions(
-        **{k: settings[k].value for k in keys},
-        sources={k: settings[k].source for k in keys if settings[k].source != "default"},
-        **options,
-    )
+# -- [policy] require_sensitive ----------------------------------------------------------------
 
 
 def non_sensitive_writes(plan: Plan) -> list[str]:

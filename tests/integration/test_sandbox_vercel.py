@@ -22,7 +22,7 @@ from keyroll.core.errors import AuthError, NotFoundError, ProviderError
 from keyroll.core.secret import Secret, fingerprint_of
 from keyroll.providers.http import RetryPolicy
 from keyroll.providers.vercel import EnvVarInput, VercelClient
-from keyroll.sandbox.fleet import generate_fleet
+from keyroll.sandbox.fleet_generate import generate_fleet
 from keyroll.sandbox.server import Sandbox
 from keyroll.sandbox.vercel.state import VercelState
 

@@ -50,7 +50,7 @@ from _common import (
     write_result,
 )
 
-from keyroll.sandbox.fleet import generate_fleet
+from keyroll.sandbox.fleet_generate import generate_fleet
 from keyroll.sandbox.server import Sandbox
 from keyroll.sandbox.vercel.app import DEFAULT_LIMITS
 

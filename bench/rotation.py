@@ -346,7 +346,7 @@ def where_calls_go(routes: dict[str, int], counts: dict[str, int]) -> dict[str, 
 @contextmanager
 def sandbox(args: argparse.Namespace, root: Path) -> Iterator[tuple[Any, Path, Config, dict[str, int]]]:
     """A fresh sandbox with the leaked fleet under the plan; its env file, config and rate limits."""
-    from keyroll.sandbox.fleet import generate_fleet
+    from keyroll.sandbox.fleet_generate import generate_fleet
     from keyroll.sandbox.server import Sandbox
     from keyroll.sandbox.vercel.app import DEFAULT_LIMITS
 

@@ -16,8 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from keyroll.cli.report_formats import ReportFormatChoice
 from keyroll.report.build import build_report
-from keyroll.report.interface import ReportFormatChoice
 from keyroll.report.timeline import MARK_STYLE
 from tests.unit import report_samples as S
 

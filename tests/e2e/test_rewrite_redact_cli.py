@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from keyroll.cli.main import run
-from keyroll.rotate.distribute import REDACTED, redact_only
+from keyroll.rotate.files import REDACTED, redact_only
 from keyroll.sandbox.server import Sandbox
 from tests.sandbox_helpers import register_api_tokens, register_template_secrets, write_env_file
 

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from keyroll.cli.report_formats import ReportFormatChoice
 from keyroll.config import load_config
 from keyroll.providers.factory import open_providers
 from keyroll.report.build import build_report
 from keyroll.report.hardening import HardeningEvidence, check_hardening
-from keyroll.report.interface import ReportFormatChoice
 from keyroll.report.model import ItemStatus
 from tests import canary as canary_mod
 from tests.sandbox_helpers import register_api_tokens, register_template_secrets

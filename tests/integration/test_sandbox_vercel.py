@@ -24,7 +24,7 @@ from keyroll.providers.factory import vercel_client
 from keyroll.providers.http import RetryPolicy
 from keyroll.providers.vercel.client import VercelClient
 from keyroll.providers.vercel.models import EnvVarInput
-from keyroll.sandbox.fleet import generate_fleet
+from keyroll.sandbox.fleet_generate import generate_fleet
 from keyroll.sandbox.server import Sandbox
 from keyroll.sandbox.vercel.state import VercelState
 

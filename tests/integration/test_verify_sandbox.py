@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from keyroll.audit.run import AuditOptions, audit
+from keyroll.cli.report_formats import ReportFormatChoice
 from keyroll.config import Config, load_config
 from keyroll.core.model import CredentialKind, Inventory, Management, Product, RunState
 from keyroll.core.secret import Secret, fingerprint_of
@@ -25,7 +26,6 @@ from keyroll.inventory import options_from_config, take_inventory
 from keyroll.providers.factory import open_providers
 from keyroll.providers.vercel.models import EnvVarInput
 from keyroll.report.build import build_report
-from keyroll.report.interface import ReportFormatChoice
 from keyroll.report.model import ItemStatus
 from keyroll.rotate.engine import Engine
 from keyroll.rotate.journal import Journal

@@ -16,7 +16,7 @@ from keyroll.adapters.registry import get_registry
 from keyroll.config import load_config
 from keyroll.core.errors import ConfigError
 from keyroll.core.secret import Secret
-from keyroll.rotate.distribute import render_url
+from keyroll.rotate.render import render_url
 from keyroll.sandbox.postgres.server import scram_verifier
 
 PW = "s3cr3t-Pa55word-0123456789"

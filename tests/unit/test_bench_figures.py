@@ -87,7 +87,7 @@ def test_rotation_call_floor_learns_ready_from_listings_and_reads_nothing_back()
 
 
 def test_inventory_minimum_and_bound_follow_the_fleet_and_the_limits() -> None:
-    from keyroll.sandbox.fleet import generate_fleet
+    from keyroll.sandbox.fleet_generate import generate_fleet
 
     fleet = generate_fleet(3, vars_per_project=20, preview_branches=1, shared_vars=3)
     minimum = inventory_bench.minimum_calls(fleet, 3)

@@ -11,12 +11,12 @@ import pytest
 from keyroll.sandbox.fleet import (
     FleetError,
     builtin_fleets,
-    generate_fleet,
     load_fleet,
     placeholder_templates,
     resolve_templates,
     template_names,
 )
+from keyroll.sandbox.fleet_generate import generate_fleet
 
 
 def _minimal(**extra: Any) -> dict[str, Any]:

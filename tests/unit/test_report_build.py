@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from keyroll.core.model import RunState
-from keyroll.report.build import CHECKLIST, build_report
+from keyroll.report.build import build_report
+from keyroll.report.checklist import CHECKLIST
 from keyroll.report.model import ItemStatus, MarkKind
 from keyroll.verify.result import Check, CheckCategory, CheckStatus
 from tests.unit import report_samples as S
@@ -20,7 +21,7 @@ def _items(report):
 def test_complete_run_with_verify_and_audit_is_complete() -> None:
     report = build_report(S.runlog(), _verify(), _audit(), now=NOW, tool_version="0.1.0", journal_path="j.db")
     items = _items(report)
-    assert [i.id for i in report.checklist] == [i for i, _, _ in CHECKLIST]
+    assert [i.id for i in report.checklist] == [rule.id for rule in CHECKLIST]
     for ident in (
         "inventory",
         "rotate_upstash",

@@ -7,11 +7,12 @@ import re
 
 import pytest
 
+from keyroll.cli.report_formats import ReportFormatChoice
 from keyroll.report import html as html_mod
 from keyroll.report import json as json_mod
 from keyroll.report import markdown as md_mod
 from keyroll.report.build import build_report
-from keyroll.report.interface import ReportFormat, ReportFormatChoice
+from keyroll.report.interface import ReportFormat
 from keyroll.report.model import REPORT_VERSION
 from keyroll.report.timeline import render_timeline, tick_step
 from tests.unit import report_samples as S
@@ -111,3 +112,15 @@ def test_timeline_empty_without_marks() -> None:
 )
 def test_tick_steps_are_round(span: float, step: float) -> None:
     assert tick_step(span) == step
+
+
+def test_interface_imports_no_format() -> None:
+    # the formats implement the interface; the choice among them lives in the CLI
+    import ast
+    import inspect
+
+    from keyroll.report import interface
+
+    tree = ast.parse(inspect.getsource(interface))
+    imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+    assert not imported & {"keyroll.report.html", "keyroll.report.json", "keyroll.report.markdown"}

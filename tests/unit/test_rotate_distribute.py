@@ -9,7 +9,8 @@ import pytest
 
 from keyroll.core.errors import RotationError
 from keyroll.core.secret import Secret
-from keyroll.rotate.distribute import _replace_in_text, render, render_url
+from keyroll.rotate.files import replace_in_text
+from keyroll.rotate.render import render, render_url
 
 OLD = "oldPassw0rd+with/special=chars"
 NEW = "gt_NewToken-0123456789abcdef"
@@ -66,11 +67,11 @@ def test_render_by_role_and_form() -> None:
     ],
 )
 def test_file_forms_are_kept(before: str, after: str) -> None:
-    text, n = _replace_in_text(before, Secret(OLD), Secret(NEW), "rest_token", "default", "default")
+    text, n = replace_in_text(before, Secret(OLD), Secret(NEW), "rest_token", "default", "default")
     assert text == after and n >= 1
 
 
 def test_url_in_a_file_gets_the_new_user_too() -> None:
     before = f"REDIS_URL=rediss://default:{OLD}@h.upstash.io:6379\nOTHER=1\n"
-    text, n = _replace_in_text(before, Secret(OLD), Secret(NEW), "url", "default", "keyroll-a")
+    text, n = replace_in_text(before, Secret(OLD), Secret(NEW), "url", "default", "keyroll-a")
     assert text == f"REDIS_URL=rediss://keyroll-a:{NEW}@h.upstash.io:6379\nOTHER=1\n" and n == 1

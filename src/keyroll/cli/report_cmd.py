@@ -38,6 +38,7 @@ from keyroll.cli.common import (
     output_to,
     state,
 )
+from keyroll.cli.report_formats import ReportFormatChoice
 from keyroll.config import Config
 from keyroll.core.errors import ExitCode, UsageError
 from keyroll.core.progress import NULL_PROGRESS, Progress
@@ -45,7 +46,6 @@ from keyroll.core.serde import to_jsonable
 from keyroll.inventory import options_from_config, validate_options
 from keyroll.providers.factory import open_providers
 from keyroll.report.build import build_report
-from keyroll.report.interface import ReportFormatChoice
 
 if TYPE_CHECKING:
     from keyroll.report.hardening import HardeningEvidence

@@ -235,7 +235,7 @@ class MoveRunner:
             return token
         if form == "password":
             return password
-        from keyroll.rotate.distribute import render_url
+        from keyroll.rotate.render import render_url
 
         return Secret(render_url(current.reveal() if current else None, m.acl.user, password.reveal(), {}))
 

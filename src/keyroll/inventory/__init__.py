@@ -9,7 +9,8 @@ Public API (others depend on exactly these names):
   :func:`inventory_to_json` / :func:`inventory_from_json`).
 
 Sources live in their own modules (``upstash``, ``vercel``, ``github``, ``files``, ``git``,
-``deployments``); ``resolve`` turns what they saw into credentials × locations.
+``deployments``); ``resolve`` turns what they saw into credentials × locations (with
+``links``, ``locations`` and ``relate``).
 """
 
 from keyroll.inventory.classify import KeyClass, classify_hint, classify_key, classify_value, strategy_for

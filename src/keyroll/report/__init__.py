@@ -1,7 +1,7 @@
 """keyroll.report: the incident record (JSON, Markdown, HTML with a timeline chart)."""
 
 from keyroll.report.build import build_report
-from keyroll.report.interface import ReportFormat, ReportFormatChoice
+from keyroll.report.interface import ReportFormat
 from keyroll.report.model import REPORT_VERSION, IncidentReport, ItemStatus
 
 __all__ = [
@@ -9,6 +9,5 @@ __all__ = [
     "IncidentReport",
     "ItemStatus",
     "ReportFormat",
-    "ReportFormatChoice",
     "build_report",
 ]

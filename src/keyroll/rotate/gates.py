@@ -19,7 +19,7 @@ from typing import Any
 from keyroll.core.errors import KeyrollError, RotationError
 from keyroll.core.model import Step, StepKind, StepState
 from keyroll.core.secret import Secret
-from keyroll.rotate.distribute import backup_path
+from keyroll.rotate.files import backup_path
 from keyroll.rotate.redeploy import probe_deployment, slot_of
 from keyroll.rotate.runtime import Action, GateFailed, Probe, Runtime, gid_of
 

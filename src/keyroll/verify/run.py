@@ -10,6 +10,8 @@ one) or, without a journal, an inventory plus the old values, and runs four fami
 3. stale copies (:mod:`.stale`): a fresh inventory that looks for the old values everywhere;
 4. git history (reported separately: history is not rewritten).
 
+What each credential's old and new values are comes from :mod:`.targets`.
+
 Every check carries its evidence with a time. Provider failures become UNKNOWN checks, never
 exceptions: a verification that could not look is not a pass.
 """
@@ -19,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,7 +37,6 @@ from keyroll.verify.freshness import freshness_checks
 from keyroll.verify.probes import (
     SIGNING_KINDS,
     ProbeOutcome,
-    descriptor_for,
     probe_credential,
     probe_signing_keys,
 )
@@ -49,8 +50,9 @@ from keyroll.verify.result import (
     VerifyResult,
 )
 from keyroll.verify.rollback import rollback_checks
-from keyroll.verify.runlog import JournalReader, RunLog, load_runlog, read_secrets
+from keyroll.verify.runlog import JournalReader, RunLog, load_runlog
 from keyroll.verify.stale import StaleInput, stale_checks
+from keyroll.verify.targets import Target, targets_from_inventory, targets_from_log
 
 __all__ = ["InventoryFn", "VerifyOptions", "verify"]
 
@@ -84,158 +86,6 @@ class VerifyOptions:
     http_timeout_s: float = 10.0
 
 
-@dataclass
-class _Target:
-    """One credential (group) to verify."""
-
-    fp: str
-    credential: Credential | None
-    old_fps: set[str] = field(default_factory=set)
-    old_values: list[Secret] = field(default_factory=list)
-    new_fps: set[str] = field(default_factory=set)
-    new_values: list[Secret] = field(default_factory=list)
-    projects: tuple[str, ...] = ()
-    env_written: dict[str, float] = field(default_factory=dict)
-    rotated_at: float | None = None
-    revoked_at: float | None = None
-    descriptors: dict[str, Credential] = field(default_factory=dict)
-    """what each journaled value is (product, kind, endpoint, ACL user), from the rotation's group spec"""
-
-
-def _select(fps: Sequence[str], wanted: Sequence[str]) -> list[str]:
-    if not wanted:
-        return list(fps)
-    out: list[str] = []
-    for w in wanted:
-        matches = [
-            fp for fp in fps if fp == w or fp.startswith(w) or fp.removeprefix("sha256:").startswith(w)
-        ]
-        if len(matches) != 1:
-            known = ", ".join(fps[:8]) or "none"
-            raise UsageError(
-                f"credential {w!r} {'matches several credentials' if matches else 'is not part of this run'}",
-                hint=f"credentials of the run: {known}",
-            )
-        out.append(matches[0])
-    return list(dict.fromkeys(out))
-
-
-def _group_fps(inv: Inventory | None, fp: str) -> set[str]:
-    fps = {fp}
-    cred = inv.credential(fp) if inv is not None else None
-    if cred is not None:
-        fps.update(cred.related)
-    return fps
-
-
-def _targets_from_log(log: RunLog, journal: JournalReader | None, wanted: Sequence[str]) -> list[_Target]:
-    fps = _select(log.credentials(), wanted)
-    out: list[_Target] = []
-    for fp in fps:
-        spec = log.group_spec(fp)
-        users = log.minted_users(fp)
-        old_fps = set(log.old_fingerprints(fp))
-        new_fps = set(log.new_fingerprints(fp)) - old_fps
-        names: dict[str, str] = {}
-        descriptors: dict[str, Credential] = {}
-        tcp = next(
-            (
-                c.endpoint
-                for c in (log.inventory.credentials if log.inventory is not None else ())
-                if c.fingerprint in old_fps and c.endpoint.startswith(("redis://", "rediss://"))
-            ),
-            "",
-        )
-        prefix = f"{log.gid(fp)}:"
-        rendered: set[str] = set()
-        for name, value_fp in sorted(log.secret_fps.items()):
-            if not name.startswith(prefix):
-                continue
-            value_set, role = name.split(":")[1], name.rsplit(":", 1)[-1]
-            if value_set == "rendered":
-                # a composite written somewhere (a Redis URL around a new password, an encoded
-                # form): a URL is probed as such; other encodings are covered by their decoded part
-                if value_fp in new_fps:
-                    names.setdefault(value_fp, name)
-                    rendered.add(value_fp)
-                    d = descriptor_for(
-                        spec, "password", value_fp, user=users.get(value_fp, ""), tcp_endpoint=tcp
-                    )
-                    if d is not None:
-                        descriptors.setdefault(value_fp, replace(d, kind=CredentialKind.URL_WITH_PASSWORD))
-                continue
-            if not ((value_set == "old" and value_fp in old_fps) or value_fp in new_fps):
-                continue
-            names.setdefault(value_fp, name)
-            user = users.get(value_fp, "") if value_set != "old" else ""
-            d = descriptor_for(spec, role, value_fp, user=user, tcp_endpoint=tcp)
-            if d is not None:
-                descriptors.setdefault(value_fp, d)
-        for value_fp, role, _, _ in log.distributed(fp).values():
-            if value_fp in new_fps and value_fp not in descriptors:
-                d = descriptor_for(spec, role, value_fp, tcp_endpoint=tcp)
-                if d is not None:
-                    descriptors[value_fp] = d
-        values: tuple[Secret, ...] = ()
-        if journal is not None and log.run is not None:
-            values = read_secrets(journal, log.run.id, names.values())
-        for v in values:
-            if v.fingerprint in rendered and not v.reveal().startswith(("redis://", "rediss://")):
-                new_fps = new_fps - {v.fingerprint}
-        out.append(
-            _Target(
-                fp=fp,
-                credential=log.inventory.credential(fp) if log.inventory is not None else None,
-                old_fps=old_fps,
-                old_values=[v for v in values if v.fingerprint in old_fps],
-                new_fps=new_fps,
-                new_values=[v for v in values if v.fingerprint in new_fps],
-                projects=log.affected_projects(fp),
-                env_written=log.env_written_projects(fp),
-                rotated_at=log.started_at(fp),
-                revoked_at=log.revoked_at(fp),
-                descriptors=descriptors,
-            )
-        )
-    return out
-
-
-def _targets_from_inventory(
-    inv: Inventory, old_values: Sequence[Secret], wanted: Sequence[str]
-) -> list[_Target]:
-    fps = _select([c.fingerprint for c in inv.credentials], wanted)
-    olds: dict[str, Secret] = {s.fingerprint: s for s in old_values}
-    out: list[_Target] = []
-    for fp in fps:
-        cred = inv.credential(fp)
-        group = _group_fps(inv, fp)
-        out.append(
-            _Target(
-                fp=fp,
-                credential=cred,
-                old_fps=set(olds) & group if olds else set(),
-                old_values=[olds[f] for f in group if f in olds],
-                new_fps={fp} - set(olds),
-                new_values=[cred.value]
-                if cred is not None and cred.value is not None and fp not in olds
-                else [],
-                projects=inv.affected_projects(fp),
-            )
-        )
-    # old values that belong to no listed credential still have to be rejected
-    for s in old_values:
-        if not any(s.fingerprint in t.old_fps for t in out) and (not wanted or s.fingerprint in wanted):
-            out.append(
-                _Target(
-                    fp=s.fingerprint,
-                    credential=inv.credential(s.fingerprint),
-                    old_fps={s.fingerprint},
-                    old_values=[s],
-                )
-            )
-    return out
-
-
 class _Verifier:
     def __init__(
         self, providers: Providers, options: VerifyOptions, progress: Progress, clock: Callable[[], float]
@@ -249,7 +99,7 @@ class _Verifier:
         self.searched: tuple[str, ...] = ()
 
     # -- probes ----------------------------------------------------------------------------
-    def _descriptor(self, t: _Target, fp: str, *inventories: Inventory | None) -> Credential | None:
+    def _descriptor(self, t: Target, fp: str, *inventories: Inventory | None) -> Credential | None:
         if fp in t.descriptors:
             return t.descriptors[fp]
         c = _exact(fp, *inventories)
@@ -270,7 +120,7 @@ class _Verifier:
         async with self.sem:
             return await probe_credential(self.p, cred, secret, clock=self.clock)
 
-    def qstash_tokens(self, targets: Sequence[_Target], *invs: Inventory | None) -> list[Secret]:
+    def qstash_tokens(self, targets: Sequence[Target], *invs: Inventory | None) -> list[Secret]:
         """Tokens to read the live signing keys with: new QStash tokens, then the configured one."""
         out: list[Secret] = []
         for t in targets:
@@ -283,7 +133,7 @@ class _Verifier:
         return out
 
     async def probe_checks(
-        self, t: _Target, before: Inventory | None, after: Inventory | None, tokens: Sequence[Secret]
+        self, t: Target, before: Inventory | None, after: Inventory | None, tokens: Sequence[Secret]
     ) -> list[Check]:
         new_by_fp: dict[str, Secret] = {s.fingerprint: s for s in t.new_values}
         if after is not None:
@@ -438,7 +288,7 @@ def _replace_options(base: Any, **changes: Any) -> Any:
     return dataclasses.replace(base, **changes)
 
 
-def _probe_check(t: _Target, fp: str, outcome: ProbeOutcome, *, new: bool) -> Check:
+def _probe_check(t: Target, fp: str, outcome: ProbeOutcome, *, new: bool) -> Check:
     ev = Evidence(EvidenceSource.PROBE, outcome.what, outcome.at, fp)
     if new:
         status = {Verdict.VALID: CheckStatus.PASS, Verdict.INVALID: CheckStatus.FAIL}.get(
@@ -509,7 +359,7 @@ def _run_checks(log: RunLog, fp: str) -> list[Check]:
     ]
 
 
-def _missing_value_check(t: _Target, fp: str, *, new: bool) -> Check:
+def _missing_value_check(t: Target, fp: str, *, new: bool) -> Check:
     category = CheckCategory.NEW_ACCEPTED if new else CheckCategory.OLD_REJECTED
     which = "new" if new else "old"
     return Check(
@@ -547,7 +397,7 @@ async def verify(
     log: RunLog | None = None
     if isinstance(source, Inventory):
         before: Inventory | None = source
-        targets = _targets_from_inventory(source, options.old_values, options.credentials)
+        targets = targets_from_inventory(source, options.old_values, options.credentials)
         v.notes.append("no journal: deployment freshness is not checked (env change times unknown)")
     else:
         if isinstance(source, RunLog):
@@ -558,7 +408,7 @@ async def verify(
         if log.run is None:
             raise UsageError("the journal holds no rotation run", hint="run keyroll apply first")
         before = log.inventory
-        targets = _targets_from_log(log, journal, options.credentials)
+        targets = targets_from_log(log, journal, options.credentials)
         v.notes.extend(f"journal: {p}" for p in (*log.integrity, *log.problems))
     old_values = [s for t in targets for s in t.old_values]
     after, after_error, scanned, after_at = await v.rescan(inventory_fn, before, old_values)

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 
+from keyroll.harden.analysis.js_clients import JsBindings
 from keyroll.harden.analysis.js_parse import JsModule, Node
-from keyroll.harden.analysis.js_redis import JsBindings
 from keyroll.harden.analysis.model import Route, SourceAnalysis
 from keyroll.harden.analysis.sites import RATELIMIT_NAME
 

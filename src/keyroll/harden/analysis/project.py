@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from pathlib import Path
 
-from keyroll.harden.analysis import js_redis, js_routes, py_redis, py_routes
+from keyroll.harden.analysis import js_clients, js_redis, js_routes, py_redis, py_routes
 from keyroll.harden.analysis.js_parse import JsModule, parse_js
 from keyroll.harden.analysis.model import SkipReason, SourceAnalysis
 from keyroll.harden.analysis.py_parse import PyModule, parse_py
@@ -71,7 +71,7 @@ def _analyze_root(root: Path) -> SourceAnalysis:
 
 
 def _analyze_js(mods: dict[str, JsModule], out: SourceAnalysis) -> None:
-    bindings = {rel: js_redis.collect_bindings(m) for rel, m in mods.items()}
+    bindings = {rel: js_clients.collect_bindings(m) for rel, m in mods.items()}
     known = set(mods)
     exported_clients: set[str] = set()
     exported_factories: set[str] = set()
@@ -87,7 +87,7 @@ def _analyze_js(mods: dict[str, JsModule], out: SourceAnalysis) -> None:
             for local, (spec, name) in b.imports.items():
                 if local in b.clients or local in b.factories:
                     continue
-                target = js_redis.resolve_module(rel, spec, known)
+                target = js_clients.resolve_module(rel, spec, known)
                 if target is not None:
                     tb = bindings[target]
                     src_local = tb.exports.get(name, name if name != "default" else "")
@@ -97,10 +97,10 @@ def _analyze_js(mods: dict[str, JsModule], out: SourceAnalysis) -> None:
                     elif src_local in tb.factories:
                         b.factories.add(local)
                         changed = True
-                elif not spec.startswith((".", "@/", "~/")) and js_redis.lib_of(spec) is None:
+                elif not spec.startswith((".", "@/", "~/")) and js_clients.lib_of(spec) is None:
                     # tsconfig path aliases we cannot resolve: fall back to the exported name
                     if name in exported_clients:
-                        b.clients[local] = js_redis.ClientSite("import", rel, 1)
+                        b.clients[local] = js_clients.ClientSite("import", rel, 1)
                         changed = True
                     elif name in exported_factories:
                         b.factories.add(local)
@@ -115,7 +115,7 @@ def _analyze_js(mods: dict[str, JsModule], out: SourceAnalysis) -> None:
     for rel, mod in mods.items():
         b = bindings[rel]
         if b.clients or b.factories:
-            js_redis.derive(mod, b)
+            js_clients.derive(mod, b)
     middleware_limits: list[tuple[str, tuple[str, ...]]] = []
     for rel, mod in mods.items():
         b = bindings[rel]

@@ -15,6 +15,9 @@ admin user (``_sandbox_admin``), which the REST layer hides from ``ACL LIST``/``
 Ports: :func:`launch` starts the processes while the sandbox is installed, each on a port it
 holds a reservation for (:mod:`keyroll.sandbox.upstash.ports`), and retries on a new port when
 redis-server cannot bind — before any token or URL is derived from the port.
+
+One concept — a database's redis-server process, from finding the binary to its pooled
+connections — so it stays one module.
 """
 
 from __future__ import annotations

@@ -27,7 +27,8 @@ from starlette.routing import BaseRoute, Route
 
 from keyroll.sandbox.guard import Guard
 from keyroll.sandbox.vercel.errors import ApiError, bad_request, error_response, not_found
-from keyroll.sandbox.vercel.state import Project, VercelState
+from keyroll.sandbox.vercel.records import Project
+from keyroll.sandbox.vercel.state import VercelState
 from keyroll.sandbox.world import World
 
 __all__ = ["DEFAULT_LIMITS", "Call", "VercelApp", "paginate"]

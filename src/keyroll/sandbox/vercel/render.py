@@ -5,7 +5,7 @@ from __future__ import annotations
 import zlib
 from typing import Any
 
-from keyroll.sandbox.vercel.state import (
+from keyroll.sandbox.vercel.records import (
     CustomEnvironment,
     Deployment,
     EnvVar,
@@ -13,8 +13,8 @@ from keyroll.sandbox.vercel.state import (
     Integration,
     Project,
     SharedEnvVar,
-    VercelState,
 )
+from keyroll.sandbox.vercel.state import VercelState
 
 __all__ = [
     "custom_env_json",

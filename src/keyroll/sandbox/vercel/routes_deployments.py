@@ -18,8 +18,9 @@ from keyroll.core.secret import fingerprint_of
 from keyroll.sandbox.vercel.app import Call, VercelApp, paginate
 from keyroll.sandbox.vercel.errors import ApiError, bad_request, not_found
 from keyroll.sandbox.vercel.plan import DAY_MS
+from keyroll.sandbox.vercel.records import Deployment, Project
 from keyroll.sandbox.vercel.render import deployment_json
-from keyroll.sandbox.vercel.state import Deployment, Project, VercelState
+from keyroll.sandbox.vercel.state import VercelState
 from keyroll.sandbox.vercel.validate import check_fields, string_map
 
 __all__ = ["routes"]

@@ -13,8 +13,8 @@ from starlette.routing import BaseRoute
 
 from keyroll.sandbox.vercel.app import Call, VercelApp
 from keyroll.sandbox.vercel.errors import ApiError, bad_request, not_found, save_failed
+from keyroll.sandbox.vercel.records import EnvVar, Project
 from keyroll.sandbox.vercel.render import env_json
-from keyroll.sandbox.vercel.state import EnvVar, Project
 from keyroll.sandbox.vercel.validate import TARGETS, env_changes, env_item, id_list, object_body
 
 __all__ = ["routes"]

@@ -9,8 +9,9 @@ from starlette.routing import BaseRoute
 
 from keyroll.sandbox.vercel.app import Call, VercelApp, paginate
 from keyroll.sandbox.vercel.errors import ApiError, bad_request, batch_failure, not_found, save_failed
+from keyroll.sandbox.vercel.records import Project, SharedEnvVar
 from keyroll.sandbox.vercel.render import shared_json
-from keyroll.sandbox.vercel.state import Project, SharedEnvVar, VercelState
+from keyroll.sandbox.vercel.state import VercelState
 from keyroll.sandbox.vercel.validate import (
     TARGETS,
     check_fields,

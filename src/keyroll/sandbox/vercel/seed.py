@@ -10,13 +10,8 @@ from collections.abc import Mapping
 from typing import Any
 
 from keyroll.sandbox.fleet import resolve_templates
-from keyroll.sandbox.vercel.state import (
-    CustomEnvironment,
-    Integration,
-    Project,
-    SharedEnvVar,
-    VercelState,
-)
+from keyroll.sandbox.vercel.records import CustomEnvironment, Integration, Project, SharedEnvVar
+from keyroll.sandbox.vercel.state import VercelState
 
 __all__ = ["seed_state"]
 

@@ -11,7 +11,7 @@ import re
 from typing import Any
 
 from keyroll.sandbox.vercel.errors import ApiError, bad_request
-from keyroll.sandbox.vercel.state import Project
+from keyroll.sandbox.vercel.records import Project
 
 __all__ = [
     "CREATABLE_TYPES",

@@ -1,14 +1,10 @@
-"""The emulated GitHub Actions secrets API (repository, environment and organization secrets).
+"""The emulated GitHub Actions secrets API over HTTP (a Starlette app over a :class:`GitHubState`).
 
 Faithful to the REST API where keyroll and ``gh`` touch it: ``GET /user`` (with
 ``X-OAuth-Scopes``), repository environments, secret lists (``{total_count, secrets}``,
-``per_page``/``page`` with a ``Link`` header), the scope's public key (a real Curve25519 key),
-``PUT`` with ``{encrypted_value, key_id}`` (201 created / 204 updated), ``DELETE`` (204).
-Errors are GitHub's ``{"message", "documentation_url", "status"}`` with 401/403/404/422.
-
-Values are never readable through the API. The sandbox decrypts each ``PUT`` with the
-scope's private key and keeps the plaintext so tests can check it through
-:func:`stored_secret` (hook ``github.secret_value``).
+``per_page``/``page`` with a ``Link`` header), the scope's public key, ``PUT`` with
+``{encrypted_value, key_id}`` (201 created / 204 updated), ``DELETE`` (204). Errors are
+GitHub's ``{"message", "documentation_url", "status"}`` with 401/403/404/422.
 """
 
 from __future__ import annotations
@@ -16,172 +12,39 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import datetime as dt
 import json
 import logging
 import math
 import re
 import secrets
-import string
-import threading
-from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from nacl.exceptions import CryptoError
-from nacl.public import PrivateKey, SealedBox
+from nacl.public import SealedBox
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from keyroll.sandbox.fleet import resolve_templates
+from keyroll.sandbox.github.state import (
+    ApiError,
+    GitHubState,
+    Repo,
+    SecretScope,
+    StoredSecret,
+)
 from keyroll.sandbox.guard import Guard
 from keyroll.sandbox.world import World
 
-__all__ = ["GitHubState", "install", "stored_secret"]
+__all__ = ["DEFAULT_LIMITS", "GitHubApp"]
 
 log = logging.getLogger(__name__)
 
-DOCS = "https://docs.github.com/rest/actions/secrets"
 _NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 DEFAULT_LIMITS = {"core": 5000}
 """GitHub's primary limit for a personal access token: 5,000 requests per hour."""
-
-
-def _iso(ts: float) -> str:
-    return dt.datetime.fromtimestamp(ts, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-@dataclass
-class StoredSecret:
-    """A secret's plaintext (sandbox-side only) and its dates."""
-
-    value: str
-    created_at: str
-    updated_at: str
-    visibility: str = "private"
-    selected_repository_ids: list[int] = field(default_factory=list)
-
-
-@dataclass
-class SecretScope:
-    """A repository, one of its environments, or an organization, with its key pair."""
-
-    label: str
-    key: PrivateKey
-    key_id: str
-    secrets: dict[str, StoredSecret] = field(default_factory=dict)
-
-
-@dataclass
-class Repo:
-    """A repository and its environments."""
-
-    id: int
-    full_name: str
-    scope: SecretScope
-    environments: dict[str, SecretScope] = field(default_factory=dict)
-    env_created: dict[str, str] = field(default_factory=dict)
-
-
-class ApiError(Exception):
-    """A GitHub-shaped error response."""
-
-    def __init__(
-        self, status: int, message: str, *, headers: dict[str, str] | None = None, **extra: Any
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
-        self.extra = extra
-
-    def response(self) -> JSONResponse:
-        """``{"message", "documentation_url", "status"}``."""
-        body = {"message": self.message, "documentation_url": DOCS, "status": str(self.status), **self.extra}
-        return JSONResponse(body, status_code=self.status, headers=self.headers)
-
-
-class GitHubState:
-    """Repositories, environments, organizations and their secrets."""
-
-    def __init__(self, world: World, *, token: str, scopes: list[str], login: str) -> None:
-        self.world = world
-        self.token = token
-        self.scopes = scopes
-        self.login = login
-        self.repos: dict[str, Repo] = {}
-        self.orgs: dict[str, SecretScope] = {}
-        self.lock = threading.RLock()
-        self._next_id = 700_000_000
-
-    def new_scope(self, label: str) -> SecretScope:
-        """A secret scope with a fresh Curve25519 key pair."""
-        return SecretScope(label, PrivateKey.generate(), str(secrets.randbelow(10**18) + 10**17))
-
-    def add_repo(self, full_name: str) -> Repo:
-        """Create a repository (idempotent)."""
-        with self.lock:
-            key = full_name.lower()
-            if key not in self.repos:
-                self._next_id += 1
-                self.repos[key] = Repo(self._next_id, full_name, self.new_scope(full_name))
-            return self.repos[key]
-
-    def add_environment(self, repo: Repo, name: str) -> SecretScope:
-        """Create a repository environment (idempotent)."""
-        with self.lock:
-            if name not in repo.environments:
-                repo.environments[name] = self.new_scope(f"{repo.full_name} env:{name}")
-                repo.env_created[name] = _iso(self.world.clock())
-            return repo.environments[name]
-
-    def put(self, scope: SecretScope, name: str, value: str, **extra: Any) -> bool:
-        """Store a plaintext; returns True when it was created."""
-        now = _iso(self.world.clock())
-        with self.lock:
-            existing = scope.secrets.get(name)
-            if existing is None:
-                scope.secrets[name] = StoredSecret(value, now, now, **extra)
-                return True
-            existing.value = value
-            existing.updated_at = now
-            for k, v in extra.items():
-                setattr(existing, k, v)
-            return False
-
-    def value_of(
-        self, name: str, *, repo: str | None = None, environment: str | None = None, org: str | None = None
-    ) -> str | None:
-        """The stored plaintext of a secret (sandbox-only; the API never returns it)."""
-        with self.lock:
-            scope: SecretScope | None
-            if org is not None:
-                scope = self.orgs.get(org.lower())
-            else:
-                r = self.repos.get((repo or "").lower())
-                scope = None if r is None else (r.environments.get(environment) if environment else r.scope)
-            if scope is None or name not in scope.secrets:
-                return None
-            return scope.secrets[name].value
-
-
-def stored_secret(
-    world: World,
-    name: str,
-    *,
-    repo: str | None = None,
-    environment: str | None = None,
-    org: str | None = None,
-) -> str | None:
-    """Sandbox-only: the plaintext the emulated GitHub decrypted for a secret (tests use it)."""
-    hook = world.hooks.get("github.secret_value")
-    return None if hook is None else hook(name, repo=repo, environment=environment, org=org)
-
-
-# -- HTTP ---------------------------------------------------------------------------------
 
 
 Handler = Callable[[Request], Awaitable[Response]]
@@ -569,59 +432,3 @@ async def _json(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise ApiError(400, "Problems parsing JSON")
     return body
-
-
-# -- install ------------------------------------------------------------------------------
-
-
-def _token() -> str:
-    alphabet = string.ascii_letters + string.digits
-    return "ghp_" + "".join(secrets.choice(alphabet) for _ in range(36))
-
-
-def install(world: World, fleet: Mapping[str, Any]) -> None:
-    """Seed repositories, environments and organizations from ``fleet["github"]`` and register
-    the ``github`` service; puts ``GITHUB_TOKEN`` into ``world.info["env"]``.
-
-    :raises FleetError: a secret value names a template missing from ``world.templates``.
-    """
-    spec = dict(fleet.get("github") or {})
-    state = GitHubState(
-        world,
-        token=_token(),
-        scopes=list(spec.get("token_scopes") or ["repo", "admin:org", "workflow"]),
-        login=str(spec.get("user") or "sandbox-bot"),
-    )
-    for rspec in spec.get("repos", []):
-        repo = state.add_repo(rspec["name"])
-        for item in rspec.get("secrets", []):
-            where = f"github.repos.{rspec['name']}.secrets.{item['name']}"
-            state.put(
-                repo.scope, item["name"], resolve_templates(item["value"], world.templates, where=where)
-            )
-        for env_name, items in (rspec.get("environments") or {}).items():
-            scope = state.add_environment(repo, env_name)
-            for item in items:
-                where = f"github.repos.{rspec['name']}.environments.{env_name}.{item['name']}"
-                state.put(scope, item["name"], resolve_templates(item["value"], world.templates, where=where))
-    for ospec in spec.get("orgs", []):
-        org = state.orgs.setdefault(ospec["name"].lower(), state.new_scope(f"org:{ospec['name']}"))
-        for item in ospec.get("secrets", []):
-            where = f"github.orgs.{ospec['name']}.secrets.{item['name']}"
-            state.put(
-                org,
-                item["name"],
-                resolve_templates(item["value"], world.templates, where=where),
-                visibility="all",
-            )
-    for project in fleet.get("projects", []):
-        if project.get("repo"):
-            state.add_repo(project["repo"])
-    world.add_service("github", GitHubApp(world, state).build())
-    world.hooks["github.secret_value"] = state.value_of
-    world.hooks["github.state"] = lambda: state
-    world.info.setdefault("env", {})["GITHUB_TOKEN"] = state.token
-    world.info["github"] = {
-        "repos": sorted(r.full_name for r in state.repos.values()),
-        "orgs": sorted(state.orgs),
-    }

@@ -58,28 +58,6 @@ ROOT = "keyroll"  # ``keyroll/__init__`` holds the version only: any layer may i
 KNOWN: dict[tuple[str, str], str] = {
     ("keyroll.policy", "keyroll.rotate.groups"): "default_strategy: to read core.strategy directly",
     ("keyroll.policy", "keyroll.rotate.options"): "ApplyOptions built from settings: belongs above rotate",
-    **{
-        ("keyroll.sandbox.demo", f"keyroll.{m}"): "the demo is an application filed in the emulator"
-        for m in (
-            "audit.run",
-            "config",
-            "harden.latest",
-            "inventory",
-            "providers.factory",
-            "report.build",
-            "report.hardening",
-            "report.html",
-            "report.json",
-            "rotate.engine",
-            "rotate.journal",
-            "rotate.keys",
-            "rotate.options",
-            "rotate.planner",
-            "verify.result",
-            "verify.run",
-            "verify.runlog",
-        )
-    },
 }
 
 

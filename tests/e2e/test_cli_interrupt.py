@@ -55,7 +55,7 @@ def _one_interrupt_line(err: str) -> str:
     return lines[0]
 
 
-async def _interrupt_async(*args: Any) -> NoReturn:
+async def _interrupt_async(*args: Any, **kwargs: Any) -> NoReturn:
     raise KeyboardInterrupt
 
 
@@ -66,7 +66,7 @@ async def _interrupt_async(*args: Any) -> NoReturn:
         ("keyroll.cli.scan_run._run", _interrupt, ["scan", "."], NOTHING_CHANGED),
         # read-only, Ctrl-C inside asyncio.run
         (
-            "keyroll.cli.inventory_cmd.open_providers",
+            "keyroll.app.session.open_providers",
             _InterruptedProviders,
             ["inventory", "--json"],
             NOTHING_CHANGED,
@@ -85,18 +85,18 @@ async def _interrupt_async(*args: Any) -> NoReturn:
             JOURNALED,
         ),
         (
-            "keyroll.cli.harden_cmd._run",
+            "keyroll.cli.harden_cmd.run_harden",
             _interrupt_async,
             ["-q", "harden", "--fix", "--yes"],
             "interrupted — some fixes may be applied already; run `keyroll harden` again to see what is open",
         ),
         (
-            "keyroll.cli.harden_cmd._run",
+            "keyroll.cli.harden_cmd.run_harden",
             _interrupt_async,
             ["-q", "harden", "--fix", "--dry-run"],
             NOTHING_CHANGED,
         ),
-        ("keyroll.cli.harden_cmd._run", _interrupt_async, ["-q", "harden"], NOTHING_CHANGED),
+        ("keyroll.cli.harden_cmd.run_harden", _interrupt_async, ["-q", "harden"], NOTHING_CHANGED),
     ],
 )
 def test_ctrl_c_prints_one_line_for_the_command_and_exits_130(

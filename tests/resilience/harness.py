@@ -29,6 +29,12 @@ from keyroll.config import load_config
 from keyroll.core.model import CredentialPlan, Management, Plan
 from keyroll.core.secret import Secret
 from keyroll.core.serde import to_jsonable
+from keyroll.demo.attribution import (
+    FailureAttribution,
+    attribute_failures,
+    deployment_fingerprints,
+    group_infos,
+)
 from keyroll.inventory import options_from_config, take_inventory
 from keyroll.providers.factory import open_providers
 from keyroll.rotate.crash import boundary_name
@@ -36,12 +42,6 @@ from keyroll.rotate.journal import Journal
 from keyroll.rotate.keys import JournalKey
 from keyroll.rotate.plan_digest import seal
 from keyroll.rotate.planner import make_plan
-from keyroll.sandbox.demo import (
-    FailureAttribution,
-    attribute_failures,
-    deployment_fingerprints,
-    group_infos,
-)
 from keyroll.sandbox.server import Sandbox
 from keyroll.verify.result import CheckCategory, CheckStatus
 from keyroll.verify.run import VerifyOptions, verify

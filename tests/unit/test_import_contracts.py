@@ -54,30 +54,7 @@ ISOLATED = {"sandbox": {"core"}}  # packages that may import only these (and the
 ROOT = "keyroll"  # ``keyroll/__init__`` holds the version only: any layer may import it
 
 # (importing module, imported module): why it is still here
-KNOWN: dict[tuple[str, str], str] = {
-    **{
-        ("keyroll.sandbox.demo", f"keyroll.{m}"): "the demo is an application filed in the emulator"
-        for m in (
-            "audit.run",
-            "config",
-            "harden.latest",
-            "inventory",
-            "providers.factory",
-            "report.build",
-            "report.hardening",
-            "report.html",
-            "report.json",
-            "rotate.engine",
-            "rotate.journal",
-            "rotate.keys",
-            "rotate.options",
-            "rotate.planner",
-            "verify.result",
-            "verify.run",
-            "verify.runlog",
-        )
-    },
-}
+KNOWN: dict[tuple[str, str], str] = {}
 
 
 def _module_name(path: Path) -> str:

@@ -182,7 +182,7 @@ def demo_cmd(
     local files, git history). keyroll takes the inventory, plans, rotates under load, verifies and
     writes the incident report. The demo consents on your behalf (--accept-downtime, --yes,
     --rewrite-files) and clicks the one dashboard button a person would click."""
-    from keyroll.sandbox.demo import Demo, DemoOptions
+    from keyroll.demo.run import Demo, DemoOptions
     from keyroll.sandbox.fleet import FleetError, load_fleet
 
     try:

@@ -7,20 +7,18 @@ from __future__ import annotations
 
 import asyncio
 import sys
-import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from keyroll.app.harden import keep_for_report, run_harden
 from keyroll.cli.common import DryRunOpt, EnvFileOpt, YesOpt, err_console, get_config, out_console, state
-from keyroll.config import Config
-from keyroll.core.errors import ConsentRequired, ExitCode, UsageError
+from keyroll.core.errors import ExitCode, UsageError
 from keyroll.core.progress import NullProgress
-from keyroll.harden import HardenOptions, HardenResult, Rule, SourceSpec, analyze_context, apply_fixes
+from keyroll.harden import Finding, HardenOptions, Rule, SourceSpec
 from keyroll.harden.render import HardenFormat
-from keyroll.harden.run import selected
-from keyroll.providers.factory import open_providers
 
 __all__ = ["register"]
 
@@ -74,8 +72,11 @@ def harden_command(
         only=tuple(only),
     )
     cfg = get_config(env_file)
-    result = asyncio.run(_run(cfg, options))
-    _store(cfg, options, result)
+    confirm = _confirm if sys.stdin is not None and sys.stdin.isatty() else None
+    result = asyncio.run(run_harden(cfg, options, _StderrProgress(), confirm=confirm))
+    problem = keep_for_report(cfg, options, result)
+    if problem:
+        err_console.print(f"[yellow]note:[/] {problem}")
     text = fmt.renderer().render(result)
     if out is not None:
         out.write_text(text, "utf-8")
@@ -89,48 +90,12 @@ def harden_command(
         raise typer.Exit(int(ExitCode.FINDINGS))
 
 
-def _store(cfg: Config, options: HardenOptions, result: HardenResult) -> None:
-    """Keep a full run's result next to the journal for ``keyroll report`` (a warning if it cannot)."""
-    from keyroll.harden.latest import is_full_run, latest_path, save_latest
-
-    if not is_full_run(options):
-        return
-    path = latest_path(cfg.journal_path)
-    try:
-        save_latest(path, result, checked_at=time.time(), sources=len(options.sources))
-    except OSError as exc:
-        err_console.print(f"[yellow]note:[/] the result could not be kept at {path}: {exc.strerror or exc}")
-
-
-async def _run(cfg: object, options: HardenOptions) -> HardenResult:
-    from keyroll.config import Config
-
-    assert isinstance(cfg, Config)
-    progress = _StderrProgress()
-    async with open_providers(cfg) as providers:
-        ctx, result = await analyze_context(providers, options, progress)
-        if not options.fix:
-            return result
-        wanted = selected(result.findings, options.only) if options.only else list(result.findings)
-        fixable = [f for f in wanted if f.fixable_by_keyroll and not f.fixed]
-        if not fixable:
-            return result
-        yes = options.yes
-        if not yes and not options.dry_run:
-            if not sys.stdin.isatty():
-                raise ConsentRequired(
-                    f"{len(fixable)} fix(es) would change Vercel env vars, Redis ACL users or Upstash settings",
-                    hint="review them with --fix --dry-run, then pass --yes",
-                )
-            err_console.print(f"[bold]{len(fixable)} fix(es):[/]")
-            for f in fixable:
-                err_console.print(f"  {f.id}: {f.title}")
-            yes = typer.confirm("apply them?", default=False, err=True)
-            if not yes:
-                return result
-        from dataclasses import replace
-
-        return await apply_fixes(providers, ctx, result, replace(options, yes=yes), progress)
+def _confirm(fixes: Sequence[Finding]) -> bool:
+    """Ask on the terminal whether to apply ``fixes``."""
+    err_console.print(f"[bold]{len(fixes)} fix(es):[/]")
+    for f in fixes:
+        err_console.print(f"  {f.id}: {f.title}")
+    return typer.confirm("apply them?", default=False, err=True)
 
 
 def register(app: typer.Typer) -> None:

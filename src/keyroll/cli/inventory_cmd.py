@@ -13,29 +13,13 @@ from typing import Annotated
 
 import typer
 
+from keyroll.app.inventory import inventory_scope, run_inventory
 from keyroll.cli.common import EnvFileOpt, JsonOpt, err_console, get_config, out_console, state
 from keyroll.cli.progress_view import open_view
-from keyroll.config import Config
 from keyroll.core.errors import ExitCode
-from keyroll.core.model import Inventory
-from keyroll.core.progress import Progress
-from keyroll.inventory import (
-    InventoryFormat,
-    InventoryOptions,
-    options_from_config,
-    render,
-    render_table,
-    take_inventory,
-    validate_options,
-)
-from keyroll.providers.factory import open_providers
+from keyroll.inventory import InventoryFormat, render, render_table
 
 __all__ = ["register"]
-
-
-async def _run(cfg: Config, options: InventoryOptions, progress: Progress) -> Inventory:
-    async with open_providers(cfg) as providers:
-        return await take_inventory(providers, options, progress)
 
 
 def inventory(
@@ -84,8 +68,7 @@ def inventory(
     Exit 0: complete. Exit 1: something could not be verified (listed). Exit 2: bad input.
     """
     cfg = get_config(env_file)
-    cfg.require("VERCEL_TOKEN")
-    options = options_from_config(
+    options = inventory_scope(
         cfg,
         projects=tuple(project or ()),
         github_repos=tuple(github_repo or ()),
@@ -97,13 +80,10 @@ def inventory(
         concurrency=concurrency,
         all_secrets=not upstash_only,
     )
-    if options.github_repos or options.github_orgs:
-        cfg.require("GITHUB_TOKEN")
-    validate_options(options)
     if json_out:
         fmt = InventoryFormat.JSON
     with open_view(err_console, quiet=state.quiet or json_out) as progress:
-        inv = asyncio.run(_run(cfg, options, progress))
+        inv = asyncio.run(run_inventory(cfg, options, progress))
     if out is not None:
         out.write_text(render(inv, fmt), encoding="utf-8")
         err_console.print(f"wrote {out}")

@@ -13,17 +13,23 @@ import os
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from keyroll import __version__
-from keyroll.audit.run import AuditOptions, AuditResult, audit
-from keyroll.audit.window import parse_when
+from keyroll.app.audit import audit_scope, needs_attention, own_writes, run_audit
+from keyroll.app.journal import open_journal
+from keyroll.app.report import (
+    collect_evidence,
+    incident_report,
+    read_journal,
+    report_scope,
+    stored_evidence,
+)
+from keyroll.audit.run import AuditResult
 from keyroll.cli.common import (
     EnvFileOpt,
     GitReposOpt,
@@ -39,20 +45,9 @@ from keyroll.cli.common import (
     state,
 )
 from keyroll.cli.report_formats import ReportFormatChoice
-from keyroll.config import Config
 from keyroll.core.errors import ExitCode, UsageError
-from keyroll.core.progress import NULL_PROGRESS, Progress
+from keyroll.core.progress import NULL_PROGRESS
 from keyroll.core.serde import to_jsonable
-from keyroll.inventory import options_from_config, validate_options
-from keyroll.providers.factory import open_providers
-from keyroll.report.build import build_report
-
-if TYPE_CHECKING:
-    from keyroll.report.hardening import HardeningEvidence
-from keyroll.app.journal import OpenedJournal, open_journal
-from keyroll.verify.result import VerifyResult
-from keyroll.verify.run import VerifyOptions, verify
-from keyroll.verify.runlog import RunLog, load_runlog
 from keyroll.verify.times import iso
 
 __all__ = ["register", "write_atomically"]
@@ -85,41 +80,6 @@ def _progress() -> Any:
     from keyroll.cli.progress_view import ProgressView
 
     return ProgressView(err_console)
-
-
-def _runlogs(opened: OpenedJournal) -> list[RunLog]:
-    if opened.journal is None:
-        return []
-    return [load_runlog(opened.journal, r.id, path=str(opened.path)) for r in opened.journal.runs()]
-
-
-async def _live(
-    cfg: Config,
-    opened: OpenedJournal,
-    log: RunLog | None,
-    voptions: VerifyOptions,
-    aoptions: AuditOptions,
-    runlogs: Sequence[RunLog],
-    progress: Progress,
-) -> tuple[VerifyResult | None, AuditResult, HardeningEvidence]:
-    from keyroll.harden.latest import latest_path
-    from keyroll.report.hardening import check_hardening
-
-    async with open_providers(cfg) as providers:
-        vr = None
-        if log is not None and log.run is not None:
-            source: Any = opened.journal if opened.journal is not None else log
-            vr = await verify(providers, source, voptions, progress)
-        ar = await audit(providers, aoptions, runlogs, progress)
-        hardening = await check_hardening(providers, latest_path(cfg.journal_path), progress)
-    return vr, ar, hardening
-
-
-def _stored_hardening(cfg: Config) -> HardeningEvidence:
-    from keyroll.harden.latest import latest_path
-    from keyroll.report.hardening import stored_hardening
-
-    return stored_hardening(latest_path(cfg.journal_path))
 
 
 def report_cmd(
@@ -156,54 +116,23 @@ def report_cmd(
     """
     _check_out(out)
     cfg = get_config(env_file)
-    now = time.time()
-    since_ts = parse_when(since, now) if since else None
-    inv_options = options_from_config(cfg, paths=tuple(path or ()), git_repos=tuple(git_repo or ()))
-    validate_options(inv_options)
+    scope = report_scope(
+        cfg, since=since, paths=tuple(path or ()), git_repos=tuple(git_repo or ()), now=time.time()
+    )
     opened = open_journal(cfg)
     try:
-        log: RunLog | None = None
-        if opened.journal is not None:
-            log = load_runlog(opened.journal, run_id, path=str(opened.path))
-        elif run_id:
-            raise UsageError(f"cannot look up run {run_id!r}: {opened.error}")
-        runlogs = _runlogs(opened)  # every run: the report covers the incident, audit knows all own writes
-        vr: VerifyResult | None = None
-        ar: AuditResult | None = None
-        hardening = _stored_hardening(cfg) if offline else None
-        if not offline:
-            voptions = VerifyOptions(
-                run_id=log.run_id if log is not None else None,
-                paths=inv_options.paths,
-                git_repos=inv_options.git_repos,
-                inventory_options=inv_options,
-            )
-            aoptions = AuditOptions(since=since_ts)
+        evidence = read_journal(opened, run_id)
+        if offline:
+            evidence = stored_evidence(cfg, evidence)
+        else:
             progress = None if fmt is ReportFormatChoice.JSON and out is None else _progress()
             if progress is None:
-                vr, ar, hardening = asyncio.run(
-                    _live(cfg, opened, log, voptions, aoptions, runlogs, NULL_PROGRESS)
-                )
+                evidence = asyncio.run(collect_evidence(cfg, evidence, opened.journal, scope, NULL_PROGRESS))
             else:
                 with progress:
-                    vr, ar, hardening = asyncio.run(
-                        _live(cfg, opened, log, voptions, aoptions, runlogs, progress)
-                    )
-        journal_error = f"the journal cannot be read: {opened.error}" if opened.error else ""
-        report = build_report(
-            log,
-            vr,
-            ar,
-            now=time.time(),
-            tool_version=__version__,
-            journal_path=str(opened.path),
-            journal_error=journal_error,
-            hardening=hardening,
-            runs=runlogs,
-            whole_journal=run_id is None,  # the journal is the incident's; --run narrows to its credentials
-        )
-        if opened.notes:
-            report = _with_unknowns(report, opened.notes)
+                    evidence = asyncio.run(collect_evidence(cfg, evidence, opened.journal, scope, progress))
+        # the journal is the incident's; --run narrows the record to the credentials of that run
+        report = incident_report(evidence, whole_journal=run_id is None)
         text = fmt.to_format().format(report)
     finally:
         opened.close()
@@ -214,12 +143,6 @@ def report_cmd(
         sys.stdout.write(text)
         sys.stdout.flush()
     raise typer.Exit(int(ExitCode.OK if report.summary.status == "complete" else ExitCode.FINDINGS))
-
-
-def _with_unknowns(report: Any, notes: Sequence[str]) -> Any:
-    import dataclasses
-
-    return dataclasses.replace(report, unknowns=tuple(dict.fromkeys((*report.unknowns, *notes))))
 
 
 def _audit_table(result: AuditResult) -> Table:
@@ -266,35 +189,14 @@ def audit_cmd(
     Exit 0: nothing unusual and every source read. Exit 1: flagged events or unread sources. Exit 2: bad input.
     """
     cfg = get_config(env_file)
-    now = time.time()
-    since_ts = parse_when(since, now) if since else None
-    until_ts = parse_when(until, now, option="--until") if until else None
-    if since_ts is not None and until_ts is not None and since_ts > until_ts:
-        raise UsageError("--since is after --until")
-    notes: list[str] = []
-    try:
-        opened = open_journal(cfg)
-    except UsageError as exc:
-        opened = OpenedJournal(cfg.journal_path)
-        notes.append(f"{exc.message}: keyroll's own writes are not known, every write is flagged")
-    try:
-        runlogs = _runlogs(opened)
-    finally:
-        opened.close()
-    if opened.error:
-        notes.append(f"the journal cannot be read: {opened.error}")
-    options = AuditOptions(since=since_ts, until=until_ts, known_actors=tuple(known_actor or ()))
-
-    async def go(progress: Progress) -> AuditResult:
-        async with open_providers(cfg) as providers:
-            return await audit(providers, options, runlogs, progress)
-
+    options = audit_scope(since=since, until=until, known_actors=tuple(known_actor or ()), now=time.time())
+    runlogs, notes = own_writes(cfg)
     progress = None if json_out else _progress()
     if progress is None:
-        result = asyncio.run(go(NULL_PROGRESS))
+        result = asyncio.run(run_audit(cfg, options, runlogs, NULL_PROGRESS))
     else:
         with progress:
-            result = asyncio.run(go(progress))
+            result = asyncio.run(run_audit(cfg, options, runlogs, progress))
     all_notes = (*notes, *result.notes)
     with output_to(out):
         if json_out:
@@ -318,8 +220,7 @@ def audit_cmd(
                 out_console.print(_audit_table(result))
             for n in all_notes:
                 err_console.print(f"[yellow]note:[/] {escape(n)}", highlight=False)
-        unread = bool(result.notes) or not result.sources
-        raise typer.Exit(int(ExitCode.FINDINGS if result.flagged or unread else ExitCode.OK))
+        raise typer.Exit(int(ExitCode.FINDINGS if needs_attention(result) else ExitCode.OK))
 
 
 def register(app: typer.Typer) -> None:

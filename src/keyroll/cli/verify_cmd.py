@@ -7,14 +7,13 @@ allowed); 1 a check failed or could not be decided; 2 bad input (nothing was che
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from keyroll.app.journal import OpenedJournal, open_journal
+from keyroll.app.verify import open_journal_to_verify, verify_journal, verify_scope
 from keyroll.cli.common import (
     EnvFileOpt,
     GitReposOpt,
@@ -29,14 +28,10 @@ from keyroll.cli.common import (
     output_to,
     state,
 )
-from keyroll.config import Config
 from keyroll.core.errors import ExitCode, UsageError
-from keyroll.core.progress import NULL_PROGRESS, Progress
+from keyroll.core.progress import NULL_PROGRESS
 from keyroll.core.tables import add_fingerprint_column
-from keyroll.inventory import options_from_config, validate_options
-from keyroll.providers.factory import open_providers
 from keyroll.verify.result import CheckStatus, VerifyResult
-from keyroll.verify.run import VerifyOptions, verify
 from keyroll.verify.times import iso
 
 __all__ = ["register", "render_table"]
@@ -47,14 +42,6 @@ _STYLE = {
     CheckStatus.WARN: "yellow",
     CheckStatus.UNKNOWN: "magenta",
 }
-
-
-async def _run(
-    cfg: Config, opened: OpenedJournal, options: VerifyOptions, progress: Progress
-) -> VerifyResult:
-    assert opened.journal is not None
-    async with open_providers(cfg) as providers:
-        return await verify(providers, opened.journal, options, progress)
 
 
 def render_table(result: VerifyResult) -> Table:
@@ -128,40 +115,28 @@ def verify_cmd(
     if credential and all_:
         raise UsageError("--credential and --all exclude each other", hint="pass one of them")
     cfg = get_config(env_file)
-    inv_options = options_from_config(
+    options = verify_scope(
         cfg,
+        credentials=tuple(credential or ()),
+        run_id=run_id,
         paths=tuple(path or ()),
         git_repos=tuple(git_repo or ()),
         github_repos=tuple(github_repo or ()),
         github_orgs=tuple(github_org or ()),
-    )
-    validate_options(inv_options)
-    opened = open_journal(cfg, wrong_key_ok=False)
-    if opened.journal is None:
-        raise UsageError(
-            f"the journal cannot be read: {opened.error}", hint="keyroll report shows what is known"
-        )
-    options = VerifyOptions(
-        credentials=tuple(credential or ()),
-        run_id=run_id,
-        paths=inv_options.paths,
-        git_repos=inv_options.git_repos,
         health_path=health_path,
         probe_deployments=not no_deployment_probe,
-        inventory_options=inv_options,
     )
+    opened = open_journal_to_verify(cfg)
     try:
         if state.quiet or json_out:
-            result = asyncio.run(_run(cfg, opened, options, NULL_PROGRESS))
+            result = asyncio.run(verify_journal(cfg, opened, options, NULL_PROGRESS))
         else:
             from keyroll.cli.progress_view import ProgressView
 
             with ProgressView(err_console) as progress:
-                result = asyncio.run(_run(cfg, opened, options, progress))
+                result = asyncio.run(verify_journal(cfg, opened, options, progress))
     finally:
         opened.close()
-    if opened.notes:
-        result = dataclasses.replace(result, notes=(*opened.notes, *result.notes))
     with output_to(out):
         if json_out:
             emit_json(_json(result))

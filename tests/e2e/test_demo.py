@@ -23,8 +23,8 @@ import pytest
 from keyroll.cli.main import run
 from keyroll.core.model import Strategy
 from keyroll.core.secret import Secret
-from keyroll.rotate.journal import Journal
-from keyroll.rotate.keys import JournalKey
+from keyroll.journal.keys import JournalKey
+from keyroll.journal.store import Journal
 from keyroll.sandbox.demo import GroupInfo, attribute_failures, deployment_fingerprints
 from tests import canary as canary_mod
 

@@ -50,9 +50,10 @@ from keyroll.report.interface import ReportFormatChoice
 if TYPE_CHECKING:
     from keyroll.report.hardening import HardeningEvidence
 from keyroll.app.journal import OpenedJournal, open_journal
+from keyroll.journal.read import load_runlog
+from keyroll.journal.runlog import RunLog
 from keyroll.verify.result import VerifyResult
 from keyroll.verify.run import VerifyOptions, verify
-from keyroll.verify.runlog import RunLog, load_runlog
 from keyroll.verify.times import iso
 
 __all__ = ["register", "write_atomically"]

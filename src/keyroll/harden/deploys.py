@@ -24,7 +24,7 @@ from keyroll.providers.factory import Providers
 from keyroll.providers.vercel import VercelAPI
 
 if TYPE_CHECKING:
-    from keyroll.rotate.journal import Journal
+    from keyroll.journal.store import Journal
 
 __all__ = ["Redeployed", "probe_new", "redeploy_serving", "serving_deployments"]
 
@@ -67,7 +67,7 @@ async def redeploy_serving(
 
     :raises RotationError: a build ended ERROR/CANCELED or timed out (earlier deployments still serve).
     """
-    from keyroll.rotate.journal import StepRecord
+    from keyroll.journal.events import StepRecord
     from keyroll.rotate.options import ApplyOptions
     from keyroll.rotate.redeploy import await_ready, redeploy
     from keyroll.rotate.runtime import Runtime

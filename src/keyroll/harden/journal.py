@@ -1,6 +1,6 @@
 """The harden journal: what ``--fix`` wrote, and the credentials it minted (encrypted).
 
-It uses the rotation journal's format (:class:`keyroll.rotate.journal.Journal`: SQLite WAL,
+It uses the rotation journal's format (:class:`keyroll.journal.store.Journal`: SQLite WAL,
 hash-chained entries, AES-GCM secrets, file mode 0600) in a file of its own —
 ``harden.db`` next to the rotation journal — so ``keyroll resume`` never mistakes a harden run
 for a rotation. Entries hold no values, only env var ids, keys and fingerprints; a later
@@ -40,8 +40,8 @@ class HardenJournal:
 
         :raises JournalError: the file exists but is not a keyroll journal, is locked or corrupted.
         """
-        from keyroll.rotate.journal import Journal
-        from keyroll.rotate.keys import resolve_journal_key
+        from keyroll.journal.keys import resolve_journal_key
+        from keyroll.journal.store import Journal
 
         path = journal_path(cfg, override)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -58,7 +58,7 @@ class HardenJournal:
 
     @property
     def journal(self) -> Any:
-        """The underlying :class:`keyroll.rotate.journal.Journal`."""
+        """The underlying :class:`keyroll.journal.store.Journal`."""
         return self._journal
 
     @property
@@ -119,7 +119,7 @@ def written_values(cfg: Config, override: str = "") -> tuple[dict[str, dict[str,
     path = journal_path(cfg, override)
     if not path.exists():
         return {}, set()
-    from keyroll.rotate.journal import Journal
+    from keyroll.journal.store import Journal
 
     try:
         journal = Journal.open(path)

@@ -1,6 +1,6 @@
 """Build the incident record from evidence: the journal's run log, a verify result, an audit result.
 
-:func:`build_report` is pure: it reads a :class:`~keyroll.verify.runlog.RunLog` (or none, when
+:func:`build_report` is pure: it reads a :class:`~keyroll.journal.runlog.RunLog` (or none, when
 the journal is missing), an optional :class:`~keyroll.verify.result.VerifyResult`, an
 optional :class:`~keyroll.audit.run.AuditResult` and optional hardening evidence
 (:class:`~keyroll.report.hardening.HardeningEvidence`), and decides each checklist item *by
@@ -19,12 +19,13 @@ from keyroll.audit.run import AuditResult
 from keyroll.core.model import (
     OVERLAP_STRATEGIES,
     Confidence,
-    JournalEntry,
     LocationKind,
     StepKind,
     StepState,
     Strategy,
 )
+from keyroll.journal.events import JournalEntry
+from keyroll.journal.runlog import RunLog
 from keyroll.report.model import (
     ChecklistItem,
     CredentialSection,
@@ -41,7 +42,6 @@ from keyroll.report.model import (
     TimelineMark,
 )
 from keyroll.verify.result import Check, CheckCategory, CheckStatus, Evidence, VerifyResult
-from keyroll.verify.runlog import RunLog
 from keyroll.verify.times import iso, parse_time
 
 if TYPE_CHECKING:  # the harden package loads the code analysers: only the CLI needs them

@@ -48,8 +48,8 @@ from keyroll.core.model import (
 )
 from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.core.secret import Secret, fingerprint_of
-from keyroll.rotate.journal import Journal
-from keyroll.rotate.keys import JournalKey
+from keyroll.journal.keys import JournalKey
+from keyroll.journal.store import Journal
 from keyroll.rotate.options import ApplyOptions, RunResult
 from keyroll.sandbox.fleet import load_fleet
 from keyroll.sandbox.loadgen import LoadGenerator
@@ -715,6 +715,7 @@ class Demo:
     async def _rotate(self, result: DemoResult, workspace: Workspace) -> None:
         from keyroll.audit.run import AuditOptions, audit
         from keyroll.inventory import InventoryOptions, take_inventory
+        from keyroll.journal.read import load_runlog
         from keyroll.providers.factory import open_providers
         from keyroll.report.build import build_report
         from keyroll.report.html import HtmlFormat
@@ -722,7 +723,6 @@ class Demo:
         from keyroll.rotate.engine import Engine
         from keyroll.rotate.planner import make_plan
         from keyroll.verify.run import VerifyOptions, verify
-        from keyroll.verify.runlog import load_runlog
 
         cfg = self._config()
         repos, orgs = self._github_scope()

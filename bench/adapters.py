@@ -33,10 +33,10 @@ from _common import line, machine, timed
 from keyroll.config import load_config
 from keyroll.core.secret import Secret
 from keyroll.inventory import InventoryOptions, take_inventory
+from keyroll.journal.keys import JournalKey
+from keyroll.journal.store import Journal
 from keyroll.providers.factory import open_providers
 from keyroll.rotate.engine import Engine
-from keyroll.rotate.journal import Journal
-from keyroll.rotate.keys import JournalKey
 from keyroll.rotate.options import ApplyOptions
 from keyroll.rotate.planner import make_plan
 from keyroll.sandbox.loadgen import LoadGenerator

@@ -93,9 +93,9 @@ UPSTASH_MIN = 1
 
 
 async def _child(env_file: Path, out: Path, build_s: float, parallel: int | None) -> None:
+    from keyroll.journal.keys import JournalKey
+    from keyroll.journal.store import Journal
     from keyroll.rotate.engine import Engine
-    from keyroll.rotate.journal import Journal
-    from keyroll.rotate.keys import JournalKey
     from keyroll.rotate.options import ApplyOptions
     from keyroll.rotate.planner import make_plan
 

@@ -14,8 +14,8 @@ import httpx
 from keyroll.config import Config
 from keyroll.core.errors import KeyrollError
 from keyroll.core.secret import Secret
-from keyroll.rotate.journal import Journal
-from keyroll.rotate.keys import resolve_journal_key
+from keyroll.journal.keys import resolve_journal_key
+from keyroll.journal.store import Journal
 
 __all__ = ["Check", "check_journal_key", "run_doctor"]
 

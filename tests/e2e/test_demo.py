@@ -24,8 +24,8 @@ from keyroll.cli.main import run
 from keyroll.core.model import Strategy
 from keyroll.core.secret import Secret
 from keyroll.demo.attribution import GroupInfo, attribute_failures, deployment_fingerprints
-from keyroll.rotate.journal import Journal
-from keyroll.rotate.keys import JournalKey
+from keyroll.journal.keys import JournalKey
+from keyroll.journal.store import Journal
 from tests import canary as canary_mod
 
 FAST = ["--build-seconds", "0.3", "--latency-ms", "0", "--rps", "30", "--rate-window", "2"]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from keyroll.cli.main import run
-from keyroll.rotate.journal import Journal
+from keyroll.journal.store import Journal
 from tests import canary as canary_mod
 from tests.integration.test_harden_sandbox import clean_fleet
 from tests.sandbox_helpers import register_api_tokens, register_template_secrets, write_env_file

@@ -232,8 +232,8 @@ def _crash_and_resume(
     assert status["run"]["state"] == "done" and status["integrity"] == [], (crash_at, status)
     # consistent: the old credential is dead, the new one works, the apps serve; no secret lost
     from keyroll.core.secret import Secret
-    from keyroll.rotate.journal import Journal
-    from keyroll.rotate.keys import JournalKey
+    from keyroll.journal.keys import JournalKey
+    from keyroll.journal.store import Journal
 
     key = JournalKey.from_passphrase(Secret(PASSPHRASE))
     with Journal.open(tmp_path / "journal.db", key) as j:

@@ -553,7 +553,7 @@ def test_without_a_probe_only_force_revoke_gets_past_the_gate_and_it_is_recorded
     assert status["run"]["state"] == "done"
     assert status["run"]["options"].get("force_revoke") is True
     # the journal says the revoke went ahead without a probe
-    from keyroll.rotate.journal import Journal
+    from keyroll.journal.store import Journal
 
     with Journal.open(tmp_path / "journal.db") as reader:
         records = reader.step_records(reader.run(None).id)

@@ -128,8 +128,8 @@ def test_accept_downtime_from_toml_applies_a_cutover_and_is_journaled(
     assert rc == 0 and "accept_downtime (keyroll.toml [policy])" in capsys.readouterr().out
     # the cutover reset's own journal entry names where the consent came from
     from keyroll.config import load_config
-    from keyroll.rotate.journal import Journal
-    from keyroll.rotate.keys import JournalKey
+    from keyroll.journal.keys import JournalKey
+    from keyroll.journal.store import Journal
 
     cfg = load_config(sandbox.state_dir / "sandbox.env")
     assert cfg.journal_key is not None

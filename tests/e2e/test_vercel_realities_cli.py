@@ -12,7 +12,7 @@ import pytest
 
 from keyroll.cli.main import run
 from keyroll.core.model import StepState
-from keyroll.rotate.journal import Journal
+from keyroll.journal.store import Journal
 from keyroll.sandbox.server import Sandbox
 from keyroll.sandbox.vercel.state import VercelState
 from tests.integration.test_sandbox_vercel_realities import BYPASS, realities_fleet

@@ -17,8 +17,8 @@ from keyroll.cli.main import run
 from keyroll.core.model import RunState
 from keyroll.core.secret import Secret
 from keyroll.core.serde import to_jsonable
-from keyroll.rotate.journal import Journal
-from keyroll.rotate.keys import JournalKey
+from keyroll.journal.keys import JournalKey
+from keyroll.journal.store import Journal
 from keyroll.rotate.plan_digest import seal
 from keyroll.sandbox.loadgen import LoadGenerator
 from keyroll.sandbox.server import Sandbox

@@ -19,10 +19,10 @@ from keyroll.config import load_config
 from keyroll.core.model import Credential, Inventory, Plan, RunState, Strategy
 from keyroll.core.secret import Secret
 from keyroll.inventory import InventoryOptions, take_inventory
+from keyroll.journal.keys import JournalKey
+from keyroll.journal.store import Journal
 from keyroll.providers.factory import open_providers
 from keyroll.rotate.engine import Engine
-from keyroll.rotate.journal import Journal
-from keyroll.rotate.keys import JournalKey
 from keyroll.rotate.options import ApplyOptions, RunResult
 from keyroll.rotate.planner import make_plan
 from keyroll.sandbox.loadgen import LoadGenerator

@@ -23,18 +23,18 @@ from keyroll.config import Config, load_config
 from keyroll.core.model import CredentialKind, Inventory, Management, Product, RunState
 from keyroll.core.secret import Secret, fingerprint_of
 from keyroll.inventory import options_from_config, take_inventory
+from keyroll.journal.keys import JournalKey
+from keyroll.journal.read import load_runlog
+from keyroll.journal.store import Journal
 from keyroll.providers.factory import open_providers
 from keyroll.providers.vercel.models import EnvVarInput
 from keyroll.report.build import build_report
 from keyroll.report.model import ItemStatus
 from keyroll.rotate.engine import Engine
-from keyroll.rotate.journal import Journal
-from keyroll.rotate.keys import JournalKey
 from keyroll.rotate.options import ApplyOptions
 from keyroll.rotate.planner import make_plan
 from keyroll.verify.result import CheckCategory, CheckStatus
 from keyroll.verify.run import VerifyOptions, verify
-from keyroll.verify.runlog import load_runlog
 from tests import canary as canary_mod
 from tests.sandbox_helpers import PUBLIC_TEMPLATES, register_template_secrets
 

@@ -36,10 +36,10 @@ from keyroll.demo.attribution import (
     group_infos,
 )
 from keyroll.inventory import options_from_config, take_inventory
+from keyroll.journal.keys import JournalKey
+from keyroll.journal.store import Journal
 from keyroll.providers.factory import open_providers
 from keyroll.rotate.crash import boundary_name
-from keyroll.rotate.journal import Journal
-from keyroll.rotate.keys import JournalKey
 from keyroll.rotate.plan_digest import seal
 from keyroll.rotate.planner import make_plan
 from keyroll.sandbox.server import Sandbox

@@ -22,7 +22,6 @@ from keyroll.core.model import (
     DeploymentRef,
     Form,
     Inventory,
-    JournalEntry,
     Location,
     LocationKind,
     Management,
@@ -36,8 +35,9 @@ from keyroll.core.model import (
     Strategy,
 )
 from keyroll.core.secret import Secret
+from keyroll.journal.events import JournalEntry
+from keyroll.journal.runlog import RunLog
 from keyroll.verify.result import Check, CheckCategory, CheckStatus, Evidence, EvidenceSource, VerifyResult
-from keyroll.verify.runlog import RunLog
 
 T0 = 1_760_000_000.0
 """start of the sample run (epoch seconds)"""
@@ -550,7 +550,7 @@ def runlog(
 
 
 class FakeJournal:
-    """A :class:`~keyroll.verify.runlog.JournalReader` over the sample data."""
+    """A :class:`~keyroll.journal.read.JournalReader` over the sample data."""
 
     def __init__(
         self,

@@ -12,8 +12,9 @@ import pytest
 from keyroll.core.errors import ConfigError, JournalError
 from keyroll.core.model import Plan, RunState, StepKind, StepState
 from keyroll.core.secret import Secret
-from keyroll.rotate.journal import MIGRATIONS, Journal
-from keyroll.rotate.keys import JournalKey, resolve_journal_key
+from keyroll.journal.keys import JournalKey, resolve_journal_key
+from keyroll.journal.schema import MIGRATIONS
+from keyroll.journal.store import Journal
 
 PASS = "correct horse battery staple, long enough!"
 

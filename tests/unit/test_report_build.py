@@ -170,7 +170,8 @@ def test_interrupted_run_state_is_reported() -> None:
 def test_failures_and_consent_are_noted_per_credential() -> None:
     from dataclasses import replace
 
-    from keyroll.core.model import JournalEntry, StepKind, StepState
+    from keyroll.core.model import StepKind, StepState
+    from keyroll.journal.events import JournalEntry
 
     log = S.runlog()
     extra = (

@@ -8,9 +8,9 @@ from pathlib import Path
 from keyroll.core.errors import UnavailableError
 from keyroll.core.model import RunState, StepState, Strategy
 from keyroll.core.secret import Secret
+from keyroll.journal.keys import JournalKey
+from keyroll.journal.store import Journal
 from keyroll.rotate.build_step import step_id
-from keyroll.rotate.journal import Journal
-from keyroll.rotate.keys import JournalKey
 from keyroll.rotate.planner import make_plan
 from tests.fakes import fake_inventory, small_world
 from tests.unit.test_rotate_engine import _engine, _select

@@ -14,9 +14,9 @@ import pytest
 from keyroll.core.errors import ConsentRequired, UsageError
 from keyroll.core.model import Plan, RunState, Step, StepState, Strategy
 from keyroll.core.secret import Secret
+from keyroll.journal.keys import JournalKey
+from keyroll.journal.store import Journal
 from keyroll.rotate.engine import Engine, PlanDriftError
-from keyroll.rotate.journal import Journal
-from keyroll.rotate.keys import JournalKey
 from keyroll.rotate.options import ApplyOptions
 from keyroll.rotate.planner import make_plan
 from tests.fakes import FakeWorld, HumanClicker, StaticSecretSource, fake_inventory, small_world

@@ -12,10 +12,10 @@ import pytest
 from keyroll.core.model import RunState, StepKind, Strategy
 from keyroll.core.priority import PrioritySemaphore, urgent
 from keyroll.core.secret import Secret
+from keyroll.journal.keys import JournalKey
+from keyroll.journal.store import Journal
 from keyroll.providers.http import TokenBucket
 from keyroll.rotate.buildstats import BuildStats
-from keyroll.rotate.journal import Journal
-from keyroll.rotate.keys import JournalKey
 from keyroll.rotate.planner import make_plan
 from keyroll.rotate.ready import BuildWatch, ReadyWatcher
 from tests.fakes import FakeWorld, fake_inventory, small_world

@@ -12,13 +12,13 @@ import pytest
 from keyroll.core.errors import QuotaExceededError
 from keyroll.core.model import RunState, StepState, Strategy
 from keyroll.core.secret import Secret
+from keyroll.journal.keys import JournalKey
+from keyroll.journal.store import Journal
 from keyroll.providers.http import RetryPolicy
 from keyroll.providers.vercel.client import VercelClient
 from keyroll.providers.vercel.models import Deployment
 from keyroll.providers.vercel.plans import plan_info
 from keyroll.rotate.buildstats import BuildStats
-from keyroll.rotate.journal import Journal
-from keyroll.rotate.keys import JournalKey
 from keyroll.rotate.planner import make_plan
 from keyroll.rotate.ready import BuildWatch, ReadyWatcher
 from tests.fakes import FakeWorld, fake_inventory, small_world

@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from keyroll.core.model import Confidence, Form, Inventory, Location, LocationKind, Unknown
+from keyroll.journal.runlog import EnvWrite
 from keyroll.verify.result import CheckCategory, CheckStatus
-from keyroll.verify.runlog import EnvWrite
 from keyroll.verify.stale import StaleInput, stale_checks
 
 OLD = "sha256:0a0a0a0a"

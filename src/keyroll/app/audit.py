@@ -17,8 +17,9 @@ from keyroll.audit.window import parse_when
 from keyroll.config import Config
 from keyroll.core.errors import UsageError
 from keyroll.core.progress import NULL_PROGRESS, Progress
+from keyroll.journal.read import load_runlog
+from keyroll.journal.runlog import RunLog
 from keyroll.providers.factory import Providers
-from keyroll.verify.runlog import RunLog, load_runlog
 
 __all__ = ["audit_scope", "journal_runs", "needs_attention", "own_writes", "run_audit"]
 

@@ -19,7 +19,7 @@ from keyroll.core.errors import JournalError, UsageError
 from keyroll.core.secret import Secret
 
 if TYPE_CHECKING:
-    from keyroll.rotate.journal import Journal
+    from keyroll.journal.store import Journal
 
 __all__ = ["OpenedJournal", "dry_journal", "open_journal", "open_journal_for_writing"]
 
@@ -61,8 +61,8 @@ def open_journal(
     :raises ConfigError: ``KEYROLL_JOURNAL_KEY`` is shorter than 32 characters.
     :raises JournalError: the key is wrong and ``wrong_key_ok`` is false.
     """
-    from keyroll.rotate.journal import Journal
-    from keyroll.rotate.keys import resolve_journal_key
+    from keyroll.journal.keys import resolve_journal_key
+    from keyroll.journal.store import Journal
 
     where = Path(path or cfg.journal_path)
     if not where.exists():
@@ -99,8 +99,8 @@ def open_journal_for_writing(
     :param prompt: asks for a passphrase when no key is configured (a terminal only).
     :raises JournalError: no key could be found or made, or the key is wrong.
     """
-    from keyroll.rotate.journal import Journal
-    from keyroll.rotate.keys import resolve_journal_key
+    from keyroll.journal.keys import resolve_journal_key
+    from keyroll.journal.store import Journal
 
     key = resolve_journal_key(cfg.journal_key, cfg.journal_path, create=create, prompt=prompt)
     if key is None:
@@ -115,8 +115,8 @@ def dry_journal() -> Journal:
     """A throw-away journal for ``--dry-run`` (nothing is journaled in the real one)."""
     import tempfile
 
-    from keyroll.rotate.journal import Journal
-    from keyroll.rotate.keys import JournalKey
+    from keyroll.journal.keys import JournalKey
+    from keyroll.journal.store import Journal
 
     return Journal.open(
         Path(tempfile.mkdtemp(prefix="keyroll-dry-")) / "journal.db", JournalKey.generate(), create=True

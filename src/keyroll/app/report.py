@@ -30,12 +30,13 @@ from keyroll.config import Config
 from keyroll.core.errors import UsageError
 from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.inventory import options_from_config, validate_options
+from keyroll.journal.read import JournalReader, load_runlog
+from keyroll.journal.runlog import RunLog
 from keyroll.providers.factory import Providers
 from keyroll.report.build import build_report
 from keyroll.report.model import IncidentReport
 from keyroll.verify.result import VerifyResult
 from keyroll.verify.run import VerifyOptions
-from keyroll.verify.runlog import JournalReader, RunLog, load_runlog
 
 if TYPE_CHECKING:
     from keyroll.report.hardening import HardeningEvidence

@@ -18,10 +18,11 @@ from keyroll.config import Config
 from keyroll.core.errors import UsageError
 from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.inventory import options_from_config, validate_options
+from keyroll.journal.read import JournalReader
+from keyroll.journal.runlog import RunLog
 from keyroll.providers.factory import Providers
 from keyroll.verify.result import VerifyResult
 from keyroll.verify.run import VerifyOptions, verify
-from keyroll.verify.runlog import JournalReader, RunLog
 
 __all__ = ["open_journal_to_verify", "run_verify", "verify_journal", "verify_scope"]
 

@@ -17,7 +17,7 @@ from typing import Any
 
 from keyroll.audit.events import AuditEvent, EventCategory
 from keyroll.core.model import StepKind
-from keyroll.verify.runlog import RunLog
+from keyroll.journal.runlog import RunLog
 from keyroll.verify.times import parse_time
 
 __all__ = ["OwnAction", "OwnActions", "own_actions"]

@@ -23,8 +23,8 @@ from keyroll.audit.own import OwnActions, own_actions
 from keyroll.core.errors import KeyrollError
 from keyroll.core.model import SCHEMA_VERSION
 from keyroll.core.progress import NULL_PROGRESS, Progress
+from keyroll.journal.runlog import RunLog
 from keyroll.providers.factory import Providers
-from keyroll.verify.runlog import RunLog
 
 __all__ = ["DEFAULT_LOOKBACK_S", "AuditOptions", "AuditResult", "audit", "default_since", "flag_events"]
 

@@ -58,6 +58,8 @@ from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.core.secret import Secret
 from keyroll.core.serde import from_dict, to_jsonable
 from keyroll.core.tables import add_fingerprint_column
+from keyroll.journal.keys import resolve_journal_key
+from keyroll.journal.store import Journal
 from keyroll.preflight.context import BYPASS_IGNORED_BUILD_STEP
 from keyroll.preflight.model import PreflightResult
 from keyroll.preflight.render import preflight_table
@@ -66,8 +68,6 @@ from keyroll.providers.factory import open_providers
 from keyroll.providers.vercel.plans import plan_info
 from keyroll.rotate.closing import closing_of
 from keyroll.rotate.engine import Engine, group_state
-from keyroll.rotate.journal import Journal
-from keyroll.rotate.keys import resolve_journal_key
 from keyroll.rotate.options import RunResult
 from keyroll.rotate.plan_digest import seal as seal_plan
 from keyroll.rotate.plan_digest import verify as verify_plan_digest

@@ -26,7 +26,6 @@ __all__ = [
     "EnvVarId",
     "Form",
     "Inventory",
-    "JournalEntry",
     "Location",
     "LocationKind",
     "Management",
@@ -473,25 +472,3 @@ class RunRecord:
     finished_at: float | None = None
     options: dict[str, Any] = field(default_factory=dict, hash=False)
     """accept_downtime, yes, overrides (e.g. ``force_revoke``) — recorded for the report"""
-
-
-@dataclass(frozen=True)
-class JournalEntry:
-    """One journal line: the intent before an action or its outcome after (no secret values).
-
-    ``detail`` holds evidence: HTTP status, deployment ids, measured windows
-    (``window_s``), probe results, fingerprints of old/new values — never a value.
-    """
-
-    seq: int
-    ts: float
-    """epoch seconds"""
-    run_id: str
-    step_id: str
-    phase: str
-    """``intent`` | ``outcome`` | ``note``"""
-    state: StepState
-    kind: StepKind | None = None
-    credential: str = ""
-    project_id: str = ""
-    detail: dict[str, Any] = field(default_factory=dict, hash=False)

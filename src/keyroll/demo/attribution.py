@@ -17,7 +17,7 @@ from typing import Any
 from keyroll.core.model import Plan, Strategy
 from keyroll.core.secret import fingerprint_of
 from keyroll.demo.dashboard import step_label
-from keyroll.rotate.journal import Journal
+from keyroll.journal.store import Journal
 
 __all__ = [
     "CUTOVER_STRATEGIES",

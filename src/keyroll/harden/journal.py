@@ -1,6 +1,6 @@
 """The harden journal: what ``--fix`` wrote, and the credentials it minted (encrypted).
 
-It uses the rotation journal's format (:class:`keyroll.rotate.journal.Journal`: SQLite WAL,
+It uses the rotation journal's format (:class:`keyroll.journal.store.Journal`: SQLite WAL,
 hash-chained entries, AES-GCM secrets, file mode 0600) in a file of its own —
 ``harden.db`` next to the rotation journal — so ``keyroll resume`` never mistakes a harden run
 for a rotation. Entries hold no values, only env var ids, keys and fingerprints; a later
@@ -12,12 +12,16 @@ from __future__ import annotations
 import secrets
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from keyroll.config import Config
 from keyroll.core.errors import ConfigError, JournalError
 from keyroll.core.model import CredentialPlan, Plan, RunState, StepState, Strategy
 from keyroll.core.secret import Fingerprint, Secret
+from keyroll.journal.events import Phase
+
+if TYPE_CHECKING:
+    from keyroll.journal.store import Journal
 
 __all__ = ["HardenJournal", "journal_path", "written_values"]
 
@@ -30,7 +34,7 @@ def journal_path(cfg: Config, override: str = "") -> Path:
 class HardenJournal:
     """One ``--fix`` run in the harden journal."""
 
-    def __init__(self, journal: Any, run_id: str) -> None:
+    def __init__(self, journal: Journal, run_id: str) -> None:
         self._journal = journal
         self.run_id = run_id
 
@@ -40,8 +44,8 @@ class HardenJournal:
 
         :raises JournalError: the file exists but is not a keyroll journal, is locked or corrupted.
         """
-        from keyroll.rotate.journal import Journal
-        from keyroll.rotate.keys import resolve_journal_key
+        from keyroll.journal.keys import resolve_journal_key
+        from keyroll.journal.store import Journal
 
         path = journal_path(cfg, override)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -57,14 +61,14 @@ class HardenJournal:
         return cls(journal, run.id)
 
     @property
-    def journal(self) -> Any:
-        """The underlying :class:`keyroll.rotate.journal.Journal`."""
+    def journal(self) -> Journal:
+        """The underlying :class:`keyroll.journal.store.Journal`."""
         return self._journal
 
     @property
     def has_key(self) -> bool:
         """True when secrets can be stored."""
-        return bool(self._journal.has_key)
+        return self._journal.has_key
 
     def note(
         self,
@@ -77,7 +81,13 @@ class HardenJournal:
     ) -> None:
         """Append a value-free entry."""
         self._journal.append(
-            self.run_id, step_id, "note", state, project_id=project_id, credential=credential, detail=detail
+            self.run_id,
+            step_id,
+            Phase.NOTE,
+            state,
+            project_id=project_id,
+            credential=credential,
+            detail=detail,
         )
 
     def written(self, step_id: str, project_id: str, env_id: str, key: str, fingerprint: str) -> None:
@@ -119,7 +129,7 @@ def written_values(cfg: Config, override: str = "") -> tuple[dict[str, dict[str,
     path = journal_path(cfg, override)
     if not path.exists():
         return {}, set()
-    from keyroll.rotate.journal import Journal
+    from keyroll.journal.store import Journal
 
     try:
         journal = Journal.open(path)

@@ -265,11 +265,8 @@ class MoveRunner:
                         f"harden:{m.project_id}:{m.acl.user}", m.project_id, r.env_id, r.key, new.fingerprint
                     )
                 steps.append(f"wrote {r.key} ({r.form}, {new.fingerprint})")
-            assert self.journal is not None
             redeployed = await redeploy_serving(
                 self.providers,
-                self.journal.journal,
-                self.journal.run_id,
                 m.project_id,
                 m.project_name,
                 timeout_s=float(self.options.build_timeout_s),

@@ -1,6 +1,6 @@
 """Build the incident record from evidence: the journal's run log, a verify result, an audit result.
 
-:func:`build_report` is pure: it reads a :class:`~keyroll.verify.runlog.RunLog` (or none, when
+:func:`build_report` is pure: it reads a :class:`~keyroll.journal.runlog.RunLog` (or none, when
 the journal is missing), an optional :class:`~keyroll.verify.result.VerifyResult`, an
 optional :class:`~keyroll.audit.run.AuditResult` and optional hardening evidence
 (:class:`~keyroll.report.hardening.HardeningEvidence`), and decides each checklist item *by
@@ -18,13 +18,13 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from keyroll.audit.run import AuditResult
+from keyroll.journal.runlog import RunLog
 from keyroll.report.checklist import CHECKLIST, FOLLOW_UPS, decide_item
 from keyroll.report.evidence import ReportEvidence
 from keyroll.report.model import IncidentReport, ItemStatus, Summary
 from keyroll.report.risks import risks as report_risks
 from keyroll.report.sections import credential_section, incident_runs, project_sections, timeline
 from keyroll.verify.result import VerifyResult
-from keyroll.verify.runlog import RunLog
 
 if TYPE_CHECKING:  # the harden package loads the code analysers: only the CLI needs them
     from keyroll.report.hardening import HardeningEvidence

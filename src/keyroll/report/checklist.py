@@ -14,7 +14,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from keyroll.core.model import Confidence, JournalEntry, StepKind, StepState
+from keyroll.core.model import Confidence, StepKind, StepState
+from keyroll.journal.events import JournalEntry
 from keyroll.report.evidence import (
     FINISHED,
     ReportEvidence,

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from keyroll.audit.run import AuditResult
-from keyroll.core.model import JournalEntry, StepKind, StepState
+from keyroll.core.model import StepKind, StepState
+from keyroll.journal.events import JournalEntry
+from keyroll.journal.runlog import RunLog
 from keyroll.report.model import Fact, ItemStatus
 from keyroll.verify.result import Check, CheckCategory, CheckStatus, Evidence, VerifyResult
-from keyroll.verify.runlog import RunLog
 from keyroll.verify.times import iso
 
 if TYPE_CHECKING:  # the harden package loads the code analysers: only the CLI needs them

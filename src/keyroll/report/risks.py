@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from keyroll.core.model import Confidence, LocationKind
+from keyroll.journal.runlog import RunLog
 from keyroll.report.evidence import ReportEvidence, fact
 from keyroll.report.model import CredentialSection, Fact, Risk
 from keyroll.verify.result import CheckCategory, CheckStatus
-from keyroll.verify.runlog import RunLog
 from keyroll.verify.times import parse_time
 
 __all__ = ["risks"]

@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from keyroll.core.model import OVERLAP_STRATEGIES, StepKind, StepState, Strategy
+from keyroll.journal.runlog import RunLog
 from keyroll.report.evidence import FINISHED, ReportEvidence
 from keyroll.report.model import (
     CredentialSection,
@@ -24,7 +25,6 @@ from keyroll.report.model import (
     TimelineMark,
 )
 from keyroll.verify.result import CheckStatus
-from keyroll.verify.runlog import RunLog
 from keyroll.verify.times import iso
 
 __all__ = ["credential_section", "credential_state", "incident_runs", "project_sections", "timeline"]

@@ -14,8 +14,8 @@ from typing import Any
 
 from keyroll.core.errors import UsageError
 from keyroll.core.model import RunRecord, RunState, StepState
+from keyroll.journal.store import Journal
 from keyroll.rotate.engine import TERMINAL, group_state
-from keyroll.rotate.journal import Journal
 from keyroll.rotate.runtime import gid_of
 
 __all__ = ["ABANDON_STEP", "abandon", "closing_of", "residue_of"]

@@ -47,6 +47,9 @@ from keyroll.core.priority import PrioritySemaphore, urgent
 from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.core.roles import credential_role
 from keyroll.core.secret import Secret
+from keyroll.journal.events import StepRecord
+from keyroll.journal.keys import JournalKey
+from keyroll.journal.store import Journal
 from keyroll.providers.factory import Providers
 from keyroll.rotate import crash
 from keyroll.rotate.build_step import (
@@ -59,8 +62,6 @@ from keyroll.rotate.distribute import write_locations
 from keyroll.rotate.dryrun import walk
 from keyroll.rotate.gates import ACTIONS as GATE_ACTIONS
 from keyroll.rotate.gates import probe_values
-from keyroll.rotate.journal import Journal, StepRecord
-from keyroll.rotate.keys import JournalKey
 from keyroll.rotate.options import ApplyOptions, CredentialOutcome, HumanActions, RunResult, SecretSource
 from keyroll.rotate.planner import inventory_digest, validate_plan
 from keyroll.rotate.redeploy import await_ready, reconcile_redeploy, redeploy

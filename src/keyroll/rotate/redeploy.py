@@ -20,10 +20,19 @@ from keyroll.core.errors import KeyrollError, QuotaExceededError
 from keyroll.core.model import Step, StepKind
 from keyroll.core.secret import Secret
 from keyroll.providers.vercel.models import Deployment
-from keyroll.rotate.ready import TERMINAL_FAILED, BuildWatch
+from keyroll.providers.vercel.protocol import VercelAPI
+from keyroll.rotate.ready import TERMINAL_FAILED, BuildWatch, ReadyWatcher
 from keyroll.rotate.runtime import BuildFailed, QuotaPaused, Runtime
 
-__all__ = ["await_ready", "probe_deployment", "reconcile_redeploy", "redeploy", "slot_of"]
+__all__ = [
+    "await_ready",
+    "probe_deployment",
+    "reconcile_redeploy",
+    "redeploy",
+    "slot_of",
+    "start_build",
+    "wait_ready",
+]
 
 
 def slot_of(target: str | None, git_branch: str | None, custom_environment_id: str | None) -> tuple[str, str]:
@@ -52,14 +61,19 @@ def _deployment(ref: dict[str, Any], project_name: str) -> Deployment:
     )
 
 
-async def _one(rt: Runtime, ref: dict[str, Any], project_name: str) -> dict[str, Any]:
+async def start_build(vercel: VercelAPI, ref: dict[str, Any], project_name: str) -> dict[str, Any]:
+    """Redeploy one deployment (a :class:`~keyroll.core.model.DeploymentRef` as a dict); the
+    new build's ``{old, new, url, target, …, started_at}``.
+
+    :raises QuotaPaused: Vercel's daily deployment quota is spent.
+    """
     source = _deployment(ref, project_name)
     if not project_name:
         # the redeploy body needs the project name; read the source once when unknown
-        source = await rt.vercel.get_deployment(ref["deployment_id"])
+        source = await vercel.get_deployment(ref["deployment_id"])
     requested = time.time()
     try:
-        new = await rt.vercel.redeploy(source)
+        new = await vercel.redeploy(source)
     except QuotaExceededError as exc:
         raise QuotaPaused(
             f"Vercel's daily deployment quota is spent ({exc.code}, HTTP {exc.status}): the run is paused "
@@ -138,7 +152,7 @@ async def redeploy(
         rt.project_builds.setdefault(key, []).append((time.time(), mine))
         await rt.build_slots.acquire()
         try:
-            result = await _one(rt, ref, name)
+            result = await start_build(rt.vercel, ref, name)
         except BaseException as exc:
             rt.build_slots.release()
             mine.set_exception(exc if isinstance(exc, Exception) else RuntimeError("cancelled"))
@@ -279,16 +293,7 @@ async def await_ready(step: Step, rt: Runtime) -> dict[str, Any]:
     """
     source = rt.detail(step.params["redeploy_step"])
     deployments: list[dict[str, Any]] = list(source.get("deployments", []))
-    results = await _poll(rt, deployments)
-    failed = [r for r in results if r["state"] != "READY"]
-    if not failed:
-        failed = await _staging_aliases(rt, deployments, results)
-    if failed:
-        f = failed[0]
-        raise BuildFailed(
-            f"deployment {f['new']} of {step.project_id} ended {f['state']}",
-            hint="the old deployment keeps serving; the credential is rolled back",
-        )
+    results = await wait_ready(rt.vercel, rt.watcher, deployments, step.project_id)
     name = (
         rt.step(step.params["redeploy_step"]).params.get("project_name")
         if step.params["redeploy_step"] in rt.plan_step_ids
@@ -300,8 +305,30 @@ async def await_ready(step: Step, rt: Runtime) -> dict[str, Any]:
     return {"ready": results, "ready_at": ready_at}
 
 
+async def wait_ready(
+    vercel: VercelAPI, watcher: ReadyWatcher, deployments: list[dict[str, Any]], project_id: str
+) -> list[dict[str, Any]]:
+    """Wait through ``watcher`` until the new builds in ``deployments`` (as :func:`start_build`
+    returns them) are READY — a staging build also holding its alias; one row per build.
+
+    :raises BuildFailed: a build ended ERROR/CANCELED, exceeded the watcher's timeout, or is a
+        staging build without the staging alias.
+    """
+    results = await _poll(watcher, deployments)
+    failed = [r for r in results if r["state"] != "READY"]
+    if not failed:
+        failed = await _staging_aliases(vercel, deployments, results)
+    if failed:
+        f = failed[0]
+        raise BuildFailed(
+            f"deployment {f['new']} of {project_id} ended {f['state']}",
+            hint="the old deployment keeps serving; the credential is rolled back",
+        )
+    return results
+
+
 async def _staging_aliases(
-    rt: Runtime, deployments: list[dict[str, Any]], results: list[dict[str, Any]]
+    vercel: VercelAPI, deployments: list[dict[str, Any]], results: list[dict[str, Any]]
 ) -> list[dict[str, Any]]:
     """A READY ``staging`` build must have taken the staging alias, or the old build keeps serving it.
 
@@ -312,20 +339,20 @@ async def _staging_aliases(
     for r in results:
         if r["new"] not in staging:
             continue
-        dep = await rt.vercel.get_deployment(r["new"])
+        dep = await vercel.get_deployment(r["new"])
         r["alias"] = list(dep.alias)
         if not dep.alias:
             missing.append({**r, "state": "READY without the staging alias"})
     return missing
 
 
-async def _poll(rt: Runtime, deps: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def _poll(watcher: ReadyWatcher, deps: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Wait for a project's new deployments through the run's one :class:`ReadyWatcher`."""
     watches = {
         d["new"]: BuildWatch(float(d.get("started_at") or time.time()), int(d.get("created_at") or 0))
         for d in deps
     }
-    seen = await rt.watcher.wait(watches)
+    seen = await watcher.wait(watches)
     out = []
     for d in deps:
         s = seen[d["new"]]

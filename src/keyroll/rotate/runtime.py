@@ -21,6 +21,8 @@ from keyroll.core.model import CredentialPlan, Plan, Step, StepKind, StepState
 from keyroll.core.priority import PrioritySemaphore
 from keyroll.core.progress import Progress
 from keyroll.core.secret import Secret
+from keyroll.journal.events import StepRecord
+from keyroll.journal.store import Journal
 from keyroll.providers.factory import Providers
 from keyroll.providers.github import GitHubAPI
 from keyroll.providers.upstash.developer import DeveloperAPI
@@ -28,7 +30,6 @@ from keyroll.providers.upstash.qstash import QStashAPI
 from keyroll.providers.upstash.vector import IndexAPI
 from keyroll.providers.vercel.protocol import VercelAPI
 from keyroll.rotate.buildstats import BuildStats
-from keyroll.rotate.journal import Journal, StepRecord
 from keyroll.rotate.options import ApplyOptions, HumanActions, SecretSource
 from keyroll.rotate.ready import ReadyWatcher
 

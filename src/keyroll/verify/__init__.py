@@ -10,7 +10,6 @@ from keyroll.verify.result import (
     VerifyResult,
 )
 from keyroll.verify.run import VerifyOptions, verify
-from keyroll.verify.runlog import RunLog, load_runlog
 
 __all__ = [
     "Check",
@@ -18,10 +17,8 @@ __all__ = [
     "CheckStatus",
     "Evidence",
     "EvidenceSource",
-    "RunLog",
     "Verdict",
     "VerifyOptions",
     "VerifyResult",
-    "load_runlog",
     "verify",
 ]

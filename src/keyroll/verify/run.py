@@ -31,6 +31,8 @@ from keyroll.core.errors import KeyrollError, UsageError
 from keyroll.core.model import Credential, CredentialKind, Inventory, LocationKind, StepState
 from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.core.secret import Secret
+from keyroll.journal.read import JournalReader, load_runlog
+from keyroll.journal.runlog import RunLog
 from keyroll.providers.factory import Providers
 from keyroll.verify.deployments import HttpAnswer, ProjectDeployments, http_probe, read_project, serving
 from keyroll.verify.freshness import freshness_checks
@@ -50,7 +52,6 @@ from keyroll.verify.result import (
     VerifyResult,
 )
 from keyroll.verify.rollback import rollback_checks
-from keyroll.verify.runlog import JournalReader, RunLog, load_runlog
 from keyroll.verify.stale import StaleInput, stale_checks
 from keyroll.verify.targets import Target, targets_from_inventory, targets_from_log
 

@@ -23,8 +23,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from keyroll.core.model import Confidence, Inventory, Location, LocationKind
+from keyroll.journal.runlog import EnvWrite
 from keyroll.verify.result import Check, CheckCategory, CheckStatus, Evidence, EvidenceSource
-from keyroll.verify.runlog import EnvWrite
 from keyroll.verify.times import iso, parse_time
 
 __all__ = ["StaleInput", "stale_checks"]

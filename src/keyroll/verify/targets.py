@@ -15,8 +15,9 @@ from dataclasses import dataclass, field, replace
 from keyroll.core.errors import UsageError
 from keyroll.core.model import Credential, CredentialKind, Inventory
 from keyroll.core.secret import Secret
+from keyroll.journal.read import JournalReader, read_secrets
+from keyroll.journal.runlog import RunLog
 from keyroll.verify.probes import descriptor_for
-from keyroll.verify.runlog import JournalReader, RunLog, read_secrets
 
 __all__ = ["Target", "select_credentials", "targets_from_inventory", "targets_from_log"]
 

@@ -3,15 +3,16 @@
 One SQLite file (WAL mode, mode 0600) holds:
 
 * ``runs`` — one row per ``apply`` run with its plan and (value-free) inventory;
-* ``entries`` — the append-only log (:class:`~keyroll.core.model.JournalEntry`), hash-chained:
+* ``entries`` — the append-only log (:class:`~keyroll.journal.events.JournalEntry`), hash-chained:
   each entry stores ``sha256(prev_hash + entry)``, and, when the journal key is known, an HMAC of
   that hash — so edits, deletions and reordering are detected (:meth:`Journal.check_integrity`);
 * ``secrets`` — credential values (old ones, and new ones *before* they are used anywhere),
-  encrypted with AES-256-GCM; the run id, name and fingerprint are bound as associated data.
+  encrypted with AES-256-GCM; the run id, name and fingerprint are bound as associated data
+  (:mod:`keyroll.journal.crypto`).
 
 Runs and entries never contain values and are readable without the key (``verify`` and
 ``report`` read them). The schema is versioned with ``PRAGMA user_version`` and upgraded by the
-ordered functions in :data:`MIGRATIONS`.
+ordered functions in :data:`keyroll.journal.schema.MIGRATIONS`.
 """
 
 from __future__ import annotations
@@ -21,120 +22,38 @@ import contextlib
 import errno
 import fcntl
 import hashlib
-import hmac
 import json
 import os
 import secrets as pysecrets
 import sqlite3
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from keyroll.core.errors import JournalError
-from keyroll.core.model import (
-    Inventory,
-    JournalEntry,
-    Plan,
-    RunRecord,
-    RunState,
-    StepKind,
-    StepState,
-)
+from keyroll.core.model import Inventory, Plan, RunRecord, RunState, StepKind, StepState
 from keyroll.core.secret import Secret
 from keyroll.core.serde import from_dict, to_jsonable
-from keyroll.rotate.keys import JournalKey
+from keyroll.journal.crypto import Sealer
+from keyroll.journal.events import (
+    GENESIS,
+    RUN_STEP,
+    JournalEntry,
+    Phase,
+    RunNote,
+    StepRecord,
+    canonical,
+    chain_hash,
+    fold_steps,
+)
+from keyroll.journal.keys import JournalKey
+from keyroll.journal.schema import FORMAT, MIGRATIONS, migrate
 
-__all__ = ["MIGRATIONS", "Journal", "StepRecord"]
+__all__ = ["Journal"]
 
-FORMAT = "keyroll-journal"
-_GENESIS = "0" * 64
-_KEY_CHECK = b"keyroll-journal-key-check"
-
-
-def _m1_initial(conn: sqlite3.Connection) -> None:
-    _script(
-        conn,
-        """
-        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        CREATE TABLE runs (
-            id TEXT PRIMARY KEY,
-            plan_id TEXT NOT NULL,
-            started_at REAL NOT NULL,
-            state TEXT NOT NULL,
-            finished_at REAL,
-            options TEXT NOT NULL,
-            plan TEXT NOT NULL,
-            plan_sha256 TEXT NOT NULL,
-            inventory TEXT
-        );
-        CREATE TABLE entries (
-            seq INTEGER PRIMARY KEY AUTOINCREMENT,
-            ts REAL NOT NULL,
-            run_id TEXT NOT NULL,
-            step_id TEXT NOT NULL,
-            phase TEXT NOT NULL,
-            state TEXT NOT NULL,
-            kind TEXT,
-            credential TEXT NOT NULL DEFAULT '',
-            project_id TEXT NOT NULL DEFAULT '',
-            detail TEXT NOT NULL DEFAULT '{}',
-            prev_hash TEXT NOT NULL,
-            hash TEXT NOT NULL,
-            mac TEXT NOT NULL DEFAULT ''
-        );
-        CREATE TABLE secrets (
-            run_id TEXT NOT NULL,
-            name TEXT NOT NULL,
-            fingerprint TEXT NOT NULL,
-            nonce BLOB NOT NULL,
-            ciphertext BLOB NOT NULL,
-            created_at REAL NOT NULL,
-            PRIMARY KEY (run_id, name)
-        );
-        """,
-    )
-
-
-def _script(conn: sqlite3.Connection, sql: str) -> None:
-    # not executescript(): it commits, and a migration must be one transaction
-    for statement in sql.split(";"):
-        if statement.strip():
-            conn.execute(statement)
-
-
-def _m2_indexes(conn: sqlite3.Connection) -> None:
-    conn.execute("CREATE INDEX IF NOT EXISTS entries_run_step ON entries (run_id, step_id)")
-
-
-MIGRATIONS: tuple[Callable[[sqlite3.Connection], None], ...] = (_m1_initial, _m2_indexes)
-"""Schema upgrades in order; ``PRAGMA user_version`` is the number applied."""
-
-
-@dataclass(frozen=True)
-class StepRecord:
-    """The latest known state of one step in a run, folded from its entries."""
-
-    step_id: str
-    state: StepState
-    detail: dict[str, Any]
-    """detail of the latest outcome (or intent when no outcome was written)"""
-    intent_detail: dict[str, Any]
-    ts: float
-
-
-def _canonical(obj: Any) -> str:
-    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=True, default=str)
-
-
-def _entry_hash(prev: str, fields: list[Any]) -> str:
-    return hashlib.sha256((prev + _canonical(fields)).encode()).hexdigest()
+_ENTRY_COLUMNS = "seq, ts, run_id, step_id, phase, state, kind, credential, project_id, detail"
 
 
 class Journal:
@@ -147,8 +66,7 @@ class Journal:
         self.path = path
         self._conn = conn
         self._key = key
-        self._enc: AESGCM | None = None
-        self._mac_key: bytes | None = None
+        self._sealer: Sealer | None = None
         self._lock_fd: int | None = None
         if key is not None:
             self._unlock(key)
@@ -199,7 +117,7 @@ class Journal:
             )
         try:
             if version == 0 and not exists:
-                cls._migrate(conn, 0)
+                migrate(conn, 0)
                 salt = base64.b64encode(os.urandom(16)).decode()
                 conn.execute("INSERT INTO meta VALUES ('format', ?), ('salt', ?)", (FORMAT, salt))
                 conn.execute("INSERT INTO meta VALUES ('created_at', ?)", (repr(time.time()),))
@@ -210,7 +128,7 @@ class Journal:
                     hint="check the path; a damaged journal can be inspected with `sqlite3`",
                 )
             else:
-                cls._migrate(conn, version)
+                migrate(conn, version)
             fmt = conn.execute("SELECT value FROM meta WHERE key='format'").fetchone()
         except sqlite3.DatabaseError as exc:
             conn.close()
@@ -239,48 +157,27 @@ class Journal:
             hint="restore it from a backup; `keyroll status` shows what can still be read",
         )
 
-    @staticmethod
-    def _migrate(conn: sqlite3.Connection, version: int) -> None:
-        for index in range(version, len(MIGRATIONS)):
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                MIGRATIONS[index](conn)
-                conn.execute(f"PRAGMA user_version = {index + 1}")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-
     def _meta(self, key: str) -> str | None:
         row = self._conn.execute("SELECT value FROM meta WHERE key=?", (key,)).fetchone()
         return str(row[0]) if row else None
 
     def _unlock(self, key: JournalKey) -> None:
-        salt = base64.b64decode(self._meta("salt") or "")
-        root = key.derive(salt)
-        enc = AESGCM(HKDF(hashes.SHA256(), 32, salt, b"enc").derive(root))
-        mac_key = HKDF(hashes.SHA256(), 32, salt, b"mac").derive(root)
+        sealer = Sealer(key, base64.b64decode(self._meta("salt") or ""))
         check = self._meta("key_check")
         if check is None:
-            nonce = os.urandom(12)
-            blob = base64.b64encode(nonce + enc.encrypt(nonce, _KEY_CHECK, b"key-check")).decode()
-            self._write("INSERT OR REPLACE INTO meta VALUES ('key_check', ?)", (blob,))
+            self._write("INSERT OR REPLACE INTO meta VALUES ('key_check', ?)", (sealer.key_check(),))
             self._write("INSERT OR REPLACE INTO meta VALUES ('key_source', ?)", (key.source,))
-        else:
-            raw = base64.b64decode(check)
-            try:
-                enc.decrypt(raw[:12], raw[12:], b"key-check")
-            except InvalidTag:
-                raise JournalError(
-                    f"wrong key for journal {self.path}",
-                    hint="use the KEYROLL_JOURNAL_KEY (or keyring entry) the journal was created with",
-                ) from None
-        self._key, self._enc, self._mac_key = key, enc, mac_key
+        elif not sealer.matches(check):
+            raise JournalError(
+                f"wrong key for journal {self.path}",
+                hint="use the KEYROLL_JOURNAL_KEY (or keyring entry) the journal was created with",
+            )
+        self._key, self._sealer = key, sealer
 
     @property
     def has_key(self) -> bool:
         """True when secrets can be read and written."""
-        return self._enc is not None
+        return self._sealer is not None
 
     def _write(self, sql: str, args: tuple[Any, ...] = ()) -> None:
         try:
@@ -366,7 +263,7 @@ class Journal:
                 plan.id,
                 now,
                 RunState.RUNNING.value,
-                _canonical(options),
+                canonical(options),
                 plan_text,
                 plan_sha,
                 inv_text,
@@ -374,8 +271,8 @@ class Journal:
         )
         self.append(
             run_id,
-            "run",
-            "note",
+            RUN_STEP,
+            Phase.NOTE,
             StepState.RUNNING,
             detail={
                 "run_state": RunState.RUNNING.value,
@@ -396,7 +293,7 @@ class Journal:
         )
         self._write("UPDATE runs SET state=?, finished_at=? WHERE id=?", (state.value, finished, run_id))
         self.append(
-            run_id, "run", "note", StepState.DONE, detail={"run_state": state.value, **(detail or {})}
+            run_id, RUN_STEP, Phase.NOTE, StepState.DONE, detail={"run_state": state.value, **(detail or {})}
         )
 
     def runs(self) -> list[RunRecord]:
@@ -456,7 +353,7 @@ class Journal:
         self,
         run_id: str,
         step_id: str,
-        phase: str,
+        phase: Phase | str,
         state: StepState,
         *,
         kind: StepKind | None = None,
@@ -464,47 +361,33 @@ class Journal:
         project_id: str = "",
         detail: dict[str, Any] | None = None,
     ) -> JournalEntry:
-        """Append one entry (committed before returning). ``detail`` must hold no values."""
-        detail = to_jsonable(detail or {})
+        """Append one entry (committed before returning). ``detail`` must hold no values.
+
+        :param phase: a :class:`~keyroll.journal.events.Phase` (or its value).
+        """
         ts = time.time()
         try:
             self._conn.execute("BEGIN IMMEDIATE")
             try:
                 row = self._conn.execute("SELECT hash, seq FROM entries ORDER BY seq DESC LIMIT 1").fetchone()
-                prev = str(row[0]) if row else _GENESIS
-                seq = (int(row[1]) if row else 0) + 1
-                fields = [
-                    seq,
-                    repr(ts),
+                prev = str(row[0]) if row else GENESIS
+                entry = JournalEntry(
+                    (int(row[1]) if row else 0) + 1,
+                    ts,
                     run_id,
                     step_id,
-                    phase,
-                    state.value,
-                    kind.value if kind else None,
+                    Phase(phase),
+                    state,
+                    kind,
                     credential,
                     project_id,
-                    detail,
-                ]
-                digest = _entry_hash(prev, fields)
-                mac = hmac.new(self._mac_key, digest.encode(), "sha256").hexdigest() if self._mac_key else ""
+                    to_jsonable(detail or {}),
+                )
+                digest = chain_hash(prev, entry.chain_fields())
+                mac = self._sealer.mac(digest) if self._sealer else ""
                 self._conn.execute(
-                    "INSERT INTO entries (seq, ts, run_id, step_id, phase, state, kind, credential, project_id,"
-                    " detail, prev_hash, hash, mac) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                    (
-                        seq,
-                        ts,
-                        run_id,
-                        step_id,
-                        phase,
-                        state.value,
-                        kind.value if kind else None,
-                        credential,
-                        project_id,
-                        _canonical(detail),
-                        prev,
-                        digest,
-                        mac,
-                    ),
+                    f"INSERT INTO entries ({_ENTRY_COLUMNS}, prev_hash, hash, mac) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                    (*entry.row(), prev, digest, mac),
                 )
                 self._conn.execute("COMMIT")
             except BaseException:
@@ -512,7 +395,7 @@ class Journal:
                 raise
         except sqlite3.DatabaseError as exc:
             raise self._db_error(self.path, exc) from None
-        return JournalEntry(seq, ts, run_id, step_id, phase, state, kind, credential, project_id, detail)
+        return entry
 
     def _query(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
         try:
@@ -522,57 +405,28 @@ class Journal:
 
     def entries(self, run_id: str | None = None) -> list[JournalEntry]:
         """Entries in order (of one run, or all)."""
-        sql = (
-            "SELECT seq, ts, run_id, step_id, phase, state, kind, credential, project_id, detail FROM entries"
-        )
+        sql = f"SELECT {_ENTRY_COLUMNS} FROM entries"
         rows = self._query(
             sql + (" WHERE run_id=?" if run_id else "") + " ORDER BY seq", (run_id,) if run_id else ()
         )
-        out = []
-        for seq, ts, rid, sid, phase, state, kind, cred, pid, detail in rows:
-            try:
-                st = StepState(state)
-            except ValueError:
-                st = StepState.FAILED
-            try:
-                k = StepKind(kind) if kind else None
-            except ValueError:
-                k = None
-            try:
-                d = json.loads(detail or "{}")
-            except ValueError:
-                d = {"unreadable": True}
-            out.append(JournalEntry(int(seq), float(ts), rid, sid, phase, st, k, cred, pid, d))
-        return out
+        return [JournalEntry.from_row(row) for row in rows]
 
     def step_records(self, run_id: str) -> dict[str, StepRecord]:
         """The latest state of every step of a run (``run`` and notes excluded)."""
-        out: dict[str, StepRecord] = {}
-        intents: dict[str, dict[str, Any]] = {}
-        for e in self.entries(run_id):
-            if e.phase == "intent":
-                intents[e.step_id] = e.detail
-                out[e.step_id] = StepRecord(e.step_id, StepState.RUNNING, e.detail, e.detail, e.ts)
-            elif e.phase == "outcome":
-                out[e.step_id] = StepRecord(e.step_id, e.state, e.detail, intents.get(e.step_id, {}), e.ts)
-        return out
+        return fold_steps(self.entries(run_id))
 
     # -- secrets -------------------------------------------------------------------------
-    def _aad(self, run_id: str, name: str, fingerprint: str) -> bytes:
-        return f"{run_id}\0{name}\0{fingerprint}".encode()
-
     def put_secret(self, run_id: str, name: str, value: Secret) -> None:
         """Store ``value`` encrypted under ``name`` for ``run_id`` (replacing an earlier one).
 
         :raises JournalError: the journal was opened without its key.
         """
-        if self._enc is None:
+        if self._sealer is None:
             raise JournalError(
                 "the journal key is needed to store credentials",
                 hint="set KEYROLL_JOURNAL_KEY (32+ characters) or use an OS keyring",
             )
-        nonce = os.urandom(12)
-        ct = self._enc.encrypt(nonce, value.reveal().encode(), self._aad(run_id, name, value.fingerprint))
+        nonce, ct = self._sealer.seal(run_id, name, value.fingerprint, value.reveal().encode())
         self._write(
             "INSERT OR REPLACE INTO secrets (run_id, name, fingerprint, nonce, ciphertext, created_at)"
             " VALUES (?,?,?,?,?,?)",
@@ -584,7 +438,7 @@ class Journal:
 
         :raises JournalError: unknown name, no key, wrong key or a tampered ciphertext.
         """
-        if self._enc is None:
+        if self._sealer is None:
             raise JournalError(
                 "the journal key is needed to read credentials",
                 hint="set KEYROLL_JOURNAL_KEY to the passphrase the journal was created with",
@@ -596,7 +450,7 @@ class Journal:
             raise JournalError(f"the journal holds no secret {name!r} for run {run_id}")
         fp, nonce, ct = rows[0]
         try:
-            plain = self._enc.decrypt(bytes(nonce), bytes(ct), self._aad(run_id, name, fp))
+            plain = self._sealer.open(run_id, name, fp, bytes(nonce), bytes(ct))
         except InvalidTag:
             raise JournalError(
                 f"secret {name!r} of run {run_id} cannot be decrypted (wrong key or tampered)"
@@ -633,9 +487,9 @@ class Journal:
             ).fetchall()
         except sqlite3.DatabaseError as exc:
             return [*problems, f"entries: {exc}"]
-        prev = _GENESIS
+        prev = GENESIS
         expected_seq = 1
-        run_notes: dict[str, dict[str, Any]] = {}
+        run_notes: dict[str, RunNote] = {}
         for seq, ts, rid, sid, phase, state, kind, cred, pid, detail, prev_hash, digest, mac in rows:
             if seq != expected_seq:
                 problems.append(f"entry {expected_seq}: missing (next is {seq})")
@@ -650,20 +504,18 @@ class Journal:
             fields = [seq, repr(float(ts)), rid, sid, phase, state, kind, cred, pid, d]
             if prev_hash != prev:
                 problems.append(f"entry {seq}: hash chain broken (entries removed or reordered before it)")
-            if _entry_hash(prev_hash, fields) != digest:
+            if chain_hash(prev_hash, fields) != digest:
                 problems.append(f"entry {seq}: content does not match its hash (edited)")
-            if self._mac_key is not None:
-                want = hmac.new(self._mac_key, str(digest).encode(), "sha256").hexdigest()
+            if self._sealer is not None:
                 if not mac:
                     problems.append(f"entry {seq}: no MAC")
-                elif not hmac.compare_digest(want, str(mac)):
+                elif not self._sealer.mac_ok(str(digest), str(mac)):
                     problems.append(f"entry {seq}: MAC mismatch (rewritten without the key)")
-            if sid == "run" and isinstance(d, dict):
-                note = run_notes.setdefault(rid, {})
-                if "plan_sha256" in d:
-                    note["plan_sha256"] = d["plan_sha256"]
-                if "run_state" in d:
-                    note["state"] = d["run_state"]
+            if sid == RUN_STEP and isinstance(d, dict):
+                said, known = RunNote.from_detail(d), run_notes.get(rid, RunNote())
+                run_notes[rid] = RunNote(
+                    said.run_state or known.run_state, said.plan_sha256 or known.plan_sha256
+                )
             prev = digest
         for rid, plan_text, plan_sha, state in self._conn.execute(
             "SELECT id, plan, plan_sha256, state FROM runs"
@@ -673,11 +525,11 @@ class Journal:
                 problems.append(f"run {rid}: no journal entries (added outside keyroll)")
                 continue
             actual = hashlib.sha256(str(plan_text).encode()).hexdigest()
-            if actual != plan_sha or seen.get("plan_sha256") != plan_sha:
+            if actual != plan_sha or seen.plan_sha256 != plan_sha:
                 problems.append(f"run {rid}: plan was modified after the run started")
-            if seen.get("state") and seen["state"] != state:
-                problems.append(f"run {rid}: state {state!r} disagrees with the journal ({seen['state']!r})")
-        if self._enc is not None:
+            if seen.run_state and seen.run_state != state:
+                problems.append(f"run {rid}: state {state!r} disagrees with the journal ({seen.run_state!r})")
+        if self._sealer is not None:
             try:
                 rows = self._conn.execute(
                     "SELECT run_id, name, fingerprint, nonce, ciphertext FROM secrets"
@@ -686,7 +538,7 @@ class Journal:
                 return [*problems, f"secrets: unreadable ({exc})"]
             for rid, name, fp, nonce, ct in rows:
                 try:
-                    plain = self._enc.decrypt(bytes(nonce), bytes(ct), self._aad(rid, name, fp))
+                    plain = self._sealer.open(rid, name, fp, bytes(nonce), bytes(ct))
                 except (InvalidTag, TypeError, ValueError):
                     problems.append(f"secret {name!r} of run {rid}: does not decrypt (tampered)")
                     continue

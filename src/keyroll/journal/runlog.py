@@ -1,6 +1,6 @@
-"""What the journal says about one rotation run, read once and queried many times.
+"""The journal's read model: what the journal says about one rotation run, read once and queried many times.
 
-:class:`RunLog` is a read-only snapshot of a run: its record, plan, inventory, entries and the
+:class:`RunLog` (loaded by :func:`keyroll.journal.read.load_runlog`) is a read-only snapshot of a run: its record, plan, inventory, entries and the
 journal's integrity problems. ``verify``, ``audit`` and ``report`` ask it questions ("when was
 project P's env written for credential C?", "which deployments replaced which?") instead of
 reading the journal themselves. Reading never raises on a damaged journal: what could not be
@@ -12,57 +12,13 @@ below also accept the older spellings listed next to each key.
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
-from typing import Any, Protocol
+from typing import Any
 
-from keyroll.core.errors import KeyrollError, UsageError
-from keyroll.core.model import (
-    CredentialPlan,
-    Inventory,
-    JournalEntry,
-    Plan,
-    RunRecord,
-    Step,
-    StepKind,
-    StepState,
-)
-from keyroll.core.secret import Secret
+from keyroll.core.model import CredentialPlan, Inventory, Plan, RunRecord, Step, StepKind, StepState
+from keyroll.journal.events import JournalEntry, Phase
 
-__all__ = ["EnvWrite", "JournalReader", "Redeploy", "RunLog", "load_runlog", "read_secrets"]
-
-
-class JournalReader(Protocol):
-    """The read side of ``keyroll.rotate.journal.Journal`` that verify/report/audit use."""
-
-    def runs(self) -> list[RunRecord]:
-        """Every run, oldest first."""
-        ...
-
-    def entries(self, run_id: str | None = None) -> list[JournalEntry]:
-        """Entries of one run (all runs when ``None``), in sequence order."""
-        ...
-
-    def plan(self, run_id: str) -> Plan:
-        """The plan a run executed."""
-        ...
-
-    def inventory(self, run_id: str) -> Inventory | None:
-        """The inventory the plan was made from, when recorded."""
-        ...
-
-    def check_integrity(self) -> list[str]:
-        """Problems found (corruption, tampering); empty when sound."""
-        ...
-
-    def get_secret(self, run_id: str, name: str) -> Secret:
-        """A journaled secret (needs the journal key)."""
-        ...
-
-    def secret_fingerprints(self, run_id: str) -> dict[str, str]:
-        """``name → fingerprint`` of the run's journaled secrets (no key needed)."""
-        ...
+__all__ = ["EnvWrite", "Redeploy", "RunLog"]
 
 
 @dataclass(frozen=True)
@@ -195,7 +151,7 @@ class RunLog:
         """The last journaled state of a step (PENDING when never started)."""
         state = StepState.PENDING
         for e in self.entries:
-            if e.step_id == step_id and e.phase in ("intent", "outcome"):
+            if e.step_id == step_id and e.phase in (Phase.INTENT, Phase.OUTCOME):
                 state = e.state
         return state
 
@@ -203,7 +159,7 @@ class RunLog:
         """Last state of every planned step (and of journaled steps missing from the plan)."""
         out: dict[str, StepState] = {s.id: StepState.PENDING for s in self.steps(fp)}
         for e in self.entries:
-            if e.phase not in ("intent", "outcome") or not e.step_id:
+            if e.phase not in (Phase.INTENT, Phase.OUTCOME) or not e.step_id:
                 continue
             if fp is not None and e.credential and e.credential != fp:
                 continue
@@ -213,7 +169,9 @@ class RunLog:
     def done(self, fp: str | None = None, kind: StepKind | None = None) -> tuple[JournalEntry, ...]:
         """Outcome entries in state DONE (of one credential / step kind)."""
         return tuple(
-            e for e in self.entries_for(fp, kind=kind) if e.phase == "outcome" and e.state is StepState.DONE
+            e
+            for e in self.entries_for(fp, kind=kind)
+            if e.phase is Phase.OUTCOME and e.state is StepState.DONE
         )
 
     def kinds_complete(self, fp: str, kind: StepKind) -> bool | None:
@@ -463,7 +421,7 @@ class RunLog:
         known = [t for t in starts if t is not None]
         if known:
             return min(known)
-        ts = [e.ts for e in self.entries_for(fp, kind=StepKind.REVOKE) if e.phase == "intent"]
+        ts = [e.ts for e in self.entries_for(fp, kind=StepKind.REVOKE) if e.phase is Phase.INTENT]
         return min(ts) if ts else None
 
     def cutover_window(self, fp: str) -> tuple[float, float] | None:
@@ -514,7 +472,7 @@ class RunLog:
                     started_at=started,
                 )
         for e in self.entries_for(fp, kind=StepKind.AWAIT_READY):
-            if e.phase != "outcome":
+            if e.phase is not Phase.OUTCOME:
                 continue
             ready = e.detail.get("ready")
             for d in ready if isinstance(ready, list) else []:
@@ -540,14 +498,14 @@ class RunLog:
         return tuple(
             (e, str(e.detail.get("error") or e.detail.get("error_type") or "failed"))
             for e in self.entries_for(fp)
-            if e.phase == "outcome" and e.state is StepState.FAILED
+            if e.phase is Phase.OUTCOME and e.state is StepState.FAILED
         )
 
     def consents(self, fp: str) -> tuple[str, ...]:
         """How each destructive step was consented to (``--yes``, ``interactive``, forced …)."""
         out: dict[str, None] = {}
         for e in self.entries_for(fp):
-            if e.phase == "intent" and e.detail.get("destructive"):
+            if e.phase is Phase.INTENT and e.detail.get("destructive"):
                 how = str(e.detail.get("consent") or "unrecorded")
                 source = str(e.detail.get("accept_downtime_source") or "")
                 extra = (
@@ -560,62 +518,4 @@ class RunLog:
 
     def probe_entries(self, fp: str) -> tuple[JournalEntry, ...]:
         """Outcome entries of probe steps (the engine's own verification evidence)."""
-        return tuple(e for e in self.entries_for(fp, kind=StepKind.PROBE) if e.phase == "outcome")
-
-
-def _read(problems: list[str], what: str, fn: Any, default: Any) -> Any:
-    try:
-        return fn()
-    except KeyrollError as exc:
-        problems.append(f"{what}: {exc.message}")
-    except Exception as exc:  # a damaged journal must not crash the report
-        problems.append(f"{what}: {type(exc).__name__}")
-    return default
-
-
-def _pick_run(runs: Sequence[RunRecord], run_id: str | None) -> RunRecord | None:
-    if run_id:
-        matches = [r for r in runs if r.id == run_id or r.id.startswith(run_id)]
-        if len(matches) != 1:
-            known = ", ".join(r.id for r in runs[-5:]) or "none"
-            raise UsageError(f"no run {run_id!r} in the journal", hint=f"recent runs: {known}")
-        return matches[0]
-    return max(runs, key=lambda r: r.started_at) if runs else None
-
-
-def load_runlog(journal: JournalReader, run_id: str | None = None, *, path: str = "") -> RunLog:
-    """Read one run (the latest when ``run_id`` is None) into a :class:`RunLog`.
-
-    :raises UsageError: ``run_id`` names no run (or several).
-    """
-    problems: list[str] = []
-    integrity = tuple(_read(problems, "integrity check", journal.check_integrity, []))
-    runs: Iterable[RunRecord] = _read(problems, "runs", journal.runs, [])
-    runs_t = tuple(runs)
-    run = _pick_run(runs_t, run_id)
-    if run is None:
-        return RunLog(path=path, runs=runs_t, integrity=integrity, problems=tuple(problems))
-    entries = tuple(_read(problems, "entries", lambda: journal.entries(run.id), []))
-    plan = _read(problems, "plan", lambda: journal.plan(run.id), None)
-    inventory = _read(problems, "inventory", lambda: journal.inventory(run.id), None)
-    secret_fps = _read(problems, "secret names", lambda: dict(journal.secret_fingerprints(run.id)), {})
-    return RunLog(
-        path=path,
-        run=run,
-        runs=runs_t,
-        plan=plan,
-        inventory=inventory,
-        entries=entries,
-        integrity=integrity,
-        problems=tuple(problems),
-        secret_fps=secret_fps,
-    )
-
-
-def read_secrets(journal: JournalReader, run_id: str, names: Iterable[str]) -> tuple[Secret, ...]:
-    """The journaled secrets under ``names`` that can be decrypted (others are skipped)."""
-    out: list[Secret] = []
-    for name in names:
-        with contextlib.suppress(KeyrollError):
-            out.append(journal.get_secret(run_id, name))
-    return tuple(out)
+        return tuple(e for e in self.entries_for(fp, kind=StepKind.PROBE) if e.phase is Phase.OUTCOME)

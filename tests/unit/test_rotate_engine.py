@@ -15,6 +15,7 @@ from keyroll.core.errors import ConsentRequired, UsageError
 from keyroll.core.model import Plan, RunState, Step, StepState, Strategy
 from keyroll.core.secret import Secret
 from keyroll.rotate.engine import Engine, PlanDriftError
+from keyroll.rotate.engine.preflight import refuse_unfinished
 from keyroll.rotate.journal import Journal
 from keyroll.rotate.keys import JournalKey
 from keyroll.rotate.options import ApplyOptions
@@ -538,8 +539,7 @@ async def test_a_dashboard_reset_done_before_the_rollback_is_not_undone(journal:
     assert closing_of(journal, result.run_id)["reason"] == "finished by hand in the dashboard"
     assert journal.check_integrity() == []
     # a closed run blocks nothing: a new apply of the same plan passes the unfinished-run check
-    engine = _engine(world, journal, h, human=None)
-    engine._refuse_unfinished()
+    refuse_unfinished(journal)
 
 
 async def test_a_cutover_reset_that_never_happened_rolls_back_cleanly(journal: Journal) -> None:

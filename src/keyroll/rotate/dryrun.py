@@ -13,7 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from keyroll.core.errors import KeyrollError, RotationError
-from keyroll.core.model import Plan, Step
+from keyroll.core.model import ActionName, Plan, Step
 from keyroll.rotate.runtime import Runtime
 from keyroll.rotate.strategies.common import describe_error, redis_admin
 from keyroll.rotate.strategies.qstash_token import user_id
@@ -66,15 +66,15 @@ async def _redeploy(step: Step, rt: Runtime) -> None:
 
 
 CHECKS: dict[str, Check] = {
-    "acl_mint": _redis_admin,
-    "acl_add_password": _redis_admin,
-    "deluser": _redis_admin,
-    "reset_default": _upstash_resource,
-    "qstash_reset": _qstash_user,
-    "index_reset": _upstash_resource,
-    "roll": _qstash_keys,
-    "write": _write,
-    "redeploy": _redeploy,
+    ActionName.ACL_MINT: _redis_admin,
+    ActionName.ACL_ADD_PASSWORD: _redis_admin,
+    ActionName.DELUSER: _redis_admin,
+    ActionName.RESET_DEFAULT: _upstash_resource,
+    ActionName.QSTASH_RESET: _qstash_user,
+    ActionName.INDEX_RESET: _upstash_resource,
+    ActionName.ROLL: _qstash_keys,
+    ActionName.WRITE: _write,
+    ActionName.REDEPLOY: _redeploy,
 }
 """Read-only checks by step action; actions without one need nothing the preflight did not check."""
 

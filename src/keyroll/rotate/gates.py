@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from keyroll.core.errors import KeyrollError, RotationError
-from keyroll.core.model import Step, StepKind, StepState
+from keyroll.core.model import ActionName, Step, StepKind, StepState
 from keyroll.core.secret import Secret
 from keyroll.rotate.distribute import backup_path
 from keyroll.rotate.redeploy import probe_deployment, slot_of
@@ -89,7 +89,7 @@ async def revoke_gate(step: Step, rt: Runtime, *, phase: int = 1) -> dict[str, A
         if state not in (StepState.DONE, StepState.SKIPPED):
             problems.append(f"{s.id} is {state.value}")
             continue
-        if s.kind is StepKind.WRITE_ENV and s.params.get("action") == "write":
+        if s.kind is StepKind.WRITE_ENV and s.action == ActionName.WRITE:
             at = float(rt.detail(s.id).get("env_written_at", 0.0))
             for spec in s.params.get("locations", []):
                 for p in (
@@ -101,7 +101,7 @@ async def revoke_gate(step: Step, rt: Runtime, *, phase: int = 1) -> dict[str, A
                         written[p] = max(written.get(p, 0.0), at)
         if (
             s.kind is StepKind.PROBE
-            and s.params.get("action") == "probe_new"
+            and s.action == ActionName.PROBE_NEW
             and not rt.detail(s.id).get("ok", False)
         ):
             problems.append(f"{s.id}: probes did not pass")
@@ -269,7 +269,7 @@ async def _probe_new(step: Step, rt: Runtime) -> dict[str, Any]:
     old_fps = {
         loc["old_fp"]
         for s in _phase_steps(step, rt, phase)
-        if s.params.get("action") == "write"
+        if s.action == ActionName.WRITE
         for loc in s.params.get("locations", [])
     } - new_fps
     deployments: list[dict[str, Any]] = []
@@ -369,7 +369,7 @@ async def _rescan(step: Step, rt: Runtime) -> dict[str, Any]:
             continue
         detail = rt.detail(s.id)
         action, target = s.params.get("action"), s.params.get("target")
-        if action == "resync_wait":
+        if action == ActionName.RESYNC_WAIT:
             fps = {w["env_id"]: w["fp"] for w in detail.get("resynced", []) if w.get("fp")}
             for spec in s.params.get("locations", []):
                 key = (spec.get("project_id", ""), spec["env_id"])
@@ -377,12 +377,12 @@ async def _rescan(step: Step, rt: Runtime) -> dict[str, Any]:
                     expected[key] = (spec, fps[spec["env_id"]])
                 else:
                     expected.pop(key, None)
-        elif action == "write" and target == "vercel":
+        elif action == ActionName.WRITE and target == "vercel":
             fps = {w["env_id"]: w["fp"] for w in detail.get("written", [])}
             for spec in s.params.get("locations", []):
                 if spec.get("type") != "sensitive" and spec["env_id"] in fps:
                     expected[(spec["project_id"], spec["env_id"])] = (spec, fps[spec["env_id"]])
-        elif action == "write" and target == "files" and rt.options.rewrite_files:
+        elif action == ActionName.WRITE and target == "files" and rt.options.rewrite_files:
             for f in detail.get("files", []):
                 b = backup_path(Path(f["path"]), rt.run_id)
                 if b.exists():
@@ -405,8 +405,8 @@ async def _rescan(step: Step, rt: Runtime) -> dict[str, Any]:
 
 
 ACTIONS: dict[str, Action] = {
-    "probe_new": Action(_probe_new),
-    "probe_old": Action(_probe_old),
-    "rescan": Action(_rescan),
+    ActionName.PROBE_NEW: Action(_probe_new),
+    ActionName.PROBE_OLD: Action(_probe_old),
+    ActionName.RESCAN: Action(_rescan),
 }
 """Generic actions; strategies add their own."""

@@ -17,7 +17,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from keyroll.core.model import Confidence, DeploymentRef, Inventory, Step, StepKind, Strategy
+from keyroll.core.model import ActionName, Confidence, DeploymentRef, Inventory, Step, StepKind, Strategy
 from keyroll.core.secret import Fingerprint
 from keyroll.core.serde import to_jsonable
 from keyroll.rotate.groups import Group, group_locations, location_spec
@@ -164,7 +164,7 @@ def distribution_steps(
                 fp,
                 f"write {len(specs)} var(s) of {specs[0].get('project_name') or project_id}",
                 tuple(after),
-                {**base, "action": "write", "target": "vercel", "locations": specs},
+                {**base, "action": ActionName.WRITE, "target": "vercel", "locations": specs},
                 project_id=project_id,
             )
         )
@@ -179,7 +179,7 @@ def distribution_steps(
                 fp,
                 f"update {len(shared)} team shared var(s)",
                 tuple(after),
-                {**base, "action": "write", "target": "shared", "locations": shared},
+                {**base, "action": ActionName.WRITE, "target": "shared", "locations": shared},
             )
         )
     if github:
@@ -191,7 +191,7 @@ def distribution_steps(
                 fp,
                 f"update {len(github)} GitHub Actions secret(s)",
                 tuple(after),
-                {**base, "action": "write", "target": "github", "locations": github},
+                {**base, "action": ActionName.WRITE, "target": "github", "locations": github},
             )
         )
         tails.append(sid)
@@ -204,7 +204,7 @@ def distribution_steps(
                 fp,
                 f"rewrite {len(files)} local file location(s) (only with --rewrite-files)",
                 tuple(after),
-                {**base, "action": "write", "target": "files", "locations": files},
+                {**base, "action": ActionName.WRITE, "target": "files", "locations": files},
             )
         )
         tails.append(sid)
@@ -228,7 +228,7 @@ def distribution_steps(
                 tuple(deps),
                 {
                     **cond,
-                    "action": "redeploy",
+                    "action": ActionName.REDEPLOY,
                     "phase": phase,
                     "project_name": name,
                     "deployments": to_jsonable(serving),
@@ -247,7 +247,7 @@ def distribution_steps(
                 (rid,),
                 {
                     **cond,
-                    "action": "await",
+                    "action": ActionName.AWAIT,
                     "phase": phase,
                     "redeploy_step": rid,
                     "build_estimate_s": ctx.build_estimate_s,
@@ -277,7 +277,7 @@ def cutover_tail(ctx: PlanContext, after: str) -> list[Step]:
         fp,
         "probe the new token and deployments; measure the window",
         tuple(tails),
-        {"action": "probe_new", "values": "new", "phase": 1, "cutover": True},
+        {"action": ActionName.PROBE_NEW, "values": "new", "phase": 1, "cutover": True},
     )
     verify_old = Step(
         f"{gid}/verify-old",
@@ -285,7 +285,7 @@ def cutover_tail(ctx: PlanContext, after: str) -> list[Step]:
         fp,
         "probe that the old token is rejected",
         (probe.id,),
-        {"action": "probe_old"},
+        {"action": ActionName.PROBE_OLD},
     )
     rescan = Step(
         f"{gid}/rescan",
@@ -293,6 +293,6 @@ def cutover_tail(ctx: PlanContext, after: str) -> list[Step]:
         fp,
         "read the written vars back",
         (verify_old.id,),
-        {"action": "rescan"},
+        {"action": ActionName.RESCAN},
     )
     return [*dist, probe, verify_old, rescan]

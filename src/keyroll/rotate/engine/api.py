@@ -22,7 +22,7 @@ from typing import Any
 
 import httpx
 
-from keyroll.core.model import Inventory, Plan, RunState, StepKind, StepState
+from keyroll.core.model import Inventory, Milestone, Plan, RunState, StepKind, StepState
 from keyroll.core.priority import PrioritySemaphore
 from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.core.secret import Secret
@@ -145,7 +145,9 @@ class Engine:
             CredentialOutcome(
                 cp.credential,
                 cp.strategy,
-                "would fail" if failure and failure["credential"] == cp.credential else "pending",
+                Milestone.WOULD_FAIL
+                if failure and failure["credential"] == cp.credential
+                else Milestone.PENDING,
                 failure["error"] if failure and failure["credential"] == cp.credential else "",
             )
             for cp in plan.credentials
@@ -216,7 +218,7 @@ class Engine:
             rt.records = self.journal.step_records(run.id)
             for cp in plan.credentials:
                 state = group_state(cp, rt.records)
-                if state in ("done", "rolled_back"):
+                if state in (Milestone.DONE, Milestone.ROLLED_BACK):
                     continue
                 await rollback_group(rt, cp, "requested with `keyroll rollback`")
             rt.records = self.journal.step_records(run.id)

@@ -17,7 +17,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from keyroll.core.errors import AuthError, ConsentRequired, ExitCode, JournalError, RotationError, UsageError
-from keyroll.core.model import CredentialKind, CredentialPlan, Inventory, Plan, Step, StepKind, Strategy
+from keyroll.core.model import (
+    ActionName,
+    CredentialKind,
+    CredentialPlan,
+    Inventory,
+    Milestone,
+    Plan,
+    Step,
+    StepKind,
+    Strategy,
+)
 from keyroll.core.secret import Secret
 from keyroll.providers.factory import Providers
 from keyroll.rotate.distribute import _scope
@@ -219,7 +229,9 @@ def refuse_unfinished(journal: Journal) -> None:
     plan = journal.plan(last.id)
     records = journal.step_records(last.id)
     open_groups = [
-        cp.credential for cp in plan.credentials if group_state(cp, records) not in ("done", "rolled_back")
+        cp.credential
+        for cp in plan.credentials
+        if group_state(cp, records) not in (Milestone.DONE, Milestone.ROLLED_BACK)
     ]
     if open_groups:
         raise UsageError(
@@ -300,10 +312,7 @@ def _check_group(
     """:raises UsageError: the credential cannot be rotated as planned with these clients and values."""
     name = spec.get("resource_name") or cp.credential
     roles = {
-        loc["role"]
-        for s in cp.steps
-        for loc in s.params.get("locations", [])
-        if s.params.get("action") == "write"
+        loc["role"] for s in cp.steps for loc in s.params.get("locations", []) if s.action == ActionName.WRITE
     }
     if cp.strategy in RESTORE_ON_FAILURE and cp.strategy is not Strategy.MANUAL:
         missing = sorted(

@@ -15,7 +15,7 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from keyroll.core.model import CredentialPlan, Step, StepKind, StepState
+from keyroll.core.model import ActionName, CredentialPlan, Step, StepKind, StepState
 from keyroll.rotate.distribute import write_locations
 from keyroll.rotate.engine.state import is_revoke
 from keyroll.rotate.gates import probe_values
@@ -108,7 +108,7 @@ async def rollback_group(rt: Runtime, cp: CredentialPlan, reason: str) -> None:
     old = rt.values(gid, "old")
     restored: list[str] = []
     problems: list[str] = []
-    writes = [s for s in cp.steps if s.params.get("action") == "write" and s.id in touched]
+    writes = [s for s in cp.steps if s.action == ActionName.WRITE and s.id in touched]
     for s in writes:
         specs = [
             loc

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from typing import Any
 
 from keyroll.core.errors import UsageError
-from keyroll.core.model import CredentialPlan, Plan, Step, StepKind, StepState
+from keyroll.core.model import ActionName, CredentialPlan, Milestone, Plan, Step, StepKind, StepState
 from keyroll.core.priority import urgent
 from keyroll.rotate.distribute import write_locations
 from keyroll.rotate.engine.rollback import rollback_group
@@ -48,9 +48,9 @@ async def _write(step: Step, rt: Runtime) -> dict[str, Any]:
 
 
 ACTIONS: dict[str, Action] = {
-    "write": Action(_write),
-    "redeploy": Action(redeploy, reconcile_redeploy),
-    "await": Action(await_ready),
+    ActionName.WRITE: Action(_write),
+    ActionName.REDEPLOY: Action(redeploy, reconcile_redeploy),
+    ActionName.AWAIT: Action(await_ready),
     **GATE_ACTIONS,
     **STRATEGY_ACTIONS,
 }
@@ -76,7 +76,7 @@ async def execute(rt: Runtime, boundary: BoundaryHook) -> None:
     unfinished_rollbacks: list[CredentialPlan] = []
     for cp in plan.credentials:
         gid = gid_of(cp.steps[0])
-        if group_state(cp, rt.records) == "rolled_back":
+        if group_state(cp, rt.records) is Milestone.ROLLED_BACK:
             stopped.add(gid)
             continue
         rb = rt.records.get(f"{gid}/rollback")

@@ -9,14 +9,32 @@ from __future__ import annotations
 
 import time
 
-from keyroll.core.model import CredentialPlan, Plan, RunState, Step, StepKind, StepState
+from keyroll.core.model import (
+    ActionName,
+    CredentialPlan,
+    Milestone,
+    Plan,
+    RunState,
+    Step,
+    StepKind,
+    StepState,
+)
 from keyroll.rotate.journal import StepRecord
 from keyroll.rotate.options import CredentialOutcome, RunResult
 from keyroll.rotate.runtime import gid_of
 
-__all__ = ["MILESTONES", "TERMINAL", "group_state", "is_revoke", "run_result"]
+__all__ = ["ROAD", "TERMINAL", "group_state", "is_revoke", "run_result"]
 
-MILESTONES = ("pending", "minted", "distributed", "deployed", "verified", "revoked", "done")
+ROAD = (
+    Milestone.PENDING,
+    Milestone.MINTED,
+    Milestone.DISTRIBUTED,
+    Milestone.DEPLOYED,
+    Milestone.VERIFIED,
+    Milestone.REVOKED,
+    Milestone.DONE,
+)
+"""The milestones of a rotation that goes well, in order."""
 TERMINAL = frozenset({RunState.DONE, RunState.ROLLED_BACK, RunState.CLOSED})
 """Run states nothing more happens in (``resume`` and ``rollback`` have nothing to do)."""
 
@@ -28,42 +46,42 @@ def is_revoke(step: Step) -> bool:
     )
 
 
-def group_state(cp: CredentialPlan, records: dict[str, StepRecord]) -> str:
+def group_state(cp: CredentialPlan, records: dict[str, StepRecord]) -> Milestone:
     """Where a credential is in pending → minted → distributed → deployed → verified → revoked →
     done (or ``rolled_back`` / ``failed`` / ``waiting``), from its journaled steps."""
     gid = cp.steps[0].id.split("/", 1)[0]
     rb = records.get(f"{gid}/rollback")
     if rb is not None and rb.state is StepState.ROLLED_BACK:
-        return "rolled_back"
+        return Milestone.ROLLED_BACK
 
     def ok(s: Step) -> bool:
         r = records.get(s.id)
         return r is not None and r.state in (StepState.DONE, StepState.SKIPPED)
 
     if all(ok(s) for s in cp.steps):
-        return "done"
+        return Milestone.DONE
     if any((r := records.get(s.id)) is not None and r.state is StepState.FAILED for s in cp.steps):
-        return "failed"
+        return Milestone.FAILED
     if any(
         (r := records.get(s.id)) is not None and r.state is StepState.PENDING and r.detail.get("waiting")
         for s in cp.steps
     ):
-        return "waiting"
+        return Milestone.WAITING
     phase1 = [s for s in cp.steps if int(s.params.get("phase", 1) or 1) == 1]
-    reached = "pending"
+    reached = Milestone.PENDING
     if cp.steps and ok(cp.steps[0]):
-        reached = "minted"
+        reached = Milestone.MINTED
     writes = [s for s in phase1 if s.kind is StepKind.WRITE_ENV]
-    if reached == "minted" and all(ok(s) for s in writes):
-        reached = "distributed"
+    if reached is Milestone.MINTED and all(ok(s) for s in writes):
+        reached = Milestone.DISTRIBUTED
     readies = [s for s in phase1 if s.kind is StepKind.AWAIT_READY]
-    if reached == "distributed" and all(ok(s) for s in readies):
-        reached = "deployed"
-    probes = [s for s in cp.steps if s.params.get("action") == "probe_new"]
-    if reached == "deployed" and probes and ok(probes[0]):
-        reached = "verified"
+    if reached is Milestone.DISTRIBUTED and all(ok(s) for s in readies):
+        reached = Milestone.DEPLOYED
+    probes = [s for s in cp.steps if s.action == ActionName.PROBE_NEW]
+    if reached is Milestone.DEPLOYED and probes and ok(probes[0]):
+        reached = Milestone.VERIFIED
     if any(is_revoke(s) and ok(s) for s in cp.steps):
-        reached = "revoked" if MILESTONES.index(reached) < MILESTONES.index("revoked") else reached
+        reached = Milestone.REVOKED if ROAD.index(reached) < ROAD.index(Milestone.REVOKED) else reached
     return reached
 
 
@@ -95,21 +113,21 @@ def run_result(run_id: str, plan: Plan, records: dict[str, StepRecord], started:
         rb = records.get(f"{gid}/rollback")
         if rb is not None and rb.detail.get("problems"):
             error = error or "; ".join(rb.detail["problems"])
-        if rb is not None and rb.detail.get("residue") and state == "rolled_back":
+        if rb is not None and rb.detail.get("residue") and state is Milestone.ROLLED_BACK:
             error = "residue: " + "; ".join(str(r.get("what", "")) for r in rb.detail["residue"])
         outcomes.append(
             CredentialOutcome(cp.credential, cp.strategy, state, error, window, tuple(pairs), forced)
         )
     states = {o.state for o in outcomes}
-    if states <= {"done"}:
+    if states <= {Milestone.DONE}:
         run_state = RunState.DONE
-    elif states <= {"done", "rolled_back"}:
+    elif states <= {Milestone.DONE, Milestone.ROLLED_BACK}:
         run_state = RunState.ROLLED_BACK
-    elif "failed" in states:
+    elif Milestone.FAILED in states:
         run_state = RunState.FAILED
-    elif "waiting" in states:
+    elif Milestone.WAITING in states:
         run_state = RunState.WAITING
-    elif "rolled_back" not in states:
+    elif Milestone.ROLLED_BACK not in states:
         run_state = RunState.INTERRUPTED
     else:
         run_state = RunState.FAILED

@@ -17,7 +17,7 @@ from typing import Any
 
 from keyroll.adapters.interface import AdapterContext, CredentialRef, Minted, ProviderAdapter
 from keyroll.core.errors import KeyrollError, RotationError
-from keyroll.core.model import Step, StepKind
+from keyroll.core.model import ActionName, Step, StepKind
 from keyroll.core.secret import Secret
 from keyroll.rotate.gates import revoke_gate
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps
@@ -94,7 +94,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         f"{adapter.name}: make a second credential with the same rights as {primary.acl_user or fp}",
         (),
-        {"action": "adapter_mint", "group": spec},
+        {"action": ActionName.ADAPTER_MINT, "group": spec},
     )
     steps = [mint]
     dist, tails = distribution_steps(ctx, ctx.locations, values="new", after=[mint.id])
@@ -105,7 +105,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         f"{adapter.name}: probe the new credential and the new deployments",
         tuple(tails),
-        {"action": "probe_new", "values": "new", "phase": 1},
+        {"action": ActionName.PROBE_NEW, "values": "new", "phase": 1},
     )
     steps.append(probe)
     if adapter.can_revoke:
@@ -115,7 +115,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             f"{adapter.name}: revoke the old credential {fp}",
             (probe.id,),
-            {"action": "adapter_revoke"},
+            {"action": ActionName.ADAPTER_REVOKE},
             destructive=True,
         )
         verify_old = Step(
@@ -124,7 +124,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             "probe that the old credential is rejected",
             (revoke.id,),
-            {"action": "probe_old"},
+            {"action": ActionName.PROBE_OLD},
         )
         steps += [revoke, verify_old]
         last = verify_old.id
@@ -136,7 +136,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             "revoke the old value at its issuer",
             (probe.id,),
-            {"action": "human_revoke", "instructions": text},
+            {"action": ActionName.HUMAN_REVOKE, "instructions": text},
             destructive=True,
         )
         steps.append(revoke)
@@ -144,7 +144,12 @@ def build(ctx: PlanContext) -> StrategyPlan:
         last = revoke.id
     steps.append(
         Step(
-            f"{gid}/rescan", StepKind.RESCAN, fp, "read the written vars back", (last,), {"action": "rescan"}
+            f"{gid}/rescan",
+            StepKind.RESCAN,
+            fp,
+            "read the written vars back",
+            (last,),
+            {"action": ActionName.RESCAN},
         )
     )
     return StrategyPlan(steps, warnings=warnings, human_steps=human_steps)
@@ -176,7 +181,7 @@ def _minted(rt: Runtime, step: Step) -> Minted | None:
     if new is None:
         return None
     user = rt.get_value(gid, "new", "username")
-    mint_step = next((s for s in rt.group_of(step).steps if s.params.get("action") == "adapter_mint"), None)
+    mint_step = next((s for s in rt.group_of(step).steps if s.action == ActionName.ADAPTER_MINT), None)
     detail = rt.detail(mint_step.id) if mint_step is not None else {}
     return Minted(secret=new, principal=user.reveal() if user else "", state=dict(detail.get("state", {})))
 
@@ -267,6 +272,6 @@ async def probe_with_adapter(
 
 
 ACTIONS: dict[str, Action] = {
-    "adapter_mint": Action(_mint),
-    "adapter_revoke": Action(_revoke),
+    ActionName.ADAPTER_MINT: Action(_mint),
+    ActionName.ADAPTER_REVOKE: Action(_revoke),
 }

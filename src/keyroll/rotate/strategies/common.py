@@ -9,6 +9,7 @@ from typing import Any
 
 from keyroll.core.errors import AuthError, KeyrollError, ProviderError, RotationError
 from keyroll.core.model import (
+    ActionName,
     Confidence,
     Credential,
     CredentialKind,
@@ -235,7 +236,7 @@ def redeploy_only_steps(
                 f"redeploy {len(serving)} serving deployment(s) of {name or project_id}",
                 tuple(after),
                 {
-                    "action": "redeploy",
+                    "action": ActionName.REDEPLOY,
                     "phase": phase,
                     "project_name": name,
                     "deployments": to_jsonable(serving),
@@ -253,7 +254,7 @@ def redeploy_only_steps(
                 f"wait until the new deployments of {name or project_id} are READY",
                 (rid,),
                 {
-                    "action": "await",
+                    "action": ActionName.AWAIT,
                     "phase": phase,
                     "redeploy_step": rid,
                     "build_estimate_s": ctx.build_estimate_s,
@@ -427,7 +428,7 @@ async def _human(step: Step, rt: Runtime) -> dict[str, Any]:
         "human_done_at": rt.now(),
         "revoked_at": rt.now(),
     }
-    if step.params.get("action") == "human_reset":
+    if step.action == ActionName.HUMAN_RESET:
         result = await _old_default_probe(rt, step)
         detail["old_probe"] = result.value
         if result is Probe.ACCEPTED:
@@ -443,7 +444,7 @@ async def _human(step: Step, rt: Runtime) -> dict[str, Any]:
 async def _human_reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
     """A dashboard reset is done when the provider rejects the old credential (also after a run
     stopped waiting for it and the person did it in between); a confirmation cannot be read back."""
-    if step.params.get("action") != "human_reset":
+    if step.action != ActionName.HUMAN_RESET:
         return None
     if await _old_default_probe(rt, step) is Probe.REJECTED:
         rec = rt.records.get(step.id)  # when the person was asked (journaled waiting or intent)
@@ -459,7 +460,7 @@ async def _human_reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
 async def _resync_wait(step: Step, rt: Runtime) -> dict[str, Any]:
     """Wait until Vercel shows new values on the integration's vars (after the dashboard reset)."""
     locations: list[dict[str, Any]] = list(step.params.get("locations", []))
-    human = next((s for s in rt.group_of(step).steps if s.params.get("action") == "human_reset"), None)
+    human = next((s for s in rt.group_of(step).steps if s.action == ActionName.HUMAN_RESET), None)
     since = rt.done_at(human.id) if human else 0.0
     human_detail = rt.detail(human.id) if human else {}
     since = float(human_detail.get("human_asked_at", since) or since)
@@ -517,9 +518,9 @@ async def _resync_wait(step: Step, rt: Runtime) -> dict[str, Any]:
 
 
 ACTIONS: dict[str, Action] = {
-    "human_reset": Action(_human, _human_reconcile),
-    "human_revoke": Action(_human, _human_reconcile),
-    "resync_wait": Action(_resync_wait),
+    ActionName.HUMAN_RESET: Action(_human, _human_reconcile),
+    ActionName.HUMAN_REVOKE: Action(_human, _human_reconcile),
+    ActionName.RESYNC_WAIT: Action(_resync_wait),
 }
 
 

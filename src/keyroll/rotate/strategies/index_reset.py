@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from keyroll.core.errors import RotationError
-from keyroll.core.model import Step
+from keyroll.core.model import ActionName, Step
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan
 from keyroll.rotate.runtime import Action, Probe, Runtime, gid_of
 from keyroll.rotate.strategies.common import base_spec
@@ -23,7 +23,10 @@ def build(ctx: PlanContext) -> StrategyPlan:
     spec = base_spec(ctx)
     name = spec["resource_name"] or spec["resource_id"]
     return cutover_build(
-        ctx, spec, "index_reset", f"reset the {spec['product']} index {name} tokens (the old ones die now)"
+        ctx,
+        spec,
+        ActionName.INDEX_RESET,
+        f"reset the {spec['product']} index {name} tokens (the old ones die now)",
     )
 
 
@@ -69,4 +72,4 @@ async def _reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
     return {**_store(rt, gid, index), "revoked_at": rec.ts if rec else rt.now(), "reconciled": True}
 
 
-ACTIONS: dict[str, Action] = {"index_reset": Action(_reset, _reconcile)}
+ACTIONS: dict[str, Action] = {ActionName.INDEX_RESET: Action(_reset, _reconcile)}

@@ -17,7 +17,7 @@ import dataclasses
 from typing import Any
 
 from keyroll.core.errors import KeyrollError, RotationError
-from keyroll.core.model import Step, StepKind
+from keyroll.core.model import ActionName, Step, StepKind
 from keyroll.core.secret import Fingerprint, Secret
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, cutover_tail
 from keyroll.rotate.runtime import Action, Probe, Runtime, WaitingForHuman, gid_of
@@ -54,7 +54,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         f"a person resets the {_WHAT.get(product, product)} {name} in the Upstash console (the old token dies now)",
         (),
-        {"action": "guided_reset", "group": spec, "instructions": text, "cutover_reset": True},
+        {"action": ActionName.GUIDED_RESET, "group": spec, "instructions": text, "cutover_reset": True},
         destructive=True,
     )
     collect = Step(
@@ -64,7 +64,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         "read the new value from Vercel, or ask for it (stdin or --value-file)",
         (reset.id,),
         {
-            "action": "guided_values",
+            "action": ActionName.GUIDED_VALUES,
             "locations": [loc for loc in ctx.locations if loc["kind"] == "vercel_env"],
         },
     )
@@ -155,7 +155,7 @@ async def _values(step: Step, rt: Runtime) -> dict[str, Any]:
     written = {
         str(loc["role"])
         for s in rt.group_of(step).steps
-        if s.params.get("action") == "write"
+        if s.action == ActionName.WRITE
         for loc in s.params.get("locations", [])
     }
     roles = sorted(written | {"token"})
@@ -198,6 +198,6 @@ async def _values(step: Step, rt: Runtime) -> dict[str, Any]:
 
 
 ACTIONS: dict[str, Action] = {
-    "guided_reset": Action(_reset, _reset_reconcile),
-    "guided_values": Action(_values),
+    ActionName.GUIDED_RESET: Action(_reset, _reset_reconcile),
+    ActionName.GUIDED_VALUES: Action(_values),
 }

@@ -18,7 +18,7 @@ from __future__ import annotations
 from typing import Any
 
 from keyroll.core.errors import RotationError
-from keyroll.core.model import CredentialPlan, Plan, Step, StepKind, Strategy
+from keyroll.core.model import ActionName, CredentialPlan, Plan, Step, StepKind, Strategy
 from keyroll.rotate.gates import revoke_gate
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps
 from keyroll.rotate.runtime import Action, GateFailed, Probe, Runtime, WaitingForHuman, gid_of
@@ -71,7 +71,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         f"read the new value of {fp} (stdin or --value-file)",
         (),
-        {"action": "manual_value", "group": spec},
+        {"action": ActionName.MANUAL_VALUE, "group": spec},
     )
     steps = [mint]
     dist, tails = distribution_steps(ctx, ctx.locations, values="new", after=[mint.id])
@@ -82,7 +82,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "probe the new deployments",
         tuple(tails),
-        {"action": "probe_new", "values": "new", "phase": 1},
+        {"action": ActionName.PROBE_NEW, "values": "new", "phase": 1},
     )
     untouched = sorted({describe_copy(a) for a in ctx.ambiguous})
     blind = sorted({describe_copy(loc) for loc in ctx.locations if loc.get("confidence") != "exact"})
@@ -93,11 +93,16 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "revoke the old value at its issuer",
         (probe.id,),
-        {"action": "manual_revoke", "instructions": text, "unverified": untouched},
+        {"action": ActionName.MANUAL_REVOKE, "instructions": text, "unverified": untouched},
         destructive=True,
     )
     rescan = Step(
-        f"{gid}/rescan", StepKind.RESCAN, fp, "read the written vars back", (revoke.id,), {"action": "rescan"}
+        f"{gid}/rescan",
+        StepKind.RESCAN,
+        fp,
+        "read the written vars back",
+        (revoke.id,),
+        {"action": ActionName.RESCAN},
     )
     steps += [probe, revoke, rescan]
     warnings = [f"{c}: probably the same value — unverified; written blind" for c in blind]
@@ -133,7 +138,7 @@ def probe_evidence(step: Step, rt: Runtime) -> dict[str, Any]:
     healthy: list[str] = []
     accepted: list[str] = []
     for s in rt.group_of(step).steps:
-        if s.params.get("action") != "probe_new":
+        if s.action != ActionName.PROBE_NEW:
             continue
         detail = rt.detail(s.id)
         if not detail.get("ok"):
@@ -198,4 +203,4 @@ async def _revoke(step: Step, rt: Runtime) -> dict[str, Any]:
     return detail
 
 
-ACTIONS: dict[str, Action] = {"manual_value": Action(_value), "manual_revoke": Action(_revoke)}
+ACTIONS: dict[str, Action] = {ActionName.MANUAL_VALUE: Action(_value), "manual_revoke": Action(_revoke)}

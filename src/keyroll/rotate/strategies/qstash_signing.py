@@ -14,7 +14,7 @@ from __future__ import annotations
 from typing import Any
 
 from keyroll.core.errors import RotationError
-from keyroll.core.model import Step, StepKind
+from keyroll.core.model import ActionName, Step, StepKind
 from keyroll.rotate.gates import revoke_gate
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps, projects_of
 from keyroll.rotate.runtime import Action, GateFailed, Runtime, gid_of
@@ -43,7 +43,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "roll the signing keys (current ← next, next ← new)",
         (),
-        {"action": "roll", "roll": 1, "group": spec},
+        {"action": ActionName.ROLL, "roll": 1, "group": spec},
         destructive=True,
     )
     steps = [roll1]
@@ -55,7 +55,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "check QStash holds the distributed keys; probe deployments",
         tuple(tails1),
-        {"action": "probe_new", "values": "roll1", "phase": 1},
+        {"action": ActionName.PROBE_NEW, "values": "roll1", "phase": 1},
     )
     roll2 = Step(
         f"{gid}/roll2",
@@ -63,7 +63,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "roll again: the leaked next key dies",
         (probe1.id,),
-        {"action": "roll", "roll": 2},
+        {"action": ActionName.ROLL, "roll": 2},
         destructive=True,
     )
     steps += [probe1, roll2]
@@ -75,7 +75,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "check the second roll everywhere",
         tuple(tails2),
-        {"action": "probe_new", "values": "roll2", "phase": 2},
+        {"action": ActionName.PROBE_NEW, "values": "roll2", "phase": 2},
     )
     verify_old = Step(
         f"{gid}/verify-old",
@@ -83,7 +83,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "check QStash no longer holds either leaked key",
         (probe2.id,),
-        {"action": "probe_old"},
+        {"action": ActionName.PROBE_OLD},
     )
     rescan = Step(
         f"{gid}/rescan",
@@ -91,7 +91,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "read the written vars back",
         (verify_old.id,),
-        {"action": "rescan"},
+        {"action": ActionName.RESCAN},
     )
     steps += [probe2, verify_old, rescan]
     return StrategyPlan(steps, warnings=warnings)
@@ -182,4 +182,4 @@ async def _reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
     )
 
 
-ACTIONS: dict[str, Action] = {"roll": Action(_roll, _reconcile)}
+ACTIONS: dict[str, Action] = {ActionName.ROLL: Action(_roll, _reconcile)}

@@ -13,7 +13,7 @@ from typing import Any
 
 from keyroll.config import update_env_file
 from keyroll.core.errors import KeyrollError, RotationError
-from keyroll.core.model import Step, StepKind
+from keyroll.core.model import ActionName, Step, StepKind
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, cutover_tail
 from keyroll.rotate.runtime import Action, Probe, Runtime, gid_of
 from keyroll.rotate.strategies.common import base_spec
@@ -46,7 +46,7 @@ def cutover_build(ctx: PlanContext, spec: dict[str, Any], action: str, descripti
 def build(ctx: PlanContext) -> StrategyPlan:
     """Steps for one QStash user's token."""
     spec = base_spec(ctx)
-    plan = cutover_build(ctx, spec, "qstash_reset", "reset the QStash token (the old one dies now)")
+    plan = cutover_build(ctx, spec, ActionName.QSTASH_RESET, "reset the QStash token (the old one dies now)")
     plan.warnings.append(
         "keyroll's own QSTASH_TOKEN is this token: the --env-file it came from is updated right after the reset"
     )
@@ -164,4 +164,4 @@ async def _reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
     return None
 
 
-ACTIONS: dict[str, Action] = {"qstash_reset": Action(_reset, _reconcile)}
+ACTIONS: dict[str, Action] = {ActionName.QSTASH_RESET: Action(_reset, _reconcile)}

@@ -23,7 +23,7 @@ import asyncio
 from typing import Any
 
 from keyroll.core.errors import KeyrollError, RotationError
-from keyroll.core.model import Management, Step, StepKind
+from keyroll.core.model import ActionName, Management, Step, StepKind
 from keyroll.core.secret import Secret
 from keyroll.rotate.gates import revoke_gate
 from keyroll.rotate.groups import is_keyroll_user
@@ -99,7 +99,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         f"create ACL user {new_user} with the default user's rights"
         + (f" and {_ro_twin(new_user)} (read-only)" if needs_ro else ""),
         (),
-        {"action": "acl_mint", "group": spec, "user": new_user, "readonly": needs_ro},
+        {"action": ActionName.ACL_MINT, "group": spec, "user": new_user, "readonly": needs_ro},
     )
     steps: list[Step] = [mint]
     dist, tails = distribution_steps(ctx, phase1, values="new", after=[mint.id])
@@ -110,7 +110,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "probe the new tokens and deployments",
         tuple(tails),
-        {"action": "probe_new", "values": "new", "phase": 1},
+        {"action": ActionName.PROBE_NEW, "values": "new", "phase": 1},
     )
     steps.append(probe)
     name = spec["resource_name"] or spec["resource_id"] or ""
@@ -130,7 +130,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             f"delete ACL user {current} (and {_ro_twin(current)})",
             (probe.id,),
-            {"action": "deluser", "users": [current, _ro_twin(current)]},
+            {"action": ActionName.DELUSER, "users": [current, _ro_twin(current)]},
             destructive=True,
         )
     elif mode == "reset_default":
@@ -141,7 +141,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             f"reset the default password of {name} (old password and both REST tokens die)"
             + (f"; delete ACL user(s) {', '.join(delete_users)}" if delete_users else ""),
             (probe.id,),
-            {"action": "reset_default", "delete_users": delete_users},
+            {"action": ActionName.RESET_DEFAULT, "delete_users": delete_users},
             destructive=True,
         )
     else:
@@ -153,7 +153,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             f"reset {name} in the Vercel/Upstash dashboard",
             (probe.id,),
-            {"action": "human_reset", "instructions": text},
+            {"action": ActionName.HUMAN_RESET, "instructions": text},
             destructive=True,
         )
     steps.append(revoke)
@@ -163,7 +163,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "probe that the old tokens are rejected",
         (revoke.id,),
-        {"action": "probe_old"},
+        {"action": ActionName.PROBE_OLD},
     )
     steps.append(verify_old)
     last = verify_old.id
@@ -189,7 +189,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             "probe the new default password's deployments",
             tuple(tails2),
-            {"action": "probe_new", "values": "reset", "phase": 2},
+            {"action": ActionName.PROBE_NEW, "values": "reset", "phase": 2},
         )
         steps.append(probe2)
         last = probe2.id
@@ -206,7 +206,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             "wait until Vercel resyncs the integration's vars",
             (verify_old.id,),
-            {"action": "resync_wait", "phase": 2, "locations": integration_locs},
+            {"action": ActionName.RESYNC_WAIT, "phase": 2, "locations": integration_locs},
         )
         steps.append(resync)
         dist2, tails2 = redeploy_only_steps(
@@ -219,13 +219,18 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             "probe the resynced deployments",
             tuple(tails2),
-            {"action": "probe_new", "values": None, "phase": 2},
+            {"action": ActionName.PROBE_NEW, "values": None, "phase": 2},
         )
         steps.append(probe2)
         last = probe2.id
     steps.append(
         Step(
-            f"{gid}/rescan", StepKind.RESCAN, fp, "read the written vars back", (last,), {"action": "rescan"}
+            f"{gid}/rescan",
+            StepKind.RESCAN,
+            fp,
+            "read the written vars back",
+            (last,),
+            {"action": ActionName.RESCAN},
         )
     )
     warnings += stale_warnings(ctx, spec)
@@ -253,7 +258,7 @@ def _emergency_steps(
         ctx.fp,
         "emergency cutover: probe the new default credentials and deployments",
         (*tails, after),
-        {"action": "probe_new", "values": "reset", "phase": 3, "when": when},
+        {"action": ActionName.PROBE_NEW, "values": "reset", "phase": 3, "when": when},
     )
     steps.append(probe)
     return probe.id
@@ -452,7 +457,7 @@ async def undo_mint(step: Step, rt: Runtime) -> dict[str, Any]:
 
 
 ACTIONS: dict[str, Action] = {
-    "acl_mint": Action(_mint),
-    "reset_default": Action(_reset_default, _reset_reconcile),
-    "deluser": Action(_deluser),
+    ActionName.ACL_MINT: Action(_mint),
+    ActionName.RESET_DEFAULT: Action(_reset_default, _reset_reconcile),
+    ActionName.DELUSER: Action(_deluser),
 }

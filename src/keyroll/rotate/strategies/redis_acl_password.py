@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from keyroll.core.errors import RotationError
-from keyroll.core.model import Step, StepKind
+from keyroll.core.model import ActionName, Step, StepKind
 from keyroll.core.secret import Secret
 from keyroll.rotate.gates import revoke_gate
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps
@@ -39,7 +39,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         f"add a second password to ACL user {user}",
         (),
-        {"action": "acl_add_password", "group": spec, "user": user},
+        {"action": ActionName.ACL_ADD_PASSWORD, "group": spec, "user": user},
     )
     steps = [mint]
     dist, tails = distribution_steps(ctx, ctx.locations, values="new", after=[mint.id])
@@ -50,7 +50,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "probe the new token and deployments",
         tuple(tails),
-        {"action": "probe_new", "values": "new", "phase": 1},
+        {"action": ActionName.PROBE_NEW, "values": "new", "phase": 1},
     )
     revoke = Step(
         f"{gid}/revoke",
@@ -58,7 +58,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         f"remove the old password of ACL user {user}",
         (probe.id,),
-        {"action": "acl_remove_password", "user": user},
+        {"action": ActionName.ACL_REMOVE_PASSWORD, "user": user},
         destructive=True,
     )
     verify_old = Step(
@@ -67,7 +67,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "probe that the old token is rejected",
         (revoke.id,),
-        {"action": "probe_old"},
+        {"action": ActionName.PROBE_OLD},
     )
     rescan = Step(
         f"{gid}/rescan",
@@ -75,7 +75,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "read the written vars back",
         (verify_old.id,),
-        {"action": "rescan"},
+        {"action": ActionName.RESCAN},
     )
     steps += [probe, revoke, verify_old, rescan]
     return StrategyPlan(steps, warnings=warnings)
@@ -187,6 +187,6 @@ async def undo_mint(step: Step, rt: Runtime) -> dict[str, Any]:
 
 
 ACTIONS: dict[str, Action] = {
-    "acl_add_password": Action(_add),
-    "acl_remove_password": Action(_remove),
+    ActionName.ACL_ADD_PASSWORD: Action(_add),
+    ActionName.ACL_REMOVE_PASSWORD: Action(_remove),
 }

@@ -17,7 +17,7 @@ from __future__ import annotations
 from typing import Any
 
 from keyroll.core.errors import RotationError
-from keyroll.core.model import Step
+from keyroll.core.model import ActionName, Step
 from keyroll.core.secret import Secret
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan
 from keyroll.rotate.runtime import Action, Probe, Runtime, gid_of
@@ -37,7 +37,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
     plan = cutover_build(
         ctx,
         spec,
-        "redis_reset",
+        ActionName.REDIS_RESET,
         f"reset the default password of {name} (no ACL on this database: password and both REST tokens die now)",
     )
     plan.warnings.insert(
@@ -94,4 +94,4 @@ async def _reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
     }
 
 
-ACTIONS: dict[str, Action] = {"redis_reset": Action(_reset, _reconcile)}
+ACTIONS: dict[str, Action] = {ActionName.REDIS_RESET: Action(_reset, _reconcile)}

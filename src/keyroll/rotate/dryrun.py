@@ -14,6 +14,7 @@ from typing import Any
 
 from keyroll.core.errors import KeyrollError, RotationError
 from keyroll.core.model import ActionName, Plan, Step
+from keyroll.core.steps import WriteParams
 from keyroll.rotate.runtime import Runtime
 from keyroll.rotate.strategies.common import describe_error, redis_admin
 from keyroll.rotate.strategies.qstash_token import user_id
@@ -54,7 +55,7 @@ async def _qstash_keys(step: Step, rt: Runtime) -> None:
 
 
 async def _write(step: Step, rt: Runtime) -> None:
-    target = str(step.params.get("target"))
+    target = WriteParams.of(step).target
     if target in ("vercel", "shared"):
         _ = rt.vercel
     elif target == "github" and rt.providers.github is None:
@@ -83,7 +84,7 @@ async def walk(rt: Runtime, plan: Plan) -> dict[str, Any] | None:
     """Check every step in plan order; the first failure as ``{step, credential, error}``."""
     for cp in plan.credentials:
         for step in cp.steps:
-            check = CHECKS.get(str(step.params.get("action")))
+            check = CHECKS.get(step.action)
             if check is None:
                 continue
             try:

@@ -19,6 +19,7 @@ from typing import Any
 from keyroll.core.errors import KeyrollError, RotationError
 from keyroll.core.model import ActionName, Step, StepKind, StepState
 from keyroll.core.secret import Secret
+from keyroll.core.steps import ProbeNewParams, WriteParams, is_cutover_reset, locations_of, phase_of
 from keyroll.rotate.distribute import backup_path
 from keyroll.rotate.redeploy import probe_deployment, slot_of
 from keyroll.rotate.runtime import Action, GateFailed, Probe, Runtime, gid_of
@@ -27,7 +28,7 @@ __all__ = ["ACTIONS", "probe_values", "revoke_gate"]
 
 
 def _phase_steps(step: Step, rt: Runtime, phase: int) -> list[Step]:
-    return [s for s in rt.group_of(step).steps if int(s.params.get("phase", 0) or 0) == phase]
+    return [s for s in rt.group_of(step).steps if phase_of(s, default=0) == phase]
 
 
 def _ready_slots(rt: Runtime, is_fresh: Callable[[str, str, float], bool]) -> dict[str, set[tuple[str, str]]]:
@@ -91,7 +92,7 @@ async def revoke_gate(step: Step, rt: Runtime, *, phase: int = 1) -> dict[str, A
             continue
         if s.kind is StepKind.WRITE_ENV and s.action == ActionName.WRITE:
             at = float(rt.detail(s.id).get("env_written_at", 0.0))
-            for spec in s.params.get("locations", []):
+            for spec in locations_of(s):
                 for p in (
                     [spec.get("project_id", "")]
                     if spec["kind"] == "vercel_env"
@@ -260,8 +261,9 @@ def _bypass(rt: Runtime, project_id: str) -> Secret | None:
 async def _probe_new(step: Step, rt: Runtime) -> dict[str, Any]:
     spec = rt.spec(step)
     gid = gid_of(step)
-    phase = int(step.params.get("phase", 1) or 1)
-    set_name = step.params.get("values")
+    params = ProbeNewParams.of(step)
+    phase = params.phase
+    set_name = params.values
     values = rt.values(gid, set_name) if set_name else {}
     provider = await probe_values(rt, spec, values)
     bad = [p for p in provider if p["result"] == Probe.REJECTED.value]
@@ -270,7 +272,7 @@ async def _probe_new(step: Step, rt: Runtime) -> dict[str, Any]:
         loc["old_fp"]
         for s in _phase_steps(step, rt, phase)
         if s.action == ActionName.WRITE
-        for loc in s.params.get("locations", [])
+        for loc in locations_of(s)
     } - new_fps
     deployments: list[dict[str, Any]] = []
     ready_steps = [s for s in _phase_steps(step, rt, phase) if s.kind is StepKind.AWAIT_READY]
@@ -279,7 +281,7 @@ async def _probe_new(step: Step, rt: Runtime) -> dict[str, Any]:
         str(loc.get("key") or "")
         for s in _phase_steps(step, rt, phase)
         if s.kind is StepKind.WRITE_ENV
-        for loc in s.params.get("locations", [])
+        for loc in locations_of(s)
     } - {""}
     if rt.options.health_path is not None:
         targets = [
@@ -324,8 +326,8 @@ async def _probe_new(step: Step, rt: Runtime) -> dict[str, Any]:
         "deployments": deployments,
         "probed_at": rt.now(),
     }
-    if step.params.get("cutover"):
-        reset_step = next(s for s in rt.group_of(step).steps if s.params.get("cutover_reset"))
+    if params.cutover:
+        reset_step = next(s for s in rt.group_of(step).steps if is_cutover_reset(s))
         reset_at = float(rt.detail(reset_step.id).get("revoked_at", 0.0))
         last_ready = max(ready_at, default=rt.done_at(reset_step.id))
         detail["window_start"] = reset_at
@@ -364,14 +366,15 @@ async def _rescan(step: Step, rt: Runtime) -> dict[str, Any]:
     stale: list[dict[str, Any]] = []
     checked = 0
     expected: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
-    for s in sorted(rt.group_of(step).steps, key=lambda s: int(s.params.get("phase", 1) or 1)):
+    for s in sorted(rt.group_of(step).steps, key=phase_of):
         if s.kind is not StepKind.WRITE_ENV:
             continue
         detail = rt.detail(s.id)
-        action, target = s.params.get("action"), s.params.get("target")
+        action = s.action
+        target = WriteParams.of(s).target if action == ActionName.WRITE else None
         if action == ActionName.RESYNC_WAIT:
             fps = {w["env_id"]: w["fp"] for w in detail.get("resynced", []) if w.get("fp")}
-            for spec in s.params.get("locations", []):
+            for spec in locations_of(s):
                 key = (spec.get("project_id", ""), spec["env_id"])
                 if spec["env_id"] in fps:
                     expected[key] = (spec, fps[spec["env_id"]])
@@ -379,7 +382,7 @@ async def _rescan(step: Step, rt: Runtime) -> dict[str, Any]:
                     expected.pop(key, None)
         elif action == ActionName.WRITE and target == "vercel":
             fps = {w["env_id"]: w["fp"] for w in detail.get("written", [])}
-            for spec in s.params.get("locations", []):
+            for spec in locations_of(s):
                 if spec.get("type") != "sensitive" and spec["env_id"] in fps:
                     expected[(spec["project_id"], spec["env_id"])] = (spec, fps[spec["env_id"]])
         elif action == ActionName.WRITE and target == "files" and rt.options.rewrite_files:

@@ -21,6 +21,7 @@ from keyroll.core.model import CredentialPlan, Plan, Step, StepKind, StepState
 from keyroll.core.priority import PrioritySemaphore
 from keyroll.core.progress import Progress
 from keyroll.core.secret import Secret
+from keyroll.core.steps import group_spec_of
 from keyroll.providers.factory import Providers
 from keyroll.providers.github import GitHubAPI
 from keyroll.providers.upstash.developer import DeveloperAPI
@@ -135,8 +136,9 @@ class Runtime:
     def spec(self, step: Step) -> dict[str, Any]:
         """The group spec (resource ids, endpoint, fingerprints by role) stored on the first step."""
         for s in self.group_of(step).steps:
-            if "group" in s.params:
-                return dict(s.params["group"])
+            spec = group_spec_of(s)
+            if spec is not None:
+                return spec
         return {}
 
     def group_steps(
@@ -146,7 +148,7 @@ class Runtime:
         return [
             s
             for s in self.group_of(step).steps
-            if (kind is None or s.kind is kind) and (action is None or s.params.get("action") == action)
+            if (kind is None or s.kind is kind) and (action is None or s.action == action)
         ]
 
     def detail(self, step_id: str) -> dict[str, Any]:

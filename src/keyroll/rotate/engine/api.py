@@ -26,6 +26,7 @@ from keyroll.core.model import Inventory, Milestone, Plan, RunState, StepKind, S
 from keyroll.core.priority import PrioritySemaphore
 from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.core.secret import Secret
+from keyroll.core.steps import RedeployParams
 from keyroll.providers.factory import Providers
 from keyroll.rotate import crash
 from keyroll.rotate.build_step import (
@@ -251,11 +252,7 @@ class Engine:
     def _runtime(self, run_id: str, plan: Plan, options: ApplyOptions) -> Runtime:
         http = self._http or httpx.AsyncClient(timeout=15.0, follow_redirects=False)
         estimate = max(
-            (
-                float(s.params.get("build_estimate_s", 0) or 0)
-                for s in plan.steps
-                if s.kind is StepKind.REDEPLOY
-            ),
+            (RedeployParams.of(s).build_estimate_s for s in plan.steps if s.kind is StepKind.REDEPLOY),
             default=60.0,
         )
         return Runtime(

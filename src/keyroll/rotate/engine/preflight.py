@@ -29,6 +29,7 @@ from keyroll.core.model import (
     Strategy,
 )
 from keyroll.core.secret import Secret
+from keyroll.core.steps import WriteParams, group_spec_of, locations_of
 from keyroll.providers.factory import Providers
 from keyroll.rotate.distribute import _scope
 from keyroll.rotate.engine.state import TERMINAL, group_state
@@ -149,8 +150,9 @@ async def preflight(
             hint="set KEYROLL_JOURNAL_KEY (32+ characters) or use an OS keyring",
         )
     found = Preflight()
-    need_vercel = any(
-        s.params.get("target") in ("vercel", "shared") or s.kind is StepKind.REDEPLOY for s in plan.steps
+    writes = [WriteParams.of(s) for s in plan.steps if s.action == ActionName.WRITE]
+    need_vercel = any(w.target in ("vercel", "shared") for w in writes) or any(
+        s.kind is StepKind.REDEPLOY for s in plan.steps
     )
     if need_vercel and providers.vercel is None:
         raise UsageError(
@@ -160,7 +162,7 @@ async def preflight(
     github_scopes: dict[tuple[str, str], dict[str, Any]] = {}
     group_problems: list[UsageError] = []
     for cp in plan.credentials:
-        spec = dict(next((s.params["group"] for s in cp.steps if "group" in s.params), {}))
+        spec = next((g for s in cp.steps if (g := group_spec_of(s)) is not None), {})
         gid = cp.steps[0].id.split("/", 1)[0]
         old = _old_values(inv, cp, spec)
         await _fill_from_provider(providers, cp, spec, old)
@@ -171,9 +173,9 @@ async def preflight(
             _check_group(providers, cp, spec, old, manual_values=manual_values)
         except UsageError as exc:  # every credential's problem at once, not one per attempt
             group_problems.append(exc)
-        for s in cp.steps:
-            if s.params.get("target") == "github":
-                for loc in s.params["locations"]:
+        for w in (WriteParams.of(s) for s in cp.steps if s.action == ActionName.WRITE):
+            if w.target == "github":
+                for loc in w.locations:
                     github_scopes[(loc["repo"], loc.get("scope", "repo"))] = loc
     if len(group_problems) == 1:
         raise group_problems[0]
@@ -311,9 +313,7 @@ def _check_group(
 ) -> None:
     """:raises UsageError: the credential cannot be rotated as planned with these clients and values."""
     name = spec.get("resource_name") or cp.credential
-    roles = {
-        loc["role"] for s in cp.steps for loc in s.params.get("locations", []) if s.action == ActionName.WRITE
-    }
+    roles = {loc["role"] for s in cp.steps if s.action == ActionName.WRITE for loc in locations_of(s)}
     if cp.strategy in RESTORE_ON_FAILURE and cp.strategy is not Strategy.MANUAL:
         missing = sorted(
             r for r in roles if r not in old and not (r == "url" and "password" in old) and r != "value"

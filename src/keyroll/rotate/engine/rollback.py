@@ -16,6 +16,7 @@ from dataclasses import replace
 from typing import Any
 
 from keyroll.core.model import ActionName, CredentialPlan, Step, StepKind, StepState
+from keyroll.core.steps import RedeployParams, WriteParams
 from keyroll.rotate.distribute import write_locations
 from keyroll.rotate.engine.state import is_revoke
 from keyroll.rotate.gates import probe_values
@@ -110,9 +111,10 @@ async def rollback_group(rt: Runtime, cp: CredentialPlan, reason: str) -> None:
     problems: list[str] = []
     writes = [s for s in cp.steps if s.action == ActionName.WRITE and s.id in touched]
     for s in writes:
+        params = WriteParams.of(s)
         specs = [
             loc
-            for loc in s.params["locations"]
+            for loc in params.locations
             if loc["role"] in old or (loc["role"] == "url" and "password" in old) or loc["role"] == "value"
         ]
         if not specs:
@@ -122,11 +124,11 @@ async def rollback_group(rt: Runtime, cp: CredentialPlan, reason: str) -> None:
         try:
             detail = await write_locations(
                 rt,
-                str(s.params["target"]),
+                params.target,
                 specs,
                 old,
                 rt.spec(s),
-                old=rt.values(gid, str(s.params["values"])),
+                old=rt.values(gid, params.values),
                 restore=True,
             )
             log(sid, "outcome", StepState.ROLLED_BACK, StepKind.WRITE_ENV, s.project_id, detail=detail)
@@ -243,8 +245,8 @@ async def _serving_new(rt: Runtime, step: Step) -> list[dict[str, Any]]:
     rec = rt.records.get(step.id)
     builds = list((rec.detail if rec else {}).get("deployments", []))
     if rec is not None and rec.state is StepState.RUNNING:
-        return list(step.params.get("deployments", []))  # unknown which builds exist: redo all
-    refs = {r["deployment_id"]: r for r in step.params.get("deployments", [])}
+        return list(RedeployParams.of(step).deployments)  # unknown which builds exist: redo all
+    refs = {r["deployment_id"]: r for r in RedeployParams.of(step).deployments}
     out: list[dict[str, Any]] = []
     for b in builds:
         deadline = time.time() + rt.options.build_timeout_s

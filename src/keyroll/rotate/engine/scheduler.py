@@ -17,6 +17,7 @@ from typing import Any
 from keyroll.core.errors import UsageError
 from keyroll.core.model import ActionName, CredentialPlan, Milestone, Plan, Step, StepKind, StepState
 from keyroll.core.priority import urgent
+from keyroll.core.steps import AwaitParams, WriteParams, is_cutover_reset, when_of
 from keyroll.rotate.distribute import write_locations
 from keyroll.rotate.engine.rollback import rollback_group
 from keyroll.rotate.engine.state import group_state
@@ -35,11 +36,12 @@ BoundaryHook = Callable[[Plan, str, Step], None]
 
 async def _write(step: Step, rt: Runtime) -> dict[str, Any]:
     gid = gid_of(step)
-    values = rt.values(gid, str(step.params["values"]))
+    params = WriteParams.of(step)
+    values = rt.values(gid, params.values)
     return await write_locations(
         rt,
-        str(step.params["target"]),
-        list(step.params["locations"]),
+        params.target,
+        list(params.locations),
         values,
         rt.spec(step),
         old=rt.values(gid, "old"),
@@ -100,7 +102,7 @@ async def execute(rt: Runtime, boundary: BoundaryHook) -> None:
         rec = rt.records.get(step.id)
         if step.kind is StepKind.AWAIT_READY and rec is not None and rec.state is StepState.FAILED:
             # the build it waited for ended ERROR/CANCELED: retrying means building again
-            done.discard(str(step.params.get("redeploy_step")))
+            done.discard(AwaitParams.of(step).redeploy_step)
     started: set[str] = set()
     running: dict[asyncio.Task[None], Step] = {}
     try:
@@ -140,7 +142,7 @@ async def _schedule(
             if step.id in done or step.id in started or gid in stopped or rt.paused:
                 continue
             if all(d in done for d in step.depends_on):
-                if step.params.get("cutover_reset") and _overlap_builds_pending(plan, done, stopped):
+                if is_cutover_reset(step) and _overlap_builds_pending(plan, done, stopped):
                     deferred.append(step)  # open the window when no other build queues ahead
                     continue
                 started.add(step.id)
@@ -187,15 +189,15 @@ async def _step(rt: Runtime, step: Step, boundary: BoundaryHook) -> None:
 
 
 async def _run_step(rt: Runtime, step: Step, boundary: BoundaryHook) -> None:
-    action = ACTIONS.get(str(step.params.get("action")))
+    action = ACTIONS.get(step.action)
     if action is None:
         raise UsageError(
             f"step {step.id} has an unknown action", hint="make a new plan with this keyroll version"
         )
     rec = rt.records.get(step.id)
     j = rt.journal
-    when = step.params.get("when")
-    if isinstance(when, dict) and not rt.detail(str(when.get("step"))).get(str(when.get("key"))):
+    when = when_of(step)
+    if when is not None and not rt.detail(when.step).get(when.key):
         # a conditional step (e.g. the emergency cutover after a reset that killed the ACL
         # user's token): its condition did not happen, so it is skipped, not run
         boundary(rt.plan, "before", step)
@@ -203,7 +205,7 @@ async def _run_step(rt: Runtime, step: Step, boundary: BoundaryHook) -> None:
             rt,
             step,
             StepState.SKIPPED,
-            {"skipped": f"{when.get('key')} not reported by {when.get('step')}"},
+            {"skipped": f"{when.key} not reported by {when.step}"},
         )
         boundary(rt.plan, "after", step)
         return
@@ -224,7 +226,7 @@ async def _run_step(rt: Runtime, step: Step, boundary: BoundaryHook) -> None:
         intent.update(destructive=True, consent="--yes" if rt.options.yes else "interactive")
         if rt.options.force_revoke:
             intent["force_revoke_allowed"] = True
-        if step.params.get("cutover_reset"):
+        if is_cutover_reset(step):
             intent["accept_downtime"] = rt.options.accept_downtime
             intent["accept_downtime_source"] = rt.options.sources.get(
                 "accept_downtime", "--accept-downtime" if rt.options.accept_downtime else ""

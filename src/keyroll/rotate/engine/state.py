@@ -19,6 +19,7 @@ from keyroll.core.model import (
     StepKind,
     StepState,
 )
+from keyroll.core.steps import is_cutover_reset, phase_of
 from keyroll.rotate.journal import StepRecord
 from keyroll.rotate.options import CredentialOutcome, RunResult
 from keyroll.rotate.runtime import gid_of
@@ -41,9 +42,7 @@ TERMINAL = frozenset({RunState.DONE, RunState.ROLLED_BACK, RunState.CLOSED})
 
 def is_revoke(step: Step) -> bool:
     """A step after which the old value is dead (revoke, a person's reset, a cutover's reset)."""
-    return step.destructive and (
-        step.kind in (StepKind.REVOKE, StepKind.HUMAN) or bool(step.params.get("cutover_reset"))
-    )
+    return step.destructive and (step.kind in (StepKind.REVOKE, StepKind.HUMAN) or is_cutover_reset(step))
 
 
 def group_state(cp: CredentialPlan, records: dict[str, StepRecord]) -> Milestone:
@@ -67,7 +66,7 @@ def group_state(cp: CredentialPlan, records: dict[str, StepRecord]) -> Milestone
         for s in cp.steps
     ):
         return Milestone.WAITING
-    phase1 = [s for s in cp.steps if int(s.params.get("phase", 1) or 1) == 1]
+    phase1 = [s for s in cp.steps if phase_of(s) == 1]
     reached = Milestone.PENDING
     if cp.steps and ok(cp.steps[0]):
         reached = Milestone.MINTED

@@ -25,6 +25,7 @@ from typing import Any
 from keyroll.core.errors import KeyrollError, RotationError
 from keyroll.core.model import ActionName, Management, Step, StepKind
 from keyroll.core.secret import Secret
+from keyroll.core.steps import ProbeNewParams, When
 from keyroll.rotate.gates import revoke_gate
 from keyroll.rotate.groups import is_keyroll_user
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps, projects_of
@@ -246,7 +247,7 @@ def _emergency_steps(
 ) -> str:
     """The emergency cutover, laid out in advance and run only when the reset reports
     :data:`EMERGENCY_KEY`; returns the id later steps should follow."""
-    when = {"step": reset_id, "key": EMERGENCY_KEY}
+    when = When(reset_id, EMERGENCY_KEY)
     locs = [loc for loc in phase1 if loc["kind"] != "file"]
     dist, tails = distribution_steps(ctx, locs, values="reset", after=[reset_id], tag="e", phase=3, when=when)
     if not dist:
@@ -258,7 +259,7 @@ def _emergency_steps(
         ctx.fp,
         "emergency cutover: probe the new default credentials and deployments",
         (*tails, after),
-        {"action": ActionName.PROBE_NEW, "values": "reset", "phase": 3, "when": when},
+        ProbeNewParams(values="reset", phase=3, when=when).to_params(),
     )
     steps.append(probe)
     return probe.id

@@ -214,7 +214,8 @@ class HumanParams(StepParams):
 
     ACTIONS = frozenset({ActionName.HUMAN_RESET, ActionName.HUMAN_REVOKE})
     action: ActionName
-    instructions: str
+    instructions: str | None = field(default=None, metadata=_OMIT)
+    """what the person is told (the step's description when absent)"""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -224,7 +225,7 @@ class ResyncWaitParams(StepParams):
     ACTIONS = frozenset({ActionName.RESYNC_WAIT})
     action: ActionName = field(default=ActionName.RESYNC_WAIT, init=False)
     phase: int = 1
-    locations: tuple[Spec, ...]
+    locations: tuple[Spec, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -242,7 +243,8 @@ class ManualRevokeParams(StepParams):
 
     ACTIONS = frozenset({ActionName.MANUAL_REVOKE})
     action: ActionName = field(default=ActionName.MANUAL_REVOKE, init=False)
-    instructions: str
+    instructions: str | None = field(default=None, metadata=_OMIT)
+    """what the person is told (the step's description when absent)"""
     unverified: tuple[str, ...] = ()
 
 
@@ -253,7 +255,8 @@ class GuidedResetParams(StepParams):
     ACTIONS = frozenset({ActionName.GUIDED_RESET})
     action: ActionName = field(default=ActionName.GUIDED_RESET, init=False)
     group: Spec
-    instructions: str
+    instructions: str | None = field(default=None, metadata=_OMIT)
+    """what the person is told (the step's description when absent)"""
     cutover_reset: bool = True
 
 
@@ -263,7 +266,7 @@ class GuidedValuesParams(StepParams):
 
     ACTIONS = frozenset({ActionName.GUIDED_VALUES})
     action: ActionName = field(default=ActionName.GUIDED_VALUES, init=False)
-    locations: tuple[Spec, ...]
+    locations: tuple[Spec, ...] = ()
 
 
 # -- provider adapters (rotate.strategies.adapter) -------------------------------------------
@@ -292,7 +295,8 @@ class AclMintParams(StepParams):
     ACTIONS = frozenset({ActionName.ACL_MINT})
     action: ActionName = field(default=ActionName.ACL_MINT, init=False)
     group: Spec
-    user: str
+    user: str = ""
+    """the user to create (``keyroll-a`` when empty; the other one if the old token is that one)"""
     readonly: bool = False
 
 

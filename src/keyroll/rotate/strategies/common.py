@@ -20,6 +20,7 @@ from keyroll.core.model import (
     StepKind,
 )
 from keyroll.core.secret import Secret
+from keyroll.core.steps import AwaitParams, HumanParams, RedeployParams, ResyncWaitParams, group_spec_of
 from keyroll.core.strategy import is_keyroll_user
 from keyroll.providers.upstash.acl_rules import check_rules
 from keyroll.rotate.pipeline import PlanContext
@@ -235,13 +236,12 @@ def redeploy_only_steps(
                 ctx.fp,
                 f"redeploy {len(serving)} serving deployment(s) of {name or project_id}",
                 tuple(after),
-                {
-                    "action": ActionName.REDEPLOY,
-                    "phase": phase,
-                    "project_name": name,
-                    "deployments": to_jsonable(serving),
-                    "build_estimate_s": ctx.build_estimate_s,
-                },
+                RedeployParams(
+                    phase=phase,
+                    project_name=name,
+                    deployments=tuple(to_jsonable(serving)),
+                    build_estimate_s=ctx.build_estimate_s,
+                ).to_params(),
                 project_id=project_id,
             )
         )
@@ -253,12 +253,9 @@ def redeploy_only_steps(
                 ctx.fp,
                 f"wait until the new deployments of {name or project_id} are READY",
                 (rid,),
-                {
-                    "action": ActionName.AWAIT,
-                    "phase": phase,
-                    "redeploy_step": rid,
-                    "build_estimate_s": ctx.build_estimate_s,
-                },
+                AwaitParams(
+                    phase=phase, redeploy_step=rid, build_estimate_s=ctx.build_estimate_s
+                ).to_params(),
                 project_id=project_id,
             )
         )
@@ -330,7 +327,7 @@ def _same_database_tokens(rt: Runtime, spec: dict[str, Any]) -> list[Secret]:
     (a reset's new default token, a keyroll-a/-b token), newest sets first."""
     out: list[Secret] = []
     for cp in rt.plan.credentials:
-        other: dict[str, Any] = next((s.params["group"] for s in cp.steps if "group" in s.params), {})
+        other: dict[str, Any] = next((g for s in cp.steps if (g := group_spec_of(s)) is not None), {})
         if other.get("product") != "redis" or other.get("resource_id") != spec.get("resource_id"):
             continue
         gid = cp.steps[0].id.split("/", 1)[0]
@@ -410,7 +407,9 @@ async def _old_default_probe(rt: Runtime, step: Step) -> Probe:
 
 
 async def _human(step: Step, rt: Runtime) -> dict[str, Any]:
-    instructions = str(step.params.get("instructions", step.description))
+    instructions = HumanParams.of(step).instructions
+    if instructions is None:
+        instructions = step.description
     from keyroll.rotate.gates import revoke_gate
 
     # the gate first: nobody is told to revoke before every copy and build is ready for it
@@ -459,7 +458,7 @@ async def _human_reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
 
 async def _resync_wait(step: Step, rt: Runtime) -> dict[str, Any]:
     """Wait until Vercel shows new values on the integration's vars (after the dashboard reset)."""
-    locations: list[dict[str, Any]] = list(step.params.get("locations", []))
+    locations: list[dict[str, Any]] = list(ResyncWaitParams.of(step).locations)
     human = next((s for s in rt.group_of(step).steps if s.action == ActionName.HUMAN_RESET), None)
     since = rt.done_at(human.id) if human else 0.0
     human_detail = rt.detail(human.id) if human else {}

@@ -25,7 +25,17 @@ from typing import Any
 from keyroll.core.errors import KeyrollError, RotationError
 from keyroll.core.model import ActionName, Management, Step, StepKind
 from keyroll.core.secret import Secret
-from keyroll.core.steps import ProbeNewParams, When
+from keyroll.core.steps import (
+    AclMintParams,
+    DeluserParams,
+    HumanParams,
+    ProbeNewParams,
+    ProbeOldParams,
+    RescanParams,
+    ResetDefaultParams,
+    ResyncWaitParams,
+    When,
+)
 from keyroll.rotate.gates import revoke_gate
 from keyroll.rotate.groups import is_keyroll_user
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps, projects_of
@@ -100,7 +110,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         f"create ACL user {new_user} with the default user's rights"
         + (f" and {_ro_twin(new_user)} (read-only)" if needs_ro else ""),
         (),
-        {"action": ActionName.ACL_MINT, "group": spec, "user": new_user, "readonly": needs_ro},
+        AclMintParams(group=spec, user=new_user, readonly=needs_ro).to_params(),
     )
     steps: list[Step] = [mint]
     dist, tails = distribution_steps(ctx, phase1, values="new", after=[mint.id])
@@ -111,7 +121,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "probe the new tokens and deployments",
         tuple(tails),
-        {"action": ActionName.PROBE_NEW, "values": "new", "phase": 1},
+        ProbeNewParams(values="new", phase=1).to_params(),
     )
     steps.append(probe)
     name = spec["resource_name"] or spec["resource_id"] or ""
@@ -131,7 +141,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             f"delete ACL user {current} (and {_ro_twin(current)})",
             (probe.id,),
-            {"action": ActionName.DELUSER, "users": [current, _ro_twin(current)]},
+            DeluserParams(users=(current, _ro_twin(current))).to_params(),
             destructive=True,
         )
     elif mode == "reset_default":
@@ -142,7 +152,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             f"reset the default password of {name} (old password and both REST tokens die)"
             + (f"; delete ACL user(s) {', '.join(delete_users)}" if delete_users else ""),
             (probe.id,),
-            {"action": ActionName.RESET_DEFAULT, "delete_users": delete_users},
+            ResetDefaultParams(delete_users=tuple(delete_users)).to_params(),
             destructive=True,
         )
     else:
@@ -154,7 +164,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             f"reset {name} in the Vercel/Upstash dashboard",
             (probe.id,),
-            {"action": ActionName.HUMAN_RESET, "instructions": text},
+            HumanParams(action=ActionName.HUMAN_RESET, instructions=text).to_params(),
             destructive=True,
         )
     steps.append(revoke)
@@ -164,7 +174,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "probe that the old tokens are rejected",
         (revoke.id,),
-        {"action": ActionName.PROBE_OLD},
+        ProbeOldParams().to_params(),
     )
     steps.append(verify_old)
     last = verify_old.id
@@ -190,7 +200,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             "probe the new default password's deployments",
             tuple(tails2),
-            {"action": ActionName.PROBE_NEW, "values": "reset", "phase": 2},
+            ProbeNewParams(values="reset", phase=2).to_params(),
         )
         steps.append(probe2)
         last = probe2.id
@@ -207,7 +217,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             "wait until Vercel resyncs the integration's vars",
             (verify_old.id,),
-            {"action": ActionName.RESYNC_WAIT, "phase": 2, "locations": integration_locs},
+            ResyncWaitParams(phase=2, locations=tuple(integration_locs)).to_params(),
         )
         steps.append(resync)
         dist2, tails2 = redeploy_only_steps(
@@ -220,7 +230,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             "probe the resynced deployments",
             tuple(tails2),
-            {"action": ActionName.PROBE_NEW, "values": None, "phase": 2},
+            ProbeNewParams(values=None, phase=2).to_params(),
         )
         steps.append(probe2)
         last = probe2.id
@@ -231,7 +241,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             "read the written vars back",
             (last,),
-            {"action": ActionName.RESCAN},
+            RescanParams().to_params(),
         )
     )
     warnings += stale_warnings(ctx, spec)
@@ -301,11 +311,12 @@ async def _mint(step: Step, rt: Runtime) -> dict[str, Any]:
         who = await _whoami(rt, url, old_token)
         if who:
             previous = who
-    user = str(step.params.get("user") or "keyroll-a")
+    params = AclMintParams.of(step)
+    user = params.user or "keyroll-a"
     if previous == user:  # the plan expected the other one: alternate
         user = "keyroll-b" if user == "keyroll-a" else "keyroll-a"
     users: list[tuple[str, str, tuple[str, ...]]] = [(user, "", RW_RULES)]
-    if step.params.get("readonly"):
+    if params.readonly:
         users.append((_ro_twin(user), "ro_", RO_RULES))
     detail: dict[str, Any] = {"user": user, "previous_user": previous, "users": [], "gentoken": True}
     rt.put_value(gid, "new", "username", Secret(user))
@@ -354,7 +365,7 @@ async def _reset_default(step: Step, rt: Runtime) -> dict[str, Any]:
 
 async def _delete_previous(step: Step, rt: Runtime, admin: Secret | None) -> dict[str, Any]:
     """Delete keyroll's earlier ACL users that also held live copies (next to the default user)."""
-    users = [str(u) for u in step.params.get("delete_users", []) if is_keyroll_user(str(u))]
+    users = [u for u in ResetDefaultParams.of(step).delete_users if is_keyroll_user(u)]
     if not users or admin is None:
         return {}
     users += [_ro_twin(u) for u in users]
@@ -442,7 +453,7 @@ async def undo_mint(step: Step, rt: Runtime) -> dict[str, Any]:
     if mint is None:
         return {}
     detail = dict(mint.detail or {})
-    user = str(detail.get("user") or step.params.get("user") or "")
+    user = str(detail.get("user") or AclMintParams.of(step).user)
     if not is_keyroll_user(user):
         return {}
     if not detail.get("users") and not rt.has_value(gid, "new", "password"):

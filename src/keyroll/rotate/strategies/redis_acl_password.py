@@ -12,6 +12,13 @@ from typing import Any
 from keyroll.core.errors import RotationError
 from keyroll.core.model import ActionName, Step, StepKind
 from keyroll.core.secret import Secret
+from keyroll.core.steps import (
+    AclAddPasswordParams,
+    AclRemovePasswordParams,
+    ProbeNewParams,
+    ProbeOldParams,
+    RescanParams,
+)
 from keyroll.rotate.gates import revoke_gate
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps
 from keyroll.rotate.runtime import Action, Runtime, gid_of
@@ -39,7 +46,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         f"add a second password to ACL user {user}",
         (),
-        {"action": ActionName.ACL_ADD_PASSWORD, "group": spec, "user": user},
+        AclAddPasswordParams(group=spec, user=user).to_params(),
     )
     steps = [mint]
     dist, tails = distribution_steps(ctx, ctx.locations, values="new", after=[mint.id])
@@ -50,7 +57,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "probe the new token and deployments",
         tuple(tails),
-        {"action": ActionName.PROBE_NEW, "values": "new", "phase": 1},
+        ProbeNewParams(values="new", phase=1).to_params(),
     )
     revoke = Step(
         f"{gid}/revoke",
@@ -58,7 +65,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         f"remove the old password of ACL user {user}",
         (probe.id,),
-        {"action": ActionName.ACL_REMOVE_PASSWORD, "user": user},
+        AclRemovePasswordParams(user=user).to_params(),
         destructive=True,
     )
     verify_old = Step(
@@ -67,7 +74,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "probe that the old token is rejected",
         (revoke.id,),
-        {"action": ActionName.PROBE_OLD},
+        ProbeOldParams().to_params(),
     )
     rescan = Step(
         f"{gid}/rescan",
@@ -75,7 +82,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "read the written vars back",
         (verify_old.id,),
-        {"action": ActionName.RESCAN},
+        RescanParams().to_params(),
     )
     steps += [probe, revoke, verify_old, rescan]
     return StrategyPlan(steps, warnings=warnings)
@@ -85,7 +92,7 @@ async def _add(step: Step, rt: Runtime) -> dict[str, Any]:
     spec = rt.spec(step)
     gid = gid_of(step)
     url = spec["rest_url"]
-    user = str(step.params["user"])
+    user = AclAddPasswordParams.of(step).user
     if rt.providers.redis is None or not url:
         raise RotationError(f"no Redis REST URL for ACL user {user}")
     admin = await redis_admin(rt, step)
@@ -124,7 +131,7 @@ async def _remove(step: Step, rt: Runtime) -> dict[str, Any]:
     evidence = await revoke_gate(step, rt)
     spec = rt.spec(step)
     gid = gid_of(step)
-    user = str(step.params["user"])
+    user = AclRemovePasswordParams.of(step).user
     admin = await redis_admin(rt, step)
     old = rt.get_value(gid, "old", "password")
     new = rt.get_value(gid, "new", "password")

@@ -15,6 +15,7 @@ from typing import Any
 
 from keyroll.core.errors import RotationError
 from keyroll.core.model import ActionName, Step, StepKind
+from keyroll.core.steps import ProbeNewParams, ProbeOldParams, RescanParams, RollParams
 from keyroll.rotate.gates import revoke_gate
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps, projects_of
 from keyroll.rotate.runtime import Action, GateFailed, Runtime, gid_of
@@ -43,7 +44,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "roll the signing keys (current ← next, next ← new)",
         (),
-        {"action": ActionName.ROLL, "roll": 1, "group": spec},
+        RollParams(roll=1, group=spec).to_params(),
         destructive=True,
     )
     steps = [roll1]
@@ -55,7 +56,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "check QStash holds the distributed keys; probe deployments",
         tuple(tails1),
-        {"action": ActionName.PROBE_NEW, "values": "roll1", "phase": 1},
+        ProbeNewParams(values="roll1", phase=1).to_params(),
     )
     roll2 = Step(
         f"{gid}/roll2",
@@ -63,7 +64,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "roll again: the leaked next key dies",
         (probe1.id,),
-        {"action": ActionName.ROLL, "roll": 2},
+        RollParams(roll=2).to_params(),
         destructive=True,
     )
     steps += [probe1, roll2]
@@ -75,7 +76,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "check the second roll everywhere",
         tuple(tails2),
-        {"action": ActionName.PROBE_NEW, "values": "roll2", "phase": 2},
+        ProbeNewParams(values="roll2", phase=2).to_params(),
     )
     verify_old = Step(
         f"{gid}/verify-old",
@@ -83,7 +84,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "check QStash no longer holds either leaked key",
         (probe2.id,),
-        {"action": ActionName.PROBE_OLD},
+        ProbeOldParams().to_params(),
     )
     rescan = Step(
         f"{gid}/rescan",
@@ -91,7 +92,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "read the written vars back",
         (verify_old.id,),
-        {"action": ActionName.RESCAN},
+        RescanParams().to_params(),
     )
     steps += [probe2, verify_old, rescan]
     return StrategyPlan(steps, warnings=warnings)
@@ -99,7 +100,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
 
 def _expected_before(rt: Runtime, step: Step) -> tuple[str, str]:
     gid = gid_of(step)
-    if int(step.params["roll"]) == 1:
+    if RollParams.of(step).roll == 1:
         old = rt.fingerprints(gid, "old")
         return old.get("signing_current", ""), old.get("signing_next", "")
     r1 = rt.fingerprints(gid, "roll1")
@@ -115,7 +116,7 @@ async def _state(step: Step, rt: Runtime) -> tuple[str, str, str, str, Any]:
 
 def _store(rt: Runtime, step: Step, keys: Any) -> dict[str, Any]:
     gid = gid_of(step)
-    name = f"roll{int(step.params['roll'])}"
+    name = f"roll{RollParams.of(step).roll}"
     rt.put_value(gid, name, "signing_current", keys.current)
     rt.put_value(gid, name, "signing_next", keys.next)
     return {
@@ -127,7 +128,7 @@ def _store(rt: Runtime, step: Step, keys: Any) -> dict[str, Any]:
 
 
 async def _roll(step: Step, rt: Runtime) -> dict[str, Any]:
-    n = int(step.params["roll"])
+    n = RollParams.of(step).roll
     spec = rt.spec(step)
     evidence: dict[str, Any] = {}
     if n == 1:
@@ -162,7 +163,7 @@ async def _roll(step: Step, rt: Runtime) -> dict[str, Any]:
 
 async def _reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
     gid = gid_of(step)
-    n = int(step.params["roll"])
+    n = RollParams.of(step).roll
     if rt.has_value(gid, f"roll{n}", "signing_next"):
         fps = rt.fingerprints(gid, f"roll{n}")
         return {

@@ -14,6 +14,7 @@ from typing import Any
 from keyroll.config import update_env_file
 from keyroll.core.errors import KeyrollError, RotationError
 from keyroll.core.model import ActionName, Step, StepKind
+from keyroll.core.steps import CutoverResetParams
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, cutover_tail
 from keyroll.rotate.runtime import Action, Probe, Runtime, gid_of
 from keyroll.rotate.strategies.common import base_spec
@@ -21,7 +22,9 @@ from keyroll.rotate.strategies.common import base_spec
 __all__ = ["ACTIONS", "build", "cutover_build", "own_token_update", "user_id"]
 
 
-def cutover_build(ctx: PlanContext, spec: dict[str, Any], action: str, description: str) -> StrategyPlan:
+def cutover_build(
+    ctx: PlanContext, spec: dict[str, Any], action: ActionName, description: str
+) -> StrategyPlan:
     """The cutover layout shared by the QStash token and index resets."""
     gid, fp = ctx.gid, ctx.fp
     reset = Step(
@@ -30,7 +33,7 @@ def cutover_build(ctx: PlanContext, spec: dict[str, Any], action: str, descripti
         fp,
         description,
         (),
-        {"action": action, "group": spec, "cutover_reset": True},
+        CutoverResetParams(action=action, group=spec).to_params(),
         destructive=True,
     )
     steps = [reset]

@@ -19,6 +19,14 @@ from keyroll.adapters.interface import AdapterContext, CredentialRef, Minted, Pr
 from keyroll.core.errors import KeyrollError, RotationError
 from keyroll.core.model import ActionName, Step, StepKind
 from keyroll.core.secret import Secret
+from keyroll.core.steps import (
+    AdapterMintParams,
+    AdapterRevokeParams,
+    HumanParams,
+    ProbeNewParams,
+    ProbeOldParams,
+    RescanParams,
+)
 from keyroll.rotate.gates import revoke_gate
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps
 from keyroll.rotate.runtime import Action, Runtime, gid_of
@@ -94,7 +102,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         f"{adapter.name}: make a second credential with the same rights as {primary.acl_user or fp}",
         (),
-        {"action": ActionName.ADAPTER_MINT, "group": spec},
+        AdapterMintParams(group=spec).to_params(),
     )
     steps = [mint]
     dist, tails = distribution_steps(ctx, ctx.locations, values="new", after=[mint.id])
@@ -105,7 +113,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         f"{adapter.name}: probe the new credential and the new deployments",
         tuple(tails),
-        {"action": ActionName.PROBE_NEW, "values": "new", "phase": 1},
+        ProbeNewParams(values="new", phase=1).to_params(),
     )
     steps.append(probe)
     if adapter.can_revoke:
@@ -115,7 +123,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             f"{adapter.name}: revoke the old credential {fp}",
             (probe.id,),
-            {"action": ActionName.ADAPTER_REVOKE},
+            AdapterRevokeParams().to_params(),
             destructive=True,
         )
         verify_old = Step(
@@ -124,7 +132,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             "probe that the old credential is rejected",
             (revoke.id,),
-            {"action": ActionName.PROBE_OLD},
+            ProbeOldParams().to_params(),
         )
         steps += [revoke, verify_old]
         last = verify_old.id
@@ -136,7 +144,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             "revoke the old value at its issuer",
             (probe.id,),
-            {"action": ActionName.HUMAN_REVOKE, "instructions": text},
+            HumanParams(action=ActionName.HUMAN_REVOKE, instructions=text).to_params(),
             destructive=True,
         )
         steps.append(revoke)
@@ -149,7 +157,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             "read the written vars back",
             (last,),
-            {"action": ActionName.RESCAN},
+            RescanParams().to_params(),
         )
     )
     return StrategyPlan(steps, warnings=warnings, human_steps=human_steps)

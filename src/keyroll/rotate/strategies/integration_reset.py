@@ -19,6 +19,7 @@ from typing import Any
 from keyroll.core.errors import KeyrollError, RotationError
 from keyroll.core.model import ActionName, Step, StepKind
 from keyroll.core.secret import Fingerprint, Secret
+from keyroll.core.steps import GuidedResetParams, GuidedValuesParams, locations_of
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, cutover_tail
 from keyroll.rotate.runtime import Action, Probe, Runtime, WaitingForHuman, gid_of
 from keyroll.rotate.strategies.common import base_spec
@@ -54,7 +55,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         f"a person resets the {_WHAT.get(product, product)} {name} in the Upstash console (the old token dies now)",
         (),
-        {"action": ActionName.GUIDED_RESET, "group": spec, "instructions": text, "cutover_reset": True},
+        GuidedResetParams(group=spec, instructions=text).to_params(),
         destructive=True,
     )
     collect = Step(
@@ -63,10 +64,9 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "read the new value from Vercel, or ask for it (stdin or --value-file)",
         (reset.id,),
-        {
-            "action": ActionName.GUIDED_VALUES,
-            "locations": [loc for loc in ctx.locations if loc["kind"] == "vercel_env"],
-        },
+        GuidedValuesParams(
+            locations=tuple(loc for loc in ctx.locations if loc["kind"] == "vercel_env")
+        ).to_params(),
     )
     steps = [reset, collect]
     steps += cutover_tail(ctx, collect.id)
@@ -94,7 +94,8 @@ async def _probe(rt: Runtime, spec: dict[str, Any], token: Secret) -> Probe:
 
 
 async def _reset(step: Step, rt: Runtime) -> dict[str, Any]:
-    text = str(step.params.get("instructions", step.description))
+    params = GuidedResetParams.of(step)
+    text = params.instructions if params.instructions is not None else step.description
     if rt.human is None:
         raise WaitingForHuman(
             f"waiting for a person: {text}",
@@ -151,12 +152,12 @@ async def _values(step: Step, rt: Runtime) -> dict[str, Any]:
     gid = gid_of(step)
     spec = rt.spec(step)
     old = rt.fingerprints(gid, "old")
-    locations: list[dict[str, Any]] = list(step.params.get("locations", []))
+    locations: list[dict[str, Any]] = list(GuidedValuesParams.of(step).locations)
     written = {
         str(loc["role"])
         for s in rt.group_of(step).steps
         if s.action == ActionName.WRITE
-        for loc in s.params.get("locations", [])
+        for loc in locations_of(s)
     }
     roles = sorted(written | {"token"})
     sources: dict[str, str] = {}

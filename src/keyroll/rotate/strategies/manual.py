@@ -19,6 +19,13 @@ from typing import Any
 
 from keyroll.core.errors import RotationError
 from keyroll.core.model import ActionName, CredentialPlan, Plan, Step, StepKind, Strategy
+from keyroll.core.steps import (
+    ManualRevokeParams,
+    ManualValueParams,
+    ProbeNewParams,
+    RescanParams,
+    group_spec_of,
+)
 from keyroll.rotate.gates import revoke_gate
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps
 from keyroll.rotate.runtime import Action, GateFailed, Probe, Runtime, WaitingForHuman, gid_of
@@ -30,7 +37,7 @@ __all__ = ["ACTIONS", "build", "describe_copy", "needs_probe", "probe_evidence"]
 def _provider_probe(cp: CredentialPlan) -> bool:
     """True when a provider adapter recognised the credential: its ``probe`` tells whether the
     new value is accepted (no built-in probe knows a manually rotated credential)."""
-    group = cp.steps[0].params.get("group", {}) if cp.steps else {}
+    group = (group_spec_of(cp.steps[0]) if cp.steps else None) or {}
     return bool(group.get("adapter"))
 
 
@@ -71,7 +78,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         f"read the new value of {fp} (stdin or --value-file)",
         (),
-        {"action": ActionName.MANUAL_VALUE, "group": spec},
+        ManualValueParams(group=spec).to_params(),
     )
     steps = [mint]
     dist, tails = distribution_steps(ctx, ctx.locations, values="new", after=[mint.id])
@@ -82,7 +89,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "probe the new deployments",
         tuple(tails),
-        {"action": ActionName.PROBE_NEW, "values": "new", "phase": 1},
+        ProbeNewParams(values="new", phase=1).to_params(),
     )
     untouched = sorted({describe_copy(a) for a in ctx.ambiguous})
     blind = sorted({describe_copy(loc) for loc in ctx.locations if loc.get("confidence") != "exact"})
@@ -93,7 +100,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "revoke the old value at its issuer",
         (probe.id,),
-        {"action": ActionName.MANUAL_REVOKE, "instructions": text, "unverified": untouched},
+        ManualRevokeParams(instructions=text, unverified=tuple(untouched)).to_params(),
         destructive=True,
     )
     rescan = Step(
@@ -102,7 +109,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "read the written vars back",
         (revoke.id,),
-        {"action": ActionName.RESCAN},
+        RescanParams().to_params(),
     )
     steps += [probe, revoke, rescan]
     warnings = [f"{c}: probably the same value — unverified; written blind" for c in blind]
@@ -168,7 +175,8 @@ async def _revoke(step: Step, rt: Runtime) -> dict[str, Any]:
                 hint="apply again with --health-path PATH, or pass --force-revoke (recorded in the report)",
             )
         forced = True
-    unverified = list(step.params.get("unverified") or ())
+    params = ManualRevokeParams.of(step)
+    unverified = list(params.unverified)
     if unverified and not rt.options.confirm_unverified:
         raise WaitingForHuman(
             f"{len(unverified)} unreadable cop{'y' if len(unverified) == 1 else 'ies'} not written "
@@ -176,7 +184,7 @@ async def _revoke(step: Step, rt: Runtime) -> dict[str, Any]:
             hint="update them by hand, then run `keyroll resume --confirm-unverified`",
         )
     gate = await revoke_gate(step, rt)
-    instructions = str(step.params.get("instructions", step.description))
+    instructions = params.instructions if params.instructions is not None else step.description
     asked = rt.now()
     if _confirmed_by_flag(step, rt):
         how = "--confirm-revoked"

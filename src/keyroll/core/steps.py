@@ -7,9 +7,9 @@ lays a step out with ``XParams(...).to_params()`` and the action reads it back w
 the keys the plan format has always had: a field whose metadata says ``omit`` is left out when it
 holds its default (``None`` / ``False``), tuples become lists, :class:`When` an object.
 
-Group specs (``params["group"]``, the group's resource ids, endpoint and fingerprints by role)
-and location specs (``params["locations"]``) stay plain objects here; they are read through
-``Runtime.spec`` and the distribution code.
+The group spec (``params["group"]`` on a group's first step: the resource, its endpoint and the
+fingerprints by role) is a :class:`GroupSpec`, converted the same way. Location specs
+(``params["locations"]``, one copy each) stay plain objects, read by the distribution code.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ __all__ = [
     "AwaitParams",
     "CutoverResetParams",
     "DeluserParams",
+    "GroupSpec",
     "GuidedResetParams",
     "GuidedValuesParams",
     "HumanParams",
@@ -57,6 +58,65 @@ Spec = dict[str, Any]
 """A group spec or a location spec (a plain JSON object)."""
 
 _OMIT = {"omit": True}
+
+
+@dataclass(frozen=True, kw_only=True)
+class GroupSpec:
+    """What a group's actions know about its resource, without any value (the first step's
+    ``group`` parameter). Optional parts are written only when a strategy sets them."""
+
+    adapter: str | None = None
+    """the provider adapter that recognised the credential"""
+    adapter_kind: str | None = None
+    gid: str = ""
+    strategy: str = ""
+    product: str = ""
+    resource_id: str = ""
+    resource_name: str = ""
+    management: str = ""
+    acl_user: str = ""
+    """the user whose credentials rotate (Redis ACL); ``""`` or ``default`` for the default user"""
+    credentials: dict[str, str] = field(default_factory=dict)
+    """role → fingerprint of the live value"""
+    stale: dict[str, str] = field(default_factory=dict)
+    """fingerprint → why: stale or dead copies (replaced too, reported)"""
+    users_in_use: tuple[str, ...] = ()
+    fingerprints: tuple[str, ...] = ()
+    rest_url: str = ""
+    endpoint: str = ""
+    # how a URL copy is rebuilt (Redis: host, port, tls; an adapter's URL: scheme … query)
+    scheme: str | None = None
+    host: str | None = None
+    port: int | None = None
+    tls: bool | None = None
+    path: str | None = None
+    query: str | None = None
+    revoke_mode: str | None = None
+    """Redis ACL: ``deluser``, ``reset_default`` or ``human_reset``"""
+    projects_without_next: tuple[str, ...] | None = None
+    """QStash signing keys: projects that hold no next signing key"""
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object stored as ``params["group"]`` (unset optional parts left out)."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                continue
+            out[f.name] = _to_json(dict(value) if isinstance(value, dict) else value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> GroupSpec:
+        """Read a ``params["group"]`` object (unknown keys are ignored)."""
+        hints = get_type_hints(cls)
+        return cls(
+            **{
+                f.name: _from_json(hints[f.name], data[f.name])
+                for f in dataclasses.fields(cls)
+                if f.name in data and data[f.name] is not None
+            }
+        )
 
 
 @dataclass(frozen=True)
@@ -108,6 +168,8 @@ class StepParams:
 
 
 def _to_json(value: Any) -> Any:
+    if isinstance(value, GroupSpec):
+        return value.to_dict()
     if isinstance(value, When):
         return {"step": value.step, "key": value.key}
     if isinstance(value, tuple):
@@ -124,6 +186,10 @@ def _from_json(tp: Any, value: Any) -> Any:
         return _from_json(args[0], value) if len(args) == 1 else value
     if tp is When:
         return When(str(value["step"]), str(value["key"]))
+    if tp is GroupSpec:
+        return GroupSpec.from_dict(value)
+    if origin is dict:
+        return dict(value)
     if origin is tuple:
         return tuple(value)
     if tp is int:
@@ -234,7 +300,7 @@ class ManualValueParams(StepParams):
 
     ACTIONS = frozenset({ActionName.MANUAL_VALUE})
     action: ActionName = field(default=ActionName.MANUAL_VALUE, init=False)
-    group: Spec
+    group: GroupSpec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -254,7 +320,7 @@ class GuidedResetParams(StepParams):
 
     ACTIONS = frozenset({ActionName.GUIDED_RESET})
     action: ActionName = field(default=ActionName.GUIDED_RESET, init=False)
-    group: Spec
+    group: GroupSpec
     instructions: str | None = field(default=None, metadata=_OMIT)
     """what the person is told (the step's description when absent)"""
     cutover_reset: bool = True
@@ -276,7 +342,7 @@ class AdapterMintParams(StepParams):
 
     ACTIONS = frozenset({ActionName.ADAPTER_MINT})
     action: ActionName = field(default=ActionName.ADAPTER_MINT, init=False)
-    group: Spec
+    group: GroupSpec
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -294,7 +360,7 @@ class AclMintParams(StepParams):
 
     ACTIONS = frozenset({ActionName.ACL_MINT})
     action: ActionName = field(default=ActionName.ACL_MINT, init=False)
-    group: Spec
+    group: GroupSpec
     user: str = ""
     """the user to create (``keyroll-a`` when empty; the other one if the old token is that one)"""
     readonly: bool = False
@@ -324,7 +390,7 @@ class AclAddPasswordParams(StepParams):
 
     ACTIONS = frozenset({ActionName.ACL_ADD_PASSWORD})
     action: ActionName = field(default=ActionName.ACL_ADD_PASSWORD, init=False)
-    group: Spec
+    group: GroupSpec
     user: str
 
 
@@ -344,7 +410,7 @@ class CutoverResetParams(StepParams):
 
     ACTIONS = frozenset({ActionName.QSTASH_RESET, ActionName.INDEX_RESET, ActionName.REDIS_RESET})
     action: ActionName
-    group: Spec
+    group: GroupSpec
     cutover_reset: bool = True
 
 
@@ -355,7 +421,7 @@ class RollParams(StepParams):
     ACTIONS = frozenset({ActionName.ROLL})
     action: ActionName = field(default=ActionName.ROLL, init=False)
     roll: int
-    group: Spec | None = field(default=None, metadata=_OMIT)
+    group: GroupSpec | None = field(default=None, metadata=_OMIT)
 
 
 # -- what several actions share ---------------------------------------------------------------
@@ -369,10 +435,10 @@ def is_cutover_reset(step: Step) -> bool:
     return bool(step.params.get("cutover_reset"))
 
 
-def group_spec_of(step: Step) -> Spec | None:
+def group_spec_of(step: Step) -> GroupSpec | None:
     """The group spec, carried by the first step of a group (``None`` on the others)."""
     spec = step.params.get("group")
-    return dict(spec) if isinstance(spec, dict) else None
+    return GroupSpec.from_dict(spec) if isinstance(spec, dict) else None
 
 
 def when_of(step: Step) -> When | None:

@@ -26,11 +26,9 @@ Check = Callable[[Step, Runtime], Awaitable[None]]
 
 async def _redis_admin(step: Step, rt: Runtime) -> None:
     spec = rt.spec(step)
-    url = str(spec.get("rest_url") or "")
+    url = str(spec.rest_url or "")
     if rt.providers.redis is None or not url:
-        raise RotationError(
-            f"no Redis REST URL for {spec.get('resource_name') or spec.get('gid') or step.id}"
-        )
+        raise RotationError(f"no Redis REST URL for {spec.resource_name or spec.gid or step.id}")
     admin = await redis_admin(rt, step)
     try:
         await rt.providers.redis.command(url, admin, "ACL", "WHOAMI")
@@ -40,13 +38,13 @@ async def _redis_admin(step: Step, rt: Runtime) -> None:
 
 async def _qstash_user(step: Step, rt: Runtime) -> None:
     spec = rt.spec(step)
-    await user_id(rt, spec, str(spec.get("credentials", {}).get("token", "")))
+    await user_id(rt, spec, str(spec.credentials.get("token", "")))
 
 
 async def _upstash_resource(step: Step, rt: Runtime) -> None:
     spec = rt.spec(step)
-    if not spec.get("resource_id"):
-        raise RotationError(f"the id of {spec.get('resource_name') or step.credential} is unknown")
+    if not spec.resource_id:
+        raise RotationError(f"the id of {spec.resource_name or step.credential} is unknown")
     _ = rt.upstash  # raises when the Developer API is not configured
 
 

@@ -19,7 +19,14 @@ from typing import Any
 from keyroll.core.errors import KeyrollError, RotationError
 from keyroll.core.model import ActionName, Step, StepKind, StepState
 from keyroll.core.secret import Secret
-from keyroll.core.steps import ProbeNewParams, WriteParams, is_cutover_reset, locations_of, phase_of
+from keyroll.core.steps import (
+    GroupSpec,
+    ProbeNewParams,
+    WriteParams,
+    is_cutover_reset,
+    locations_of,
+    phase_of,
+)
 from keyroll.rotate.distribute import backup_path
 from keyroll.rotate.redeploy import probe_deployment, slot_of
 from keyroll.rotate.runtime import Action, GateFailed, Probe, Runtime, gid_of
@@ -208,25 +215,25 @@ async def revoke_gate(step: Step, rt: Runtime, *, phase: int = 1) -> dict[str, A
     return evidence
 
 
-async def probe_values(rt: Runtime, spec: dict[str, Any], values: dict[str, Secret]) -> list[dict[str, Any]]:
+async def probe_values(rt: Runtime, spec: GroupSpec, values: dict[str, Secret]) -> list[dict[str, Any]]:
     """Ask the provider about each value of a set; ``[{role, fp, result}]``."""
-    product = spec.get("product", "")
-    strategy = spec.get("strategy", "")
+    product = spec.product
+    strategy = spec.strategy
     out: list[dict[str, Any]] = []
-    if spec.get("adapter") and spec.get("adapter") != "upstash" and strategy in ("adapter", "manual"):
+    if spec.adapter and spec.adapter != "upstash" and strategy in ("adapter", "manual"):
         from keyroll.rotate.strategies.adapter import probe_with_adapter
 
         return await probe_with_adapter(rt, spec, values)
     if strategy == "manual":
         return out
     if product == "redis":
-        url = str(spec.get("rest_url") or "")
+        url = str(spec.rest_url or "")
         for role in ("rest_token", "readonly_rest_token"):
             if role in values and url:
                 res = await rt.probe_redis(url, values[role], readonly=role.startswith("readonly"))
                 out.append({"role": role, "fp": values[role].fingerprint, "result": res.value})
     elif product == "qstash" and strategy == "qstash_signing":
-        region = str(spec.get("rest_url") or "")
+        region = str(spec.rest_url or "")
         try:
             keys = await rt.qstash.get_keys(await rt.qstash_token_for(region), url=region or None)
             have = {keys.current.fingerprint, keys.next.fingerprint}
@@ -239,10 +246,10 @@ async def probe_values(rt: Runtime, spec: dict[str, Any], values: dict[str, Secr
                 out.append({"role": role, "fp": fp, "result": res.value})
     elif product == "qstash":
         if "token" in values:
-            res = await rt.probe_qstash(values["token"], str(spec.get("rest_url") or "") or None)
+            res = await rt.probe_qstash(values["token"], str(spec.rest_url or "") or None)
             out.append({"role": "token", "fp": values["token"].fingerprint, "result": res.value})
     elif product in ("vector", "search"):
-        url = str(spec.get("rest_url") or "")
+        url = str(spec.rest_url or "")
         for role in ("token", "readonly_token"):
             if role in values and url:
                 res = await rt.probe_index(product, url, values[role])

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import urllib.parse
 from collections.abc import Set
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from keyroll.core.errors import AuthError, ConsentRequired, ExitCode, JournalError, RotationError, UsageError
@@ -29,7 +29,7 @@ from keyroll.core.model import (
     Strategy,
 )
 from keyroll.core.secret import Secret
-from keyroll.core.steps import WriteParams, group_spec_of, locations_of
+from keyroll.core.steps import GroupSpec, WriteParams, group_spec_of, locations_of
 from keyroll.providers.factory import Providers
 from keyroll.rotate.distribute import _scope
 from keyroll.rotate.engine.state import TERMINAL, group_state
@@ -162,13 +162,13 @@ async def preflight(
     github_scopes: dict[tuple[str, str], dict[str, Any]] = {}
     group_problems: list[UsageError] = []
     for cp in plan.credentials:
-        spec = next((g for s in cp.steps if (g := group_spec_of(s)) is not None), {})
+        spec = next((g for s in cp.steps if (g := group_spec_of(s)) is not None), GroupSpec())
         gid = cp.steps[0].id.split("/", 1)[0]
         old = _old_values(inv, cp, spec)
-        await _fill_from_provider(providers, cp, spec, old)
+        spec = await _fill_from_provider(providers, cp, spec, old)
         found.olds[gid] = old
-        if spec.get("stale"):
-            found.stale[cp.credential] = dict(spec["stale"])
+        if spec.stale:
+            found.stale[cp.credential] = dict(spec.stale)
         try:
             _check_group(providers, cp, spec, old, manual_values=manual_values)
         except UsageError as exc:  # every credential's problem at once, not one per attempt
@@ -243,12 +243,12 @@ def refuse_unfinished(journal: Journal) -> None:
         )
 
 
-def _old_values(inv: Inventory, cp: CredentialPlan, spec: dict[str, Any]) -> dict[str, Secret]:
+def _old_values(inv: Inventory, cp: CredentialPlan, spec: GroupSpec) -> dict[str, Secret]:
     """The current values of a group's credentials by role (what a rollback restores)."""
     out: dict[str, Secret] = {}
-    live = [str(f) for f in spec.get("credentials", {}).values()]
+    live = [str(f) for f in spec.credentials.values()]
     # the live value of each role first (a stale or dead copy never stands for the credential)
-    ordered = live + [f for f in spec.get("fingerprints", [cp.credential]) if f not in live]
+    ordered = live + [f for f in (spec.fingerprints or (cp.credential,)) if f not in live]
     for fp in ordered:
         cred = inv.credential(fp)
         if cred is None or cred.value is None:
@@ -261,7 +261,7 @@ def _old_values(inv: Inventory, cp: CredentialPlan, spec: dict[str, Any]) -> dic
             parts = urllib.parse.urlsplit(cred.value.reveal())
             if parts.password:
                 out.setdefault("password", Secret(urllib.parse.unquote(parts.password)))
-    user = str(spec.get("acl_user") or "")
+    user = spec.acl_user
     if cp.strategy in (Strategy.REDIS_ACL, Strategy.REDIS_ACL_PASSWORD):
         out["username"] = Secret(user or "default")
     elif cp.strategy is Strategy.ADAPTER and user:
@@ -270,23 +270,26 @@ def _old_values(inv: Inventory, cp: CredentialPlan, spec: dict[str, Any]) -> dic
 
 
 async def _fill_from_provider(
-    providers: Providers, cp: CredentialPlan, spec: dict[str, Any], old: dict[str, Secret]
-) -> None:
+    providers: Providers, cp: CredentialPlan, spec: GroupSpec, old: dict[str, Secret]
+) -> GroupSpec:
     """Native Redis held by the default user: the Developer API says which values are live.
 
     A copy of another value in the same role is stale or dead: it is replaced like the others
-    and reported (``spec["stale"]``), never a reason to stop (issue #17, case 1)."""
+    and reported (the spec's ``stale``), never a reason to stop (issue #17, case 1).
+
+    :returns: the spec with the live fingerprints (unchanged when the API has nothing to say).
+    """
     if (
         cp.strategy is not Strategy.REDIS_ACL
-        or spec.get("management") != "native"
-        or spec.get("acl_user") not in ("", "default")
+        or spec.management != "native"
+        or spec.acl_user not in ("", "default")
     ):
-        return
-    if providers.upstash is None or not spec.get("resource_id"):
-        return
-    db = await providers.upstash.get_redis(spec["resource_id"])
-    known = dict(spec.get("credentials", {}))
-    stale = dict(spec.get("stale", {}))
+        return spec
+    if providers.upstash is None or not spec.resource_id:
+        return spec
+    db = await providers.upstash.get_redis(spec.resource_id)
+    known = dict(spec.credentials)
+    stale = dict(spec.stale)
     for role, value in (
         ("rest_token", db.rest_token),
         ("readonly_rest_token", db.read_only_rest_token),
@@ -298,21 +301,19 @@ async def _fill_from_provider(
             stale.setdefault(known[role], "not the live value the Developer API lists (a stale copy)")
         known[role] = value.fingerprint
         old[role] = value
-    spec["credentials"], spec["stale"] = known, stale
-    if not spec.get("rest_url"):
-        spec["rest_url"] = db.rest_url
+    return replace(spec, credentials=known, stale=stale, rest_url=spec.rest_url or db.rest_url)
 
 
 def _check_group(
     providers: Providers,
     cp: CredentialPlan,
-    spec: dict[str, Any],
+    spec: GroupSpec,
     old: dict[str, Secret],
     *,
     manual_values: bool,
 ) -> None:
     """:raises UsageError: the credential cannot be rotated as planned with these clients and values."""
-    name = spec.get("resource_name") or cp.credential
+    name = spec.resource_name or cp.credential
     roles = {loc["role"] for s in cp.steps if s.action == ActionName.WRITE for loc in locations_of(s)}
     if cp.strategy in RESTORE_ON_FAILURE and cp.strategy is not Strategy.MANUAL:
         missing = sorted(
@@ -342,7 +343,7 @@ def _check_group(
         )
     if (
         cp.strategy is Strategy.REDIS_ACL
-        and spec.get("revoke_mode") == "reset_default"
+        and spec.revoke_mode == "reset_default"
         and providers.upstash is None
     ):
         raise UsageError(

@@ -127,7 +127,7 @@ async def rollback_group(rt: Runtime, cp: CredentialPlan, reason: str) -> None:
                 params.target,
                 specs,
                 old,
-                rt.spec(s),
+                rt.spec(s).to_dict(),
                 old=rt.values(gid, params.values),
                 restore=True,
             )

@@ -13,6 +13,7 @@ The group spec carries the adapter's name and credential kind; the adapter is lo
 from __future__ import annotations
 
 import urllib.parse
+from dataclasses import replace
 from typing import Any
 
 from keyroll.adapters.interface import AdapterContext, CredentialRef, Minted, ProviderAdapter
@@ -22,6 +23,7 @@ from keyroll.core.secret import Secret
 from keyroll.core.steps import (
     AdapterMintParams,
     AdapterRevokeParams,
+    GroupSpec,
     HumanParams,
     ProbeNewParams,
     ProbeOldParams,
@@ -35,14 +37,14 @@ from keyroll.rotate.strategies.common import base_spec
 __all__ = ["ACTIONS", "adapter_context", "adapter_of", "build", "credential_ref", "undo_mint"]
 
 
-def adapter_of(spec: dict[str, Any]) -> ProviderAdapter:
+def adapter_of(spec: GroupSpec) -> ProviderAdapter:
     """The adapter a group spec names.
 
     :raises ConfigError: it is not installed (any more).
     """
     from keyroll.adapters.registry import get_registry
 
-    return get_registry().get(str(spec.get("adapter") or ""))
+    return get_registry().get(str(spec.adapter or ""))
 
 
 def adapter_context(rt: Runtime) -> AdapterContext:
@@ -52,7 +54,7 @@ def adapter_context(rt: Runtime) -> AdapterContext:
 
 
 def credential_ref(
-    spec: dict[str, Any], values: dict[str, Secret], *, principal: str = ""
+    spec: GroupSpec, values: dict[str, Secret], *, principal: str = ""
 ) -> CredentialRef | None:
     """The credential of a value set (``password``/``value`` + ``username``) as an adapter sees it."""
     secret = values.get("password") or values.get("value") or values.get("token")
@@ -60,13 +62,13 @@ def credential_ref(
         return None
     user = values.get("username")
     return CredentialRef(
-        adapter=str(spec.get("adapter") or ""),
-        kind=str(spec.get("adapter_kind") or ""),
+        adapter=str(spec.adapter or ""),
+        kind=str(spec.adapter_kind or ""),
         secret=secret,
-        principal=principal or (user.reveal() if user is not None else str(spec.get("acl_user") or "")),
-        endpoint=str(spec.get("endpoint") or ""),
-        resource_id=str(spec.get("resource_id") or ""),
-        product=str(spec.get("product") or "other"),
+        principal=principal or (user.reveal() if user is not None else str(spec.acl_user or "")),
+        endpoint=str(spec.endpoint or ""),
+        resource_id=str(spec.resource_id or ""),
+        product=str(spec.product or "other"),
     )
 
 
@@ -76,8 +78,12 @@ def build(ctx: PlanContext) -> StrategyPlan:
 
     spec = base_spec(ctx)
     primary = ctx.group.primary
-    spec.update(adapter=primary.adapter, adapter_kind=primary.adapter_kind)
-    spec.update(_url_parts(str(spec.get("endpoint") or "")))
+    spec = replace(
+        spec,
+        adapter=primary.adapter,
+        adapter_kind=primary.adapter_kind,
+        **_url_parts(str(spec.endpoint or "")),
+    )
     gid, fp = ctx.gid, ctx.fp
     adapter = get_registry().get(primary.adapter)
     warnings: list[str] = []
@@ -262,9 +268,7 @@ async def undo_mint(step: Step, rt: Runtime) -> dict[str, Any]:
     return {"undone_fp": minted.secret.fingerprint, **result}
 
 
-async def probe_with_adapter(
-    rt: Runtime, spec: dict[str, Any], values: dict[str, Secret]
-) -> list[dict[str, Any]]:
+async def probe_with_adapter(rt: Runtime, spec: GroupSpec, values: dict[str, Secret]) -> list[dict[str, Any]]:
     """``probe_values`` for adapter groups: ``[{role, fp, result}]`` from the adapter's probe."""
     ref = credential_ref(spec, values)
     if ref is None:

@@ -19,7 +19,7 @@ from typing import Any
 from keyroll.core.errors import KeyrollError, RotationError
 from keyroll.core.model import ActionName, Step, StepKind
 from keyroll.core.secret import Fingerprint, Secret
-from keyroll.core.steps import GuidedResetParams, GuidedValuesParams, locations_of
+from keyroll.core.steps import GroupSpec, GuidedResetParams, GuidedValuesParams, locations_of
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, cutover_tail
 from keyroll.rotate.runtime import Action, Probe, Runtime, WaitingForHuman, gid_of
 from keyroll.rotate.strategies.common import base_spec
@@ -46,8 +46,8 @@ def build(ctx: PlanContext) -> StrategyPlan:
     """Steps for one integration-managed index's (or QStash user's) tokens."""
     spec = base_spec(ctx)
     gid, fp = ctx.gid, ctx.fp
-    product = spec["product"]
-    name = spec["resource_name"] or spec["rest_url"] or gid
+    product = spec.product
+    name = spec.resource_name or spec.rest_url or gid
     text = instructions(product, name)
     reset = Step(
         f"{gid}/reset",
@@ -84,13 +84,13 @@ def build(ctx: PlanContext) -> StrategyPlan:
     )
 
 
-async def _probe(rt: Runtime, spec: dict[str, Any], token: Secret) -> Probe:
-    url = str(spec.get("rest_url") or "")
-    if spec["product"] == "qstash":
+async def _probe(rt: Runtime, spec: GroupSpec, token: Secret) -> Probe:
+    url = str(spec.rest_url or "")
+    if spec.product == "qstash":
         return await rt.probe_qstash(token, url or None)
     if not url:
         return Probe.UNKNOWN
-    return await rt.probe_index(spec["product"], url, token)
+    return await rt.probe_index(spec.product, url, token)
 
 
 async def _reset(step: Step, rt: Runtime) -> dict[str, Any]:
@@ -181,7 +181,7 @@ async def _values(step: Step, rt: Runtime) -> dict[str, Any]:
             ask = dataclasses.replace(step, credential=Fingerprint(old[role])) if old.get(role) else step
             value = await rt.secret_source.new_value(
                 ask,
-                f"new {role.replace('_', ' ')} of {spec.get('resource_name') or step.credential} (Vercel still shows the old one)",
+                f"new {role.replace('_', ' ')} of {spec.resource_name or step.credential} (Vercel still shows the old one)",
             )
             if not value or value.fingerprint == old.get(role):
                 raise RotationError(

@@ -15,6 +15,7 @@ serving deployment rebuilt after its write and READY):
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from keyroll.core.errors import RotationError
@@ -37,8 +38,8 @@ __all__ = ["ACTIONS", "build", "describe_copy", "needs_probe", "probe_evidence"]
 def _provider_probe(cp: CredentialPlan) -> bool:
     """True when a provider adapter recognised the credential: its ``probe`` tells whether the
     new value is accepted (no built-in probe knows a manually rotated credential)."""
-    group = (group_spec_of(cp.steps[0]) if cp.steps else None) or {}
-    return bool(group.get("adapter"))
+    group = group_spec_of(cp.steps[0]) if cp.steps else None
+    return bool(group is not None and group.adapter)
 
 
 def needs_probe(plan: Plan) -> list[str]:
@@ -70,7 +71,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
     spec = base_spec(ctx)
     primary = ctx.group.primary
     if primary.adapter:  # recognised by an adapter that cannot mint: its probe still gates the revoke
-        spec.update(adapter=primary.adapter, adapter_kind=primary.adapter_kind)
+        spec = replace(spec, adapter=primary.adapter, adapter_kind=primary.adapter_kind)
     gid, fp = ctx.gid, ctx.fp
     mint = Step(
         f"{gid}/mint",

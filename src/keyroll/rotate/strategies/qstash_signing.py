@@ -11,6 +11,7 @@ serving deployment lacks the keys of the previous roll (the revoke gate).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from keyroll.core.errors import RotationError
@@ -32,7 +33,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
     warnings: list[str] = []
     has_next = set(projects_of([loc for loc in locs if loc["role"] == "signing_next"]))
     lacking = [p for p in projects_of(locs) if p not in has_next]
-    spec["projects_without_next"] = lacking
+    spec = replace(spec, projects_without_next=tuple(lacking))
     if lacking:
         warnings.append(
             f"{len(lacking)} project(s) hold a signing key but no QSTASH_NEXT_SIGNING_KEY ({', '.join(lacking[:3])}): "
@@ -108,7 +109,7 @@ def _expected_before(rt: Runtime, step: Step) -> tuple[str, str]:
 
 
 async def _state(step: Step, rt: Runtime) -> tuple[str, str, str, str, Any]:
-    url = str(rt.spec(step).get("rest_url") or "") or None
+    url = rt.spec(step).rest_url or None
     keys = await rt.qstash.get_keys(await rt.qstash_token_for(url or ""), url=url)
     cur, nxt = _expected_before(rt, step)
     return keys.current.fingerprint, keys.next.fingerprint, cur, nxt, keys
@@ -132,7 +133,7 @@ async def _roll(step: Step, rt: Runtime) -> dict[str, Any]:
     spec = rt.spec(step)
     evidence: dict[str, Any] = {}
     if n == 1:
-        lacking = spec.get("projects_without_next") or []
+        lacking = spec.projects_without_next or ()
         if lacking:
             if not rt.options.force_revoke:
                 raise GateFailed(
@@ -156,7 +157,7 @@ async def _roll(step: Step, rt: Runtime) -> dict[str, Any]:
             f"QStash signing keys changed outside this run (current is {cur_fp})",
             hint="someone rolled them; take a new inventory and plan again",
         )
-    url = str(spec.get("rest_url") or "") or None  # the keys' own region
+    url = str(spec.rest_url or "") or None  # the keys' own region
     keys = await rt.qstash.rotate_keys(await rt.qstash_token_for(url or ""), url=url)
     return {**evidence, **_store(rt, step, keys), "roll": n}
 

@@ -7,6 +7,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from keyroll.core.errors import RotationError
@@ -30,12 +31,14 @@ __all__ = ["ACTIONS", "build", "undo_mint"]
 def build(ctx: PlanContext) -> StrategyPlan:
     """Steps for one custom ACL user's password."""
     spec = base_spec(ctx)
-    ep = redis_endpoint_for(ctx, spec["endpoint"])
-    spec.update(host=ep["host"], port=ep["port"], tls=ep["tls"], rest_url=spec["rest_url"] or ep["rest_url"])
-    user = spec["acl_user"]
+    ep = redis_endpoint_for(ctx, spec.endpoint)
+    spec = replace(
+        spec, host=ep["host"], port=ep["port"], tls=ep["tls"], rest_url=spec.rest_url or ep["rest_url"]
+    )
+    user = spec.acl_user
     gid, fp = ctx.gid, ctx.fp
     warnings = []
-    if "password" not in spec["credentials"] and "url" not in spec["credentials"]:
+    if "password" not in spec.credentials and "url" not in spec.credentials:
         warnings.append(
             f"the current password of ACL user {user} is unknown: the revoke uses `resetpass >new`, "
             "which also removes any other password that user has"
@@ -91,7 +94,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
 async def _add(step: Step, rt: Runtime) -> dict[str, Any]:
     spec = rt.spec(step)
     gid = gid_of(step)
-    url = spec["rest_url"]
+    url = spec.rest_url
     user = AclAddPasswordParams.of(step).user
     if rt.providers.redis is None or not url:
         raise RotationError(f"no Redis REST URL for ACL user {user}")
@@ -143,7 +146,7 @@ async def _remove(step: Step, rt: Runtime) -> dict[str, Any]:
         await acl(
             rt,
             step,
-            spec["rest_url"],
+            spec.rest_url,
             admin,
             "ACL",
             "SETUSER",
@@ -156,7 +159,7 @@ async def _remove(step: Step, rt: Runtime) -> dict[str, Any]:
         await acl(
             rt,
             step,
-            spec["rest_url"],
+            spec.rest_url,
             admin,
             "ACL",
             "SETUSER",
@@ -176,13 +179,13 @@ async def undo_mint(step: Step, rt: Runtime) -> dict[str, Any]:
     if new is None:
         return {}
     spec = rt.spec(step)
-    user = str(spec.get("acl_user") or "")
+    user = str(spec.acl_user or "")
     admin = await redis_admin(rt, step)
     assert rt.providers.redis is not None
     await acl(
         rt,
         step,
-        spec["rest_url"],
+        spec.rest_url,
         admin,
         "ACL",
         "SETUSER",

@@ -239,7 +239,7 @@ class AwaitParams(StepParams):
     when: When | None = field(default=None, metadata=_OMIT)
     action: ActionName = field(default=ActionName.AWAIT, init=False)
     phase: int = 1
-    redeploy_step: str
+    redeploy_step: str = ""
     build_estimate_s: float = 0.0
 
 

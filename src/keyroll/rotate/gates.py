@@ -22,6 +22,7 @@ from keyroll.core.secret import Secret
 from keyroll.core.steps import (
     GroupSpec,
     ProbeNewParams,
+    RedeployParams,
     WriteParams,
     is_cutover_reset,
     locations_of,
@@ -260,7 +261,12 @@ async def probe_values(rt: Runtime, spec: GroupSpec, values: dict[str, Secret]) 
 def _bypass(rt: Runtime, project_id: str) -> Secret | None:
     """The project's Protection Bypass for Automation secret (by id or by the name the plan knows)."""
     name = next(
-        (str(s.params.get("project_name") or "") for s in rt.plan.steps if s.project_id == project_id), ""
+        (
+            RedeployParams.of(s).project_name if s.action == ActionName.REDEPLOY else ""
+            for s in rt.plan.steps
+            if s.project_id == project_id
+        ),
+        "",
     )
     return rt.providers.config.bypass_for(project_id, name)
 

@@ -252,7 +252,11 @@ class Engine:
     def _runtime(self, run_id: str, plan: Plan, options: ApplyOptions) -> Runtime:
         http = self._http or httpx.AsyncClient(timeout=15.0, follow_redirects=False)
         estimate = max(
-            (RedeployParams.of(s).build_estimate_s for s in plan.steps if s.kind is StepKind.REDEPLOY),
+            (
+                RedeployParams.from_params(s.params).build_estimate_s
+                for s in plan.steps
+                if s.kind is StepKind.REDEPLOY
+            ),
             default=60.0,
         )
         return Runtime(

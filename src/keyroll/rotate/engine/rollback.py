@@ -245,8 +245,10 @@ async def _serving_new(rt: Runtime, step: Step) -> list[dict[str, Any]]:
     rec = rt.records.get(step.id)
     builds = list((rec.detail if rec else {}).get("deployments", []))
     if rec is not None and rec.state is StepState.RUNNING:
-        return list(RedeployParams.of(step).deployments)  # unknown which builds exist: redo all
-    refs = {r["deployment_id"]: r for r in RedeployParams.of(step).deployments}
+        return list(
+            RedeployParams.from_params(step.params).deployments
+        )  # unknown which builds exist: redo all
+    refs = {r["deployment_id"]: r for r in RedeployParams.from_params(step.params).deployments}
     out: list[dict[str, Any]] = []
     for b in builds:
         deadline = time.time() + rt.options.build_timeout_s

@@ -102,7 +102,7 @@ async def execute(rt: Runtime, boundary: BoundaryHook) -> None:
         rec = rt.records.get(step.id)
         if step.kind is StepKind.AWAIT_READY and rec is not None and rec.state is StepState.FAILED:
             # the build it waited for ended ERROR/CANCELED: retrying means building again
-            done.discard(AwaitParams.of(step).redeploy_step)
+            done.discard(AwaitParams.from_params(step.params).redeploy_step)
     started: set[str] = set()
     running: dict[asyncio.Task[None], Step] = {}
     try:

@@ -29,6 +29,7 @@ from keyroll.core.model import (
     Strategy,
 )
 from keyroll.core.secret import Fingerprint, Secret
+from keyroll.core.steps import GroupSpec
 from keyroll.rotate.gates import probe_values
 from keyroll.rotate.planner import make_plan
 from keyroll.rotate.strategies.manual import needs_probe
@@ -96,8 +97,8 @@ def test_an_adapters_probe_gates_the_manual_revoke(monkeypatch: pytest.MonkeyPat
     plan = make_plan(_inventory("probe-only"), credentials=["sha256:5e5e5e5e"])
     (cp,) = plan.credentials
     assert cp.strategy is Strategy.MANUAL  # the adapter cannot mint
-    spec = cp.steps[0].params["group"]
-    assert spec["adapter"] == "probe-only"
+    spec = GroupSpec.from_dict(cp.steps[0].params["group"])
+    assert spec.adapter == "probe-only"
     assert needs_probe(plan) == []  # no --health-path needed
     rt = SimpleNamespace(providers=SimpleNamespace(config=None), http=None, note=lambda m: None)
     good = asyncio.run(probe_values(rt, spec, {"value": Secret("the-good-new-key-0123")}))  # type: ignore[arg-type]

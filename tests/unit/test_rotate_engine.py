@@ -16,7 +16,8 @@ from keyroll.core.model import Plan, RunState, Step, StepState, Strategy
 from keyroll.core.secret import Secret
 from keyroll.journal.keys import JournalKey
 from keyroll.journal.store import Journal
-from keyroll.rotate.engine import Engine, PlanDriftError
+from keyroll.rotate.engine import Engine, PlanDriftError, missing_consent
+from keyroll.rotate.engine.preflight import refuse_unfinished
 from keyroll.rotate.options import ApplyOptions
 from keyroll.rotate.planner import make_plan
 from tests.fakes import FakeWorld, HumanClicker, StaticSecretSource, fake_inventory, small_world
@@ -538,8 +539,7 @@ async def test_a_dashboard_reset_done_before_the_rollback_is_not_undone(journal:
     assert closing_of(journal, result.run_id)["reason"] == "finished by hand in the dashboard"
     assert journal.check_integrity() == []
     # a closed run blocks nothing: a new apply of the same plan passes the unfinished-run check
-    engine = _engine(world, journal, h, human=None)
-    engine._refuse_unfinished()
+    refuse_unfinished(journal)
 
 
 async def test_a_cutover_reset_that_never_happened_rolls_back_cleanly(journal: Journal) -> None:
@@ -560,3 +560,19 @@ async def test_a_cutover_reset_that_never_happened_rolls_back_cleanly(journal: J
     assert result.state is RunState.ROLLED_BACK, result
     rb = journal.step_records(result.run_id)[f"{plan.steps[0].id.split('/', 1)[0]}/rollback"]
     assert rb.detail.get("nothing_changed") is True
+
+
+def test_missing_consent_names_what_each_consent_covers() -> None:
+    world, _ = small_world()
+    plan = make_plan(fake_inventory(world), all_upstash=True)
+    cutovers = [cp for cp in plan.credentials if cp.requires_downtime_consent]
+    assert cutovers and any(s.destructive for s in plan.steps)
+    none = missing_consent(plan, accept_downtime=False, yes=False)
+    assert list(none.cutovers) == cutovers and none.destructive == tuple(
+        s for s in plan.steps if s.destructive
+    )
+    assert not missing_consent(plan, accept_downtime=True, yes=True)
+    only_yes = missing_consent(plan, accept_downtime=False, yes=True)
+    assert only_yes.cutovers and not only_yes.destructive
+    # what a resumed run already did needs no consent again
+    assert not missing_consent(plan, accept_downtime=False, yes=False, done={s.id for s in plan.steps})

@@ -67,7 +67,7 @@ from keyroll.preflight.run import PreflightBlocked, run_preflight
 from keyroll.providers.factory import open_providers
 from keyroll.providers.vercel.plans import plan_info
 from keyroll.rotate.closing import closing_of
-from keyroll.rotate.engine import Engine, group_state
+from keyroll.rotate.engine import Engine, group_state, missing_consent
 from keyroll.rotate.options import RunResult
 from keyroll.rotate.plan_digest import seal as seal_plan
 from keyroll.rotate.plan_digest import verify as verify_plan_digest
@@ -531,17 +531,21 @@ def _missing_preconditions(
         return []
     tty = sys.stdin.isatty()
     problems: list[str] = []
-    cutovers = [cp for cp in plan.credentials if cp.requires_downtime_consent] if plan is not None else []
-    if cutovers and not downtime_ok:
+    # at a terminal the destructive steps are confirmed interactively later
+    missing = missing_consent(plan, accept_downtime=downtime_ok, yes=yes or tty) if plan is not None else None
+    if missing is not None and missing.cutovers:
+        cutovers = missing.cutovers
         problems.append(
             f"--accept-downtime: {len(cutovers)} credential(s) need a cutover with a short outage "
             f"(e.g. {cutovers[0].credential}, {cutovers[0].strategy}); or set accept_downtime = true in "
             "keyroll.toml [policy]"
         )
-    destructive = [s for s in plan.steps if s.destructive] if plan is not None else [None]
-    if destructive and not yes and not tty:
-        what = f"{len(destructive)} destructive step(s)" if plan is not None else "the revoke steps"
-        problems.append(f"--yes: {what} need consent (revoke / cutover reset; journaled)")
+    if missing is not None and missing.destructive:
+        problems.append(
+            f"--yes: {len(missing.destructive)} destructive step(s) need consent (revoke / cutover reset; journaled)"
+        )
+    elif missing is None and not yes and not tty:  # no plan yet: every rotation has revoke steps
+        problems.append("--yes: the revoke steps need consent (revoke / cutover reset; journaled)")
     try:
         key = resolve_journal_key(cfg.journal_key, cfg.journal_path, create=False)
     except KeyrollError as exc:

@@ -17,6 +17,7 @@ from keyroll.core.secret import Fingerprint, Secret
 
 __all__ = [
     "SCHEMA_VERSION",
+    "ActionName",
     "Confidence",
     "Credential",
     "CredentialKind",
@@ -29,6 +30,7 @@ __all__ = [
     "Location",
     "LocationKind",
     "Management",
+    "Milestone",
     "Plan",
     "Product",
     "ProjectId",
@@ -384,6 +386,40 @@ class StepKind(enum.StrEnum):
     RESCAN = "rescan"
 
 
+class ActionName(enum.StrEnum):
+    """How a step is carried out: a step's ``params["action"]``, the key of the engine's action
+    registry (part of the plan format). The built-in ones; an adapter may register more under
+    names of its own."""
+
+    # generic: distribution, gates, people
+    WRITE = "write"
+    REDEPLOY = "redeploy"
+    AWAIT = "await"
+    PROBE_NEW = "probe_new"
+    PROBE_OLD = "probe_old"
+    RESCAN = "rescan"
+    HUMAN_RESET = "human_reset"
+    HUMAN_REVOKE = "human_revoke"
+    RESYNC_WAIT = "resync_wait"
+    MANUAL_VALUE = "manual_value"
+    MANUAL_REVOKE = "manual_revoke"
+    ADAPTER_MINT = "adapter_mint"
+    ADAPTER_REVOKE = "adapter_revoke"
+    # Redis ACL users and passwords
+    ACL_MINT = "acl_mint"
+    RESET_DEFAULT = "reset_default"
+    DELUSER = "deluser"
+    ACL_ADD_PASSWORD = "acl_add_password"
+    ACL_REMOVE_PASSWORD = "acl_remove_password"
+    # cutovers and rolls
+    REDIS_RESET = "redis_reset"
+    QSTASH_RESET = "qstash_reset"
+    INDEX_RESET = "index_reset"
+    ROLL = "roll"
+    GUIDED_RESET = "guided_reset"
+    GUIDED_VALUES = "guided_values"
+
+
 class StepState(enum.StrEnum):
     """A step's state in the journal."""
 
@@ -409,6 +445,11 @@ class Step:
     destructive: bool = False
     """revoke / cutover reset: needs consent and is journaled before it runs"""
     project_id: str = ""
+
+    @property
+    def action(self) -> str:
+        """How the step is carried out (an :class:`ActionName`, or an adapter's own name)."""
+        return str(self.params.get("action", ""))
 
 
 @dataclass(frozen=True)
@@ -442,6 +483,25 @@ class Plan:
     def steps(self) -> tuple[Step, ...]:
         """All steps of all credentials, in plan order."""
         return tuple(s for cp in self.credentials for s in cp.steps)
+
+
+class Milestone(enum.StrEnum):
+    """Where one credential is in a run, derived from its journaled steps: pending → minted →
+    distributed → deployed → verified → revoked → done, or off that road."""
+
+    PENDING = "pending"
+    MINTED = "minted"
+    DISTRIBUTED = "distributed"
+    DEPLOYED = "deployed"
+    VERIFIED = "verified"
+    REVOKED = "revoked"
+    DONE = "done"
+    ROLLED_BACK = "rolled_back"
+    FAILED = "failed"
+    WAITING = "waiting"
+    """a step waits for a person"""
+    WOULD_FAIL = "would fail"
+    """a dry run's verdict: the real run would fail at this credential"""
 
 
 class RunState(enum.StrEnum):

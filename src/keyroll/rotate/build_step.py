@@ -18,6 +18,7 @@ from typing import Any
 
 from keyroll.core.errors import KeyrollError
 from keyroll.core.model import StepKind, StepState
+from keyroll.core.steps import RedeployParams
 from keyroll.rotate.runtime import Runtime
 
 __all__ = ["clear_ignored_build_steps", "restore_ignored_build_steps", "restores_pending", "step_id"]
@@ -32,7 +33,7 @@ def _redeployed(rt: Runtime) -> dict[str, str]:
     out: dict[str, str] = {}
     for s in rt.plan.steps:
         if s.kind is StepKind.REDEPLOY and s.project_id:
-            out.setdefault(s.project_id, str(s.params.get("project_name") or s.project_id))
+            out.setdefault(s.project_id, RedeployParams.from_params(s.params).project_name or s.project_id)
     return out
 
 

@@ -13,7 +13,7 @@ import time
 from typing import Any
 
 from keyroll.core.errors import UsageError
-from keyroll.core.model import RunRecord, RunState, StepState
+from keyroll.core.model import Milestone, RunRecord, RunState, StepState
 from keyroll.journal.store import Journal
 from keyroll.rotate.engine import TERMINAL, group_state
 from keyroll.rotate.runtime import gid_of
@@ -33,7 +33,7 @@ def residue_of(journal: Journal, run_id: str) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for cp in plan.credentials:
         state = group_state(cp, records)
-        if state in ("done", "rolled_back"):
+        if state in (Milestone.DONE, Milestone.ROLLED_BACK):
             continue
         open_steps = [
             s.description

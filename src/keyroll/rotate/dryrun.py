@@ -13,7 +13,8 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from keyroll.core.errors import KeyrollError, RotationError
-from keyroll.core.model import Plan, Step
+from keyroll.core.model import ActionName, Plan, Step
+from keyroll.core.steps import WriteParams
 from keyroll.rotate.runtime import Runtime
 from keyroll.rotate.strategies.common import describe_error, redis_admin
 from keyroll.rotate.strategies.qstash_token import user_id
@@ -25,11 +26,9 @@ Check = Callable[[Step, Runtime], Awaitable[None]]
 
 async def _redis_admin(step: Step, rt: Runtime) -> None:
     spec = rt.spec(step)
-    url = str(spec.get("rest_url") or "")
+    url = str(spec.rest_url or "")
     if rt.providers.redis is None or not url:
-        raise RotationError(
-            f"no Redis REST URL for {spec.get('resource_name') or spec.get('gid') or step.id}"
-        )
+        raise RotationError(f"no Redis REST URL for {spec.resource_name or spec.gid or step.id}")
     admin = await redis_admin(rt, step)
     try:
         await rt.providers.redis.command(url, admin, "ACL", "WHOAMI")
@@ -39,13 +38,13 @@ async def _redis_admin(step: Step, rt: Runtime) -> None:
 
 async def _qstash_user(step: Step, rt: Runtime) -> None:
     spec = rt.spec(step)
-    await user_id(rt, spec, str(spec.get("credentials", {}).get("token", "")))
+    await user_id(rt, spec, str(spec.credentials.get("token", "")))
 
 
 async def _upstash_resource(step: Step, rt: Runtime) -> None:
     spec = rt.spec(step)
-    if not spec.get("resource_id"):
-        raise RotationError(f"the id of {spec.get('resource_name') or step.credential} is unknown")
+    if not spec.resource_id:
+        raise RotationError(f"the id of {spec.resource_name or step.credential} is unknown")
     _ = rt.upstash  # raises when the Developer API is not configured
 
 
@@ -54,7 +53,7 @@ async def _qstash_keys(step: Step, rt: Runtime) -> None:
 
 
 async def _write(step: Step, rt: Runtime) -> None:
-    target = str(step.params.get("target"))
+    target = WriteParams.of(step).target
     if target in ("vercel", "shared"):
         _ = rt.vercel
     elif target == "github" and rt.providers.github is None:
@@ -66,15 +65,15 @@ async def _redeploy(step: Step, rt: Runtime) -> None:
 
 
 CHECKS: dict[str, Check] = {
-    "acl_mint": _redis_admin,
-    "acl_add_password": _redis_admin,
-    "deluser": _redis_admin,
-    "reset_default": _upstash_resource,
-    "qstash_reset": _qstash_user,
-    "index_reset": _upstash_resource,
-    "roll": _qstash_keys,
-    "write": _write,
-    "redeploy": _redeploy,
+    ActionName.ACL_MINT: _redis_admin,
+    ActionName.ACL_ADD_PASSWORD: _redis_admin,
+    ActionName.DELUSER: _redis_admin,
+    ActionName.RESET_DEFAULT: _upstash_resource,
+    ActionName.QSTASH_RESET: _qstash_user,
+    ActionName.INDEX_RESET: _upstash_resource,
+    ActionName.ROLL: _qstash_keys,
+    ActionName.WRITE: _write,
+    ActionName.REDEPLOY: _redeploy,
 }
 """Read-only checks by step action; actions without one need nothing the preflight did not check."""
 
@@ -83,7 +82,7 @@ async def walk(rt: Runtime, plan: Plan) -> dict[str, Any] | None:
     """Check every step in plan order; the first failure as ``{step, credential, error}``."""
     for cp in plan.credentials:
         for step in cp.steps:
-            check = CHECKS.get(str(step.params.get("action")))
+            check = CHECKS.get(step.action)
             if check is None:
                 continue
             try:

@@ -17,8 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from keyroll.core.errors import KeyrollError, RotationError
-from keyroll.core.model import Step, StepKind, StepState
+from keyroll.core.model import ActionName, Step, StepKind, StepState
 from keyroll.core.secret import Secret
+from keyroll.core.steps import (
+    GroupSpec,
+    ProbeNewParams,
+    RedeployParams,
+    WriteParams,
+    is_cutover_reset,
+    locations_of,
+    phase_of,
+)
 from keyroll.rotate.files import backup_path
 from keyroll.rotate.redeploy import probe_deployment, slot_of
 from keyroll.rotate.runtime import Action, GateFailed, Probe, Runtime, gid_of
@@ -27,7 +36,7 @@ __all__ = ["ACTIONS", "probe_values", "revoke_gate"]
 
 
 def _phase_steps(step: Step, rt: Runtime, phase: int) -> list[Step]:
-    return [s for s in rt.group_of(step).steps if int(s.params.get("phase", 0) or 0) == phase]
+    return [s for s in rt.group_of(step).steps if phase_of(s, default=0) == phase]
 
 
 def _ready_slots(rt: Runtime, is_fresh: Callable[[str, str, float], bool]) -> dict[str, set[tuple[str, str]]]:
@@ -89,9 +98,9 @@ async def revoke_gate(step: Step, rt: Runtime, *, phase: int = 1) -> dict[str, A
         if state not in (StepState.DONE, StepState.SKIPPED):
             problems.append(f"{s.id} is {state.value}")
             continue
-        if s.kind is StepKind.WRITE_ENV and s.params.get("action") == "write":
+        if s.kind is StepKind.WRITE_ENV and s.action == ActionName.WRITE:
             at = float(rt.detail(s.id).get("env_written_at", 0.0))
-            for spec in s.params.get("locations", []):
+            for spec in locations_of(s):
                 for p in (
                     [spec.get("project_id", "")]
                     if spec["kind"] == "vercel_env"
@@ -101,7 +110,7 @@ async def revoke_gate(step: Step, rt: Runtime, *, phase: int = 1) -> dict[str, A
                         written[p] = max(written.get(p, 0.0), at)
         if (
             s.kind is StepKind.PROBE
-            and s.params.get("action") == "probe_new"
+            and s.action == ActionName.PROBE_NEW
             and not rt.detail(s.id).get("ok", False)
         ):
             problems.append(f"{s.id}: probes did not pass")
@@ -207,25 +216,25 @@ async def revoke_gate(step: Step, rt: Runtime, *, phase: int = 1) -> dict[str, A
     return evidence
 
 
-async def probe_values(rt: Runtime, spec: dict[str, Any], values: dict[str, Secret]) -> list[dict[str, Any]]:
+async def probe_values(rt: Runtime, spec: GroupSpec, values: dict[str, Secret]) -> list[dict[str, Any]]:
     """Ask the provider about each value of a set; ``[{role, fp, result}]``."""
-    product = spec.get("product", "")
-    strategy = spec.get("strategy", "")
+    product = spec.product
+    strategy = spec.strategy
     out: list[dict[str, Any]] = []
-    if spec.get("adapter") and spec.get("adapter") != "upstash" and strategy in ("adapter", "manual"):
+    if spec.adapter and spec.adapter != "upstash" and strategy in ("adapter", "manual"):
         from keyroll.rotate.strategies.adapter import probe_with_adapter
 
         return await probe_with_adapter(rt, spec, values)
     if strategy == "manual":
         return out
     if product == "redis":
-        url = str(spec.get("rest_url") or "")
+        url = str(spec.rest_url or "")
         for role in ("rest_token", "readonly_rest_token"):
             if role in values and url:
                 res = await rt.probe_redis(url, values[role], readonly=role.startswith("readonly"))
                 out.append({"role": role, "fp": values[role].fingerprint, "result": res.value})
     elif product == "qstash" and strategy == "qstash_signing":
-        region = str(spec.get("rest_url") or "")
+        region = str(spec.rest_url or "")
         try:
             keys = await rt.qstash.get_keys(await rt.qstash_token_for(region), url=region or None)
             have = {keys.current.fingerprint, keys.next.fingerprint}
@@ -238,10 +247,10 @@ async def probe_values(rt: Runtime, spec: dict[str, Any], values: dict[str, Secr
                 out.append({"role": role, "fp": fp, "result": res.value})
     elif product == "qstash":
         if "token" in values:
-            res = await rt.probe_qstash(values["token"], str(spec.get("rest_url") or "") or None)
+            res = await rt.probe_qstash(values["token"], str(spec.rest_url or "") or None)
             out.append({"role": "token", "fp": values["token"].fingerprint, "result": res.value})
     elif product in ("vector", "search"):
-        url = str(spec.get("rest_url") or "")
+        url = str(spec.rest_url or "")
         for role in ("token", "readonly_token"):
             if role in values and url:
                 res = await rt.probe_index(product, url, values[role])
@@ -252,7 +261,12 @@ async def probe_values(rt: Runtime, spec: dict[str, Any], values: dict[str, Secr
 def _bypass(rt: Runtime, project_id: str) -> Secret | None:
     """The project's Protection Bypass for Automation secret (by id or by the name the plan knows)."""
     name = next(
-        (str(s.params.get("project_name") or "") for s in rt.plan.steps if s.project_id == project_id), ""
+        (
+            RedeployParams.of(s).project_name if s.action == ActionName.REDEPLOY else ""
+            for s in rt.plan.steps
+            if s.project_id == project_id
+        ),
+        "",
     )
     return rt.providers.config.bypass_for(project_id, name)
 
@@ -260,8 +274,9 @@ def _bypass(rt: Runtime, project_id: str) -> Secret | None:
 async def _probe_new(step: Step, rt: Runtime) -> dict[str, Any]:
     spec = rt.spec(step)
     gid = gid_of(step)
-    phase = int(step.params.get("phase", 1) or 1)
-    set_name = step.params.get("values")
+    params = ProbeNewParams.of(step)
+    phase = params.phase
+    set_name = params.values
     values = rt.values(gid, set_name) if set_name else {}
     provider = await probe_values(rt, spec, values)
     bad = [p for p in provider if p["result"] == Probe.REJECTED.value]
@@ -269,8 +284,8 @@ async def _probe_new(step: Step, rt: Runtime) -> dict[str, Any]:
     old_fps = {
         loc["old_fp"]
         for s in _phase_steps(step, rt, phase)
-        if s.params.get("action") == "write"
-        for loc in s.params.get("locations", [])
+        if s.action == ActionName.WRITE
+        for loc in locations_of(s)
     } - new_fps
     deployments: list[dict[str, Any]] = []
     ready_steps = [s for s in _phase_steps(step, rt, phase) if s.kind is StepKind.AWAIT_READY]
@@ -279,7 +294,7 @@ async def _probe_new(step: Step, rt: Runtime) -> dict[str, Any]:
         str(loc.get("key") or "")
         for s in _phase_steps(step, rt, phase)
         if s.kind is StepKind.WRITE_ENV
-        for loc in s.params.get("locations", [])
+        for loc in locations_of(s)
     } - {""}
     if rt.options.health_path is not None:
         targets = [
@@ -324,8 +339,8 @@ async def _probe_new(step: Step, rt: Runtime) -> dict[str, Any]:
         "deployments": deployments,
         "probed_at": rt.now(),
     }
-    if step.params.get("cutover"):
-        reset_step = next(s for s in rt.group_of(step).steps if s.params.get("cutover_reset"))
+    if params.cutover:
+        reset_step = next(s for s in rt.group_of(step).steps if is_cutover_reset(s))
         reset_at = float(rt.detail(reset_step.id).get("revoked_at", 0.0))
         last_ready = max(ready_at, default=rt.done_at(reset_step.id))
         detail["window_start"] = reset_at
@@ -364,25 +379,26 @@ async def _rescan(step: Step, rt: Runtime) -> dict[str, Any]:
     stale: list[dict[str, Any]] = []
     checked = 0
     expected: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
-    for s in sorted(rt.group_of(step).steps, key=lambda s: int(s.params.get("phase", 1) or 1)):
+    for s in sorted(rt.group_of(step).steps, key=phase_of):
         if s.kind is not StepKind.WRITE_ENV:
             continue
         detail = rt.detail(s.id)
-        action, target = s.params.get("action"), s.params.get("target")
-        if action == "resync_wait":
+        action = s.action
+        target = WriteParams.of(s).target if action == ActionName.WRITE else None
+        if action == ActionName.RESYNC_WAIT:
             fps = {w["env_id"]: w["fp"] for w in detail.get("resynced", []) if w.get("fp")}
-            for spec in s.params.get("locations", []):
+            for spec in locations_of(s):
                 key = (spec.get("project_id", ""), spec["env_id"])
                 if spec["env_id"] in fps:
                     expected[key] = (spec, fps[spec["env_id"]])
                 else:
                     expected.pop(key, None)
-        elif action == "write" and target == "vercel":
+        elif action == ActionName.WRITE and target == "vercel":
             fps = {w["env_id"]: w["fp"] for w in detail.get("written", [])}
-            for spec in s.params.get("locations", []):
+            for spec in locations_of(s):
                 if spec.get("type") != "sensitive" and spec["env_id"] in fps:
                     expected[(spec["project_id"], spec["env_id"])] = (spec, fps[spec["env_id"]])
-        elif action == "write" and target == "files" and rt.options.rewrite_files:
+        elif action == ActionName.WRITE and target == "files" and rt.options.rewrite_files:
             for f in detail.get("files", []):
                 b = backup_path(Path(f["path"]), rt.run_id)
                 if b.exists():
@@ -405,8 +421,8 @@ async def _rescan(step: Step, rt: Runtime) -> dict[str, Any]:
 
 
 ACTIONS: dict[str, Action] = {
-    "probe_new": Action(_probe_new),
-    "probe_old": Action(_probe_old),
-    "rescan": Action(_rescan),
+    ActionName.PROBE_NEW: Action(_probe_new),
+    ActionName.PROBE_OLD: Action(_probe_old),
+    ActionName.RESCAN: Action(_rescan),
 }
 """Generic actions; strategies add their own."""

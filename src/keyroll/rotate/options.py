@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from keyroll.core.model import RunState, Step, Strategy
+from keyroll.core.model import Milestone, RunState, Step, Strategy
 from keyroll.core.secret import Secret
 
 __all__ = [
@@ -83,8 +83,8 @@ class CredentialOutcome:
 
     credential: str
     strategy: Strategy
-    state: str
-    """``pending`` … ``done`` (the rotation state machine), ``rolled_back`` or ``failed``"""
+    state: Milestone
+    """``pending`` … ``done`` (the rotation state machine), ``rolled_back``, ``failed``, ``waiting``"""
     error: str = ""
     window_s: float | None = None
     """measured outage window of a cutover (reset → last READY); ``None`` for overlap strategies"""

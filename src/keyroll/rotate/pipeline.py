@@ -20,6 +20,15 @@ from typing import Any
 from keyroll.core.model import Confidence, DeploymentRef, Inventory, Step, StepKind, Strategy
 from keyroll.core.secret import Fingerprint
 from keyroll.core.serde import to_jsonable
+from keyroll.core.steps import (
+    AwaitParams,
+    ProbeNewParams,
+    ProbeOldParams,
+    RedeployParams,
+    RescanParams,
+    When,
+    WriteParams,
+)
 from keyroll.rotate.groups import Group, group_locations, location_spec
 
 __all__ = ["PlanContext", "StrategyPlan", "cutover_tail", "distribution_steps", "projects_of"]
@@ -124,11 +133,11 @@ def distribution_steps(
     tag: str = "",
     redeploy: bool = True,
     phase: int = 1,
-    when: dict[str, str] | None = None,
+    when: When | None = None,
 ) -> tuple[list[Step], list[str]]:
     """Writes + per-project redeploy pipelines for ``locations`` using value set ``values``.
 
-    ``when`` (``{"step", "key"}``) makes every step conditional: the engine skips it unless that
+    ``when`` makes every step conditional: the engine skips it unless that
     step's outcome reported ``key`` (an emergency path laid out in advance).
 
     :returns: the steps and the ids that mark the end of the distribution (every
@@ -151,8 +160,12 @@ def distribution_steps(
             github.append(spec)
         elif kind == "file":
             files.append(spec)
-    base: dict[str, Any] = {"values": values, "phase": phase, **({"when": dict(when)} if when else {})}
-    cond: dict[str, Any] = {"when": dict(when)} if when else {}
+
+    def write(target: str, specs: list[dict[str, Any]]) -> dict[str, Any]:
+        return WriteParams(
+            values=values, phase=phase, when=when, target=target, locations=tuple(specs)
+        ).to_params()
+
     write_of: dict[str, str] = {}
     for project_id in sorted(by_project):
         sid = f"{gid}/env{tag}/{project_id}"
@@ -164,7 +177,7 @@ def distribution_steps(
                 fp,
                 f"write {len(specs)} var(s) of {specs[0].get('project_name') or project_id}",
                 tuple(after),
-                {**base, "action": "write", "target": "vercel", "locations": specs},
+                write("vercel", specs),
                 project_id=project_id,
             )
         )
@@ -179,7 +192,7 @@ def distribution_steps(
                 fp,
                 f"update {len(shared)} team shared var(s)",
                 tuple(after),
-                {**base, "action": "write", "target": "shared", "locations": shared},
+                write("shared", shared),
             )
         )
     if github:
@@ -191,7 +204,7 @@ def distribution_steps(
                 fp,
                 f"update {len(github)} GitHub Actions secret(s)",
                 tuple(after),
-                {**base, "action": "write", "target": "github", "locations": github},
+                write("github", github),
             )
         )
         tails.append(sid)
@@ -204,7 +217,7 @@ def distribution_steps(
                 fp,
                 f"rewrite {len(files)} local file location(s) (only with --rewrite-files)",
                 tuple(after),
-                {**base, "action": "write", "target": "files", "locations": files},
+                write("files", files),
             )
         )
         tails.append(sid)
@@ -226,14 +239,13 @@ def distribution_steps(
                 fp,
                 f"redeploy {len(serving)} serving deployment(s) of {name or project_id}",
                 tuple(deps),
-                {
-                    **cond,
-                    "action": "redeploy",
-                    "phase": phase,
-                    "project_name": name,
-                    "deployments": to_jsonable(serving),
-                    "build_estimate_s": ctx.build_estimate_s,
-                },
+                RedeployParams(
+                    when=when,
+                    phase=phase,
+                    project_name=name,
+                    deployments=tuple(to_jsonable(serving)),
+                    build_estimate_s=ctx.build_estimate_s,
+                ).to_params(),
                 project_id=project_id,
             )
         )
@@ -245,13 +257,9 @@ def distribution_steps(
                 fp,
                 f"wait until the new deployments of {name or project_id} are READY",
                 (rid,),
-                {
-                    **cond,
-                    "action": "await",
-                    "phase": phase,
-                    "redeploy_step": rid,
-                    "build_estimate_s": ctx.build_estimate_s,
-                },
+                AwaitParams(
+                    when=when, phase=phase, redeploy_step=rid, build_estimate_s=ctx.build_estimate_s
+                ).to_params(),
                 project_id=project_id,
             )
         )
@@ -277,7 +285,7 @@ def cutover_tail(ctx: PlanContext, after: str) -> list[Step]:
         fp,
         "probe the new token and deployments; measure the window",
         tuple(tails),
-        {"action": "probe_new", "values": "new", "phase": 1, "cutover": True},
+        ProbeNewParams(values="new", phase=1, cutover=True).to_params(),
     )
     verify_old = Step(
         f"{gid}/verify-old",
@@ -285,7 +293,7 @@ def cutover_tail(ctx: PlanContext, after: str) -> list[Step]:
         fp,
         "probe that the old token is rejected",
         (probe.id,),
-        {"action": "probe_old"},
+        ProbeOldParams().to_params(),
     )
     rescan = Step(
         f"{gid}/rescan",
@@ -293,6 +301,6 @@ def cutover_tail(ctx: PlanContext, after: str) -> list[Step]:
         fp,
         "read the written vars back",
         (verify_old.id,),
-        {"action": "rescan"},
+        RescanParams().to_params(),
     )
     return [*dist, probe, verify_old, rescan]

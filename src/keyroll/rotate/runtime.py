@@ -21,6 +21,7 @@ from keyroll.core.model import CredentialPlan, Plan, Step, StepKind, StepState
 from keyroll.core.priority import PrioritySemaphore
 from keyroll.core.progress import Progress
 from keyroll.core.secret import Secret
+from keyroll.core.steps import GroupSpec, group_spec_of
 from keyroll.journal.events import StepRecord
 from keyroll.journal.store import Journal
 from keyroll.providers.factory import Providers
@@ -133,12 +134,13 @@ class Runtime:
         """The credential plan a step belongs to."""
         return self._groups[gid_of(step)]
 
-    def spec(self, step: Step) -> dict[str, Any]:
+    def spec(self, step: Step) -> GroupSpec:
         """The group spec (resource ids, endpoint, fingerprints by role) stored on the first step."""
         for s in self.group_of(step).steps:
-            if "group" in s.params:
-                return dict(s.params["group"])
-        return {}
+            spec = group_spec_of(s)
+            if spec is not None:
+                return spec
+        return GroupSpec()
 
     def group_steps(
         self, step: Step, *, kind: StepKind | None = None, action: str | None = None
@@ -147,7 +149,7 @@ class Runtime:
         return [
             s
             for s in self.group_of(step).steps
-            if (kind is None or s.kind is kind) and (action is None or s.params.get("action") == action)
+            if (kind is None or s.kind is kind) and (action is None or s.action == action)
         ]
 
     def detail(self, step_id: str) -> dict[str, Any]:
@@ -271,7 +273,7 @@ class Runtime:
                 gid = cp.steps[0].id.split("/", 1)[0]
                 spec = self.spec(cp.steps[0])
                 new = self.get_value(gid, "new", "token")
-                if new is not None and (spec.get("rest_url") or "") == url:
+                if new is not None and (spec.rest_url or "") == url:
                     return new
         if self.providers.upstash is not None:
             for user in await self.providers.upstash.list_qstash_users():

@@ -13,12 +13,22 @@ The group spec carries the adapter's name and credential kind; the adapter is lo
 from __future__ import annotations
 
 import urllib.parse
+from dataclasses import replace
 from typing import Any
 
 from keyroll.adapters.interface import AdapterContext, CredentialRef, Minted, ProviderAdapter
 from keyroll.core.errors import KeyrollError, RotationError
-from keyroll.core.model import Step, StepKind
+from keyroll.core.model import ActionName, Step, StepKind
 from keyroll.core.secret import Secret
+from keyroll.core.steps import (
+    AdapterMintParams,
+    AdapterRevokeParams,
+    GroupSpec,
+    HumanParams,
+    ProbeNewParams,
+    ProbeOldParams,
+    RescanParams,
+)
 from keyroll.rotate.gates import revoke_gate
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps
 from keyroll.rotate.runtime import Action, Runtime, gid_of
@@ -27,14 +37,14 @@ from keyroll.rotate.strategies.common import base_spec
 __all__ = ["ACTIONS", "adapter_context", "adapter_of", "build", "credential_ref", "undo_mint"]
 
 
-def adapter_of(spec: dict[str, Any]) -> ProviderAdapter:
+def adapter_of(spec: GroupSpec) -> ProviderAdapter:
     """The adapter a group spec names.
 
     :raises ConfigError: it is not installed (any more).
     """
     from keyroll.adapters.registry import get_registry
 
-    return get_registry().get(str(spec.get("adapter") or ""))
+    return get_registry().get(str(spec.adapter or ""))
 
 
 def adapter_context(rt: Runtime) -> AdapterContext:
@@ -44,7 +54,7 @@ def adapter_context(rt: Runtime) -> AdapterContext:
 
 
 def credential_ref(
-    spec: dict[str, Any], values: dict[str, Secret], *, principal: str = ""
+    spec: GroupSpec, values: dict[str, Secret], *, principal: str = ""
 ) -> CredentialRef | None:
     """The credential of a value set (``password``/``value`` + ``username``) as an adapter sees it."""
     secret = values.get("password") or values.get("value") or values.get("token")
@@ -52,13 +62,13 @@ def credential_ref(
         return None
     user = values.get("username")
     return CredentialRef(
-        adapter=str(spec.get("adapter") or ""),
-        kind=str(spec.get("adapter_kind") or ""),
+        adapter=str(spec.adapter or ""),
+        kind=str(spec.adapter_kind or ""),
         secret=secret,
-        principal=principal or (user.reveal() if user is not None else str(spec.get("acl_user") or "")),
-        endpoint=str(spec.get("endpoint") or ""),
-        resource_id=str(spec.get("resource_id") or ""),
-        product=str(spec.get("product") or "other"),
+        principal=principal or (user.reveal() if user is not None else str(spec.acl_user or "")),
+        endpoint=str(spec.endpoint or ""),
+        resource_id=str(spec.resource_id or ""),
+        product=str(spec.product or "other"),
     )
 
 
@@ -68,8 +78,12 @@ def build(ctx: PlanContext) -> StrategyPlan:
 
     spec = base_spec(ctx)
     primary = ctx.group.primary
-    spec.update(adapter=primary.adapter, adapter_kind=primary.adapter_kind)
-    spec.update(_url_parts(str(spec.get("endpoint") or "")))
+    spec = replace(
+        spec,
+        adapter=primary.adapter,
+        adapter_kind=primary.adapter_kind,
+        **_url_parts(str(spec.endpoint or "")),
+    )
     gid, fp = ctx.gid, ctx.fp
     adapter = get_registry().get(primary.adapter)
     warnings: list[str] = []
@@ -94,7 +108,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         f"{adapter.name}: make a second credential with the same rights as {primary.acl_user or fp}",
         (),
-        {"action": "adapter_mint", "group": spec},
+        AdapterMintParams(group=spec).to_params(),
     )
     steps = [mint]
     dist, tails = distribution_steps(ctx, ctx.locations, values="new", after=[mint.id])
@@ -105,7 +119,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         f"{adapter.name}: probe the new credential and the new deployments",
         tuple(tails),
-        {"action": "probe_new", "values": "new", "phase": 1},
+        ProbeNewParams(values="new", phase=1).to_params(),
     )
     steps.append(probe)
     if adapter.can_revoke:
@@ -115,7 +129,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             f"{adapter.name}: revoke the old credential {fp}",
             (probe.id,),
-            {"action": "adapter_revoke"},
+            AdapterRevokeParams().to_params(),
             destructive=True,
         )
         verify_old = Step(
@@ -124,7 +138,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             "probe that the old credential is rejected",
             (revoke.id,),
-            {"action": "probe_old"},
+            ProbeOldParams().to_params(),
         )
         steps += [revoke, verify_old]
         last = verify_old.id
@@ -136,7 +150,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             "revoke the old value at its issuer",
             (probe.id,),
-            {"action": "human_revoke", "instructions": text},
+            HumanParams(action=ActionName.HUMAN_REVOKE, instructions=text).to_params(),
             destructive=True,
         )
         steps.append(revoke)
@@ -144,7 +158,12 @@ def build(ctx: PlanContext) -> StrategyPlan:
         last = revoke.id
     steps.append(
         Step(
-            f"{gid}/rescan", StepKind.RESCAN, fp, "read the written vars back", (last,), {"action": "rescan"}
+            f"{gid}/rescan",
+            StepKind.RESCAN,
+            fp,
+            "read the written vars back",
+            (last,),
+            RescanParams().to_params(),
         )
     )
     return StrategyPlan(steps, warnings=warnings, human_steps=human_steps)
@@ -152,7 +171,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
 
 def _url_parts(endpoint: str) -> dict[str, Any]:
     """Scheme, host, port, path and query of a URL endpoint: what a URL copy is rebuilt from when
-    its current value cannot be read (:func:`keyroll.rotate.distribute.render_url`)."""
+    its current value cannot be read (:func:`keyroll.rotate.render.render_url`)."""
     if "://" not in endpoint:
         return {}
     parts = urllib.parse.urlsplit(endpoint)
@@ -176,7 +195,7 @@ def _minted(rt: Runtime, step: Step) -> Minted | None:
     if new is None:
         return None
     user = rt.get_value(gid, "new", "username")
-    mint_step = next((s for s in rt.group_of(step).steps if s.params.get("action") == "adapter_mint"), None)
+    mint_step = next((s for s in rt.group_of(step).steps if s.action == ActionName.ADAPTER_MINT), None)
     detail = rt.detail(mint_step.id) if mint_step is not None else {}
     return Minted(secret=new, principal=user.reveal() if user else "", state=dict(detail.get("state", {})))
 
@@ -249,9 +268,7 @@ async def undo_mint(step: Step, rt: Runtime) -> dict[str, Any]:
     return {"undone_fp": minted.secret.fingerprint, **result}
 
 
-async def probe_with_adapter(
-    rt: Runtime, spec: dict[str, Any], values: dict[str, Secret]
-) -> list[dict[str, Any]]:
+async def probe_with_adapter(rt: Runtime, spec: GroupSpec, values: dict[str, Secret]) -> list[dict[str, Any]]:
     """``probe_values`` for adapter groups: ``[{role, fp, result}]`` from the adapter's probe."""
     ref = credential_ref(spec, values)
     if ref is None:
@@ -267,6 +284,6 @@ async def probe_with_adapter(
 
 
 ACTIONS: dict[str, Action] = {
-    "adapter_mint": Action(_mint),
-    "adapter_revoke": Action(_revoke),
+    ActionName.ADAPTER_MINT: Action(_mint),
+    ActionName.ADAPTER_REVOKE: Action(_revoke),
 }

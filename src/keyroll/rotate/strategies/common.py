@@ -9,6 +9,7 @@ from typing import Any
 
 from keyroll.core.errors import AuthError, KeyrollError, ProviderError, RotationError
 from keyroll.core.model import (
+    ActionName,
     Confidence,
     Credential,
     LocationKind,
@@ -19,6 +20,14 @@ from keyroll.core.model import (
 )
 from keyroll.core.roles import credential_role, is_readonly_user
 from keyroll.core.secret import Secret
+from keyroll.core.steps import (
+    AwaitParams,
+    GroupSpec,
+    HumanParams,
+    RedeployParams,
+    ResyncWaitParams,
+    group_spec_of,
+)
 from keyroll.core.strategy import is_keyroll_user
 from keyroll.providers.upstash.acl_rules import check_rules
 from keyroll.rotate.pipeline import PlanContext
@@ -147,7 +156,7 @@ def live_credentials(ctx: PlanContext) -> dict[str, Any]:
     return {"credentials": creds, "stale": stale, "users": users, "current_user": current}
 
 
-def base_spec(ctx: PlanContext) -> dict[str, Any]:
+def base_spec(ctx: PlanContext) -> GroupSpec:
     """The JSON-able group spec every strategy starts from."""
     g = ctx.group
     p = g.primary
@@ -156,34 +165,35 @@ def base_spec(ctx: PlanContext) -> dict[str, Any]:
         next((c.endpoint for c in g.credentials if c.endpoint.startswith(("http://", "https://"))), "")
         or p.endpoint
     )
-    adapter = {"adapter": p.adapter, "adapter_kind": p.adapter_kind} if p.adapter else {}
     acl_user = next(
         (c.acl_user for c in g.credentials if c.acl_user and not is_readonly_user(c.acl_user)), ""
     )
     if p.product is Product.REDIS and is_keyroll_user(live["current_user"]):
         acl_user = live["current_user"]
-    return {
-        **adapter,  # a provider adapter's credential: its probe answers for manual groups too
-        "gid": g.gid,
-        "strategy": g.strategy.value,
-        "product": p.product.value,
-        "resource_id": p.resource_id,
-        "resource_name": p.resource_name,
-        "management": p.management.value,
-        "acl_user": acl_user,
-        "credentials": live["credentials"],
-        "stale": live["stale"],
-        "users_in_use": live["users"],
-        "fingerprints": [str(f) for f in g.fingerprints],
-        "rest_url": endpoint if endpoint.startswith(("http://", "https://")) else "",
-        "endpoint": endpoint,
-    }
+    return GroupSpec(
+        # a provider adapter's credential: its probe answers for manual groups too
+        adapter=p.adapter or None,
+        adapter_kind=p.adapter_kind if p.adapter else None,
+        gid=g.gid,
+        strategy=g.strategy.value,
+        product=p.product.value,
+        resource_id=p.resource_id,
+        resource_name=p.resource_name,
+        management=p.management.value,
+        acl_user=acl_user,
+        credentials=live["credentials"],
+        stale=live["stale"],
+        users_in_use=tuple(live["users"]),
+        fingerprints=tuple(str(f) for f in g.fingerprints),
+        rest_url=endpoint if endpoint.startswith(("http://", "https://")) else "",
+        endpoint=endpoint,
+    )
 
 
-def stale_warnings(ctx: PlanContext, spec: dict[str, Any]) -> list[str]:
+def stale_warnings(ctx: PlanContext, spec: GroupSpec) -> list[str]:
     """One plan warning per stale or dead copy: it is replaced, and said so."""
     out: list[str] = []
-    for fp, why in sorted(spec.get("stale", {}).items()):
+    for fp, why in sorted(spec.stale.items()):
         where = sorted(
             {
                 f"{loc.key or loc.secret_name or loc.path} in {loc.project_name or loc.project_id or loc.repo or 'files'}"
@@ -216,13 +226,12 @@ def redeploy_only_steps(
                 ctx.fp,
                 f"redeploy {len(serving)} serving deployment(s) of {name or project_id}",
                 tuple(after),
-                {
-                    "action": "redeploy",
-                    "phase": phase,
-                    "project_name": name,
-                    "deployments": to_jsonable(serving),
-                    "build_estimate_s": ctx.build_estimate_s,
-                },
+                RedeployParams(
+                    phase=phase,
+                    project_name=name,
+                    deployments=tuple(to_jsonable(serving)),
+                    build_estimate_s=ctx.build_estimate_s,
+                ).to_params(),
                 project_id=project_id,
             )
         )
@@ -234,12 +243,9 @@ def redeploy_only_steps(
                 ctx.fp,
                 f"wait until the new deployments of {name or project_id} are READY",
                 (rid,),
-                {
-                    "action": "await",
-                    "phase": phase,
-                    "redeploy_step": rid,
-                    "build_estimate_s": ctx.build_estimate_s,
-                },
+                AwaitParams(
+                    phase=phase, redeploy_step=rid, build_estimate_s=ctx.build_estimate_s
+                ).to_params(),
                 project_id=project_id,
             )
         )
@@ -306,17 +312,17 @@ async def acl(rt: Runtime, step: Step, url: str, admin: Secret, *args: str | Sec
     raise AssertionError("unreachable")
 
 
-def _same_database_tokens(rt: Runtime, spec: dict[str, Any]) -> list[Secret]:
+def _same_database_tokens(rt: Runtime, spec: GroupSpec) -> list[Secret]:
     """Admin-capable tokens other credentials of this run minted for the same database
     (a reset's new default token, a keyroll-a/-b token), newest sets first."""
     out: list[Secret] = []
     for cp in rt.plan.credentials:
-        other: dict[str, Any] = next((s.params["group"] for s in cp.steps if "group" in s.params), {})
-        if other.get("product") != "redis" or other.get("resource_id") != spec.get("resource_id"):
+        other = next((g for s in cp.steps if (g := group_spec_of(s)) is not None), GroupSpec())
+        if other.product != "redis" or other.resource_id != spec.resource_id:
             continue
         gid = cp.steps[0].id.split("/", 1)[0]
         for value_set in ("reset", "new"):
-            if value_set == "new" and other.get("strategy") != "redis_acl":
+            if value_set == "new" and other.strategy != "redis_acl":
                 continue
             value = rt.get_value(gid, value_set, "rest_token")
             if value is not None:
@@ -344,33 +350,29 @@ async def redis_admin(
         for token in _same_database_tokens(rt, spec):
             if token != rejected:
                 return token
-        if (
-            spec.get("management") == Management.NATIVE.value
-            and spec.get("resource_id")
-            and rt.providers.upstash
-        ):
-            db = await rt.upstash.get_redis(spec["resource_id"])
+        if spec.management == Management.NATIVE.value and spec.resource_id and rt.providers.upstash:
+            db = await rt.upstash.get_redis(spec.resource_id)
             if db.rest_token is not None and db.rest_token != rejected:
                 rt.put_value(gid, "admin", "rest_token", db.rest_token)
                 return db.rest_token
-        raise RotationError(f"no working admin token for Redis database {spec.get('resource_name') or gid}")
+        raise RotationError(f"no working admin token for Redis database {spec.resource_name or gid}")
     order = [("reset", "rest_token"), ("admin", "rest_token")]
-    if prefer_new and spec.get("strategy") == "redis_acl":
+    if prefer_new and spec.strategy == "redis_acl":
         order.insert(0, ("new", "rest_token"))
-    user = spec.get("acl_user") or "default"
-    if spec.get("strategy") == "redis_acl" or user in ("default", "keyroll-a", "keyroll-b"):
+    user = spec.acl_user or "default"
+    if spec.strategy == "redis_acl" or user in ("default", "keyroll-a", "keyroll-b"):
         order.append(("old", "rest_token"))
     for value_set, role in order:
         value = rt.get_value(gid, value_set, role)
         if value is not None:
             return value
-    if spec.get("management") == Management.NATIVE.value and spec.get("resource_id") and rt.providers.upstash:
-        db = await rt.upstash.get_redis(spec["resource_id"])
+    if spec.management == Management.NATIVE.value and spec.resource_id and rt.providers.upstash:
+        db = await rt.upstash.get_redis(spec.resource_id)
         if db.rest_token is not None:
             rt.put_value(gid, "admin", "rest_token", db.rest_token)
             return db.rest_token
     raise RotationError(
-        f"no admin token for Redis database {spec.get('resource_name') or spec.get('resource_id') or gid}",
+        f"no admin token for Redis database {spec.resource_name or spec.resource_id or gid}",
         hint="set UPSTASH_EMAIL/UPSTASH_API_KEY, or make the default REST token readable to keyroll",
     )
 
@@ -384,14 +386,16 @@ RESYNC_GRACE_S = 10.0
 async def _old_default_probe(rt: Runtime, step: Step) -> Probe:
     spec = rt.spec(step)
     old = rt.get_value(gid_of(step), "old", "rest_token")
-    url = str(spec.get("rest_url") or "")
+    url = str(spec.rest_url or "")
     if old is None or not url:
         return Probe.UNKNOWN
     return await rt.probe_redis(url, old)
 
 
 async def _human(step: Step, rt: Runtime) -> dict[str, Any]:
-    instructions = str(step.params.get("instructions", step.description))
+    instructions = HumanParams.of(step).instructions
+    if instructions is None:
+        instructions = step.description
     from keyroll.rotate.gates import revoke_gate
 
     # the gate first: nobody is told to revoke before every copy and build is ready for it
@@ -409,7 +413,7 @@ async def _human(step: Step, rt: Runtime) -> dict[str, Any]:
         "human_done_at": rt.now(),
         "revoked_at": rt.now(),
     }
-    if step.params.get("action") == "human_reset":
+    if step.action == ActionName.HUMAN_RESET:
         result = await _old_default_probe(rt, step)
         detail["old_probe"] = result.value
         if result is Probe.ACCEPTED:
@@ -425,7 +429,7 @@ async def _human(step: Step, rt: Runtime) -> dict[str, Any]:
 async def _human_reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
     """A dashboard reset is done when the provider rejects the old credential (also after a run
     stopped waiting for it and the person did it in between); a confirmation cannot be read back."""
-    if step.params.get("action") != "human_reset":
+    if step.action != ActionName.HUMAN_RESET:
         return None
     if await _old_default_probe(rt, step) is Probe.REJECTED:
         rec = rt.records.get(step.id)  # when the person was asked (journaled waiting or intent)
@@ -440,8 +444,8 @@ async def _human_reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
 
 async def _resync_wait(step: Step, rt: Runtime) -> dict[str, Any]:
     """Wait until Vercel shows new values on the integration's vars (after the dashboard reset)."""
-    locations: list[dict[str, Any]] = list(step.params.get("locations", []))
-    human = next((s for s in rt.group_of(step).steps if s.params.get("action") == "human_reset"), None)
+    locations: list[dict[str, Any]] = list(ResyncWaitParams.of(step).locations)
+    human = next((s for s in rt.group_of(step).steps if s.action == ActionName.HUMAN_RESET), None)
     since = rt.done_at(human.id) if human else 0.0
     human_detail = rt.detail(human.id) if human else {}
     since = float(human_detail.get("human_asked_at", since) or since)
@@ -499,9 +503,9 @@ async def _resync_wait(step: Step, rt: Runtime) -> dict[str, Any]:
 
 
 ACTIONS: dict[str, Action] = {
-    "human_reset": Action(_human, _human_reconcile),
-    "human_revoke": Action(_human, _human_reconcile),
-    "resync_wait": Action(_resync_wait),
+    ActionName.HUMAN_RESET: Action(_human, _human_reconcile),
+    ActionName.HUMAN_REVOKE: Action(_human, _human_reconcile),
+    ActionName.RESYNC_WAIT: Action(_resync_wait),
 }
 
 

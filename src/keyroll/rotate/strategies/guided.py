@@ -38,7 +38,7 @@ async def ask_and_write(step: Step, rt: Runtime, pending: list[dict[str, Any]]) 
     gid = gid_of(step)
     spec = rt.spec(step)
     old = rt.fingerprints(gid, "old")
-    name = spec.get("resource_name") or spec.get("rest_url") or gid
+    name = spec.resource_name or spec.rest_url or gid
     values: dict[str, Secret] = {"username": Secret("default")}
     for role in sorted({str(loc.get("role")) for loc in pending}):
         value_role, what = _ASK.get(role, (role, f"new {role}"))
@@ -67,9 +67,9 @@ async def ask_and_write(step: Step, rt: Runtime, pending: list[dict[str, Any]]) 
                 )
             if (
                 value_role.endswith("rest_token")
-                and spec.get("rest_url")
+                and spec.rest_url
                 and (
-                    await rt.probe_redis(spec["rest_url"], value, readonly=value_role.startswith("readonly"))
+                    await rt.probe_redis(spec.rest_url, value, readonly=value_role.startswith("readonly"))
                     is Probe.REJECTED
                 )
             ):
@@ -83,6 +83,6 @@ async def ask_and_write(step: Step, rt: Runtime, pending: list[dict[str, Any]]) 
         by_project[str(loc["project_id"])].append(loc)
     written: list[dict[str, Any]] = []
     for specs in by_project.values():
-        detail = await write_locations(rt, "vercel", specs, values, spec, gid=gid)
+        detail = await write_locations(rt, "vercel", specs, values, spec.to_dict(), gid=gid)
         written.extend(detail.get("written", []))
     return written

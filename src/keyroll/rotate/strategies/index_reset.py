@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from keyroll.core.errors import RotationError
-from keyroll.core.model import Step
+from keyroll.core.model import ActionName, Step
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan
 from keyroll.rotate.runtime import Action, Probe, Runtime, gid_of
 from keyroll.rotate.strategies.common import base_spec
@@ -21,9 +21,12 @@ __all__ = ["ACTIONS", "build"]
 def build(ctx: PlanContext) -> StrategyPlan:
     """Steps for one index's tokens."""
     spec = base_spec(ctx)
-    name = spec["resource_name"] or spec["resource_id"]
+    name = spec.resource_name or spec.resource_id
     return cutover_build(
-        ctx, spec, "index_reset", f"reset the {spec['product']} index {name} tokens (the old ones die now)"
+        ctx,
+        spec,
+        ActionName.INDEX_RESET,
+        f"reset the {spec.product} index {name} tokens (the old ones die now)",
     )
 
 
@@ -41,10 +44,10 @@ def _store(rt: Runtime, gid: str, index: Any) -> dict[str, Any]:
 async def _reset(step: Step, rt: Runtime) -> dict[str, Any]:
     spec = rt.spec(step)
     before = rt.now()
-    if spec["product"] == "vector":
-        index: Any = await rt.upstash.reset_vector(spec["resource_id"])
+    if spec.product == "vector":
+        index: Any = await rt.upstash.reset_vector(spec.resource_id)
     else:
-        index = await rt.upstash.reset_search(spec["resource_id"])
+        index = await rt.upstash.reset_search(spec.resource_id)
     at = rt.now()
     return {**_store(rt, gid_of(step), index), "revoke_started_at": before, "revoked_at": at, "reset_at": at}
 
@@ -59,14 +62,14 @@ async def _reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
         }
     spec = rt.spec(step)
     old = rt.get_value(gid, "old", "token")
-    if old is None or await rt.probe_index(spec["product"], spec["rest_url"], old) is not Probe.REJECTED:
+    if old is None or await rt.probe_index(spec.product, spec.rest_url, old) is not Probe.REJECTED:
         return None
-    if spec["product"] == "vector":
-        index: Any = await rt.upstash.get_vector(spec["resource_id"])
+    if spec.product == "vector":
+        index: Any = await rt.upstash.get_vector(spec.resource_id)
     else:
-        index = await rt.upstash.get_search(spec["resource_id"])
+        index = await rt.upstash.get_search(spec.resource_id)
     rec = rt.records.get(step.id)
     return {**_store(rt, gid, index), "revoked_at": rec.ts if rec else rt.now(), "reconciled": True}
 
 
-ACTIONS: dict[str, Action] = {"index_reset": Action(_reset, _reconcile)}
+ACTIONS: dict[str, Action] = {ActionName.INDEX_RESET: Action(_reset, _reconcile)}

@@ -17,8 +17,9 @@ import dataclasses
 from typing import Any
 
 from keyroll.core.errors import KeyrollError, RotationError
-from keyroll.core.model import Step, StepKind
+from keyroll.core.model import ActionName, Step, StepKind
 from keyroll.core.secret import Fingerprint, Secret
+from keyroll.core.steps import GroupSpec, GuidedResetParams, GuidedValuesParams, locations_of
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, cutover_tail
 from keyroll.rotate.runtime import Action, Probe, Runtime, WaitingForHuman, gid_of
 from keyroll.rotate.strategies.common import base_spec
@@ -45,8 +46,8 @@ def build(ctx: PlanContext) -> StrategyPlan:
     """Steps for one integration-managed index's (or QStash user's) tokens."""
     spec = base_spec(ctx)
     gid, fp = ctx.gid, ctx.fp
-    product = spec["product"]
-    name = spec["resource_name"] or spec["rest_url"] or gid
+    product = spec.product
+    name = spec.resource_name or spec.rest_url or gid
     text = instructions(product, name)
     reset = Step(
         f"{gid}/reset",
@@ -54,7 +55,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         f"a person resets the {_WHAT.get(product, product)} {name} in the Upstash console (the old token dies now)",
         (),
-        {"action": "guided_reset", "group": spec, "instructions": text, "cutover_reset": True},
+        GuidedResetParams(group=spec, instructions=text).to_params(),
         destructive=True,
     )
     collect = Step(
@@ -63,10 +64,9 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "read the new value from Vercel, or ask for it (stdin or --value-file)",
         (reset.id,),
-        {
-            "action": "guided_values",
-            "locations": [loc for loc in ctx.locations if loc["kind"] == "vercel_env"],
-        },
+        GuidedValuesParams(
+            locations=tuple(loc for loc in ctx.locations if loc["kind"] == "vercel_env")
+        ).to_params(),
     )
     steps = [reset, collect]
     steps += cutover_tail(ctx, collect.id)
@@ -84,17 +84,18 @@ def build(ctx: PlanContext) -> StrategyPlan:
     )
 
 
-async def _probe(rt: Runtime, spec: dict[str, Any], token: Secret) -> Probe:
-    url = str(spec.get("rest_url") or "")
-    if spec["product"] == "qstash":
+async def _probe(rt: Runtime, spec: GroupSpec, token: Secret) -> Probe:
+    url = str(spec.rest_url or "")
+    if spec.product == "qstash":
         return await rt.probe_qstash(token, url or None)
     if not url:
         return Probe.UNKNOWN
-    return await rt.probe_index(spec["product"], url, token)
+    return await rt.probe_index(spec.product, url, token)
 
 
 async def _reset(step: Step, rt: Runtime) -> dict[str, Any]:
-    text = str(step.params.get("instructions", step.description))
+    params = GuidedResetParams.of(step)
+    text = params.instructions if params.instructions is not None else step.description
     if rt.human is None:
         raise WaitingForHuman(
             f"waiting for a person: {text}",
@@ -151,12 +152,12 @@ async def _values(step: Step, rt: Runtime) -> dict[str, Any]:
     gid = gid_of(step)
     spec = rt.spec(step)
     old = rt.fingerprints(gid, "old")
-    locations: list[dict[str, Any]] = list(step.params.get("locations", []))
+    locations: list[dict[str, Any]] = list(GuidedValuesParams.of(step).locations)
     written = {
         str(loc["role"])
         for s in rt.group_of(step).steps
-        if s.params.get("action") == "write"
-        for loc in s.params.get("locations", [])
+        if s.action == ActionName.WRITE
+        for loc in locations_of(s)
     }
     roles = sorted(written | {"token"})
     sources: dict[str, str] = {}
@@ -180,7 +181,7 @@ async def _values(step: Step, rt: Runtime) -> dict[str, Any]:
             ask = dataclasses.replace(step, credential=Fingerprint(old[role])) if old.get(role) else step
             value = await rt.secret_source.new_value(
                 ask,
-                f"new {role.replace('_', ' ')} of {spec.get('resource_name') or step.credential} (Vercel still shows the old one)",
+                f"new {role.replace('_', ' ')} of {spec.resource_name or step.credential} (Vercel still shows the old one)",
             )
             if not value or value.fingerprint == old.get(role):
                 raise RotationError(
@@ -198,6 +199,6 @@ async def _values(step: Step, rt: Runtime) -> dict[str, Any]:
 
 
 ACTIONS: dict[str, Action] = {
-    "guided_reset": Action(_reset, _reset_reconcile),
-    "guided_values": Action(_values),
+    ActionName.GUIDED_RESET: Action(_reset, _reset_reconcile),
+    ActionName.GUIDED_VALUES: Action(_values),
 }

@@ -15,10 +15,18 @@ serving deployment rebuilt after its write and READY):
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from keyroll.core.errors import RotationError
-from keyroll.core.model import CredentialPlan, Plan, Step, StepKind, Strategy
+from keyroll.core.model import ActionName, CredentialPlan, Plan, Step, StepKind, Strategy
+from keyroll.core.steps import (
+    ManualRevokeParams,
+    ManualValueParams,
+    ProbeNewParams,
+    RescanParams,
+    group_spec_of,
+)
 from keyroll.rotate.gates import revoke_gate
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps
 from keyroll.rotate.runtime import Action, GateFailed, Probe, Runtime, WaitingForHuman, gid_of
@@ -30,8 +38,8 @@ __all__ = ["ACTIONS", "build", "describe_copy", "needs_probe", "probe_evidence"]
 def _provider_probe(cp: CredentialPlan) -> bool:
     """True when a provider adapter recognised the credential: its ``probe`` tells whether the
     new value is accepted (no built-in probe knows a manually rotated credential)."""
-    group = cp.steps[0].params.get("group", {}) if cp.steps else {}
-    return bool(group.get("adapter"))
+    group = group_spec_of(cp.steps[0]) if cp.steps else None
+    return bool(group is not None and group.adapter)
 
 
 def needs_probe(plan: Plan) -> list[str]:
@@ -63,7 +71,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
     spec = base_spec(ctx)
     primary = ctx.group.primary
     if primary.adapter:  # recognised by an adapter that cannot mint: its probe still gates the revoke
-        spec.update(adapter=primary.adapter, adapter_kind=primary.adapter_kind)
+        spec = replace(spec, adapter=primary.adapter, adapter_kind=primary.adapter_kind)
     gid, fp = ctx.gid, ctx.fp
     mint = Step(
         f"{gid}/mint",
@@ -71,7 +79,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         f"read the new value of {fp} (stdin or --value-file)",
         (),
-        {"action": "manual_value", "group": spec},
+        ManualValueParams(group=spec).to_params(),
     )
     steps = [mint]
     dist, tails = distribution_steps(ctx, ctx.locations, values="new", after=[mint.id])
@@ -82,7 +90,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "probe the new deployments",
         tuple(tails),
-        {"action": "probe_new", "values": "new", "phase": 1},
+        ProbeNewParams(values="new", phase=1).to_params(),
     )
     untouched = sorted({describe_copy(a) for a in ctx.ambiguous})
     blind = sorted({describe_copy(loc) for loc in ctx.locations if loc.get("confidence") != "exact"})
@@ -93,11 +101,16 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "revoke the old value at its issuer",
         (probe.id,),
-        {"action": "manual_revoke", "instructions": text, "unverified": untouched},
+        ManualRevokeParams(instructions=text, unverified=tuple(untouched)).to_params(),
         destructive=True,
     )
     rescan = Step(
-        f"{gid}/rescan", StepKind.RESCAN, fp, "read the written vars back", (revoke.id,), {"action": "rescan"}
+        f"{gid}/rescan",
+        StepKind.RESCAN,
+        fp,
+        "read the written vars back",
+        (revoke.id,),
+        RescanParams().to_params(),
     )
     steps += [probe, revoke, rescan]
     warnings = [f"{c}: probably the same value — unverified; written blind" for c in blind]
@@ -133,7 +146,7 @@ def probe_evidence(step: Step, rt: Runtime) -> dict[str, Any]:
     healthy: list[str] = []
     accepted: list[str] = []
     for s in rt.group_of(step).steps:
-        if s.params.get("action") != "probe_new":
+        if s.action != ActionName.PROBE_NEW:
             continue
         detail = rt.detail(s.id)
         if not detail.get("ok"):
@@ -163,7 +176,8 @@ async def _revoke(step: Step, rt: Runtime) -> dict[str, Any]:
                 hint="apply again with --health-path PATH, or pass --force-revoke (recorded in the report)",
             )
         forced = True
-    unverified = list(step.params.get("unverified") or ())
+    params = ManualRevokeParams.of(step)
+    unverified = list(params.unverified)
     if unverified and not rt.options.confirm_unverified:
         raise WaitingForHuman(
             f"{len(unverified)} unreadable cop{'y' if len(unverified) == 1 else 'ies'} not written "
@@ -171,7 +185,7 @@ async def _revoke(step: Step, rt: Runtime) -> dict[str, Any]:
             hint="update them by hand, then run `keyroll resume --confirm-unverified`",
         )
     gate = await revoke_gate(step, rt)
-    instructions = str(step.params.get("instructions", step.description))
+    instructions = params.instructions if params.instructions is not None else step.description
     asked = rt.now()
     if _confirmed_by_flag(step, rt):
         how = "--confirm-revoked"
@@ -198,4 +212,4 @@ async def _revoke(step: Step, rt: Runtime) -> dict[str, Any]:
     return detail
 
 
-ACTIONS: dict[str, Action] = {"manual_value": Action(_value), "manual_revoke": Action(_revoke)}
+ACTIONS: dict[str, Action] = {ActionName.MANUAL_VALUE: Action(_value), "manual_revoke": Action(_revoke)}

@@ -11,10 +11,12 @@ serving deployment lacks the keys of the previous roll (the revoke gate).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from keyroll.core.errors import RotationError
-from keyroll.core.model import Step, StepKind
+from keyroll.core.model import ActionName, Step, StepKind
+from keyroll.core.steps import ProbeNewParams, ProbeOldParams, RescanParams, RollParams
 from keyroll.rotate.gates import revoke_gate
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps, projects_of
 from keyroll.rotate.runtime import Action, GateFailed, Runtime, gid_of
@@ -31,7 +33,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
     warnings: list[str] = []
     has_next = set(projects_of([loc for loc in locs if loc["role"] == "signing_next"]))
     lacking = [p for p in projects_of(locs) if p not in has_next]
-    spec["projects_without_next"] = lacking
+    spec = replace(spec, projects_without_next=tuple(lacking))
     if lacking:
         warnings.append(
             f"{len(lacking)} project(s) hold a signing key but no QSTASH_NEXT_SIGNING_KEY ({', '.join(lacking[:3])}): "
@@ -43,7 +45,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "roll the signing keys (current ← next, next ← new)",
         (),
-        {"action": "roll", "roll": 1, "group": spec},
+        RollParams(roll=1, group=spec).to_params(),
         destructive=True,
     )
     steps = [roll1]
@@ -55,7 +57,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "check QStash holds the distributed keys; probe deployments",
         tuple(tails1),
-        {"action": "probe_new", "values": "roll1", "phase": 1},
+        ProbeNewParams(values="roll1", phase=1).to_params(),
     )
     roll2 = Step(
         f"{gid}/roll2",
@@ -63,7 +65,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "roll again: the leaked next key dies",
         (probe1.id,),
-        {"action": "roll", "roll": 2},
+        RollParams(roll=2).to_params(),
         destructive=True,
     )
     steps += [probe1, roll2]
@@ -75,7 +77,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "check the second roll everywhere",
         tuple(tails2),
-        {"action": "probe_new", "values": "roll2", "phase": 2},
+        ProbeNewParams(values="roll2", phase=2).to_params(),
     )
     verify_old = Step(
         f"{gid}/verify-old",
@@ -83,7 +85,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "check QStash no longer holds either leaked key",
         (probe2.id,),
-        {"action": "probe_old"},
+        ProbeOldParams().to_params(),
     )
     rescan = Step(
         f"{gid}/rescan",
@@ -91,7 +93,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "read the written vars back",
         (verify_old.id,),
-        {"action": "rescan"},
+        RescanParams().to_params(),
     )
     steps += [probe2, verify_old, rescan]
     return StrategyPlan(steps, warnings=warnings)
@@ -99,7 +101,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
 
 def _expected_before(rt: Runtime, step: Step) -> tuple[str, str]:
     gid = gid_of(step)
-    if int(step.params["roll"]) == 1:
+    if RollParams.of(step).roll == 1:
         old = rt.fingerprints(gid, "old")
         return old.get("signing_current", ""), old.get("signing_next", "")
     r1 = rt.fingerprints(gid, "roll1")
@@ -107,7 +109,7 @@ def _expected_before(rt: Runtime, step: Step) -> tuple[str, str]:
 
 
 async def _state(step: Step, rt: Runtime) -> tuple[str, str, str, str, Any]:
-    url = str(rt.spec(step).get("rest_url") or "") or None
+    url = rt.spec(step).rest_url or None
     keys = await rt.qstash.get_keys(await rt.qstash_token_for(url or ""), url=url)
     cur, nxt = _expected_before(rt, step)
     return keys.current.fingerprint, keys.next.fingerprint, cur, nxt, keys
@@ -115,7 +117,7 @@ async def _state(step: Step, rt: Runtime) -> tuple[str, str, str, str, Any]:
 
 def _store(rt: Runtime, step: Step, keys: Any) -> dict[str, Any]:
     gid = gid_of(step)
-    name = f"roll{int(step.params['roll'])}"
+    name = f"roll{RollParams.of(step).roll}"
     rt.put_value(gid, name, "signing_current", keys.current)
     rt.put_value(gid, name, "signing_next", keys.next)
     return {
@@ -127,11 +129,11 @@ def _store(rt: Runtime, step: Step, keys: Any) -> dict[str, Any]:
 
 
 async def _roll(step: Step, rt: Runtime) -> dict[str, Any]:
-    n = int(step.params["roll"])
+    n = RollParams.of(step).roll
     spec = rt.spec(step)
     evidence: dict[str, Any] = {}
     if n == 1:
-        lacking = spec.get("projects_without_next") or []
+        lacking = spec.projects_without_next or ()
         if lacking:
             if not rt.options.force_revoke:
                 raise GateFailed(
@@ -155,14 +157,14 @@ async def _roll(step: Step, rt: Runtime) -> dict[str, Any]:
             f"QStash signing keys changed outside this run (current is {cur_fp})",
             hint="someone rolled them; take a new inventory and plan again",
         )
-    url = str(spec.get("rest_url") or "") or None  # the keys' own region
+    url = str(spec.rest_url or "") or None  # the keys' own region
     keys = await rt.qstash.rotate_keys(await rt.qstash_token_for(url or ""), url=url)
     return {**evidence, **_store(rt, step, keys), "roll": n}
 
 
 async def _reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
     gid = gid_of(step)
-    n = int(step.params["roll"])
+    n = RollParams.of(step).roll
     if rt.has_value(gid, f"roll{n}", "signing_next"):
         fps = rt.fingerprints(gid, f"roll{n}")
         return {
@@ -182,4 +184,4 @@ async def _reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
     )
 
 
-ACTIONS: dict[str, Action] = {"roll": Action(_roll, _reconcile)}
+ACTIONS: dict[str, Action] = {ActionName.ROLL: Action(_roll, _reconcile)}

@@ -13,7 +13,8 @@ from typing import Any
 
 from keyroll.config import update_env_file
 from keyroll.core.errors import KeyrollError, RotationError
-from keyroll.core.model import Step, StepKind
+from keyroll.core.model import ActionName, Step, StepKind
+from keyroll.core.steps import CutoverResetParams, GroupSpec
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, cutover_tail
 from keyroll.rotate.runtime import Action, Probe, Runtime, gid_of
 from keyroll.rotate.strategies.common import base_spec
@@ -21,7 +22,7 @@ from keyroll.rotate.strategies.common import base_spec
 __all__ = ["ACTIONS", "build", "cutover_build", "own_token_update", "user_id"]
 
 
-def cutover_build(ctx: PlanContext, spec: dict[str, Any], action: str, description: str) -> StrategyPlan:
+def cutover_build(ctx: PlanContext, spec: GroupSpec, action: ActionName, description: str) -> StrategyPlan:
     """The cutover layout shared by the QStash token and index resets."""
     gid, fp = ctx.gid, ctx.fp
     reset = Step(
@@ -30,7 +31,7 @@ def cutover_build(ctx: PlanContext, spec: dict[str, Any], action: str, descripti
         fp,
         description,
         (),
-        {"action": action, "group": spec, "cutover_reset": True},
+        CutoverResetParams(action=action, group=spec).to_params(),
         destructive=True,
     )
     steps = [reset]
@@ -46,20 +47,20 @@ def cutover_build(ctx: PlanContext, spec: dict[str, Any], action: str, descripti
 def build(ctx: PlanContext) -> StrategyPlan:
     """Steps for one QStash user's token."""
     spec = base_spec(ctx)
-    plan = cutover_build(ctx, spec, "qstash_reset", "reset the QStash token (the old one dies now)")
+    plan = cutover_build(ctx, spec, ActionName.QSTASH_RESET, "reset the QStash token (the old one dies now)")
     plan.warnings.append(
         "keyroll's own QSTASH_TOKEN is this token: the --env-file it came from is updated right after the reset"
     )
     return plan
 
 
-async def user_id(rt: Runtime, spec: dict[str, Any], old_fp: str) -> str:
+async def user_id(rt: Runtime, spec: GroupSpec, old_fp: str) -> str:
     """The QStash user whose token has fingerprint ``old_fp`` (the spec's resource id when known).
 
     :raises RotationError: no user of the account holds that token.
     """
-    if spec.get("resource_id"):
-        return str(spec["resource_id"])
+    if spec.resource_id:
+        return str(spec.resource_id)
     for user in await rt.upstash.list_qstash_users():
         if user.token is not None and user.token.fingerprint == old_fp:
             return user.id
@@ -82,7 +83,7 @@ def _store(rt: Runtime, gid: str, user: Any) -> dict[str, Any]:
 async def _reset(step: Step, rt: Runtime) -> dict[str, Any]:
     spec = rt.spec(step)
     gid = gid_of(step)
-    uid = await user_id(rt, spec, spec["credentials"].get("token", ""))
+    uid = await user_id(rt, spec, spec.credentials.get("token", ""))
     before = rt.now()
     user = await rt.upstash.rotate_qstash_token(uid)
     at = rt.now()
@@ -147,7 +148,7 @@ async def _reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
             **own_token_update(rt, gid),
         }
     old = rt.get_value(gid, "old", "token")
-    if old is None or await rt.probe_qstash(old, rt.spec(step).get("rest_url") or None) is not Probe.REJECTED:
+    if old is None or await rt.probe_qstash(old, rt.spec(step).rest_url or None) is not Probe.REJECTED:
         return None
     spec = rt.spec(step)
     uid = await user_id(rt, spec, "")
@@ -164,4 +165,4 @@ async def _reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
     return None
 
 
-ACTIONS: dict[str, Action] = {"qstash_reset": Action(_reset, _reconcile)}
+ACTIONS: dict[str, Action] = {ActionName.QSTASH_RESET: Action(_reset, _reconcile)}

@@ -20,11 +20,24 @@ Revoke depends on who holds the credential today:
 from __future__ import annotations
 
 import asyncio
+from dataclasses import replace
 from typing import Any
 
 from keyroll.core.errors import KeyrollError, RotationError
-from keyroll.core.model import Management, Step, StepKind
+from keyroll.core.model import ActionName, Management, Step, StepKind
 from keyroll.core.secret import Secret
+from keyroll.core.steps import (
+    AclMintParams,
+    DeluserParams,
+    GroupSpec,
+    HumanParams,
+    ProbeNewParams,
+    ProbeOldParams,
+    RescanParams,
+    ResetDefaultParams,
+    ResyncWaitParams,
+    When,
+)
 from keyroll.rotate.gates import revoke_gate
 from keyroll.rotate.groups import is_keyroll_user
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps, projects_of
@@ -61,13 +74,15 @@ def integration_instructions(name: str) -> str:
 def build(ctx: PlanContext) -> StrategyPlan:
     """Lay out the steps for one Redis database's default credentials."""
     spec = base_spec(ctx)
-    ep = redis_endpoint_for(ctx, spec["endpoint"])
-    spec.update(host=ep["host"], port=ep["port"], tls=ep["tls"], rest_url=spec["rest_url"] or ep["rest_url"])
-    current = spec["acl_user"] if is_keyroll_user(spec["acl_user"]) else "default"
-    spec["acl_user"] = current
-    in_use = list(spec.get("users_in_use") or [current])
+    ep = redis_endpoint_for(ctx, spec.endpoint)
+    spec = replace(
+        spec, host=ep["host"], port=ep["port"], tls=ep["tls"], rest_url=spec.rest_url or ep["rest_url"]
+    )
+    current = spec.acl_user if is_keyroll_user(spec.acl_user) else "default"
+    spec = replace(spec, acl_user=current)
+    in_use = list(spec.users_in_use or [current])
     new_user = "keyroll-b" if "keyroll-a" in in_use else "keyroll-a"
-    integration = spec["management"] == Management.VERCEL_INTEGRATION.value
+    integration = spec.management == Management.VERCEL_INTEGRATION.value
     # a keyroll user holds it: delete that user; the default user (too): reset it as well
     mode = (
         "deluser"
@@ -75,7 +90,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         else ("human_reset" if integration else "reset_default")
     )
     delete_users = sorted(u for u in in_use if is_keyroll_user(u) and mode != "deluser")
-    spec["revoke_mode"] = mode
+    spec = replace(spec, revoke_mode=mode)
     locs = ctx.locations
     needs_ro = any(loc["role"] == "readonly_rest_token" for loc in locs)
     warnings: list[str] = []
@@ -99,7 +114,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         f"create ACL user {new_user} with the default user's rights"
         + (f" and {_ro_twin(new_user)} (read-only)" if needs_ro else ""),
         (),
-        {"action": "acl_mint", "group": spec, "user": new_user, "readonly": needs_ro},
+        AclMintParams(group=spec, user=new_user, readonly=needs_ro).to_params(),
     )
     steps: list[Step] = [mint]
     dist, tails = distribution_steps(ctx, phase1, values="new", after=[mint.id])
@@ -110,10 +125,10 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "probe the new tokens and deployments",
         tuple(tails),
-        {"action": "probe_new", "values": "new", "phase": 1},
+        ProbeNewParams(values="new", phase=1).to_params(),
     )
     steps.append(probe)
-    name = spec["resource_name"] or spec["resource_id"] or ""
+    name = spec.resource_name or spec.resource_id or ""
     if not name:  # integration databases are often known only by their URL and var names
         keys = sorted(
             {
@@ -122,7 +137,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
                 if loc.get("key")
             }
         )
-        name = f"at {spec['rest_url'] or spec['host'] or gid}" + (f" ({', '.join(keys[:3])})" if keys else "")
+        name = f"at {spec.rest_url or spec.host or gid}" + (f" ({', '.join(keys[:3])})" if keys else "")
     if mode == "deluser":
         revoke = Step(
             f"{gid}/revoke",
@@ -130,7 +145,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             f"delete ACL user {current} (and {_ro_twin(current)})",
             (probe.id,),
-            {"action": "deluser", "users": [current, _ro_twin(current)]},
+            DeluserParams(users=(current, _ro_twin(current))).to_params(),
             destructive=True,
         )
     elif mode == "reset_default":
@@ -141,7 +156,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             f"reset the default password of {name} (old password and both REST tokens die)"
             + (f"; delete ACL user(s) {', '.join(delete_users)}" if delete_users else ""),
             (probe.id,),
-            {"action": "reset_default", "delete_users": delete_users},
+            ResetDefaultParams(delete_users=tuple(delete_users)).to_params(),
             destructive=True,
         )
     else:
@@ -153,7 +168,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             f"reset {name} in the Vercel/Upstash dashboard",
             (probe.id,),
-            {"action": "human_reset", "instructions": text},
+            HumanParams(action=ActionName.HUMAN_RESET, instructions=text).to_params(),
             destructive=True,
         )
     steps.append(revoke)
@@ -163,7 +178,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "probe that the old tokens are rejected",
         (revoke.id,),
-        {"action": "probe_old"},
+        ProbeOldParams().to_params(),
     )
     steps.append(verify_old)
     last = verify_old.id
@@ -189,7 +204,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             "probe the new default password's deployments",
             tuple(tails2),
-            {"action": "probe_new", "values": "reset", "phase": 2},
+            ProbeNewParams(values="reset", phase=2).to_params(),
         )
         steps.append(probe2)
         last = probe2.id
@@ -206,7 +221,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             "wait until Vercel resyncs the integration's vars",
             (verify_old.id,),
-            {"action": "resync_wait", "phase": 2, "locations": integration_locs},
+            ResyncWaitParams(phase=2, locations=tuple(integration_locs)).to_params(),
         )
         steps.append(resync)
         dist2, tails2 = redeploy_only_steps(
@@ -219,13 +234,18 @@ def build(ctx: PlanContext) -> StrategyPlan:
             fp,
             "probe the resynced deployments",
             tuple(tails2),
-            {"action": "probe_new", "values": None, "phase": 2},
+            ProbeNewParams(values=None, phase=2).to_params(),
         )
         steps.append(probe2)
         last = probe2.id
     steps.append(
         Step(
-            f"{gid}/rescan", StepKind.RESCAN, fp, "read the written vars back", (last,), {"action": "rescan"}
+            f"{gid}/rescan",
+            StepKind.RESCAN,
+            fp,
+            "read the written vars back",
+            (last,),
+            RescanParams().to_params(),
         )
     )
     warnings += stale_warnings(ctx, spec)
@@ -241,7 +261,7 @@ def _emergency_steps(
 ) -> str:
     """The emergency cutover, laid out in advance and run only when the reset reports
     :data:`EMERGENCY_KEY`; returns the id later steps should follow."""
-    when = {"step": reset_id, "key": EMERGENCY_KEY}
+    when = When(reset_id, EMERGENCY_KEY)
     locs = [loc for loc in phase1 if loc["kind"] != "file"]
     dist, tails = distribution_steps(ctx, locs, values="reset", after=[reset_id], tag="e", phase=3, when=when)
     if not dist:
@@ -253,7 +273,7 @@ def _emergency_steps(
         ctx.fp,
         "emergency cutover: probe the new default credentials and deployments",
         (*tails, after),
-        {"action": "probe_new", "values": "reset", "phase": 3, "when": when},
+        ProbeNewParams(values="reset", phase=3, when=when).to_params(),
     )
     steps.append(probe)
     return probe.id
@@ -285,21 +305,22 @@ async def _whoami(rt: Runtime, url: str, token: Any) -> str:
 async def _mint(step: Step, rt: Runtime) -> dict[str, Any]:
     spec = rt.spec(step)
     gid = gid_of(step)
-    url = spec["rest_url"]
+    url = spec.rest_url
     if rt.providers.redis is None or not url:
-        raise RotationError(f"no Redis REST URL for {spec.get('resource_name') or gid}")
+        raise RotationError(f"no Redis REST URL for {spec.resource_name or gid}")
     admin = await redis_admin(rt, step)
     old_token = rt.get_value(gid, "old", "rest_token")
-    previous = spec.get("acl_user") or "default"
+    previous = spec.acl_user or "default"
     if old_token is not None:
         who = await _whoami(rt, url, old_token)
         if who:
             previous = who
-    user = str(step.params.get("user") or "keyroll-a")
+    params = AclMintParams.of(step)
+    user = params.user or "keyroll-a"
     if previous == user:  # the plan expected the other one: alternate
         user = "keyroll-b" if user == "keyroll-a" else "keyroll-a"
     users: list[tuple[str, str, tuple[str, ...]]] = [(user, "", RW_RULES)]
-    if step.params.get("readonly"):
+    if params.readonly:
         users.append((_ro_twin(user), "ro_", RO_RULES))
     detail: dict[str, Any] = {"user": user, "previous_user": previous, "users": [], "gentoken": True}
     rt.put_value(gid, "new", "username", Secret(user))
@@ -331,7 +352,7 @@ async def _mint(step: Step, rt: Runtime) -> dict[str, Any]:
         detail["users"].append(
             {"user": name, "password_fp": pw.fingerprint, "rest_token_fp": token.fingerprint}
         )
-    rt.note(f"{spec.get('resource_name') or gid}: ACL user {user} ready")
+    rt.note(f"{spec.resource_name or gid}: ACL user {user} ready")
     return detail
 
 
@@ -340,7 +361,7 @@ async def _reset_default(step: Step, rt: Runtime) -> dict[str, Any]:
     spec = rt.spec(step)
     gid = gid_of(step)
     before = rt.now()
-    db = await rt.upstash.reset_redis_password(spec["resource_id"])
+    db = await rt.upstash.reset_redis_password(spec.resource_id)
     detail = {**_store_reset(rt, gid, db), **evidence, "revoke_started_at": before, "revoked_at": rt.now()}
     detail.update(await _delete_previous(step, rt, db.rest_token))
     return {**detail, **await _check_overlap(rt, gid, spec)}
@@ -348,24 +369,24 @@ async def _reset_default(step: Step, rt: Runtime) -> dict[str, Any]:
 
 async def _delete_previous(step: Step, rt: Runtime, admin: Secret | None) -> dict[str, Any]:
     """Delete keyroll's earlier ACL users that also held live copies (next to the default user)."""
-    users = [str(u) for u in step.params.get("delete_users", []) if is_keyroll_user(str(u))]
+    users = [u for u in ResetDefaultParams.of(step).delete_users if is_keyroll_user(u)]
     if not users or admin is None:
         return {}
     users += [_ro_twin(u) for u in users]
     spec = rt.spec(step)
-    await acl(rt, step, spec["rest_url"], admin, "ACL", "DELUSER", *users, what="ACL DELUSER")
+    await acl(rt, step, spec.rest_url, admin, "ACL", "DELUSER", *users, what="ACL DELUSER")
     return {"deleted_users": users}
 
 
-async def _check_overlap(rt: Runtime, gid: str, spec: dict[str, Any]) -> dict[str, Any]:
+async def _check_overlap(rt: Runtime, gid: str, spec: GroupSpec) -> dict[str, Any]:
     """Right after the reset: does the ACL user's token (what the apps now use) still work?"""
     token = rt.get_value(gid, "new", "rest_token")
-    if token is None or not spec.get("rest_url"):
+    if token is None or not spec.rest_url:
         return {"acl_token_after_reset": Probe.UNKNOWN.value}
-    result = await _acl_token_alive(rt, spec["rest_url"], token)
+    result = await _acl_token_alive(rt, spec.rest_url, token)
     out: dict[str, Any] = {"acl_token_after_reset": result.value}
     if result is Probe.REJECTED:
-        name = spec.get("resource_name") or spec.get("resource_id") or gid
+        name = spec.resource_name or spec.resource_id or gid
         rt.note(
             f"EMERGENCY: {name}: the password reset also killed ACL user tokens (the overlap assumption "
             "failed on this account); writing the new default credentials everywhere and redeploying all at once"
@@ -397,8 +418,8 @@ async def _reset_reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
     old = rt.get_value(gid, "old", "rest_token")
     if old is None:
         return None
-    if await rt.probe_redis(spec["rest_url"], old) is Probe.REJECTED:
-        db = await rt.upstash.get_redis(spec["resource_id"])
+    if await rt.probe_redis(spec.rest_url, old) is Probe.REJECTED:
+        db = await rt.upstash.get_redis(spec.resource_id)
         detail = {**_store_reset(rt, gid, db), "revoked_at": rt.now(), "reconciled": True}
         return {**detail, **await _check_overlap(rt, gid, spec)}
     return None
@@ -408,9 +429,9 @@ async def _deluser(step: Step, rt: Runtime) -> dict[str, Any]:
     evidence = await revoke_gate(step, rt)
     spec = rt.spec(step)
     mint = rt.detail(f"{gid_of(step)}/mint")
-    previous = str(mint.get("previous_user") or spec.get("acl_user") or "")
+    previous = str(mint.get("previous_user") or spec.acl_user or "")
     if not is_keyroll_user(previous):
-        if previous == "default" and spec.get("management") == Management.NATIVE.value:
+        if previous == "default" and spec.management == Management.NATIVE.value:
             return await _reset_default(step, rt)
         raise RotationError(f"refusing to delete ACL user {previous!r}: keyroll only deletes its own users")
     admin = await redis_admin(rt, step, prefer_new=True)
@@ -418,7 +439,7 @@ async def _deluser(step: Step, rt: Runtime) -> dict[str, Any]:
     users = [previous, _ro_twin(previous)]
     before = rt.now()
     removed = await acl(
-        rt, step, spec["rest_url"], admin, "ACL", "DELUSER", *users, what=f"ACL DELUSER {previous}"
+        rt, step, spec.rest_url, admin, "ACL", "DELUSER", *users, what=f"ACL DELUSER {previous}"
     )
     return {
         **evidence,
@@ -436,23 +457,23 @@ async def undo_mint(step: Step, rt: Runtime) -> dict[str, Any]:
     if mint is None:
         return {}
     detail = dict(mint.detail or {})
-    user = str(detail.get("user") or step.params.get("user") or "")
+    user = str(detail.get("user") or AclMintParams.of(step).user)
     if not is_keyroll_user(user):
         return {}
     if not detail.get("users") and not rt.has_value(gid, "new", "password"):
         return {"nothing_minted": True}  # the mint stopped before it created anything
     spec = rt.spec(step)
-    if not spec.get("rest_url"):
+    if not spec.rest_url:
         raise RotationError(f"no Redis REST URL to delete ACL user {user} with")
     admin = await redis_admin(rt, step)
     assert rt.providers.redis is not None
     users = [user, _ro_twin(user)]
-    await acl(rt, step, spec["rest_url"], admin, "ACL", "DELUSER", *users, what=f"ACL DELUSER {user}")
+    await acl(rt, step, spec.rest_url, admin, "ACL", "DELUSER", *users, what=f"ACL DELUSER {user}")
     return {"deleted_users": users}
 
 
 ACTIONS: dict[str, Action] = {
-    "acl_mint": Action(_mint),
-    "reset_default": Action(_reset_default, _reset_reconcile),
-    "deluser": Action(_deluser),
+    ActionName.ACL_MINT: Action(_mint),
+    ActionName.RESET_DEFAULT: Action(_reset_default, _reset_reconcile),
+    ActionName.DELUSER: Action(_deluser),
 }

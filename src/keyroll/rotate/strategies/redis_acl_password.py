@@ -7,11 +7,19 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from keyroll.core.errors import RotationError
-from keyroll.core.model import Step, StepKind
+from keyroll.core.model import ActionName, Step, StepKind
 from keyroll.core.secret import Secret
+from keyroll.core.steps import (
+    AclAddPasswordParams,
+    AclRemovePasswordParams,
+    ProbeNewParams,
+    ProbeOldParams,
+    RescanParams,
+)
 from keyroll.rotate.gates import revoke_gate
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps
 from keyroll.rotate.runtime import Action, Runtime, gid_of
@@ -23,12 +31,14 @@ __all__ = ["ACTIONS", "build", "undo_mint"]
 def build(ctx: PlanContext) -> StrategyPlan:
     """Steps for one custom ACL user's password."""
     spec = base_spec(ctx)
-    ep = redis_endpoint_for(ctx, spec["endpoint"])
-    spec.update(host=ep["host"], port=ep["port"], tls=ep["tls"], rest_url=spec["rest_url"] or ep["rest_url"])
-    user = spec["acl_user"]
+    ep = redis_endpoint_for(ctx, spec.endpoint)
+    spec = replace(
+        spec, host=ep["host"], port=ep["port"], tls=ep["tls"], rest_url=spec.rest_url or ep["rest_url"]
+    )
+    user = spec.acl_user
     gid, fp = ctx.gid, ctx.fp
     warnings = []
-    if "password" not in spec["credentials"] and "url" not in spec["credentials"]:
+    if "password" not in spec.credentials and "url" not in spec.credentials:
         warnings.append(
             f"the current password of ACL user {user} is unknown: the revoke uses `resetpass >new`, "
             "which also removes any other password that user has"
@@ -39,7 +49,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         f"add a second password to ACL user {user}",
         (),
-        {"action": "acl_add_password", "group": spec, "user": user},
+        AclAddPasswordParams(group=spec, user=user).to_params(),
     )
     steps = [mint]
     dist, tails = distribution_steps(ctx, ctx.locations, values="new", after=[mint.id])
@@ -50,7 +60,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "probe the new token and deployments",
         tuple(tails),
-        {"action": "probe_new", "values": "new", "phase": 1},
+        ProbeNewParams(values="new", phase=1).to_params(),
     )
     revoke = Step(
         f"{gid}/revoke",
@@ -58,7 +68,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         f"remove the old password of ACL user {user}",
         (probe.id,),
-        {"action": "acl_remove_password", "user": user},
+        AclRemovePasswordParams(user=user).to_params(),
         destructive=True,
     )
     verify_old = Step(
@@ -67,7 +77,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "probe that the old token is rejected",
         (revoke.id,),
-        {"action": "probe_old"},
+        ProbeOldParams().to_params(),
     )
     rescan = Step(
         f"{gid}/rescan",
@@ -75,7 +85,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         fp,
         "read the written vars back",
         (verify_old.id,),
-        {"action": "rescan"},
+        RescanParams().to_params(),
     )
     steps += [probe, revoke, verify_old, rescan]
     return StrategyPlan(steps, warnings=warnings)
@@ -84,8 +94,8 @@ def build(ctx: PlanContext) -> StrategyPlan:
 async def _add(step: Step, rt: Runtime) -> dict[str, Any]:
     spec = rt.spec(step)
     gid = gid_of(step)
-    url = spec["rest_url"]
-    user = str(step.params["user"])
+    url = spec.rest_url
+    user = AclAddPasswordParams.of(step).user
     if rt.providers.redis is None or not url:
         raise RotationError(f"no Redis REST URL for ACL user {user}")
     admin = await redis_admin(rt, step)
@@ -124,7 +134,7 @@ async def _remove(step: Step, rt: Runtime) -> dict[str, Any]:
     evidence = await revoke_gate(step, rt)
     spec = rt.spec(step)
     gid = gid_of(step)
-    user = str(step.params["user"])
+    user = AclRemovePasswordParams.of(step).user
     admin = await redis_admin(rt, step)
     old = rt.get_value(gid, "old", "password")
     new = rt.get_value(gid, "new", "password")
@@ -136,7 +146,7 @@ async def _remove(step: Step, rt: Runtime) -> dict[str, Any]:
         await acl(
             rt,
             step,
-            spec["rest_url"],
+            spec.rest_url,
             admin,
             "ACL",
             "SETUSER",
@@ -149,7 +159,7 @@ async def _remove(step: Step, rt: Runtime) -> dict[str, Any]:
         await acl(
             rt,
             step,
-            spec["rest_url"],
+            spec.rest_url,
             admin,
             "ACL",
             "SETUSER",
@@ -169,13 +179,13 @@ async def undo_mint(step: Step, rt: Runtime) -> dict[str, Any]:
     if new is None:
         return {}
     spec = rt.spec(step)
-    user = str(spec.get("acl_user") or "")
+    user = str(spec.acl_user or "")
     admin = await redis_admin(rt, step)
     assert rt.providers.redis is not None
     await acl(
         rt,
         step,
-        spec["rest_url"],
+        spec.rest_url,
         admin,
         "ACL",
         "SETUSER",
@@ -187,6 +197,6 @@ async def undo_mint(step: Step, rt: Runtime) -> dict[str, Any]:
 
 
 ACTIONS: dict[str, Action] = {
-    "acl_add_password": Action(_add),
-    "acl_remove_password": Action(_remove),
+    ActionName.ACL_ADD_PASSWORD: Action(_add),
+    ActionName.ACL_REMOVE_PASSWORD: Action(_remove),
 }

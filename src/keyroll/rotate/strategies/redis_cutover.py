@@ -14,10 +14,11 @@ survive the reset (:func:`store_reset` is shared).
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from keyroll.core.errors import RotationError
-from keyroll.core.model import Step
+from keyroll.core.model import ActionName, Step
 from keyroll.core.secret import Secret
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan
 from keyroll.rotate.runtime import Action, Probe, Runtime, gid_of
@@ -30,14 +31,16 @@ __all__ = ["ACTIONS", "build", "store_reset"]
 def build(ctx: PlanContext) -> StrategyPlan:
     """Steps for one database's default credentials, reset in one go."""
     spec = base_spec(ctx)
-    ep = redis_endpoint_for(ctx, spec["endpoint"])
-    spec.update(host=ep["host"], port=ep["port"], tls=ep["tls"], rest_url=spec["rest_url"] or ep["rest_url"])
-    spec["acl_user"] = "default"
-    name = spec["resource_name"] or spec["resource_id"]
+    ep = redis_endpoint_for(ctx, spec.endpoint)
+    spec = replace(
+        spec, host=ep["host"], port=ep["port"], tls=ep["tls"], rest_url=spec.rest_url or ep["rest_url"]
+    )
+    spec = replace(spec, acl_user="default")
+    name = spec.resource_name or spec.resource_id
     plan = cutover_build(
         ctx,
         spec,
-        "redis_reset",
+        ActionName.REDIS_RESET,
         f"reset the default password of {name} (no ACL on this database: password and both REST tokens die now)",
     )
     plan.warnings.insert(
@@ -67,7 +70,7 @@ async def _reset(step: Step, rt: Runtime) -> dict[str, Any]:
     spec = rt.spec(step)
     gid = gid_of(step)
     before = rt.now()
-    db = await rt.upstash.reset_redis_password(spec["resource_id"])
+    db = await rt.upstash.reset_redis_password(spec.resource_id)
     at = rt.now()
     return {
         "new": store_reset(rt, gid, db, "new"),
@@ -83,9 +86,9 @@ async def _reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
         return {"new": rt.fingerprints(gid, "new"), "revoked_at": rt.done_at(step.id) or rt.now()}
     spec = rt.spec(step)
     old = rt.get_value(gid, "old", "rest_token")
-    if old is None or await rt.probe_redis(spec["rest_url"], old) is not Probe.REJECTED:
+    if old is None or await rt.probe_redis(spec.rest_url, old) is not Probe.REJECTED:
         return None
-    db = await rt.upstash.get_redis(spec["resource_id"])
+    db = await rt.upstash.get_redis(spec.resource_id)
     rec = rt.records.get(step.id)
     return {
         "new": store_reset(rt, gid, db, "new"),
@@ -94,4 +97,4 @@ async def _reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
     }
 
 
-ACTIONS: dict[str, Action] = {"redis_reset": Action(_reset, _reconcile)}
+ACTIONS: dict[str, Action] = {ActionName.REDIS_RESET: Action(_reset, _reconcile)}

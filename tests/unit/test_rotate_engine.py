@@ -19,7 +19,9 @@ from keyroll.rotate.journal import Journal
 from keyroll.rotate.keys import JournalKey
 from keyroll.rotate.options import ApplyOptions
 from keyroll.rotate.planner import make_plan
-from tests.fakes import FakeWorld, HumanClicker, StaticSecretSource, fake_inventory, small_world
+from tests.fakes.humans import HumanClicker, StaticSecretSource
+from tests.fakes.inventory import fake_inventory
+from tests.fakes.world import FakeWorld, small_world
 
 KEY = JournalKey.from_passphrase(Secret("a journal passphrase of 32+ characters"))
 FAST = {"poll_interval_s": 0.005, "health_path": "/"}

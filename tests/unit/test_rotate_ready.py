@@ -18,7 +18,8 @@ from keyroll.rotate.journal import Journal
 from keyroll.rotate.keys import JournalKey
 from keyroll.rotate.planner import make_plan
 from keyroll.rotate.ready import BuildWatch, ReadyWatcher
-from tests.fakes import FakeWorld, fake_inventory, small_world
+from tests.fakes.inventory import fake_inventory
+from tests.fakes.world import FakeWorld, small_world
 from tests.unit.test_rotate_engine import _engine, _select
 
 KEY = JournalKey.from_passphrase(Secret("a journal passphrase of 32+ characters"))

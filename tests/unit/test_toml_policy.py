@@ -30,7 +30,8 @@ from keyroll.policy import (
     strategy_sources,
 )
 from keyroll.rotate.planner import make_plan
-from tests.fakes import fake_inventory, small_world
+from tests.fakes.inventory import fake_inventory
+from tests.fakes.world import small_world
 
 
 def _cfg(tmp_path: Path, text: str) -> Config:

@@ -11,7 +11,7 @@ import httpx
 from keyroll.core.model import Confidence
 from keyroll.inventory import InventoryOptions, take_inventory
 from keyroll.providers.vercel import EnvList, EnvVar, Event, VercelClient
-from tests.fakes import small_world
+from tests.fakes.world import small_world
 
 ENVS: list[dict[str, Any]] = [
     {"id": "e1", "key": "A", "type": "plain", "target": "production", "value": "x"},

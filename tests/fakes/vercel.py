@@ -251,7 +251,8 @@ class FakeVercel(FakeAPI):
 
     async def delete_env(self, project_id: str, env_id: str) -> None:
         await self._enter("delete_env", env_id)
-        self._project(project_id).env.pop(env_id, None)
+        self._env(project_id, env_id)  # a var that is gone: 404, as Vercel answers
+        del self._project(project_id).env[env_id]
 
     async def list_custom_environments(self, project_id: str) -> list[CustomEnvironment]:
         await self._enter("list_custom_environments", project_id)
@@ -281,12 +282,36 @@ class FakeVercel(FakeAPI):
         return self._shared_model(env_id, decrypt=True)
 
     async def update_shared_env(self, updates: dict[str, dict[str, Any]]) -> UpsertResult:
+        """Updated vars come back in ``created``; unknown ids and refused changes in ``failed``."""
         await self._enter("update_shared_env")
+        result = UpsertResult()
         for env_id, change in updates.items():
+            s = self.world.shared.get(env_id)
+            if s is None:
+                message = f"Shared variable {env_id} was not found."
+                result.failed.append({"error": {"code": "not_found", "message": message, "envVarId": env_id}})
+                continue
+            if (change.get("type", s["type"]) == "sensitive") != (s["type"] == "sensitive"):
+                message = "Shared variables cannot be converted to or from Sensitive."
+                result.failed.append(
+                    {
+                        "error": {
+                            "code": "bad_request",
+                            "message": message,
+                            "envVarId": env_id,
+                            "key": s["key"],
+                        }
+                    }
+                )
+                continue
             v = change.get("value")
             if v is not None:
-                self.world.shared[env_id]["value"] = v.reveal() if isinstance(v, Secret) else str(v)
-        return UpsertResult()
+                s["value"] = v.reveal() if isinstance(v, Secret) else str(v)
+            s["type"] = change.get("type", s["type"])
+            s["target"] = list(change.get("target", s["target"]))
+            data = {"id": env_id, "key": s["key"], "type": s["type"], "target": s["target"]}
+            result.created.append(EnvVar.model_validate(_scoped_value(data, s["value"], decrypt=False)))
+        return result
 
     async def list_integration_configurations(self) -> list[IntegrationConfiguration]:
         await self._enter("list_integration_configurations")

@@ -24,13 +24,14 @@ import pytest
 from keyroll.config import load_config
 from keyroll.core.model import Management
 from keyroll.core.secret import Secret
-from keyroll.providers.factory import Providers, open_providers
-from keyroll.providers.github import GitHubAPI
-from keyroll.providers.upstash.developer import DeveloperAPI
-from keyroll.providers.upstash.qstash import QStashAPI
-from keyroll.providers.upstash.redis import RedisREST
-from keyroll.providers.upstash.vector import IndexAPI
-from keyroll.providers.vercel import VercelAPI
+from keyroll.providers.factory import Providers
+from keyroll.providers.github import GitHubAPI, GitHubClient
+from keyroll.providers.upstash.developer import DeveloperAPI, DeveloperClient
+from keyroll.providers.upstash.qstash import QStashAPI, QStashClient
+from keyroll.providers.upstash.redis import RedisREST, RedisRESTClient
+from keyroll.providers.upstash.search import SearchClient
+from keyroll.providers.upstash.vector import IndexAPI, VectorClient
+from keyroll.providers.vercel import IntegrationConfiguration, VercelAPI, VercelClient
 from keyroll.sandbox.server import Sandbox
 from tests import canary
 from tests.fakes.world import FakeWorld
@@ -117,7 +118,11 @@ def fake_world() -> FakeWorld:
     w.add_index("embeddings", "vector")
     w.add_index("docs", "search")
     q = w.add_qstash()
-    w.configs.append(_integration())
+    w.configs.append(
+        IntegrationConfiguration.model_validate(
+            {"id": "icfg_upstash", "slug": "upstash", "integrationId": "oac_upstash", "status": "ready"}
+        )
+    )
     web = w.add_project("web", custom_envs={"env_staging": "staging"}, link_repo="acme/web")
     api = w.add_project("api", link_repo="acme/api")
     w.add_env(web, "SITE_NAME", PLAIN_VALUE, ALL_TARGETS, type="plain")
@@ -135,62 +140,70 @@ def fake_world() -> FakeWorld:
     return w
 
 
-def _integration() -> Any:
-    from keyroll.providers.vercel import IntegrationConfiguration
-
-    return IntegrationConfiguration.model_validate(
-        {"id": "icfg_upstash", "slug": "upstash", "integrationId": "oac_upstash", "status": "ready"}
-    )
-
-
 @dataclass
 class Backend:
-    """One backend's clients, typed as the provider Protocols keyroll programs against."""
+    """One backend's clients, typed as the provider Protocols keyroll programs against.
+
+    The sandbox's clients are built on first use (each ``httpx`` client costs a TLS context;
+    a test needs one or two of the seven).
+    """
 
     kind: str
     """``fake`` or ``sandbox``"""
     providers: Providers
 
+    def _client(self, name: str) -> Any:
+        client = getattr(self.providers, name)
+        if client is None and self.kind == "sandbox":
+            client = _CLIENTS[name].from_config(self.providers.config)
+            setattr(self.providers, name, client)
+            self.providers._closers.append(client)
+        assert client is not None, f"{name} is not configured"
+        return client
+
     @property
     def vercel(self) -> VercelAPI:
-        assert self.providers.vercel is not None
-        return self.providers.vercel
+        return self._client("vercel")  # type: ignore[no-any-return]
 
     @property
     def upstash(self) -> DeveloperAPI:
-        assert self.providers.upstash is not None
-        return self.providers.upstash
+        return self._client("upstash")  # type: ignore[no-any-return]
 
     @property
     def redis(self) -> RedisREST:
-        assert self.providers.redis is not None
-        return self.providers.redis
+        return self._client("redis")  # type: ignore[no-any-return]
 
     @property
     def qstash(self) -> QStashAPI:
-        assert self.providers.qstash is not None
-        return self.providers.qstash
+        return self._client("qstash")  # type: ignore[no-any-return]
 
     @property
     def vector(self) -> IndexAPI:
-        assert self.providers.vector is not None
-        return self.providers.vector
+        return self._client("vector")  # type: ignore[no-any-return]
 
     @property
     def search(self) -> IndexAPI:
-        assert self.providers.search is not None
-        return self.providers.search
+        return self._client("search")  # type: ignore[no-any-return]
 
     @property
     def github(self) -> GitHubAPI:
-        assert self.providers.github is not None
-        return self.providers.github
+        return self._client("github")  # type: ignore[no-any-return]
 
     def name(self, stem: str) -> str:
         """A key no other test uses (the sandbox is shared by the session)."""
         return f"{stem}_{self.kind.upper()}_{next(_serial)}"
 
 
+_CLIENTS: dict[str, Any] = {
+    "vercel": VercelClient,
+    "github": GitHubClient,
+    "upstash": DeveloperClient,
+    "qstash": QStashClient,
+    "redis": RedisRESTClient,
+    "vector": VectorClient,
+    "search": SearchClient,
+}
+"""the real client of each service (what ``keyroll.providers.factory.open_providers`` builds)"""
 _serial = itertools.count(1)
 
 
@@ -199,6 +212,8 @@ def contract_sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandb
     """One sandbox (Upstash, Vercel, GitHub) serving :data:`FLEET` for the whole session."""
     path: Path = tmp_path_factory.mktemp("contract")
     with Sandbox(path, fleet=FLEET, build_seconds=BUILD_S, services=("upstash", "vercel", "github")) as sb:
+        register_template_secrets(sb)
+        register_api_tokens(sb)
         yield sb
 
 
@@ -210,7 +225,8 @@ async def backend(request: pytest.FixtureRequest) -> AsyncIterator[Backend]:
         yield Backend("fake", world.providers(github_token=Secret("gh-token-0123456789abcdef")))
         return
     sb: Sandbox = request.getfixturevalue("contract_sandbox")
-    register_template_secrets(sb)
-    register_api_tokens(sb)
-    async with open_providers(load_config(None, environ=sb.env())) as providers:
+    providers = Providers(config=load_config(None, environ=sb.env()))
+    try:
         yield Backend("sandbox", providers)
+    finally:
+        await providers.aclose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
-from keyroll.core.errors import AuthError
+from keyroll.core.errors import AuthError, NotFoundError
 from keyroll.core.secret import Secret
 from keyroll.providers.github import PublicKey, SecretMeta, SecretScope
 from tests.fakes.common import FakeAPI
@@ -26,8 +26,23 @@ class FakeGitHub(FakeAPI):
         """scope labels whose token lacks a scope (403)"""
         self.environments: dict[str, list[str]] = {}
         """repo → environments that exist besides those holding secrets"""
+        self.repos: set[str] = set()
+        """repositories that exist besides those holding secrets, environments or a Vercel link"""
+
+    def _repos(self) -> set[str]:
+        """Repositories that exist: those holding secrets or environments, and the linked ones."""
+        held = {s.split(" ", 1)[0] for s, _ in self.world.github if not s.startswith("org:")}
+        linked = {p.link_repo for p in self.world.projects.values() if p.link_repo}
+        return {r.lower() for r in held | linked | set(self.environments) | self.repos}
+
+    def _exists(self, scope: SecretScope) -> None:
+        if scope.kind != "org" and scope.repo.lower() not in self._repos():
+            raise NotFoundError(
+                f"github: {scope.label()}: HTTP 404 — Not Found", service="github", status=404
+            )
 
     def _check(self, scope: SecretScope) -> None:
+        self._exists(scope)
         if scope.label() in self.denied:
             raise AuthError(
                 f"github: {scope.label()}: HTTP 403 — Resource not accessible by integration",
@@ -37,6 +52,7 @@ class FakeGitHub(FakeAPI):
 
     async def list_environments(self, repo: str) -> list[str]:
         await self._enter("list_environments", repo)
+        self._exists(SecretScope(kind="repo", repo=repo))
         held = {s.split(" env:", 1)[1] for s, _ in self.world.github if s.startswith(repo + " env:")}
         return sorted(held | set(self.environments.get(repo, [])))
 
@@ -67,5 +83,10 @@ class FakeGitHub(FakeAPI):
 
     async def delete_secret(self, scope: SecretScope, name: str) -> None:
         await self._enter("delete_secret", scope.label())
-        self.world.github.pop((scope.label(), name), None)
+        self._check(scope)
+        if (scope.label(), name) not in self.world.github:
+            raise NotFoundError(
+                f"github: {scope.label()} secret {name}: HTTP 404 — Not Found", service="github", status=404
+            )
+        del self.world.github[(scope.label(), name)]
         self.world.github_updated.pop((scope.label(), name), None)

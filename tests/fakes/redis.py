@@ -46,6 +46,8 @@ class FakeDB:
     ro_password: str = ""
     ro_token: str = ""
     data: dict[str, str] = field(default_factory=dict)
+    minted: set[str] = field(default_factory=set)
+    """passwords ``ACL GENTOKEN`` handed out: the only ones ``ACL SETUSER`` accepts (as Upstash)"""
     credential_protection: bool = False
     """reads of the Developer API omit the credentials"""
 
@@ -156,7 +158,9 @@ class FakeRedis(FakeAPI):
         if sub == "GENTOKEN":
             if not self.gentoken_supported:
                 raise _redis_error("ERR unknown subcommand")
-            return token("gt_")
+            minted = token("gt_")
+            db.minted.add(minted)
+            return minted
         if sub == "WHOAMI":
             return caller.name
         if sub == "SETUSER":
@@ -193,6 +197,8 @@ class FakeRedis(FakeAPI):
             elif rule == "resetpass":
                 user.passwords.clear()
             elif rule.startswith(">"):
+                if rule[1:] not in db.minted:
+                    raise _redis_error("ERR Error in ACL SETUSER modifier '>…': not supported")
                 user.passwords.add(rule[1:])
             elif rule.startswith("<"):
                 if rule[1:] not in user.passwords:

@@ -242,3 +242,11 @@ async def test_ignored_build_step_cancels_a_redeploy(backend: Backend) -> None:
     finally:
         await backend.vercel.update_project(api.id, commandForIgnoringBuildStep=None)
     assert (await backend.vercel.get_project(api.id)).command_for_ignoring_build_step is None
+
+
+async def test_find_projects_and_the_env_of_an_unknown_project(backend: Backend) -> None:
+    web, api = await _project(backend, "web"), await _project(backend, "api")
+    found = await backend.vercel.find_projects([web.id, api.id, "prj_gone"], max_pages=3)
+    assert set(found) == {web.id, api.id} and found[web.id].name == "web"
+    with pytest.raises(NotFoundError):
+        await backend.vercel.list_env("prj_gone")

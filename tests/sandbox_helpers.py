@@ -1,4 +1,5 @@
-"""Helpers for tests that run a sandbox: its credentials as canaries, its env as a dotenv file."""
+"""Helpers for tests that run a sandbox: its credentials as canaries, its env as a dotenv file,
+the journal passphrase, a webhook receiver."""
 
 from __future__ import annotations
 
@@ -16,6 +17,8 @@ from tests import canary
 PUBLIC_TEMPLATES = frozenset({"url", "rest_url", "host", "port"})
 """last parts of template names whose values are not secrets (URLs, hosts, ports)"""
 API_TOKENS = ("VERCEL_TOKEN", "UPSTASH_API_KEY", "QSTASH_TOKEN", "GITHUB_TOKEN")
+JOURNAL_PASSPHRASE = "a journal passphrase of 32+ characters"
+"""the passphrase of the tests' journals (the ``journal_key``, ``journal_env`` fixtures)"""
 
 
 def register_template_secrets(sb: Sandbox) -> None:

@@ -9,7 +9,7 @@ import logging
 import os
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 import pytest
 
@@ -18,7 +18,12 @@ from keyroll.rotate.journal import Journal
 from keyroll.rotate.keys import JournalKey
 from keyroll.sandbox.server import Sandbox
 from tests import canary as canary_mod
-from tests.sandbox_helpers import JOURNAL_PASSPHRASE, register_api_tokens, register_template_secrets
+from tests.sandbox_helpers import (
+    JOURNAL_PASSPHRASE,
+    SandboxFactory,
+    register_api_tokens,
+    register_template_secrets,
+)
 
 canary_mod.install()
 
@@ -118,30 +123,11 @@ def _set_journal_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
 
 # -- sandbox ------------------------------------------------------------------------------------
-class SandboxFactory(Protocol):
-    """Starts a sandbox for the test (see :func:`sandbox_factory`)."""
-
-    def __call__(
-        self,
-        fleet: str | dict[str, Any] | Path = "small",
-        *,
-        build_seconds: float = 0.2,
-        canaries: Sequence[str] = ("templates", "api_tokens"),
-        state_dir: Path | None = None,
-        journal: bool = True,
-        **kw: Any,
-    ) -> Sandbox: ...
-
-
 @pytest.fixture
 def sandbox_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxFactory]:
-    """Start sandboxes serving ``fleet`` (stopped after the test); with ``journal`` (the default)
-    the CLI's journal is set as :func:`journal_env` sets it.
-
-    ``canaries``: which of its credentials become canaries — ``templates`` (every credential
-    the fleet minted) and ``api_tokens`` (the tokens of its env); ``kw``: other
-    :class:`~keyroll.sandbox.server.Sandbox` arguments. The state dir is ``tmp_path/sb`` unless given.
-    """
+    """Start sandboxes serving ``fleet``, stopped after the test (arguments:
+    :class:`~tests.sandbox_helpers.SandboxFactory`); with ``journal`` (the default) the CLI's
+    journal is set as :func:`journal_env` sets it."""
     with contextlib.ExitStack() as stack:
 
         def start(

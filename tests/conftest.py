@@ -1,14 +1,29 @@
-"""Test-wide fixtures: the secret canary (autouse), a clean environment (autouse), CLI runner."""
+"""Test-wide fixtures: the secret canary (autouse), a clean environment (autouse), and what
+many tests need once each: a journal key, a fresh journal, the journal settings of the CLI and a
+sandbox factory."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+from keyroll.core.secret import Secret
+from keyroll.journal.keys import JournalKey
+from keyroll.journal.store import Journal
+from keyroll.sandbox.server import Sandbox
 from tests import canary as canary_mod
+from tests.sandbox_helpers import (
+    JOURNAL_PASSPHRASE,
+    SandboxFactory,
+    register_api_tokens,
+    register_template_secrets,
+)
 
 canary_mod.install()
 
@@ -75,3 +90,63 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if problems and rep.passed:
         rep.outcome = "failed"
         rep.longrepr = "secret canary tripped:\n  " + "\n  ".join(problems)
+
+
+# -- journal ------------------------------------------------------------------------------------
+@pytest.fixture(scope="session")
+def journal_key() -> JournalKey:
+    """The key of :data:`~tests.sandbox_helpers.JOURNAL_PASSPHRASE`."""
+    return JournalKey.from_passphrase(Secret(JOURNAL_PASSPHRASE))
+
+
+@pytest.fixture
+def journal(tmp_path: Path, canary: canary_mod.Canary, journal_key: JournalKey) -> Iterator[Journal]:
+    """A new journal at ``tmp_path/jr/journal.db`` (watched by the canary), closed after the test."""
+    (tmp_path / "jr").mkdir()
+    canary.watch(tmp_path / "jr")
+    j = Journal.open(tmp_path / "jr" / "journal.db", journal_key, create=True)
+    yield j
+    j.close()
+
+
+@pytest.fixture
+def journal_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The CLI's journal settings: ``KEYROLL_JOURNAL`` (returned) in ``tmp_path`` and its passphrase."""
+    return _set_journal_env(tmp_path, monkeypatch)
+
+
+def _set_journal_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    path = tmp_path / "journal.db"
+    monkeypatch.setenv("KEYROLL_JOURNAL", str(path))
+    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", JOURNAL_PASSPHRASE)
+    return path
+
+
+# -- sandbox ------------------------------------------------------------------------------------
+@pytest.fixture
+def sandbox_factory(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[SandboxFactory]:
+    """Start sandboxes serving ``fleet``, stopped after the test (arguments:
+    :class:`~tests.sandbox_helpers.SandboxFactory`); with ``journal`` (the default) the CLI's
+    journal is set as :func:`journal_env` sets it."""
+    with contextlib.ExitStack() as stack:
+
+        def start(
+            fleet: str | dict[str, Any] | Path = "small",
+            *,
+            build_seconds: float = 0.2,
+            canaries: Sequence[str] = ("templates", "api_tokens"),
+            state_dir: Path | None = None,
+            journal: bool = True,
+            **kw: Any,
+        ) -> Sandbox:
+            if journal:
+                _set_journal_env(tmp_path, monkeypatch)
+            sb = Sandbox(state_dir or tmp_path / "sb", fleet=fleet, build_seconds=build_seconds, **kw)
+            stack.enter_context(sb)
+            if "templates" in canaries:
+                register_template_secrets(sb)
+            if "api_tokens" in canaries:
+                register_api_tokens(sb)
+            return sb
+
+        yield start

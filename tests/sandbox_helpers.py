@@ -1,4 +1,5 @@
-"""Helpers for tests that run a sandbox: its credentials as canaries, its env as a dotenv file."""
+"""Helpers for tests that run a sandbox: its credentials as canaries, its env as a dotenv file,
+the journal passphrase, a webhook receiver."""
 
 from __future__ import annotations
 
@@ -6,9 +7,9 @@ import contextlib
 import http.server
 import queue
 import threading
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from keyroll.sandbox.server import Sandbox
 from tests import canary
@@ -16,6 +17,29 @@ from tests import canary
 PUBLIC_TEMPLATES = frozenset({"url", "rest_url", "host", "port"})
 """last parts of template names whose values are not secrets (URLs, hosts, ports)"""
 API_TOKENS = ("VERCEL_TOKEN", "UPSTASH_API_KEY", "QSTASH_TOKEN", "GITHUB_TOKEN")
+JOURNAL_PASSPHRASE = "a journal passphrase of 32+ characters"
+"""the passphrase of the tests' journals (the ``journal_key``, ``journal_env`` fixtures)"""
+
+
+class SandboxFactory(Protocol):
+    """Starts a sandbox for the test: the ``sandbox_factory`` fixture of ``tests/conftest.py``.
+
+    ``canaries``: which of its credentials become canaries — ``templates`` (every credential the
+    fleet minted) and ``api_tokens`` (the tokens of its env); ``state_dir``: ``tmp_path/sb``
+    unless given; ``journal``: set the CLI's journal (``KEYROLL_JOURNAL`` in ``tmp_path``, its
+    passphrase :data:`JOURNAL_PASSPHRASE`); ``kw``: other :class:`Sandbox` arguments.
+    """
+
+    def __call__(
+        self,
+        fleet: str | dict[str, Any] | Path = "small",
+        *,
+        build_seconds: float = 0.2,
+        canaries: Sequence[str] = ("templates", "api_tokens"),
+        state_dir: Path | None = None,
+        journal: bool = True,
+        **kw: Any,
+    ) -> Sandbox: ...
 
 
 def register_template_secrets(sb: Sandbox) -> None:

@@ -15,9 +15,8 @@ import redis
 
 from keyroll.cli.main import run
 from keyroll.sandbox.server import Sandbox
-from tests.sandbox_helpers import register_api_tokens, register_template_secrets, write_env_file
+from tests.sandbox_helpers import SandboxFactory, write_env_file
 
-PASSPHRASE = "a bare password journal passphrase (32+ chars)"
 BUILD = 0.2
 FLEET = {
     "name": "bare-password",
@@ -53,13 +52,9 @@ FLEET = {
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Sandbox, Path]]:
-    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
-    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
-    with Sandbox(tmp_path / "sb", fleet=FLEET, build_seconds=BUILD) as sb:
-        register_template_secrets(sb)
-        register_api_tokens(sb)
-        yield sb, write_env_file(tmp_path / "sandbox.env", sb.env())
+def sandbox(sandbox_factory: SandboxFactory, tmp_path: Path) -> Iterator[tuple[Sandbox, Path]]:
+    sb = sandbox_factory(FLEET, build_seconds=BUILD)
+    yield sb, write_env_file(tmp_path / "sandbox.env", sb.env())
 
 
 def _json(capsys: pytest.CaptureFixture[str], argv: list[str], code: int = 0) -> Any:

@@ -14,25 +14,17 @@ import pytest
 
 from keyroll.cli.main import run
 from keyroll.sandbox.server import Sandbox
-from tests.sandbox_helpers import register_api_tokens, register_template_secrets, write_env_file
-
-PASSPHRASE = "a github discovery journal passphrase (32+)"
+from tests.sandbox_helpers import SandboxFactory, write_env_file
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Sandbox, Path, Path]]:
-    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
-    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
-    with Sandbox(tmp_path / "sb", fleet="small", build_seconds=0.2) as sb:
-        register_template_secrets(sb)
-        register_api_tokens(sb)
-        env = sb.env()
-        assert "GITHUB_REPOS" not in env
-        full = write_env_file(tmp_path / "full.env", env)
-        no_github = write_env_file(
-            tmp_path / "nogh.env", {k: v for k, v in env.items() if k != "GITHUB_TOKEN"}
-        )
-        yield sb, full, no_github
+def sandbox(sandbox_factory: SandboxFactory, tmp_path: Path) -> Iterator[tuple[Sandbox, Path, Path]]:
+    sb = sandbox_factory("small", build_seconds=0.2)
+    env = sb.env()
+    assert "GITHUB_REPOS" not in env
+    full = write_env_file(tmp_path / "full.env", env)
+    no_github = write_env_file(tmp_path / "nogh.env", {k: v for k, v in env.items() if k != "GITHUB_TOKEN"})
+    yield sb, full, no_github
 
 
 def _json(capsys: pytest.CaptureFixture[str], argv: list[str], code: int | None) -> Any:

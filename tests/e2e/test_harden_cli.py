@@ -14,7 +14,6 @@ pytest.importorskip("keyroll.sandbox.upstash")
 
 from keyroll.sandbox.server import Sandbox
 from tests.integration.test_harden_sandbox import (
-    JOURNAL_KEY,
     SHOP_MAIN,
     clean_fleet,
     planted_fleet,
@@ -22,19 +21,18 @@ from tests.integration.test_harden_sandbox import (
     secrets_of,
     write_sources,
 )
+from tests.sandbox_helpers import SandboxFactory
 
 
 @pytest.fixture
-def planted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, canary: Any) -> Any:
-    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", JOURNAL_KEY)
-    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
-    with Sandbox(tmp_path / "sb", fleet=planted_fleet(), build_seconds=0.2) as sb:
-        canary.register(*secrets_of(sb))
-        roots = write_sources(tmp_path / "src", sb.world.templates)
-        args = ["--env-file", str(tmp_path / "sb" / "sandbox.env")]
-        for name, root in roots.items():
-            args += ["--source", f"{name}={root}"]
-        yield args
+def planted(tmp_path: Path, sandbox_factory: SandboxFactory, canary: Any) -> list[str]:
+    sb = sandbox_factory(planted_fleet(), canaries=())
+    canary.register(*secrets_of(sb))
+    roots = write_sources(tmp_path / "src", sb.world.templates)
+    args = ["--env-file", str(tmp_path / "sb" / "sandbox.env")]
+    for name, root in roots.items():
+        args += ["--source", f"{name}={root}"]
+    return args
 
 
 def _json(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import itertools
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +17,8 @@ from keyroll.core.secret import Secret
 from keyroll.sandbox.loadgen import LoadGenerator
 from keyroll.sandbox.server import Sandbox
 from tests import canary
-from tests.sandbox_helpers import register_api_tokens, register_template_secrets
+from tests.sandbox_helpers import SandboxFactory
 
-PASSPHRASE = "an e2e journal passphrase of 32+ chars"
 BUILD = 0.2
 
 
@@ -32,13 +30,8 @@ def _quiet_url_logs(caplog: pytest.LogCaptureFixture) -> None:
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
-    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
-    with Sandbox(tmp_path / "sb", fleet="small", build_seconds=BUILD) as sb:
-        register_template_secrets(sb)
-        register_api_tokens(sb)
-        yield sb
+def sandbox(sandbox_factory: SandboxFactory) -> Sandbox:
+    return sandbox_factory("small", build_seconds=BUILD)
 
 
 def env_file(sb: Sandbox) -> str:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -13,8 +12,7 @@ import pytest
 from keyroll.cli.main import run
 from keyroll.sandbox.server import Sandbox
 from keyroll.sandbox.vercel.state import VercelState
-
-PASSPHRASE = "an e2e journal passphrase of 32+ chars"
+from tests.sandbox_helpers import SandboxFactory
 
 
 def _env_file(sb: Sandbox) -> str:
@@ -33,15 +31,8 @@ def _run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, Any,
 
 
 @pytest.fixture
-def env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
-    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
-
-
-@pytest.fixture
-def pro(tmp_path: Path, env: None) -> Iterator[Sandbox]:
-    with Sandbox(tmp_path / "sb", fleet="small", build_seconds=0.2) as sb:
-        yield sb
+def pro(sandbox_factory: SandboxFactory) -> Sandbox:
+    return sandbox_factory("small", canaries=())
 
 
 def spend_deployments(sb: Sandbox, n: int) -> None:
@@ -56,12 +47,12 @@ def spend_deployments(sb: Sandbox, n: int) -> None:
 
 
 @pytest.fixture
-def hobby_spent(tmp_path: Path, env: None) -> Iterator[Sandbox]:
+def hobby_spent(sandbox_factory: SandboxFactory) -> Sandbox:
     # Hobby: 100 deployments a day; the small fleet seeds 6, 90 more leave 4 — far fewer than a
     # rotation and its rollback reserve need
-    with Sandbox(tmp_path / "sb", fleet="small", build_seconds=0.2, vercel_plan="hobby") as sb:
-        spend_deployments(sb, 90)
-        yield sb
+    sb = sandbox_factory("small", vercel_plan="hobby", canaries=())
+    spend_deployments(sb, 90)
+    return sb
 
 
 def test_preflight_reads_plan_and_quota(pro: Sandbox, capsys: pytest.CaptureFixture[str]) -> None:
@@ -128,7 +119,7 @@ def test_dry_run_takes_build_parallelism_from_the_plan(
 
 
 def test_a_402_mid_run_pauses_then_resume_finishes(
-    tmp_path: Path, env: None, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, journal_env: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     # keyroll knows Hobby's 100 a day, so preflight lets the run start; the sandbox's cap of 8 (6 seeded)
     # is hit after two redeploys

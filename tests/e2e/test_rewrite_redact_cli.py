@@ -14,19 +14,13 @@ import pytest
 from keyroll.cli.main import run
 from keyroll.rotate.files import REDACTED, redact_only
 from keyroll.sandbox.server import Sandbox
-from tests.sandbox_helpers import register_api_tokens, register_template_secrets, write_env_file
-
-PASSPHRASE = "a rewrite-files journal passphrase (32+ chars)"
+from tests.sandbox_helpers import SandboxFactory, write_env_file
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Sandbox, Path]]:
-    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
-    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
-    with Sandbox(tmp_path / "sb", fleet="small", build_seconds=0.2) as sb:
-        register_template_secrets(sb)
-        register_api_tokens(sb)
-        yield sb, write_env_file(tmp_path / "sandbox.env", sb.env())
+def sandbox(sandbox_factory: SandboxFactory, tmp_path: Path) -> Iterator[tuple[Sandbox, Path]]:
+    sb = sandbox_factory("small", build_seconds=0.2)
+    yield sb, write_env_file(tmp_path / "sandbox.env", sb.env())
 
 
 def _json(capsys: pytest.CaptureFixture[str], argv: list[str], code: int) -> Any:

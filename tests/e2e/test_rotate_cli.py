@@ -20,17 +20,14 @@ from keyroll.core.model import Plan
 from keyroll.core.serde import from_dict
 from keyroll.rotate.crash import boundaries
 from keyroll.sandbox.server import Sandbox
+from tests.sandbox_helpers import JOURNAL_PASSPHRASE, SandboxFactory
 
-PASSPHRASE = "an e2e journal passphrase of 32+ chars"
 BUILD = 0.2
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
-    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
-    with Sandbox(tmp_path / "sb", fleet="small", build_seconds=BUILD) as sb:
-        yield sb
+def sandbox(sandbox_factory: SandboxFactory) -> Sandbox:
+    return sandbox_factory("small", build_seconds=BUILD, canaries=())
 
 
 def _env_file(sb: Sandbox) -> str:
@@ -197,7 +194,7 @@ def _subprocess_env(tmp_path: Path, crash_at: str) -> dict[str, str]:
     }
     env.update(
         KEYROLL_JOURNAL=str(tmp_path / "journal.db"),
-        KEYROLL_JOURNAL_KEY=PASSPHRASE,
+        KEYROLL_JOURNAL_KEY=JOURNAL_PASSPHRASE,
         KEYROLL_CRASH_AT=crash_at,
     )
     return env
@@ -235,7 +232,7 @@ def _crash_and_resume(
     from keyroll.journal.keys import JournalKey
     from keyroll.journal.store import Journal
 
-    key = JournalKey.from_passphrase(Secret(PASSPHRASE))
+    key = JournalKey.from_passphrase(Secret(JOURNAL_PASSPHRASE))
     with Journal.open(tmp_path / "journal.db", key) as j:
         run_id = j.latest_run().id
         plan = j.plan(run_id)
@@ -281,7 +278,7 @@ def test_crash_at_every_boundary_then_resume(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The full matrix: one fresh sandbox per boundary of a small plan (run by ``make resilience``)."""
-    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
+    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", JOURNAL_PASSPHRASE)
     with Sandbox(tmp_path / "probe-sb", fleet="small", build_seconds=BUILD) as sb:
         monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "probe.db"))
         plan_path = _native_plan(sb, tmp_path, capsys)

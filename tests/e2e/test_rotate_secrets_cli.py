@@ -25,9 +25,8 @@ from keyroll.core.secret import fingerprint_of
 from keyroll.sandbox.fleet import load_fleet
 from keyroll.sandbox.server import Sandbox
 from tests import canary as canary_mod
-from tests.sandbox_helpers import register_api_tokens, write_env_file
+from tests.sandbox_helpers import JOURNAL_PASSPHRASE, SandboxFactory, register_api_tokens, write_env_file
 
-PASSPHRASE = "an e2e journal passphrase of 32+ chars"
 BUILD = 0.2
 NEW = "sk_test_51NewKeyAfterTheLeak0123456789abcdefABCDEF0123456789xyzXYZ"  # keyroll: allow
 
@@ -44,14 +43,11 @@ NEW_FP = fingerprint_of(NEW)
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[Sandbox, str]]:
-    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
-    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
+def sandbox(sandbox_factory: SandboxFactory, tmp_path: Path) -> Iterator[tuple[Sandbox, str]]:
     canary_mod.register(OLD)
     canary_mod.register(NEW)
-    with Sandbox(tmp_path / "sb", fleet="secrets", build_seconds=BUILD) as sb:
-        register_api_tokens(sb)
-        yield sb, str(write_env_file(tmp_path / "sandbox.env", sb.env()))
+    sb = sandbox_factory("secrets", build_seconds=BUILD, canaries=("api_tokens",))
+    yield sb, str(write_env_file(tmp_path / "sandbox.env", sb.env()))
 
 
 def _json(capsys: pytest.CaptureFixture[str], argv: list[str], code: int = 0) -> Any:
@@ -334,7 +330,7 @@ def test_untouched_unverified_copy_blocks_revoke_until_confirmed(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
-    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
+    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", JOURNAL_PASSPHRASE)
     old = RESEND_A
     new = "re_9NewKey0_AfterTheLeak0123456789ab"  # keyroll: allow
     for v in (old, new, RESEND_B):

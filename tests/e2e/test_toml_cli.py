@@ -13,18 +13,15 @@ import pytest
 
 from keyroll.cli.main import run
 from keyroll.sandbox.server import Sandbox
+from tests.sandbox_helpers import SandboxFactory
 
-PASSPHRASE = "an e2e journal passphrase of 32+ chars"
 BUILD = 0.2
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def sandbox(sandbox_factory: SandboxFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
     monkeypatch.chdir(tmp_path)  # keyroll.toml is read from the working directory
-    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
-    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
-    with Sandbox(tmp_path / "sb", fleet="small", build_seconds=BUILD) as sb:
-        yield sb
+    return sandbox_factory("small", build_seconds=BUILD, canaries=())
 
 
 def _toml(text: str) -> None:

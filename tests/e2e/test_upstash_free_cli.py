@@ -4,7 +4,6 @@ fail mid-run), asks for ``--accept-downtime``, shows the expected window, and th
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +13,8 @@ import pytest
 from keyroll.cli.main import run
 from keyroll.sandbox.server import Sandbox
 from keyroll.sandbox.upstash.state import UpstashState
-from tests.sandbox_helpers import register_template_secrets
+from tests.sandbox_helpers import SandboxFactory
 
-PASSPHRASE = "an e2e journal passphrase of 32+ chars"
 BUILD = 0.2
 
 FLEET: dict[str, Any] = {
@@ -45,13 +43,9 @@ FLEET: dict[str, Any] = {
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
-    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
+def sandbox(sandbox_factory: SandboxFactory, monkeypatch: pytest.MonkeyPatch) -> Sandbox:
     monkeypatch.setenv("COLUMNS", "250")
-    with Sandbox(tmp_path / "sb", fleet=FLEET, build_seconds=BUILD) as sb:
-        register_template_secrets(sb)
-        yield sb
+    return sandbox_factory(FLEET, build_seconds=BUILD, canaries=("templates",))
 
 
 def _json(capsys: pytest.CaptureFixture[str], argv: list[str], code: int = 0) -> Any:

@@ -6,7 +6,6 @@ stated as one."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +17,8 @@ from keyroll.core.secret import fingerprint_of
 from keyroll.sandbox.server import Sandbox
 from keyroll.sandbox.upstash.state import UpstashState
 from tests import canary
-from tests.sandbox_helpers import register_template_secrets
+from tests.sandbox_helpers import SandboxFactory
 
-PASSPHRASE = "an e2e journal passphrase of 32+ chars"
 CFG = "icfg_upstash"
 
 
@@ -61,12 +59,8 @@ FLEET: dict[str, Any] = {
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
-    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
-    with Sandbox(tmp_path / "sb", fleet=FLEET, build_seconds=0.2) as sb:
-        register_template_secrets(sb)
-        yield sb
+def sandbox(sandbox_factory: SandboxFactory) -> Sandbox:
+    return sandbox_factory(FLEET, build_seconds=0.2, canaries=("templates",))
 
 
 def test_guided_reset_takes_or_asks_for_the_new_value(
@@ -164,30 +158,27 @@ PREFIXED: dict[str, Any] = {
 
 
 def test_custom_prefix_integration_vars_are_recognised_and_rotated(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    sandbox_factory: SandboxFactory,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
-    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
-    with Sandbox(tmp_path / "sb", fleet=PREFIXED, build_seconds=0.2) as sb:
-        register_template_secrets(sb)
-        env = str(sb.state_dir / "sandbox.env")
-        t = sb.world.templates
-        rc = run(["inventory", "--env-file", env, "--json"])
-        out = capsys.readouterr()
-        assert rc in (0, 1), out.err
-        inv = json.loads(out.out)
-        creds = {c["fingerprint"]: c for c in inv["credentials"]}
-        token = creds[str(fingerprint_of(t["redis:store:rest_token"]))]
-        assert (token["product"], token["kind"], token["management"]) == (
-            "redis",
-            "rest_token",
-            "vercel-integration",
-        )
-        assert token["endpoint"].rstrip("/") == t["redis:store:rest_url"].rstrip(
-            "/"
-        )  # from REDIS_REST_API_URL
-        ro = creds[str(fingerprint_of(t["redis:store:readonly_rest_token"]))]
-        assert ro["kind"] == "readonly_rest_token"
+    sb = sandbox_factory(PREFIXED, canaries=("templates",))
+    env = str(sb.state_dir / "sandbox.env")
+    t = sb.world.templates
+    rc = run(["inventory", "--env-file", env, "--json"])
+    out = capsys.readouterr()
+    assert rc in (0, 1), out.err
+    inv = json.loads(out.out)
+    creds = {c["fingerprint"]: c for c in inv["credentials"]}
+    token = creds[str(fingerprint_of(t["redis:store:rest_token"]))]
+    assert (token["product"], token["kind"], token["management"]) == (
+        "redis",
+        "rest_token",
+        "vercel-integration",
+    )
+    assert token["endpoint"].rstrip("/") == t["redis:store:rest_url"].rstrip("/")  # from REDIS_REST_API_URL
+    ro = creds[str(fingerprint_of(t["redis:store:readonly_rest_token"]))]
+    assert ro["kind"] == "readonly_rest_token"
 
 
 NO_RESYNC: dict[str, Any] = {
@@ -223,33 +214,30 @@ NO_RESYNC: dict[str, Any] = {
 
 
 def test_redis_console_reset_without_resync_asks_for_the_new_token(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    sandbox_factory: SandboxFactory,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
-    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
-    with Sandbox(tmp_path / "sb", fleet=NO_RESYNC, build_seconds=0.2) as sb:
-        register_template_secrets(sb)
-        env = str(sb.state_dir / "sandbox.env")
-        state: UpstashState = sb.world.hooks["upstash.state"]()
-        kv = state.redis["kv"]
-        old = kv.rest_token
-        rc = run(["apply", "--env-file", env, "--all-upstash", "--yes"])
-        out = capsys.readouterr()
-        assert rc != 0 and "waiting" in out.err  # the person's console reset
-        admin = sb.world.urls["admin"]
-        assert httpx.post(f"{admin}/_sandbox/upstash/redis/kv/reset").json()["resynced"] == 0
-        canary.register(kv.rest_token)
-        canary.register(kv.password)
-        value_file = tmp_path / "kv-token"
-        value_file.write_text(kv.rest_token)
-        fp = str(fingerprint_of(old))
-        rc = run(["resume", "--env-file", env, "--yes", "--value-file", f"{fp}={value_file}"])
-        out = capsys.readouterr()
-        assert rc == 0, out.err
-        vercel = sb.world.hooks["vercel.state"]()
-        shown = {v.key: v.value for p in vercel.projects.values() for v in p.env.values()}
-        assert shown["KV_REST_API_TOKEN"] == kv.rest_token  # written by keyroll, then redeployed
-        ping = httpx.post(
-            sb.world.urls["redis-kv"], json=["PING"], headers={"Authorization": f"Bearer {old}"}
-        )
-        assert ping.status_code == 401
+    sb = sandbox_factory(NO_RESYNC, canaries=("templates",))
+    env = str(sb.state_dir / "sandbox.env")
+    state: UpstashState = sb.world.hooks["upstash.state"]()
+    kv = state.redis["kv"]
+    old = kv.rest_token
+    rc = run(["apply", "--env-file", env, "--all-upstash", "--yes"])
+    out = capsys.readouterr()
+    assert rc != 0 and "waiting" in out.err  # the person's console reset
+    admin = sb.world.urls["admin"]
+    assert httpx.post(f"{admin}/_sandbox/upstash/redis/kv/reset").json()["resynced"] == 0
+    canary.register(kv.rest_token)
+    canary.register(kv.password)
+    value_file = tmp_path / "kv-token"
+    value_file.write_text(kv.rest_token)
+    fp = str(fingerprint_of(old))
+    rc = run(["resume", "--env-file", env, "--yes", "--value-file", f"{fp}={value_file}"])
+    out = capsys.readouterr()
+    assert rc == 0, out.err
+    vercel = sb.world.hooks["vercel.state"]()
+    shown = {v.key: v.value for p in vercel.projects.values() for v in p.env.values()}
+    assert shown["KV_REST_API_TOKEN"] == kv.rest_token  # written by keyroll, then redeployed
+    ping = httpx.post(sb.world.urls["redis-kv"], json=["PING"], headers={"Authorization": f"Bearer {old}"})
+    assert ping.status_code == 401

@@ -6,8 +6,6 @@ The sandbox can emulate either behaviour (``reset_drops_acl_users``)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -17,9 +15,7 @@ from keyroll.cli.main import run
 from keyroll.sandbox.server import Sandbox
 from keyroll.sandbox.upstash.state import UpstashState
 from tests import canary
-from tests.sandbox_helpers import register_template_secrets
-
-PASSPHRASE = "an e2e journal passphrase of 32+ chars"
+from tests.sandbox_helpers import SandboxFactory
 
 
 def fleet(drops: bool) -> dict[str, Any]:
@@ -49,14 +45,8 @@ def fleet(drops: bool) -> dict[str, Any]:
 
 
 @pytest.fixture(params=[False, True], ids=["acl-survives", "acl-dies"])
-def sandbox(
-    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[Sandbox]:
-    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
-    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
-    with Sandbox(tmp_path / "sb", fleet=fleet(request.param), build_seconds=0.2) as sb:
-        register_template_secrets(sb)
-        yield sb
+def sandbox(request: pytest.FixtureRequest, sandbox_factory: SandboxFactory) -> Sandbox:
+    return sandbox_factory(fleet(request.param), canaries=("templates",))
 
 
 def test_reset_is_followed_by_an_acl_probe_and_emergency_cutover_when_needed(

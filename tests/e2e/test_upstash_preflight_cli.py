@@ -5,7 +5,6 @@ by ``plan``), QStash regions."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +13,7 @@ import pytest
 from keyroll.cli.main import run
 from keyroll.sandbox.server import Sandbox
 from keyroll.sandbox.upstash.state import UpstashState
-from tests.sandbox_helpers import register_template_secrets
-
-PASSPHRASE = "an e2e journal passphrase of 32+ chars"
+from tests.sandbox_helpers import SandboxFactory
 
 
 def _vars(db: str) -> list[dict[str, Any]]:
@@ -45,12 +42,8 @@ FLEET: dict[str, Any] = {
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
-    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
-    with Sandbox(tmp_path / "sb", fleet=FLEET, build_seconds=0.2) as sb:
-        register_template_secrets(sb)
-        yield sb
+def sandbox(sandbox_factory: SandboxFactory) -> Sandbox:
+    return sandbox_factory(FLEET, build_seconds=0.2, canaries=("templates",))
 
 
 def _json(capsys: pytest.CaptureFixture[str], argv: list[str], codes: tuple[int, ...] = (0, 1)) -> Any:
@@ -154,28 +147,27 @@ INDEXES: dict[str, Any] = {
 
 
 def test_data_plane_urls_seen_beat_derived_and_a_dead_one_blocks(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+    sandbox_factory: SandboxFactory,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
-    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
-    with Sandbox(tmp_path / "sb", fleet=INDEXES, build_seconds=0.2) as sb:
-        register_template_secrets(sb)
-        env_path = sb.state_dir / "sandbox.env"
-        doc = _json(capsys, ["preflight", "--env-file", str(env_path), "--json"])
-        assert _risks(doc, "upstash.data-plane-url") == []  # both answer (the derived one through the map)
-        # break the map for every vector host: the seen URL (a Vercel var) still works, the derived one does not
-        lines = env_path.read_text().splitlines()
-        broken = []
-        for line in lines:
-            if line.startswith("KEYROLL_UPSTASH_HOSTS="):
-                pairs = [p.split("=", 1) for p in line.split("=", 1)[1].split(",")]
-                line = "KEYROLL_UPSTASH_HOSTS=" + ",".join(
-                    f"{h}={'http://127.0.0.1:9' if h.endswith('-vector.upstash.io') else o}" for h, o in pairs
-                )
-            broken.append(line)
-        bad_env = tmp_path / "broken.env"
-        bad_env.write_text("\n".join(broken) + "\n")
-        bad_env.chmod(0o600)
-        doc = _json(capsys, ["preflight", "--env-file", str(bad_env), "--json"], (1,))
-        (risk,) = _risks(doc, "upstash.data-plane-url")
-        assert risk["severity"] == "block" and "derived" in risk["subject"]
+    sb = sandbox_factory(INDEXES, canaries=("templates",))
+    env_path = sb.state_dir / "sandbox.env"
+    doc = _json(capsys, ["preflight", "--env-file", str(env_path), "--json"])
+    assert _risks(doc, "upstash.data-plane-url") == []  # both answer (the derived one through the map)
+    # break the map for every vector host: the seen URL (a Vercel var) still works, the derived one does not
+    lines = env_path.read_text().splitlines()
+    broken = []
+    for line in lines:
+        if line.startswith("KEYROLL_UPSTASH_HOSTS="):
+            pairs = [p.split("=", 1) for p in line.split("=", 1)[1].split(",")]
+            line = "KEYROLL_UPSTASH_HOSTS=" + ",".join(
+                f"{h}={'http://127.0.0.1:9' if h.endswith('-vector.upstash.io') else o}" for h, o in pairs
+            )
+        broken.append(line)
+    bad_env = tmp_path / "broken.env"
+    bad_env.write_text("\n".join(broken) + "\n")
+    bad_env.chmod(0o600)
+    doc = _json(capsys, ["preflight", "--env-file", str(bad_env), "--json"], (1,))
+    (risk,) = _risks(doc, "upstash.data-plane-url")
+    assert risk["severity"] == "block" and "derived" in risk["subject"]

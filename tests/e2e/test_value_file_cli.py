@@ -12,18 +12,15 @@ import pytest
 from keyroll.cli.main import run
 from keyroll.sandbox.server import Sandbox
 from keyroll.sandbox.vercel.state import VercelState
+from tests.sandbox_helpers import SandboxFactory
 
-PASSPHRASE = "an e2e journal passphrase of 32+ chars"
 BUILD = 0.2
 NEW_VALUE = "brand-new-manual-value-0123456789"
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
-    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
-    with Sandbox(tmp_path / "sb", fleet="small", build_seconds=BUILD) as sb:
-        yield sb
+def sandbox(sandbox_factory: SandboxFactory) -> Sandbox:
+    return sandbox_factory("small", build_seconds=BUILD, canaries=())
 
 
 def _manual_plan(sb: Sandbox, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> tuple[str, Path]:

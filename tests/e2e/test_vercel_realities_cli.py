@@ -4,7 +4,6 @@ platform's traps before writing anything, and plans around them."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,8 +15,8 @@ from keyroll.journal.store import Journal
 from keyroll.sandbox.server import Sandbox
 from keyroll.sandbox.vercel.state import VercelState
 from tests.integration.test_sandbox_vercel_realities import BYPASS, realities_fleet
+from tests.sandbox_helpers import SandboxFactory
 
-PASSPHRASE = "an e2e journal passphrase of 32+ chars"
 COMMAND = "git diff --quiet HEAD^ HEAD ./"
 
 
@@ -33,11 +32,8 @@ def _run(capsys: pytest.CaptureFixture[str], argv: list[str]) -> tuple[int, Any,
 
 
 @pytest.fixture
-def sb(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
-    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
-    with Sandbox(tmp_path / "sb", fleet=realities_fleet(), build_seconds=0.3) as sandbox:
-        yield sandbox
+def sb(sandbox_factory: SandboxFactory) -> Sandbox:
+    return sandbox_factory(realities_fleet(), build_seconds=0.3, canaries=())
 
 
 def _env(sb: Sandbox) -> str:

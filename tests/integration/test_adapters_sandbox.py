@@ -29,6 +29,7 @@ from keyroll.sandbox.loadgen import LoadGenerator
 from keyroll.sandbox.postgres.server import PostgresUnavailable, find_postgres_bin
 from keyroll.sandbox.server import Sandbox
 from tests.canary import forms as canary_forms
+from tests.sandbox_helpers import JOURNAL_PASSPHRASE
 
 try:
     find_postgres_bin()
@@ -40,7 +41,6 @@ except PostgresUnavailable:  # pragma: no cover - CI installs postgresql (.ci/ru
         allow_module_level=True,
     )
 
-KEY = JournalKey.from_passphrase(Secret("integration journal passphrase, 32+ chars"))
 BUILD = 0.2
 
 FLEET: dict[str, Any] = {
@@ -102,7 +102,7 @@ def journal_path(tmp_path: Path) -> Path:
 
 
 def _rotate(
-    sb: Sandbox, journal_path: Path, adapter: str, *, rps: float = 40
+    sb: Sandbox, journal_path: Path, key: JournalKey, adapter: str, *, rps: float = 40
 ) -> tuple[RunResult, dict[str, Any], Inventory, Plan]:
     cfg = load_config(None, environ=sb.env())
 
@@ -113,7 +113,7 @@ def _rotate(
             assert len(fps) == 1, [(c.adapter, c.fingerprint) for c in inv.credentials]
             plan = make_plan(inv, credentials=fps, build_seconds_estimate=BUILD)
             options = ApplyOptions(yes=True, poll_interval_s=0.05, health_path="/")
-            with Journal.open(journal_path, KEY, create=True) as journal:
+            with Journal.open(journal_path, key, create=True) as journal:
                 result = await Engine(providers, journal, options).apply(plan, inventory=inv)
             return result, inv, plan
 
@@ -130,7 +130,7 @@ def _probe(sb: Sandbox, cred: Credential, user: str, secret: Secret) -> Verdict:
     return asyncio.run(adapter.probe(ref, ctx)).verdict
 
 
-def _new_values(journal_path: Path, run_id: str, gid: str, key: JournalKey = KEY) -> dict[str, Secret]:
+def _new_values(journal_path: Path, run_id: str, gid: str, key: JournalKey) -> dict[str, Secret]:
     with Journal.open(journal_path, key) as j:
         names = [n for n in j.secret_fingerprints(run_id) if n.startswith(f"{gid}:new:")]
         return {n.rsplit(":", 1)[1]: j.get_secret(run_id, n) for n in names}
@@ -147,10 +147,10 @@ def _assert_journal_holds_no_value(path: Path, values: list[str]) -> None:
     [("postgres", "shop", 3), ("neon", "neondb_owner", 4)],
 )
 def test_database_rotates_by_alternating_roles_with_zero_failed_requests(
-    tmp_path: Path, journal_path: Path, adapter: str, user: str, copies: int
+    tmp_path: Path, journal_path: Path, journal_key: JournalKey, adapter: str, user: str, copies: int
 ) -> None:
     with Sandbox(tmp_path / "sb", fleet=FLEET, build_seconds=BUILD) as sb:
-        result, stats, inv, plan = _rotate(sb, journal_path, adapter)
+        result, stats, inv, plan = _rotate(sb, journal_path, journal_key, adapter)
         assert result.state is RunState.DONE, result
         assert [cp.strategy for cp in plan.credentials] == [Strategy.ADAPTER]
         assert stats["requests"] > 20 and stats["failed"] == 0, stats["failures"][:3]
@@ -161,7 +161,7 @@ def test_database_rotates_by_alternating_roles_with_zero_failed_requests(
             == copies
         )
         gid = plan.credentials[0].steps[0].id.split("/", 1)[0]
-        new = _new_values(journal_path, result.run_id, gid)
+        new = _new_values(journal_path, result.run_id, gid, journal_key)
         assert new["username"].reveal() == f"{user}_clone"
         # the old login is refused by the server, the new one (the clone) works
         assert _probe(sb, cred, user, cred.value) is Verdict.REJECTED
@@ -190,7 +190,7 @@ def test_database_rotates_by_alternating_roles_with_zero_failed_requests(
         env_file = tmp_path / "verify.env"
         env_file.write_text(
             "".join(f"{k}={v}\n" for k, v in sorted(sb.env().items()))
-            + f"KEYROLL_JOURNAL={journal_path}\nKEYROLL_JOURNAL_KEY=integration journal passphrase, 32+ chars\n"
+            + f"KEYROLL_JOURNAL={journal_path}\nKEYROLL_JOURNAL_KEY={JOURNAL_PASSPHRASE}\n"
         )
         assert run(["verify", "--env-file", str(env_file), "--json"]) == 0
         if adapter == "neon":  # the role API did the work: clone created, then the old role reset
@@ -200,17 +200,21 @@ def test_database_rotates_by_alternating_roles_with_zero_failed_requests(
             assert calls == [("POST", "roles"), ("POST", "reset_password")], calls
 
 
-def test_second_rotation_alternates_back_to_the_original_role(tmp_path: Path, journal_path: Path) -> None:
+def test_second_rotation_alternates_back_to_the_original_role(
+    tmp_path: Path, journal_path: Path, journal_key: JournalKey
+) -> None:
     with Sandbox(tmp_path / "sb", fleet=FLEET, build_seconds=BUILD) as sb:
-        first, _, _, _ = _rotate(sb, journal_path, "postgres", rps=20)
+        first, _, _, _ = _rotate(sb, journal_path, journal_key, "postgres", rps=20)
         assert first.state is RunState.DONE, first
-        second, stats, inv2, plan = _rotate(sb, tmp_path / "jr" / "second.db", "postgres", rps=20)
+        second, stats, inv2, plan = _rotate(
+            sb, tmp_path / "jr" / "second.db", journal_key, "postgres", rps=20
+        )
         assert second.state is RunState.DONE, second
         assert stats["failed"] == 0, stats["failures"][:3]
         before = next(c for c in inv2.credentials if c.adapter == "postgres")
         assert before.acl_user == "shop_clone"
         gid = plan.credentials[0].steps[0].id.split("/", 1)[0]
-        new = _new_values(tmp_path / "jr" / "second.db", second.run_id, gid)
+        new = _new_values(tmp_path / "jr" / "second.db", second.run_id, gid, journal_key)
         assert new["username"].reveal() == "shop"  # back to the original role
         assert before.value is not None
         assert _probe(sb, before, "shop_clone", before.value) is Verdict.REJECTED
@@ -218,15 +222,15 @@ def test_second_rotation_alternates_back_to_the_original_role(tmp_path: Path, jo
 
 
 def test_failed_build_rolls_back_and_the_minted_login_is_withdrawn(
-    tmp_path: Path, journal_path: Path
+    tmp_path: Path, journal_path: Path, journal_key: JournalKey
 ) -> None:
     with Sandbox(tmp_path / "sb", fleet=FLEET, build_seconds=BUILD, faults="error_builds=1.0") as sb:
-        result, stats, inv, plan = _rotate(sb, journal_path, "postgres", rps=20)
+        result, stats, inv, plan = _rotate(sb, journal_path, journal_key, "postgres", rps=20)
         assert result.state is RunState.ROLLED_BACK, result
         assert stats["requests"] > 0 and stats["failed"] == 0, stats["failures"][:3]
         cred = next(c for c in inv.credentials if c.adapter == "postgres")
         assert cred.value is not None
         assert _probe(sb, cred, "shop", cred.value) is Verdict.ACCEPTED  # never revoked
         gid = plan.credentials[0].steps[0].id.split("/", 1)[0]
-        new = _new_values(journal_path, result.run_id, gid)
+        new = _new_values(journal_path, result.run_id, gid, journal_key)
         assert _probe(sb, cred, "shop_clone", new["password"]) is Verdict.REJECTED  # undo_mint

@@ -9,7 +9,6 @@ so the sandbox serves none (the invented ``enable-credential-protection`` route 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +21,9 @@ pytest.importorskip("keyroll.sandbox.upstash")
 
 from keyroll.sandbox.server import Sandbox
 from keyroll.sandbox.upstash.state import UpstashState
-from tests.integration.test_harden_sandbox import JOURNAL_KEY, secrets_of
 from tests.integration.test_harden_sandbox import quiet_httpx as quiet_httpx  # autouse fixture
+from tests.integration.test_harden_sandbox import secrets_of
+from tests.sandbox_helpers import SandboxFactory
 
 RULE = "credential-protection-off"
 CREDENTIAL_FIELDS = ("password", "rest_token", "read_only_rest_token")
@@ -44,14 +44,10 @@ def fleet() -> dict[str, Any]:
 
 
 @pytest.fixture
-def sandbox(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, canary: Any
-) -> Iterator[tuple[Sandbox, list[str]]]:
-    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", JOURNAL_KEY)
-    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
-    with Sandbox(tmp_path / "sb", fleet=fleet(), build_seconds=0.2) as sb:
-        canary.register(*secrets_of(sb))
-        yield sb, ["--env-file", str(tmp_path / "sb" / "sandbox.env")]
+def sandbox(tmp_path: Path, sandbox_factory: SandboxFactory, canary: Any) -> tuple[Sandbox, list[str]]:
+    sb = sandbox_factory(fleet(), canaries=())
+    canary.register(*secrets_of(sb))
+    return sb, ["--env-file", str(tmp_path / "sb" / "sandbox.env")]
 
 
 def developer(sb: Sandbox) -> httpx.Client:

@@ -28,7 +28,6 @@ from keyroll.sandbox.loadgen import LoadGenerator
 from keyroll.sandbox.server import Sandbox
 from tests.canary import forms as canary_forms
 
-KEY = JournalKey.from_passphrase(Secret("integration journal passphrase, 32+ chars"))
 SCOPE = InventoryOptions(github_repos=("acme/web", "acme/api"), github_orgs=("acme",))
 BUILD = 0.2
 
@@ -69,7 +68,14 @@ def _mgmt(cp: Any) -> str:
 
 
 def _rotate(
-    sb: Sandbox, journal_path: Path, select: Any, *, human: Any = None, rps: float = 40, **opts: Any
+    sb: Sandbox,
+    journal_path: Path,
+    key: JournalKey,
+    select: Any,
+    *,
+    human: Any = None,
+    rps: float = 40,
+    **opts: Any,
 ) -> tuple[RunResult, dict[str, Any], Inventory, Plan]:
     cfg = load_config(None, environ=sb.env())
 
@@ -78,7 +84,7 @@ def _rotate(
             inv = await take_inventory(providers, SCOPE)
             plan = _only(make_plan(inv, all_upstash=True, build_seconds_estimate=BUILD), select)
             options = ApplyOptions(**({"yes": True, "poll_interval_s": 0.05, "health_path": "/"} | opts))
-            with Journal.open(journal_path, KEY, create=True) as journal:
+            with Journal.open(journal_path, key, create=True) as journal:
                 result = await Engine(providers, journal, options, human=human).apply(plan, inventory=inv)
             return result, inv, plan
 
@@ -107,13 +113,13 @@ def journal_path(tmp_path: Path) -> Path:
     return tmp_path / "jr" / "journal.db"
 
 
-def _assert_journal_holds_no_value(path: Path, inv: Inventory, run_id: str) -> None:
+def _assert_journal_holds_no_value(path: Path, key: JournalKey, inv: Inventory, run_id: str) -> None:
     """No credential value — old (inventory) or new (journaled) — in any form in the journal files.
 
     (The canary's file watch would also flag the REST URLs in the plan: other components wrap
     every env value, URLs included, in a Secret.)
     """
-    with Journal.open(path, KEY) as j:
+    with Journal.open(path, key) as j:
         new = [j.get_secret(run_id, n).reveal() for n in j.secret_fingerprints(run_id)]
     values = [c.value.reveal() for c in inv.credentials if c.value is not None] + new
     blob = b"".join(p.read_bytes() for p in path.parent.iterdir()).decode("latin-1")
@@ -122,11 +128,13 @@ def _assert_journal_holds_no_value(path: Path, inv: Inventory, run_id: str) -> N
             assert not any(f in blob for f in canary_forms(v)), "a credential value reached the journal"
 
 
-def test_overlap_strategies_rotate_with_zero_failed_requests(tmp_path: Path, journal_path: Path) -> None:
+def test_overlap_strategies_rotate_with_zero_failed_requests(
+    tmp_path: Path, journal_path: Path, journal_key: JournalKey
+) -> None:
     with Sandbox(tmp_path / "sb", fleet="small", build_seconds=BUILD) as sb:
         overlap = {Strategy.REDIS_ACL, Strategy.REDIS_ACL_PASSWORD, Strategy.QSTASH_SIGNING}
         result, stats, inv, plan = _rotate(
-            sb, journal_path, lambda cp: cp.strategy in overlap and _mgmt(cp) == "native"
+            sb, journal_path, journal_key, lambda cp: cp.strategy in overlap and _mgmt(cp) == "native"
         )
         assert result.state is RunState.DONE, result
         assert {c.strategy for c in result.credentials} == overlap
@@ -141,17 +149,20 @@ def test_overlap_strategies_rotate_with_zero_failed_requests(tmp_path: Path, jou
                     "acl_rest_token",
                 ):
                     assert _probe(sb, cred.endpoint, cred.value) == 401, cred.kind
-        with Journal.open(journal_path, KEY) as j:
+        with Journal.open(journal_path, journal_key) as j:
             assert j.check_integrity() == []
-        _assert_journal_holds_no_value(journal_path, inv, result.run_id)
+        _assert_journal_holds_no_value(journal_path, journal_key, inv, result.run_id)
 
 
-def test_integration_database_is_reset_by_a_person_and_resynced(tmp_path: Path, journal_path: Path) -> None:
+def test_integration_database_is_reset_by_a_person_and_resynced(
+    tmp_path: Path, journal_path: Path, journal_key: JournalKey
+) -> None:
     with Sandbox(tmp_path / "sb", fleet="small", build_seconds=BUILD) as sb:
         clicker = AdminClicker(sb.urls["admin"], "kv")
         result, stats, inv, _ = _rotate(
             sb,
             journal_path,
+            journal_key,
             lambda cp: cp.strategy is Strategy.REDIS_ACL and _mgmt(cp) == "vercel-integration",
             human=clicker,
         )
@@ -166,13 +177,20 @@ def test_integration_database_is_reset_by_a_person_and_resynced(tmp_path: Path, 
         assert _probe(sb, old.endpoint, old.value) == 401
 
 
-def test_cutover_failures_stay_inside_the_measured_window(tmp_path: Path, journal_path: Path) -> None:
+def test_cutover_failures_stay_inside_the_measured_window(
+    tmp_path: Path, journal_path: Path, journal_key: JournalKey
+) -> None:
     with Sandbox(tmp_path / "sb", fleet="small", build_seconds=BUILD) as sb:
         result, stats, _, plan = _rotate(
-            sb, journal_path, lambda cp: cp.strategy is Strategy.INDEX_RESET, accept_downtime=True, rps=80
+            sb,
+            journal_path,
+            journal_key,
+            lambda cp: cp.strategy is Strategy.INDEX_RESET,
+            accept_downtime=True,
+            rps=80,
         )
         assert result.state is RunState.DONE, result
-        with Journal.open(journal_path, KEY) as j:
+        with Journal.open(journal_path, journal_key) as j:
             records = j.step_records(result.run_id)
         windows = []
         for cp in plan.credentials:
@@ -183,10 +201,15 @@ def test_cutover_failures_stay_inside_the_measured_window(tmp_path: Path, journa
             assert any(a - 0.05 <= f["t"] <= b + 0.5 for a, b in windows), (f, windows)
 
 
-def test_failed_build_rolls_back_and_the_apps_keep_serving(tmp_path: Path, journal_path: Path) -> None:
+def test_failed_build_rolls_back_and_the_apps_keep_serving(
+    tmp_path: Path, journal_path: Path, journal_key: JournalKey
+) -> None:
     with Sandbox(tmp_path / "sb", fleet="small", build_seconds=BUILD, faults="error_builds=1.0") as sb:
         result, stats, inv, _ = _rotate(
-            sb, journal_path, lambda cp: cp.strategy is Strategy.REDIS_ACL and _mgmt(cp) == "native"
+            sb,
+            journal_path,
+            journal_key,
+            lambda cp: cp.strategy is Strategy.REDIS_ACL and _mgmt(cp) == "native",
         )
         assert result.state is RunState.ROLLED_BACK, result
         assert stats["failed"] == 0, stats["failures"][:3]
@@ -196,12 +219,15 @@ def test_failed_build_rolls_back_and_the_apps_keep_serving(tmp_path: Path, journ
         assert _probe(sb, rest.endpoint, rest.value) == 200  # the old credential was never revoked
 
 
-def test_storms_5xx_partial_failures_and_a_redis_restart(tmp_path: Path, journal_path: Path) -> None:
+def test_storms_5xx_partial_failures_and_a_redis_restart(
+    tmp_path: Path, journal_path: Path, journal_key: JournalKey
+) -> None:
     faults = "storm=0.5,error_rate=0.05,timeout_rate=0.02,timeout_s=0.3,partial_rate=0.3,redis_restart_after=0.8,seed=7"
     with Sandbox(tmp_path / "sb", fleet="small", build_seconds=BUILD, faults=faults, rate_window_s=2.0) as sb:
         result, stats, _, _ = _rotate(
             sb,
             journal_path,
+            journal_key,
             lambda cp: cp.strategy in (Strategy.REDIS_ACL, Strategy.QSTASH_SIGNING) and _mgmt(cp) == "native",
         )
         assert result.state is RunState.DONE, result

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,9 +19,8 @@ from keyroll.providers.factory import open_providers
 from keyroll.sandbox.server import Sandbox
 from keyroll.sandbox.upstash.state import UpstashState
 from tests import canary
-from tests.sandbox_helpers import register_template_secrets
+from tests.sandbox_helpers import SandboxFactory
 
-PASSPHRASE = "an e2e journal passphrase of 32+ chars"
 K = CredentialKind
 
 
@@ -53,12 +50,8 @@ FLEET: dict[str, Any] = {
 
 
 @pytest.fixture
-def sandbox(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Sandbox]:
-    monkeypatch.setenv("KEYROLL_JOURNAL", str(tmp_path / "journal.db"))
-    monkeypatch.setenv("KEYROLL_JOURNAL_KEY", PASSPHRASE)
-    with Sandbox(tmp_path / "sb", fleet=FLEET, build_seconds=0.2) as sb:
-        register_template_secrets(sb)
-        yield sb
+def sandbox(sandbox_factory: SandboxFactory) -> Sandbox:
+    return sandbox_factory(FLEET, build_seconds=0.2, canaries=("templates",))
 
 
 def _inventory(env: dict[str, str]) -> Inventory:

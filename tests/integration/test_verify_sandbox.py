@@ -36,14 +36,12 @@ from keyroll.rotate.planner import make_plan
 from keyroll.verify.result import CheckCategory, CheckStatus
 from keyroll.verify.run import VerifyOptions, verify
 from tests import canary as canary_mod
-from tests.sandbox_helpers import PUBLIC_TEMPLATES, register_template_secrets
+from tests.sandbox_helpers import JOURNAL_PASSPHRASE, PUBLIC_TEMPLATES, register_template_secrets
 
 pytest.importorskip("keyroll.sandbox.upstash")
 pytest.importorskip("keyroll.sandbox.vercel")
 
 from keyroll.sandbox.server import Sandbox
-
-PASSPHRASE = "verify-integration-journal-passphrase-0123456789"
 
 
 @dataclass
@@ -56,16 +54,13 @@ class World:
     redis_fp: str
     vector_fp: str
     kv_fp: str
+    key: JournalKey
 
 
-def _key() -> JournalKey:
-    return JournalKey.from_passphrase(Secret(PASSPHRASE))
-
-
-async def _rotate(cfg: Config, path: Path, inv: Inventory, fps: list[str]) -> Any:
+async def _rotate(cfg: Config, path: Path, key: JournalKey, inv: Inventory, fps: list[str]) -> Any:
     async with open_providers(cfg) as p:
         plan = make_plan(inv, credentials=fps, build_seconds_estimate=0.2)
-        journal = Journal.open(path, _key(), create=True)
+        journal = Journal.open(path, key, create=True)
         try:
             engine = Engine(p, journal, ApplyOptions(yes=True, accept_downtime=True, poll_interval_s=0.05))
             return await engine.apply(plan, inventory=inv)
@@ -74,11 +69,15 @@ async def _rotate(cfg: Config, path: Path, inv: Inventory, fps: list[str]) -> An
 
 
 @pytest.fixture(scope="module")
-def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+def world(tmp_path_factory: pytest.TempPathFactory, journal_key: JournalKey) -> Iterator[World]:
     tmp = tmp_path_factory.mktemp("verify")
     with Sandbox(tmp / "sb", fleet="small", build_seconds=0.2) as sb:
         register_template_secrets(sb)
-        env = {**sb.env(), "KEYROLL_JOURNAL": str(tmp / "journal.db"), "KEYROLL_JOURNAL_KEY": PASSPHRASE}
+        env = {
+            **sb.env(),
+            "KEYROLL_JOURNAL": str(tmp / "journal.db"),
+            "KEYROLL_JOURNAL_KEY": JOURNAL_PASSPHRASE,
+        }
         cfg = load_config(None, environ=env)
 
         async def inventory() -> Inventory:
@@ -106,11 +105,12 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
             pick(Product.REDIS, CredentialKind.REST_TOKEN, Management.NATIVE),
             pick(Product.VECTOR, CredentialKind.INDEX_TOKEN, Management.NATIVE),
             pick(Product.REDIS, CredentialKind.REST_TOKEN, Management.VERCEL_INTEGRATION),
+            journal_key,
         )
-        done = asyncio.run(_rotate(cfg, w.journal_path, inv, [w.redis_fp, w.vector_fp]))
+        done = asyncio.run(_rotate(cfg, w.journal_path, journal_key, inv, [w.redis_fp, w.vector_fp]))
         assert done.state is RunState.DONE, done
         # the integration-managed database needs a dashboard click that nobody makes
-        partial = asyncio.run(_rotate(cfg, w.partial_path, inv, [w.kv_fp]))
+        partial = asyncio.run(_rotate(cfg, w.partial_path, journal_key, inv, [w.kv_fp]))
         assert partial.state is not RunState.DONE
         yield w
 
@@ -118,7 +118,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 def _verify(w: World, path: Path, **kw: Any) -> Any:
     async def go() -> Any:
         async with open_providers(w.cfg) as p:
-            journal = Journal.open(path, _key())
+            journal = Journal.open(path, w.key)
             try:
                 return await verify(p, journal, VerifyOptions(**kw))
             finally:
@@ -155,13 +155,13 @@ def test_report_and_audit_for_the_complete_run(
 ) -> None:
     async def go() -> Any:
         async with open_providers(world.cfg) as p:
-            journal = Journal.open(world.journal_path, _key())
+            journal = Journal.open(world.journal_path, world.key)
             try:
                 log = load_runlog(journal)
                 vr = await verify(p, journal, VerifyOptions(paths=(tmp_path,)))
                 # the partial run (another journal file) wrote the KV vars: audit matches keyroll's
                 # own writes by the ids each run journaled, so it needs both runs
-                partial = Journal.open(world.partial_path, _key())
+                partial = Journal.open(world.partial_path, world.key)
                 try:
                     ar = await audit(p, AuditOptions(), [log, load_runlog(partial)])
                 finally:

@@ -22,7 +22,7 @@ from keyroll.report.build import build_report
 from keyroll.report.markdown import MarkdownFormat
 from keyroll.verify.deployments import read_project
 from keyroll.verify.freshness import freshness_checks
-from tests.fakes import FakeWorld
+from tests.fakes.world import FakeWorld
 from tests.unit import report_samples as samples
 
 CE = "env_UdCxRI60riIt3s5LodeW"

@@ -16,7 +16,8 @@ from keyroll.inventory import InventoryOptions, take_inventory
 from keyroll.inventory.files import is_dotenv, scan_files
 from keyroll.inventory.git import check_git_repo, scan_git
 from keyroll.scan.known import KnownValues
-from tests.fakes import FakeWorld, token
+from tests.fakes.common import token
+from tests.fakes.world import FakeWorld
 
 TOKEN = token("AX")
 PW = "p@ss/word+" + token("pw")[:20]

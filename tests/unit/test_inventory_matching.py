@@ -8,7 +8,7 @@ from keyroll.core.model import Form
 from keyroll.core.secret import Secret
 from keyroll.inventory import matching
 from keyroll.scan.known import KnownValues
-from tests.fakes import token
+from tests.fakes.common import token
 
 PASSWORD = token("pw")
 # a REST token built like Upstash's: bytes that contain the password, base64-encoded

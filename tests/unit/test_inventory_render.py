@@ -33,7 +33,7 @@ from keyroll.inventory import (
     render_markdown,
 )
 from keyroll.inventory.render import render_text
-from tests.fakes import token
+from tests.fakes.common import token
 
 VALUE = Secret(token("AX"))
 OTHER = Secret(token("An"))

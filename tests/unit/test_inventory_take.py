@@ -21,7 +21,8 @@ from keyroll.core.model import (
 )
 from keyroll.core.secret import Secret, fingerprint_of
 from keyroll.inventory import InventoryOptions, take_inventory
-from tests.fakes import FakeWorld, token
+from tests.fakes.common import token
+from tests.fakes.world import FakeWorld
 
 K = CredentialKind
 ALL = ["production", "preview", "development"]

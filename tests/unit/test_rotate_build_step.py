@@ -7,38 +7,41 @@ from pathlib import Path
 
 from keyroll.core.errors import UnavailableError
 from keyroll.core.model import RunState, StepState, Strategy
-from keyroll.core.secret import Secret
 from keyroll.journal.keys import JournalKey
 from keyroll.journal.store import Journal
 from keyroll.rotate.build_step import step_id
 from keyroll.rotate.planner import make_plan
-from tests.fakes import fake_inventory, small_world
+from tests.fakes.inventory import fake_inventory
+from tests.fakes.world import small_world
 from tests.unit.test_rotate_engine import _engine, _select
 
-KEY = JournalKey.from_passphrase(Secret("a journal passphrase of 32+ characters"))
 COMMAND = "npx turbo-ignore"
 
 
-def _setup(tmp_path: Path):  # type: ignore[no-untyped-def]
+def _setup(tmp_path: Path, key: JournalKey):  # type: ignore[no-untyped-def]
     world, h = small_world()
     web = next(p for p in world.projects.values() if p.name == "web")
     web.ignored_build_step = COMMAND
     inv = fake_inventory(world)
     plan = _select(make_plan(inv, all_upstash=True), Strategy.REDIS_ACL, management="native")
     assert any(s.project_id == web.id for s in plan.steps), "the plan redeploys web"
-    return world, h, web, inv, plan, Journal.open(tmp_path / "j.db", KEY, create=True)
+    return world, h, web, inv, plan, Journal.open(tmp_path / "j.db", key, create=True)
 
 
-async def test_without_consent_the_redeploy_is_cancelled_and_rolled_back(tmp_path: Path) -> None:
-    world, h, web, inv, plan, journal = _setup(tmp_path)
+async def test_without_consent_the_redeploy_is_cancelled_and_rolled_back(
+    tmp_path: Path, journal_key: JournalKey
+) -> None:
+    world, h, web, inv, plan, journal = _setup(tmp_path, journal_key)
     result = await _engine(world, journal, h).apply(plan, inventory=inv)
     assert result.state is RunState.ROLLED_BACK
     assert "CANCELED" in result.credentials[0].error
     assert web.ignored_build_step == COMMAND
 
 
-async def test_bypass_clears_for_the_run_and_restores_the_exact_value(tmp_path: Path) -> None:
-    world, h, web, inv, plan, journal = _setup(tmp_path)
+async def test_bypass_clears_for_the_run_and_restores_the_exact_value(
+    tmp_path: Path, journal_key: JournalKey
+) -> None:
+    world, h, web, inv, plan, journal = _setup(tmp_path, journal_key)
     seen: list[str | None] = []
     world.vercel.on_redeploy = lambda _dep: seen.append(web.ignored_build_step)
     result = await _engine(world, journal, h, bypass_ignored_build_step=True).apply(plan, inventory=inv)
@@ -54,8 +57,10 @@ async def test_bypass_clears_for_the_run_and_restores_the_exact_value(tmp_path: 
     assert entries[0].detail["previous"] == COMMAND and entries[-1].detail["restored"] is True
 
 
-async def test_a_failed_run_is_rolled_back_with_the_setting_cleared_then_restored(tmp_path: Path) -> None:
-    world, h, web, inv, plan, journal = _setup(tmp_path)
+async def test_a_failed_run_is_rolled_back_with_the_setting_cleared_then_restored(
+    tmp_path: Path, journal_key: JournalKey
+) -> None:
+    world, h, web, inv, plan, journal = _setup(tmp_path, journal_key)
     world.vercel.fail_builds.add(web.id)
     seen: list[str | None] = []
     world.vercel.on_redeploy = lambda _dep: seen.append(web.ignored_build_step)
@@ -65,8 +70,10 @@ async def test_a_failed_run_is_rolled_back_with_the_setting_cleared_then_restore
     assert web.ignored_build_step == COMMAND
 
 
-async def test_a_restore_that_failed_is_done_by_the_next_rollback_from_the_journal(tmp_path: Path) -> None:
-    world, h, web, inv, plan, journal = _setup(tmp_path)
+async def test_a_restore_that_failed_is_done_by_the_next_rollback_from_the_journal(
+    tmp_path: Path, journal_key: JournalKey
+) -> None:
+    world, h, web, inv, plan, journal = _setup(tmp_path, journal_key)
     real = world.vercel.update_project
     calls = 0
 

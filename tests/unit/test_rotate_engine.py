@@ -20,9 +20,10 @@ from keyroll.rotate.engine import Engine, PlanDriftError, missing_consent
 from keyroll.rotate.engine.preflight import refuse_unfinished
 from keyroll.rotate.options import ApplyOptions
 from keyroll.rotate.planner import make_plan
-from tests.fakes import FakeWorld, HumanClicker, StaticSecretSource, fake_inventory, small_world
+from tests.fakes.humans import HumanClicker, StaticSecretSource
+from tests.fakes.inventory import fake_inventory
+from tests.fakes.world import FakeWorld, small_world
 
-KEY = JournalKey.from_passphrase(Secret("a journal passphrase of 32+ characters"))
 FAST = {"poll_interval_s": 0.005, "health_path": "/"}
 
 
@@ -61,16 +62,6 @@ def _select(plan: Plan, *strategies: Strategy, management: str | None = None) ->
         for cp in keep
     ]
     return dataclasses.replace(plan, credentials=tuple(keep))
-
-
-@pytest.fixture
-def journal(tmp_path: Path, canary) -> Journal:
-    (tmp_path / "jr").mkdir()
-    path = tmp_path / "jr" / "journal.db"
-    canary.watch(tmp_path / "jr")
-    j = Journal.open(path, KEY, create=True)
-    yield j
-    j.close()
 
 
 async def test_redis_default_user_overlap_has_zero_failed_requests(journal: Journal) -> None:
@@ -302,7 +293,9 @@ CRASH_POINTS = [
 
 
 @pytest.mark.parametrize("point", CRASH_POINTS)
-async def test_crash_at_a_boundary_then_resume_reaches_done(tmp_path: Path, point: str, canary) -> None:
+async def test_crash_at_a_boundary_then_resume_reaches_done(
+    tmp_path: Path, point: str, canary, journal_key: JournalKey
+) -> None:
     world, h = small_world()
     inv = fake_inventory(world)
     plan = _select(make_plan(inv, all_upstash=True), Strategy.REDIS_ACL, management="native")
@@ -315,12 +308,12 @@ async def test_crash_at_a_boundary_then_resume_reaches_done(tmp_path: Path, poin
         if f"{phase}:{step.kind.value}:{step.id}" == target:
             raise Crash(target)
 
-    j1 = Journal.open(path, KEY, create=True)
+    j1 = Journal.open(path, journal_key, create=True)
     async with world.watch() as failures:
         with pytest.raises(Crash):
             await _engine(world, j1, h, boundary_hook=hook).apply(plan, inventory=inv)
         j1.close()
-        j2 = Journal.open(path, KEY)
+        j2 = Journal.open(path, journal_key)
         result = await _engine(world, j2, h).resume()
     assert result.state is RunState.DONE, result
     assert failures == []
@@ -336,7 +329,7 @@ async def test_crash_at_a_boundary_then_resume_reaches_done(tmp_path: Path, poin
     j2.close()
 
 
-async def test_crash_after_a_roll_never_rolls_twice(tmp_path: Path) -> None:
+async def test_crash_after_a_roll_never_rolls_twice(tmp_path: Path, journal_key: JournalKey) -> None:
     world, h = small_world()
     inv = fake_inventory(world)
     plan = _select(make_plan(inv, all_upstash=True), Strategy.QSTASH_SIGNING)
@@ -347,12 +340,12 @@ async def test_crash_after_a_roll_never_rolls_twice(tmp_path: Path) -> None:
             raise Crash("roll1")
 
     path = tmp_path / "j.db"
-    j1 = Journal.open(path, KEY, create=True)
+    j1 = Journal.open(path, journal_key, create=True)
     with pytest.raises(Crash):
         await _engine(world, j1, h, boundary_hook=hook).apply(plan, inventory=inv)
     j1.close()
     assert world.qstash.rolls == 1
-    j2 = Journal.open(path, KEY)
+    j2 = Journal.open(path, journal_key)
     result = await _engine(world, j2, h).resume()
     assert result.state is RunState.DONE
     assert world.qstash.rolls == 2
@@ -426,7 +419,9 @@ async def test_manual_strategy_uses_the_supplied_value_and_a_confirmed_revoke(jo
     assert journal.step_records(result.run_id)[f"{gid}/revoke"].state is StepState.DONE
 
 
-async def test_a_crash_during_rollback_is_finished_by_resume_never_forward(tmp_path: Path) -> None:
+async def test_a_crash_during_rollback_is_finished_by_resume_never_forward(
+    tmp_path: Path, journal_key: JournalKey
+) -> None:
     world, h = small_world()
     cache = h["cache"]
     old_rest = cache.rest_token
@@ -447,12 +442,12 @@ async def test_a_crash_during_rollback_is_finished_by_resume_never_forward(tmp_p
 
     world.vercel.on_redeploy = crash_in_rollback
     path = tmp_path / "j.db"
-    j1 = Journal.open(path, KEY, create=True)
+    j1 = Journal.open(path, journal_key, create=True)
     with pytest.raises(Crash):
         await _engine(world, j1, h).apply(plan, inventory=inv)
     j1.close()
     world.vercel.on_redeploy = None
-    j2 = Journal.open(path, KEY)
+    j2 = Journal.open(path, journal_key)
     # a new apply is refused while this run is unfinished
     with pytest.raises(UsageError, match="unfinished"):
         await _engine(world, j2, h).apply(plan, inventory=inv)

@@ -11,7 +11,9 @@ from keyroll.core.model import CredentialKind, StepKind, Strategy
 from keyroll.inventory import digest
 from keyroll.rotate.crash import boundaries
 from keyroll.rotate.planner import make_plan, validate_plan
-from tests.fakes import fake_inventory, plan_json, small_world
+from tests.fakes.common import plan_json
+from tests.fakes.inventory import fake_inventory
+from tests.fakes.world import small_world
 
 
 def _plan(**kw):

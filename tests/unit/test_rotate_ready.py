@@ -5,23 +5,19 @@ from __future__ import annotations
 
 import asyncio
 import time
-from pathlib import Path
 
 import pytest
 
 from keyroll.core.model import RunState, StepKind, Strategy
 from keyroll.core.priority import PrioritySemaphore, urgent
-from keyroll.core.secret import Secret
-from keyroll.journal.keys import JournalKey
 from keyroll.journal.store import Journal
 from keyroll.providers.http import TokenBucket
 from keyroll.rotate.buildstats import BuildStats
 from keyroll.rotate.planner import make_plan
 from keyroll.rotate.ready import BuildWatch, ReadyWatcher
-from tests.fakes import FakeWorld, fake_inventory, small_world
+from tests.fakes.inventory import fake_inventory
+from tests.fakes.world import FakeWorld, small_world
 from tests.unit.test_rotate_engine import _engine, _select
-
-KEY = JournalKey.from_passphrase(Secret("a journal passphrase of 32+ characters"))
 
 
 def _watcher(world: FakeWorld, estimate: float = 0.05) -> ReadyWatcher:
@@ -138,15 +134,6 @@ async def test_token_bucket_gives_the_next_token_to_urgent_requests() -> None:
     await asyncio.gather(*tasks)
     # one token was left for the first normal request; the urgent one jumps the rest of the queue
     assert order.index("urgent") <= 1, order
-
-
-@pytest.fixture
-def journal(tmp_path: Path, canary) -> Journal:  # type: ignore[no-untyped-def]
-    (tmp_path / "jr").mkdir()
-    canary.watch(tmp_path / "jr")
-    j = Journal.open(tmp_path / "jr" / "journal.db", KEY, create=True)
-    yield j
-    j.close()
 
 
 async def test_cutover_opens_its_window_after_the_overlap_builds_and_the_gate_reads_little(

@@ -33,7 +33,8 @@ from keyroll.core.steps import (
     group_spec_of,
 )
 from keyroll.rotate.planner import make_plan
-from tests.fakes import fake_inventory, small_world
+from tests.fakes.inventory import fake_inventory
+from tests.fakes.world import small_world
 
 PARAMS: list[type[StepParams]] = [
     WriteParams,

@@ -29,7 +29,8 @@ from keyroll.core.model import (
     Strategy,
 )
 from keyroll.rotate.planner import make_plan
-from tests.fakes import fake_inventory, small_world
+from tests.fakes.inventory import fake_inventory
+from tests.fakes.world import small_world
 
 
 def _cfg(tmp_path: Path, text: str) -> Config:

@@ -11,7 +11,6 @@ import pytest
 
 from keyroll.core.errors import QuotaExceededError
 from keyroll.core.model import RunState, StepState, Strategy
-from keyroll.core.secret import Secret
 from keyroll.journal.keys import JournalKey
 from keyroll.journal.store import Journal
 from keyroll.providers.http import RetryPolicy
@@ -21,10 +20,9 @@ from keyroll.providers.vercel.plans import plan_info
 from keyroll.rotate.buildstats import BuildStats
 from keyroll.rotate.planner import make_plan
 from keyroll.rotate.ready import BuildWatch, ReadyWatcher
-from tests.fakes import FakeWorld, fake_inventory, small_world
+from tests.fakes.inventory import fake_inventory
+from tests.fakes.world import FakeWorld, small_world
 from tests.unit.test_rotate_engine import _engine, _select
-
-KEY = JournalKey.from_passphrase(Secret("a journal passphrase of 32+ characters"))
 
 
 @pytest.mark.parametrize(
@@ -97,7 +95,7 @@ async def test_a_spent_quota_is_not_retried(status: int, code: str) -> None:
     await http.aclose()
 
 
-async def test_a_spent_quota_mid_run_pauses_without_rollback(tmp_path: Path) -> None:
+async def test_a_spent_quota_mid_run_pauses_without_rollback(tmp_path: Path, journal_key: JournalKey) -> None:
     world, h = small_world()
     inv = fake_inventory(world)
     # overlap strategies: a cutover whose reset came before the pause stays broken until resume
@@ -121,7 +119,7 @@ async def test_a_spent_quota_mid_run_pauses_without_rollback(tmp_path: Path) -> 
             )
 
     world.vercel.on_redeploy = quota
-    journal = Journal.open(tmp_path / "j.db", KEY, create=True)
+    journal = Journal.open(tmp_path / "j.db", journal_key, create=True)
     engine = _engine(world, journal, h, accept_downtime=True)
     result = await engine.apply(plan, inventory=inv)
     assert result.state is RunState.WAITING

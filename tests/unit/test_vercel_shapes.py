@@ -12,7 +12,7 @@ from keyroll.core.model import Confidence
 from keyroll.inventory import InventoryOptions, take_inventory
 from keyroll.providers.vercel.client import VercelClient
 from keyroll.providers.vercel.models import EnvList, EnvVar, Event
-from tests.fakes import small_world
+from tests.fakes.world import small_world
 
 ENVS: list[dict[str, Any]] = [
     {"id": "e1", "key": "A", "type": "plain", "target": "production", "value": "x"},

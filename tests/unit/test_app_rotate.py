@@ -17,7 +17,6 @@ from keyroll.app.apply import (
     consent_to_destructive,
     cutover_consent_problem,
     missing_preconditions,
-    pending_destructive,
     prepare_apply,
     prepare_resume,
     prepare_rollback,
@@ -27,7 +26,7 @@ from keyroll.app.apply import (
 )
 from keyroll.app.plan import PlanRequest, Scope, load_plan, plan_document, policy_notes, selected_credentials
 from keyroll.app.preflight import PreflightRequest, check_request
-from keyroll.app.runs import abandon_run, rollback_residue, run_status
+from keyroll.app.runs import abandon_run, pending_destructive, rollback_residue, run_status
 from keyroll.config import Config, load_config
 from keyroll.core.errors import ConfigError, ConsentRequired, UsageError
 from keyroll.core.model import CredentialPlan, Inventory, Plan, RunState, Step, StepKind, Strategy

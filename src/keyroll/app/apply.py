@@ -23,6 +23,7 @@ from typing import Literal
 
 from keyroll.app.journal import dry_journal, open_journal_for_writing
 from keyroll.app.plan import Scope, load_plan, make_rotation_plan
+from keyroll.app.runs import pending_destructive, require_journal
 from keyroll.config import Config
 from keyroll.core.errors import ConfigError, ConsentRequired, KeyrollError, UsageError
 from keyroll.core.model import Inventory, Plan, Step
@@ -35,7 +36,6 @@ from keyroll.preflight.run import PreflightBlocked, run_preflight
 from keyroll.providers.factory import Providers, open_providers
 from keyroll.providers.vercel_plans import plan_info
 from keyroll.rotate.engine import Engine
-from keyroll.rotate.journal import Journal
 from keyroll.rotate.keys import resolve_journal_key
 from keyroll.rotate.options import HumanActions, RunResult, SecretSource
 from keyroll.rotate.strategies.manual import needs_probe
@@ -52,12 +52,10 @@ __all__ = [
     "consent_to_destructive",
     "cutover_consent_problem",
     "missing_preconditions",
-    "pending_destructive",
     "prepare_apply",
     "prepare_resume",
     "prepare_rollback",
     "refuse_missing",
-    "require_journal",
     "require_sensitive",
     "run_apply",
     "run_engine",
@@ -300,25 +298,6 @@ async def _read_plan_builds(providers: Providers, settings: dict[str, Setting]) 
     except KeyrollError:
         return  # the built-in default stands; extra builds only queue
     builds_from_plan(settings, info.plan, info.concurrent_builds)
-
-
-def require_journal(cfg: Config, hint: str) -> None:
-    """:raises UsageError: there is no journal (``hint`` says what that means for the command)."""
-    if not cfg.journal_path.exists():
-        raise UsageError(f"no journal at {cfg.journal_path}", hint=hint)
-
-
-def pending_destructive(cfg: Config, run_id: str | None) -> list[Step]:
-    """The destructive steps of a run that are not done yet (what ``resume`` needs consent for)."""
-    with Journal.open(cfg.journal_path) as reader:
-        run = reader.run(run_id)
-        plan = reader.plan(run.id)
-        records = reader.step_records(run.id)
-    return [
-        s
-        for s in plan.steps
-        if s.destructive and (s.id not in records or records[s.id].state.value != "done")
-    ]
 
 
 # -- apply --------------------------------------------------------------------------------------

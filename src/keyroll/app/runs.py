@@ -12,15 +12,22 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from keyroll.app.apply import require_journal
 from keyroll.config import Config
 from keyroll.core.errors import UsageError
-from keyroll.core.model import Plan, RunRecord, RunState
+from keyroll.core.model import Plan, RunRecord, RunState, Step
 from keyroll.rotate.closing import closing_of
 from keyroll.rotate.engine import group_state
 from keyroll.rotate.journal import Journal, StepRecord
 
-__all__ = ["AbandonOutcome", "RunStatus", "abandon_run", "rollback_residue", "run_status"]
+__all__ = [
+    "AbandonOutcome",
+    "RunStatus",
+    "abandon_run",
+    "pending_destructive",
+    "require_journal",
+    "rollback_residue",
+    "run_status",
+]
 
 
 @dataclass(frozen=True)
@@ -53,6 +60,25 @@ class AbandonOutcome:
 
     record: RunRecord
     residue: list[dict[str, Any]]
+
+
+def require_journal(cfg: Config, hint: str) -> None:
+    """:raises UsageError: there is no journal (``hint`` says what that means for the command)."""
+    if not cfg.journal_path.exists():
+        raise UsageError(f"no journal at {cfg.journal_path}", hint=hint)
+
+
+def pending_destructive(cfg: Config, run_id: str | None) -> list[Step]:
+    """The destructive steps of a run that are not done yet (what ``resume`` needs consent for)."""
+    with Journal.open(cfg.journal_path) as reader:
+        run = reader.run(run_id)
+        plan = reader.plan(run.id)
+        records = reader.step_records(run.id)
+    return [
+        s
+        for s in plan.steps
+        if s.destructive and (s.id not in records or records[s.id].state.value != "done")
+    ]
 
 
 def _residue(plan: Plan, records: dict[str, StepRecord]) -> list[dict[str, str]]:

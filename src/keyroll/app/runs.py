@@ -1,10 +1,12 @@
-"""Journaled runs after the fact: their status, what a rollback left for a person, and closing a
-run that neither ``resume`` nor ``rollback`` can end (``abandon``).
+"""Journaled runs after the fact: their status, the destructive steps a ``resume`` still needs
+consent for, what a rollback left for a person, and closing a run that neither ``resume`` nor
+``rollback`` can end (``abandon``).
 
 These read the journal's entries, which need no key (values do): a run's state, where each
 credential is in the rotation, steps waiting for a person, and the journal's integrity check.
 A run recorded as ``running`` whose process holds no lock was interrupted. Abandoning changes
-nothing at the providers; it records the reason and what is left undone.
+nothing at the providers; it records the reason and what is left undone. The journal is opened
+without its key here (``keyroll.app.journal`` opens it with the key, for values).
 """
 
 from __future__ import annotations

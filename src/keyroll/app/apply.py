@@ -56,6 +56,7 @@ __all__ = [
     "prepare_resume",
     "prepare_rollback",
     "refuse_missing",
+    "require_probe",
     "require_sensitive",
     "run_apply",
     "run_engine",

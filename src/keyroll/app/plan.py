@@ -36,6 +36,7 @@ __all__ = [
     "PlanOutcome",
     "PlanRequest",
     "Scope",
+    "inventory_for",
     "load_inventory_file",
     "load_plan",
     "make_rotation_plan",

@@ -72,14 +72,14 @@ async def _interrupt_async(*args: Any, **kwargs: Any) -> NoReturn:
             NOTHING_CHANGED,
         ),
         (
-            "keyroll.cli.rotate_cmd.open_providers",
+            "keyroll.app.plan.open_providers",
             _InterruptedProviders,
             ["plan", "--all-upstash"],
             NOTHING_CHANGED,
         ),
-        # state-changing: one line (rotate_cmd no longer prints its own), pointing at status/resume
+        # state-changing: one line (apply_cmd prints none of its own), pointing at status/resume
         (
-            "keyroll.cli.rotate_cmd.open_providers",
+            "keyroll.app.apply.open_providers",
             _InterruptedProviders,
             ["apply", "--all-upstash", "--yes"],
             JOURNALED,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from keyroll.cli.rotate_cmd import ANY_CREDENTIAL, FileSecretSource, _value_files
+from keyroll.cli.prompts import ANY_CREDENTIAL, FileSecretSource, parse_value_files
 from keyroll.core.errors import UsageError
 from keyroll.core.model import Step, StepKind
 from keyroll.core.secret import Fingerprint
@@ -68,9 +68,9 @@ def _step(fp: str) -> Step:
 def test_value_file_without_fingerprint(tmp_path: Path) -> None:
     f = tmp_path / "v"
     f.write_text("a-new-value-0123\n")
-    assert _value_files([str(f)]) == {ANY_CREDENTIAL: f}
-    assert _value_files([f"sha256:abcd1234={f}"]) == {"sha256:abcd1234": f}
-    source = FileSecretSource(_value_files([str(f)]))
+    assert parse_value_files([str(f)]) == {ANY_CREDENTIAL: f}
+    assert parse_value_files([f"sha256:abcd1234={f}"]) == {"sha256:abcd1234": f}
+    source = FileSecretSource(parse_value_files([str(f)]))
     value = asyncio.run(source.new_value(_step("sha256:11111111"), "x"))
     assert value.reveal() == "a-new-value-0123"
     with pytest.raises(UsageError, match="2 manual credentials"):

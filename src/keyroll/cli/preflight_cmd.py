@@ -11,49 +11,17 @@ from typing import Annotated
 
 import typer
 
+from keyroll.app.plan import Scope
+from keyroll.app.preflight import PreflightRequest, check_request, preflight
 from keyroll.cli.common import EnvFileOpt, JsonOpt, emit_json, err_console, get_config, out_console, state
 from keyroll.cli.progress_view import open_view
-from keyroll.config import Config
-from keyroll.config.policy import plan_strategies
-from keyroll.core.errors import ExitCode, UsageError
-from keyroll.core.progress import Progress
-from keyroll.inventory import options_from_config, take_inventory, validate_options
-from keyroll.preflight.context import BYPASS_IGNORED_BUILD_STEP
-from keyroll.preflight.model import PreflightResult
+from keyroll.core.errors import ExitCode
 from keyroll.preflight.render import preflight_table
-from keyroll.preflight.run import run_preflight
-from keyroll.providers.factory import open_providers
-from keyroll.rotate.planner import make_plan
 
 __all__ = ["register"]
 
 
-async def _run(
-    cfg: Config,
-    projects: tuple[str, ...],
-    github_repos: tuple[str, ...],
-    paths: tuple[Path, ...],
-    credentials: list[str] | None,
-    consents: frozenset[str],
-    progress: Progress,
-    scratch_database: str | None = None,
-) -> PreflightResult:
-    options = options_from_config(cfg, projects=projects, github_repos=github_repos, paths=paths)
-    validate_options(options)
-    async with open_providers(cfg) as providers:
-        inv = await take_inventory(providers, options, progress)
-        plan = make_plan(
-            inv,
-            credentials=credentials or None,
-            all_upstash=not credentials,
-            strategies=plan_strategies(cfg, inv),
-        )
-        return await run_preflight(
-            cfg, providers, inv, plan, consents=consents, scratch_database=scratch_database
-        )
-
-
-def preflight(
+def preflight_cmd(
     env_file: EnvFileOpt = None,
     credential: Annotated[
         list[str] | None,
@@ -97,25 +65,19 @@ def preflight(
     Exit 0: nothing blocks. Exit 1: something blocks (apply would refuse). Exit 2: bad input.
     """
     cfg = get_config(env_file)
-    cfg.require("VERCEL_TOKEN")
-    if scratch_database is not None:
-        if not scratch_database.strip():
-            raise UsageError("--scratch-database needs a database id", hint="keyroll inventory lists them")
-        cfg.require("UPSTASH_EMAIL", "UPSTASH_API_KEY")
-    consents = frozenset({BYPASS_IGNORED_BUILD_STEP} if bypass_ignored_build_step else ())
+    request = PreflightRequest(
+        credentials=tuple(credential or ()),
+        scope=Scope(
+            projects=tuple(project or ()),
+            github_repos=tuple(github_repo or ()),
+            paths=tuple(str(p) for p in path or ()),
+        ),
+        bypass_ignored_build_step=bypass_ignored_build_step,
+        scratch_database=scratch_database,
+    )
+    check_request(cfg, request)
     with open_view(err_console, quiet=state.quiet or json_out) as progress:
-        result = asyncio.run(
-            _run(
-                cfg,
-                tuple(project or ()),
-                tuple(github_repo or ()),
-                tuple(path or ()),
-                credential,
-                consents,
-                progress,
-                scratch_database,
-            )
-        )
+        result = asyncio.run(preflight(cfg, request, progress))
     if json_out:
         emit_json(result.to_json())
     else:
@@ -126,4 +88,4 @@ def preflight(
 
 def register(app: typer.Typer) -> None:
     """Attach ``preflight`` to the main app."""
-    app.command("preflight")(preflight)
+    app.command("preflight")(preflight_cmd)

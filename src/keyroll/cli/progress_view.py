@@ -61,7 +61,7 @@ class ProgressView:
         timestamps: bool = False,
     ) -> None:
         self._console = console
-        # ``_bars`` is the live display: rotate_cmd.ConsoleHuman stops and restarts it around a prompt.
+        # ``_bars`` is the live display: prompts.ConsoleHuman stops and restarts it around a prompt.
         self._bars = Bars(
             SpinnerColumn(),
             TextColumn("{task.description}"),

@@ -32,13 +32,14 @@ from keyroll.core.model import Inventory, Plan, Step
 from keyroll.core.progress import Progress
 from keyroll.core.secret import Secret
 from keyroll.journal.keys import resolve_journal_key
+from keyroll.journal.store import Journal
 from keyroll.preflight.context import BYPASS_IGNORED_BUILD_STEP
 from keyroll.preflight.model import PreflightResult
 from keyroll.preflight.run import PreflightBlocked, run_preflight
 from keyroll.providers.factory import Providers, open_providers
 from keyroll.providers.vercel.plans import plan_info
 from keyroll.rotate.engine import Engine, missing_consent
-from keyroll.rotate.options import HumanActions, RunResult, SecretSource
+from keyroll.rotate.options import ApplyOptions, HumanActions, RunResult, SecretSource
 from keyroll.rotate.strategies.manual import needs_probe
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "EngineOutcome",
     "Interaction",
     "ResumeRequest",
+    "apply_plan",
     "builds_from_plan",
     "consent_to_destructive",
     "cutover_consent_problem",
@@ -393,9 +395,11 @@ async def run_apply(cfg: Config, job: ApplyJob, interaction: Interaction, progre
             else open_journal_for_writing(cfg, create=True, prompt=interaction.passphrase)
         )
         try:
-            engine = Engine(
+            result = await apply_plan(
                 providers,
                 journal,
+                plan,
+                inv,
                 apply_options(
                     settings,
                     yes=consent,
@@ -412,10 +416,26 @@ async def run_apply(cfg: Config, job: ApplyJob, interaction: Interaction, progre
                 interaction.human(progress),
                 secret_source=interaction.secret_source,
             )
-            result = await engine.apply(plan, inventory=inv)
         finally:
             journal.close()
     return ApplyOutcome(result, plan, pre, settings)
+
+
+async def apply_plan(
+    providers: Providers,
+    journal: Journal,
+    plan: Plan,
+    inv: Inventory,
+    options: ApplyOptions,
+    progress: Progress,
+    human: HumanActions | None = None,
+    *,
+    secret_source: SecretSource | None = None,
+) -> RunResult:
+    """Run ``plan`` with open providers and an open journal: the one place a rotation starts
+    (``keyroll apply`` after its checks, and the demo, which shares one provider session)."""
+    engine = Engine(providers, journal, options, progress, human, secret_source=secret_source)
+    return await engine.apply(plan, inventory=inv)
 
 
 # -- resume, rollback ---------------------------------------------------------------------------

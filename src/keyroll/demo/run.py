@@ -213,8 +213,10 @@ class Demo:
         return result
 
     async def _rotate(self, result: DemoResult, workspace: Workspace) -> None:
+        from keyroll.app.apply import apply_plan
         from keyroll.app.inventory import run_inventory
         from keyroll.app.journal import OpenedJournal, open_journal_for_writing
+        from keyroll.app.plan import make_rotation_plan
         from keyroll.app.report import ReportScope, collect_evidence, incident_report, read_journal
         from keyroll.app.verify import run_verify
         from keyroll.audit.run import AuditOptions
@@ -222,9 +224,7 @@ class Demo:
         from keyroll.providers.factory import open_providers
         from keyroll.report.html import HtmlFormat
         from keyroll.report.json import JsonFormat
-        from keyroll.rotate.engine import Engine
         from keyroll.rotate.options import ApplyOptions
-        from keyroll.rotate.planner import make_plan
         from keyroll.verify.run import VerifyOptions
 
         cfg = self._config()
@@ -241,7 +241,7 @@ class Demo:
                 f"{len(inv.credentials)} credentials, {len(inv.locations)} copies "
                 f"({_count_kinds(inv)}), {len(inv.unknowns)} unknown(s)",
             )
-            plan = make_plan(inv, all_upstash=True, build_seconds_estimate=self.options.build_seconds)
+            plan = make_rotation_plan(cfg, inv, all_upstash=True, build_seconds=self.options.build_seconds)
             result.credentials_total = len(
                 {f for cp in plan.credentials for f in plan_fingerprints(cp.steps)}
             )
@@ -263,9 +263,7 @@ class Demo:
             tick = time.time()
             with open_journal_for_writing(cfg, create=True) as journal:
                 self.reporter.phase("apply", "mint → write env → redeploy → wait READY → verify → revoke")
-                run = await Engine(providers, journal, options, self.progress, human=dashboard).apply(
-                    plan, inventory=inv
-                )
+                run = await apply_plan(providers, journal, plan, inv, options, self.progress, dashboard)
                 result.phases_s["apply"] = round(time.time() - tick, 2)
                 record_run(result, run, plan)
                 result.human_steps = list(dashboard.clicks)

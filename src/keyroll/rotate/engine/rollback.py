@@ -115,7 +115,7 @@ async def rollback_group(rt: Runtime, cp: CredentialPlan, reason: str) -> None:
         specs = [
             loc
             for loc in params.locations
-            if loc["role"] in old or (loc["role"] == "url" and "password" in old) or loc["role"] == "value"
+            if loc.role in old or (loc.role == "url" and "password" in old) or loc.role == "value"
         ]
         if not specs:
             continue
@@ -127,7 +127,7 @@ async def rollback_group(rt: Runtime, cp: CredentialPlan, reason: str) -> None:
                 params.target,
                 specs,
                 old,
-                rt.spec(s).to_dict(),
+                rt.spec(s),
                 old=rt.values(gid, params.values),
                 restore=True,
             )

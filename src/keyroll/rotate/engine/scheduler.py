@@ -43,7 +43,7 @@ async def _write(step: Step, rt: Runtime) -> dict[str, Any]:
         params.target,
         list(params.locations),
         values,
-        rt.spec(step).to_dict(),
+        rt.spec(step),
         old=rt.values(gid, "old"),
         gid=gid,
     )

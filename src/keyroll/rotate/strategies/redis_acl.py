@@ -24,13 +24,14 @@ from dataclasses import replace
 from typing import Any
 
 from keyroll.core.errors import KeyrollError, RotationError
-from keyroll.core.model import ActionName, Management, Step, StepKind
+from keyroll.core.model import ActionName, LocationKind, Management, Step, StepKind
 from keyroll.core.secret import Secret
 from keyroll.core.steps import (
     AclMintParams,
     DeluserParams,
     GroupSpec,
     HumanParams,
+    LocationSpec,
     ProbeNewParams,
     ProbeOldParams,
     RescanParams,
@@ -92,16 +93,17 @@ def build(ctx: PlanContext) -> StrategyPlan:
     delete_users = sorted(u for u in in_use if is_keyroll_user(u) and mode != "deluser")
     spec = replace(spec, revoke_mode=mode)
     locs = ctx.locations
-    needs_ro = any(loc["role"] == "readonly_rest_token" for loc in locs)
+    needs_ro = any(loc.role == "readonly_rest_token" for loc in locs)
     warnings: list[str] = []
     human: list[str] = []
-    phase1, phase2 = [], []
+    phase1: list[LocationSpec] = []
+    phase2: list[LocationSpec] = []
     for loc in locs:
-        if mode == "reset_default" and loc["role"] == "password":
+        if mode == "reset_default" and loc.role == "password":
             phase2.append(loc)
-        elif mode == "human_reset" and loc["role"] == "password" and not loc.get("configuration_id"):
+        elif mode == "human_reset" and loc.role == "password" and not loc.configuration_id:
             warnings.append(
-                f"{loc.get('key') or loc.get('name')}: a bare password of the default user on an integration database "
+                f"{loc.key or loc.name}: a bare password of the default user on an integration database "
                 "cannot follow the dashboard reset automatically; update it by hand afterwards"
             )
         else:
@@ -130,13 +132,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
     steps.append(probe)
     name = spec.resource_name or spec.resource_id or ""
     if not name:  # integration databases are often known only by their URL and var names
-        keys = sorted(
-            {
-                f"{loc.get('key')} in {loc.get('project_name') or loc.get('project_id')}"
-                for loc in locs
-                if loc.get("key")
-            }
-        )
+        keys = sorted({f"{loc.key} in {loc.project_name or loc.project_id}" for loc in locs if loc.key})
         name = f"at {spec.rest_url or spec.host or gid}" + (f" ({', '.join(keys[:3])})" if keys else "")
     if mode == "deluser":
         revoke = Step(
@@ -213,7 +209,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             f"{len(phase2)} bare password var(s) authenticate as the default user; they get the new default password "
             "after the reset — apps using them over TCP see errors until their redeploy is READY"
         )
-    integration_locs = [loc for loc in phase1 if loc.get("configuration_id") and loc["kind"] == "vercel_env"]
+    integration_locs = [loc for loc in phase1 if loc.configuration_id and loc.kind is LocationKind.VERCEL_ENV]
     if mode == "human_reset" and integration_locs:
         resync = Step(
             f"{gid}/resync",
@@ -257,12 +253,12 @@ EMERGENCY_KEY = "acl_token_died"
 
 
 def _emergency_steps(
-    ctx: PlanContext, steps: list[Step], phase1: list[dict[str, Any]], reset_id: str, after: str
+    ctx: PlanContext, steps: list[Step], phase1: list[LocationSpec], reset_id: str, after: str
 ) -> str:
     """The emergency cutover, laid out in advance and run only when the reset reports
     :data:`EMERGENCY_KEY`; returns the id later steps should follow."""
     when = When(reset_id, EMERGENCY_KEY)
-    locs = [loc for loc in phase1 if loc["kind"] != "file"]
+    locs = [loc for loc in phase1 if loc.kind is not LocationKind.FILE]
     dist, tails = distribution_steps(ctx, locs, values="reset", after=[reset_id], tag="e", phase=3, when=when)
     if not dist:
         return after

@@ -128,7 +128,7 @@ def _resources(log: RunLog, fp: str) -> frozenset[str]:
     if not fp:
         return frozenset()
     spec = log.group_spec(fp)
-    out = {str(spec[k]) for k in ("resource_id", "resource_name") if spec.get(k)}
+    out = {v for v in (spec.resource_id, spec.resource_name) if v}
     inv = log.inventory
     cred = inv.credential(fp) if inv is not None else None
     if cred is not None:

@@ -17,8 +17,9 @@ from typing import Any
 import httpx
 
 from keyroll.core.errors import KeyrollError, QuotaExceededError
-from keyroll.core.model import Step, StepKind
+from keyroll.core.model import ActionName, Step, StepKind
 from keyroll.core.secret import Secret
+from keyroll.core.steps import AwaitParams, RedeployParams, WriteParams
 from keyroll.providers.vercel.models import Deployment
 from keyroll.providers.vercel.protocol import VercelAPI
 from keyroll.rotate.ready import TERMINAL_FAILED, BuildWatch, ReadyWatcher
@@ -106,8 +107,9 @@ async def redeploy(
     A build of the same source deployment that another credential started *after* this step's
     env writes already carries them: it is adopted instead of starting another build.
     """
-    refs: list[dict[str, Any]] = list(step.params.get("deployments", []))
-    name = str(step.params.get("project_name") or "")
+    params = RedeployParams.from_params(step.params)  # chosen by kind: no action check
+    refs: list[dict[str, Any]] = list(params.deployments)
+    name = params.project_name
     adopted = {a["old"]: a for a in adopt or []}
     if written_at is None:
         written_at = max(
@@ -193,11 +195,13 @@ def _release_when_built(rt: Runtime, result: dict[str, Any]) -> None:
 
 
 def _writes_to(step: Step, project_id: str) -> bool:
-    if step.kind is not StepKind.WRITE_ENV or step.params.get("target") not in ("vercel", "shared"):
+    if step.kind is not StepKind.WRITE_ENV or step.action != ActionName.WRITE:
+        return False
+    params = WriteParams.of(step)
+    if params.target not in ("vercel", "shared"):
         return False
     return any(
-        spec.get("project_id") == project_id or project_id in spec.get("linked_project_ids", [])
-        for spec in step.params.get("locations", [])
+        spec.project_id == project_id or project_id in spec.linked_project_ids for spec in params.locations
     )
 
 
@@ -250,7 +254,7 @@ async def reconcile_redeploy(step: Step, rt: Runtime) -> dict[str, Any] | None:
         return None
     adopted: list[dict[str, Any]] = []
     taken: set[str] = set()
-    for ref in step.params.get("deployments", []):
+    for ref in RedeployParams.from_params(step.params).deployments:
         for d in sorted(recent, key=lambda d: d.created_at):
             if (
                 d.id in taken
@@ -291,12 +295,13 @@ async def await_ready(step: Step, rt: Runtime) -> dict[str, Any]:
 
     :raises BuildFailed: a build ended ERROR/CANCELED or exceeded ``build_timeout_s``.
     """
-    source = rt.detail(step.params["redeploy_step"])
+    redeploy_step = AwaitParams.from_params(step.params).redeploy_step
+    source = rt.detail(redeploy_step)
     deployments: list[dict[str, Any]] = list(source.get("deployments", []))
     results = await wait_ready(rt.vercel, rt.watcher, deployments, step.project_id)
     name = (
-        rt.step(step.params["redeploy_step"]).params.get("project_name")
-        if step.params["redeploy_step"] in rt.plan_step_ids
+        RedeployParams.from_params(rt.step(redeploy_step).params).project_name
+        if redeploy_step in rt.plan_step_ids
         else ""
     )
     for r in results:

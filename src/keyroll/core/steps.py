@@ -93,8 +93,8 @@ class GroupSpec:
     tls: bool | None = None
     path: str | None = None
     query: str | None = None
-    revoke_mode: str | None = None
-    """Redis ACL: ``deluser``, ``reset_default`` or ``human_reset``"""
+    revoke_mode: ActionName | None = None
+    """Redis ACL: the revoke step's action (``deluser``, ``reset_default`` or ``human_reset``)"""
     projects_without_next: tuple[str, ...] | None = None
     """QStash signing keys: projects that hold no next signing key"""
 

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from keyroll.core.model import LocationKind, Plan, Step
+from keyroll.core.model import LocationKind, Milestone, Plan, Step
 from keyroll.core.steps import GroupSpec, group_spec_of
 from keyroll.demo.dashboard import step_label
 from keyroll.rotate.options import RunResult
@@ -120,7 +120,7 @@ def record_run(result: DemoResult, run: RunResult, plan: Plan) -> None:
     for cp, outcome in zip(plan.credentials, run.credentials, strict=False):
         spec = next((g for s in cp.steps if (g := group_spec_of(s)) is not None), GroupSpec())
         new_ids.update(new for _, new in outcome.deployments)
-        if outcome.state == "done":
+        if outcome.state == Milestone.DONE:
             rotated.update(plan_fingerprints(cp.steps))
         result.groups.append(
             {

@@ -342,7 +342,7 @@ def _check_group(
         )
     if (
         cp.strategy is Strategy.REDIS_ACL
-        and spec.revoke_mode == "reset_default"
+        and spec.revoke_mode == ActionName.RESET_DEFAULT
         and providers.upstash is None
     ):
         raise UsageError(

@@ -222,4 +222,7 @@ async def _revoke(step: Step, rt: Runtime) -> dict[str, Any]:
     return detail
 
 
-ACTIONS: dict[str, Action] = {ActionName.MANUAL_VALUE: Action(_value), "manual_revoke": Action(_revoke)}
+ACTIONS: dict[str, Action] = {
+    ActionName.MANUAL_VALUE: Action(_value),
+    ActionName.MANUAL_REVOKE: Action(_revoke),
+}

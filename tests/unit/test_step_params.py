@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from keyroll.core.model import ActionName, LocationKind, Step, StepKind, Strategy
+from keyroll.core.model import ActionName, DeploymentRef, LocationKind, Step, StepKind, Strategy
 from keyroll.core.steps import (
     AclAddPasswordParams,
     AclMintParams,
@@ -92,6 +92,9 @@ def test_plan_steps_round_trip_through_their_typed_parameters() -> None:
             params = BY_ACTION[ActionName(step.action)].of(step)
             assert params.to_params() == step.params, step.id
             assert list(params.to_params()) == list(step.params), step.id  # same key order in the file
+            assert json.dumps(params.to_params()) == json.dumps(step.params), step.id  # nested too
+            if isinstance(params, RedeployParams):
+                assert all(isinstance(d, DeploymentRef) for d in params.deployments), step.id
             spec = group_spec_of(step)
             if spec is not None:
                 assert spec.to_dict() == step.params["group"], step.id

@@ -21,7 +21,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self, get_type_hints
 
-from keyroll.core.model import ActionName, Confidence, Form, LocationKind, Step
+from keyroll.core.model import ActionName, Confidence, DeploymentRef, Form, LocationKind, Step
+from keyroll.core.serde import from_dict, to_jsonable
 
 __all__ = [
     "AclAddPasswordParams",
@@ -55,9 +56,6 @@ __all__ = [
     "phase_of",
     "when_of",
 ]
-
-Spec = dict[str, Any]
-"""A plain JSON object (a deployment reference)."""
 
 _OMIT = {"omit": True}
 
@@ -271,6 +269,8 @@ class StepParams:
 def _to_json(value: Any) -> Any:
     if isinstance(value, GroupSpec | LocationSpec):
         return value.to_dict()
+    if isinstance(value, DeploymentRef):
+        return to_jsonable(value)
     if isinstance(value, When):
         return {"step": value.step, "key": value.key}
     if isinstance(value, tuple):
@@ -291,6 +291,8 @@ def _from_json(tp: Any, value: Any) -> Any:
         return GroupSpec.from_dict(value)
     if tp is LocationSpec:
         return LocationSpec.from_dict(value)
+    if tp is DeploymentRef:
+        return from_dict(DeploymentRef, value)
     if tp is LocationKind:
         return LocationKind(value)
     if origin is dict:
@@ -332,8 +334,8 @@ class RedeployParams(StepParams):
     action: ActionName = field(default=ActionName.REDEPLOY, init=False)
     phase: int = 1
     project_name: str = ""
-    deployments: tuple[Spec, ...] = ()
-    """the serving deployments (``DeploymentRef`` objects)"""
+    deployments: tuple[DeploymentRef, ...] = ()
+    """the serving deployments"""
     build_estimate_s: float = 0.0
 
 

@@ -19,7 +19,6 @@ from typing import Any
 
 from keyroll.core.model import Confidence, DeploymentRef, Inventory, LocationKind, Step, StepKind, Strategy
 from keyroll.core.secret import Fingerprint
-from keyroll.core.serde import to_jsonable
 from keyroll.core.steps import (
     AwaitParams,
     LocationSpec,
@@ -241,7 +240,7 @@ def distribution_steps(
                     when=when,
                     phase=phase,
                     project_name=name,
-                    deployments=tuple(to_jsonable(serving)),
+                    deployments=tuple(serving),
                     build_estimate_s=ctx.build_estimate_s,
                 ).to_params(),
                 project_id=project_id,

@@ -15,8 +15,8 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from keyroll.core.model import ActionName, CredentialPlan, Step, StepKind, StepState
-from keyroll.core.steps import RedeployParams, WriteParams
+from keyroll.core.model import ActionName, CredentialPlan, DeploymentRef, Step, StepKind, StepState
+from keyroll.core.steps import AwaitParams, RedeployParams, WriteParams
 from keyroll.journal.events import Phase, StepRecord
 from keyroll.rotate.distribute import write_locations
 from keyroll.rotate.engine.state import is_revoke
@@ -161,11 +161,15 @@ async def rollback_group(rt: Runtime, cp: CredentialPlan, reason: str) -> None:
                     detail={"reason": "no build with the new value serves"},
                 )
                 continue
-            again = replace(s, id=sid, params={**s.params, "deployments": refs})
+            redo = replace(RedeployParams.from_params(s.params), deployments=tuple(refs))
+            again = replace(s, id=sid, params=redo.to_params())
             detail = await redeploy(again, rt, written_at=time.time())
             rt.records[sid] = StepRecord(sid, StepState.DONE, detail, {}, time.time())
             ready_step = replace(
-                s, id=f"{sid}/ready", kind=StepKind.AWAIT_READY, params={"redeploy_step": sid}
+                s,
+                id=f"{sid}/ready",
+                kind=StepKind.AWAIT_READY,
+                params=AwaitParams(redeploy_step=sid).to_params(),
             )
             ready = await await_ready(ready_step, rt)
             log(
@@ -238,7 +242,7 @@ async def _old_values_verdict(rt: Runtime, cp: CredentialPlan) -> Probe:
     return Probe.UNKNOWN
 
 
-async def _serving_new(rt: Runtime, step: Step) -> list[dict[str, Any]]:
+async def _serving_new(rt: Runtime, step: Step) -> list[DeploymentRef]:
     """The source refs whose rotated build reached READY (so serves the new value): those are
     redeployed again on rollback; ERROR/CANCELED builds never served. Builds still running are
     waited for, since they would start serving the new value after the rollback."""
@@ -248,8 +252,8 @@ async def _serving_new(rt: Runtime, step: Step) -> list[dict[str, Any]]:
         return list(
             RedeployParams.from_params(step.params).deployments
         )  # unknown which builds exist: redo all
-    refs = {r["deployment_id"]: r for r in RedeployParams.from_params(step.params).deployments}
-    out: list[dict[str, Any]] = []
+    refs = {r.deployment_id: r for r in RedeployParams.from_params(step.params).deployments}
+    out: list[DeploymentRef] = []
     for b in builds:
         deadline = time.time() + rt.options.build_timeout_s
         while True:

@@ -211,7 +211,6 @@ def redeploy_only_steps(
     """Redeploy + await steps (no writes) for projects whose vars someone else updated."""
     steps: list[Step] = []
     tails: list[str] = []
-    from keyroll.core.serde import to_jsonable
 
     for project_id in project_ids:
         serving = ctx.deployments(project_id)
@@ -229,7 +228,7 @@ def redeploy_only_steps(
                 RedeployParams(
                     phase=phase,
                     project_name=name,
-                    deployments=tuple(to_jsonable(serving)),
+                    deployments=tuple(serving),
                     build_estimate_s=ctx.build_estimate_s,
                 ).to_params(),
                 project_id=project_id,

@@ -10,7 +10,8 @@ holds its default (``None`` / ``False``), tuples become lists, :class:`When` an 
 The group spec (``params["group"]`` on a group's first step: the resource, its endpoint and the
 fingerprints by role) is a :class:`GroupSpec`, converted the same way. Each location spec
 (``params["locations"]``: one copy the step writes or waits for, without its value) is a
-:class:`LocationSpec`; it writes the common keys and then the keys of its kind of place.
+:class:`LocationSpec`; it writes the common keys and then the keys of its kind of place. A
+redeploy step's serving deployments are :class:`~keyroll.core.model.DeploymentRef` objects.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from keyroll.adapters.registry import get_registry
 from keyroll.config import load_config
 from keyroll.core.errors import ConfigError
 from keyroll.core.secret import Secret
+from keyroll.core.steps import GroupSpec
 from keyroll.rotate.render import render_url
 from keyroll.sandbox.postgres.server import scram_verifier
 
@@ -90,11 +91,11 @@ def test_connection_url_and_url_copies_keep_everything_but_the_login() -> None:
     # a copy of the old URL is rewritten in place: scheme, host, port, path and query kept
     old = f"postgres://app:{PW}@h:5432/shop?application_name=preview"
     assert (
-        render_url(old, "app_clone", "NEW", {})
+        render_url(old, "app_clone", "NEW", GroupSpec())
         == "postgres://app_clone:NEW@h:5432/shop?application_name=preview"
     )
     # an unreadable copy is rebuilt from the group spec (a Postgres URL, not a Redis one)
-    spec = {"scheme": "postgresql", "host": "h", "port": 5432, "path": "/shop", "query": "sslmode=require"}
+    spec = GroupSpec(scheme="postgresql", host="h", port=5432, path="/shop", query="sslmode=require")
     assert (
         render_url(None, "app_clone", "NEW", spec) == "postgresql://app_clone:NEW@h:5432/shop?sslmode=require"
     )

@@ -25,6 +25,7 @@ from keyroll.adapters.upstash import UpstashAdapter
 from keyroll.core.errors import ConfigError
 from keyroll.core.model import Strategy
 from keyroll.core.secret import Secret
+from keyroll.core.steps import GroupSpec
 
 
 class TokenAdapter(ProviderAdapter):
@@ -246,13 +247,9 @@ async def test_verify_probes_ask_the_credentials_adapter(monkeypatch: pytest.Mon
     outcome = await probe_credential(providers, gone, Secret("tok_ok"))
     assert outcome.verdict is VerifyVerdict.UNKNOWN and "uninstalled" in outcome.what
     # a journaled value of an adapter group is probed as that adapter's credential, as its new login
-    spec = {
-        "product": "other",
-        "adapter": "token",
-        "adapter_kind": "example_token",
-        "acl_user": "old",
-        "endpoint": "e",
-    }
+    spec = GroupSpec(
+        product="other", adapter="token", adapter_kind="example_token", acl_user="old", endpoint="e"
+    )
     d = descriptor_for(spec, "password", "sha256:00000000", user="new")
     assert d is not None and (d.adapter, d.adapter_kind, d.acl_user, d.endpoint) == (
         "token",

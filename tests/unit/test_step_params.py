@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
-from keyroll.core.model import ActionName, Step, StepKind, Strategy
+from keyroll.core.model import ActionName, DeploymentRef, LocationKind, Step, StepKind, Strategy
 from keyroll.core.steps import (
     AclAddPasswordParams,
     AclMintParams,
@@ -18,6 +20,7 @@ from keyroll.core.steps import (
     GuidedResetParams,
     GuidedValuesParams,
     HumanParams,
+    LocationSpec,
     ManualRevokeParams,
     ManualValueParams,
     ProbeNewParams,
@@ -31,6 +34,7 @@ from keyroll.core.steps import (
     When,
     WriteParams,
     group_spec_of,
+    locations_of,
 )
 from keyroll.rotate.planner import make_plan
 from tests.fakes.inventory import fake_inventory
@@ -89,6 +93,9 @@ def test_plan_steps_round_trip_through_their_typed_parameters() -> None:
             params = BY_ACTION[ActionName(step.action)].of(step)
             assert params.to_params() == step.params, step.id
             assert list(params.to_params()) == list(step.params), step.id  # same key order in the file
+            assert json.dumps(params.to_params()) == json.dumps(step.params), step.id  # nested too
+            if isinstance(params, RedeployParams):
+                assert all(isinstance(d, DeploymentRef) for d in params.deployments), step.id
             spec = group_spec_of(step)
             if spec is not None:
                 assert spec.to_dict() == step.params["group"], step.id
@@ -115,3 +122,45 @@ def test_reading_another_actions_step_is_refused() -> None:
     step = Step("g/probe", StepKind.PROBE, "sha256:x", "probe", params=ProbeOldParams().to_params())  # type: ignore[arg-type]
     with pytest.raises(ValueError):
         WriteParams.of(step)
+
+
+def test_location_specs_round_trip_with_the_same_json_for_every_kind() -> None:
+    kinds: set[LocationKind] = set()
+    for steps in _plans():
+        for step in steps:
+            raw = step.params.get("locations") or []
+            typed = locations_of(step)
+            assert len(typed) == len(raw), step.id
+            for spec, data in zip(typed, raw, strict=True):
+                assert spec == LocationSpec.from_dict(data)
+                assert json.dumps(spec.to_dict()) == json.dumps(data), (
+                    step.id
+                )  # byte-identical, key order too
+                assert spec.kind == data["kind"] and spec.role == data["role"]
+                if spec.is_vercel:
+                    assert (spec.project_id, spec.env_id, spec.key) == (
+                        data["project_id"],
+                        data["env_id"],
+                        data["key"],
+                    )
+                    assert list(spec.targets) == data["targets"]
+                kinds.add(spec.kind)
+    assert kinds >= {LocationKind.VERCEL_ENV, LocationKind.VERCEL_SHARED_ENV, LocationKind.GITHUB_SECRET}, (
+        kinds
+    )
+
+
+def test_location_spec_writes_only_its_kinds_keys() -> None:
+    gh = LocationSpec(
+        kind=LocationKind.GITHUB_SECRET, role="token", repo="acme/web", scope="env:prod", name="T"
+    )
+    assert list(gh.to_dict()) == ["kind", "role", "form", "old_fp", "confidence", "repo", "scope", "name"]
+    assert LocationSpec.from_dict(gh.to_dict()) == gh
+    f = LocationSpec(kind=LocationKind.FILE, path=".env", line=3, column=7)
+    assert f.to_dict()["line"] == 3 and "key" not in f.to_dict()
+    shared = LocationSpec(
+        kind=LocationKind.VERCEL_SHARED_ENV, linked_project_ids=("p1", "p2"), project_id="x"
+    )
+    assert shared.project_ids == ("p1", "p2") and shared.to_dict()["linked_project_ids"] == ["p1", "p2"]
+    assert LocationSpec(kind=LocationKind.VERCEL_ENV, project_id="p").project_ids == ("p",)
+    assert LocationSpec.from_dict({"kind": "vercel_env", "unknown": 1}).role == "value"

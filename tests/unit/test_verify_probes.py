@@ -157,15 +157,10 @@ async def test_probe_never_raises_on_provider_errors() -> None:
 
 
 def test_descriptor_from_role_and_group_spec() -> None:
+    from keyroll.core.steps import GroupSpec
     from keyroll.verify.probes import descriptor_for
 
-    spec = {
-        "product": "redis",
-        "rest_url": URL,
-        "endpoint": URL,
-        "resource_id": "db_1",
-        "acl_user": "default",
-    }
+    spec = GroupSpec(product="redis", rest_url=URL, endpoint=URL, resource_id="db_1", acl_user="default")
     rest = descriptor_for(spec, "rest_token", "sha256:00000001")
     assert rest is not None and rest.kind is CredentialKind.REST_TOKEN and rest.endpoint == URL
     pw = descriptor_for(
@@ -177,23 +172,24 @@ def test_descriptor_from_role_and_group_spec() -> None:
     assert old_pw is not None and old_pw.kind is CredentialKind.PASSWORD and old_pw.endpoint == URL
     assert descriptor_for(spec, "username", "sha256:00000004") is None
     assert descriptor_for(spec, "url", "sha256:00000005") is None
-    q = descriptor_for({"product": "qstash"}, "token", "sha256:00000006")
+    q = descriptor_for(GroupSpec(product="qstash"), "token", "sha256:00000006")
     assert q is not None and q.kind is CredentialKind.QSTASH_TOKEN
     v = descriptor_for(
-        {"product": "vector", "rest_url": "http://127.0.0.1:9"}, "readonly_token", "sha256:00000007"
+        GroupSpec(product="vector", rest_url="http://127.0.0.1:9"), "readonly_token", "sha256:00000007"
     )
     assert v is not None and v.kind is CredentialKind.INDEX_READONLY_TOKEN
-    s = descriptor_for({"product": "qstash"}, "signing_next", "sha256:00000008")
+    s = descriptor_for(GroupSpec(product="qstash"), "signing_next", "sha256:00000008")
     assert s is not None and s.kind is CredentialKind.SIGNING_KEY_NEXT
-    assert descriptor_for({"product": "nope"}, "token", "sha256:00000009") is None
+    assert descriptor_for(GroupSpec(product="nope"), "token", "sha256:00000009") is None
 
 
 def test_qstash_readonly_token_is_probed_as_a_qstash_token() -> None:
     from keyroll.core.model import CredentialKind, Product
+    from keyroll.core.steps import GroupSpec
     from keyroll.verify.probes import descriptor_for
 
-    qstash = descriptor_for({"product": "qstash"}, "readonly_token", "sha256:00000000")
-    index = descriptor_for({"product": "vector"}, "readonly_token", "sha256:00000000")
+    qstash = descriptor_for(GroupSpec(product="qstash"), "readonly_token", "sha256:00000000")
+    index = descriptor_for(GroupSpec(product="vector"), "readonly_token", "sha256:00000000")
     assert qstash is not None and qstash.product is Product.QSTASH
     assert qstash.kind is CredentialKind.QSTASH_TOKEN
     assert index is not None and index.kind is CredentialKind.INDEX_READONLY_TOKEN

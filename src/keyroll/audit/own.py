@@ -17,6 +17,7 @@ from typing import Any
 
 from keyroll.audit.events import AuditEvent, EventCategory
 from keyroll.core.model import StepKind
+from keyroll.journal.events import Phase
 from keyroll.journal.runlog import RunLog
 from keyroll.verify.times import parse_time
 
@@ -128,7 +129,7 @@ def _resources(log: RunLog, fp: str) -> frozenset[str]:
     if not fp:
         return frozenset()
     spec = log.group_spec(fp)
-    out = {str(spec[k]) for k in ("resource_id", "resource_name") if spec.get(k)}
+    out = {v for v in (spec.resource_id, spec.resource_name) if v}
     inv = log.inventory
     cred = inv.credential(fp) if inv is not None else None
     if cred is not None:
@@ -161,7 +162,7 @@ def own_actions(runlogs: Sequence[RunLog], *, tolerance_s: float = 120.0) -> Own
         for e in log.entries:
             step = log.step(e.step_id)
             kind = e.kind or (step.kind if step is not None else None)
-            if kind is None or e.phase == "note":
+            if kind is None or e.phase == Phase.NOTE:
                 continue
             acc = steps.setdefault(e.step_id or f"entry-{e.seq}", _Step(kind, e.ts, e.ts))
             acc.start, acc.end = min(acc.start, e.ts), max(acc.end, e.ts)

@@ -22,6 +22,7 @@ from rich.table import Table
 from keyroll.cli.common import JsonOpt, emit_json, err_console, out_console, state
 from keyroll.cli.progress_view import open_view
 from keyroll.core.errors import ConfigError, ExitCode, UsageError
+from keyroll.core.model import RunState
 from keyroll.core.tables import add_fingerprint_column
 
 __all__ = ["register"]
@@ -69,7 +70,7 @@ def _render(result: Any) -> None:
     r = result
     if r.ok:
         head = "[bold green]done[/]"
-    elif r.run_state == "done":
+    elif r.run_state == RunState.DONE:
         head = "[bold yellow]rotation done, but not everything checks out (see below)[/]"
     else:
         head = f"[bold red]rotation {r.run_state or 'failed'}[/]"
@@ -229,7 +230,7 @@ def demo_cmd(
                 err_console.print("stopping the sandbox")
     if result.ok:
         return
-    if result.run_state != "done":
+    if result.run_state != RunState.DONE:
         raise typer.Exit(int(ExitCode.FAILED))
     raise typer.Exit(int(ExitCode.FINDINGS))
 

@@ -49,7 +49,17 @@ from typing import TYPE_CHECKING, Any
 
 from keyroll.adapters.registry import adapter_strategy
 from keyroll.core.errors import ConfigError
-from keyroll.core.model import Credential, Inventory, Plan, Product, StepKind, Strategy
+from keyroll.core.model import (
+    ActionName,
+    Credential,
+    Inventory,
+    LocationKind,
+    Plan,
+    Product,
+    StepKind,
+    Strategy,
+)
+from keyroll.core.steps import GroupSpec, group_spec_of, locations_of
 from keyroll.core.strategy import default_strategy
 
 if TYPE_CHECKING:
@@ -245,8 +255,8 @@ def strategy_sources(
     refs = [(r if r.startswith("sha256:") else f"sha256:{r}", s) for r, s in (cli or {}).items()]
     out: dict[str, str] = {}
     for cp in plan.credentials:
-        group: dict[str, Any] = next((s.params["group"] for s in cp.steps if "group" in s.params), {})
-        fps = [str(f) for f in group.get("fingerprints") or [cp.credential]]
+        group = next((g for s in cp.steps if (g := group_spec_of(s)) is not None), GroupSpec())
+        fps = [str(f) for f in group.fingerprints or [cp.credential]]
         source = "default"
         for fp in fps:
             if any(fp.startswith(ref) and s is cp.strategy for ref, s in refs):
@@ -285,21 +295,17 @@ def non_sensitive_writes(plan: Plan) -> list[str]:
     sensitive. Each entry names the project (or "shared"), key and targets — never a value."""
     out: dict[str, None] = {}
     for step in plan.steps:
-        if step.kind is not StepKind.WRITE_ENV or step.params.get("action") != "write":
+        if step.kind is not StepKind.WRITE_ENV or step.action != ActionName.WRITE:
             continue  # a ``resync_wait`` step only watches what the Vercel integration writes
-        for loc in step.params.get("locations") or ():
-            if loc.get("kind") not in ("vercel_env", "vercel_shared_env") or loc.get("type") == "sensitive":
+        for loc in locations_of(step):
+            if not loc.is_vercel or loc.type == "sensitive":
                 continue
-            targets = [t for t in loc.get("targets") or () if t in ("production", "preview")]
-            if not targets and not loc.get("custom_environment_ids"):
+            targets = [t for t in loc.targets if t in ("production", "preview")]
+            if not targets and not loc.custom_environment_ids:
                 continue
             owner = (
-                "shared"
-                if loc["kind"] == "vercel_shared_env"
-                else loc.get("project_name") or loc.get("project_id")
+                "shared" if loc.kind is LocationKind.VERCEL_SHARED_ENV else loc.project_name or loc.project_id
             )
-            scope = ",".join(
-                list(loc.get("targets") or ()) + (["custom"] if loc.get("custom_environment_ids") else [])
-            )
-            out[f"{owner} {loc.get('key')} [{scope}] ({loc.get('type') or 'unknown type'})"] = None
+            scope = ",".join(list(loc.targets) + (["custom"] if loc.custom_environment_ids else []))
+            out[f"{owner} {loc.key} [{scope}] ({loc.type or 'unknown type'})"] = None
     return list(out)

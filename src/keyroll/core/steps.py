@@ -8,8 +8,10 @@ the keys the plan format has always had: a field whose metadata says ``omit`` is
 holds its default (``None`` / ``False``), tuples become lists, :class:`When` an object.
 
 The group spec (``params["group"]`` on a group's first step: the resource, its endpoint and the
-fingerprints by role) is a :class:`GroupSpec`, converted the same way. Location specs
-(``params["locations"]``, one copy each) stay plain objects, read by the distribution code.
+fingerprints by role) is a :class:`GroupSpec`, converted the same way. Each location spec
+(``params["locations"]``: one copy the step writes or waits for, without its value) is a
+:class:`LocationSpec`; it writes the common keys and then the keys of its kind of place. A
+redeploy step's serving deployments are :class:`~keyroll.core.model.DeploymentRef` objects.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ import typing
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Self, get_type_hints
 
-from keyroll.core.model import ActionName, Step
+from keyroll.core.model import ActionName, Confidence, DeploymentRef, Form, LocationKind, Step
+from keyroll.core.serde import from_dict, to_jsonable
 
 __all__ = [
     "AclAddPasswordParams",
@@ -35,6 +38,7 @@ __all__ = [
     "GuidedResetParams",
     "GuidedValuesParams",
     "HumanParams",
+    "LocationSpec",
     "ManualRevokeParams",
     "ManualValueParams",
     "ProbeNewParams",
@@ -53,9 +57,6 @@ __all__ = [
     "phase_of",
     "when_of",
 ]
-
-Spec = dict[str, Any]
-"""A group spec or a location spec (a plain JSON object)."""
 
 _OMIT = {"omit": True}
 
@@ -91,8 +92,8 @@ class GroupSpec:
     tls: bool | None = None
     path: str | None = None
     query: str | None = None
-    revoke_mode: str | None = None
-    """Redis ACL: ``deluser``, ``reset_default`` or ``human_reset``"""
+    revoke_mode: ActionName | None = None
+    """Redis ACL: the revoke step's action (``deluser``, ``reset_default`` or ``human_reset``)"""
     projects_without_next: tuple[str, ...] | None = None
     """QStash signing keys: projects that hold no next signing key"""
 
@@ -109,6 +110,105 @@ class GroupSpec:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> GroupSpec:
         """Read a ``params["group"]`` object (unknown keys are ignored)."""
+        hints = get_type_hints(cls)
+        return cls(
+            **{
+                f.name: _from_json(hints[f.name], data[f.name])
+                for f in dataclasses.fields(cls)
+                if f.name in data and data[f.name] is not None
+            }
+        )
+
+
+_VERCEL_KEYS = (
+    "project_id",
+    "project_name",
+    "env_id",
+    "key",
+    "type",
+    "targets",
+    "git_branch",
+    "custom_environment_ids",
+    "configuration_id",
+    "linked_project_ids",
+)
+_KIND_KEYS: dict[LocationKind, tuple[str, ...]] = {
+    LocationKind.VERCEL_ENV: _VERCEL_KEYS,
+    LocationKind.VERCEL_SHARED_ENV: _VERCEL_KEYS,
+    LocationKind.GITHUB_SECRET: ("repo", "scope", "name"),
+    LocationKind.FILE: ("path", "line", "column"),
+}
+_COMMON_KEYS = ("kind", "role", "form", "old_fp", "confidence")
+
+
+@dataclass(frozen=True, kw_only=True)
+class LocationSpec:
+    """One copy a step writes or waits for (an item of ``params["locations"]``), without its
+    value: where it is, what part of the credential it holds (``role``) and how (``form``).
+    Only the fields of its ``kind`` of place are written (:meth:`to_dict`)."""
+
+    kind: LocationKind
+    role: str = "value"
+    """what the copy holds: ``value``, ``url``, ``password``, ``rest_token``, ``signing_next`` …"""
+    form: str = Form.PLAIN.value
+    """how the value is written there (:class:`~keyroll.core.model.Form`)"""
+    old_fp: str = ""
+    """fingerprint of the value it holds now"""
+    confidence: str = Confidence.EXACT.value
+    # Vercel vars (project or shared)
+    project_id: str = ""
+    project_name: str = ""
+    env_id: str = ""
+    key: str = ""
+    type: str = ""
+    """the var's type: ``encrypted``, ``sensitive``, ``plain`` …"""
+    targets: tuple[str, ...] = ()
+    git_branch: str = ""
+    custom_environment_ids: tuple[str, ...] = ()
+    configuration_id: str = ""
+    """the integration that manages the var (``""``: none)"""
+    linked_project_ids: tuple[str, ...] = ()
+    """a shared var: the projects that read it"""
+    # GitHub secrets
+    repo: str = ""
+    scope: str = "repo"
+    """``repo``, ``env:<name>`` or ``org``"""
+    name: str = ""
+    # files
+    path: str = ""
+    line: int = 0
+    column: int = 0
+
+    @property
+    def is_vercel(self) -> bool:
+        """A Vercel var (a project's or a shared one)."""
+        return self.kind in (LocationKind.VERCEL_ENV, LocationKind.VERCEL_SHARED_ENV)
+
+    @property
+    def project_ids(self) -> tuple[str, ...]:
+        """Projects whose deployments read this copy (its project, or a shared var's links)."""
+        if self.kind is LocationKind.VERCEL_ENV:
+            return (self.project_id,) if self.project_id else ()
+        if self.kind is LocationKind.VERCEL_SHARED_ENV:
+            return self.linked_project_ids
+        return ()
+
+    @property
+    def label(self) -> str:
+        """The copy's name for a message: the var's key, the secret's name or the file's path."""
+        return self.key or self.name or self.path
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON object stored in ``params["locations"]``."""
+        out: dict[str, Any] = {}
+        for name in (*_COMMON_KEYS, *_KIND_KEYS.get(self.kind, ())):
+            value = getattr(self, name)
+            out[name] = value.value if name == "kind" else _to_json(value)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> LocationSpec:
+        """Read a ``params["locations"]`` item (unknown keys are ignored)."""
         hints = get_type_hints(cls)
         return cls(
             **{
@@ -168,8 +268,10 @@ class StepParams:
 
 
 def _to_json(value: Any) -> Any:
-    if isinstance(value, GroupSpec):
+    if isinstance(value, GroupSpec | LocationSpec):
         return value.to_dict()
+    if isinstance(value, DeploymentRef):
+        return to_jsonable(value)
     if isinstance(value, When):
         return {"step": value.step, "key": value.key}
     if isinstance(value, tuple):
@@ -188,10 +290,17 @@ def _from_json(tp: Any, value: Any) -> Any:
         return When(str(value["step"]), str(value["key"]))
     if tp is GroupSpec:
         return GroupSpec.from_dict(value)
+    if tp is LocationSpec:
+        return LocationSpec.from_dict(value)
+    if tp is DeploymentRef:
+        return from_dict(DeploymentRef, value)
+    if tp is LocationKind:
+        return LocationKind(value)
     if origin is dict:
         return dict(value)
     if origin is tuple:
-        return tuple(value)
+        item = typing.get_args(tp)[0]
+        return tuple(_from_json(item, v) for v in value)
     if tp is int:
         return int(value)
     if tp is float:
@@ -214,7 +323,7 @@ class WriteParams(StepParams):
     action: ActionName = field(default=ActionName.WRITE, init=False)
     target: str
     """``vercel`` (one project), ``shared`` (team shared vars), ``github``, ``files``"""
-    locations: tuple[Spec, ...] = ()
+    locations: tuple[LocationSpec, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -226,8 +335,8 @@ class RedeployParams(StepParams):
     action: ActionName = field(default=ActionName.REDEPLOY, init=False)
     phase: int = 1
     project_name: str = ""
-    deployments: tuple[Spec, ...] = ()
-    """the serving deployments (``DeploymentRef`` objects)"""
+    deployments: tuple[DeploymentRef, ...] = ()
+    """the serving deployments"""
     build_estimate_s: float = 0.0
 
 
@@ -291,7 +400,7 @@ class ResyncWaitParams(StepParams):
     ACTIONS = frozenset({ActionName.RESYNC_WAIT})
     action: ActionName = field(default=ActionName.RESYNC_WAIT, init=False)
     phase: int = 1
-    locations: tuple[Spec, ...] = ()
+    locations: tuple[LocationSpec, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -332,7 +441,7 @@ class GuidedValuesParams(StepParams):
 
     ACTIONS = frozenset({ActionName.GUIDED_VALUES})
     action: ActionName = field(default=ActionName.GUIDED_VALUES, init=False)
-    locations: tuple[Spec, ...] = ()
+    locations: tuple[LocationSpec, ...] = ()
 
 
 # -- provider adapters (rotate.strategies.adapter) -------------------------------------------
@@ -447,7 +556,7 @@ def when_of(step: Step) -> When | None:
     return When(str(when.get("step")), str(when.get("key"))) if isinstance(when, dict) else None
 
 
-def locations_of(step: Step) -> tuple[Spec, ...]:
+def locations_of(step: Step) -> tuple[LocationSpec, ...]:
     """The copies a step writes or waits for (:class:`WriteParams`, :class:`ResyncWaitParams`,
     :class:`GuidedValuesParams`; none for other actions)."""
-    return tuple(step.params.get("locations") or ())
+    return tuple(LocationSpec.from_dict(spec) for spec in step.params.get("locations") or ())

@@ -16,6 +16,7 @@ from typing import Any
 
 from keyroll.core.model import Plan, Strategy
 from keyroll.core.secret import fingerprint_of
+from keyroll.core.steps import GroupSpec, group_spec_of, locations_of
 from keyroll.demo.dashboard import step_label
 from keyroll.journal.store import Journal
 
@@ -109,23 +110,17 @@ def group_infos(plan: Plan, journal: Journal, run_id: str) -> list[GroupInfo]:
     out: list[GroupInfo] = []
     for cp in plan.credentials:
         gid = cp.steps[0].id.split("/", 1)[0]
-        spec: dict[str, Any] = next((dict(s.params["group"]) for s in cp.steps if "group" in s.params), {})
-        fps = {str(f) for f in spec.get("fingerprints", [cp.credential])}
-        fps |= {str(f) for f in spec.get("credentials", {}).values()}
+        group = next((g for s in cp.steps if (g := group_spec_of(s)) is not None), None)
+        spec = group or GroupSpec()
+        fps = set(spec.fingerprints) if group is not None else {cp.credential}
+        fps |= set(spec.credentials.values())
         fps |= {fp for name, fp in secret_fps.items() if name.startswith(f"{gid}:")}
         writes: set[tuple[str, str]] = set()
         window: tuple[float, float] | None = None
         for s in cp.steps:
-            for loc in s.params.get("locations", []):
-                key = str(loc.get("key") or "")
-                if not key:
-                    continue
-                if loc.get("kind") == "vercel_env" and loc.get("project_id"):
-                    writes.add((str(loc["project_id"]), key))
-                for pid in (
-                    loc.get("linked_project_ids", []) if loc.get("kind") == "vercel_shared_env" else []
-                ):
-                    writes.add((str(pid), key))
+            for loc in locations_of(s):
+                if loc.key:
+                    writes.update((pid, loc.key) for pid in loc.project_ids)
             rec = records.get(s.id)
             if rec is not None and "window_start" in rec.detail and "window_end" in rec.detail:
                 start, end = float(rec.detail["window_start"]), float(rec.detail["window_end"])

@@ -7,7 +7,6 @@ An integration-managed Upstash database's credentials can only be reset from the
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import httpx
@@ -15,6 +14,7 @@ import httpx
 from keyroll.core.errors import RotationError
 from keyroll.core.model import Plan, Step
 from keyroll.core.progress import NULL_PROGRESS, Progress
+from keyroll.core.steps import GroupSpec, group_spec_of
 
 __all__ = ["SandboxDashboard", "step_label"]
 
@@ -34,31 +34,31 @@ class SandboxDashboard:
         self.clicks: list[dict[str, Any]] = []
         """what was pressed: ``{kind, name, step, resynced}`` (value-free)"""
 
-    def _spec(self, step: Step) -> dict[str, Any]:
+    def _spec(self, step: Step) -> GroupSpec:
         gid = step.id.split("/", 1)[0]
         for cp in self.plan.credentials:
             if cp.steps and cp.steps[0].id.split("/", 1)[0] == gid:
                 for s in cp.steps:
-                    if "group" in s.params:
-                        return dict(s.params["group"])
-        return {}
+                    if (g := group_spec_of(s)) is not None:
+                        return g
+        return GroupSpec()
 
-    async def _resource(self, client: httpx.AsyncClient, spec: dict[str, Any]) -> tuple[str, str]:
-        kind = str(spec.get("product") or "redis")
+    async def _resource(self, client: httpx.AsyncClient, spec: GroupSpec) -> tuple[str, str]:
+        kind = spec.product or "redis"
         resp = await client.get(f"{self.admin_url}/_sandbox/upstash/resources")
         resp.raise_for_status()
         listing = resp.json().get(kind, []) if kind != "qstash" else []
         if kind == "qstash":
             return kind, "qstash"
-        rest_url = str(spec.get("rest_url") or "").rstrip("/")
-        name = str(spec.get("resource_name") or "")
+        rest_url = spec.rest_url.rstrip("/")
+        name = spec.resource_name
         for r in listing:
             if rest_url and str(r.get("rest_url", "")).rstrip("/") == rest_url:
                 return kind, str(r["name"])
         for r in listing:
             if name and r.get("name") == name:
                 return kind, name
-        managed = [r for r in listing if r.get("managed_by") == spec.get("management")]
+        managed = [r for r in listing if r.get("managed_by") == spec.management]
         if len(managed) == 1:
             return kind, str(managed[0]["name"])
         raise RotationError(
@@ -89,7 +89,7 @@ class SandboxDashboard:
         )
 
 
-def step_label(spec: Mapping[str, Any]) -> str:
+def step_label(spec: GroupSpec) -> str:
     """A value-free name for a credential group: ``redis cache`` or the fingerprint."""
-    name = spec.get("resource_name") or spec.get("resource_id") or ""
-    return f"{spec.get('product', '')} {name}".strip() or str(spec.get("gid", "?"))
+    name = spec.resource_name or spec.resource_id
+    return f"{spec.product} {name}".strip() or spec.gid or "?"

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from keyroll.core.model import LocationKind, Plan, Step
+from keyroll.core.model import LocationKind, Milestone, Plan, Step
+from keyroll.core.steps import GroupSpec, group_spec_of
 from keyroll.demo.dashboard import step_label
 from keyroll.rotate.options import RunResult
 from keyroll.verify.result import CheckCategory, CheckStatus, VerifyResult
@@ -105,8 +106,8 @@ def stale_summary(vr: VerifyResult) -> dict[str, Any]:
 def plan_fingerprints(steps: Sequence[Step]) -> set[str]:
     """The fingerprints one credential plan rotates (its group's, else the credential's)."""
     for s in steps:
-        if "group" in s.params:
-            return {str(f) for f in s.params["group"].get("fingerprints", [])} or {s.credential}
+        if (group := group_spec_of(s)) is not None:
+            return {str(f) for f in group.fingerprints} or {s.credential}
     return {steps[0].credential} if steps else set()
 
 
@@ -117,16 +118,16 @@ def record_run(result: DemoResult, run: RunResult, plan: Plan) -> None:
     new_ids: set[str] = set()
     rotated: set[str] = set()
     for cp, outcome in zip(plan.credentials, run.credentials, strict=False):
-        spec: dict[str, Any] = next((dict(s.params["group"]) for s in cp.steps if "group" in s.params), {})
+        spec = next((g for s in cp.steps if (g := group_spec_of(s)) is not None), GroupSpec())
         new_ids.update(new for _, new in outcome.deployments)
-        if outcome.state == "done":
+        if outcome.state == Milestone.DONE:
             rotated.update(plan_fingerprints(cp.steps))
         result.groups.append(
             {
                 "credential": outcome.credential,
                 "strategy": outcome.strategy.value,
                 "resource": step_label(spec),
-                "management": spec.get("management", ""),
+                "management": spec.management,
                 "state": outcome.state,
                 "redeployed": len({new for _, new in outcome.deployments}),
                 "window_s": outcome.window_s,

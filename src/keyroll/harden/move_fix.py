@@ -27,6 +27,7 @@ from keyroll.core.errors import ConfigError, KeyrollError, ProviderError, Rotati
 from keyroll.core.model import StepState
 from keyroll.core.progress import Progress
 from keyroll.core.secret import Secret
+from keyroll.core.steps import GroupSpec
 from keyroll.harden.context import HardenContext
 from keyroll.harden.deploys import probe_new, redeploy_serving
 from keyroll.harden.journal import HardenJournal
@@ -237,7 +238,9 @@ class MoveRunner:
             return password
         from keyroll.rotate.render import render_url
 
-        return Secret(render_url(current.reveal() if current else None, m.acl.user, password.reveal(), {}))
+        return Secret(
+            render_url(current.reveal() if current else None, m.acl.user, password.reveal(), GroupSpec())
+        )
 
     async def _move(self, m: Move) -> MoveResult:
         vercel = self.providers.vercel

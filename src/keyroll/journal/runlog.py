@@ -15,7 +15,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from keyroll.core.model import CredentialPlan, Inventory, Plan, RunRecord, Step, StepKind, StepState
+from keyroll.core.model import (
+    ActionName,
+    CredentialPlan,
+    Inventory,
+    LocationKind,
+    Plan,
+    RunRecord,
+    Step,
+    StepKind,
+    StepState,
+)
+from keyroll.core.steps import GroupSpec, LocationSpec, WriteParams, group_spec_of, locations_of
 from keyroll.journal.events import JournalEntry, Phase
 
 __all__ = ["EnvWrite", "Redeploy", "RunLog"]
@@ -48,6 +59,31 @@ class EnvWrite:
     shared: bool = False
     fingerprint: str = ""
     """fingerprint of the value written (the new one)"""
+
+
+_NO_SPEC = LocationSpec(kind=LocationKind.VERCEL_ENV)
+"""stands for a written var whose location spec the plan does not hold"""
+
+
+def _locations_of(step: Step | None) -> tuple[LocationSpec, ...]:
+    """The copies a step of the journaled plan writes; none when the plan's objects are damaged
+    (a read model reads what it can)."""
+    if step is None:
+        return ()
+    try:
+        return locations_of(step)
+    except (TypeError, ValueError, AttributeError):
+        return ()
+
+
+def _write_params(step: Step | None) -> WriteParams | None:
+    """The parameters of a ``write`` step of the journaled plan (None for other steps, or damaged ones)."""
+    if step is None or step.action != ActionName.WRITE:
+        return None
+    try:
+        return WriteParams.of(step)
+    except (TypeError, ValueError, AttributeError):
+        return None
 
 
 def _first(detail: dict[str, Any], *keys: str) -> Any:
@@ -215,16 +251,14 @@ class RunLog:
 
     def write_target(self, e: JournalEntry) -> str:
         """Where a write_env step wrote: ``vercel``, ``shared``, ``github`` or ``files``."""
-        st = self.step(e.step_id)
-        target = (st.params.get("target") if st is not None else None) or e.detail.get("target")
+        params = _write_params(self.step(e.step_id))
+        target = (params.target if params is not None else None) or e.detail.get("target")
         if isinstance(target, str) and target:
             return target
         return "vercel" if e.project_id else ""
 
-    def _locations(self, e: JournalEntry) -> list[dict[str, Any]]:
-        st = self.step(e.step_id)
-        specs = st.params.get("locations") if st is not None else None
-        return [x for x in specs if isinstance(x, dict)] if isinstance(specs, list) else []
+    def _locations(self, e: JournalEntry) -> tuple[LocationSpec, ...]:
+        return _locations_of(self.step(e.step_id))
 
     def _entry_projects(self, e: JournalEntry, fp: str) -> tuple[str, ...]:
         """Projects whose deployments a write reaches (none for GitHub and file writes)."""
@@ -238,10 +272,10 @@ class RunLog:
             return (st.project_id,)
         out: dict[str, None] = {}
         for spec in self._locations(e):
-            if spec.get("project_id"):
-                out[str(spec["project_id"])] = None
-            for p in spec.get("linked_project_ids") or ():
-                out[str(p)] = None
+            if spec.project_id:
+                out[spec.project_id] = None
+            for p in spec.linked_project_ids:
+                out[p] = None
         if out:
             return tuple(out)
         return self.affected_projects(fp) if target == "shared" else ()
@@ -273,23 +307,23 @@ class RunLog:
             target = self.write_target(e)
             if target not in ("vercel", "shared"):
                 continue
-            specs = {str(x.get("env_id", "")): x for x in self._locations(e)}
+            specs = {x.env_id: x for x in self._locations(e)}
             written = e.detail.get("written")
             rows = (
                 [w for w in written if isinstance(w, dict)]
                 if isinstance(written, list)
-                else list(specs.values())
+                else [x.to_dict() for x in specs.values()]
             )
             for w in rows:
                 env_id = str(w.get("env_id") or "")
-                spec = specs.get(env_id, {})
+                spec = specs.get(env_id, _NO_SPEC)
                 out.append(
                     EnvWrite(
                         credential=fp,
                         at=e.ts,
-                        project_id=str(spec.get("project_id") or w.get("project_id") or e.project_id or ""),
+                        project_id=str(spec.project_id or w.get("project_id") or e.project_id or ""),
                         env_id=env_id,
-                        key=str(w.get("key") or spec.get("key") or ""),
+                        key=str(w.get("key") or spec.key or ""),
                         shared=target == "shared",
                         fingerprint=str(w.get("fp") or ""),
                     )
@@ -320,13 +354,9 @@ class RunLog:
             return s.id.split("/", 1)[0]
         return fp.split(":", 1)[-1]
 
-    def group_spec(self, fp: str) -> dict[str, Any]:
+    def group_spec(self, fp: str) -> GroupSpec:
         """The group spec the strategy stored on its first step (product, endpoint, resource, ACL user)."""
-        for s in self.steps(fp):
-            spec = s.params.get("group")
-            if isinstance(spec, dict):
-                return dict(spec)
-        return {}
+        return next((g for s in self.steps(fp) if (g := group_spec_of(s)) is not None), GroupSpec())
 
     def value_fingerprints(self, fp: str, value_set: str) -> dict[str, str]:
         """``role → fingerprint`` of a journaled value set (``old``, ``new`` …; no key needed)."""
@@ -345,8 +375,8 @@ class RunLog:
         """Location → (fingerprint, role, time, value set) of the last value keyroll (or a resync) put there."""
         out: dict[str, tuple[str, str, float, str]] = {}
         for e in self.done(fp, StepKind.WRITE_ENV):
-            st = self.step(e.step_id)
-            value_set = str(st.params.get("values") or "") if st is not None else ""
+            params = _write_params(self.step(e.step_id))
+            value_set = params.values if params is not None else ""
             rows = [*(e.detail.get("written") or []), *(e.detail.get("resynced") or [])]
             for w in rows:
                 if not isinstance(w, dict) or not str(w.get("fp", "")).startswith("sha256:"):
@@ -394,9 +424,9 @@ class RunLog:
                 out[f] = None
         cp = self.credential_plan(fp)
         for s in cp.steps if cp is not None else ():
-            for spec in s.params.get("locations") or ():
-                if isinstance(spec, dict) and isinstance(spec.get("old_fp"), str):
-                    out[spec["old_fp"]] = None
+            for spec in _locations_of(s):
+                if spec.old_fp:
+                    out[spec.old_fp] = None
         if self.inventory is not None:
             cred = self.inventory.credential(fp)
             if cred is not None:

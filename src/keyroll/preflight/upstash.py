@@ -28,8 +28,9 @@ from pathlib import Path
 from typing import Any
 
 from keyroll.core.errors import AuthError, KeyrollError, ProviderError
-from keyroll.core.model import CredentialPlan, Management, Product, Strategy
+from keyroll.core.model import ActionName, CredentialPlan, Management, Product, Strategy
 from keyroll.core.secret import Secret
+from keyroll.core.steps import GroupSpec, group_spec_of
 from keyroll.core.strategy import has_no_acl
 from keyroll.preflight.context import Check, PreflightContext
 from keyroll.preflight.model import Risk, Severity
@@ -86,12 +87,8 @@ def _plans(ctx: PreflightContext, *strategies: Strategy) -> list[CredentialPlan]
     return [cp for cp in (ctx.plan.credentials if ctx.plan else ()) if cp.strategy in strategies]
 
 
-def _group(cp: CredentialPlan) -> dict[str, Any]:
-    for step in cp.steps:
-        group = step.params.get("group")
-        if isinstance(group, dict):
-            return group
-    return {}
+def _group(cp: CredentialPlan) -> GroupSpec:
+    return next((g for s in cp.steps if (g := group_spec_of(s)) is not None), GroupSpec())
 
 
 def _host(url: str) -> str:
@@ -100,7 +97,7 @@ def _host(url: str) -> str:
 
 def _name(cp: CredentialPlan) -> str:
     g = _group(cp)
-    return str(g.get("resource_name") or g.get("resource_id") or cp.credential)
+    return g.resource_name or g.resource_id or cp.credential
 
 
 # -- 1. free databases ------------------------------------------------------------------------
@@ -130,7 +127,7 @@ async def redis_acl(ctx: PreflightContext) -> list[Risk]:
             )
         )
     for cp in _plans(ctx, Strategy.REDIS_ACL):
-        rid = str(_group(cp).get("resource_id") or "")
+        rid = _group(cp).resource_id
         if rid and rid in no_acl:
             risks.append(
                 Risk(
@@ -152,7 +149,7 @@ def _overlap_plans(ctx: PreflightContext) -> list[CredentialPlan]:
     return [
         cp
         for cp in _plans(ctx, Strategy.REDIS_ACL)
-        if any(s.params.get("action") == "reset_default" for s in cp.steps)
+        if any(s.action == ActionName.RESET_DEFAULT for s in cp.steps)
     ]
 
 
@@ -365,12 +362,10 @@ async def qstash_regions(ctx: PreflightContext) -> list[Risk]:
     """Each QStash credential's region, and whether keyroll holds a token for it."""
     hosts = HostMap(ctx.config.upstash_hosts)
     default = qstash_region_of_url(hosts.reverse(ctx.config.qstash_url))
-    plans = [
-        cp for cp in (ctx.plan.credentials if ctx.plan else ()) if str(_group(cp).get("product")) == "qstash"
-    ]
+    plans = [cp for cp in (ctx.plan.credentials if ctx.plan else ()) if _group(cp).product == "qstash"]
     regions: dict[str, list[str]] = {}
     for cp in plans:
-        url = str(_group(cp).get("rest_url") or "")
+        url = _group(cp).rest_url
         region = qstash_region_of_url(hosts.reverse(url)) or "unknown"
         regions.setdefault(region, []).append(str(cp.strategy))
     if regions:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from keyroll.core.model import Confidence, LocationKind
+from keyroll.journal.events import Phase
 from keyroll.journal.runlog import RunLog
 from keyroll.report.evidence import ReportEvidence, fact
 from keyroll.report.model import CredentialSection, Fact, Risk
@@ -172,7 +173,7 @@ def _closing_risks(log: RunLog | None) -> list[Risk]:
                         str(r.get("credential", "")),
                     )
                 )
-        elif e.step_id.endswith("/rollback") and e.phase == "outcome":
+        elif e.step_id.endswith("/rollback") and e.phase == Phase.OUTCOME:
             for i, r in enumerate(e.detail.get("residue") or []):
                 out.append(
                     Risk(

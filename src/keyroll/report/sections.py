@@ -13,6 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from keyroll.core.model import OVERLAP_STRATEGIES, StepKind, StepState, Strategy
+from keyroll.journal.events import Phase
 from keyroll.journal.runlog import RunLog
 from keyroll.report.evidence import FINISHED, ReportEvidence
 from keyroll.report.model import (
@@ -160,7 +161,7 @@ def timeline(ev: ReportEvidence) -> tuple[list[TimelineMark], list[OutageWindow]
     for fp in ev.fps:
         projects = log.affected_projects(fp)
         for e in log.entries_for(fp):
-            if e.phase != "outcome":
+            if e.phase != Phase.OUTCOME:
                 continue
             kind = log.kind_of(e)
             targets = (e.project_id,) if e.project_id else projects

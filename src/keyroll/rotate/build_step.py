@@ -19,6 +19,7 @@ from typing import Any
 from keyroll.core.errors import KeyrollError
 from keyroll.core.model import StepKind, StepState
 from keyroll.core.steps import RedeployParams
+from keyroll.journal.events import Phase
 from keyroll.rotate.runtime import Runtime
 
 __all__ = ["clear_ignored_build_steps", "restore_ignored_build_steps", "restores_pending", "step_id"]
@@ -72,7 +73,7 @@ async def clear_ignored_build_steps(rt: Runtime) -> list[str]:
         rt.journal.append(
             rt.run_id,
             step_id(pid),
-            "intent",
+            Phase.INTENT,
             StepState.RUNNING,
             project_id=pid,
             detail={"project": name, "previous": previous, "action": "clear"},
@@ -81,7 +82,7 @@ async def clear_ignored_build_steps(rt: Runtime) -> list[str]:
         rt.journal.append(
             rt.run_id,
             step_id(pid),
-            "outcome",
+            Phase.OUTCOME,
             StepState.DONE,
             project_id=pid,
             detail={"project": name, "previous": previous, "cleared": True},
@@ -108,7 +109,7 @@ async def restore_ignored_build_steps(rt: Runtime) -> list[str]:
         rt.journal.append(
             rt.run_id,
             step_id(pid),
-            "outcome",
+            Phase.OUTCOME,
             StepState.DONE,
             project_id=pid,
             detail={"project": name, "previous": previous, "restored": True},

@@ -14,6 +14,7 @@ from typing import Any
 
 from keyroll.core.errors import UsageError
 from keyroll.core.model import Milestone, RunRecord, RunState, StepState
+from keyroll.journal.events import Phase
 from keyroll.journal.store import Journal
 from keyroll.rotate.engine import TERMINAL, group_state
 from keyroll.rotate.runtime import gid_of
@@ -77,7 +78,7 @@ def abandon(journal: Journal, run_id: str | None, reason: str) -> tuple[RunRecor
     journal.append(
         run.id,
         ABANDON_STEP,
-        "note",
+        Phase.NOTE,
         StepState.SKIPPED,
         detail={
             "reason": text,

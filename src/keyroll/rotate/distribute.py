@@ -26,7 +26,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from keyroll.core.errors import KeyrollError, ProviderError, RotationError
+from keyroll.core.model import LocationKind
 from keyroll.core.secret import Secret
+from keyroll.core.steps import GroupSpec, LocationSpec
 from keyroll.providers.github import SecretScope
 from keyroll.providers.vercel.models import EnvVarInput
 from keyroll.rotate.files import write_files
@@ -41,10 +43,10 @@ _WRITABLE_TYPES = frozenset({"plain", "encrypted", "sensitive"})
 def _render_journaled(
     rt: Runtime,
     gid: str,
-    specs: list[dict[str, Any]],
+    specs: list[LocationSpec],
     values: Mapping[str, Secret],
     currents: list[Secret | None],
-    endpoint: Mapping[str, Any],
+    endpoint: GroupSpec,
 ) -> list[Secret]:
     """Render every copy; a value that is not itself in the set (a URL built around a new
     password, an encoded form) is journaled as ``<gid>:rendered:<fp>`` before it is written, so
@@ -62,17 +64,15 @@ def _render_journaled(
     return out
 
 
-async def _current_value(rt: Runtime, spec: Mapping[str, Any]) -> Secret | None:
+async def _current_value(rt: Runtime, spec: LocationSpec) -> Secret | None:
     """The readable current value of a Vercel var (needed to keep a URL's other parts)."""
-    url_copy = spec["role"] == "url" or (
-        spec["role"] == "value" and spec.get("form") in ("url", "url_encoded")
-    )
-    if not url_copy or spec.get("type") == "sensitive":
+    url_copy = spec.role == "url" or (spec.role == "value" and spec.form in ("url", "url_encoded"))
+    if not url_copy or spec.type == "sensitive":
         return None
     try:
-        if spec["kind"] == "vercel_shared_env":
-            return (await rt.vercel.get_shared_env(spec["env_id"])).value
-        return (await rt.vercel.get_env(spec["project_id"], spec["env_id"])).value
+        if spec.kind is LocationKind.VERCEL_SHARED_ENV:
+            return (await rt.vercel.get_shared_env(spec.env_id)).value
+        return (await rt.vercel.get_env(spec.project_id, spec.env_id)).value
     except KeyrollError:
         return None
 
@@ -92,55 +92,55 @@ def _merged(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
-def _waves(specs: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    first = [s for s in specs if s.get("role") in _FIRST_ROLES]
-    rest = [s for s in specs if s.get("role") not in _FIRST_ROLES]
+def _waves(specs: list[LocationSpec]) -> list[list[LocationSpec]]:
+    first = [s for s in specs if s.role in _FIRST_ROLES]
+    rest = [s for s in specs if s.role not in _FIRST_ROLES]
     return [w for w in (first, rest) if w]
 
 
 async def _write_project(
     rt: Runtime,
     project_id: str,
-    specs: list[dict[str, Any]],
+    specs: list[LocationSpec],
     values: Mapping[str, Secret],
-    endpoint: Mapping[str, Any],
+    endpoint: GroupSpec,
     gid: str = "",
 ) -> dict[str, Any]:
     currents = await asyncio.gather(*(_current_value(rt, s) for s in specs))
     rendered = _render_journaled(rt, gid, specs, values, list(currents), endpoint)
-    batch: list[tuple[dict[str, Any], Secret]] = []
-    single: list[tuple[dict[str, Any], Secret]] = []
+    batch: list[tuple[LocationSpec, Secret]] = []
+    single: list[tuple[LocationSpec, Secret]] = []
     for spec, value in zip(specs, rendered, strict=True):
         batchable = (
-            spec.get("type") in _WRITABLE_TYPES
-            and not spec.get("configuration_id")
-            and (spec.get("targets") or spec.get("custom_environment_ids"))
+            spec.type in _WRITABLE_TYPES
+            and not spec.configuration_id
+            and bool(spec.targets or spec.custom_environment_ids)
         )
         (batch if batchable else single).append((spec, value))
     if len(batch) < 2:
         single.extend(batch)
         batch = []
     calls = 0
-    retry: list[tuple[dict[str, Any], Secret]] = []
+    retry: list[tuple[LocationSpec, Secret]] = []
     deleted: list[dict[str, str]] = []
     if batch:
         items = [
             EnvVarInput(
-                key=s["key"],
+                key=s.key,
                 value=v,
-                type=s["type"],
-                target=list(s.get("targets") or []),
-                gitBranch=s.get("git_branch") or None,
-                customEnvironmentIds=list(s.get("custom_environment_ids") or []),
+                type=s.type,
+                target=list(s.targets),
+                gitBranch=s.git_branch or None,
+                customEnvironmentIds=list(s.custom_environment_ids),
             )
             for s, v in batch
         ]
         result = await rt.vercel.upsert_env(project_id, items)
         calls += 1
-        expected = {s["env_id"] for s, _ in batch}
-        ours = {s["key"] for s, _ in batch}
+        expected = {s.env_id for s, _ in batch}
+        ours = {s.key for s, _ in batch}
         got = {e.id for e in result.created}
-        retry = [(s, v) for s, v in batch if s["env_id"] not in got]
+        retry = [(s, v) for s, v in batch if s.env_id not in got]
         # an upsert that created a new var instead of updating ours: remove that duplicate
         for extra in result.created:
             if extra.id not in expected and extra.key in ours:
@@ -151,14 +151,14 @@ async def _write_project(
     single.extend(retry)
     attempts = max(1, rt.options.write_retries)
 
-    async def patch(spec: dict[str, Any], value: Secret) -> None:
+    async def patch(spec: LocationSpec, value: Secret) -> None:
         nonlocal calls
         last: Exception | None = None
         for attempt in range(attempts):
             try:
                 calls += 1
                 # the 2xx answer is the confirmation; the rescan step reads every copy back
-                await rt.vercel.edit_env(project_id, spec["env_id"], verify=False, value=value)
+                await rt.vercel.edit_env(project_id, spec.env_id, verify=False, value=value)
                 return
             except ProviderError as exc:
                 last = exc
@@ -166,14 +166,14 @@ async def _write_project(
                     break
                 await asyncio.sleep(min(2.0, 0.2 * 2**attempt))
         raise RotationError(
-            f"could not write {spec['key']} of {spec.get('project_name') or project_id}: {last}",
+            f"could not write {spec.key} of {spec.project_name or project_id}: {last}",
             hint="the credential is rolled back; run `keyroll resume` or `keyroll apply` again",
         )
 
     await asyncio.gather(*(patch(s, v) for s, v in single))
     return {
         "written": [
-            {"env_id": s["env_id"], "key": s["key"], "fp": v.fingerprint, "role": s["role"]}
+            {"env_id": s.env_id, "key": s.key, "fp": v.fingerprint, "role": s.role}
             for s, v in zip(specs, rendered, strict=True)
         ],
         "batched": len(batch),
@@ -185,15 +185,15 @@ async def _write_project(
 
 async def _write_shared(
     rt: Runtime,
-    specs: list[dict[str, Any]],
+    specs: list[LocationSpec],
     values: Mapping[str, Secret],
-    endpoint: Mapping[str, Any],
+    endpoint: GroupSpec,
     gid: str = "",
 ) -> dict[str, Any]:
     currents = await asyncio.gather(*(_current_value(rt, s) for s in specs))
     rendered = dict(
         zip(
-            [s["env_id"] for s in specs],
+            [s.env_id for s in specs],
             _render_journaled(rt, gid, specs, values, list(currents), endpoint),
             strict=True,
         )
@@ -217,37 +217,37 @@ async def _write_shared(
         pending = {i: v for i, v in pending.items() if i in failed_ids or "" in failed_ids}
         await asyncio.sleep(min(2.0, 0.2 * 2**attempt))
     if pending:
-        keys = sorted(s["key"] for s in specs if s["env_id"] in pending)
+        keys = sorted(s.key for s in specs if s.env_id in pending)
         raise RotationError(f"could not update team shared var(s) {', '.join(keys)}")
     return {"written": [{"env_id": i, "fp": v.fingerprint} for i, v in rendered.items()]}
 
 
-def _scope(spec: Mapping[str, Any]) -> SecretScope:
-    scope = str(spec.get("scope") or "repo")
+def _scope(spec: LocationSpec) -> SecretScope:
+    scope = spec.scope or "repo"
     if scope == "org":
         # inventory records org secrets with repo "org:<name>"
-        return SecretScope(kind="org", org=str(spec.get("repo") or "").removeprefix("org:"))
+        return SecretScope(kind="org", org=spec.repo.removeprefix("org:"))
     if scope.startswith("env:"):
-        return SecretScope(kind="env", repo=str(spec["repo"]), environment=scope[4:])
-    return SecretScope(kind="repo", repo=str(spec["repo"]))
+        return SecretScope(kind="env", repo=spec.repo, environment=scope[4:])
+    return SecretScope(kind="repo", repo=spec.repo)
 
 
 async def _write_github(
     rt: Runtime,
-    specs: list[dict[str, Any]],
+    specs: list[LocationSpec],
     values: Mapping[str, Secret],
-    endpoint: Mapping[str, Any],
+    endpoint: GroupSpec,
     gid: str = "",
 ) -> dict[str, Any]:
     out = []
     rendered = _render_journaled(rt, gid, specs, values, [None] * len(specs), endpoint)
     for spec, value in zip(specs, rendered, strict=True):
-        await rt.github.put_secret(_scope(spec), spec["name"], value)
+        await rt.github.put_secret(_scope(spec), spec.name, value)
         out.append(
             {
-                "repo": spec["repo"],
-                "scope": spec.get("scope", "repo"),
-                "name": spec["name"],
+                "repo": spec.repo,
+                "scope": spec.scope,
+                "name": spec.name,
                 "fp": value.fingerprint,
             }
         )
@@ -257,9 +257,9 @@ async def _write_github(
 async def write_locations(
     rt: Runtime,
     target: str,
-    specs: list[dict[str, Any]],
+    specs: list[LocationSpec],
     values: Mapping[str, Secret],
-    endpoint: Mapping[str, Any],
+    endpoint: GroupSpec,
     *,
     old: Mapping[str, Secret] | None = None,
     restore: bool = False,
@@ -274,7 +274,7 @@ async def write_locations(
     """
     started = rt.now()
     if target == "vercel":
-        project_id = specs[0]["project_id"]
+        project_id = specs[0].project_id
         detail = _merged(
             [await _write_project(rt, project_id, wave, values, endpoint, gid) for wave in _waves(specs)]
         )

@@ -19,6 +19,7 @@ from typing import Any
 
 from keyroll.core.errors import RotationError
 from keyroll.core.secret import Secret
+from keyroll.core.steps import LocationSpec
 from keyroll.rotate.render import encode
 from keyroll.rotate.runtime import Runtime
 
@@ -110,7 +111,7 @@ def replace_in_text(
 
 async def write_files(
     rt: Runtime,
-    specs: list[dict[str, Any]],
+    specs: list[LocationSpec],
     values: Mapping[str, Secret],
     old: Mapping[str, Secret],
     *,
@@ -123,12 +124,12 @@ async def write_files(
     if not rt.options.rewrite_files:
         return {
             "skipped": "files are rewritten only with --rewrite-files",
-            "files": sorted({s["path"] for s in specs}),
+            "files": sorted({s.path for s in specs}),
         }
     allowed = [p.resolve() for p in rt.options.file_paths]
-    by_path: dict[str, list[dict[str, Any]]] = {}
+    by_path: dict[str, list[LocationSpec]] = {}
     for spec in specs:
-        path = Path(spec["path"]).resolve()
+        path = Path(spec.path).resolve()
         if allowed and not any(path == a or a in path.parents for a in allowed):
             continue
         by_path.setdefault(str(path), []).append(spec)
@@ -151,7 +152,7 @@ async def write_files(
                 fh.write(data)
         text, total = data, 0
         why = redact_only(path)
-        for role in sorted({s["role"] for s in items}):
+        for role in sorted({s.role for s in items}):
             src = old.get("password" if role == "url" and "password" in old else role)
             dst = values.get("password" if role == "url" and "password" in values else role)
             if role == "value":

@@ -21,6 +21,7 @@ from keyroll.core.model import ActionName, Step, StepKind, StepState
 from keyroll.core.secret import Secret
 from keyroll.core.steps import (
     GroupSpec,
+    LocationSpec,
     ProbeNewParams,
     RedeployParams,
     WriteParams,
@@ -101,13 +102,8 @@ async def revoke_gate(step: Step, rt: Runtime, *, phase: int = 1) -> dict[str, A
         if s.kind is StepKind.WRITE_ENV and s.action == ActionName.WRITE:
             at = float(rt.detail(s.id).get("env_written_at", 0.0))
             for spec in locations_of(s):
-                for p in (
-                    [spec.get("project_id", "")]
-                    if spec["kind"] == "vercel_env"
-                    else spec.get("linked_project_ids", [])
-                ):
-                    if p:
-                        written[p] = max(written.get(p, 0.0), at)
+                for p in spec.project_ids:
+                    written[p] = max(written.get(p, 0.0), at)
         if (
             s.kind is StepKind.PROBE
             and s.action == ActionName.PROBE_NEW
@@ -282,7 +278,7 @@ async def _probe_new(step: Step, rt: Runtime) -> dict[str, Any]:
     bad = [p for p in provider if p["result"] == Probe.REJECTED.value]
     new_fps = {v.fingerprint for v in values.values()}
     old_fps = {
-        loc["old_fp"]
+        loc.old_fp
         for s in _phase_steps(step, rt, phase)
         if s.action == ActionName.WRITE
         for loc in locations_of(s)
@@ -291,7 +287,7 @@ async def _probe_new(step: Step, rt: Runtime) -> dict[str, Any]:
     ready_steps = [s for s in _phase_steps(step, rt, phase) if s.kind is StepKind.AWAIT_READY]
     ready_at = [float(rt.detail(s.id).get("ready_at", 0.0)) for s in ready_steps]
     ours = {
-        str(loc.get("key") or "")
+        loc.key
         for s in _phase_steps(step, rt, phase)
         if s.kind is StepKind.WRITE_ENV
         for loc in locations_of(s)
@@ -378,7 +374,7 @@ async def _probe_old(step: Step, rt: Runtime) -> dict[str, Any]:
 async def _rescan(step: Step, rt: Runtime) -> dict[str, Any]:
     stale: list[dict[str, Any]] = []
     checked = 0
-    expected: dict[tuple[str, str], tuple[dict[str, Any], str]] = {}
+    expected: dict[tuple[str, str], tuple[LocationSpec, str]] = {}
     for s in sorted(rt.group_of(step).steps, key=phase_of):
         if s.kind is not StepKind.WRITE_ENV:
             continue
@@ -388,16 +384,16 @@ async def _rescan(step: Step, rt: Runtime) -> dict[str, Any]:
         if action == ActionName.RESYNC_WAIT:
             fps = {w["env_id"]: w["fp"] for w in detail.get("resynced", []) if w.get("fp")}
             for spec in locations_of(s):
-                key = (spec.get("project_id", ""), spec["env_id"])
-                if spec["env_id"] in fps:
-                    expected[key] = (spec, fps[spec["env_id"]])
+                key = (spec.project_id, spec.env_id)
+                if spec.env_id in fps:
+                    expected[key] = (spec, fps[spec.env_id])
                 else:
                     expected.pop(key, None)
         elif action == ActionName.WRITE and target == "vercel":
             fps = {w["env_id"]: w["fp"] for w in detail.get("written", [])}
             for spec in locations_of(s):
-                if spec.get("type") != "sensitive" and spec["env_id"] in fps:
-                    expected[(spec["project_id"], spec["env_id"])] = (spec, fps[spec["env_id"]])
+                if spec.type != "sensitive" and spec.env_id in fps:
+                    expected[(spec.project_id, spec.env_id)] = (spec, fps[spec.env_id])
         elif action == ActionName.WRITE and target == "files" and rt.options.rewrite_files:
             for f in detail.get("files", []):
                 b = backup_path(Path(f["path"]), rt.run_id)
@@ -405,15 +401,15 @@ async def _rescan(step: Step, rt: Runtime) -> dict[str, Any]:
                     b.unlink()
     reads = list(expected.values())
 
-    async def read(spec: dict[str, Any], want: str) -> None:
+    async def read(spec: LocationSpec, want: str) -> None:
         nonlocal checked
         try:
-            var = await rt.vercel.get_env(spec["project_id"], spec["env_id"])
+            var = await rt.vercel.get_env(spec.project_id, spec.env_id)
         except KeyrollError:
             return
         checked += 1
         if var.value is not None and var.value.fingerprint != want:
-            stale.append({"project_id": spec["project_id"], "key": spec["key"], "fp": var.value.fingerprint})
+            stale.append({"project_id": spec.project_id, "key": spec.key, "fp": var.value.fingerprint})
 
     if reads and rt.providers.vercel is not None:
         await asyncio.gather(*(read(s, w) for s, w in reads))

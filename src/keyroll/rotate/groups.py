@@ -11,8 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass, field, replace
 
 from keyroll.adapters.registry import adapter_strategy
 from keyroll.core.errors import UsageError
@@ -29,6 +28,7 @@ from keyroll.core.model import (
 )
 from keyroll.core.roles import is_readonly_note, is_readonly_user
 from keyroll.core.secret import Fingerprint
+from keyroll.core.steps import LocationSpec
 from keyroll.core.strategy import REDIS_KINDS, default_strategy, has_no_acl, is_keyroll_user
 
 __all__ = [
@@ -330,33 +330,34 @@ def role_of(loc: Location, cred: Credential, strategy: Strategy) -> str:
     return "value"
 
 
-def location_spec(loc: Location, cred: Credential, strategy: Strategy) -> dict[str, Any]:
-    """The JSON-able description of one copy that a write step carries (no value)."""
-    spec: dict[str, Any] = {
-        "kind": loc.kind.value,
-        "role": role_of(loc, cred, strategy),
-        "form": loc.form.value,
-        "old_fp": str(loc.fingerprint),
-        "confidence": loc.confidence.value,
-    }
+def location_spec(loc: Location, cred: Credential, strategy: Strategy) -> LocationSpec:
+    """The description of one copy that a write step carries (no value)."""
+    common = LocationSpec(
+        kind=loc.kind,
+        role=role_of(loc, cred, strategy),
+        form=loc.form.value,
+        old_fp=str(loc.fingerprint),
+        confidence=loc.confidence.value,
+    )
     if loc.kind in (LocationKind.VERCEL_ENV, LocationKind.VERCEL_SHARED_ENV):
-        spec.update(
+        return replace(
+            common,
             project_id=loc.project_id,
             project_name=loc.project_name,
             env_id=loc.env_id,
             key=loc.key,
             type=loc.env_type,
-            targets=list(loc.targets),
+            targets=tuple(loc.targets),
             git_branch=loc.git_branch,
-            custom_environment_ids=list(loc.custom_environment_ids),
+            custom_environment_ids=tuple(loc.custom_environment_ids),
             configuration_id=loc.configuration_id,
-            linked_project_ids=list(loc.linked_project_ids),
+            linked_project_ids=tuple(loc.linked_project_ids),
         )
-    elif loc.kind is LocationKind.GITHUB_SECRET:
-        spec.update(repo=loc.repo, scope=loc.secret_scope, name=loc.secret_name)
-    elif loc.kind is LocationKind.FILE:
-        spec.update(path=loc.path, line=loc.line, column=loc.column)
-    return spec
+    if loc.kind is LocationKind.GITHUB_SECRET:
+        return replace(common, repo=loc.repo, scope=loc.secret_scope, name=loc.secret_name)
+    if loc.kind is LocationKind.FILE:
+        return replace(common, path=loc.path, line=loc.line, column=loc.column)
+    return common
 
 
 def group_locations(inventory: Inventory, group: Group) -> Iterable[tuple[Location, Credential]]:

@@ -17,11 +17,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from keyroll.core.model import Confidence, DeploymentRef, Inventory, Step, StepKind, Strategy
+from keyroll.core.model import Confidence, DeploymentRef, Inventory, LocationKind, Step, StepKind, Strategy
 from keyroll.core.secret import Fingerprint
-from keyroll.core.serde import to_jsonable
 from keyroll.core.steps import (
     AwaitParams,
+    LocationSpec,
     ProbeNewParams,
     ProbeOldParams,
     RedeployParams,
@@ -54,13 +54,13 @@ class PlanContext:
     inventory: Inventory
     group: Group
     build_estimate_s: float
-    locations: list[dict[str, Any]] = field(default_factory=list)
-    ambiguous: list[dict[str, Any]] = field(default_factory=list)
+    locations: list[LocationSpec] = field(default_factory=list)
+    ambiguous: list[LocationSpec] = field(default_factory=list)
     """unreadable copies that may hold one of several credentials: reported, not written"""
 
     def __post_init__(self) -> None:
-        specs: dict[tuple[str, ...], dict[str, Any]] = {}
-        self.ambiguous: list[dict[str, Any]] = []
+        specs: dict[tuple[str, ...], LocationSpec] = {}
+        self.ambiguous: list[LocationSpec] = []
         for loc, cred in group_locations(self.inventory, self.group):
             if loc.confidence is Confidence.UNVERIFIED:
                 # several credentials could be behind this unreadable copy: never written blind
@@ -69,7 +69,7 @@ class PlanContext:
             spec = location_spec(loc, cred, self.group.strategy)
             ident = _identity(spec)
             old = specs.get(ident)
-            if old is None or _ROLE_RANK.get(spec["role"], 5) < _ROLE_RANK.get(old["role"], 5):
+            if old is None or _ROLE_RANK.get(spec.role, 5) < _ROLE_RANK.get(old.role, 5):
                 specs[ident] = spec
         self.locations = list(specs.values())
 
@@ -103,30 +103,27 @@ class PlanContext:
         return ""
 
 
-def _identity(spec: dict[str, Any]) -> tuple[str, ...]:
-    kind = spec["kind"]
-    if kind in ("vercel_env", "vercel_shared_env"):
-        return (kind, spec.get("project_id", ""), spec.get("env_id", ""), spec.get("key", ""))
-    if kind == "github_secret":
-        return (kind, spec["repo"], spec["scope"], spec["name"])
-    return (kind, spec.get("path", ""), str(spec.get("line", 0)), str(spec.get("column", 0)), spec["old_fp"])
+def _identity(spec: LocationSpec) -> tuple[str, ...]:
+    kind = spec.kind.value
+    if spec.is_vercel:
+        return (kind, spec.project_id, spec.env_id, spec.key)
+    if spec.kind is LocationKind.GITHUB_SECRET:
+        return (kind, spec.repo, spec.scope, spec.name)
+    return (kind, spec.path, str(spec.line), str(spec.column), spec.old_fp)
 
 
-def projects_of(locations: Iterable[dict[str, Any]]) -> list[str]:
+def projects_of(locations: Iterable[LocationSpec]) -> list[str]:
     """Projects whose deployments read these copies (project vars and linked shared vars)."""
     out: dict[str, None] = {}
     for spec in locations:
-        if spec["kind"] == "vercel_env" and spec.get("project_id"):
-            out[spec["project_id"]] = None
-        elif spec["kind"] == "vercel_shared_env":
-            for p in spec.get("linked_project_ids", []):
-                out[p] = None
+        for p in spec.project_ids:
+            out[p] = None
     return sorted(out)
 
 
 def distribution_steps(
     ctx: PlanContext,
-    locations: Sequence[dict[str, Any]],
+    locations: Sequence[LocationSpec],
     *,
     values: str,
     after: Sequence[str],
@@ -146,22 +143,22 @@ def distribution_steps(
     gid, fp = ctx.gid, ctx.fp
     steps: list[Step] = []
     tails: list[str] = []
-    by_project: dict[str, list[dict[str, Any]]] = {}
-    shared: list[dict[str, Any]] = []
-    github: list[dict[str, Any]] = []
-    files: list[dict[str, Any]] = []
+    by_project: dict[str, list[LocationSpec]] = {}
+    shared: list[LocationSpec] = []
+    github: list[LocationSpec] = []
+    files: list[LocationSpec] = []
     for spec in locations:
-        kind = spec["kind"]
-        if kind == "vercel_env":
-            by_project.setdefault(spec["project_id"], []).append(spec)
-        elif kind == "vercel_shared_env":
+        kind = spec.kind
+        if kind is LocationKind.VERCEL_ENV:
+            by_project.setdefault(spec.project_id, []).append(spec)
+        elif kind is LocationKind.VERCEL_SHARED_ENV:
             shared.append(spec)
-        elif kind == "github_secret":
+        elif kind is LocationKind.GITHUB_SECRET:
             github.append(spec)
-        elif kind == "file":
+        elif kind is LocationKind.FILE:
             files.append(spec)
 
-    def write(target: str, specs: list[dict[str, Any]]) -> dict[str, Any]:
+    def write(target: str, specs: list[LocationSpec]) -> dict[str, Any]:
         return WriteParams(
             values=values, phase=phase, when=when, target=target, locations=tuple(specs)
         ).to_params()
@@ -175,7 +172,7 @@ def distribution_steps(
                 sid,
                 StepKind.WRITE_ENV,
                 fp,
-                f"write {len(specs)} var(s) of {specs[0].get('project_name') or project_id}",
+                f"write {len(specs)} var(s) of {specs[0].project_name or project_id}",
                 tuple(after),
                 write("vercel", specs),
                 project_id=project_id,
@@ -243,7 +240,7 @@ def distribution_steps(
                     when=when,
                     phase=phase,
                     project_name=name,
-                    deployments=tuple(to_jsonable(serving)),
+                    deployments=tuple(serving),
                     build_estimate_s=ctx.build_estimate_s,
                 ).to_params(),
                 project_id=project_id,

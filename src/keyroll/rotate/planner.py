@@ -66,23 +66,21 @@ def _common_warnings(ctx: PlanContext) -> list[str]:
                 out.append(
                     f"{name}: instant rollback to {', '.join(prod[:3])} would serve a revoked credential (rollback candidates)"
                 )
-    if not projects and any(loc["kind"] in ("vercel_env", "vercel_shared_env") for loc in ctx.locations):
+    if not projects and any(loc.is_vercel for loc in ctx.locations):
         out.append("the credential's Vercel vars are linked to no project")
-    unverified = [loc for loc in ctx.locations if loc.get("confidence") != Confidence.EXACT.value]
+    unverified = [loc for loc in ctx.locations if loc.confidence != Confidence.EXACT]
     if unverified:
         out.append(
             f"{len(unverified)} cop{'y' if len(unverified) == 1 else 'ies'} could not be read (sensitive vars, CI secrets): "
             "written blind from the key's meaning"
         )
     if ctx.ambiguous:
-        names = ", ".join(
-            sorted({str(a.get("key") or a.get("name") or a.get("path")) for a in ctx.ambiguous})[:3]
-        )
+        names = ", ".join(sorted({a.label for a in ctx.ambiguous})[:3])
         out.append(
             f"{len(ctx.ambiguous)} unreadable cop{'y' if len(ctx.ambiguous) == 1 else 'ies'} may hold this or another "
             f"credential ({names}): not written — update by hand"
         )
-    files = [loc for loc in ctx.locations if loc["kind"] == "file"]
+    files = [loc for loc in ctx.locations if loc.kind is LocationKind.FILE]
     if files:
         out.append(
             f"{len(files)} local file cop{'y' if len(files) == 1 else 'ies'}: rewritten only with --rewrite-files"

@@ -17,8 +17,9 @@ from typing import Any
 import httpx
 
 from keyroll.core.errors import KeyrollError, QuotaExceededError
-from keyroll.core.model import Step, StepKind
+from keyroll.core.model import ActionName, DeploymentRef, Step, StepKind
 from keyroll.core.secret import Secret
+from keyroll.core.steps import AwaitParams, RedeployParams, WriteParams
 from keyroll.providers.vercel.models import Deployment
 from keyroll.providers.vercel.protocol import VercelAPI
 from keyroll.rotate.ready import TERMINAL_FAILED, BuildWatch, ReadyWatcher
@@ -45,32 +46,31 @@ def slot_of(target: str | None, git_branch: str | None, custom_environment_id: s
     return ("preview", git_branch or "")
 
 
-def _deployment(ref: dict[str, Any], project_name: str) -> Deployment:
-    target = ref.get("target") or ""
+def _deployment(ref: DeploymentRef, project_name: str) -> Deployment:
+    target = ref.target
     return Deployment(
-        id=ref["deployment_id"],
-        url=ref.get("url", ""),
-        name=project_name or ref["project_id"],
-        projectId=ref["project_id"],
+        id=ref.deployment_id,
+        url=ref.url,
+        name=project_name or ref.project_id,
+        projectId=ref.project_id,
         # a staging deployment is redeployed as staging (its own alias), never as a preview
         target=target if target in ("production", "staging") else None,
-        readyState=ref.get("state") or "READY",
-        createdAt=int(ref.get("created_at") or 0),
-        git_branch=ref.get("git_branch") or "",
-        custom_environment_id=ref.get("custom_environment_id") or "",
+        readyState=ref.state or "READY",
+        createdAt=int(ref.created_at or 0),
+        git_branch=ref.git_branch,
+        custom_environment_id=ref.custom_environment_id,
     )
 
 
-async def start_build(vercel: VercelAPI, ref: dict[str, Any], project_name: str) -> dict[str, Any]:
-    """Redeploy one deployment (a :class:`~keyroll.core.model.DeploymentRef` as a dict); the
-    new build's ``{old, new, url, target, …, started_at}``.
+async def start_build(vercel: VercelAPI, ref: DeploymentRef, project_name: str) -> dict[str, Any]:
+    """Redeploy one deployment; the new build's ``{old, new, url, target, …, started_at}``.
 
     :raises QuotaPaused: Vercel's daily deployment quota is spent.
     """
     source = _deployment(ref, project_name)
     if not project_name:
         # the redeploy body needs the project name; read the source once when unknown
-        source = await vercel.get_deployment(ref["deployment_id"])
+        source = await vercel.get_deployment(ref.deployment_id)
     requested = time.time()
     try:
         new = await vercel.redeploy(source)
@@ -81,12 +81,12 @@ async def start_build(vercel: VercelAPI, ref: dict[str, Any], project_name: str)
             hint="run `keyroll resume` once the quota resets (within 24 hours), or split the work by project",
         ) from exc
     return {
-        "old": ref["deployment_id"],
+        "old": ref.deployment_id,
         "new": new.id,
         "url": new.url,
-        "target": ref.get("target", ""),
-        "git_branch": ref.get("git_branch", ""),
-        "custom_environment_id": ref.get("custom_environment_id", ""),
+        "target": ref.target,
+        "git_branch": ref.git_branch,
+        "custom_environment_id": ref.custom_environment_id,
         "created_at": new.created_at or int(time.time() * 1000),
         "requested_at": requested,
         "started_at": time.time(),
@@ -106,8 +106,9 @@ async def redeploy(
     A build of the same source deployment that another credential started *after* this step's
     env writes already carries them: it is adopted instead of starting another build.
     """
-    refs: list[dict[str, Any]] = list(step.params.get("deployments", []))
-    name = str(step.params.get("project_name") or "")
+    params = RedeployParams.from_params(step.params)  # chosen by kind: no action check
+    refs = list(params.deployments)
+    name = params.project_name
     adopted = {a["old"]: a for a in adopt or []}
     if written_at is None:
         written_at = max(
@@ -123,11 +124,11 @@ async def redeploy(
         # builds the crashed process started are not in project_builds: ask Vercel for them
         await _wait_for_older_builds(rt, step.project_id, refs, written_at)
 
-    async def run(ref: dict[str, Any]) -> None:
-        if ref["deployment_id"] in adopted:
-            results.append(adopted[ref["deployment_id"]])
+    async def run(ref: DeploymentRef) -> None:
+        if ref.deployment_id in adopted:
+            results.append(adopted[ref.deployment_id])
             return
-        key = (step.project_id, ref["deployment_id"])
+        key = (step.project_id, ref.deployment_id)
         for t0, fut in rt.project_builds.get(key, []):
             if t0 >= written_at:
                 try:
@@ -193,11 +194,13 @@ def _release_when_built(rt: Runtime, result: dict[str, Any]) -> None:
 
 
 def _writes_to(step: Step, project_id: str) -> bool:
-    if step.kind is not StepKind.WRITE_ENV or step.params.get("target") not in ("vercel", "shared"):
+    if step.kind is not StepKind.WRITE_ENV or step.action != ActionName.WRITE:
+        return False
+    params = WriteParams.of(step)
+    if params.target not in ("vercel", "shared"):
         return False
     return any(
-        spec.get("project_id") == project_id or project_id in spec.get("linked_project_ids", [])
-        for spec in step.params.get("locations", [])
+        spec.project_id == project_id or project_id in spec.linked_project_ids for spec in params.locations
     )
 
 
@@ -211,10 +214,10 @@ async def _writes_in_flight(rt: Runtime, step: Step, *, limit_s: float = 30.0) -
 
 
 async def _wait_for_older_builds(
-    rt: Runtime, project_id: str, refs: list[dict[str, Any]], written_at: float
+    rt: Runtime, project_id: str, refs: list[DeploymentRef], written_at: float
 ) -> None:
     """Wait for in-flight builds of the refs' slots created before ``written_at`` (they lack the write)."""
-    slots = {slot_of(r.get("target"), r.get("git_branch"), r.get("custom_environment_id")) for r in refs}
+    slots = {slot_of(r.target, r.git_branch, r.custom_environment_id) for r in refs}
     try:
         recent = await rt.vercel.list_deployments(project_id, limit=50)
     except KeyrollError:
@@ -250,31 +253,29 @@ async def reconcile_redeploy(step: Step, rt: Runtime) -> dict[str, Any] | None:
         return None
     adopted: list[dict[str, Any]] = []
     taken: set[str] = set()
-    for ref in step.params.get("deployments", []):
+    for ref in RedeployParams.from_params(step.params).deployments:
         for d in sorted(recent, key=lambda d: d.created_at):
             if (
                 d.id in taken
-                or d.id == ref["deployment_id"]
+                or d.id == ref.deployment_id
                 or d.created_at < since_ms
                 or d.ready_state in TERMINAL_FAILED
             ):
                 continue
-            prod = ref.get("target") == "production"
+            prod = ref.target == "production"
             same_target = (d.target == "production") == prod
-            same_env = (d.custom_environment_id or "") == (ref.get("custom_environment_id") or "")
-            same_branch = (
-                not ref.get("git_branch") or not d.git_branch or d.git_branch == ref.get("git_branch")
-            )
+            same_env = (d.custom_environment_id or "") == ref.custom_environment_id
+            same_branch = not ref.git_branch or not d.git_branch or d.git_branch == ref.git_branch
             if same_target and same_env and same_branch:
                 taken.add(d.id)
                 adopted.append(
                     {
-                        "old": ref["deployment_id"],
+                        "old": ref.deployment_id,
                         "new": d.id,
                         "url": d.url,
-                        "target": ref.get("target", ""),
-                        "git_branch": ref.get("git_branch", ""),
-                        "custom_environment_id": ref.get("custom_environment_id", ""),
+                        "target": ref.target,
+                        "git_branch": ref.git_branch,
+                        "custom_environment_id": ref.custom_environment_id,
                         "created_at": d.created_at,
                         "started_at": d.created_at / 1000,
                         "adopted": True,
@@ -291,12 +292,13 @@ async def await_ready(step: Step, rt: Runtime) -> dict[str, Any]:
 
     :raises BuildFailed: a build ended ERROR/CANCELED or exceeded ``build_timeout_s``.
     """
-    source = rt.detail(step.params["redeploy_step"])
+    redeploy_step = AwaitParams.from_params(step.params).redeploy_step
+    source = rt.detail(redeploy_step)
     deployments: list[dict[str, Any]] = list(source.get("deployments", []))
     results = await wait_ready(rt.vercel, rt.watcher, deployments, step.project_id)
     name = (
-        rt.step(step.params["redeploy_step"]).params.get("project_name")
-        if step.params["redeploy_step"] in rt.plan_step_ids
+        RedeployParams.from_params(rt.step(redeploy_step).params).project_name
+        if redeploy_step in rt.plan_step_ids
         else ""
     )
     for r in results:

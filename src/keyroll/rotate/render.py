@@ -11,10 +11,10 @@ from __future__ import annotations
 import base64
 import urllib.parse
 from collections.abc import Mapping
-from typing import Any
 
 from keyroll.core.errors import RotationError
 from keyroll.core.secret import Secret
+from keyroll.core.steps import GroupSpec, LocationSpec
 
 __all__ = ["encode", "render", "render_url"]
 
@@ -28,7 +28,7 @@ def encode(value: str, form: str) -> str:
     return value
 
 
-def render_url(current: str | None, user: str, password: str, endpoint: Mapping[str, Any]) -> str:
+def render_url(current: str | None, user: str, password: str, endpoint: GroupSpec) -> str:
     """A Redis URL with ``user:password`` — the current URL's other parts kept when readable.
 
     :raises RotationError: the current URL is unreadable and the host is unknown.
@@ -45,58 +45,56 @@ def render_url(current: str | None, user: str, password: str, endpoint: Mapping[
             if port:
                 netloc += f":{port}"
             return urllib.parse.urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment))
-    host = str(endpoint.get("host") or "")
+    host = endpoint.host or ""
     if not host:
         raise RotationError(
             "a Redis URL var is unreadable and the database host is unknown",
             hint="make the var readable (not sensitive) or rotate it with --strategy CRED=manual",
         )
     # a group spec may name its own scheme, path and query (a Postgres adapter group); Redis by default
-    scheme = str(endpoint.get("scheme") or ("rediss" if endpoint.get("tls", True) else "redis"))
-    port = int(endpoint.get("port") or 6379)
-    tail = str(endpoint.get("path") or "") + (f"?{endpoint['query']}" if endpoint.get("query") else "")
+    scheme = endpoint.scheme or ("rediss" if endpoint.tls is None or endpoint.tls else "redis")
+    port = endpoint.port or 6379
+    tail = (endpoint.path or "") + (f"?{endpoint.query}" if endpoint.query else "")
     return f"{scheme}://{urllib.parse.quote(user, safe='')}:{urllib.parse.quote(password, safe='')}@{host}:{port}{tail}"
 
 
 def render(
-    spec: Mapping[str, Any],
+    spec: LocationSpec,
     values: Mapping[str, Secret],
     current: Secret | None,
-    endpoint: Mapping[str, Any],
+    endpoint: GroupSpec,
 ) -> Secret:
     """The value a copy must hold under ``values``.
 
     :raises RotationError: the value set lacks the copy's role.
     """
-    role = spec["role"]
+    role = spec.role
     if role == "url":
         if "url" in values and "password" not in values:
             return values["url"]
         pw = values.get("password")
         if pw is None:
-            raise RotationError(f"no new password for {spec.get('key') or spec.get('name') or 'a URL copy'}")
+            raise RotationError(f"no new password for {spec.key or spec.name or 'a URL copy'}")
         user = values["username"].reveal() if "username" in values else "default"
         return Secret(render_url(current.reveal() if current else None, user, pw.reveal(), endpoint))
     value = values.get(role)
     if value is None and role == "value":
         value = next(iter(values.values()), None)
     if value is None:
-        raise RotationError(
-            f"no value for role {role} of {spec.get('key') or spec.get('name') or spec.get('path')}"
-        )
-    form = str(spec.get("form", "plain"))
+        raise RotationError(f"no value for role {role} of {spec.label or None}")
+    form = spec.form
     if role == "value" and form in ("url", "url_encoded"):
         return _password_in_url(spec, value, current)
     return value if form not in ("url_encoded", "base64") else Secret(encode(value.reveal(), form))
 
 
-def _password_in_url(spec: Mapping[str, Any], password: Secret, current: Secret | None) -> Secret:
+def _password_in_url(spec: LocationSpec, password: Secret, current: Secret | None) -> Secret:
     """A manually rotated password that sits inside a URL (``postgres://user:<pw>@host/db``): the
     var keeps its URL, only the password changes (percent-encoded where the URL needs it).
 
     :raises RotationError: the current URL could not be read, so it cannot be rebuilt.
     """
-    where = spec.get("key") or spec.get("name") or spec.get("path") or "a URL copy"
+    where = spec.label or "a URL copy"
     if current is None:
         raise RotationError(
             f"cannot rebuild the URL of {where}: its current value could not be read",

@@ -13,7 +13,6 @@ deployments keep serving until the new ones are READY.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -61,9 +60,8 @@ async def redeploy_and_wait(
         return []
     t0 = time.monotonic()
     name = project_name or project_id
-    refs = [dataclasses.asdict(d) for d in deployments]
     started = sorted(
-        await asyncio.gather(*(start_build(vercel, ref, project_name) for ref in refs)),
+        await asyncio.gather(*(start_build(vercel, ref, project_name) for ref in deployments)),
         key=lambda r: r["old"],
     )
     for r in started:

@@ -27,6 +27,7 @@ from typing import Any
 from keyroll.core.errors import AuthError, KeyrollError, NotFoundError, ProviderError
 from keyroll.core.model import Credential, CredentialKind, Product
 from keyroll.core.secret import Fingerprint, Secret
+from keyroll.core.steps import GroupSpec
 from keyroll.providers.factory import Providers
 from keyroll.providers.upstash.endpoints import (
     QSTASH_REGIONS,
@@ -60,7 +61,7 @@ _ROLE_KIND = {
 
 
 def descriptor_for(
-    spec: dict[str, object], role: str, fp: str, *, user: str = "", tcp_endpoint: str = ""
+    spec: GroupSpec, role: str, fp: str, *, user: str = "", tcp_endpoint: str = ""
 ) -> Credential | None:
     """What to probe a journaled value as, from its role and the rotation's group spec.
 
@@ -70,21 +71,21 @@ def descriptor_for(
     None for roles that are not credentials on their own (``username``, composite ``url``).
     """
     try:
-        product = Product(str(spec.get("product") or ""))
+        product = Product(spec.product)
     except ValueError:
         return None
     if role in ("username", "url", "value") or not role:
         return None
-    if spec.get("adapter") and spec.get("adapter") != "upstash":  # a provider adapter probes it
+    if spec.adapter and spec.adapter != "upstash":  # a provider adapter probes it
         return Credential(
             fingerprint=Fingerprint(fp),
             product=product,
             kind=CredentialKind.PASSWORD,
-            resource_id=str(spec.get("resource_id") or ""),
-            endpoint=str(spec.get("endpoint") or ""),
-            acl_user=user or str(spec.get("acl_user") or ""),
-            adapter=str(spec["adapter"]),
-            adapter_kind=str(spec.get("adapter_kind") or ""),
+            resource_id=spec.resource_id,
+            endpoint=spec.endpoint,
+            acl_user=user or spec.acl_user,
+            adapter=spec.adapter,
+            adapter_kind=spec.adapter_kind or "",
         )
     if role == "token":
         kind = CredentialKind.QSTASH_TOKEN if product is Product.QSTASH else CredentialKind.INDEX_TOKEN
@@ -94,20 +95,20 @@ def descriptor_for(
         kind = CredentialKind.QSTASH_TOKEN
     else:
         kind = _ROLE_KIND.get(role, CredentialKind.UNKNOWN)
-    acl_user = user or str(spec.get("acl_user") or "")
+    acl_user = user or spec.acl_user
     if kind is CredentialKind.PASSWORD and acl_user and acl_user != "default":
         kind = CredentialKind.ACL_PASSWORD
-    endpoint = str(spec.get("rest_url") or spec.get("endpoint") or "")
+    endpoint = spec.rest_url or spec.endpoint
     if kind in (CredentialKind.PASSWORD, CredentialKind.ACL_PASSWORD):
-        if str(spec.get("endpoint", "")).startswith("redis"):
-            endpoint = str(spec["endpoint"])
+        if spec.endpoint.startswith("redis"):
+            endpoint = spec.endpoint
         elif tcp_endpoint.startswith("redis"):
             endpoint = tcp_endpoint
     return Credential(
         fingerprint=Fingerprint(fp),
         product=product,
         kind=kind,
-        resource_id=str(spec.get("resource_id") or ""),
+        resource_id=spec.resource_id,
         endpoint=endpoint,
         acl_user=acl_user,
     )

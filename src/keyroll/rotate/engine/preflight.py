@@ -14,7 +14,6 @@ import asyncio
 import urllib.parse
 from collections.abc import Set
 from dataclasses import dataclass, field, replace
-from typing import Any
 
 from keyroll.core.errors import AuthError, ConsentRequired, ExitCode, JournalError, RotationError, UsageError
 from keyroll.core.model import (
@@ -30,7 +29,7 @@ from keyroll.core.model import (
 )
 from keyroll.core.roles import credential_role
 from keyroll.core.secret import Secret
-from keyroll.core.steps import GroupSpec, WriteParams, group_spec_of, locations_of
+from keyroll.core.steps import GroupSpec, LocationSpec, WriteParams, group_spec_of, locations_of
 from keyroll.journal.store import Journal
 from keyroll.providers.factory import Providers
 from keyroll.rotate.distribute import _scope
@@ -159,7 +158,7 @@ async def preflight(
             "the plan writes Vercel env vars but VERCEL_TOKEN is not set",
             hint="export it or pass --env-file",
         )
-    github_scopes: dict[tuple[str, str], dict[str, Any]] = {}
+    github_scopes: dict[tuple[str, str], LocationSpec] = {}
     group_problems: list[UsageError] = []
     for cp in plan.credentials:
         spec = next((g for s in cp.steps if (g := group_spec_of(s)) is not None), GroupSpec())
@@ -176,7 +175,7 @@ async def preflight(
         for w in (WriteParams.of(s) for s in cp.steps if s.action == ActionName.WRITE):
             if w.target == "github":
                 for loc in w.locations:
-                    github_scopes[(loc["repo"], loc.get("scope", "repo"))] = loc
+                    github_scopes[(loc.repo, loc.scope)] = loc
     if len(group_problems) == 1:
         raise group_problems[0]
     if group_problems:
@@ -193,7 +192,7 @@ async def preflight(
                 hint="export it or pass --env-file",
             )
 
-        async def key(loc: dict[str, Any]) -> None:
+        async def key(loc: LocationSpec) -> None:
             assert providers.github is not None
             await providers.github.get_public_key(_scope(loc))  # missing scope → AuthError (exit 2)
 
@@ -314,7 +313,7 @@ def _check_group(
 ) -> None:
     """:raises UsageError: the credential cannot be rotated as planned with these clients and values."""
     name = spec.resource_name or cp.credential
-    roles = {loc["role"] for s in cp.steps if s.action == ActionName.WRITE for loc in locations_of(s)}
+    roles = {loc.role for s in cp.steps if s.action == ActionName.WRITE for loc in locations_of(s)}
     if cp.strategy in RESTORE_ON_FAILURE and cp.strategy is not Strategy.MANUAL:
         missing = sorted(
             r for r in roles if r not in old and not (r == "url" and "password" in old) and r != "value"
@@ -343,7 +342,7 @@ def _check_group(
         )
     if (
         cp.strategy is Strategy.REDIS_ACL
-        and spec.revoke_mode == "reset_default"
+        and spec.revoke_mode == ActionName.RESET_DEFAULT
         and providers.upstash is None
     ):
         raise UsageError(

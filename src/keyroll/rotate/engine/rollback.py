@@ -15,9 +15,9 @@ import time
 from dataclasses import replace
 from typing import Any
 
-from keyroll.core.model import ActionName, CredentialPlan, Step, StepKind, StepState
-from keyroll.core.steps import RedeployParams, WriteParams
-from keyroll.journal.events import StepRecord
+from keyroll.core.model import ActionName, CredentialPlan, DeploymentRef, Step, StepKind, StepState
+from keyroll.core.steps import AwaitParams, RedeployParams, WriteParams
+from keyroll.journal.events import Phase, StepRecord
 from keyroll.rotate.distribute import write_locations
 from keyroll.rotate.engine.state import is_revoke
 from keyroll.rotate.gates import probe_values
@@ -36,7 +36,7 @@ async def rollback_group(rt: Runtime, cp: CredentialPlan, reason: str) -> None:
 
     def log(
         sid: str,
-        phase: str,
+        phase: Phase,
         state: StepState,
         kind: StepKind | None = None,
         project_id: str = "",
@@ -85,7 +85,7 @@ async def rollback_group(rt: Runtime, cp: CredentialPlan, reason: str) -> None:
     changed = [s.id for s in cp.steps if s.id in touched and records[s.id].state is not StepState.FAILED]
     if not revoked and cp.strategy not in RESTORE_ON_FAILURE and not changed:
         unchanged: dict[str, Any] = {"reason": reason, "nothing_changed": True, "problems": []}
-        log(rb_id, "outcome", StepState.ROLLED_BACK, detail=unchanged)
+        log(rb_id, Phase.OUTCOME, StepState.ROLLED_BACK, detail=unchanged)
         rt.records[rb_id] = StepRecord(rb_id, StepState.ROLLED_BACK, unchanged, {}, time.time())
         rt.note(f"{cp.credential}: rolled back (nothing had changed)")
         return
@@ -95,7 +95,7 @@ async def rollback_group(rt: Runtime, cp: CredentialPlan, reason: str) -> None:
         why = "already revoked" if revoked else f"{cp.strategy} cannot restore old values"
         log(
             rb_id,
-            "note",
+            Phase.NOTE,
             StepState.FAILED,
             detail={"rollback": "not possible", "why": why, "reason": reason},
         )
@@ -104,7 +104,7 @@ async def rollback_group(rt: Runtime, cp: CredentialPlan, reason: str) -> None:
             f"`keyroll abandon {rt.run_id} --reason …` closes the run"
         )
         return
-    log(rb_id, "intent", StepState.RUNNING, detail={"reason": reason})
+    log(rb_id, Phase.INTENT, StepState.RUNNING, detail={"reason": reason})
     rt.note(f"{cp.credential}: rolling back ({reason})")
     old = rt.values(gid, "old")
     restored: list[str] = []
@@ -115,29 +115,29 @@ async def rollback_group(rt: Runtime, cp: CredentialPlan, reason: str) -> None:
         specs = [
             loc
             for loc in params.locations
-            if loc["role"] in old or (loc["role"] == "url" and "password" in old) or loc["role"] == "value"
+            if loc.role in old or (loc.role == "url" and "password" in old) or loc.role == "value"
         ]
         if not specs:
             continue
         sid = f"{gid}/rollback/{s.id.split('/', 1)[1]}"
-        log(sid, "intent", StepState.RUNNING, StepKind.WRITE_ENV, s.project_id)
+        log(sid, Phase.INTENT, StepState.RUNNING, StepKind.WRITE_ENV, s.project_id)
         try:
             detail = await write_locations(
                 rt,
                 params.target,
                 specs,
                 old,
-                rt.spec(s).to_dict(),
+                rt.spec(s),
                 old=rt.values(gid, params.values),
                 restore=True,
             )
-            log(sid, "outcome", StepState.ROLLED_BACK, StepKind.WRITE_ENV, s.project_id, detail=detail)
+            log(sid, Phase.OUTCOME, StepState.ROLLED_BACK, StepKind.WRITE_ENV, s.project_id, detail=detail)
             restored.append(s.id)
         except Exception as exc:
             problems.append(f"{s.id}: {describe_error(exc)}")
             log(
                 sid,
-                "outcome",
+                Phase.OUTCOME,
                 StepState.FAILED,
                 StepKind.WRITE_ENV,
                 s.project_id,
@@ -148,29 +148,33 @@ async def rollback_group(rt: Runtime, cp: CredentialPlan, reason: str) -> None:
         if s.kind is not StepKind.REDEPLOY or s.id not in touched or problems:
             continue
         sid = f"{gid}/rollback/{s.id.split('/', 1)[1]}"
-        log(sid, "intent", StepState.RUNNING, StepKind.REDEPLOY, s.project_id)
+        log(sid, Phase.INTENT, StepState.RUNNING, StepKind.REDEPLOY, s.project_id)
         try:
             refs = await _serving_new(rt, s)
             if not refs:
                 log(
                     sid,
-                    "outcome",
+                    Phase.OUTCOME,
                     StepState.SKIPPED,
                     StepKind.REDEPLOY,
                     s.project_id,
                     detail={"reason": "no build with the new value serves"},
                 )
                 continue
-            again = replace(s, id=sid, params={**s.params, "deployments": refs})
+            redo = replace(RedeployParams.from_params(s.params), deployments=tuple(refs))
+            again = replace(s, id=sid, params=redo.to_params())
             detail = await redeploy(again, rt, written_at=time.time())
             rt.records[sid] = StepRecord(sid, StepState.DONE, detail, {}, time.time())
             ready_step = replace(
-                s, id=f"{sid}/ready", kind=StepKind.AWAIT_READY, params={"redeploy_step": sid}
+                s,
+                id=f"{sid}/ready",
+                kind=StepKind.AWAIT_READY,
+                params=AwaitParams(redeploy_step=sid).to_params(),
             )
             ready = await await_ready(ready_step, rt)
             log(
                 sid,
-                "outcome",
+                Phase.OUTCOME,
                 StepState.ROLLED_BACK,
                 StepKind.REDEPLOY,
                 s.project_id,
@@ -181,7 +185,7 @@ async def rollback_group(rt: Runtime, cp: CredentialPlan, reason: str) -> None:
             problems.append(f"{s.id}: {describe_error(exc)}")
             log(
                 sid,
-                "outcome",
+                Phase.OUTCOME,
                 StepState.FAILED,
                 StepKind.REDEPLOY,
                 s.project_id,
@@ -211,7 +215,7 @@ async def rollback_group(rt: Runtime, cp: CredentialPlan, reason: str) -> None:
         "residue": residue,
     }
     state = StepState.ROLLED_BACK if not problems else StepState.FAILED
-    log(rb_id, "outcome", state, detail=detail)
+    log(rb_id, Phase.OUTCOME, state, detail=detail)
     rt.records[rb_id] = StepRecord(rb_id, state, detail, {}, time.time())
     if problems:
         rt.note(f"{cp.credential}: rollback incomplete: {problems[0]}")
@@ -238,7 +242,7 @@ async def _old_values_verdict(rt: Runtime, cp: CredentialPlan) -> Probe:
     return Probe.UNKNOWN
 
 
-async def _serving_new(rt: Runtime, step: Step) -> list[dict[str, Any]]:
+async def _serving_new(rt: Runtime, step: Step) -> list[DeploymentRef]:
     """The source refs whose rotated build reached READY (so serves the new value): those are
     redeployed again on rollback; ERROR/CANCELED builds never served. Builds still running are
     waited for, since they would start serving the new value after the rollback."""
@@ -248,8 +252,8 @@ async def _serving_new(rt: Runtime, step: Step) -> list[dict[str, Any]]:
         return list(
             RedeployParams.from_params(step.params).deployments
         )  # unknown which builds exist: redo all
-    refs = {r["deployment_id"]: r for r in RedeployParams.from_params(step.params).deployments}
-    out: list[dict[str, Any]] = []
+    refs = {r.deployment_id: r for r in RedeployParams.from_params(step.params).deployments}
+    out: list[DeploymentRef] = []
     for b in builds:
         deadline = time.time() + rt.options.build_timeout_s
         while True:

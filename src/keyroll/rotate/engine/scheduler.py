@@ -18,7 +18,7 @@ from keyroll.core.errors import UsageError
 from keyroll.core.model import ActionName, CredentialPlan, Milestone, Plan, Step, StepKind, StepState
 from keyroll.core.priority import urgent
 from keyroll.core.steps import AwaitParams, WriteParams, is_cutover_reset, when_of
-from keyroll.journal.events import StepRecord
+from keyroll.journal.events import Phase, StepRecord
 from keyroll.rotate.distribute import write_locations
 from keyroll.rotate.engine.rollback import rollback_group
 from keyroll.rotate.engine.state import group_state
@@ -43,7 +43,7 @@ async def _write(step: Step, rt: Runtime) -> dict[str, Any]:
         params.target,
         list(params.locations),
         values,
-        rt.spec(step).to_dict(),
+        rt.spec(step),
         old=rt.values(gid, "old"),
         gid=gid,
     )
@@ -234,7 +234,7 @@ async def _run_step(rt: Runtime, step: Step, boundary: BoundaryHook) -> None:
     e = j.append(
         rt.run_id,
         step.id,
-        "intent",
+        Phase.INTENT,
         StepState.RUNNING,
         kind=step.kind,
         credential=step.credential,
@@ -262,7 +262,7 @@ def _outcome(rt: Runtime, step: Step, state: StepState, detail: dict[str, Any]) 
     e = rt.journal.append(
         rt.run_id,
         step.id,
-        "outcome",
+        Phase.OUTCOME,
         state,
         kind=step.kind,
         credential=step.credential,

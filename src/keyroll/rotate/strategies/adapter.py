@@ -88,16 +88,14 @@ def build(ctx: PlanContext) -> StrategyPlan:
     adapter = get_registry().get(primary.adapter)
     warnings: list[str] = []
     human_steps: list[str] = []
-    logins = {
-        loc.get("project_id") or loc.get("env_id") for loc in ctx.locations if loc["role"] == "username"
-    }
+    logins = {loc.project_id or loc.env_id for loc in ctx.locations if loc.role == "username"}
     bare = [
         loc
         for loc in ctx.locations
-        if loc["role"] == "password" and (loc.get("project_id") or loc.get("env_id")) not in logins
+        if loc.role == "password" and (loc.project_id or loc.env_id) not in logins
     ]
     if bare:
-        keys = ", ".join(sorted({str(loc.get("key") or loc.get("name") or loc.get("path")) for loc in bare}))
+        keys = ", ".join(sorted({loc.label for loc in bare}))
         warnings.append(
             f"{keys} hold(s) the bare password: the new credential belongs to another login "
             "(alternating users), so a separate user-name variable next to it must change too"

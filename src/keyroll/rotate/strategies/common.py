@@ -211,7 +211,6 @@ def redeploy_only_steps(
     """Redeploy + await steps (no writes) for projects whose vars someone else updated."""
     steps: list[Step] = []
     tails: list[str] = []
-    from keyroll.core.serde import to_jsonable
 
     for project_id in project_ids:
         serving = ctx.deployments(project_id)
@@ -229,7 +228,7 @@ def redeploy_only_steps(
                 RedeployParams(
                     phase=phase,
                     project_name=name,
-                    deployments=tuple(to_jsonable(serving)),
+                    deployments=tuple(serving),
                     build_estimate_s=ctx.build_estimate_s,
                 ).to_params(),
                 project_id=project_id,
@@ -444,7 +443,7 @@ async def _human_reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
 
 async def _resync_wait(step: Step, rt: Runtime) -> dict[str, Any]:
     """Wait until Vercel shows new values on the integration's vars (after the dashboard reset)."""
-    locations: list[dict[str, Any]] = list(ResyncWaitParams.of(step).locations)
+    locations = ResyncWaitParams.of(step).locations
     human = next((s for s in rt.group_of(step).steps if s.action == ActionName.HUMAN_RESET), None)
     since = rt.done_at(human.id) if human else 0.0
     human_detail = rt.detail(human.id) if human else {}
@@ -453,19 +452,19 @@ async def _resync_wait(step: Step, rt: Runtime) -> dict[str, Any]:
     ours = set(rt.fingerprints(gid, "new").values()) | set(rt.fingerprints(gid, "old").values())
     deadline = rt.now() + rt.options.build_timeout_s
     ask_at = rt.now() + min(RESYNC_GRACE_S, rt.options.build_timeout_s)
-    pending = {(loc["project_id"], loc["env_id"]): loc for loc in locations}
+    pending = {(loc.project_id, loc.env_id): loc for loc in locations}
     done: list[dict[str, Any]] = []
     interval = max(rt.options.poll_interval_s, 0.05)
     while pending:
         for key, loc in list(pending.items()):
             try:
-                var = await rt.vercel.get_env(loc["project_id"], loc["env_id"])
+                var = await rt.vercel.get_env(loc.project_id, loc.env_id)
             except KeyrollError:
                 continue
             fp = var.value.fingerprint if var.value is not None else ""
             changed = (fp and fp not in ours) or (not fp and var.updated_at / 1000 >= since)
             if changed:
-                role = str(loc.get("role") or "value")
+                role = loc.role or "value"
                 if var.value is not None:  # journal what Vercel now holds (verify probes it)
                     if role == "url":  # a URL around the new password: a composite, like distribute's
                         rt.put_value(gid, "rendered", var.value.fingerprint.split(":", 1)[1], var.value)
@@ -473,9 +472,9 @@ async def _resync_wait(step: Step, rt: Runtime) -> dict[str, Any]:
                         rt.put_value(gid, "resync", role, var.value)
                 done.append(
                     {
-                        "project_id": loc["project_id"],
-                        "env_id": loc["env_id"],
-                        "key": loc["key"],
+                        "project_id": loc.project_id,
+                        "env_id": loc.env_id,
+                        "key": loc.key,
                         "fp": fp,
                         "updated_at": var.updated_at,
                     }
@@ -492,7 +491,7 @@ async def _resync_wait(step: Step, rt: Runtime) -> dict[str, Any]:
             pending.clear()
             break
         if rt.now() > deadline:
-            keys = ", ".join(sorted(loc["key"] for loc in pending.values()))
+            keys = ", ".join(sorted(loc.key for loc in pending.values()))
             raise RotationError(
                 f"Vercel did not resync {keys} after the dashboard reset",
                 hint="check the integration in the Vercel dashboard, then run `keyroll resume`",

@@ -16,6 +16,7 @@ from typing import Any
 from keyroll.core.errors import RotationError
 from keyroll.core.model import Step
 from keyroll.core.secret import Fingerprint, Secret
+from keyroll.core.steps import LocationSpec
 from keyroll.rotate.distribute import write_locations
 from keyroll.rotate.runtime import Probe, Runtime, WaitingForHuman, gid_of
 
@@ -29,7 +30,7 @@ _ASK = {
 }
 
 
-async def ask_and_write(step: Step, rt: Runtime, pending: list[dict[str, Any]]) -> list[dict[str, Any]]:
+async def ask_and_write(step: Step, rt: Runtime, pending: list[LocationSpec]) -> list[dict[str, Any]]:
     """Ask for the values of ``pending`` copies (still old in Vercel), write them; returns what was written.
 
     :raises WaitingForHuman: nobody can be asked (no stdin, no ``--value-file``).
@@ -40,7 +41,7 @@ async def ask_and_write(step: Step, rt: Runtime, pending: list[dict[str, Any]]) 
     old = rt.fingerprints(gid, "old")
     name = spec.resource_name or spec.rest_url or gid
     values: dict[str, Secret] = {"username": Secret("default")}
-    for role in sorted({str(loc.get("role")) for loc in pending}):
+    for role in sorted({loc.role for loc in pending}):
         value_role, what = _ASK.get(role, (role, f"new {role}"))
         if value_role in values:
             continue
@@ -48,7 +49,7 @@ async def ask_and_write(step: Step, rt: Runtime, pending: list[dict[str, Any]]) 
         if value is None:
             if rt.secret_source is None:
                 raise WaitingForHuman(
-                    f"Vercel still shows the old value of {', '.join(sorted(loc['key'] for loc in pending))}: "
+                    f"Vercel still shows the old value of {', '.join(sorted(loc.key for loc in pending))}: "
                     f"the {what} of {name} is needed",
                     hint="run `keyroll resume --value-file FP=PATH` (or pipe it on stdin); copy it from the Upstash console",
                 )
@@ -78,11 +79,11 @@ async def ask_and_write(step: Step, rt: Runtime, pending: list[dict[str, Any]]) 
                 )
             rt.put_value(gid, "guided", value_role, value)  # journaled before it is written anywhere
         values[value_role] = value
-    by_project: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    by_project: dict[str, list[LocationSpec]] = defaultdict(list)
     for loc in pending:
-        by_project[str(loc["project_id"])].append(loc)
+        by_project[loc.project_id].append(loc)
     written: list[dict[str, Any]] = []
     for specs in by_project.values():
-        detail = await write_locations(rt, "vercel", specs, values, spec.to_dict(), gid=gid)
+        detail = await write_locations(rt, "vercel", specs, values, spec, gid=gid)
         written.extend(detail.get("written", []))
     return written

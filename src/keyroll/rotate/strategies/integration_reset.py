@@ -14,12 +14,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+from collections.abc import Sequence
 from typing import Any
 
 from keyroll.core.errors import KeyrollError, RotationError
-from keyroll.core.model import ActionName, Step, StepKind
+from keyroll.core.model import ActionName, LocationKind, Step, StepKind
 from keyroll.core.secret import Fingerprint, Secret
-from keyroll.core.steps import GroupSpec, GuidedResetParams, GuidedValuesParams, locations_of
+from keyroll.core.steps import GroupSpec, GuidedResetParams, GuidedValuesParams, LocationSpec, locations_of
 from keyroll.rotate.pipeline import PlanContext, StrategyPlan, cutover_tail
 from keyroll.rotate.runtime import Action, Probe, Runtime, WaitingForHuman, gid_of
 from keyroll.rotate.strategies.common import base_spec
@@ -65,7 +66,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         "read the new value from Vercel, or ask for it (stdin or --value-file)",
         (reset.id,),
         GuidedValuesParams(
-            locations=tuple(loc for loc in ctx.locations if loc["kind"] == "vercel_env")
+            locations=tuple(loc for loc in ctx.locations if loc.kind is LocationKind.VERCEL_ENV)
         ).to_params(),
     )
     steps = [reset, collect]
@@ -134,13 +135,15 @@ async def _reset_reconcile(step: Step, rt: Runtime) -> dict[str, Any] | None:
     }
 
 
-async def _from_vercel(rt: Runtime, locations: list[dict[str, Any]], role: str, old_fp: str) -> Secret | None:
+async def _from_vercel(
+    rt: Runtime, locations: Sequence[LocationSpec], role: str, old_fp: str
+) -> Secret | None:
     """The value Vercel now shows for ``role`` on a var of the integration, if it changed."""
     for loc in locations:
-        if loc.get("role") != role:
+        if loc.role != role:
             continue
         try:
-            var = await rt.vercel.get_env(loc["project_id"], loc["env_id"])
+            var = await rt.vercel.get_env(loc.project_id, loc.env_id)
         except KeyrollError:
             continue
         if var.value is not None and var.value.reveal() and var.value.fingerprint != old_fp:
@@ -152,12 +155,9 @@ async def _values(step: Step, rt: Runtime) -> dict[str, Any]:
     gid = gid_of(step)
     spec = rt.spec(step)
     old = rt.fingerprints(gid, "old")
-    locations: list[dict[str, Any]] = list(GuidedValuesParams.of(step).locations)
+    locations = GuidedValuesParams.of(step).locations
     written = {
-        str(loc["role"])
-        for s in rt.group_of(step).steps
-        if s.action == ActionName.WRITE
-        for loc in locations_of(s)
+        loc.role for s in rt.group_of(step).steps if s.action == ActionName.WRITE for loc in locations_of(s)
     }
     roles = sorted(written | {"token"})
     sources: dict[str, str] = {}

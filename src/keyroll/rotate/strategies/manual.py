@@ -19,8 +19,18 @@ from dataclasses import replace
 from typing import Any
 
 from keyroll.core.errors import RotationError
-from keyroll.core.model import ActionName, CredentialPlan, Plan, Step, StepKind, Strategy
+from keyroll.core.model import (
+    ActionName,
+    Confidence,
+    CredentialPlan,
+    LocationKind,
+    Plan,
+    Step,
+    StepKind,
+    Strategy,
+)
 from keyroll.core.steps import (
+    LocationSpec,
     ManualRevokeParams,
     ManualValueParams,
     ProbeNewParams,
@@ -50,20 +60,20 @@ def needs_probe(plan: Plan) -> list[str]:
     ]
 
 
-def describe_copy(spec: dict[str, Any]) -> str:
+def describe_copy(spec: LocationSpec) -> str:
     """A value-free name for one copy: ``vercel admin STRIPE_SECRET_KEY [production] (sensitive)``."""
-    kind = spec.get("kind", "")
-    if kind in ("vercel_env", "vercel_shared_env"):
+    kind = spec.kind.value
+    if spec.is_vercel:
         owner = (
-            "shared" if kind == "vercel_shared_env" else spec.get("project_name") or spec.get("project_id")
+            "shared" if spec.kind is LocationKind.VERCEL_SHARED_ENV else spec.project_name or spec.project_id
         )
-        scope = ",".join(list(spec.get("targets") or ()) + list(spec.get("custom_environment_ids") or ()))
-        branch = f"@{spec['git_branch']}" if spec.get("git_branch") else ""
-        kind_note = f" ({spec['type']})" if spec.get("type") else ""
-        return f"vercel {owner} {spec.get('key')} [{scope}{branch}]{kind_note}"
-    if kind == "github_secret":
-        return f"github {spec.get('repo')} {spec.get('scope')} {spec.get('name')}"
-    return f"{kind} {spec.get('path') or spec.get('key') or ''}".strip()
+        scope = ",".join(spec.targets + spec.custom_environment_ids)
+        branch = f"@{spec.git_branch}" if spec.git_branch else ""
+        kind_note = f" ({spec.type})" if spec.type else ""
+        return f"vercel {owner} {spec.key} [{scope}{branch}]{kind_note}"
+    if spec.kind is LocationKind.GITHUB_SECRET:
+        return f"github {spec.repo} {spec.scope} {spec.name}"
+    return f"{kind} {spec.path or spec.key}".strip()
 
 
 def build(ctx: PlanContext) -> StrategyPlan:
@@ -93,7 +103,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         ProbeNewParams(values="new", phase=1).to_params(),
     )
     untouched = sorted({describe_copy(a) for a in ctx.ambiguous})
-    blind = sorted({describe_copy(loc) for loc in ctx.locations if loc.get("confidence") != "exact"})
+    blind = sorted({describe_copy(loc) for loc in ctx.locations if loc.confidence != Confidence.EXACT})
     text = f"Revoke the old value {fp} at the service that issued it, then confirm."
     revoke = Step(
         f"{gid}/revoke",
@@ -212,4 +222,7 @@ async def _revoke(step: Step, rt: Runtime) -> dict[str, Any]:
     return detail
 
 
-ACTIONS: dict[str, Action] = {ActionName.MANUAL_VALUE: Action(_value), "manual_revoke": Action(_revoke)}
+ACTIONS: dict[str, Action] = {
+    ActionName.MANUAL_VALUE: Action(_value),
+    ActionName.MANUAL_REVOKE: Action(_revoke),
+}

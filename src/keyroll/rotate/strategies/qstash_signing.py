@@ -31,7 +31,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
     gid, fp = ctx.gid, ctx.fp
     locs = ctx.locations
     warnings: list[str] = []
-    has_next = set(projects_of([loc for loc in locs if loc["role"] == "signing_next"]))
+    has_next = set(projects_of([loc for loc in locs if loc.role == "signing_next"]))
     lacking = [p for p in projects_of(locs) if p not in has_next]
     spec = replace(spec, projects_without_next=tuple(lacking))
     if lacking:

@@ -24,13 +24,14 @@ from dataclasses import replace
 from typing import Any
 
 from keyroll.core.errors import KeyrollError, RotationError
-from keyroll.core.model import ActionName, Management, Step, StepKind
+from keyroll.core.model import ActionName, LocationKind, Management, Step, StepKind
 from keyroll.core.secret import Secret
 from keyroll.core.steps import (
     AclMintParams,
     DeluserParams,
     GroupSpec,
     HumanParams,
+    LocationSpec,
     ProbeNewParams,
     ProbeOldParams,
     RescanParams,
@@ -85,23 +86,24 @@ def build(ctx: PlanContext) -> StrategyPlan:
     integration = spec.management == Management.VERCEL_INTEGRATION.value
     # a keyroll user holds it: delete that user; the default user (too): reset it as well
     mode = (
-        "deluser"
+        ActionName.DELUSER
         if current != "default" and "default" not in in_use
-        else ("human_reset" if integration else "reset_default")
+        else (ActionName.HUMAN_RESET if integration else ActionName.RESET_DEFAULT)
     )
-    delete_users = sorted(u for u in in_use if is_keyroll_user(u) and mode != "deluser")
+    delete_users = sorted(u for u in in_use if is_keyroll_user(u) and mode != ActionName.DELUSER)
     spec = replace(spec, revoke_mode=mode)
     locs = ctx.locations
-    needs_ro = any(loc["role"] == "readonly_rest_token" for loc in locs)
+    needs_ro = any(loc.role == "readonly_rest_token" for loc in locs)
     warnings: list[str] = []
     human: list[str] = []
-    phase1, phase2 = [], []
+    phase1: list[LocationSpec] = []
+    phase2: list[LocationSpec] = []
     for loc in locs:
-        if mode == "reset_default" and loc["role"] == "password":
+        if mode == ActionName.RESET_DEFAULT and loc.role == "password":
             phase2.append(loc)
-        elif mode == "human_reset" and loc["role"] == "password" and not loc.get("configuration_id"):
+        elif mode == ActionName.HUMAN_RESET and loc.role == "password" and not loc.configuration_id:
             warnings.append(
-                f"{loc.get('key') or loc.get('name')}: a bare password of the default user on an integration database "
+                f"{loc.key or loc.name}: a bare password of the default user on an integration database "
                 "cannot follow the dashboard reset automatically; update it by hand afterwards"
             )
         else:
@@ -130,15 +132,9 @@ def build(ctx: PlanContext) -> StrategyPlan:
     steps.append(probe)
     name = spec.resource_name or spec.resource_id or ""
     if not name:  # integration databases are often known only by their URL and var names
-        keys = sorted(
-            {
-                f"{loc.get('key')} in {loc.get('project_name') or loc.get('project_id')}"
-                for loc in locs
-                if loc.get("key")
-            }
-        )
+        keys = sorted({f"{loc.key} in {loc.project_name or loc.project_id}" for loc in locs if loc.key})
         name = f"at {spec.rest_url or spec.host or gid}" + (f" ({', '.join(keys[:3])})" if keys else "")
-    if mode == "deluser":
+    if mode == ActionName.DELUSER:
         revoke = Step(
             f"{gid}/revoke",
             StepKind.REVOKE,
@@ -148,7 +144,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             DeluserParams(users=(current, _ro_twin(current))).to_params(),
             destructive=True,
         )
-    elif mode == "reset_default":
+    elif mode == ActionName.RESET_DEFAULT:
         revoke = Step(
             f"{gid}/revoke",
             StepKind.REVOKE,
@@ -183,7 +179,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
     steps.append(verify_old)
     last = verify_old.id
     expected = 0.0
-    if mode == "reset_default":
+    if mode == ActionName.RESET_DEFAULT:
         # That a reset leaves ACL users and their REST tokens working is documented nowhere: the
         # reset step probes the new ACL token first, and if it died these steps (skipped
         # otherwise) write the new default credentials everywhere and redeploy all at once.
@@ -193,7 +189,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
             "the new ACL token right after the reset and, if it died, switches to an emergency cutover "
             "(`keyroll preflight --scratch-database ID` checks the assumption on a scratch database)"
         )
-    if phase2 and mode == "reset_default":
+    if phase2 and mode == ActionName.RESET_DEFAULT:
         dist2, tails2 = distribution_steps(
             ctx, phase2, values="reset", after=[verify_old.id], tag="2", phase=2
         )
@@ -213,8 +209,8 @@ def build(ctx: PlanContext) -> StrategyPlan:
             f"{len(phase2)} bare password var(s) authenticate as the default user; they get the new default password "
             "after the reset — apps using them over TCP see errors until their redeploy is READY"
         )
-    integration_locs = [loc for loc in phase1 if loc.get("configuration_id") and loc["kind"] == "vercel_env"]
-    if mode == "human_reset" and integration_locs:
+    integration_locs = [loc for loc in phase1 if loc.configuration_id and loc.kind is LocationKind.VERCEL_ENV]
+    if mode == ActionName.HUMAN_RESET and integration_locs:
         resync = Step(
             f"{gid}/resync",
             StepKind.WRITE_ENV,
@@ -257,12 +253,12 @@ EMERGENCY_KEY = "acl_token_died"
 
 
 def _emergency_steps(
-    ctx: PlanContext, steps: list[Step], phase1: list[dict[str, Any]], reset_id: str, after: str
+    ctx: PlanContext, steps: list[Step], phase1: list[LocationSpec], reset_id: str, after: str
 ) -> str:
     """The emergency cutover, laid out in advance and run only when the reset reports
     :data:`EMERGENCY_KEY`; returns the id later steps should follow."""
     when = When(reset_id, EMERGENCY_KEY)
-    locs = [loc for loc in phase1 if loc["kind"] != "file"]
+    locs = [loc for loc in phase1 if loc.kind is not LocationKind.FILE]
     dist, tails = distribution_steps(ctx, locs, values="reset", after=[reset_id], tag="e", phase=3, when=when)
     if not dist:
         return after

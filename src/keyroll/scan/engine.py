@@ -17,8 +17,8 @@ start-up as plain strings, by fork or pipe: they never touch disk or argv.)
 
 from __future__ import annotations
 
+import codecs
 import dataclasses
-import io
 import itertools
 import os
 import sys
@@ -33,7 +33,7 @@ from keyroll.core.secret import Secret
 from keyroll.scan.findings import Certainty, Finding, ScanSummary
 from keyroll.scan.ignore import IgnoreRules
 from keyroll.scan.profile import Profile, WorkClock
-from keyroll.scan.reader import CHUNK_BYTES, ReadResult, scan_bytes, scan_stream
+from keyroll.scan.reader import CHUNK_BYTES, SNIFF, ReadResult, _valid_utf8, scan_bytes, scan_stream
 from keyroll.scan.walk import FileEntry, walk
 
 if TYPE_CHECKING:
@@ -96,6 +96,7 @@ class ScanOptions:
             min_confidence=self.min_confidence,
             keep_values=self.keep_values,
             profile=self.profile,
+            max_file_bytes=self.max_file_bytes,
         )
 
 
@@ -108,6 +109,8 @@ class WorkerConfig:
     min_confidence: Certainty = Certainty.LOW
     keep_values: bool = False
     profile: bool = False
+    max_file_bytes: int | None = None
+    """files of unknown size found over this are skipped as ``too_large`` when read"""
 
     def build(self) -> TextScanner:
         """A scanner for this configuration."""
@@ -180,46 +183,122 @@ def account(summary: ScanSummary, res: ReadResult) -> None:
     summary.below_threshold += res.below_threshold
 
 
-def _read_small(path: str, size: int) -> bytes:
-    """The whole content of a file expected to hold ``size`` bytes (it may have changed)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    try:
-        data = os.read(fd, size + 1)
-        if len(data) <= size:
-            return data
-        parts = [data]  # it grew: read the rest
-        while chunk := os.read(fd, 1 << 20):
-            parts.append(chunk)
-        return b"".join(parts)
-    finally:
-        os.close(fd)
+def _read_file(fd: int, size: int, limit: int | None) -> bytes | None:
+    """The content of the open file ``fd``; ``size`` is what the walk saw (or ``UNKNOWN_SIZE``).
+
+    A file of unknown size is read with one ``read(2)`` of :data:`PROBE_BYTES` (most files of a
+    source tree are smaller); only a file that fills it is ``fstat``-ed. Returns ``None`` when
+    the file is over ``limit`` (the caller counts it as ``too_large``).
+    :raises _Big: the file turned out to hold :data:`CHUNK_BYTES` or more (stream it instead).
+    """
+    # a known size: one byte more, so a file that grew since the walk is noticed
+    probe = PROBE_BYTES if limit is None else min(PROBE_BYTES, limit + 1)
+    want = size + 1 if size >= 0 else probe
+    data = os.read(fd, want)
+    if len(data) < want:
+        return data if limit is None or size >= 0 or len(data) <= limit else None
+    if size < 0:  # unknown and at least PROBE_BYTES: now the size matters
+        size = os.fstat(fd).st_size
+        if limit is not None and max(size, len(data)) > limit:
+            return None
+    parts = [data]  # the rest (or what it grew by)
+    have = len(data)
+    while have < CHUNK_BYTES and size < CHUNK_BYTES and (chunk := os.read(fd, max(1 << 16, size + 1 - have))):
+        parts.append(chunk)
+        have += len(chunk)
+    if have >= CHUNK_BYTES or size >= CHUNK_BYTES:
+        raise _Big
+    return b"".join(parts)
+
+
+class _Big(Exception):
+    """A file read as small turned out to be :data:`CHUNK_BYTES` or more."""
+
+
+PROBE_BYTES = 64 * 1024
+"""the first read of a file of unknown size (below glibc's mmap threshold: no mmap per file)"""
+_OPEN_FLAGS = os.O_RDONLY | getattr(os, "O_CLOEXEC", 0)
+_UTF16_BOMS = (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)
 
 
 def _scan_file_batch(batch: Sequence[FileEntry]) -> tuple[list[Finding], ScanSummary, dict[str, float]]:
+    """Read and scan a batch of files: the hot loop of a directory scan.
+
+    Most files of a source tree hold no anchor at all; for them this loop does one open, one
+    read, one close and one prefilter call, and nothing else (no per-file objects, the summary
+    counted in locals). Files with anchors, binary files, UTF-16 files and big ones go through
+    :func:`~keyroll.scan.reader.scan_bytes` / :func:`~keyroll.scan.reader.scan_stream`.
+    """
     scanner, config = _scanner()
     clock = _worker_clock
+    keep = config.keep_values
+    limit = config.max_file_bytes
+    find = scanner.prefilter.find
+    worth = scanner.worth_decoding
+    full = scanner.needs_full_text
     findings: list[Finding] = []
     summary = ScanSummary()
-    for entry in batch:
+    files = nbytes = invalid = 0
+    for path, size in batch:
+        if size >= CHUNK_BYTES:
+            res = _scan_big(path, scanner, keep, clock, summary)
+            if res is not None:
+                account(summary, res)
+                findings.extend(res.findings)
+            continue
         try:
-            if entry.size < CHUNK_BYTES:  # the common case: one read(2), no buffered file object
-                t0 = time.perf_counter() if clock else 0.0
-                data = _read_small(entry.path, entry.size)
-                if clock:
-                    clock.add("read", t0)
-                if len(data) < CHUNK_BYTES:
-                    res = scan_bytes(data, entry.path, scanner, keep_values=config.keep_values, clock=clock)
-                else:  # it grew since the walk
-                    res = scan_stream(io.BytesIO(data), entry.path, scanner, keep_values=config.keep_values)
-            else:
-                with open(entry.path, "rb") as fh:
-                    res = scan_stream(fh, entry.path, scanner, keep_values=config.keep_values, clock=clock)
+            t0 = time.perf_counter() if clock else 0.0
+            fd = os.open(path, _OPEN_FLAGS)
+            try:
+                data = _read_file(fd, size, limit)
+            finally:
+                os.close(fd)
+            if clock:
+                clock.add("read", t0)
+        except _Big:  # bigger than it looked: stream it
+            res = _scan_big(path, scanner, keep, clock, summary)
+            if res is not None:
+                account(summary, res)
+                findings.extend(res.findings)
+            continue
         except OSError:
             summary.skip("unreadable")
             continue
+        if data is None:
+            summary.skip("too_large")
+            continue
+        if data.find(b"\0", 0, SNIFF) >= 0 or data.startswith(_UTF16_BOMS):
+            res = scan_bytes(data, path, scanner, keep_values=keep, clock=clock)  # binary, UTF-16
+        else:
+            t0 = time.perf_counter() if clock else 0.0
+            hits = find(data)
+            if clock:
+                clock.add("prefilter", t0)
+            if not full and (not hits or not worth(data, hits)):  # the common case: nothing to find
+                files += 1
+                nbytes += len(data)
+                if not data.isascii() and not _valid_utf8(data):
+                    invalid += 1
+                continue
+            res = scan_bytes(data, path, scanner, keep_values=keep, clock=clock, raw_hits=hits)
         account(summary, res)
         findings.extend(res.findings)
+    summary.files += files
+    summary.bytes += nbytes
+    summary.invalid_utf8 += invalid
     return findings, summary, take_work()
+
+
+def _scan_big(
+    path: str, scanner: TextScanner, keep: bool, clock: WorkClock | None, summary: ScanSummary
+) -> ReadResult | None:
+    """A file of :data:`CHUNK_BYTES` or more, streamed in chunks (``None``: unreadable, counted)."""
+    try:
+        with open(path, "rb") as fh:
+            return scan_stream(fh, path, scanner, keep_values=keep, clock=clock)
+    except OSError:
+        summary.skip("unreadable")
+        return None
 
 
 # -- driver side ----------------------------------------------------------------------------
@@ -351,7 +430,9 @@ def scan_paths(
     ignore = IgnoreRules.for_targets(paths, options.ignore_file)
     if profile:
         profile.mark("setup")
-    walker = walk(paths, result.summary, ignore=ignore, max_file_bytes=options.max_file_bytes)
+    # a progress bar needs the byte total up front: only then is every file stat'ed
+    sized = progress is not NULL_PROGRESS
+    walker = walk(paths, result.summary, ignore=ignore, max_file_bytes=options.max_file_bytes, sizes=sized)
     workers = options.workers
     config = dataclasses.replace(options.worker_config(), profile=profile is not None)
     # walk until the input is known to be small (scanned in-process) or not
@@ -359,7 +440,7 @@ def scan_paths(
     total = 0
     for entry in walker:
         entries.append(entry)
-        total += entry.size
+        total += entry.size if entry.size >= 0 else ESTIMATED_SIZE
         if total >= options.inline_bytes and workers > 1 and progress is NULL_PROGRESS:
             break
     else:  # the whole walk is done
@@ -368,7 +449,7 @@ def scan_paths(
         return _scan_entries(entries, total, options, config, progress, profile, result, started)
     # big: the rest of the walk overlaps the workers, which get batches as they are formed
     walked = _Timed(itertools.chain(entries, walker))
-    batches = stream_batches(walked, lambda e: e.size, STREAM_BATCH_BYTES)
+    batches = stream_batches(walked, _size_of, STREAM_BATCH_BYTES)
     if profile:
         profile.workers = workers
     for findings, summary, work in run_batches(_scan_file_batch, batches, config, workers, inline=False):
@@ -385,6 +466,12 @@ def scan_paths(
 
 STREAM_BATCH_BYTES = 2 * 1024 * 1024
 """batch size while the walk is still going on (the total is not known yet)"""
+ESTIMATED_SIZE = 16 * 1024
+"""what a file of unknown size (not stat'ed by the walk) counts for in batching"""
+
+
+def _size_of(entry: FileEntry) -> int:
+    return entry.size if entry.size >= 0 else ESTIMATED_SIZE
 
 
 class _Timed(Iterator[T]):
@@ -413,12 +500,12 @@ def _scan_entries(
     started: float,
 ) -> ScanResult:
     workers = options.workers
-    batches = make_batches(entries, lambda e: e.size, batch_target(total, workers))
+    batches = make_batches(entries, _size_of, batch_target(total, workers))
     inline = total < options.inline_bytes
     if profile:
         profile.workers = 1 if inline or workers <= 1 or len(batches) <= 1 else min(workers, len(batches))
     task = progress.task("scan files", total=total)
-    sizes = [sum(e.size for e in b) for b in batches]
+    sizes = [sum(_size_of(e) for e in b) for b in batches]
     for findings, summary, work in run_batches(
         _scan_file_batch,
         batches,

@@ -61,7 +61,7 @@ def _scan_binary(
     raw_hits = scanner.anchor_hits(data)
     if clock:
         t0 = clock.add("prefilter", t0)
-    if not raw_hits and not scanner.needs_full_text:
+    if not scanner.worth_decoding(data, raw_hits):
         return
     res = scanner.scan(
         data.decode("latin-1"), name, keep_values=keep_values, data=data, raw_hits=raw_hits, binary=True
@@ -89,12 +89,18 @@ def _decode(data: bytes) -> tuple[str, bool]:
 
 
 def scan_bytes(
-    data: bytes, name: str, scanner: TextScanner, *, keep_values: bool = True, clock: WorkClock | None = None
+    data: bytes,
+    name: str,
+    scanner: TextScanner,
+    *,
+    keep_values: bool = True,
+    clock: WorkClock | None = None,
+    raw_hits: list[tuple[int, int]] | None = None,
 ) -> ReadResult:
     """Scan an in-memory input (a small file, a git blob). Never raises on content.
 
     ASCII inputs without any anchor are not even decoded. ``clock`` collects phase times
-    (``--profile``).
+    (``--profile``); ``raw_hits`` is the prefilter's result on ``data`` when the caller has it.
     """
     out = ReadResult(bytes=len(data))
     if looks_binary(data):
@@ -108,10 +114,11 @@ def scan_bytes(
             t0 = clock.add("decode", t0)
         res = scanner.scan(text, name, keep_values=keep_values)
     else:
-        raw_hits = scanner.anchor_hits(data)
-        if clock:
-            t0 = clock.add("prefilter", t0)
-        if not raw_hits and not scanner.needs_full_text:
+        if raw_hits is None:
+            raw_hits = scanner.anchor_hits(data)
+            if clock:
+                t0 = clock.add("prefilter", t0)
+        if not scanner.worth_decoding(data, raw_hits):
             if data.isascii():  # nothing to find, nothing to count
                 return out
             out.invalid_utf8 = not _valid_utf8(data)

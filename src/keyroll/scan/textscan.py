@@ -82,6 +82,8 @@ class TextScanner:
                 if i not in ids:
                     ids.append(i)
             self._requires.append(frozenset(det.requires))
+        # a detector with `requires` gets those literals' hits too; its own anchors, as a set
+        self._own = [frozenset(det.anchors) if det.requires else None for det in self.detectors]
         self._base64 = (
             Base64Layer(a for det in self.detectors for a in det.anchors) if decode_base64 else None
         )
@@ -92,6 +94,11 @@ class TextScanner:
         self._anchor_detectors = [tuple(anchors[a]) for a in self._anchors]
         self._layer_anchor = [a in layer_anchors for a in self._anchors]
         self.prefilter = make_prefilter(self._anchors, engine)
+        # per anchor: the bytes check of the one detector it belongs to (see Detector.hit_check)
+        self._hit_checks = [
+            self.detectors[ids[0]].hit_check if len(ids) == 1 and not layer else None
+            for ids, layer in zip(self._anchor_detectors, self._layer_anchor, strict=True)
+        ]
 
     @property
     def needs_full_text(self) -> bool:
@@ -103,6 +110,23 @@ class TextScanner:
     def anchor_hits(self, data: bytes) -> list[tuple[int, int]]:
         """Raw prefilter hits (byte offset, anchor index) in ``data``."""
         return self.prefilter.find(data)
+
+    def worth_decoding(self, data: bytes, raw_hits: list[tuple[int, int]]) -> bool:
+        """Whether any of ``raw_hits`` (the prefilter's, on ``data``) can give a finding.
+
+        ``False`` only when every hit is of an anchor whose one detector declares a
+        :attr:`~keyroll.scan.detectors.Detector.hit_check` that fails there (a source file
+        that says ``token`` only in code): then :meth:`scan` finds nothing, and the input
+        need not be decoded. Known values and fingerprints need every text: then ``True``.
+        """
+        if self.needs_full_text:
+            return True
+        checks = self._hit_checks
+        for pos, idx in raw_hits:
+            check = checks[idx]
+            if check is None or check.match(data, pos):
+                return True
+        return False
 
     def candidates(
         self, text: str, data: bytes | None = None, raw_hits: list[tuple[int, int]] | None = None
@@ -138,20 +162,25 @@ class TextScanner:
         """Run each detector on its own hits. ``seen`` collects the anchors found (and may
         already hold some); base64-layer hits go to ``layer_hits`` when it is given."""
         hits: list[list[Hit]] = [[] for _ in self.detectors]
+        anchors, anchor_detectors, layer_anchor = self._anchors, self._anchor_detectors, self._layer_anchor
         for pos, idx in offsets:
-            anchor = self._anchors[idx]
+            anchor = anchors[idx]
             seen.add(anchor)
-            for i in self._anchor_detectors[idx]:
-                hits[i].append((pos, anchor))
-            if layer_hits is not None and self._layer_anchor[idx]:
-                layer_hits.append((pos, anchor))
+            hit = (pos, anchor)
+            for i in anchor_detectors[idx]:
+                hits[i].append(hit)
+            if layer_hits is not None and layer_anchor[idx]:
+                layer_hits.append(hit)
         found: list[Candidate] = []
         for i, det in enumerate(self.detectors):
-            if not hits[i]:
+            own = hits[i]
+            if not own:
                 continue
-            if self._requires[i] and not (self._requires[i] & seen):
-                continue
-            own = [h for h in hits[i] if h[1] in det.anchors]
+            mine = self._own[i]
+            if mine is not None:
+                if not (self._requires[i] & seen):
+                    continue
+                own = [h for h in own if h[1] in mine]
             if own:
                 found.extend(det.find(text, own))
         return found

@@ -234,7 +234,7 @@ def _scan_file_batch(batch: Sequence[FileEntry]) -> tuple[list[Finding], ScanSum
     keep = config.keep_values
     limit = config.max_file_bytes
     find = scanner.prefilter.find
-    worth = scanner.worth_decoding
+    relevant = scanner.relevant_hits
     full = scanner.needs_full_text
     findings: list[Finding] = []
     summary = ScanSummary()
@@ -274,7 +274,9 @@ def _scan_file_batch(batch: Sequence[FileEntry]) -> tuple[list[Finding], ScanSum
             hits = find(data)
             if clock:
                 clock.add("prefilter", t0)
-            if not full and (not hits or not worth(data, hits)):  # the common case: nothing to find
+            if hits:
+                hits = relevant(data, hits)
+            if not hits and not full:  # the common case: nothing to find
                 files += 1
                 nbytes += len(data)
                 if not data.isascii() and not _valid_utf8(data):

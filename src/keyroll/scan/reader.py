@@ -61,7 +61,8 @@ def _scan_binary(
     raw_hits = scanner.anchor_hits(data)
     if clock:
         t0 = clock.add("prefilter", t0)
-    if not scanner.worth_decoding(data, raw_hits):
+    raw_hits = scanner.relevant_hits(data, raw_hits)
+    if not raw_hits and not scanner.needs_full_text:
         return
     res = scanner.scan(
         data.decode("latin-1"), name, keep_values=keep_values, data=data, raw_hits=raw_hits, binary=True
@@ -118,7 +119,8 @@ def scan_bytes(
             raw_hits = scanner.anchor_hits(data)
             if clock:
                 t0 = clock.add("prefilter", t0)
-        if not scanner.worth_decoding(data, raw_hits):
+        raw_hits = scanner.relevant_hits(data, raw_hits)
+        if not raw_hits and not scanner.needs_full_text:
             if data.isascii():  # nothing to find, nothing to count
                 return out
             out.invalid_utf8 = not _valid_utf8(data)

@@ -111,22 +111,24 @@ class TextScanner:
         """Raw prefilter hits (byte offset, anchor index) in ``data``."""
         return self.prefilter.find(data)
 
-    def worth_decoding(self, data: bytes, raw_hits: list[tuple[int, int]]) -> bool:
-        """Whether any of ``raw_hits`` (the prefilter's, on ``data``) can give a finding.
+    def relevant_hits(self, data: bytes, raw_hits: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """``raw_hits`` (the prefilter's, on ``data``) without those that cannot give a finding.
 
-        ``False`` only when every hit is of an anchor whose one detector declares a
-        :attr:`~keyroll.scan.detectors.Detector.hit_check` that fails there (a source file
-        that says ``token`` only in code): then :meth:`scan` finds nothing, and the input
-        need not be decoded. Known values and fingerprints need every text: then ``True``.
+        A hit is dropped when its anchor belongs to one detector only and that detector's
+        :attr:`~keyroll.scan.detectors.Detector.hit_check` fails there (``token`` in code
+        without an assignment of a long value): the detector would find nothing at it, and no
+        other detector or the base64 layer looks at it. Empty: the input need not even be
+        decoded. With known values or fingerprints every text matters: then all hits stay.
         """
         if self.needs_full_text:
-            return True
+            return raw_hits
         checks = self._hit_checks
-        for pos, idx in raw_hits:
-            check = checks[idx]
-            if check is None or check.match(data, pos):
-                return True
-        return False
+        out = []
+        for hit in raw_hits:
+            check = checks[hit[1]]
+            if check is None or check.match(data, hit[0]):
+                out.append(hit)
+        return out
 
     def candidates(
         self, text: str, data: bytes | None = None, raw_hits: list[tuple[int, int]] | None = None

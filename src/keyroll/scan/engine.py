@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.core.secret import Secret
+from keyroll.scan import forked
 from keyroll.scan.findings import Certainty, Finding, ScanSummary
 from keyroll.scan.ignore import IgnoreRules
 from keyroll.scan.profile import Profile, WorkClock
@@ -451,10 +452,14 @@ def scan_paths(
         return _scan_entries(entries, total, options, config, progress, profile, result, started)
     # big: the rest of the walk overlaps the workers, which get batches as they are formed
     walked = _Timed(itertools.chain(entries, walker))
-    batches = stream_batches(walked, _size_of, STREAM_BATCH_BYTES)
     if profile:
         profile.workers = workers
-    for findings, summary, work in run_batches(_scan_file_batch, batches, config, workers, inline=False):
+    if forked.available():
+        done = _fan_out(walked, config, workers)
+    else:
+        batches = stream_batches(walked, _size_of, STREAM_BATCH_BYTES)
+        done = run_batches(_scan_file_batch, batches, config, workers, inline=False)
+    for findings, summary, work in done:
         result.findings.extend(findings)
         result.summary.merge(summary)
         if profile:
@@ -464,6 +469,24 @@ def scan_paths(
         profile.merge_work(take_parent_build())
         profile.mark("scan")
     return finish(result, started)
+
+
+def _fan_out(
+    entries: Iterable[FileEntry], config: WorkerConfig, workers: int
+) -> Iterator[tuple[list[Finding], ScanSummary, dict[str, float]]]:
+    """:func:`keyroll.scan.forked.fan_out` of :func:`_scan_file_batch`, the scanner built here
+    once and inherited by the children."""
+    global _worker_scanner, _worker_config, _worker_clock, _parent_build_seconds
+    saved = (_worker_scanner, _worker_config, _worker_clock)
+    t0 = time.perf_counter()
+    if _worker_scanner is None or _worker_config != config:
+        _worker_scanner, _worker_config = config.build(), config
+        if config.profile:
+            _parent_build_seconds = time.perf_counter() - t0
+    try:
+        yield from forked.fan_out(entries, workers, _scan_file_batch, lambda: _init_worker(config))
+    finally:
+        _worker_scanner, _worker_config, _worker_clock = saved
 
 
 STREAM_BATCH_BYTES = 2 * 1024 * 1024

@@ -22,10 +22,8 @@ from __future__ import annotations
 import os
 import pickle
 import select
-import signal
 import struct
 import sys
-import traceback
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
@@ -105,6 +103,8 @@ def fan_out(
             results.extend(_collect(pid, r))
             pids.remove(pid)
     finally:
+        import signal
+
         for fd in fds:  # interrupted or failed: stop the children now
             os.close(fd)
         for pid in pids:
@@ -144,6 +144,8 @@ def _spawn(
             reply = pickle.dumps(("ok", out), protocol=pickle.HIGHEST_PROTOCOL)
             code = 0
         except BaseException:  # everything goes back to the parent
+            import traceback
+
             reply = pickle.dumps(("error", traceback.format_exc()))
         try:
             with os.fdopen(res_w, "wb") as fh:

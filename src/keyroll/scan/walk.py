@@ -17,6 +17,7 @@ untyped entries are stat'ed as before.
 from __future__ import annotations
 
 import errno
+import operator
 import os
 import stat
 from collections.abc import Iterator, Sequence
@@ -78,6 +79,8 @@ stored in them as plain bytes. Other binary files (a NUL byte in the first 8 KiB
 ``.pyc``, executables, pickles, core dumps) are searched for credential byte patterns."""
 
 
+_NAME = operator.attrgetter("name")
+"""a directory entry's name (the sort key of a listing)"""
 UNKNOWN_SIZE = -1
 """:attr:`FileEntry.size` of a file that was not stat'ed (see the module docstring)"""
 
@@ -193,7 +196,7 @@ def _walk_dir(
         current, dev, ancestors = stack.pop()
         try:
             with os.scandir(current) as it:
-                entries = sorted(it, key=_name)
+                entries = sorted(it, key=_NAME)
         except OSError:
             summary.skip("unreadable")
             continue
@@ -246,7 +249,3 @@ def _walk_dir(
             if found:
                 yield found
         stack.extend(reversed(subdirs))
-
-
-def _name(entry: os.DirEntry[str]) -> str:
-    return entry.name

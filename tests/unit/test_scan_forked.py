@@ -105,22 +105,41 @@ def test_frames_carry_any_path_whole() -> None:
     frames = list(forked.frames(odd))
     assert len(frames) > 3
     back: list[FileEntry] = []
-    for frame in frames:
+    for batch, frame in frames:
         n = int.from_bytes(frame[:4], "little")
         assert n == len(frame) - 4
-        assert len(frame) <= forked.FRAME_BYTES or len(forked.decode(frame[4:])) == 1
-        back.extend(forked.decode(frame[4:]))
+        assert len(frame) <= forked.FRAME_BYTES or len(batch) == 1
+        assert forked.decode(frame[4:]) == batch
+        back.extend(batch)
     assert back == odd
 
 
-def _fail(batch: list[FileEntry]) -> int:
-    raise ValueError(f"cannot scan {len(batch)} files")
-
-
 def test_a_failing_child_is_an_error() -> None:
-    entries = [FileEntry(f"f{i}", -1) for i in range(50)]
+    parent = os.getpid()
+
+    def fail_in_child(batch: list[FileEntry]) -> int:
+        if os.getpid() != parent:
+            raise ValueError(f"cannot scan {len(batch)} files")
+        time.sleep(0.01)
+        return len(batch)
+
+    entries = [FileEntry(f"f{i}", -1) for i in range(2000)]
     with pytest.raises(RuntimeError, match="ValueError: cannot scan"):
-        list(forked.fan_out(entries, 2, _fail))
+        list(forked.fan_out(entries, 2, fail_in_child))
+
+
+def test_this_process_and_the_children_share_the_work() -> None:
+    parent = os.getpid()
+
+    def who(batch: list[FileEntry]) -> tuple[int, list[FileEntry]]:
+        time.sleep(0.002)
+        return os.getpid(), batch
+
+    entries = [FileEntry(f"src/f{i}.py", -1) for i in range(5000)]
+    results = list(forked.fan_out(entries, 3, who))
+    assert sorted(e for _, b in results for e in b) == sorted(entries)  # each once
+    by = {pid for pid, _ in results}
+    assert parent in by and len(by) == 3
 
 
 def test_an_interrupted_walk_stops_the_children(tmp_path: Path) -> None:
@@ -145,7 +164,7 @@ def test_an_interrupted_walk_stops_the_children(tmp_path: Path) -> None:
 
     t0 = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
-        list(forked.fan_out(walk(), 2, slow, started))
+        list(forked.fan_out(walk(), 3, slow, started))
     assert time.monotonic() - t0 < 8
     children = [int(p) for p in pids.read_text().split()]
     assert len(children) == 2

@@ -475,7 +475,7 @@ def _fan_out(
     entries: Iterable[FileEntry], config: WorkerConfig, workers: int
 ) -> Iterator[tuple[list[Finding], ScanSummary, dict[str, float]]]:
     """:func:`keyroll.scan.forked.fan_out` of :func:`_scan_file_batch`, the scanner built here
-    once and inherited by the children."""
+    once, used here and inherited by the children."""
     global _worker_scanner, _worker_config, _worker_clock, _parent_build_seconds
     saved = (_worker_scanner, _worker_config, _worker_clock)
     t0 = time.perf_counter()
@@ -484,6 +484,7 @@ def _fan_out(
         if config.profile:
             _parent_build_seconds = time.perf_counter() - t0
     try:
+        _init_worker(config)  # this process scans too
         yield from forked.fan_out(entries, workers, _scan_file_batch, lambda: _init_worker(config))
     finally:
         _worker_scanner, _worker_config, _worker_clock = saved

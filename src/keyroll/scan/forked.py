@@ -1,17 +1,18 @@
-"""Scanning a big directory tree on every core: forked workers fed through pipes while the walk goes on.
+"""Scanning a big directory tree on every core: this process and forked children, fed through pipes.
 
 A process pool (``concurrent.futures``) costs about a third of the work of a 200 MiB source tree
 on two cores: its queue threads fight the walking thread for the GIL, every batch is pickled
-twice, and every result is a message of its own. Here, on Linux, the walk itself (in the
-parent) hands the files to ``workers`` forked children:
+twice, and every result is a message of its own. Here, on Linux, the walk itself hands the
+files out, and this process is one of the ``workers``:
 
-* each child has its own pipe; a batch is one frame of at most ``PIPE_BUF`` bytes (file sizes
-  and paths, NUL-separated), written without blocking, so it lands whole or not at all. The
-  parent writes to the next child whose pipe has room: a busy child's pipe fills up and the
-  others get the work (the pipes are made small for that);
-* a child scans its batches with the scanner it inherited from the parent (built once, before
-  the fork) and, when its pipe is closed, sends back one pickled list of batch results;
-* the parent walks, then collects. Ctrl-C, an error or an early stop kill the children.
+* each of the ``workers - 1`` children has its own pipe; a batch is one frame of at most
+  ``PIPE_BUF`` bytes (file sizes and paths, NUL-separated), written without blocking, so it
+  lands whole or not at all. While the walk goes on, a batch goes to a child with room in its
+  pipe or is kept; when the walk is done, this process scans the kept batches, topping up the
+  children's pipes (made small: a few batches each) before each one, so all end together;
+* a child scans its batches with the scanner it inherited (built once, before the fork) and,
+  when its pipe is closed, sends back one pickled list of batch results;
+* Ctrl-C, an error or an early stop kill the children.
 
 Findings cross back as fingerprints and previews only, as from any worker (``Finding.secret``
 is ``None``); known values reach the children by fork, never through a pipe.
@@ -24,6 +25,7 @@ import pickle
 import select
 import struct
 import sys
+from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
@@ -52,23 +54,25 @@ def decode(payload: bytes) -> list[FileEntry]:
     return [FileEntry(fsdecode(parts[i + 1]), int(parts[i])) for i in range(0, len(parts) - 1, 2)]
 
 
-def frames(entries: Iterable[FileEntry], limit: int = FRAME_BYTES) -> Iterator[bytes]:
-    """Frames (header + payload) of consecutive entries, each at most ``limit`` bytes when an
-    entry fits (a longer path gets a frame of its own)."""
+def frames(entries: Iterable[FileEntry], limit: int = FRAME_BYTES) -> Iterator[tuple[list[FileEntry], bytes]]:
+    """Batches of consecutive entries with their frames (header + payload), each frame at most
+    ``limit`` bytes when an entry fits (a longer path gets a frame of its own)."""
     room = limit - _HEADER.size
+    batch: list[FileEntry] = []
     parts: list[bytes] = []
     used = 0
-    for path, size in entries:
-        item = b"%d\0%s" % (size, os.fsencode(path))
+    for entry in entries:
+        item = b"%d\0%s" % (entry.size, os.fsencode(entry.path))
         if parts and used + len(item) + 1 > room:
             payload = b"\0".join(parts)
-            yield _HEADER.pack(len(payload)) + payload
-            parts, used = [], 0
+            yield batch, _HEADER.pack(len(payload)) + payload
+            batch, parts, used = [], [], 0
+        batch.append(entry)
         parts.append(item)
         used += len(item) + 1
     if parts:
         payload = b"\0".join(parts)
-        yield _HEADER.pack(len(payload)) + payload
+        yield batch, _HEADER.pack(len(payload)) + payload
 
 
 def fan_out(
@@ -77,9 +81,12 @@ def fan_out(
     work: Callable[[list[FileEntry]], R],
     on_child_start: Callable[[], None] = lambda: None,
 ) -> Iterator[R]:
-    """Run ``work`` over batches of ``entries`` in ``workers`` forked children; yield every
-    batch's result (after the walk, in no particular order).
+    """Run ``work`` over batches of ``entries`` in this process and ``workers - 1`` forked
+    children; yield every batch's result (after the walk, in no particular order).
 
+    While ``entries`` is being produced (the walk), each batch goes to a child with room in its
+    pipe, or is kept here; afterwards this process works through the kept batches itself,
+    topping up the children's pipes before each one, so all finish at about the same time.
     ``on_child_start`` runs in each child right after the fork (e.g. to reset a phase clock).
 
     :raises RuntimeError: a child failed (its traceback is in the message) or died.
@@ -89,13 +96,20 @@ def fan_out(
     results: list[R] = []
     try:
         pipes: list[tuple[int, int]] = []  # (write end of a child's work pipe, read end of its results)
-        for _ in range(workers):
+        for _ in range(max(1, workers - 1)):
             pid, w, r = _spawn(work, on_child_start, [w for w, _ in pipes])
             pids.append(pid)
             fds.update((w, r))
             pipes.append((w, r))
-        _feed(entries, [w for w, _ in pipes])
-        for w, _ in pipes:
+        jobs = [w for w, _ in pipes]
+        try:
+            results.extend(_share(entries, jobs, work))
+        except _ChildGone as gone:  # it failed: its own report says why
+            i = jobs.index(gone.fd)
+            fds.discard(pipes[i][1])
+            _collect(pids.pop(i), pipes[i][1])
+            raise RuntimeError("scan worker stopped early") from None
+        for w in jobs:
             fds.discard(w)
             os.close(w)
         for pid, (_, r) in zip(list(pids), pipes, strict=True):
@@ -114,6 +128,52 @@ def fan_out(
             except OSError:
                 pass
     yield from results
+
+
+def _share(entries: Iterable[FileEntry], jobs: list[int], work: Callable[[list[FileEntry]], R]) -> list[R]:
+    """Hand the batches to the children while the walk goes on, then work through the rest here."""
+    results: list[R] = []
+    kept: deque[tuple[list[FileEntry], bytes]] = deque()
+    for item in frames(entries):
+        if kept or not _send(jobs, item[1]):  # keep the order: kept ones go first
+            kept.append(item)
+            while kept and _send(jobs, kept[0][1]):
+                kept.popleft()
+    while kept:
+        while kept and _send(jobs, kept[0][1]):
+            kept.popleft()
+        if kept:
+            results.append(work(kept.pop()[0]))
+    return results
+
+
+class _ChildGone(Exception):
+    """A child's work pipe is closed: the child has stopped."""
+
+    def __init__(self, fd: int) -> None:
+        super().__init__(fd)
+        self.fd = fd
+
+
+def _send(pipes: list[int], frame: bytes) -> bool:
+    """Write ``frame`` to the first child with room for it; ``False`` when none has.
+
+    :raises _ChildGone: a child's pipe is broken (it failed or died).
+    """
+    for fd in pipes:
+        try:
+            written = os.write(fd, frame)
+        except BlockingIOError:
+            continue
+        except BrokenPipeError:
+            raise _ChildGone(fd) from None
+        if written < len(frame):  # a frame over PIPE_BUF (a very long path): finish it here
+            try:
+                _write_all(fd, frame[written:])
+            except BrokenPipeError:
+                raise _ChildGone(fd) from None
+        return True
+    return False
 
 
 def _spawn(
@@ -156,28 +216,6 @@ def _spawn(
     os.close(res_w)
     os.set_blocking(jobs_w, False)
     return pid, jobs_w, res_r
-
-
-def _feed(entries: Iterable[FileEntry], pipes: list[int]) -> None:
-    """Write each frame to the next child with room in its pipe (waiting when all are full)."""
-    n = len(pipes)
-    nxt = 0
-    for frame in frames(entries):
-        while True:
-            for k in range(n):
-                fd = pipes[(nxt + k) % n]
-                try:
-                    written = os.write(fd, frame)
-                except BlockingIOError:
-                    continue
-                if written < len(frame):  # a frame over PIPE_BUF (a very long path): finish it here
-                    _write_all(fd, frame[written:])
-                nxt = (nxt + k + 1) % n
-                break
-            else:
-                select.select([], pipes, [])
-                continue
-            break
 
 
 def _write_all(fd: int, data: bytes) -> None:

@@ -64,12 +64,15 @@ of the key, then an assignment (a cheap test that rejects most anchors in code: 
 
 
 _WORTH_A_LOOK_SRC = (
-    r"[A-Za-z0-9_.\-]*[\"'`\]]?[ \t]*(?::=|=>|=|:)[ \t]*(?:[A-Za-z]?[\"'`])?[A-Za-z0-9_\-+/=.~!@#$%^&*]{16}"
+    r"[A-Za-z0-9_.\-]*[\"'`\]]?[ \t]*(?::=|=>|=|:)[ \t]*(?:[A-Za-z]?[\"'`])?"
+    r"(?=[A-Za-z0-9_\-+/=.~!@#$%^&*]{0,199}[0-9])[A-Za-z0-9_\-+/=.~!@#$%^&*]{16}"
 )
 _WORTH_A_LOOK = re.compile(_WORTH_A_LOOK_SRC)
 """the tail of :attr:`GenericSecretDetector.pattern` from an anchor on: the rest of the key, an
-assignment and 16 value characters. The key of a match is one run of key characters that holds
-the anchor, so a hit where this does not match cannot give a candidate (``self.token = None``)."""
+assignment and 16 value characters with a digit among the first 200 (the value's; a value
+without a digit is not :func:`is_random_value`). The key of a match is one run of key
+characters that holds the anchor, so a hit where this does not match cannot give a candidate
+(``self.token = None``, ``token = get_token_from_environment()``)."""
 
 
 def _variants(word: str) -> tuple[str, ...]:

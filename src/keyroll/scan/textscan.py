@@ -94,11 +94,28 @@ class TextScanner:
         self._anchor_detectors = [tuple(anchors[a]) for a in self._anchors]
         self._layer_anchor = [a in layer_anchors for a in self._anchors]
         self.prefilter = make_prefilter(self._anchors, engine)
-        # per anchor: the bytes check of the one detector it belongs to (see Detector.hit_check)
-        self._hit_checks = [
-            self.detectors[ids[0]].hit_check if len(ids) == 1 and not layer else None
-            for ids, layer in zip(self._anchor_detectors, self._layer_anchor, strict=True)
-        ]
+        self._routes = self._hit_routes()
+
+    def _hit_routes(self) -> list[tuple[tuple[frozenset[int] | None, re.Pattern[bytes] | None], ...] | None]:
+        """Per anchor, the ways a hit of it can lead to a finding (see :meth:`relevant_hits`):
+        ``(requires, check)`` pairs — a detector that has the anchor as its own (its
+        ``requires`` literals as anchor indexes, its ``hit_check``), the base64 layer (its
+        check). ``None``: every hit counts (a ``requires`` literal, a route without conditions)."""
+        index = {a: i for i, a in enumerate(self._anchors)}
+        literals = {a for det in self.detectors for a in det.requires}
+        routes: list[tuple[tuple[frozenset[int] | None, re.Pattern[bytes] | None], ...] | None] = []
+        for a, ids, layer in zip(self._anchors, self._anchor_detectors, self._layer_anchor, strict=True):
+            ways: list[tuple[frozenset[int] | None, re.Pattern[bytes] | None]] = []
+            for i in ids:
+                det = self.detectors[i]
+                if a in det.anchors:
+                    needs = frozenset(index[r] for r in det.requires) if det.requires else None
+                    ways.append((needs, det.hit_check))
+            if layer and self._base64 is not None:
+                ways.append((None, self._base64.hit_check(a)))
+            always = a in literals or any(n is None and c is None for n, c in ways)
+            routes.append(None if always else tuple(ways))
+        return routes
 
     @property
     def needs_full_text(self) -> bool:
@@ -114,20 +131,34 @@ class TextScanner:
     def relevant_hits(self, data: bytes, raw_hits: list[tuple[int, int]]) -> list[tuple[int, int]]:
         """``raw_hits`` (the prefilter's, on ``data``) without those that cannot give a finding.
 
-        A hit is dropped when its anchor belongs to one detector only and that detector's
-        :attr:`~keyroll.scan.detectors.Detector.hit_check` fails there (``token`` in code
-        without an assignment of a long value): the detector would find nothing at it, and no
-        other detector or the base64 layer looks at it. Empty: the input need not even be
-        decoded. With known values or fingerprints every text matters: then all hits stay.
+        A hit is dropped when every detector that has its anchor as its own either does not run
+        on this input (none of its ``requires`` literals was hit: ``Basic `` in a file that
+        never says "upstash") or declares a
+        :attr:`~keyroll.scan.detectors.Detector.hit_check` that fails there (``token`` in code
+        without an assignment of a long value), and the base64 layer, if it looks at that
+        literal, would take no blob there either (:meth:`Base64Layer.hit_check`). Hits of
+        ``requires`` literals always stay (they enable detectors). Empty: the input need not
+        even be decoded. With known values or fingerprints every text matters: all hits stay.
         """
         if self.needs_full_text:
             return raw_hits
-        checks = self._hit_checks
+        routes = self._routes
+        present: set[int] | None = None
         out = []
         for hit in raw_hits:
-            check = checks[hit[1]]
-            if check is None or check.match(data, hit[0]):
+            ways = routes[hit[1]]
+            if ways is None:
                 out.append(hit)
+                continue
+            for needs, check in ways:
+                if needs is not None:
+                    if present is None:
+                        present = {i for _, i in raw_hits}
+                    if not needs & present:
+                        continue
+                if check is None or check.match(data, hit[0]):
+                    out.append(hit)
+                    break
         return out
 
     def candidates(

@@ -203,3 +203,31 @@ def test_hits_dropped_before_decoding_could_not_have_given_a_finding() -> None:
             assert via_bytes == via_text, line
     assert scan_bytes(f"token = '{value}'\n".encode(), "t.py", scanner).findings  # something is found
     assert not scanner.relevant_hits(b"return self.token\n", scanner.anchor_hits(b"return self.token\n"))
+
+
+def test_plain_files_are_stat_ed_only_where_listing_inodes_are_trusted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from keyroll.scan import walk as walk_mod
+    from keyroll.scan.findings import ScanSummary
+
+    (tmp_path / "a.py").write_text("x = 1\n")
+    (tmp_path / "b.py").hardlink_to(tmp_path / "a.py")
+    dev = tmp_path.stat().st_dev
+
+    def listed(fstype: str | None) -> tuple[list[FileEntry], ScanSummary]:
+        monkeypatch.setattr(walk_mod, "mount_types", lambda: {} if fstype is None else {dev: fstype})
+        summary = ScanSummary()
+        return list(walk_mod.walk([tmp_path], summary)), summary
+
+    for fstype in ("ext4", "xfs", "tmpfs"):
+        entries, summary = listed(fstype)
+        assert [e.size for e in entries] == [walk_mod.UNKNOWN_SIZE], fstype  # not stat'ed
+        assert summary.skipped == {"duplicate": 1}  # the hard link, by the listing's inode
+    for fstype in ("fuse.sshfs", "overlay", "nfs4", "virtiofs", None):
+        entries, summary = listed(fstype)
+        assert [e.size for e in entries] == [6], fstype  # stat'ed: a FUSE listing may repeat inodes
+        assert summary.skipped == {"duplicate": 1}
+    entries, _ = listed("ext4")
+    sized = list(walk_mod.walk([tmp_path], ScanSummary(), sizes=True))
+    assert [e.size for e in sized] == [6]  # a progress bar wants the sizes

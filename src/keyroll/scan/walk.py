@@ -10,8 +10,12 @@ A source tree is mostly plain regular files, and a ``stat`` per file is a tenth 
 So a file the directory listing itself types as regular (not a link) is not stat'ed: its
 identity is the listing's inode number on its directory's device, and its size is left
 unknown (:data:`UNKNOWN_SIZE`, unless ``sizes=True``): the reader learns it by reading, and
-applies the size limit then. Links, directories (a mount point has its own device) and
-untyped entries are stat'ed as before.
+applies the size limit then. That holds only where the listing's inode numbers are the files'
+own: on the local file systems of :data:`LISTING_INODES_FS` (looked up by device in
+``/proc/self/mountinfo``). Elsewhere — FUSE mounts (which may give every entry the same number),
+overlayfs (whose layers may repeat numbers), network file systems, an unknown device, a system
+without ``/proc`` — and for links, directories (a mount point has its own device) and untyped
+entries, every entry is stat'ed as before.
 """
 
 from __future__ import annotations
@@ -79,6 +83,10 @@ stored in them as plain bytes. Other binary files (a NUL byte in the first 8 KiB
 ``.pyc``, executables, pickles, core dumps) are searched for credential byte patterns."""
 
 
+LISTING_INODES_FS = frozenset(
+    ["ext2", "ext3", "ext4", "xfs", "btrfs", "tmpfs", "f2fs", "zfs", "bcachefs", "jfs"]
+)
+"""file systems whose directory listings give each file its own inode number (``d_ino == st_ino``)"""
 _NAME = operator.attrgetter("name")
 """a directory entry's name (the sort key of a listing)"""
 UNKNOWN_SIZE = -1
@@ -165,6 +173,24 @@ def _file(
     return FileEntry(path, st.st_size)
 
 
+def mount_types() -> dict[int, str]:
+    """File system type by device number, from ``/proc/self/mountinfo`` (empty when unreadable)."""
+    out: dict[int, str] = {}
+    try:
+        with open("/proc/self/mountinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                fields = line.split()
+                try:
+                    major, minor = fields[2].split(":")
+                    fstype = fields[fields.index("-", 6) + 1]
+                    out.setdefault(os.makedev(int(major), int(minor)), fstype)
+                except (ValueError, IndexError):
+                    continue
+    except OSError:
+        pass
+    return out
+
+
 def _binary_suffix(name: str) -> bool:
     """``os.path.splitext(name)[1].lower() in BINARY_SUFFIXES``, without a call for most names."""
     dot = name.rfind(".")
@@ -189,6 +215,8 @@ def _walk_dir(
         return
     seen_dirs.add(top_id)
     check = bool(rules)
+    trusted: dict[int, bool] = {}  # device -> its listing's inode numbers identify files
+    mounts: dict[int, str] | None = None
     # depth-first, each entry carrying its device and its chain of ancestor directories (to tell
     # loops from duplicates)
     stack: list[tuple[str, int, frozenset[tuple[int, int]]]] = [(top, top_st.st_dev, frozenset({top_id}))]
@@ -202,10 +230,15 @@ def _walk_dir(
             continue
         subdirs: list[tuple[str, int, frozenset[tuple[int, int]]]] = []
         here = current != "."
+        fast = trusted.get(dev)
+        if fast is None:
+            if mounts is None:
+                mounts = mount_types()
+            fast = trusted[dev] = not sizes and mounts.get(dev) in LISTING_INODES_FS
         for entry in entries:
             path = entry.path if here else entry.name  # "src/a.env", not "./src/a.env"
             try:
-                plain = not sizes and entry.is_file(follow_symlinks=False)  # typed by the listing
+                plain = fast and entry.is_file(follow_symlinks=False)  # typed by the listing
             except OSError:
                 plain = False
             if plain:  # a regular file, not a link: no stat (see the module docstring)

@@ -51,15 +51,32 @@ R = TypeVar("R")
 
 
 def idle_cores() -> int:
-    """Cores not busy with other work: the core count minus the 1-minute load average, rounded
-    (at least 1). On a busy machine more workers than idle cores only add start-up, forking and
-    hand-off costs to the same CPU time, so the scan gets slower, not faster."""
+    """Cores not busy with other work: the core count minus the other work, rounded (at least 1).
+
+    The other work is the lower of the 1-minute load average and the tasks runnable right now
+    besides this one (:func:`running_others`). The average lags by a minute: right after a
+    build, a test run or another scanner it still counts cores that are idle now. On a busy
+    machine more workers than idle cores only add start-up, forking and hand-off costs to the
+    same CPU time, so the scan gets slower, not faster."""
     cores = os.cpu_count() or 1
     try:
         load = os.getloadavg()[0]
     except OSError:
         return cores
+    now = running_others()
+    if now is not None:
+        load = min(load, now)
     return max(1, min(cores, round(cores - load + 0.5)))
+
+
+def running_others() -> int | None:
+    """Tasks runnable right now besides this process (``/proc/loadavg``), or ``None`` off Linux."""
+    try:
+        with open("/proc/loadavg", "rb") as fh:
+            running = int(fh.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0, running - 1)  # the count includes this process, which is running
 
 
 @dataclass(frozen=True)

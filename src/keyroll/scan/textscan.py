@@ -95,6 +95,13 @@ class TextScanner:
         self._layer_anchor = [a in layer_anchors for a in self._anchors]
         self.prefilter = make_prefilter(self._anchors, engine)
         self._routes = self._hit_routes()
+        # the common case (a generic-secret word): one route, no requires, a check
+        self._quick = [
+            ways[0][1].match
+            if ways is not None and len(ways) == 1 and ways[0][0] is None and ways[0][1]
+            else None
+            for ways in self._routes
+        ]
 
     def _hit_routes(self) -> list[tuple[tuple[frozenset[int] | None, re.Pattern[bytes] | None], ...] | None]:
         """Per anchor, the ways a hit of it can lead to a finding (see :meth:`relevant_hits`):
@@ -142,10 +149,15 @@ class TextScanner:
         """
         if self.needs_full_text:
             return raw_hits
-        routes = self._routes
+        routes, quick = self._routes, self._quick
         present: set[int] | None = None
         out = []
         for hit in raw_hits:
+            match = quick[hit[1]]
+            if match is not None:
+                if match(data, hit[0]):
+                    out.append(hit)
+                continue
             ways = routes[hit[1]]
             if ways is None:
                 out.append(hit)

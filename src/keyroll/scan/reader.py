@@ -20,13 +20,13 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
-from keyroll.scan.findings import Finding
+from keyroll.scan.findings import Finding, ScanSummary
 from keyroll.scan.profile import WorkClock
 
 if TYPE_CHECKING:
     from keyroll.scan.textscan import TextScanner
 
-__all__ = ["CHUNK_BYTES", "OVERLAP", "ReadResult", "looks_binary", "scan_bytes", "scan_stream"]
+__all__ = ["CHUNK_BYTES", "OVERLAP", "ReadResult", "account", "looks_binary", "scan_bytes", "scan_stream"]
 
 CHUNK_BYTES = 4 * 1024 * 1024
 OVERLAP = 16 * 1024
@@ -70,6 +70,16 @@ def _scan_binary(
     if clock:
         clock.add("detectors", t0)
     out.findings, out.allowed, out.below_threshold = res.findings, res.allowed, res.below_threshold
+
+
+def account(summary: ScanSummary, res: ReadResult) -> None:
+    """Add one input's read result to the summary counters."""
+    summary.binary += res.binary
+    summary.files += 1
+    summary.bytes += res.bytes
+    summary.invalid_utf8 += res.invalid_utf8
+    summary.allowed += res.allowed
+    summary.below_threshold += res.below_threshold
 
 
 def _valid_utf8(data: bytes) -> bool:

@@ -197,9 +197,18 @@ def test_default_workers_follow_idle_cores(monkeypatch: pytest.MonkeyPatch) -> N
     from keyroll.scan import engine
 
     monkeypatch.setattr(engine.os, "cpu_count", lambda: 4)
+    monkeypatch.setattr(engine, "running_others", lambda: None)  # no /proc: the average alone
     for load, expected in ((0.0, 4), (1.2, 3), (3.9, 1), (12.0, 1)):
         monkeypatch.setattr(engine.os, "getloadavg", lambda load=load: (load, load, load))
         assert ScanOptions().workers == expected, load
+    # the average lags: what runs now (fewer) counts; more running now than on average does not
+    monkeypatch.setattr(engine.os, "getloadavg", lambda: (3.9, 3.0, 2.0))
+    for now, expected in ((0, 4), (2, 2), (9, 1)):
+        monkeypatch.setattr(engine, "running_others", lambda now=now: now)
+        assert ScanOptions().workers == expected, now
+    monkeypatch.setattr(engine.os, "getloadavg", lambda: (0.2, 0.2, 0.2))
+    monkeypatch.setattr(engine, "running_others", lambda: 6)
+    assert ScanOptions().workers == 4
     assert ScanOptions(jobs=3).workers == 3 and ScanOptions(jobs=3, keep_values=True).workers == 1
 
 

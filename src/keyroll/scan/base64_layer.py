@@ -70,6 +70,8 @@ _SEPARATORS = "/+-_"
 _NOT_TEXT = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
 _BASIC = ("Basic ", "basic ")
 _BASIC_BLOB = re.compile(r"(?:B|b)asic[ \t]+")
+_BASIC_CHECK = re.compile(rb"[Bb]asic[ \t]+[A-Za-z0-9+/_\-]{%d}" % MIN_ENCODED)
+"""what a ``Basic`` hit needs for :meth:`Base64Layer._add_certain` to take it (bytes)"""
 _K8S_KIND = ("kind: Secret", 'kind: "Secret"', "kind: 'Secret'", '"kind": "Secret"', '"kind":"Secret"')
 _DOC_SEP = re.compile(r"^---", re.MULTILINE)
 _YAML_DATA = re.compile(r"^(?P<ind>[ \t]*)data:[ \t]*(?:#.*)?$", re.MULTILINE)
@@ -272,6 +274,12 @@ class Base64Layer:
     def anchors(self) -> frozenset[str]:
         """Every literal the prefilter must report to this layer."""
         return self.encoded | self.containers
+
+    def hit_check(self, anchor: str) -> re.Pattern[bytes] | None:
+        """A bytes check that a hit of ``anchor`` needs to pass to give this layer a blob (the
+        prose "basic example" does not: a blob is 16 base64 characters), or ``None``. Like
+        :attr:`~keyroll.scan.detectors.Detector.hit_check`, for literals only this layer uses."""
+        return _BASIC_CHECK if anchor in _BASIC and anchor not in self.encoded else None
 
     # -- blobs ------------------------------------------------------------------------------
 

@@ -18,7 +18,6 @@ start-up as plain strings, by fork or pipe: they never touch disk or argv.)
 from __future__ import annotations
 
 import dataclasses
-import io
 import itertools
 import os
 import sys
@@ -30,10 +29,12 @@ from typing import TYPE_CHECKING, BinaryIO, TypeVar
 
 from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.core.secret import Secret
+from keyroll.scan import forked
+from keyroll.scan.files import scan_files
 from keyroll.scan.findings import Certainty, Finding, ScanSummary
 from keyroll.scan.ignore import IgnoreRules
 from keyroll.scan.profile import Profile, WorkClock
-from keyroll.scan.reader import CHUNK_BYTES, ReadResult, scan_bytes, scan_stream
+from keyroll.scan.reader import account, scan_stream
 from keyroll.scan.walk import FileEntry, walk
 
 if TYPE_CHECKING:
@@ -50,15 +51,32 @@ R = TypeVar("R")
 
 
 def idle_cores() -> int:
-    """Cores not busy with other work: the core count minus the 1-minute load average, rounded
-    (at least 1). On a busy machine more workers than idle cores only add start-up, forking and
-    hand-off costs to the same CPU time, so the scan gets slower, not faster."""
+    """Cores not busy with other work: the core count minus the other work, rounded (at least 1).
+
+    The other work is the lower of the 1-minute load average and the tasks runnable right now
+    besides this one (:func:`running_others`). The average lags by a minute: right after a
+    build, a test run or another scanner it still counts cores that are idle now. On a busy
+    machine more workers than idle cores only add start-up, forking and hand-off costs to the
+    same CPU time, so the scan gets slower, not faster."""
     cores = os.cpu_count() or 1
     try:
         load = os.getloadavg()[0]
     except OSError:
         return cores
+    now = running_others()
+    if now is not None:
+        load = min(load, now)
     return max(1, min(cores, round(cores - load + 0.5)))
+
+
+def running_others() -> int | None:
+    """Tasks runnable right now besides this process (``/proc/loadavg``), or ``None`` off Linux."""
+    try:
+        with open("/proc/loadavg", "rb") as fh:
+            running = int(fh.read().split()[3].split(b"/")[0])
+    except (OSError, ValueError, IndexError):
+        return None
+    return max(0, running - 1)  # the count includes this process, which is running
 
 
 @dataclass(frozen=True)
@@ -96,6 +114,7 @@ class ScanOptions:
             min_confidence=self.min_confidence,
             keep_values=self.keep_values,
             profile=self.profile,
+            max_file_bytes=self.max_file_bytes,
         )
 
 
@@ -108,6 +127,8 @@ class WorkerConfig:
     min_confidence: Certainty = Certainty.LOW
     keep_values: bool = False
     profile: bool = False
+    max_file_bytes: int | None = None
+    """files of unknown size found over this are skipped as ``too_large`` when read"""
 
     def build(self) -> TextScanner:
         """A scanner for this configuration."""
@@ -170,55 +191,10 @@ def _scanner() -> tuple[TextScanner, WorkerConfig]:
     return _worker_scanner, _worker_config
 
 
-def account(summary: ScanSummary, res: ReadResult) -> None:
-    """Add one input's read result to the summary counters."""
-    summary.binary += res.binary
-    summary.files += 1
-    summary.bytes += res.bytes
-    summary.invalid_utf8 += res.invalid_utf8
-    summary.allowed += res.allowed
-    summary.below_threshold += res.below_threshold
-
-
-def _read_small(path: str, size: int) -> bytes:
-    """The whole content of a file expected to hold ``size`` bytes (it may have changed)."""
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    try:
-        data = os.read(fd, size + 1)
-        if len(data) <= size:
-            return data
-        parts = [data]  # it grew: read the rest
-        while chunk := os.read(fd, 1 << 20):
-            parts.append(chunk)
-        return b"".join(parts)
-    finally:
-        os.close(fd)
-
-
 def _scan_file_batch(batch: Sequence[FileEntry]) -> tuple[list[Finding], ScanSummary, dict[str, float]]:
+    """:func:`~keyroll.scan.files.scan_files` with this process's scanner and phase clock."""
     scanner, config = _scanner()
-    clock = _worker_clock
-    findings: list[Finding] = []
-    summary = ScanSummary()
-    for entry in batch:
-        try:
-            if entry.size < CHUNK_BYTES:  # the common case: one read(2), no buffered file object
-                t0 = time.perf_counter() if clock else 0.0
-                data = _read_small(entry.path, entry.size)
-                if clock:
-                    clock.add("read", t0)
-                if len(data) < CHUNK_BYTES:
-                    res = scan_bytes(data, entry.path, scanner, keep_values=config.keep_values, clock=clock)
-                else:  # it grew since the walk
-                    res = scan_stream(io.BytesIO(data), entry.path, scanner, keep_values=config.keep_values)
-            else:
-                with open(entry.path, "rb") as fh:
-                    res = scan_stream(fh, entry.path, scanner, keep_values=config.keep_values, clock=clock)
-        except OSError:
-            summary.skip("unreadable")
-            continue
-        account(summary, res)
-        findings.extend(res.findings)
+    findings, summary = scan_files(batch, scanner, config.keep_values, config.max_file_bytes, _worker_clock)
     return findings, summary, take_work()
 
 
@@ -351,7 +327,9 @@ def scan_paths(
     ignore = IgnoreRules.for_targets(paths, options.ignore_file)
     if profile:
         profile.mark("setup")
-    walker = walk(paths, result.summary, ignore=ignore, max_file_bytes=options.max_file_bytes)
+    # a progress bar needs the byte total up front: only then is every file stat'ed
+    sized = progress is not NULL_PROGRESS
+    walker = walk(paths, result.summary, ignore=ignore, max_file_bytes=options.max_file_bytes, sizes=sized)
     workers = options.workers
     config = dataclasses.replace(options.worker_config(), profile=profile is not None)
     # walk until the input is known to be small (scanned in-process) or not
@@ -359,7 +337,7 @@ def scan_paths(
     total = 0
     for entry in walker:
         entries.append(entry)
-        total += entry.size
+        total += entry.size if entry.size >= 0 else ESTIMATED_SIZE
         if total >= options.inline_bytes and workers > 1 and progress is NULL_PROGRESS:
             break
     else:  # the whole walk is done
@@ -367,24 +345,55 @@ def scan_paths(
             profile.mark("walk")
         return _scan_entries(entries, total, options, config, progress, profile, result, started)
     # big: the rest of the walk overlaps the workers, which get batches as they are formed
-    walked = _Timed(itertools.chain(entries, walker))
-    batches = stream_batches(walked, lambda e: e.size, STREAM_BATCH_BYTES)
+    rest = itertools.chain(entries, walker)
+    timed = _Timed(rest) if profile else None  # two clock reads a file: only for --profile
+    walked: Iterator[FileEntry] = timed or rest
     if profile:
         profile.workers = workers
-    for findings, summary, work in run_batches(_scan_file_batch, batches, config, workers, inline=False):
+    if forked.available():
+        done = _fan_out(walked, config, workers)
+    else:
+        batches = stream_batches(walked, _size_of, STREAM_BATCH_BYTES)
+        done = run_batches(_scan_file_batch, batches, config, workers, inline=False)
+    for findings, summary, work in done:
         result.findings.extend(findings)
         result.summary.merge(summary)
         if profile:
             profile.merge_work(work)
     if profile:
-        profile.add("walk", walked.seconds)
+        profile.add("walk", timed.seconds if timed else 0.0)
         profile.merge_work(take_parent_build())
         profile.mark("scan")
     return finish(result, started)
 
 
+def _fan_out(
+    entries: Iterable[FileEntry], config: WorkerConfig, workers: int
+) -> Iterator[tuple[list[Finding], ScanSummary, dict[str, float]]]:
+    """:func:`keyroll.scan.forked.fan_out` of :func:`_scan_file_batch`, the scanner built here
+    once, used here and inherited by the children."""
+    global _worker_scanner, _worker_config, _worker_clock, _parent_build_seconds
+    saved = (_worker_scanner, _worker_config, _worker_clock)
+    t0 = time.perf_counter()
+    if _worker_scanner is None or _worker_config != config:
+        _worker_scanner, _worker_config = config.build(), config
+        if config.profile:
+            _parent_build_seconds = time.perf_counter() - t0
+    try:
+        _init_worker(config)  # this process scans too
+        yield from forked.fan_out(entries, workers, _scan_file_batch, lambda: _init_worker(config))
+    finally:
+        _worker_scanner, _worker_config, _worker_clock = saved
+
+
 STREAM_BATCH_BYTES = 2 * 1024 * 1024
 """batch size while the walk is still going on (the total is not known yet)"""
+ESTIMATED_SIZE = 16 * 1024
+"""what a file of unknown size (not stat'ed by the walk) counts for in batching"""
+
+
+def _size_of(entry: FileEntry) -> int:
+    return entry.size if entry.size >= 0 else ESTIMATED_SIZE
 
 
 class _Timed(Iterator[T]):
@@ -413,12 +422,12 @@ def _scan_entries(
     started: float,
 ) -> ScanResult:
     workers = options.workers
-    batches = make_batches(entries, lambda e: e.size, batch_target(total, workers))
+    batches = make_batches(entries, _size_of, batch_target(total, workers))
     inline = total < options.inline_bytes
     if profile:
         profile.workers = 1 if inline or workers <= 1 or len(batches) <= 1 else min(workers, len(batches))
     task = progress.task("scan files", total=total)
-    sizes = [sum(e.size for e in b) for b in batches]
+    sizes = [sum(_size_of(e) for e in b) for b in batches]
     for findings, summary, work in run_batches(
         _scan_file_batch,
         batches,

@@ -31,7 +31,6 @@ from keyroll.scan.engine import (
     ScanOptions,
     ScanResult,
     _scanner,
-    account,
     batch_target,
     finish,
     make_batches,
@@ -43,7 +42,7 @@ from keyroll.scan.engine import (
 from keyroll.scan.findings import Finding, ScanSummary
 from keyroll.scan.ignore import IGNORE_FILE, IgnoreRules
 from keyroll.scan.profile import Profile
-from keyroll.scan.reader import scan_bytes
+from keyroll.scan.reader import account, scan_bytes
 
 __all__ = ["Repo", "find_repo", "history_blobs", "scan_git"]
 

@@ -16,7 +16,6 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
@@ -127,6 +126,8 @@ def _cache_path(anchors: tuple[str, ...], hyperscan: Any) -> Path | None:
 
 def _store(path: Path, data: bytes) -> None:
     """Write the cache file atomically; any failure leaves no file and is not an error."""
+    import tempfile  # only when the cache is written: it costs start-up
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".prefilter-")

@@ -20,13 +20,13 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, BinaryIO
 
-from keyroll.scan.findings import Finding
+from keyroll.scan.findings import Finding, ScanSummary
 from keyroll.scan.profile import WorkClock
 
 if TYPE_CHECKING:
     from keyroll.scan.textscan import TextScanner
 
-__all__ = ["CHUNK_BYTES", "OVERLAP", "ReadResult", "looks_binary", "scan_bytes", "scan_stream"]
+__all__ = ["CHUNK_BYTES", "OVERLAP", "ReadResult", "account", "looks_binary", "scan_bytes", "scan_stream"]
 
 CHUNK_BYTES = 4 * 1024 * 1024
 OVERLAP = 16 * 1024
@@ -61,6 +61,7 @@ def _scan_binary(
     raw_hits = scanner.anchor_hits(data)
     if clock:
         t0 = clock.add("prefilter", t0)
+    raw_hits = scanner.relevant_hits(data, raw_hits)
     if not raw_hits and not scanner.needs_full_text:
         return
     res = scanner.scan(
@@ -69,6 +70,16 @@ def _scan_binary(
     if clock:
         clock.add("detectors", t0)
     out.findings, out.allowed, out.below_threshold = res.findings, res.allowed, res.below_threshold
+
+
+def account(summary: ScanSummary, res: ReadResult) -> None:
+    """Add one input's read result to the summary counters."""
+    summary.binary += res.binary
+    summary.files += 1
+    summary.bytes += res.bytes
+    summary.invalid_utf8 += res.invalid_utf8
+    summary.allowed += res.allowed
+    summary.below_threshold += res.below_threshold
 
 
 def _valid_utf8(data: bytes) -> bool:
@@ -89,12 +100,18 @@ def _decode(data: bytes) -> tuple[str, bool]:
 
 
 def scan_bytes(
-    data: bytes, name: str, scanner: TextScanner, *, keep_values: bool = True, clock: WorkClock | None = None
+    data: bytes,
+    name: str,
+    scanner: TextScanner,
+    *,
+    keep_values: bool = True,
+    clock: WorkClock | None = None,
+    raw_hits: list[tuple[int, int]] | None = None,
 ) -> ReadResult:
     """Scan an in-memory input (a small file, a git blob). Never raises on content.
 
     ASCII inputs without any anchor are not even decoded. ``clock`` collects phase times
-    (``--profile``).
+    (``--profile``); ``raw_hits`` is the prefilter's result on ``data`` when the caller has it.
     """
     out = ReadResult(bytes=len(data))
     if looks_binary(data):
@@ -108,9 +125,11 @@ def scan_bytes(
             t0 = clock.add("decode", t0)
         res = scanner.scan(text, name, keep_values=keep_values)
     else:
-        raw_hits = scanner.anchor_hits(data)
-        if clock:
-            t0 = clock.add("prefilter", t0)
+        if raw_hits is None:
+            raw_hits = scanner.anchor_hits(data)
+            if clock:
+                t0 = clock.add("prefilter", t0)
+        raw_hits = scanner.relevant_hits(data, raw_hits)
         if not raw_hits and not scanner.needs_full_text:
             if data.isascii():  # nothing to find, nothing to count
                 return out

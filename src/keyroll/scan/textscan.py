@@ -82,6 +82,8 @@ class TextScanner:
                 if i not in ids:
                     ids.append(i)
             self._requires.append(frozenset(det.requires))
+        # a detector with `requires` gets those literals' hits too; its own anchors, as a set
+        self._own = [frozenset(det.anchors) if det.requires else None for det in self.detectors]
         self._base64 = (
             Base64Layer(a for det in self.detectors for a in det.anchors) if decode_base64 else None
         )
@@ -92,6 +94,35 @@ class TextScanner:
         self._anchor_detectors = [tuple(anchors[a]) for a in self._anchors]
         self._layer_anchor = [a in layer_anchors for a in self._anchors]
         self.prefilter = make_prefilter(self._anchors, engine)
+        self._routes = self._hit_routes()
+        # the common case (a generic-secret word): one route, no requires, a check
+        self._quick = [
+            ways[0][1].match
+            if ways is not None and len(ways) == 1 and ways[0][0] is None and ways[0][1]
+            else None
+            for ways in self._routes
+        ]
+
+    def _hit_routes(self) -> list[tuple[tuple[frozenset[int] | None, re.Pattern[bytes] | None], ...] | None]:
+        """Per anchor, the ways a hit of it can lead to a finding (see :meth:`relevant_hits`):
+        ``(requires, check)`` pairs — a detector that has the anchor as its own (its
+        ``requires`` literals as anchor indexes, its ``hit_check``), the base64 layer (its
+        check). ``None``: every hit counts (a ``requires`` literal, a route without conditions)."""
+        index = {a: i for i, a in enumerate(self._anchors)}
+        literals = {a for det in self.detectors for a in det.requires}
+        routes: list[tuple[tuple[frozenset[int] | None, re.Pattern[bytes] | None], ...] | None] = []
+        for a, ids, layer in zip(self._anchors, self._anchor_detectors, self._layer_anchor, strict=True):
+            ways: list[tuple[frozenset[int] | None, re.Pattern[bytes] | None]] = []
+            for i in ids:
+                det = self.detectors[i]
+                if a in det.anchors:
+                    needs = frozenset(index[r] for r in det.requires) if det.requires else None
+                    ways.append((needs, det.hit_check))
+            if layer and self._base64 is not None:
+                ways.append((None, self._base64.hit_check(a)))
+            always = a in literals or any(n is None and c is None for n, c in ways)
+            routes.append(None if always else tuple(ways))
+        return routes
 
     @property
     def needs_full_text(self) -> bool:
@@ -103,6 +134,44 @@ class TextScanner:
     def anchor_hits(self, data: bytes) -> list[tuple[int, int]]:
         """Raw prefilter hits (byte offset, anchor index) in ``data``."""
         return self.prefilter.find(data)
+
+    def relevant_hits(self, data: bytes, raw_hits: list[tuple[int, int]]) -> list[tuple[int, int]]:
+        """``raw_hits`` (the prefilter's, on ``data``) without those that cannot give a finding.
+
+        A hit is dropped when every detector that has its anchor as its own either does not run
+        on this input (none of its ``requires`` literals was hit: ``Basic `` in a file that
+        never says "upstash") or declares a
+        :attr:`~keyroll.scan.detectors.Detector.hit_check` that fails there (``token`` in code
+        without an assignment of a long value), and the base64 layer, if it looks at that
+        literal, would take no blob there either (:meth:`Base64Layer.hit_check`). Hits of
+        ``requires`` literals always stay (they enable detectors). Empty: the input need not
+        even be decoded. With known values or fingerprints every text matters: all hits stay.
+        """
+        if self.needs_full_text:
+            return raw_hits
+        routes, quick = self._routes, self._quick
+        present: set[int] | None = None
+        out = []
+        for hit in raw_hits:
+            match = quick[hit[1]]
+            if match is not None:
+                if match(data, hit[0]):
+                    out.append(hit)
+                continue
+            ways = routes[hit[1]]
+            if ways is None:
+                out.append(hit)
+                continue
+            for needs, check in ways:
+                if needs is not None:
+                    if present is None:
+                        present = {i for _, i in raw_hits}
+                    if not needs & present:
+                        continue
+                if check is None or check.match(data, hit[0]):
+                    out.append(hit)
+                    break
+        return out
 
     def candidates(
         self, text: str, data: bytes | None = None, raw_hits: list[tuple[int, int]] | None = None
@@ -138,20 +207,25 @@ class TextScanner:
         """Run each detector on its own hits. ``seen`` collects the anchors found (and may
         already hold some); base64-layer hits go to ``layer_hits`` when it is given."""
         hits: list[list[Hit]] = [[] for _ in self.detectors]
+        anchors, anchor_detectors, layer_anchor = self._anchors, self._anchor_detectors, self._layer_anchor
         for pos, idx in offsets:
-            anchor = self._anchors[idx]
+            anchor = anchors[idx]
             seen.add(anchor)
-            for i in self._anchor_detectors[idx]:
-                hits[i].append((pos, anchor))
-            if layer_hits is not None and self._layer_anchor[idx]:
-                layer_hits.append((pos, anchor))
+            hit = (pos, anchor)
+            for i in anchor_detectors[idx]:
+                hits[i].append(hit)
+            if layer_hits is not None and layer_anchor[idx]:
+                layer_hits.append(hit)
         found: list[Candidate] = []
         for i, det in enumerate(self.detectors):
-            if not hits[i]:
+            own = hits[i]
+            if not own:
                 continue
-            if self._requires[i] and not (self._requires[i] & seen):
-                continue
-            own = [h for h in hits[i] if h[1] in det.anchors]
+            mine = self._own[i]
+            if mine is not None:
+                if not (self._requires[i] & seen):
+                    continue
+                own = [h for h in own if h[1] in mine]
             if own:
                 found.extend(det.find(text, own))
         return found

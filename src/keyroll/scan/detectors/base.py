@@ -13,6 +13,7 @@ computed start (never searched through a window), so each hit costs a few micros
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
@@ -52,6 +53,9 @@ class Detector:
     requires: ClassVar[tuple[str, ...]] = ()
     """when set, the detector only runs on texts containing one of these literals (also anchors)"""
     priority: ClassVar[int] = 0
+    hit_check: ClassVar[re.Pattern[bytes] | None] = None
+    """when set, a hit of an anchor of this detector (and of no other) where this does not
+    match the raw bytes can give no candidate: a file holding only such hits is not decoded"""
 
     def find(self, text: str, hits: Sequence[Hit]) -> Iterator[Candidate]:
         """Candidates near ``hits`` (sorted by position). Must not raise on any input."""

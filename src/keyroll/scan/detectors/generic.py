@@ -9,10 +9,10 @@ show up, and it yields to every specific detector. Values must be long, random-l
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
 from keyroll.core.model import CredentialKind, Product
-from keyroll.scan.detectors.base import AnchoredDetector, Candidate
+from keyroll.scan.detectors.base import AnchoredDetector, Candidate, Hit
 from keyroll.scan.detectors.filters import (
     char_classes,
     entropy,
@@ -63,6 +63,18 @@ _ASSIGNED_AFTER = re.compile(r"[A-Za-z0-9_.\-]*[\"'`\]]?[ \t]*[:=]")
 of the key, then an assignment (a cheap test that rejects most anchors in code: ``self.token)``)"""
 
 
+_WORTH_A_LOOK_SRC = (
+    r"[A-Za-z0-9_.\-]*[\"'`\]]?[ \t]*(?::=|=>|=|:)[ \t]*(?:[A-Za-z]?[\"'`])?"
+    r"(?=[A-Za-z0-9_\-+/=.~!@#$%^&*]{0,199}[0-9])[A-Za-z0-9_\-+/=.~!@#$%^&*]{16}"
+)
+_WORTH_A_LOOK = re.compile(_WORTH_A_LOOK_SRC)
+"""the tail of :attr:`GenericSecretDetector.pattern` from an anchor on: the rest of the key, an
+assignment and 16 value characters with a digit among the first 200 (the value's; a value
+without a digit is not :func:`is_random_value`). The key of a match is one run of key
+characters that holds the anchor, so a hit where this does not match cannot give a candidate
+(``self.token = None``, ``token = get_token_from_environment()``)."""
+
+
 def _variants(word: str) -> tuple[str, ...]:
     return (word, word.capitalize(), word.upper())
 
@@ -82,11 +94,18 @@ class GenericSecretDetector(AnchoredDetector):
     rules = (GENERIC_SECRET,)
     anchors = (*(v for w in _WORDS for v in _variants(w)), "apiKey", "ApiKey", "accessKey", "AccessKey")
     priority = 10
+    hit_check = re.compile(_WORTH_A_LOOK_SRC.encode())  # ASCII classes: bytes and text agree
     pattern = re.compile(
         r"(?P<key>[A-Za-z0-9_.\-]{1,96})"
         r"[\"'`\]]?[ \t]*(?::=|=>|=|:)[ \t]*(?:[A-Za-z]?[\"'`])?"
         r"(?P<value>[A-Za-z0-9_\-+/=.~!@#$%^&*]{16,200})"
     )
+
+    def find(self, text: str, hits: Sequence[Hit]) -> Iterator[Candidate]:
+        # most anchors in code are not assigned a long value (``self.token)``, ``token = None``):
+        # drop those before the per-hit machinery (:data:`_WORTH_A_LOOK`; same candidates)
+        match = _WORTH_A_LOOK.match
+        return super().find(text, [h for h in hits if match(text, h[0])])
 
     def at(self, text: str, pos: int, anchor: str) -> Iterator[Candidate]:
         if not _ASSIGNED_AFTER.match(text, pos):

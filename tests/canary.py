@@ -69,6 +69,17 @@ def register(value: str, *, explicit: bool = True) -> None:
             _automaton = None
 
 
+def forget(value: str) -> None:
+    """Drop a value from the canary set: for property tests that wrap hundreds of arbitrary
+    strings (``0000000000000``) in Secrets — left registered, they would trip later tests on
+    text that merely contains the same characters."""
+    global _automaton
+    with _lock:
+        if value in _values:
+            _values.discard(value)
+            _automaton = None
+
+
 def _build() -> ahocorasick.Automaton | None:
     global _automaton
     with _lock:

@@ -19,7 +19,7 @@ import pytest
 from keyroll.cli.report_formats import ReportFormatChoice
 from keyroll.report.build import build_report
 from keyroll.report.timeline import MARK_STYLE
-from tests.unit import report_samples as S
+from tests.unit.report import report_samples as S
 
 pytestmark = pytest.mark.browser
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from keyroll.harden.analysis.project import analyze_sources
-from tests.unit.harden_sources import analyze_files, call_keys
+from tests.unit.harden.harden_sources import analyze_files, call_keys
 
 UPSTASH = 'import { Redis } from "@upstash/redis";\nconst redis = Redis.fromEnv();\n'
 

@@ -22,7 +22,7 @@ from keyroll.rotate.planner import make_plan
 from keyroll.rotate.ready import BuildWatch, ReadyWatcher
 from tests.fakes.inventory import fake_inventory
 from tests.fakes.world import FakeWorld, small_world
-from tests.unit.test_rotate_engine import _engine, _select
+from tests.unit.rotate.test_engine import _engine, _select
 
 
 @pytest.mark.parametrize(

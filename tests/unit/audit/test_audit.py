@@ -19,7 +19,7 @@ from keyroll.config import Config
 from keyroll.core.errors import KeyrollError, UnavailableError
 from keyroll.providers.factory import Providers
 from keyroll.providers.vercel.models import Event
-from tests.unit import report_samples as S
+from tests.unit.report import report_samples as S
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from keyroll.report import hardening as hardening_mod
 from keyroll.report.build import build_report
 from keyroll.report.hardening import HardeningEvidence, check_hardening, stored_hardening
 from keyroll.report.model import ChecklistItem, ItemStatus
-from tests.unit import report_samples as samples
+from tests.unit.report import report_samples as samples
 
 NOW = samples.T0 + 3600
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.unit.harden_sources import analyze_files, call_keys
+from tests.unit.harden.harden_sources import analyze_files, call_keys
 
 UPSTASH = "from upstash_redis import Redis\nredis = Redis.from_env()\n"
 REDIS_PY = "import redis\nr = redis.Redis.from_url('redis://localhost')\n"

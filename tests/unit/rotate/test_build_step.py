@@ -13,7 +13,7 @@ from keyroll.rotate.build_step import step_id
 from keyroll.rotate.planner import make_plan
 from tests.fakes.inventory import fake_inventory
 from tests.fakes.world import small_world
-from tests.unit.test_rotate_engine import _engine, _select
+from tests.unit.rotate.test_engine import _engine, _select
 
 COMMAND = "npx turbo-ignore"
 

@@ -15,7 +15,7 @@ from keyroll.report.build import build_report
 from keyroll.report.interface import ReportFormat
 from keyroll.report.model import REPORT_VERSION
 from keyroll.report.timeline import render_timeline, tick_step
-from tests.unit import report_samples as S
+from tests.unit.report import report_samples as S
 
 
 @pytest.fixture

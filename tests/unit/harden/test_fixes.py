@@ -14,7 +14,7 @@ from keyroll.harden.findings import Rule
 from keyroll.harden.fixes import Fixer
 from keyroll.harden.run import HardenOptions
 from keyroll.providers.factory import Providers
-from tests.unit.test_harden_checks import TOKEN, cred, ctx, env
+from tests.unit.harden.test_checks import TOKEN, cred, ctx, env
 
 
 class FakeDeveloper:

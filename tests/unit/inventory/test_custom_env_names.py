@@ -23,7 +23,7 @@ from keyroll.report.markdown import MarkdownFormat
 from keyroll.verify.deployments import read_project
 from keyroll.verify.freshness import freshness_checks
 from tests.fakes.world import FakeWorld
-from tests.unit import report_samples as samples
+from tests.unit.report import report_samples as samples
 
 CE = "env_UdCxRI60riIt3s5LodeW"
 

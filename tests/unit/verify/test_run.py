@@ -26,7 +26,7 @@ from keyroll.providers.factory import Providers
 from keyroll.providers.vercel.models import Deployment, Project
 from keyroll.verify.result import CheckCategory, CheckStatus
 from keyroll.verify.run import VerifyOptions, verify
-from tests.unit import report_samples as S
+from tests.unit.report import report_samples as S
 
 T0 = S.T0
 

@@ -7,7 +7,7 @@ from keyroll.report.build import build_report
 from keyroll.report.checklist import CHECKLIST
 from keyroll.report.model import ItemStatus, MarkKind
 from keyroll.verify.result import Check, CheckCategory, CheckStatus
-from tests.unit import report_samples as S
+from tests.unit.report import report_samples as S
 
 NOW = S.NOW
 _verify = S.verify_result

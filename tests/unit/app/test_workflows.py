@@ -21,7 +21,7 @@ from keyroll.harden.findings import Evidence, Finding, Rule, Severity
 from keyroll.harden.latest import latest_path, load_latest
 from keyroll.harden.run import HardenOptions, HardenResult
 from keyroll.providers.factory import Providers
-from tests.unit import report_samples as samples
+from tests.unit.report import report_samples as samples
 
 NOW = 1_760_000_000.0
 

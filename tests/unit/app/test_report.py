@@ -15,7 +15,7 @@ from keyroll.config import Config
 from keyroll.core.errors import UsageError
 from keyroll.providers.factory import Providers
 from keyroll.verify.run import VerifyOptions
-from tests.unit import report_samples as samples
+from tests.unit.report import report_samples as samples
 
 
 def _cfg(tmp_path: Path, **kw: Any) -> Config:

@@ -389,12 +389,11 @@ async def run_apply(cfg: Config, job: ApplyJob, interaction: Interaction, progre
         consent = request.dry_run or consent_to_destructive(
             destructive, request.yes, "revoke / cutover reset", interaction
         )
-        journal = (
+        with (
             dry_journal()
             if request.dry_run
             else open_journal_for_writing(cfg, create=True, prompt=interaction.passphrase)
-        )
-        try:
+        ) as journal:
             result = await apply_plan(
                 providers,
                 journal,
@@ -416,8 +415,6 @@ async def run_apply(cfg: Config, job: ApplyJob, interaction: Interaction, progre
                 interaction.human(progress),
                 secret_source=interaction.secret_source,
             )
-        finally:
-            journal.close()
     return ApplyOutcome(result, plan, pre, settings)
 
 

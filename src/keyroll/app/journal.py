@@ -9,7 +9,8 @@ caller gets the reason, so that a report can say the journal is damaged instead 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -111,13 +112,18 @@ def open_journal_for_writing(
     return Journal.open(cfg.journal_path, key, create=create)
 
 
-def dry_journal() -> Journal:
-    """A throw-away journal for ``--dry-run`` (nothing is journaled in the real one)."""
+@contextlib.contextmanager
+def dry_journal() -> Iterator[Journal]:
+    """A throw-away journal for ``--dry-run`` (nothing is journaled in the real one), in a
+    private temporary directory that is removed with it."""
     import tempfile
 
     from keyroll.journal.keys import JournalKey
     from keyroll.journal.store import Journal
 
-    return Journal.open(
-        Path(tempfile.mkdtemp(prefix="keyroll-dry-")) / "journal.db", JournalKey.generate(), create=True
-    )
+    with tempfile.TemporaryDirectory(prefix="keyroll-dry-") as where:
+        journal = Journal.open(Path(where) / "journal.db", JournalKey.generate(), create=True)
+        try:
+            yield journal
+        finally:
+            journal.close()

@@ -345,3 +345,13 @@ def test_abandon_closes_the_run_with_its_reason(tmp_path: Path) -> None:
     assert [r["not_done"] for r in outcome.residue] == [["write", "revoke the old value"]]
     status = run_status(cfg, run_id)
     assert status.state == "closed" and status.closing["reason"] == "the project was deleted"
+
+
+def test_a_dry_run_journal_leaves_nothing_behind() -> None:
+    """``apply --dry-run`` journals into a throw-away journal: its directory goes with it."""
+    from keyroll.app.journal import dry_journal
+
+    with dry_journal() as journal:
+        where = journal.path.parent
+        assert where.is_dir() and where.name.startswith("keyroll-dry-")
+    assert not where.exists()

@@ -1,5 +1,5 @@
 """``keyroll status / resume / rollback / abandon``: a journaled run after ``apply`` (parse →
-:mod:`keyroll.app.apply` / :mod:`keyroll.app.runs` → render).
+:mod:`keyroll.app.resume` / :mod:`keyroll.app.runs` → render).
 
 Exit codes are those of :mod:`keyroll.cli.rotate_common`; ``status`` exits 1 on journal
 integrity problems, ``rollback`` 1 when it left residue for a person and 3 when the run is not
@@ -14,8 +14,8 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from keyroll.app.apply import ResumeRequest, prepare_resume, prepare_rollback, run_engine
 from keyroll.app.plan import settings_json
+from keyroll.app.resume import ResumeRequest, prepare_resume, prepare_rollback, run_engine
 from keyroll.app.runs import RunStatus, abandon_run, rollback_residue, run_status
 from keyroll.cli.common import EnvFileOpt, JsonOpt, YesOpt, emit_json, err_console, get_config, out_console
 from keyroll.cli.prompts import interaction, parse_value_files

@@ -12,14 +12,11 @@ import pytest
 from keyroll.app.apply import (
     ApplyRequest,
     Interaction,
-    ResumeRequest,
     builds_from_plan,
     consent_to_destructive,
     cutover_consent_problem,
     missing_preconditions,
     prepare_apply,
-    prepare_resume,
-    prepare_rollback,
     refuse_missing,
     require_probe,
     require_sensitive,
@@ -27,6 +24,7 @@ from keyroll.app.apply import (
 from keyroll.app.options import effective_policy
 from keyroll.app.plan import PlanRequest, Scope, load_plan, plan_document, policy_notes, selected_credentials
 from keyroll.app.preflight import PreflightRequest, check_request
+from keyroll.app.resume import ResumeRequest, prepare_resume, prepare_rollback
 from keyroll.app.runs import abandon_run, pending_destructive, rollback_residue, run_status
 from keyroll.config import Config, load_config
 from keyroll.config.policy import Setting

@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any
 
 from keyroll.config import Config
 from keyroll.core.errors import ConfigError, JournalError
-from keyroll.core.model import CredentialPlan, Plan, RunState, StepState, Strategy
-from keyroll.core.secret import Fingerprint, Secret
+from keyroll.core.model import Plan, RunState, StepState
+from keyroll.core.secret import Secret
 from keyroll.journal.events import Phase
 
 if TYPE_CHECKING:
@@ -51,11 +51,12 @@ class HardenJournal:
         path.parent.mkdir(parents=True, exist_ok=True)
         key = resolve_journal_key(cfg.journal_key, path, create=True, use_keyring=cfg.journal_key is None)
         journal = Journal.open(path, key, create=True)
+        # a harden run rotates nothing: its plan (the runs table holds one) is empty
         plan = Plan(
             id="harden-" + secrets.token_hex(4),
             created_at=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
             inventory_digest="",
-            credentials=(CredentialPlan(Fingerprint("harden"), Strategy.MANUAL, ()),),
+            credentials=(),
         )
         run = journal.start_run(plan, {"tool": "keyroll harden --fix"})
         return cls(journal, run.id)

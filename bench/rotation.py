@@ -180,18 +180,21 @@ def _phases(plan: Plan, records: dict[str, Any], started: float) -> dict[str, fl
 
 def plan_counts(plan: Plan) -> dict[str, int]:
     """What the plan must do: Vercel write requests (one per project step, one per shared step),
-    deployments to redeploy, credential groups."""
+    deployments to redeploy, credential groups. Conditional steps (the emergency cutover laid out
+    in advance, run only if the ACL token died with the reset: ``when``) are not counted."""
+    from keyroll.core.steps import when_of
+
+    steps = [s for s in plan.steps if when_of(s) is None]
     writes = sum(
-        1
-        for s in plan.steps
-        if s.kind is StepKind.WRITE_ENV and s.params.get("target") in ("vercel", "shared")
+        1 for s in steps if s.kind is StepKind.WRITE_ENV and s.params.get("target") in ("vercel", "shared")
     )
-    deployments = sum(len(s.params.get("deployments", [])) for s in plan.steps if s.kind is StepKind.REDEPLOY)
+    deployments = sum(len(s.params.get("deployments", [])) for s in steps if s.kind is StepKind.REDEPLOY)
     return {
         "writes": writes,
         "deployments": deployments,
         "groups": len(plan.credentials),
-        "steps": len(plan.steps),
+        "steps": len(steps),
+        "conditional_steps": len(plan.steps) - len(steps),
     }
 
 

@@ -4,7 +4,7 @@
   to a JSON object with ``UserID`` and ``Password``. The local dev server's published token
   (user ``defaultUser``) is not a secret and is skipped.
 * Signing keys: ``sig_`` + 28 base58 characters in every observed key. The prefix is common in
-  code (``sig_handler``), so a key must look random (digits, both cases, entropy); a
+  code (``sig_handler``), so a key must look random (both cases, entropy, digits or an even mix of cases); a
   ``QSTASH_*_SIGNING_KEY`` / ``currentSigningKey`` context raises it to high confidence and
   decides current vs next.
 
@@ -107,13 +107,16 @@ def is_dev_server_key(value: str) -> bool:
 
 
 def is_random_key(body: str) -> bool:
-    """Looks generated rather than named: digits, both cases, high entropy."""
-    return (
-        any(c.isdigit() for c in body)
-        and any(c.isupper() for c in body)
-        and any(c.islower() for c in body)
-        and entropy(body) >= 3.6
-    )
+    """Looks generated rather than named: both cases, high entropy, and digits — or, without a
+    digit, the even mix of cases of random letters. One random 28-character base58 key in about
+    110 has no digit ((49/58)^28); a name (``sig_handleIncomingWebhookRequest``) has a capital
+    per word, about one letter in nine, where a random key has about one in two."""
+    if entropy(body) < 3.6 or not any(c.isupper() for c in body) or not any(c.islower() for c in body):
+        return False
+    if any(c.isdigit() for c in body):
+        return True
+    upper = sum(c.isupper() for c in body) / len(body)
+    return 0.25 <= upper <= 0.75
 
 
 class QStashSigningKeyDetector(AnchoredDetector):

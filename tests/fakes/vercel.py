@@ -73,6 +73,13 @@ class FakeDeployment:
         return start if time.time() * 1000 >= start else None
 
     @property
+    def ready_at(self) -> int | None:
+        """When the build became READY (ms; Vercel's ``ready``), once it has."""
+        if self.state != "READY":
+            return None
+        return self.created_at + int((self.queued_s + self.build_s) * 1000)
+
+    @property
     def state(self) -> str:
         age_ms = time.time() * 1000 - self.created_at
         if age_ms < self.queued_s * 1000:
@@ -343,6 +350,7 @@ class FakeVercel(FakeAPI):
             readyState=d.state,
             createdAt=d.created_at,
             buildingAt=d.building_at,
+            ready=d.ready_at,
             git_branch=d.git_branch,
             custom_environment_id=d.custom_environment_id,
         )

@@ -12,7 +12,9 @@ of the expected build time; once build times were observed, just before the earl
 build is due, then every eighth of a build while one is overdue. A build is due a build time after
 it started building (``buildingAt``); one still ``QUEUED`` for a slot (Hobby has one, Pro twelve)
 is not due before a build time after the first running build is due to free its slot, so a queue
-of waves costs about one look per wave instead of a look every eighth of a build. A build the listing does not
+of waves costs about one look per wave instead of a look every eighth of a build. Build times
+come from Vercel's own stamps (``ready`` − ``buildingAt``) when the answer has both, so the look
+falls due when a build should be done (:class:`~keyroll.rotate.buildstats.BuildStats`). A build the listing does not
 show twice (eventual consistency, a creation time keyroll does not know, a cursor tie) is read
 on its own (``GET /v13/deployments/{id}``). A build that is not READY/ERROR/CANCELED by
 ``build_timeout_s`` after it *started building* is reported ``TIMEOUT``: time spent ``QUEUED`` for a
@@ -29,6 +31,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from keyroll.core.errors import KeyrollError
+from keyroll.providers.vercel.models import Deployment
 from keyroll.providers.vercel.protocol import VercelAPI
 from keyroll.rotate.buildstats import BuildStats
 
@@ -146,13 +149,14 @@ class ReadyWatcher:
     def _due(self, entry: _Pending, slot_free_at: float | None = None) -> float:
         """When a build may have ended: a build time after it started building (Vercel's
         ``buildingAt``), or — still QUEUED for a slot — a build time after the first slot frees."""
+        build = self.builds.due_s
         if entry.building_since is not None:
-            return entry.building_since + 0.9 * self.builds.estimate_s
+            return entry.building_since + build
         if entry.queued_at is not None:
             # seen QUEUED at that look: it cannot end before a build time after it, nor before
             # a build time after one of the run's running builds frees its slot
-            return max(entry.queued_at, slot_free_at or 0.0) + 0.9 * self.builds.estimate_s
-        return entry.watch.started_at + 0.9 * self.builds.estimate_s
+            return max(entry.queued_at, slot_free_at or 0.0) + build
+        return entry.watch.started_at + build
 
     def _until_due(self) -> float:
         """Seconds until the earliest pending build is due (negative: overdue)."""
@@ -204,6 +208,16 @@ class ReadyWatcher:
         known = [e.watch.created_ms for e in pending.values() if e.watch.created_ms > 0]
         states: dict[str, str] = {}
         building_at: dict[str, int] = {}
+        took: dict[str, float] = {}
+        """build seconds from Vercel's own stamps (``ready`` − ``buildingAt``), when both are there"""
+
+        def note(d: Deployment) -> None:
+            states[d.id] = d.ready_state
+            if d.building_at:
+                building_at[d.id] = d.building_at
+                if d.ready_at and d.ready_at >= d.building_at:
+                    took[d.id] = (d.ready_at - d.building_at) / 1000
+
         if known:
             try:
                 listed = await self.vercel.list_deployments(None, limit=None, since=min(known) - 1)
@@ -211,9 +225,7 @@ class ReadyWatcher:
                 listed = []
             for d in listed:
                 if d.id in pending:
-                    states[d.id] = d.ready_state
-                    if d.building_at:
-                        building_at[d.id] = d.building_at
+                    note(d)
         stragglers = [
             dep_id
             for dep_id, e in pending.items()
@@ -228,9 +240,7 @@ class ReadyWatcher:
                 dep = await self.vercel.get_deployment(dep_id)
             except KeyrollError:
                 return
-            states[dep_id] = dep.ready_state
-            if dep.building_at:
-                building_at[dep_id] = dep.building_at
+            note(dep)
 
         await asyncio.gather(*(one(d) for d in stragglers))
         now = time.time()
@@ -244,7 +254,10 @@ class ReadyWatcher:
             entry.queued_at = now if state == "QUEUED" and entry.building_since is None else None
             started = entry.building_since
             if state == "READY":
-                self.builds.observe(now - (started if started is not None else entry.watch.started_at))
+                if dep_id in took:
+                    self.builds.observe(took[dep_id], exact=True)
+                else:
+                    self.builds.observe(now - (started if started is not None else entry.watch.started_at))
             elif state not in TERMINAL_FAILED:
                 if state == "QUEUED" and started is None:
                     if now <= entry.watch.started_at + self.queue_timeout_s:

@@ -209,3 +209,23 @@ async def test_builds_queued_for_a_slot_cost_about_one_look_per_wave() -> None:
     waves = n // slots
     assert w.looks <= 2 * waves + 2, f"{w.looks} looks for {waves} waves"  # 38 before
     await w.close()
+
+
+async def test_vercels_own_stamps_time_the_next_look() -> None:
+    """With ``ready`` − ``buildingAt`` in the listing, the estimate is the build time itself (no
+    look-lag in it), and a look falls due when a build should be done: about one look a wave."""
+    build_s, slots, n = 0.3, 2, 12
+    world = FakeWorld(build_s=build_s)
+    p = world.add_project("p")
+    builds = {}
+    for i in range(n):
+        d = world.deploy(p.id)
+        d.queued_s = (i // slots) * build_s
+        builds[d.id] = BuildWatch(time.time(), d.created_at)
+    stats = BuildStats(build_s, samples=1)
+    w = ReadyWatcher(world.vercel, stats, poll_interval_s=0.005, timeout_s=5.0)
+    seen = await asyncio.wait_for(w.wait(builds), 10)
+    assert {s.state for s in seen.values()} == {"READY"}
+    assert stats.exact and abs(stats.estimate_s - build_s) < 0.05, stats
+    assert w.looks <= n // slots + 4, f"{w.looks} looks for {n // slots} waves"
+    await w.close()

@@ -200,6 +200,8 @@ class Deployment(_Model):
     created_at: int = Field(default=0, alias="createdAt")
     building_at: int | None = Field(default=None, alias="buildingAt")
     """when the build got a build slot and started (ms); absent while ``QUEUED``"""
+    ready_at: int | None = Field(default=None, alias="ready")
+    """when the build became READY (ms; ``ready``, or ``readyAt``); absent before, and after ERROR"""
     git_branch: str = ""
     """from ``meta.githubCommitRef`` / ``gitSource.ref`` when known"""
     custom_environment_id: str = ""
@@ -220,6 +222,8 @@ class Deployment(_Model):
             out["readyState"] = out["state"]
         if "createdAt" not in out and "created" in out:
             out["createdAt"] = out["created"]
+        if out.get("ready") is None and out.get("readyAt") is not None:
+            out["ready"] = out["readyAt"]
         meta = out.get("meta") or {}
         git = out.get("gitSource") or {}
         if not out.get("git_branch"):

@@ -61,7 +61,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import line, machine
+from _common import git_commit, line, machine
 
 from keyroll.scan import synthetic
 from keyroll.scan.detectors import RULES
@@ -821,6 +821,7 @@ def write_result(
         "name": name,
         "command": shlex.join([".venv/bin/python", "bench/scan.py", *sys.argv[1:]]),
         "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "commit": git_commit(),
         "machine": {
             "summary": machine(),
             "cores": os.cpu_count(),

@@ -193,9 +193,10 @@ def test_cli_env_pull_gets_the_values(node_modules: Path, sb: Sandbox, tmp_path:
     assert pulled["UPSTASH_REDIS_REST_TOKEN"].strip('"') in ("", "[SENSITIVE]")
 
 
-def test_sdk_reads_and_writes_validate(node_modules: Path, sb: Sandbox) -> None:
-    script = node_modules.parent / "keyroll_fidelity.mjs"
-    script.write_text(SDK_SCRIPT)
+def _sdk_problems(node_modules: Path, sb: Sandbox, script_name: str, source: str) -> dict[str, object]:
+    """Run an @vercel/sdk script against ``sb``; the checks it reports as not ``ok``."""
+    script = node_modules.parent / script_name
+    script.write_text(source)
     env = sb.env()
     done = subprocess.run(
         ["node", str(script), env["KEYROLL_VERCEL_API_URL"], env["VERCEL_TOKEN"], env["VERCEL_TEAM_ID"]],
@@ -205,7 +206,11 @@ def test_sdk_reads_and_writes_validate(node_modules: Path, sb: Sandbox) -> None:
     )
     assert done.returncode == 0, done.stderr
     results = json.loads(done.stdout.strip().splitlines()[-1])
-    problems = {name: r for name, r in results.items() if r != "ok"}
+    return {name: r for name, r in results.items() if r != "ok"}
+
+
+def test_sdk_reads_and_writes_validate(node_modules: Path, sb: Sandbox) -> None:
+    problems = _sdk_problems(node_modules, sb, "keyroll_fidelity.mjs", SDK_SCRIPT)
     assert not problems, problems
 
 
@@ -280,18 +285,7 @@ def realities(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sandbox]:
 
 
 def test_sdk_parses_the_realities(node_modules: Path, realities: Sandbox) -> None:
-    script = node_modules.parent / "keyroll_fidelity_realities.mjs"
-    script.write_text(REALITIES_SDK_SCRIPT)
-    env = realities.env()
-    done = subprocess.run(
-        ["node", str(script), env["KEYROLL_VERCEL_API_URL"], env["VERCEL_TOKEN"], env["VERCEL_TEAM_ID"]],
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stderr
-    results = json.loads(done.stdout.strip().splitlines()[-1])
-    problems = {name: r for name, r in results.items() if r != "ok"}
+    problems = _sdk_problems(node_modules, realities, "keyroll_fidelity_realities.mjs", REALITIES_SDK_SCRIPT)
     assert not problems, problems
 
 

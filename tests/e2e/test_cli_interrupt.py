@@ -72,14 +72,14 @@ async def _interrupt_async(*args: Any, **kwargs: Any) -> NoReturn:
             NOTHING_CHANGED,
         ),
         (
-            "keyroll.app.plan.open_providers",
+            "keyroll.app.session.open_providers",
             _InterruptedProviders,
             ["plan", "--all-upstash"],
             NOTHING_CHANGED,
         ),
         # state-changing: one line (apply_cmd prints none of its own), pointing at status/resume
         (
-            "keyroll.app.apply.open_providers",
+            "keyroll.app.session.open_providers",
             _InterruptedProviders,
             ["apply", "--all-upstash", "--yes"],
             JOURNALED,

@@ -23,6 +23,7 @@ from pathlib import Path
 from keyroll.app.journal import dry_journal, open_journal_for_writing
 from keyroll.app.options import apply_options, effective_policy
 from keyroll.app.plan import Scope, load_plan, make_rotation_plan
+from keyroll.app.session import providers_session
 from keyroll.config import Config
 from keyroll.config.policy import Setting, non_sensitive_writes
 from keyroll.core.errors import ConfigError, ConsentRequired, KeyrollError, UsageError
@@ -34,7 +35,7 @@ from keyroll.journal.store import Journal
 from keyroll.preflight.context import BYPASS_IGNORED_BUILD_STEP
 from keyroll.preflight.model import PreflightResult
 from keyroll.preflight.run import PreflightBlocked, run_preflight
-from keyroll.providers.factory import Providers, open_providers
+from keyroll.providers.factory import Providers
 from keyroll.rotate.engine import Engine, missing_consent
 from keyroll.rotate.options import ApplyOptions, HumanActions, RunResult, SecretSource
 from keyroll.rotate.strategies.manual import needs_probe
@@ -300,7 +301,7 @@ async def run_apply(cfg: Config, job: ApplyJob, interaction: Interaction, progre
     settings = dict(job.settings)
     downtime_ok = bool(settings["accept_downtime"].value)
     consents = frozenset({BYPASS_IGNORED_BUILD_STEP} if request.bypass_ignored_build_step else ())
-    async with open_providers(cfg) as providers:
+    async with providers_session(cfg) as providers:
         inv: Inventory = await take_inventory(providers, job.scope.inventory_options(cfg), progress)
         plan = job.plan
         if plan is None:

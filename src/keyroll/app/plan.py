@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from keyroll.app.options import effective_policy
+from keyroll.app.session import providers_session
 from keyroll.config import Config
 from keyroll.config.policy import Setting, non_sensitive_writes, plan_strategies, strategy_sources
 from keyroll.core.errors import UsageError
@@ -26,7 +27,6 @@ from keyroll.core.serde import from_dict, to_jsonable
 from keyroll.inventory import InventoryOptions
 from keyroll.preflight.model import PreflightResult
 from keyroll.preflight.run import run_preflight
-from keyroll.providers.factory import open_providers
 from keyroll.rotate.plan_digest import seal as seal_plan
 from keyroll.rotate.plan_digest import verify as verify_plan_digest
 from keyroll.rotate.planner import make_plan
@@ -199,7 +199,7 @@ async def take_scoped_inventory(cfg: Config, scope: Scope, progress: Progress = 
     from keyroll.inventory import take_inventory
 
     options = scope.inventory_options(cfg)
-    async with open_providers(cfg) as providers:
+    async with providers_session(cfg) as providers:
         return await take_inventory(providers, options, progress)
 
 
@@ -288,7 +288,7 @@ async def _preflight(cfg: Config, inv: Inventory, plan: Plan) -> PreflightResult
     """Preflight of ``plan`` (read-only); ``None`` without a Vercel token (a plan from a saved inventory)."""
     if not cfg.vercel_token:
         return None
-    async with open_providers(cfg) as providers:
+    async with providers_session(cfg) as providers:
         return await run_preflight(cfg, providers, inv, plan, consents=frozenset())
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from keyroll.app.plan import Scope
+from keyroll.app.session import providers_session
 from keyroll.config import Config
 from keyroll.config.policy import plan_strategies
 from keyroll.core.errors import UsageError
@@ -19,7 +20,6 @@ from keyroll.inventory import take_inventory
 from keyroll.preflight.context import BYPASS_IGNORED_BUILD_STEP
 from keyroll.preflight.model import PreflightResult
 from keyroll.preflight.run import run_preflight
-from keyroll.providers.factory import open_providers
 from keyroll.rotate.planner import make_plan
 
 __all__ = ["PreflightRequest", "check_request", "preflight"]
@@ -55,7 +55,7 @@ async def preflight(cfg: Config, request: PreflightRequest, progress: Progress) 
     """Inventory, plan and every preflight check (see the module docstring)."""
     options = request.scope.inventory_options(cfg)
     consents = frozenset({BYPASS_IGNORED_BUILD_STEP} if request.bypass_ignored_build_step else ())
-    async with open_providers(cfg) as providers:
+    async with providers_session(cfg) as providers:
         inv = await take_inventory(providers, options, progress)
         plan = make_plan(
             inv,

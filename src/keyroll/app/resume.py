@@ -15,11 +15,12 @@ from keyroll.app.apply import Interaction, builds_from_plan, consent_to_destruct
 from keyroll.app.journal import open_journal_for_writing
 from keyroll.app.options import apply_options, effective_policy
 from keyroll.app.runs import pending_destructive, require_journal
+from keyroll.app.session import providers_session
 from keyroll.config import Config
 from keyroll.config.policy import Setting
 from keyroll.core.errors import ConsentRequired, KeyrollError
 from keyroll.core.progress import Progress
-from keyroll.providers.factory import Providers, open_providers
+from keyroll.providers.factory import Providers
 from keyroll.providers.vercel.plans import plan_info
 from keyroll.rotate.engine import Engine
 from keyroll.rotate.options import RunResult
@@ -125,7 +126,7 @@ async def run_engine(
     settings = dict(job.settings)
     journal = open_journal_for_writing(cfg, create=False, prompt=interaction.passphrase)
     try:
-        async with open_providers(cfg) as providers:
+        async with providers_session(cfg) as providers:
             await _read_plan_builds(providers, settings)
             options = apply_options(
                 settings,

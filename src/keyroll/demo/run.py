@@ -218,10 +218,10 @@ class Demo:
         from keyroll.app.journal import OpenedJournal, open_journal_for_writing
         from keyroll.app.plan import make_rotation_plan
         from keyroll.app.report import ReportScope, collect_evidence, incident_report, read_journal
+        from keyroll.app.session import providers_session
         from keyroll.app.verify import run_verify
         from keyroll.audit.run import AuditOptions
         from keyroll.inventory import InventoryOptions
-        from keyroll.providers.factory import open_providers
         from keyroll.report.html import HtmlFormat
         from keyroll.report.json import JsonFormat
         from keyroll.rotate.options import ApplyOptions
@@ -233,7 +233,7 @@ class Demo:
             github_repos=repos, github_orgs=orgs, paths=(workspace.path,), git_repos=(workspace.path,)
         )
         tick = time.time()
-        async with open_providers(cfg) as providers:
+        async with providers_session(cfg) as providers:
             inv: Inventory = await run_inventory(cfg, inv_options, self.progress, providers=providers)
             result.phases_s["inventory"] = round(time.time() - tick, 2)
             self.reporter.phase(

@@ -27,7 +27,7 @@ from keyroll.app.session import providers_session
 from keyroll.config import Config
 from keyroll.config.policy import Setting, non_sensitive_writes
 from keyroll.core.errors import ConfigError, ConsentRequired, KeyrollError, UsageError
-from keyroll.core.model import Inventory, Plan, Step
+from keyroll.core.model import CredentialPlan, Inventory, Plan, Step
 from keyroll.core.progress import Progress
 from keyroll.core.secret import Secret
 from keyroll.journal.keys import resolve_journal_key
@@ -153,7 +153,10 @@ def cutover_consent_problem(plan: Plan | None, downtime_ok: bool) -> str | None:
     engine's own check (:func:`keyroll.rotate.engine.missing_consent`), worded for ``apply``'s list."""
     if plan is None:
         return None
-    cutovers = missing_consent(plan, accept_downtime=downtime_ok, yes=True).cutovers
+    return _cutover_problem(missing_consent(plan, accept_downtime=downtime_ok, yes=True).cutovers)
+
+
+def _cutover_problem(cutovers: Sequence[CredentialPlan]) -> str | None:
     if not cutovers:
         return None
     return (
@@ -173,18 +176,19 @@ def missing_preconditions(
     if dry_run:
         return []
     problems: list[str] = []
-    cutover = cutover_consent_problem(plan, downtime_ok)
-    if cutover:
-        problems.append(cutover)
-    # at a terminal the destructive steps are confirmed interactively later
-    if plan is None:  # no plan yet: every rotation has revoke steps
+    if plan is None:  # no plan yet: no cutover known, and every rotation has revoke steps
         if not yes and not interactive:
             problems.append("--yes: the revoke steps need consent (revoke / cutover reset; journaled)")
     else:
-        destructive = missing_consent(plan, accept_downtime=True, yes=yes or interactive).destructive
-        if destructive:
+        # at a terminal the destructive steps are confirmed interactively later
+        missing = missing_consent(plan, accept_downtime=downtime_ok, yes=yes or interactive)
+        cutover = _cutover_problem(missing.cutovers)
+        if cutover:
+            problems.append(cutover)
+        if missing.destructive:
             problems.append(
-                f"--yes: {len(destructive)} destructive step(s) need consent (revoke / cutover reset; journaled)"
+                f"--yes: {len(missing.destructive)} destructive step(s) need consent "
+                "(revoke / cutover reset; journaled)"
             )
     try:
         key = resolve_journal_key(cfg.journal_key, cfg.journal_path, create=False)

@@ -22,7 +22,7 @@ from keyroll.core.secret import Secret
 if TYPE_CHECKING:
     from keyroll.journal.store import Journal
 
-__all__ = ["OpenedJournal", "dry_journal", "open_journal", "open_journal_for_writing"]
+__all__ = ["OpenedJournal", "dry_journal", "open_journal", "open_journal_for_writing", "open_journal_records"]
 
 
 @dataclass
@@ -87,6 +87,14 @@ def open_journal(
             except JournalError as again:
                 return OpenedJournal(where, error=again.format_message(), notes=tuple(notes))
         return OpenedJournal(where, error=exc.format_message(), notes=tuple(notes))
+
+
+def open_journal_records(cfg: Config) -> Journal:
+    """Open ``cfg.journal_path`` without its key: runs, plans, entries and step states need none
+    (status, abandon, the consent a resume needs); values stay sealed."""
+    from keyroll.journal.store import Journal
+
+    return Journal.open(cfg.journal_path)
 
 
 def open_journal_for_writing(

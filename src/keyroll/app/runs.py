@@ -14,11 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from keyroll.app.journal import open_journal_records
 from keyroll.config import Config
 from keyroll.core.errors import UsageError
 from keyroll.core.model import Plan, RunRecord, RunState, Step
 from keyroll.journal.events import StepRecord
-from keyroll.journal.store import Journal
 from keyroll.rotate.closing import closing_of
 from keyroll.rotate.engine import group_state
 
@@ -73,7 +73,7 @@ def require_journal(cfg: Config, hint: str) -> None:
 
 def pending_destructive(cfg: Config, run_id: str | None) -> list[Step]:
     """The destructive steps of a run that are not done yet (what ``resume`` needs consent for)."""
-    with Journal.open(cfg.journal_path) as reader:
+    with open_journal_records(cfg) as reader:
         run = reader.run(run_id)
         plan = reader.plan(run.id)
         records = reader.step_records(run.id)
@@ -98,7 +98,7 @@ def rollback_residue(cfg: Config, run_id: str) -> list[dict[str, str]]:
     """What rollbacks of a run left for a person (``[{credential, what, do}]``; none without a run)."""
     if not run_id or not cfg.journal_path.exists():
         return []
-    with Journal.open(cfg.journal_path) as reader:
+    with open_journal_records(cfg) as reader:
         plan = reader.plan(run_id)
         records = reader.step_records(run_id)
     return _residue(plan, records)
@@ -111,7 +111,7 @@ def run_status(cfg: Config, run_id: str | None) -> RunStatus:
     :raises JournalError: no such run.
     """
     require_journal(cfg, "run `keyroll apply` first")
-    with Journal.open(cfg.journal_path) as reader:
+    with open_journal_records(cfg) as reader:
         problems = reader.check_integrity()
         live = reader.is_locked_by_other()
         record = reader.run(run_id) if reader.runs() else None
@@ -160,6 +160,6 @@ def abandon_run(cfg: Config, run_id: str, reason: str) -> AbandonOutcome:
     from keyroll.rotate.closing import abandon
 
     require_journal(cfg, "nothing to abandon")
-    with Journal.open(cfg.journal_path) as journal:
+    with open_journal_records(cfg) as journal:
         record, residue = abandon(journal, run_id, reason)
     return AbandonOutcome(record, residue)

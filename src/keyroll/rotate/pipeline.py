@@ -270,6 +270,19 @@ def distribution_steps(
     return steps, list(dict.fromkeys(tails))
 
 
+def rescan_step(gid: str, fp: Fingerprint, *, after: str) -> Step:
+    """The group's last step: every var it wrote read back with the new fingerprints
+    (:func:`keyroll.rotate.gates` ``rescan``)."""
+    return Step(
+        f"{gid}/rescan",
+        StepKind.RESCAN,
+        fp,
+        "read the written vars back",
+        (after,),
+        RescanParams().to_params(),
+    )
+
+
 def cutover_tail(ctx: PlanContext, after: str) -> list[Step]:
     """A cutover's steps after the new value is known (step ``after``): write every copy and
     redeploy, probe the new token and the deployments (measuring the window), probe that the old
@@ -292,12 +305,5 @@ def cutover_tail(ctx: PlanContext, after: str) -> list[Step]:
         (probe.id,),
         ProbeOldParams().to_params(),
     )
-    rescan = Step(
-        f"{gid}/rescan",
-        StepKind.RESCAN,
-        fp,
-        "read the written vars back",
-        (verify_old.id,),
-        RescanParams().to_params(),
-    )
+    rescan = rescan_step(gid, fp, after=verify_old.id)
     return [*dist, probe, verify_old, rescan]

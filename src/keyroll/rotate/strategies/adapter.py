@@ -27,10 +27,9 @@ from keyroll.core.steps import (
     HumanParams,
     ProbeNewParams,
     ProbeOldParams,
-    RescanParams,
 )
 from keyroll.rotate.gates import revoke_gate
-from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps
+from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps, rescan_step
 from keyroll.rotate.runtime import Action, Runtime, gid_of
 from keyroll.rotate.strategies.common import base_spec
 
@@ -154,16 +153,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         steps.append(revoke)
         human_steps.append(text)
         last = revoke.id
-    steps.append(
-        Step(
-            f"{gid}/rescan",
-            StepKind.RESCAN,
-            fp,
-            "read the written vars back",
-            (last,),
-            RescanParams().to_params(),
-        )
-    )
+    steps.append(rescan_step(gid, fp, after=last))
     return StrategyPlan(steps, warnings=warnings, human_steps=human_steps)
 
 

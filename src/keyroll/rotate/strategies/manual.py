@@ -34,11 +34,10 @@ from keyroll.core.steps import (
     ManualRevokeParams,
     ManualValueParams,
     ProbeNewParams,
-    RescanParams,
     group_spec_of,
 )
 from keyroll.rotate.gates import revoke_gate
-from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps
+from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps, rescan_step
 from keyroll.rotate.runtime import Action, GateFailed, Probe, Runtime, WaitingForHuman, gid_of
 from keyroll.rotate.strategies.common import base_spec
 
@@ -114,14 +113,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         ManualRevokeParams(instructions=text, unverified=tuple(untouched)).to_params(),
         destructive=True,
     )
-    rescan = Step(
-        f"{gid}/rescan",
-        StepKind.RESCAN,
-        fp,
-        "read the written vars back",
-        (revoke.id,),
-        RescanParams().to_params(),
-    )
+    rescan = rescan_step(gid, fp, after=revoke.id)
     steps += [probe, revoke, rescan]
     warnings = [f"{c}: probably the same value — unverified; written blind" for c in blind]
     warnings += [

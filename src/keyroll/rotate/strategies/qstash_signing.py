@@ -16,9 +16,9 @@ from typing import Any
 
 from keyroll.core.errors import RotationError
 from keyroll.core.model import ActionName, Step, StepKind
-from keyroll.core.steps import ProbeNewParams, ProbeOldParams, RescanParams, RollParams
+from keyroll.core.steps import ProbeNewParams, ProbeOldParams, RollParams
 from keyroll.rotate.gates import revoke_gate
-from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps, projects_of
+from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps, projects_of, rescan_step
 from keyroll.rotate.runtime import Action, GateFailed, Runtime, gid_of
 from keyroll.rotate.strategies.common import base_spec
 
@@ -87,14 +87,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         (probe2.id,),
         ProbeOldParams().to_params(),
     )
-    rescan = Step(
-        f"{gid}/rescan",
-        StepKind.RESCAN,
-        fp,
-        "read the written vars back",
-        (verify_old.id,),
-        RescanParams().to_params(),
-    )
+    rescan = rescan_step(gid, fp, after=verify_old.id)
     steps += [probe2, verify_old, rescan]
     return StrategyPlan(steps, warnings=warnings)
 

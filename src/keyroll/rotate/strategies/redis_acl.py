@@ -34,14 +34,13 @@ from keyroll.core.steps import (
     LocationSpec,
     ProbeNewParams,
     ProbeOldParams,
-    RescanParams,
     ResetDefaultParams,
     ResyncWaitParams,
     When,
 )
 from keyroll.rotate.gates import revoke_gate
 from keyroll.rotate.groups import is_keyroll_user
-from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps, projects_of
+from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps, projects_of, rescan_step
 from keyroll.rotate.runtime import Action, Probe, Runtime, gid_of
 from keyroll.rotate.strategies.common import (
     acl,
@@ -234,16 +233,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         )
         steps.append(probe2)
         last = probe2.id
-    steps.append(
-        Step(
-            f"{gid}/rescan",
-            StepKind.RESCAN,
-            fp,
-            "read the written vars back",
-            (last,),
-            RescanParams().to_params(),
-        )
-    )
+    steps.append(rescan_step(gid, fp, after=last))
     warnings += stale_warnings(ctx, spec)
     return StrategyPlan(steps, expected_outage_s=expected, human_steps=human, warnings=warnings)
 

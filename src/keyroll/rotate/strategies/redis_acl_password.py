@@ -18,10 +18,9 @@ from keyroll.core.steps import (
     AclRemovePasswordParams,
     ProbeNewParams,
     ProbeOldParams,
-    RescanParams,
 )
 from keyroll.rotate.gates import revoke_gate
-from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps
+from keyroll.rotate.pipeline import PlanContext, StrategyPlan, distribution_steps, rescan_step
 from keyroll.rotate.runtime import Action, Runtime, gid_of
 from keyroll.rotate.strategies.common import acl, base_spec, gentoken, redis_admin, redis_endpoint_for
 
@@ -79,14 +78,7 @@ def build(ctx: PlanContext) -> StrategyPlan:
         (revoke.id,),
         ProbeOldParams().to_params(),
     )
-    rescan = Step(
-        f"{gid}/rescan",
-        StepKind.RESCAN,
-        fp,
-        "read the written vars back",
-        (verify_old.id,),
-        RescanParams().to_params(),
-    )
+    rescan = rescan_step(gid, fp, after=verify_old.id)
     steps += [probe, revoke, verify_old, rescan]
     return StrategyPlan(steps, warnings=warnings)
 

@@ -7,9 +7,8 @@
     scan_git(paths, options)     history of the repositories holding the paths (see git.py)
     scan_text(text, path)        one in-memory text, in-process, findings keep their Secret
 
-Work is split into batches of files (a few MiB each) and run in a process pool with one
-worker per core (``jobs``); small scans run in-process. Each worker builds its own
-:class:`~keyroll.scan.textscan.TextScanner` once. Findings that come back from a worker carry
+Work is split into batches of files (a few MiB each) and run on one worker per core (``jobs``;
+see :mod:`keyroll.scan.workers`); small scans run in-process. Findings that come back from a worker carry
 fingerprints and previews only (``Finding.secret`` is ``None``): values never cross a process
 boundary in results. (Known values given with ``--known-values`` are handed to the workers at
 start-up as plain strings, by fork or pipe: they never touch disk or argv.)
@@ -18,12 +17,10 @@ start-up as plain strings, by fork or pipe: they never touch disk or argv.)
 from __future__ import annotations
 
 import dataclasses
-import gc
 import itertools
 import os
-import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, TypeVar
@@ -31,17 +28,24 @@ from typing import TYPE_CHECKING, BinaryIO, TypeVar
 from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.core.secret import Secret
 from keyroll.scan import forked
-from keyroll.scan.files import scan_files
 from keyroll.scan.findings import Certainty, Finding, ScanSummary
 from keyroll.scan.ignore import IgnoreRules
 from keyroll.scan.profile import Profile, WorkClock
 from keyroll.scan.reader import account, scan_stream
 from keyroll.scan.walk import FileEntry, walk
+from keyroll.scan.workers import (
+    WorkerConfig,
+    batch_target,
+    fan_out_files,
+    make_batches,
+    run_batches,
+    scan_file_batch,
+    stream_batches,
+    take_parent_build,
+)
 
 if TYPE_CHECKING:
-    from concurrent.futures import Future
-
-    from keyroll.scan.textscan import TextScanner
+    pass
 
 __all__ = ["ScanOptions", "ScanResult", "WorkerConfig", "recount", "scan_paths", "scan_stdin", "scan_text"]
 
@@ -119,195 +123,12 @@ class ScanOptions:
         )
 
 
-@dataclass(frozen=True)
-class WorkerConfig:
-    """What a worker needs to build its scanner (``known`` holds raw values: never log it)."""
-
-    known: tuple[str, ...] = field(default=(), repr=False)
-    fingerprints: frozenset[str] = frozenset()
-    min_confidence: Certainty = Certainty.LOW
-    keep_values: bool = False
-    profile: bool = False
-    max_file_bytes: int | None = None
-    """files of unknown size found over this are skipped as ``too_large`` when read"""
-
-    def build(self) -> TextScanner:
-        """A scanner for this configuration."""
-        from keyroll.scan.textscan import TextScanner  # the detectors load only when there is work
-
-        return TextScanner(
-            known=[Secret(v) for v in self.known],
-            fingerprints=self.fingerprints,
-            min_confidence=self.min_confidence,
-        )
-
-
 @dataclass
 class ScanResult:
     """Findings (sorted by path, line, column) and the summary of the run."""
 
     findings: list[Finding] = field(default_factory=list)
     summary: ScanSummary = field(default_factory=ScanSummary)
-
-
-# -- worker side ----------------------------------------------------------------------------
-
-_worker_scanner: TextScanner | None = None
-_worker_config: WorkerConfig | None = None
-_worker_clock: WorkClock | None = None
-_parent_build_seconds = 0.0
-"""``--profile``: time the parent spent building the scanner its forked workers inherit"""
-
-
-def take_parent_build() -> dict[str, float]:
-    """The parent's scanner build time since the last call, as a phase sum."""
-    global _parent_build_seconds
-    out, _parent_build_seconds = {"scanner": _parent_build_seconds}, 0.0
-    return out
-
-
-def _init_worker(config: WorkerConfig) -> None:
-    global _worker_scanner, _worker_config, _worker_clock
-    t0 = time.perf_counter()
-    if _worker_scanner is None or _worker_config != config:  # a forked worker inherits the parent's
-        _worker_scanner = config.build()
-    _worker_config = config
-    _worker_clock = WorkClock() if config.profile else None
-    if _worker_clock:
-        _worker_clock.add("scanner", t0)
-
-
-def worker_clock() -> WorkClock | None:
-    """This worker's phase clock (``--profile``), or ``None``."""
-    return _worker_clock
-
-
-def take_work() -> dict[str, float]:
-    """This worker's phase sums since the last call (empty without ``--profile``)."""
-    return _worker_clock.take() if _worker_clock else {}
-
-
-def _scanner() -> tuple[TextScanner, WorkerConfig]:
-    assert _worker_scanner is not None and _worker_config is not None, "worker not initialised"
-    return _worker_scanner, _worker_config
-
-
-def _scan_file_batch(batch: Sequence[FileEntry]) -> tuple[list[Finding], ScanSummary, dict[str, float]]:
-    """:func:`~keyroll.scan.files.scan_files` with this process's scanner and phase clock."""
-    scanner, config = _scanner()
-    findings, summary = scan_files(batch, scanner, config.keep_values, config.max_file_bytes, _worker_clock)
-    return findings, summary, take_work()
-
-
-# -- driver side ----------------------------------------------------------------------------
-
-
-def run_batches(
-    func: Callable[[T], R],
-    batches: Iterable[T],
-    config: WorkerConfig,
-    workers: int,
-    *,
-    inline: bool,
-    on_done: Callable[[int], None] = lambda i: None,
-) -> Iterator[R]:
-    """Run ``func`` over ``batches`` in-process or in a pool of ``workers`` processes.
-
-    Results come back in completion order; ``on_done(i)`` is called after batch ``i``.
-    ``batches`` may be a lazy iterable (the file walk still going on): in a pool, each batch is
-    handed to the workers as soon as it is formed, so walking and scanning overlap.
-    """
-    global _worker_scanner, _worker_config, _worker_clock
-    known = batches if isinstance(batches, Sequence) else None
-    if known is not None and not known:
-        return
-    if inline or workers <= 1 or (known is not None and len(known) <= 1):
-        saved = (_worker_scanner, _worker_config, _worker_clock)
-        _init_worker(config)
-        try:
-            for i, b in enumerate(batches):
-                yield func(b)
-                on_done(i)
-        finally:
-            _worker_scanner, _worker_config, _worker_clock = saved
-        return
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor, as_completed
-
-    method = "fork" if sys.platform.startswith("linux") else "spawn"
-    ctx = multiprocessing.get_context(method)
-    # with fork, build the scanner once, here: every worker inherits it (detectors imported,
-    # prefilter compiled) instead of building its own; the parent drops it afterwards
-    inherited = (_worker_scanner, _worker_config)
-    if method == "fork" and (_worker_scanner is None or _worker_config != config):
-        t0 = time.perf_counter()
-        _worker_scanner, _worker_config = config.build(), config
-        if config.profile:
-            global _parent_build_seconds
-            _parent_build_seconds = time.perf_counter() - t0
-    pool = ProcessPoolExecutor(
-        max_workers=min(workers, len(known)) if known is not None else workers,
-        mp_context=ctx,
-        initializer=_init_worker,
-        initargs=(config,),
-    )
-    finished = False
-    try:
-        futures: dict[Future[R], int] = {}
-        for i, b in enumerate(batches):
-            futures[pool.submit(func, b)] = i
-        for fut in as_completed(futures):
-            yield fut.result()
-            on_done(futures[fut])
-        finished = True
-    finally:
-        # interrupted (Ctrl-C, an error, the consumer stopped): drop the queued batches instead
-        # of working through them before the process may exit
-        pool.shutdown(wait=finished, cancel_futures=not finished)
-        _worker_scanner, _worker_config = inherited
-
-
-def stream_batches(items: Iterable[T], size_of: Callable[[T], int], target: int) -> Iterator[list[T]]:
-    """:func:`make_batches`, lazily: each batch as soon as it holds ``target`` bytes."""
-    current: list[T] = []
-    acc = 0
-    for item in items:
-        n = size_of(item)
-        if n >= target:
-            yield [item]
-            continue
-        current.append(item)
-        acc += n
-        if acc >= target:
-            yield current
-            current, acc = [], 0
-    if current:
-        yield current
-
-
-def make_batches(items: Iterable[T], size_of: Callable[[T], int], target: int) -> list[list[T]]:
-    """Group items into batches of about ``target`` bytes (a big item forms its own batch)."""
-    batches: list[list[T]] = []
-    current: list[T] = []
-    acc = 0
-    for item in items:
-        n = size_of(item)
-        if n >= target:
-            batches.append([item])
-            continue
-        current.append(item)
-        acc += n
-        if acc >= target:
-            batches.append(current)
-            current, acc = [], 0
-    if current:
-        batches.append(current)
-    return batches
-
-
-def batch_target(total: int, workers: int) -> int:
-    """Batch size in bytes: about eight batches per worker, between 256 KiB and 16 MiB."""
-    return min(16 << 20, max(256 << 10, total // max(1, workers * 8)))
 
 
 def scan_paths(
@@ -352,10 +173,10 @@ def scan_paths(
     if profile:
         profile.workers = workers
     if forked.available():
-        done = _fan_out(walked, config, workers)
+        done = fan_out_files(walked, config, workers)
     else:
         batches = stream_batches(walked, _size_of, STREAM_BATCH_BYTES)
-        done = run_batches(_scan_file_batch, batches, config, workers, inline=False)
+        done = run_batches(scan_file_batch, batches, config, workers, inline=False)
     for findings, summary, work in done:
         result.findings.extend(findings)
         result.summary.merge(summary)
@@ -366,30 +187,6 @@ def scan_paths(
         profile.merge_work(take_parent_build())
         profile.mark("scan")
     return finish(result, started)
-
-
-def _fan_out(
-    entries: Iterable[FileEntry], config: WorkerConfig, workers: int
-) -> Iterator[tuple[list[Finding], ScanSummary, dict[str, float]]]:
-    """:func:`keyroll.scan.forked.fan_out` of :func:`_scan_file_batch`, the scanner built here
-    once, used here and inherited by the children; none of them collects cyclic garbage
-    meanwhile (tens of thousands of small tuples, few cycles: the collector only costs time)."""
-    global _worker_scanner, _worker_config, _worker_clock, _parent_build_seconds
-    saved = (_worker_scanner, _worker_config, _worker_clock)
-    t0 = time.perf_counter()
-    if _worker_scanner is None or _worker_config != config:
-        _worker_scanner, _worker_config = config.build(), config
-        if config.profile:
-            _parent_build_seconds = time.perf_counter() - t0
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
-        _init_worker(config)  # this process scans too
-        yield from forked.fan_out(entries, workers, _scan_file_batch, lambda: _init_worker(config))
-    finally:
-        _worker_scanner, _worker_config, _worker_clock = saved
-        if collecting:
-            gc.enable()
 
 
 STREAM_BATCH_BYTES = 2 * 1024 * 1024
@@ -435,7 +232,7 @@ def _scan_entries(
     task = progress.task("scan files", total=total)
     sizes = [sum(_size_of(e) for e in b) for b in batches]
     for findings, summary, work in run_batches(
-        _scan_file_batch,
+        scan_file_batch,
         batches,
         config,
         workers,

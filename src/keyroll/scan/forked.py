@@ -14,6 +14,9 @@ files out, and this process is one of the ``workers``:
   when its pipe is closed, sends back one pickled list of batch results;
 * Ctrl-C, an error or an early stop kill the children.
 
+When every piece of work is known up front (the blobs of a git history), :func:`fork_map`
+is the simpler form: one piece per process, children handed theirs by the fork itself.
+
 Findings cross back as fingerprints and previews only, as from any worker (``Finding.secret``
 is ``None``); known values reach the children by fork, never through a pipe.
 """
@@ -26,13 +29,14 @@ import select
 import struct
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from typing import NoReturn, TypeVar
 
 from keyroll.scan.walk import FileEntry
 
-__all__ = ["FRAME_BYTES", "available", "fan_out"]
+__all__ = ["FRAME_BYTES", "available", "fan_out", "fork_map"]
 
+T = TypeVar("T")
 R = TypeVar("R")
 
 FRAME_BYTES = 4096
@@ -117,16 +121,7 @@ def fan_out(
             results.extend(_collect(pid, r))
             pids.remove(pid)
     finally:
-        import signal
-
-        for fd in fds:  # interrupted or failed: stop the children now
-            os.close(fd)
-        for pid in pids:
-            try:
-                os.kill(pid, signal.SIGKILL)
-                os.waitpid(pid, 0)
-            except OSError:
-                pass
+        _stop(fds, pids)
     yield from results
 
 
@@ -145,6 +140,78 @@ def _share(entries: Iterable[FileEntry], jobs: list[int], work: Callable[[list[F
         if kept:
             results.append(work(kept.pop()[0]))
     return results
+
+
+def fork_map(
+    items: Sequence[T],
+    work: Callable[[T], R],
+    on_child_start: Callable[[], None] = lambda: None,
+) -> list[R]:
+    """``[work(item) for item in items]``, ``items[0]`` in this process and each other item in a
+    forked child of its own (which inherits it: nothing is sent but the result).
+
+    :raises RuntimeError: a child failed (its traceback is in the message) or died.
+    """
+    pids: list[int] = []
+    fds: list[int] = []
+    try:
+        for item in items[1:]:
+            pid, r = _spawn_one(work, item, on_child_start, fds)
+            pids.append(pid)
+            fds.append(r)
+        results = [work(items[0])] if items else []
+        while pids:
+            pid, fd = pids.pop(0), fds.pop(0)
+            results.extend(_collect(pid, fd))  # closes the read end, reaps the child
+        return results
+    finally:
+        _stop(fds, pids)
+
+
+def _spawn_one(
+    work: Callable[[T], R], item: T, on_start: Callable[[], None], inherited: list[int]
+) -> tuple[int, int]:
+    res_r, res_w = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        os.close(res_r)
+        for fd in inherited:  # the other children's result pipes
+            os.close(fd)
+        _reply(res_w, lambda: [work(item)], on_start)
+    os.close(res_w)
+    return pid, res_r
+
+
+def _reply(res_w: int, run: Callable[[], list[R]], on_start: Callable[[], None]) -> NoReturn:
+    """In a child: run, send back ``("ok", results)`` or ``("error", traceback)``, exit."""
+    code = 1
+    try:
+        on_start()
+        reply = pickle.dumps(("ok", run()), protocol=pickle.HIGHEST_PROTOCOL)
+        code = 0
+    except BaseException:  # everything goes back to the parent
+        import traceback
+
+        reply = pickle.dumps(("error", traceback.format_exc()))
+    try:
+        with os.fdopen(res_w, "wb") as fh:
+            fh.write(reply)
+    finally:
+        os._exit(code)
+
+
+def _stop(fds: Iterable[int], pids: Iterable[int]) -> None:
+    """Interrupted or failed: close our pipe ends, stop the children now."""
+    import signal
+
+    for fd in fds:
+        os.close(fd)
+    for pid in pids:
+        try:
+            os.kill(pid, signal.SIGKILL)
+            os.waitpid(pid, 0)
+        except OSError:
+            pass
 
 
 class _ChildGone(Exception):
@@ -189,29 +256,20 @@ def _spawn(
         pass
     pid = os.fork()
     if pid == 0:  # the child: never returns
-        code = 1
-        try:
-            os.close(jobs_w)
-            os.close(res_r)
-            for fd in inherited:  # the other children's work pipes: they must see EOF
-                os.close(fd)
-            on_start()
+        os.close(jobs_w)
+        os.close(res_r)
+        for fd in inherited:  # the other children's work pipes: they must see EOF
+            os.close(fd)
+
+        def run() -> list[R]:
             out: list[R] = []
             with os.fdopen(jobs_r, "rb") as jobs:
                 while head := jobs.read(_HEADER.size):
                     (n,) = _HEADER.unpack(head)
                     out.append(work(decode(jobs.read(n))))
-            reply = pickle.dumps(("ok", out), protocol=pickle.HIGHEST_PROTOCOL)
-            code = 0
-        except BaseException:  # everything goes back to the parent
-            import traceback
+            return out
 
-            reply = pickle.dumps(("error", traceback.format_exc()))
-        try:
-            with os.fdopen(res_w, "wb") as fh:
-                fh.write(reply)
-        finally:
-            os._exit(code)
+        _reply(res_w, run, on_start)
     os.close(jobs_r)
     os.close(res_w)
     os.set_blocking(jobs_w, False)

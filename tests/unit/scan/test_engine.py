@@ -181,7 +181,7 @@ def _slow_batch(arg: tuple[str, int]) -> int:
 
 def test_stopping_a_pooled_scan_drops_the_queued_batches(tmp_path: Path) -> None:
     """Ctrl-C (or any stop) while batches are queued must not work through them all first."""
-    from keyroll.scan.engine import WorkerConfig, run_batches
+    from keyroll.scan.workers import WorkerConfig, run_batches
 
     trace = tmp_path / "ran"
     trace.touch()

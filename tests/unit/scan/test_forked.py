@@ -231,3 +231,24 @@ def test_plain_files_are_stat_ed_only_where_listing_inodes_are_trusted(
     entries, _ = listed("ext4")
     sized = list(walk_mod.walk([tmp_path], ScanSummary(), sizes=True))
     assert [e.size for e in sized] == [6]  # a progress bar wants the sizes
+
+
+def test_fork_map_gives_each_result_in_order_from_its_own_process() -> None:
+    parent = os.getpid()
+    results = forked.fork_map(list(range(4)), lambda i: (i, os.getpid()))
+    assert [i for i, _ in results] == [0, 1, 2, 3]
+    pids = [pid for _, pid in results]
+    assert pids[0] == parent and len(set(pids)) == 4  # the first here, each other in a child
+    assert forked.fork_map([], lambda i: i) == []
+
+
+def test_fork_map_reports_a_failing_child() -> None:
+    parent = os.getpid()
+
+    def fail_in_child(i: int) -> int:
+        if os.getpid() != parent:
+            raise ValueError(f"cannot scan group {i}")
+        return i
+
+    with pytest.raises(RuntimeError, match="ValueError: cannot scan group 1"):
+        forked.fork_map([0, 1], fail_in_child)

@@ -11,6 +11,7 @@ from keyroll.core.errors import ScanError
 from keyroll.scan import synthetic
 from keyroll.scan.engine import ScanOptions
 from keyroll.scan.git import find_repo, history_blobs, scan_git
+from keyroll.scan.git_blobs import split_even
 from tests import canary as canary_mod
 
 
@@ -136,3 +137,34 @@ def test_not_a_repository(tmp_path: Path, repo: Path) -> None:
 def test_empty_repository_has_nothing_to_scan(repo: Path) -> None:
     res = scan_git([repo], ScanOptions(jobs=1))
     assert res.findings == [] and res.summary.commits == 0
+
+
+def test_the_walk_knows_every_blob_size(repo: Path) -> None:
+    commit(repo, "one", {"a.txt": "a" * 10, "b.txt": "b" * 2000})
+    commit(repo, "two", {"a.txt": "a" * 11, "b.txt": None})
+    hist = history_blobs(find_repo(repo) or pytest.fail("no repo"))
+    assert sorted(hist.sizes[sha] for sha in hist.blobs) == [10, 11, 2000]
+    assert hist.commits == 2
+
+
+def test_blobs_over_the_limit_are_counted_not_read(repo: Path) -> None:
+    t = tok()
+    commit(
+        repo,
+        "one",
+        {"big.env": "#" * 5000 + f"\nKV_REST_API_TOKEN={t}\n", "small.env": f"KV_REST_API_TOKEN={t}\n"},
+    )
+    res = scan_git([repo], ScanOptions(jobs=1, max_file_bytes=1000))
+    assert [f.path for f in res.findings] == ["small.env"]
+    assert res.summary.skipped == {"too_large": 1} and res.summary.blobs == 1
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3, 8])
+def test_blobs_are_split_evenly_by_size(parts: int) -> None:
+    sizes = {f"{i:040x}": (i * 7919) % 1000 + 1 for i in range(200)}
+    blobs = [(sha, f"p{i}") for i, sha in enumerate(sizes)]
+    groups = split_even(blobs, sizes, parts)
+    assert sorted(b for g in groups for b in g) == sorted(blobs)  # each once
+    loads = [sum(sizes[s] for s, _ in g) for g in groups]
+    assert len(groups) == parts and max(loads) - min(loads) <= max(sizes.values())
+    assert split_even(blobs[:2], sizes, 8) == [[b] for b in sorted(blobs[:2], key=lambda b: -sizes[b[0]])]

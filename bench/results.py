@@ -188,7 +188,7 @@ def rotation_rows(name: str, doc: dict[str, Any]) -> list[Row]:
 
 
 def scan_rows(name: str, doc: dict[str, Any]) -> list[Row]:
-    """``bench/scan.py`` (``scan``, ``scan-<MiB>``, ``scan-git``): per tool, min / median of the whole
+    """``bench/scan.py`` (``scan``, ``scan-<MiB>``, ``scan-git``, ``scan-git-packed``): per tool, min / median of the whole
     command (computed here from the raw samples), recall on the planted Upstash credentials and
     findings that were not planted; keyroll's in-process time second; the ratio to the faster of
     Kingfisher and Betterleaks."""
@@ -227,7 +227,7 @@ def scan_rows(name: str, doc: dict[str, Any]) -> list[Row]:
     )
     target = (
         "≥ 2x the fastest peer"
-        if name.endswith("-git")
+        if "-git" in name
         else "≥ 3x (64 MiB), ≥ 5x (220 MiB); 100 % recall; 0 Upstash not planted"
     )
     return [(what, head + "; ".join(parts) if parts else "n/a", target)]
@@ -272,6 +272,7 @@ RENDERERS: dict[str, Callable[[str, dict[str, Any]], list[Row]]] = {
     "scan": scan_rows,
     "scan-220": scan_rows,
     "scan-git": scan_rows,
+    "scan-git-packed": scan_rows,
     "resilience": resilience_rows,
 }
 """The result files the table shows, in order."""

@@ -25,7 +25,8 @@ real code with credentials added, changed and deleted along the way (keyroll, Ki
 Betterleaks — the tools with a history mode that finish in minutes).
 
 Results go to ``bench/out/scan.json`` (files, first size), ``bench/out/scan-<MiB>.json`` (other
-sizes), ``bench/out/scan-git.json`` and ``bench/out/scan-slow-peers.json`` (trufflehog3,
+sizes), ``bench/out/scan-git.json`` (the history as built: loose objects),
+``bench/out/scan-git-packed.json`` (the same history cloned: all objects in a pack) and ``bench/out/scan-slow-peers.json`` (trufflehog3,
 detect-secrets and secretlint take minutes per run on 64 MiB — detect-secrets 8.5 min on the
 2-core machine — so they are compared with keyroll on a smaller corpus, ``--slow-mib``): ``{"name", "command", "date", "machine", "tool_versions",
 "params", "runs": {tool: [sample, …]}, "summary": {tool: {…}, …}}``; a sample is
@@ -966,6 +967,23 @@ def main() -> None:
             runs,
             summary,
             {"commits": args.git_commits, "runs": args.runs},
+            {n: versions[n] for n in here},
+            load_start,
+        )
+        # the same history as a clone has it: every object in a pack (deltas), none loose
+        packed = OUT / "history-packed"
+        subprocess.run(["git", "clone", "-q", "--no-local", str(repo), str(packed)], check=True)
+        line("corpus git packed", f"{desc}, cloned (all objects packed)")
+        runs, summary = compare(here, args.runs, packed, truth, git=True)
+        summary["params_note"] = "keyroll --git, kingfisher --git-history full, betterleaks git"
+        summary["ratios"] = ratios(summary)
+        summary["corpus"] = f"{desc}, cloned (all objects packed)"
+        print_summary(summary)
+        write_result(
+            f"{args.name}-git-packed",
+            runs,
+            summary,
+            {"commits": args.git_commits, "runs": args.runs, "packed": True},
             {n: versions[n] for n in here},
             load_start,
         )

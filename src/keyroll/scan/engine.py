@@ -36,7 +36,7 @@ from keyroll.scan.walk import FileEntry, walk
 from keyroll.scan.workers import (
     WorkerConfig,
     batch_target,
-    fan_out_files,
+    fan_out_batches,
     make_batches,
     run_batches,
     scan_file_batch,
@@ -168,12 +168,12 @@ def scan_paths(
         return _scan_entries(entries, total, options, config, progress, profile, result, started)
     # big: the rest of the walk overlaps the workers, which get batches as they are formed
     rest = itertools.chain(entries, walker)
-    timed = _Timed(rest) if profile else None  # two clock reads a file: only for --profile
+    timed = Timed(rest) if profile else None  # two clock reads a file: only for --profile
     walked: Iterator[FileEntry] = timed or rest
     if profile:
         profile.workers = workers
     if forked.available():
-        done = fan_out_files(walked, config, workers)
+        done = fan_out_batches(walked, config, workers, scan_file_batch)
     else:
         batches = stream_batches(walked, _size_of, STREAM_BATCH_BYTES)
         done = run_batches(scan_file_batch, batches, config, workers, inline=False)
@@ -199,7 +199,7 @@ def _size_of(entry: FileEntry) -> int:
     return entry.size if entry.size >= 0 else ESTIMATED_SIZE
 
 
-class _Timed(Iterator[T]):
+class Timed(Iterator[T]):
     """An iterator that adds up the time spent producing its items (the walk, for ``--profile``)."""
 
     def __init__(self, it: Iterator[T]) -> None:

@@ -14,9 +14,6 @@ files out, and this process is one of the ``workers``:
   when its pipe is closed, sends back one pickled list of batch results;
 * Ctrl-C, an error or an early stop kill the children.
 
-When every piece of work is known up front (the blobs of a git history), :func:`fork_map`
-is the simpler form: one piece per process, children handed theirs by the fork itself.
-
 Findings cross back as fingerprints and previews only, as from any worker (``Finding.secret``
 is ``None``); known values reach the children by fork, never through a pipe.
 """
@@ -29,14 +26,14 @@ import select
 import struct
 import sys
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from typing import NoReturn, TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TypeVar
 
 from keyroll.scan.walk import FileEntry
 
-__all__ = ["FRAME_BYTES", "available", "fan_out", "fork_map"]
+__all__ = ["FRAME_BYTES", "ChildHooks", "available", "fan_out"]
 
-T = TypeVar("T")
 R = TypeVar("R")
 
 FRAME_BYTES = 4096
@@ -79,11 +76,21 @@ def frames(entries: Iterable[FileEntry], limit: int = FRAME_BYTES) -> Iterator[t
         yield batch, _HEADER.pack(len(payload)) + payload
 
 
+@dataclass(frozen=True)
+class ChildHooks:
+    """What a forked child runs besides its batches."""
+
+    start: Callable[[], None] = lambda: None
+    """right after the fork"""
+    end: Callable[[], None] = lambda: None
+    """after the last batch, before the results are sent"""
+
+
 def fan_out(
     entries: Iterable[FileEntry],
     workers: int,
     work: Callable[[list[FileEntry]], R],
-    on_child_start: Callable[[], None] = lambda: None,
+    hooks: ChildHooks | None = None,
 ) -> Iterator[R]:
     """Run ``work`` over batches of ``entries`` in this process and ``workers - 1`` forked
     children; yield every batch's result (after the walk, in no particular order).
@@ -91,7 +98,8 @@ def fan_out(
     While ``entries`` is being produced (the walk), each batch goes to a child with room in its
     pipe, or is kept here; afterwards this process works through the kept batches itself,
     topping up the children's pipes before each one, so all finish at about the same time.
-    ``on_child_start`` runs in each child right after the fork (e.g. to reset a phase clock).
+    ``hooks`` run in each child right after the fork (e.g. to reset a phase clock) and after its
+    last batch (e.g. to stop a helper process it started, and wait for it).
 
     :raises RuntimeError: a child failed (its traceback is in the message) or died.
     """
@@ -101,7 +109,7 @@ def fan_out(
     try:
         pipes: list[tuple[int, int]] = []  # (write end of a child's work pipe, read end of its results)
         for _ in range(max(1, workers - 1)):
-            pid, w, r = _spawn(work, on_child_start, [w for w, _ in pipes])
+            pid, w, r = _spawn(work, hooks or ChildHooks(), [w for w, _ in pipes])
             pids.append(pid)
             fds.update((w, r))
             pipes.append((w, r))
@@ -140,64 +148,6 @@ def _share(entries: Iterable[FileEntry], jobs: list[int], work: Callable[[list[F
         if kept:
             results.append(work(kept.pop()[0]))
     return results
-
-
-def fork_map(
-    items: Sequence[T],
-    work: Callable[[T], R],
-    on_child_start: Callable[[], None] = lambda: None,
-) -> list[R]:
-    """``[work(item) for item in items]``, ``items[0]`` in this process and each other item in a
-    forked child of its own (which inherits it: nothing is sent but the result).
-
-    :raises RuntimeError: a child failed (its traceback is in the message) or died.
-    """
-    pids: list[int] = []
-    fds: list[int] = []
-    try:
-        for item in items[1:]:
-            pid, r = _spawn_one(work, item, on_child_start, fds)
-            pids.append(pid)
-            fds.append(r)
-        results = [work(items[0])] if items else []
-        while pids:
-            pid, fd = pids.pop(0), fds.pop(0)
-            results.extend(_collect(pid, fd))  # closes the read end, reaps the child
-        return results
-    finally:
-        _stop(fds, pids)
-
-
-def _spawn_one(
-    work: Callable[[T], R], item: T, on_start: Callable[[], None], inherited: list[int]
-) -> tuple[int, int]:
-    res_r, res_w = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # the child: never returns
-        os.close(res_r)
-        for fd in inherited:  # the other children's result pipes
-            os.close(fd)
-        _reply(res_w, lambda: [work(item)], on_start)
-    os.close(res_w)
-    return pid, res_r
-
-
-def _reply(res_w: int, run: Callable[[], list[R]], on_start: Callable[[], None]) -> NoReturn:
-    """In a child: run, send back ``("ok", results)`` or ``("error", traceback)``, exit."""
-    code = 1
-    try:
-        on_start()
-        reply = pickle.dumps(("ok", run()), protocol=pickle.HIGHEST_PROTOCOL)
-        code = 0
-    except BaseException:  # everything goes back to the parent
-        import traceback
-
-        reply = pickle.dumps(("error", traceback.format_exc()))
-    try:
-        with os.fdopen(res_w, "wb") as fh:
-            fh.write(reply)
-    finally:
-        os._exit(code)
 
 
 def _stop(fds: Iterable[int], pids: Iterable[int]) -> None:
@@ -244,7 +194,7 @@ def _send(pipes: list[int], frame: bytes) -> bool:
 
 
 def _spawn(
-    work: Callable[[list[FileEntry]], R], on_start: Callable[[], None], inherited: list[int]
+    work: Callable[[list[FileEntry]], R], hooks: ChildHooks, inherited: list[int]
 ) -> tuple[int, int, int]:
     jobs_r, jobs_w = os.pipe()
     res_r, res_w = os.pipe()
@@ -256,20 +206,30 @@ def _spawn(
         pass
     pid = os.fork()
     if pid == 0:  # the child: never returns
-        os.close(jobs_w)
-        os.close(res_r)
-        for fd in inherited:  # the other children's work pipes: they must see EOF
-            os.close(fd)
-
-        def run() -> list[R]:
+        code = 1
+        try:
+            os.close(jobs_w)
+            os.close(res_r)
+            for fd in inherited:  # the other children's work pipes: they must see EOF
+                os.close(fd)
+            hooks.start()
             out: list[R] = []
             with os.fdopen(jobs_r, "rb") as jobs:
                 while head := jobs.read(_HEADER.size):
                     (n,) = _HEADER.unpack(head)
                     out.append(work(decode(jobs.read(n))))
-            return out
+            hooks.end()
+            reply = pickle.dumps(("ok", out), protocol=pickle.HIGHEST_PROTOCOL)
+            code = 0
+        except BaseException:  # everything goes back to the parent
+            import traceback
 
-        _reply(res_w, run, on_start)
+            reply = pickle.dumps(("error", traceback.format_exc()))
+        try:
+            with os.fdopen(res_w, "wb") as fh:
+                fh.write(reply)
+        finally:
+            os._exit(code)
     os.close(jobs_r)
     os.close(res_w)
     os.set_blocking(jobs_w, False)

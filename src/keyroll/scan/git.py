@@ -1,9 +1,9 @@
 """Scanning git history: every blob reachable from the chosen refs, each scanned exactly once.
 
 1. The history walk (:mod:`keyroll.scan.git_walk`): every blob the commits in range introduced,
-   with its earliest (commit, author date) per path and its size.
-2. Blobs over the size limit are counted, not read; the rest are split into one group per
-   worker, each read by ``git cat-file --batch`` and scanned (:mod:`keyroll.scan.git_blobs`).
+   with its earliest (commit, author date) per path.
+2. Each new blob goes to a worker as soon as the walk finds it, to be read through
+   ``git cat-file --batch`` and scanned (:mod:`keyroll.scan.git_blobs`): reading overlaps the walk.
 3. Results map back to every path that blob had. A credential is reported once per (rule,
    fingerprint, path) at the commit that introduced it, with the number of blob versions that
    carried it.
@@ -12,20 +12,37 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
 
 from keyroll.core.errors import ScanError
 from keyroll.core.progress import NULL_PROGRESS, Progress
-from keyroll.scan.engine import ScanOptions, ScanResult, finish
+from keyroll.scan import forked
+from keyroll.scan.engine import (
+    ESTIMATED_SIZE,
+    STREAM_BATCH_BYTES,
+    ScanOptions,
+    ScanResult,
+    Timed,
+    finish,
+)
 from keyroll.scan.findings import Finding
-from keyroll.scan.git_blobs import BlobTask, scan_blob_group, split_even
-from keyroll.scan.git_walk import Intro, Repo, find_repo, history_blobs
+from keyroll.scan.git_blobs import (
+    BlobResult,
+    blob_entry,
+    reading,
+    scan_blob_batch,
+    scan_blob_task,
+    stop_reader,
+)
+from keyroll.scan.git_walk import History, Intro, Repo, find_repo, history_blobs, walk_history
 from keyroll.scan.ignore import IGNORE_FILE, IgnoreRules
 from keyroll.scan.profile import Profile
-from keyroll.scan.workers import run_split, take_parent_build
+from keyroll.scan.walk import FileEntry
+from keyroll.scan.workers import fan_out_batches, run_batches, stream_batches, take_parent_build
 
 __all__ = ["Repo", "find_repo", "history_blobs", "scan_git"]
 
@@ -75,49 +92,57 @@ def _scan_repo(
     result: ScanResult,
     profile: Profile | None = None,
 ) -> None:
-    hist = history_blobs(repo, all_refs=all_refs, since=since)
-    result.summary.commits += hist.commits
     ignore_files = [Path(repo.top) / IGNORE_FILE] if repo.top else []
     if options.ignore_file is not None:
         ignore_files.append(options.ignore_file)
     ignore = IgnoreRules.load(ignore_files)
     base = repo.top or repo.git_dir
-    wanted: dict[str, list[Intro]] = {}
-    for sha, intros in hist.blobs.items():
-        kept = [i for i in intros if not ignore.ignored(os.path.join(base, i.path))]
-        if len(kept) < len(intros) and not kept:
-            result.summary.skip("ignored")
-        if kept:
-            wanted[sha] = kept
-    sizes = hist.sizes
-    todo: list[tuple[str, str]] = []
-    for sha, intros in wanted.items():
-        size = sizes.get(sha)
-        if size is None:
-            result.summary.skip("unreadable")
-        elif size > options.max_file_bytes:
-            result.summary.skip("too_large")
-        else:
-            todo.append((sha, intros[0].path))
-    total = sum(sizes[s] for s, _ in todo)
-    workers = 1 if total < options.inline_bytes else options.workers
-    groups = split_even(todo, sizes, workers)
-    if profile:
-        profile.mark("walk")
-        profile.workers = max(1, len(groups))
-    tasks: list[BlobTask] = [(repo.git_dir, g) for g in groups]
-    task_id = progress.task("scan git blobs", total=total)
-    per_blob: list[tuple[str, list[Finding]]] = []
+    hist = History()
+    found = walk_history(
+        repo,
+        hist,
+        all_refs=all_refs,
+        since=since,
+        keep=lambda path: not ignore.ignored(os.path.join(base, path)),
+    )
+    blobs: Iterator[FileEntry] = (blob_entry(sha, path) for sha, path in found)
+    timed = Timed(blobs) if profile else None
     config = dataclasses.replace(options.worker_config(), profile=profile is not None)
-    for found, summary, work in run_split(scan_blob_group, tasks, config):
-        per_blob.extend(found)
-        result.summary.merge(summary)
-        progress.advance(task_id, summary.bytes)
-        if profile:
-            profile.merge_work(work)
+    workers = options.workers
+    task_id = progress.task("scan git blobs")
+    per_blob: list[tuple[str, list[Finding]]] = []
+    with reading(repo.git_dir):
+        # walk until the history is known to be small (scanned here) or not; a big one is
+        # handed to the workers while the walk goes on
+        first = list(itertools.islice(timed or blobs, options.inline_bytes // ESTIMATED_SIZE))
+        if workers > 1 and len(first) == options.inline_bytes // ESTIMATED_SIZE and forked.available():
+            if profile:
+                profile.workers = workers
+            done: Iterable[BlobResult] = fan_out_batches(
+                itertools.chain(first, timed or blobs), config, workers, scan_blob_batch, stop_reader
+            )
+        else:
+            rest = [*first, *(timed or blobs)]
+            batches = stream_batches(rest, lambda e: ESTIMATED_SIZE, STREAM_BATCH_BYTES)
+            tasks = [(repo.git_dir, b) for b in batches]
+            inline = workers <= 1 or len(tasks) <= 1
+            if profile:
+                profile.workers = 1 if inline else min(workers, len(tasks))
+            done = run_batches(scan_blob_task, tasks, config, workers, inline=inline)
+        for found_here, summary, work in done:
+            per_blob.extend(found_here)
+            result.summary.merge(summary)
+            progress.advance(task_id, summary.bytes)
+            if profile:
+                profile.merge_work(work)
     progress.finish(task_id)
-    result.findings.extend(_attribute(per_blob, wanted))
+    result.summary.commits += hist.commits
+    ignored = len(hist.ignored - hist.blobs.keys())
+    if ignored:
+        result.summary.skip("ignored", ignored)
+    result.findings.extend(_attribute(per_blob, hist.blobs))
     if profile:
+        profile.add("walk", timed.seconds if timed else 0.0)
         profile.merge_work(take_parent_build())
         profile.mark("scan")
 

@@ -4,9 +4,9 @@ when, and how big they are.
 ``git log --reverse -m --raw --no-renames -z`` over the refs (``HEAD``, or ``--all`` with
 ``--all-refs``; ``^REV`` with ``--since REV``) lists, oldest first, every blob each commit
 introduced and where — deleted files included, since their blobs were introduced by the commit
-that added them. For each blob the earliest (commit, author date) per path is kept. Each new
-blob is handed to ``git cat-file --batch-check`` as soon as the log names it, so its size is
-known when the log ends (blobs over the size limit are counted, never read).
+that added them. For each blob the earliest (commit, author date) per path is kept, and each
+new blob is handed on as soon as the log names it, so reading and scanning blobs overlaps the
+walk.
 """
 
 from __future__ import annotations
@@ -14,19 +14,17 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
 from keyroll.core.errors import ScanError
 
-__all__ = ["History", "Intro", "Repo", "find_repo", "git_command", "history_blobs"]
+__all__ = ["History", "Intro", "Repo", "find_repo", "git_command", "history_blobs", "walk_history"]
 
 _EMPTY_SHA = "0" * 40
 _SUBMODULE_MODE = "160000"
-_CHECK_FORMAT = "%(objectname) %(objecttype) %(objectsize)"
 
 
 @dataclass(frozen=True)
@@ -53,8 +51,8 @@ class History:
     """The unique blobs of a history walk."""
 
     blobs: dict[str, list[Intro]] = field(default_factory=dict)
-    sizes: dict[str, int] = field(default_factory=dict)
-    """the size of every blob git could find (a blob missing here cannot be read)"""
+    ignored: set[str] = field(default_factory=set)
+    """blobs seen at a path the walk was told not to keep (some may be kept at another path)"""
     commits: int = 0
 
 
@@ -104,6 +102,26 @@ def history_blobs(repo: Repo, *, all_refs: bool = False, since: str | None = Non
 
     :raises ScanError: ``since`` is not a commit of this repository, or ``git log`` failed.
     """
+    hist = History()
+    for _ in walk_history(repo, hist, all_refs=all_refs, since=since):
+        pass
+    return hist
+
+
+def walk_history(
+    repo: Repo,
+    into: History,
+    *,
+    all_refs: bool = False,
+    since: str | None = None,
+    keep: Callable[[str], bool] = lambda path: True,
+) -> Iterator[tuple[str, str]]:
+    """``(blob, path)`` for each blob the first time the log names it at a path ``keep`` accepts,
+    while the log is still being read; ``into`` receives every kept introduction (and the blobs
+    seen only at paths not kept, in ``into.ignored``).
+
+    :raises ScanError: ``since`` is not a commit of this repository, or ``git log`` failed.
+    """
     if since is not None and not _verify_rev(repo, since):
         raise ScanError(
             f"--since {since}: not a commit in {repo.top or repo.git_dir}",
@@ -114,7 +132,7 @@ def history_blobs(repo: Repo, *, all_refs: bool = False, since: str | None = Non
     elif _verify_rev(repo, "HEAD"):
         revs = ["HEAD"]
     else:
-        return History()  # no commits yet
+        return  # no commits yet
     if since is not None:
         revs.append(f"^{since}")
     cmd = git_command(
@@ -132,53 +150,40 @@ def history_blobs(repo: Repo, *, all_refs: bool = False, since: str | None = Non
         ],
         git_dir=repo.git_dir,
     )
-    hist = History()
     seen_commits: set[str] = set()
-    # every new blob goes to `git cat-file --batch-check` while the log is still being read, so
-    # the sizes are known as soon as the log ends; its answers go to a file (never a full pipe)
-    with (
-        tempfile.TemporaryFile() as answers,
-        subprocess.Popen(
-            git_command(["cat-file", f"--batch-check={_CHECK_FORMAT}", "--buffer"], git_dir=repo.git_dir),
-            stdin=subprocess.PIPE,
-            stdout=answers,
-            stderr=subprocess.DEVNULL,
-        ) as check,
-        subprocess.Popen(
-            cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
-        ) as proc,
-    ):
-        assert proc.stdout is not None and check.stdin is not None
-        ask = check.stdin.write
+    blobs = into.blobs
+    with subprocess.Popen(
+        cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, stdin=subprocess.DEVNULL
+    ) as proc:
+        assert proc.stdout is not None
         for seq, (commit, date, entries) in enumerate(_parse_log(proc.stdout)):
             if commit not in seen_commits:
                 seen_commits.add(commit)
-                hist.commits += 1
+                into.commits += 1
             for mode, sha, path in entries:
                 if sha == _EMPTY_SHA or mode == _SUBMODULE_MODE:
                     continue
-                intros = hist.blobs.get(sha)
+                if not keep(path):
+                    into.ignored.add(sha)
+                    continue
+                intros = blobs.get(sha)
                 if intros is None:
-                    intros = hist.blobs[sha] = []
-                    ask(sha.encode() + b"\n")
-                if not any(i.path == path for i in intros):
+                    blobs[sha] = [Intro(path, commit, date, seq)]
+                    yield sha, path
+                elif not any(i.path == path for i in intros):
                     intros.append(Intro(path, commit, date, seq))
         err = proc.stderr.read() if proc.stderr else b""
-        check.stdin.close()
         if proc.wait() != 0:
             line = err.decode("utf-8", "replace").strip().splitlines()[-1:] or ["git log failed"]
             raise ScanError(f"git log failed: {line[0]}", hint="check the repository and the refs")
-        check.wait()
-        answers.seek(0)
-        hist.sizes = _parse_sizes(answers.read())
-    return hist
 
 
 def _parse_log(stream: IO[bytes]) -> Iterator[tuple[str, str, list[tuple[str, str, str]]]]:
     """``(commit, author date, [(new mode, new blob, path)])`` per log record, streaming."""
+    fd = stream.fileno()
     buf = b""
     while True:
-        chunk = stream.read(1 << 20)
+        chunk = os.read(fd, 1 << 16)  # what git has written so far: records as they come
         buf += chunk
         parts = buf.split(b"\x01")
         buf = parts.pop() if chunk else b""
@@ -201,13 +206,3 @@ def _parse_record(rec: bytes) -> tuple[str, str, list[tuple[str, str, str]]]:
         path = fields[i + 1].decode("utf-8", "surrogateescape")
         entries.append((meta[1], meta[3], path))
     return commit, date, entries
-
-
-def _parse_sizes(answers: bytes) -> dict[str, int]:
-    """``{blob: size}`` from ``git cat-file --batch-check`` answers (``<sha> missing`` is left out)."""
-    sizes: dict[str, int] = {}
-    for line in answers.decode().splitlines():
-        parts = line.split()
-        if len(parts) == 3 and parts[1] == "blob":
-            sizes[parts[0]] = int(parts[2])
-    return sizes

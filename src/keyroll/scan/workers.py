@@ -1,11 +1,10 @@
 """The scan's worker processes: the scanner each one uses, and the ways work reaches them.
 
 Each worker builds its :class:`~keyroll.scan.textscan.TextScanner` once (on Linux the parent
-builds it and forked workers inherit it). Work reaches them three ways:
+builds it and forked workers inherit it). Work reaches them two ways:
 
 * :func:`run_batches` — batches in-process or in a process pool (results in completion order);
-* :func:`fan_out_files` — a directory walk's files through :func:`keyroll.scan.forked.fan_out`;
-* :func:`run_split` — work known up front, one group per process (:func:`keyroll.scan.forked.fork_map`).
+* :func:`fan_out_batches` — what a walk finds (files, blobs), while it goes on, through :func:`keyroll.scan.forked.fan_out`;
 
 Findings that come back from a worker carry fingerprints and previews only.
 """
@@ -35,10 +34,9 @@ if TYPE_CHECKING:
 __all__ = [
     "WorkerConfig",
     "batch_target",
-    "fan_out_files",
+    "fan_out_batches",
     "make_batches",
     "run_batches",
-    "run_split",
     "scan_file_batch",
     "stream_batches",
     "take_parent_build",
@@ -234,21 +232,18 @@ def batch_target(total: int, workers: int) -> int:
     return min(16 << 20, max(256 << 10, total // max(1, workers * 8)))
 
 
-def fan_out_files(
-    entries: Iterable[FileEntry], config: WorkerConfig, workers: int
-) -> Iterator[tuple[list[Finding], ScanSummary, dict[str, float]]]:
-    """:func:`keyroll.scan.forked.fan_out` of :func:`scan_file_batch` (see :func:`_forking`)."""
+def fan_out_batches(
+    entries: Iterable[FileEntry],
+    config: WorkerConfig,
+    workers: int,
+    work: Callable[[list[FileEntry]], R],
+    on_child_end: Callable[[], None] = lambda: None,
+) -> Iterator[R]:
+    """:func:`keyroll.scan.forked.fan_out` of ``work`` (e.g. :func:`scan_file_batch`; see
+    :func:`_forking`); ``on_child_end`` runs in each child after its last batch."""
+    hooks = forked.ChildHooks(start=lambda: _init_worker(config), end=on_child_end)
     with _forking(config):
-        yield from forked.fan_out(entries, workers, scan_file_batch, lambda: _init_worker(config))
-
-
-def run_split(func: Callable[[T], R], groups: Sequence[T], config: WorkerConfig) -> list[R]:
-    """``func`` over ``groups``, one group per process: this one and forked children (Linux;
-    elsewhere a pool). For work known up front and split evenly, e.g. the blobs of a history."""
-    if len(groups) > 1 and forked.available():
-        with _forking(config):
-            return forked.fork_map(groups, func, lambda: _init_worker(config))
-    return list(run_batches(func, groups, config, len(groups), inline=len(groups) <= 1))
+        yield from forked.fan_out(entries, workers, work, hooks)
 
 
 @contextlib.contextmanager

@@ -69,10 +69,10 @@ def test_forked_scan_gives_what_the_in_process_scan_gives(
         entries: Iterable[FileEntry],
         workers: int,
         work: Callable[[list[FileEntry]], object],
-        on_child_start: Callable[[], None] = lambda: None,
+        hooks: forked.ChildHooks | None = None,
     ) -> Iterator[object]:
         calls.append(workers)
-        return real(entries, workers, work, on_child_start)
+        return real(entries, workers, work, hooks)
 
     monkeypatch.setattr(forked, "fan_out", spy)
     limit = CHUNK_BYTES * 2 - 1
@@ -164,7 +164,7 @@ def test_an_interrupted_walk_stops_the_children(tmp_path: Path) -> None:
 
     t0 = time.monotonic()
     with pytest.raises(KeyboardInterrupt):
-        list(forked.fan_out(walk(), 3, slow, started))
+        list(forked.fan_out(walk(), 3, slow, forked.ChildHooks(start=started)))
     assert time.monotonic() - t0 < 8
     children = [int(p) for p in pids.read_text().split()]
     assert len(children) == 2
@@ -233,22 +233,28 @@ def test_plain_files_are_stat_ed_only_where_listing_inodes_are_trusted(
     assert [e.size for e in sized] == [6]  # a progress bar wants the sizes
 
 
-def test_fork_map_gives_each_result_in_order_from_its_own_process() -> None:
-    parent = os.getpid()
-    results = forked.fork_map(list(range(4)), lambda i: (i, os.getpid()))
-    assert [i for i, _ in results] == [0, 1, 2, 3]
-    pids = [pid for _, pid in results]
-    assert pids[0] == parent and len(set(pids)) == 4  # the first here, each other in a child
-    assert forked.fork_map([], lambda i: i) == []
+def test_each_child_runs_its_end_hook_after_its_last_batch(tmp_path: Path) -> None:
+    log = tmp_path / "log"
+    log.touch()
 
+    def note(what: str) -> Callable[[], None]:
+        def write() -> None:
+            with open(log, "a", encoding="utf-8") as fh:
+                fh.write(f"{os.getpid()} {what}\n")
 
-def test_fork_map_reports_a_failing_child() -> None:
-    parent = os.getpid()
+        return write
 
-    def fail_in_child(i: int) -> int:
-        if os.getpid() != parent:
-            raise ValueError(f"cannot scan group {i}")
-        return i
+    def work(batch: list[FileEntry]) -> int:
+        note("batch")()
+        return len(batch)
 
-    with pytest.raises(RuntimeError, match="ValueError: cannot scan group 1"):
-        forked.fork_map([0, 1], fail_in_child)
+    entries = [FileEntry(f"f{i}", -1) for i in range(3000)]
+    assert sum(forked.fan_out(entries, 3, work, forked.ChildHooks(note("start"), note("end")))) == 3000
+    by_pid: dict[str, list[str]] = {}
+    for line in log.read_text().split("\n")[:-1]:
+        pid, what = line.split()
+        by_pid.setdefault(pid, []).append(what)
+    children = {pid: seq for pid, seq in by_pid.items() if pid != str(os.getpid())}
+    assert len(children) == 2
+    for seq in children.values():
+        assert seq[0] == "start" and seq[-1] == "end" and seq.count("end") == 1 and "batch" in seq

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from keyroll.core.errors import ScanError
+from keyroll.scan import git as git_mod
 from keyroll.scan import synthetic
-from keyroll.scan.engine import ScanOptions
+from keyroll.scan.engine import ESTIMATED_SIZE, ScanOptions
 from keyroll.scan.git import find_repo, history_blobs, scan_git
-from keyroll.scan.git_blobs import split_even
+from keyroll.scan.git_walk import History, walk_history
 from tests import canary as canary_mod
 
 
@@ -139,15 +141,23 @@ def test_empty_repository_has_nothing_to_scan(repo: Path) -> None:
     assert res.findings == [] and res.summary.commits == 0
 
 
-def test_the_walk_knows_every_blob_size(repo: Path) -> None:
-    commit(repo, "one", {"a.txt": "a" * 10, "b.txt": "b" * 2000})
-    commit(repo, "two", {"a.txt": "a" * 11, "b.txt": None})
-    hist = history_blobs(find_repo(repo) or pytest.fail("no repo"))
-    assert sorted(hist.sizes[sha] for sha in hist.blobs) == [10, 11, 2000]
-    assert hist.commits == 2
+def test_the_walk_hands_on_each_blob_once_at_its_first_kept_path(repo: Path) -> None:
+    commit(repo, "one", {"a.txt": "same\n", "vendor/a.txt": "same\n", "vendor/only.txt": "v\n"})
+    commit(repo, "two", {"b.txt": "same\n", "a.txt": "new\n"})
+    hist = History()
+    found = list(
+        walk_history(
+            find_repo(repo) or pytest.fail("no repo"), hist, keep=lambda p: not p.startswith("vendor/")
+        )
+    )
+    assert [path for _, path in found] == ["a.txt", "a.txt"]  # "same" at a.txt, then "new"
+    assert len({sha for sha, _ in found}) == 2 and hist.commits == 2
+    (same,) = [sha for sha, intros in hist.blobs.items() if len(intros) == 2]
+    assert [i.path for i in hist.blobs[same]] == ["a.txt", "b.txt"]  # vendor/a.txt not kept
+    assert len(hist.ignored - hist.blobs.keys()) == 1  # vendor/only.txt: ignored everywhere
 
 
-def test_blobs_over_the_limit_are_counted_not_read(repo: Path) -> None:
+def test_blobs_over_the_limit_are_counted_not_scanned(repo: Path) -> None:
     t = tok()
     commit(
         repo,
@@ -159,12 +169,32 @@ def test_blobs_over_the_limit_are_counted_not_read(repo: Path) -> None:
     assert res.summary.skipped == {"too_large": 1} and res.summary.blobs == 1
 
 
-@pytest.mark.parametrize("parts", [1, 2, 3, 8])
-def test_blobs_are_split_evenly_by_size(parts: int) -> None:
-    sizes = {f"{i:040x}": (i * 7919) % 1000 + 1 for i in range(200)}
-    blobs = [(sha, f"p{i}") for i, sha in enumerate(sizes)]
-    groups = split_even(blobs, sizes, parts)
-    assert sorted(b for g in groups for b in g) == sorted(blobs)  # each once
-    loads = [sum(sizes[s] for s, _ in g) for g in groups]
-    assert len(groups) == parts and max(loads) - min(loads) <= max(sizes.values())
-    assert split_even(blobs[:2], sizes, 8) == [[b] for b in sorted(blobs[:2], key=lambda b: -sizes[b[0]])]
+def test_a_missing_blob_is_counted_unreadable(repo: Path) -> None:
+    t = tok()
+    commit(repo, "one", {"gone.txt": "lost\n", "a.env": f"KV_REST_API_TOKEN={t}\n"})
+    sha = git(repo, "rev-parse", "HEAD:gone.txt")
+    (repo / ".git" / "objects" / sha[:2] / sha[2:]).unlink()  # a broken clone
+    for jobs, inline in ((1, 4 << 20), (2, 0)):
+        res = scan_git([repo], ScanOptions(jobs=jobs, inline_bytes=inline))
+        assert [f.path for f in res.findings] == ["a.env"]
+        assert res.summary.skipped == {"unreadable": 1} and res.summary.blobs == 1
+
+
+def test_without_fork_a_pool_reads_the_blobs(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    toks = [tok() for _ in range(6)]
+    for i, t in enumerate(toks):
+        commit(repo, f"c{i}", {f"f{i}.env": "# x\n" * 500 + f"KV_REST_API_TOKEN={t}\n"})
+    monkeypatch.setattr("keyroll.scan.git.forked.available", lambda: False)
+    monkeypatch.setattr("keyroll.scan.git.STREAM_BATCH_BYTES", 2 * ESTIMATED_SIZE)  # 3 batches
+    seen: list[int] = []
+    real = git_mod.run_batches
+
+    def spy(func: Any, tasks: Any, *args: Any, **kw: Any) -> Any:
+        seen.append(len(tasks))
+        assert kw["inline"] is False
+        return real(func, tasks, *args, **kw)
+
+    monkeypatch.setattr(git_mod, "run_batches", spy)
+    res = scan_git([repo], ScanOptions(jobs=2, inline_bytes=0))
+    assert sorted(f.path for f in res.findings) == [f"f{i}.env" for i in range(6)]
+    assert res.summary.blobs == 6 and seen == [3]

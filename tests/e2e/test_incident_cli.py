@@ -240,6 +240,9 @@ def test_waiting_for_a_person_has_its_own_state_and_abandon_closes_the_run(
     plan_file(capsys, sandbox, path2, token["fingerprint"])
     _, _, err = cli(capsys, ["apply", str(path2), "--env-file", env, "--yes"], 2)
     assert "unfinished" in err and "abandon" in err
+    # ... and a dry run says so too, instead of walking a plan the real run would refuse
+    _, _, err = cli(capsys, ["apply", str(path2), "--env-file", env, "--dry-run"], 2)
+    assert f"run {run_id} is unfinished" in err and "abandon" in err
     _, _, err = cli(capsys, ["abandon", run_id, "--reason", "  ", "--env-file", env], 2)
     assert "needs a reason" in err
     reason = "the integration was removed; kv is deleted by hand"
@@ -248,6 +251,7 @@ def test_waiting_for_a_person_has_its_own_state_and_abandon_closes_the_run(
     status = cli_json(capsys, ["status", "--env-file", env, "--json"])
     assert status["run"]["state"] == "closed" and status["closed"]["reason"] == reason
     assert status["integrity"] == []
+    cli(capsys, ["apply", str(path2), "--env-file", env, "--dry-run"], 0)  # a closed run blocks nothing
     _, out, _ = cli(capsys, ["status", "--env-file", env])
     assert "abandoned: " + reason in " ".join(out.split())
     report = tmp_path / "report.json"

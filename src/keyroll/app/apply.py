@@ -20,7 +20,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from keyroll.app.journal import dry_journal, open_journal_for_writing
+from keyroll.app.journal import dry_journal, open_journal_for_writing, refuse_unfinished_run
 from keyroll.app.options import apply_options, effective_policy
 from keyroll.app.plan import Scope, load_plan, make_rotation_plan
 from keyroll.app.session import providers_session
@@ -339,6 +339,8 @@ async def run_apply(cfg: Config, job: ApplyJob, interaction: Interaction, progre
         consent = request.dry_run or consent_to_destructive(
             destructive, request.yes, "revoke / cutover reset", interaction
         )
+        if request.dry_run:
+            refuse_unfinished_run(cfg)  # as the real run would be refused
         with (
             dry_journal()
             if request.dry_run

@@ -22,7 +22,14 @@ from keyroll.core.secret import Secret
 if TYPE_CHECKING:
     from keyroll.journal.store import Journal
 
-__all__ = ["OpenedJournal", "dry_journal", "open_journal", "open_journal_for_writing", "open_journal_records"]
+__all__ = [
+    "OpenedJournal",
+    "dry_journal",
+    "open_journal",
+    "open_journal_for_writing",
+    "open_journal_records",
+    "refuse_unfinished_run",
+]
 
 
 @dataclass
@@ -95,6 +102,23 @@ def open_journal_records(cfg: Config) -> Journal:
     from keyroll.journal.store import Journal
 
     return Journal.open(cfg.journal_path)
+
+
+def refuse_unfinished_run(cfg: Config) -> None:
+    """What a new run checks first, for a dry run (which journals nothing in the real journal):
+    the latest run in ``cfg.journal_path``, if there is a journal, must have ended.
+
+    :raises UsageError: it is unfinished (the message says how to end it).
+    """
+    from keyroll.rotate.engine.preflight import refuse_unfinished
+
+    if not Path(cfg.journal_path).exists():
+        return
+    journal = open_journal_records(cfg)
+    try:
+        refuse_unfinished(journal)
+    finally:
+        journal.close()
 
 
 def open_journal_for_writing(

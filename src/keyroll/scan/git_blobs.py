@@ -71,8 +71,11 @@ def reading(git_dir: str) -> Iterator[None]:
 
 
 def scan_blob_task(task: BlobTask) -> BlobResult:
-    """:func:`scan_blob_batch` in a worker that was not forked while :func:`reading`."""
+    """:func:`scan_blob_batch` for a batch that names its repository (a pool worker did not
+    inherit it; in this process, already :func:`reading` it, the reader is kept)."""
     git_dir, batch = task
+    if git_dir == _git_dir:
+        return scan_blob_batch(batch)
     with reading(git_dir):
         return scan_blob_batch(batch)
 

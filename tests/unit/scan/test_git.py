@@ -198,3 +198,20 @@ def test_without_fork_a_pool_reads_the_blobs(repo: Path, monkeypatch: pytest.Mon
     res = scan_git([repo], ScanOptions(jobs=2, inline_bytes=0))
     assert sorted(f.path for f in res.findings) == [f"f{i}.env" for i in range(6)]
     assert res.summary.blobs == 6 and seen == [3]
+
+
+def test_in_process_one_reader_serves_every_batch(repo: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    for i in range(4):
+        commit(repo, f"c{i}", {f"f{i}.txt": f"{i}\n"})
+    monkeypatch.setattr("keyroll.scan.git.STREAM_BATCH_BYTES", ESTIMATED_SIZE)  # a batch a blob
+    started: list[list[str]] = []
+    real = subprocess.Popen
+
+    def spy(cmd: list[str], *args: Any, **kw: Any) -> Any:
+        if "cat-file" in cmd:
+            started.append(cmd)
+        return real(cmd, *args, **kw)
+
+    monkeypatch.setattr("keyroll.scan.git_blobs.subprocess.Popen", spy)
+    res = scan_git([repo], ScanOptions(jobs=1))
+    assert res.summary.blobs == 4 and len(started) == 1

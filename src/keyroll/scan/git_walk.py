@@ -23,7 +23,8 @@ from keyroll.core.errors import ScanError
 
 __all__ = ["History", "Intro", "Repo", "find_repo", "git_command", "history_blobs", "walk_history"]
 
-_EMPTY_SHA = "0" * 40
+_NO_BLOBS = frozenset({"0" * 40, "0" * 64})
+"""the null object id (SHA-1 and SHA-256 repositories): the new side of a deletion"""
 _SUBMODULE_MODE = "160000"
 
 
@@ -161,7 +162,7 @@ def walk_history(
                 seen_commits.add(commit)
                 into.commits += 1
             for mode, sha, path in entries:
-                if sha == _EMPTY_SHA or mode == _SUBMODULE_MODE:
+                if sha in _NO_BLOBS or mode == _SUBMODULE_MODE:
                     continue
                 if not keep(path):
                     into.ignored.add(sha)

@@ -215,3 +215,15 @@ def test_in_process_one_reader_serves_every_batch(repo: Path, monkeypatch: pytes
     monkeypatch.setattr("keyroll.scan.git_blobs.subprocess.Popen", spy)
     res = scan_git([repo], ScanOptions(jobs=1))
     assert res.summary.blobs == 4 and len(started) == 1
+
+
+def test_sha256_repository_deletions_are_not_blobs(tmp_path: Path) -> None:
+    r = tmp_path / "s256"
+    r.mkdir()
+    git(r, "init", "-q", "--object-format=sha256", "-b", "main")
+    t = tok()
+    commit(r, "one", {"a.env": f"KV_REST_API_TOKEN={t}\n"})
+    commit(r, "two", {"a.env": None})
+    res = scan_git([r], ScanOptions(jobs=1))
+    assert [f.path for f in res.findings] == ["a.env"] and len(res.findings[0].commit) == 64
+    assert res.summary.skipped == {} and res.summary.blobs == 1

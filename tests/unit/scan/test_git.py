@@ -164,9 +164,10 @@ def test_blobs_over_the_limit_are_counted_not_scanned(repo: Path) -> None:
         "one",
         {"big.env": "#" * 5000 + f"\nKV_REST_API_TOKEN={t}\n", "small.env": f"KV_REST_API_TOKEN={t}\n"},
     )
-    res = scan_git([repo], ScanOptions(jobs=1, max_file_bytes=1000))
-    assert [f.path for f in res.findings] == ["small.env"]
-    assert res.summary.skipped == {"too_large": 1} and res.summary.blobs == 1
+    for jobs, inline in ((1, 4 << 20), (2, 0)):  # in-process, and in forked workers
+        res = scan_git([repo], ScanOptions(jobs=jobs, inline_bytes=inline, max_file_bytes=1000))
+        assert [f.path for f in res.findings] == ["small.env"]
+        assert res.summary.skipped == {"too_large": 1} and res.summary.blobs == 1
 
 
 def test_a_missing_blob_is_counted_unreadable(repo: Path) -> None:

@@ -66,11 +66,13 @@ class Case:
 
 
 @contextlib.contextmanager
-def open_case(directory: Path, *, faults: str | None = None, rate_window_s: float = 60.0) -> Iterator[Case]:
-    """A fresh sandbox (fleet ``small``) and ``case.env`` for the CLI."""
+def open_case(
+    directory: Path, *, faults: str | None = None, rate_window_s: float = 60.0, build_seconds: float = BUILD
+) -> Iterator[Case]:
+    """A fresh sandbox (fleet ``small``, builds of ``build_seconds``) and ``case.env`` for the CLI."""
     directory.mkdir(parents=True, exist_ok=True)
     with Sandbox(
-        directory / "sb", fleet=FLEET, build_seconds=BUILD, faults=faults, rate_window_s=rate_window_s
+        directory / "sb", fleet=FLEET, build_seconds=build_seconds, faults=faults, rate_window_s=rate_window_s
     ) as sb:
         env = {
             **sb.env(),

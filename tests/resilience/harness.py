@@ -17,6 +17,7 @@ import asyncio
 import contextlib
 import json
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -66,13 +67,11 @@ class Case:
 
 
 @contextlib.contextmanager
-def open_case(
-    directory: Path, *, faults: str | None = None, rate_window_s: float = 60.0, build_seconds: float = BUILD
-) -> Iterator[Case]:
-    """A fresh sandbox (fleet ``small``, builds of ``build_seconds``) and ``case.env`` for the CLI."""
+def open_case(directory: Path, *, faults: str | None = None, rate_window_s: float = 60.0) -> Iterator[Case]:
+    """A fresh sandbox (fleet ``small``) and ``case.env`` for the CLI."""
     directory.mkdir(parents=True, exist_ok=True)
     with Sandbox(
-        directory / "sb", fleet=FLEET, build_seconds=build_seconds, faults=faults, rate_window_s=rate_window_s
+        directory / "sb", fleet=FLEET, build_seconds=BUILD, faults=faults, rate_window_s=rate_window_s
     ) as sb:
         env = {
             **sb.env(),
@@ -166,7 +165,9 @@ def run_subprocess(
 
 
 def start_subprocess(case: Case, argv: list[str], **env: str) -> subprocess.Popen[str]:
-    """Start ``python -m keyroll ARGV`` (for signals sent mid-run)."""
+    """Start ``python -m keyroll ARGV`` (for signals sent mid-run) with Ctrl-C's default
+    disposition, as on a terminal: a suite started in the background (``make resilience &``)
+    ignores SIGINT, and an ignored disposition is inherited, so the signal would never arrive."""
     return subprocess.Popen(
         [sys.executable, "-m", "keyroll", *argv],
         stdout=subprocess.PIPE,
@@ -174,7 +175,12 @@ def start_subprocess(case: Case, argv: list[str], **env: str) -> subprocess.Pope
         text=True,
         cwd=case.dir,
         env=cli_env(**env),
+        preexec_fn=_default_sigint,
     )
+
+
+def _default_sigint() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
 
 
 def wait_for_step(journal: Path, predicate: Callable[[str, str], bool], timeout: float = 60.0) -> bool:

@@ -196,10 +196,6 @@ def _rest_accepts(url: str, token: Secret) -> bool:
     return resp.status_code == 200
 
 
-INTERRUPT_BUILD = 3.0
-"""build time of the Ctrl-C cases (seconds)"""
-
-
 def _interrupt_a_cutover(tmp_path: Path, canary: canary_mod.Canary) -> dict[str, Any]:
     """Start ``keyroll apply`` (a subprocess), SIGINT it once a cutover reset is journaled (its
     redeploys are running), then ``keyroll resume`` in process."""
@@ -207,10 +203,7 @@ def _interrupt_a_cutover(tmp_path: Path, canary: canary_mod.Canary) -> dict[str,
     def cutover_first(cp: CredentialPlan) -> bool:
         return native(cp) and cp.strategy in (Strategy.INDEX_RESET, Strategy.REDIS_ACL)
 
-    # builds of INTERRUPT_BUILD seconds: the signal lands while the cutover waits for them, however
-    # late the journal poll sees the reset (with the suite's 0.2 s builds, a slow poll on a busy
-    # machine could send it after the whole run had ended, and nothing was left to interrupt)
-    with open_case(tmp_path, build_seconds=INTERRUPT_BUILD) as case:
+    with open_case(tmp_path) as case:
         plan_path, plan = write_plan(case, cutover_first)
         resets = {cp.steps[0].id for cp in plan.credentials if cp.strategy is Strategy.INDEX_RESET}
         with LoadGenerator(case.sb.world, rps=RPS, duration=900) as lg:

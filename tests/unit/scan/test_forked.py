@@ -256,5 +256,6 @@ def test_each_child_runs_its_end_hook_after_its_last_batch(tmp_path: Path) -> No
         by_pid.setdefault(pid, []).append(what)
     children = {pid: seq for pid, seq in by_pid.items() if pid != str(os.getpid())}
     assert len(children) == 2
-    for seq in children.values():
-        assert seq[0] == "start" and seq[-1] == "end" and seq.count("end") == 1 and "batch" in seq
+    for seq in children.values():  # (a child may get no batch at all on a busy machine)
+        assert seq[0] == "start" and seq[-1] == "end" and seq.count("end") == 1
+    assert any("batch" in seq for seq in children.values())

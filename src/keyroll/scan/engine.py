@@ -23,7 +23,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, TypeVar
+from typing import BinaryIO, TypeVar
 
 from keyroll.core.progress import NULL_PROGRESS, Progress
 from keyroll.core.secret import Secret
@@ -44,15 +44,11 @@ from keyroll.scan.workers import (
     take_parent_build,
 )
 
-if TYPE_CHECKING:
-    pass
-
 __all__ = ["ScanOptions", "ScanResult", "WorkerConfig", "recount", "scan_paths", "scan_stdin", "scan_text"]
 
 INLINE_BYTES = 4 * 1024 * 1024
 """below this much input, scanning in-process beats starting a pool"""
 T = TypeVar("T")
-R = TypeVar("R")
 
 
 def idle_cores() -> int:

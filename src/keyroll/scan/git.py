@@ -114,8 +114,9 @@ def _scan_repo(
     with reading(repo.git_dir):
         # walk until the history is known to be small (scanned here) or not; a big one is
         # handed to the workers while the walk goes on
-        first = list(itertools.islice(timed or blobs, options.inline_bytes // ESTIMATED_SIZE))
-        if workers > 1 and len(first) == options.inline_bytes // ESTIMATED_SIZE and forked.available():
+        small = options.inline_bytes // ESTIMATED_SIZE  # blobs, at an estimated size each
+        first = list(itertools.islice(timed or blobs, small))
+        if workers > 1 and len(first) == small and forked.available():
             if profile:
                 profile.workers = workers
             done: Iterable[BlobResult] = fan_out_batches(

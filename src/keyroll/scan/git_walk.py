@@ -1,5 +1,5 @@
-"""The history walk of ``keyroll scan --git``: which blobs the commits in range introduced, where,
-when, and how big they are.
+"""The history walk of ``keyroll scan --git``: which blobs the commits in range introduced, where
+and when.
 
 ``git log --reverse -m --raw --no-renames -z`` over the refs (``HEAD``, or ``--all`` with
 ``--all-refs``; ``^REV`` with ``--since REV``) lists, oldest first, every blob each commit
@@ -21,7 +21,7 @@ from typing import IO
 
 from keyroll.core.errors import ScanError
 
-__all__ = ["History", "Intro", "Repo", "find_repo", "git_command", "history_blobs", "walk_history"]
+__all__ = ["History", "Intro", "Repo", "find_repo", "history_blobs", "walk_history"]
 
 _NO_BLOBS = frozenset({"0" * 40, "0" * 64})
 """the null object id (SHA-1 and SHA-256 repositories): the new side of a deletion"""
@@ -57,7 +57,7 @@ class History:
     commits: int = 0
 
 
-def git_command(args: Sequence[str], *, git_dir: str | None = None, cwd: str | None = None) -> list[str]:
+def _git(args: Sequence[str], *, git_dir: str | None = None, cwd: str | None = None) -> list[str]:
     base = ["git"]
     if git_dir:
         base.append(f"--git-dir={git_dir}")
@@ -78,22 +78,20 @@ def find_repo(path: Path) -> Repo | None:
     where = str(path if path.is_dir() else path.parent)
     if not os.path.isdir(where):
         return None
-    res = _run(git_command(["rev-parse", "--absolute-git-dir", "--is-bare-repository"], cwd=where))
+    res = _run(_git(["rev-parse", "--absolute-git-dir", "--is-bare-repository"], cwd=where))
     if res.returncode != 0:
         return None
     git_dir, bare = res.stdout.decode().split("\n")[:2]
     top = None
     if bare.strip() != "true":
-        top_res = _run(git_command(["rev-parse", "--show-toplevel"], cwd=where))
+        top_res = _run(_git(["rev-parse", "--show-toplevel"], cwd=where))
         top = top_res.stdout.decode().strip() or None
     return Repo(git_dir.strip(), top)
 
 
 def _verify_rev(repo: Repo, rev: str) -> bool:
     return (
-        _run(
-            git_command(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], git_dir=repo.git_dir)
-        ).returncode
+        _run(_git(["rev-parse", "--verify", "--quiet", f"{rev}^{{commit}}"], git_dir=repo.git_dir)).returncode
         == 0
     )
 
@@ -136,7 +134,7 @@ def walk_history(
         return  # no commits yet
     if since is not None:
         revs.append(f"^{since}")
-    cmd = git_command(
+    cmd = _git(
         [
             "log",
             "--reverse",

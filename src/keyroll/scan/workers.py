@@ -4,7 +4,8 @@ Each worker builds its :class:`~keyroll.scan.textscan.TextScanner` once (on Linu
 builds it and forked workers inherit it). Work reaches them two ways:
 
 * :func:`run_batches` — batches in-process or in a process pool (results in completion order);
-* :func:`fan_out_batches` — what a walk finds (files, blobs), while it goes on, through :func:`keyroll.scan.forked.fan_out`;
+* :func:`fan_out_batches` — what a walk finds (files, blobs), while it goes on, through
+  :func:`keyroll.scan.forked.fan_out`.
 
 Findings that come back from a worker carry fingerprints and previews only.
 """
@@ -190,7 +191,7 @@ def run_batches(
 
 
 def stream_batches(items: Iterable[T], size_of: Callable[[T], int], target: int) -> Iterator[list[T]]:
-    """:func:`make_batches`, lazily: each batch as soon as it holds ``target`` bytes."""
+    """Batches of about ``target`` bytes (a big item forms its own), each as soon as it is full."""
     current: list[T] = []
     acc = 0
     for item in items:
@@ -209,22 +210,7 @@ def stream_batches(items: Iterable[T], size_of: Callable[[T], int], target: int)
 
 def make_batches(items: Iterable[T], size_of: Callable[[T], int], target: int) -> list[list[T]]:
     """Group items into batches of about ``target`` bytes (a big item forms its own batch)."""
-    batches: list[list[T]] = []
-    current: list[T] = []
-    acc = 0
-    for item in items:
-        n = size_of(item)
-        if n >= target:
-            batches.append([item])
-            continue
-        current.append(item)
-        acc += n
-        if acc >= target:
-            batches.append(current)
-            current, acc = [], 0
-    if current:
-        batches.append(current)
-    return batches
+    return list(stream_batches(items, size_of, target))
 
 
 def batch_target(total: int, workers: int) -> int:

@@ -137,12 +137,7 @@ def unreadable_locations(res: Resolver, creds: dict[Fingerprint, Credential]) ->
                     )
                 )
             continue
-        confidence = Confidence.PROBABLE if len(links) == 1 and not r.read_failed else Confidence.UNVERIFIED
-        for fp, how in links:
-            reason = f"{r.unreadable}; the name says {what}; {how}"
-            if len(links) > 1:
-                reason += f" (one of {len(links)} candidates)"
-            res.env_locations[id(r)].append(env_location(r, fp, Form.UNKNOWN, confidence, reason))
+        _add_links(res, r, links, f"{r.unreadable}; the name says {what}")
 
 
 def _link_by_key(res: Resolver, r: EnvRecord) -> None:
@@ -164,9 +159,15 @@ def _link_by_key(res: Resolver, r: EnvRecord) -> None:
                 )
             )
         return
+    _add_links(res, r, links, f"probably the same value — unverified: {r.unreadable}")
+
+
+def _add_links(res: Resolver, r: EnvRecord, links: list[tuple[Fingerprint, str]], why: str) -> None:
+    """Tie the unreadable var ``r`` to each candidate credential: probable with one candidate
+    (and a var that could be read at all), else unverified (never written blind)."""
     confidence = Confidence.PROBABLE if len(links) == 1 and not r.read_failed else Confidence.UNVERIFIED
     for fp, how in links:
-        reason = f"probably the same value — unverified: {r.unreadable}; {how}"
+        reason = f"{why}; {how}"
         if len(links) > 1:
             reason += f" (one of {len(links)} candidates)"
         res.env_locations[id(r)].append(env_location(r, fp, Form.UNKNOWN, confidence, reason))

@@ -203,6 +203,19 @@ async def take_scoped_inventory(cfg: Config, scope: Scope, progress: Progress = 
         return await take_inventory(providers, options, progress)
 
 
+def _read_json(path: Path, hint: str) -> Any:
+    """The JSON document in ``path``.
+
+    :raises UsageError: unreadable, or not JSON (``hint`` says how to make the file).
+    """
+    try:
+        return json.loads(path.read_text("utf-8"))
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
+    except ValueError:
+        raise UsageError(f"{path} is not JSON", hint=hint) from None
+
+
 def load_inventory_file(path: Path) -> Inventory:
     """A saved ``keyroll inventory --json``.
 
@@ -210,13 +223,7 @@ def load_inventory_file(path: Path) -> Inventory:
     """
     from keyroll.inventory import inventory_from_json
 
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    except ValueError:
-        raise UsageError(f"{path} is not JSON", hint="create it with `keyroll inventory --json`") from None
-    return inventory_from_json(data)
+    return inventory_from_json(_read_json(path, "create it with `keyroll inventory --json`"))
 
 
 def load_plan(path: Path) -> LoadedPlan:
@@ -225,12 +232,7 @@ def load_plan(path: Path) -> LoadedPlan:
     :raises UsageError: unreadable, not a plan, or not a valid one.
     :raises PlanTampered: the content does not match its digest (an edited plan never applies).
     """
-    try:
-        data = json.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise UsageError(f"cannot read {path}: {exc.strerror}") from None
-    except ValueError:
-        raise UsageError(f"{path} is not JSON", hint="create it with `keyroll plan --out FILE`") from None
+    data = _read_json(path, "create it with `keyroll plan --out FILE`")
     if not isinstance(data, dict) or "inventory_digest" not in data or "credentials" not in data:
         raise UsageError(f"{path} is not a keyroll plan", hint="create it with `keyroll plan --out FILE`")
     verify_plan_digest(data, str(path))
